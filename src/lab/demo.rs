@@ -1,0 +1,207 @@
+//! The seed's scenario, headless: browser A visits three times, browser B once, and the
+//! report shows the transcript and which session each browser ended with.
+
+use std::{fmt, time::Duration};
+
+use super::{BrowserId, Command, Lab, LabState, LogSource, short};
+
+/// How long one visit of the demo may take.
+const VISIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The visits the demo makes, in order: (browser name, how many visits).
+pub const SCENARIO: [(&str, usize); 2] = [("A", 3), ("B", 1)];
+
+/// Why the demo could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The lab has no browser of that name.
+    #[error("the lab has no browser {0}")]
+    MissingBrowser(String),
+    /// A visit did not come back in time.
+    #[error("browser {browser}'s visit to {url} did not finish within {secs} s")]
+    Timeout {
+        /// Which browser.
+        browser: String,
+        /// Where to.
+        url: String,
+        /// The limit.
+        secs: u64,
+    },
+    /// A visit failed.
+    #[error("browser {browser}'s visit failed: {error}")]
+    Visit {
+        /// Which browser.
+        browser: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// One browser's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoRow {
+    /// The browser's name.
+    pub browser: String,
+    /// The session id its cookie carries (the embedded server's id, or the raw cookie value
+    /// for another server).
+    pub session: Option<String>,
+    /// The views count of its session.
+    pub views: Option<u64>,
+}
+
+/// What the demo prints.
+#[derive(Clone, Debug)]
+pub struct DemoReport {
+    /// One line per exchange.
+    pub transcript: Vec<String>,
+    /// One row per browser.
+    pub rows: Vec<DemoRow>,
+}
+
+/// Runs the scenario against `url` with the lab's browsers A and B.
+pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, DemoError> {
+    lab.wait_until(state, VISIT_TIMEOUT, |s| {
+        SCENARIO
+            .iter()
+            .all(|(name, _)| s.browser_named(name).is_some())
+    });
+    let first_line = state.log.len();
+    for (name, visits) in SCENARIO {
+        let id = browser_id(state, name)?;
+        for _ in 0..visits {
+            visit_and_wait(lab, state, id, name, url)?;
+        }
+    }
+    // The store listing may trail the last response by a moment.
+    lab.wait_until(state, Duration::from_millis(500), |s| state_is_settled(s));
+    let transcript = state.log[first_line..]
+        .iter()
+        .filter(|line| matches!(line.source, LogSource::Browser { .. }))
+        .map(|line| {
+            let who = match &line.source {
+                LogSource::Browser { name, .. } => name.as_str(),
+                _ => "",
+            };
+            format!("{who}  {}", line.text)
+        })
+        .collect();
+    let rows = SCENARIO
+        .iter()
+        .filter_map(|(name, _)| state.browser_named(name))
+        .map(|browser| {
+            let session = browser
+                .cookies
+                .iter()
+                .find_map(|c| c.session_id.clone())
+                .or_else(|| browser.cookies.first().map(|c| c.cookie.value.clone()));
+            let stored_views = browser
+                .cookies
+                .iter()
+                .filter_map(|c| c.session_id.as_deref())
+                .find_map(|id| state.sessions.iter().find(|s| s.id == id))
+                .and_then(|s| s.data.get("views"))
+                .and_then(serde_json::Value::as_u64);
+            let views = stored_views.or_else(|| {
+                browser
+                    .last
+                    .as_ref()
+                    .and_then(|exchange| views_in_body(&exchange.body))
+            });
+            DemoRow {
+                browser: browser.name.clone(),
+                session,
+                views,
+            }
+        })
+        .collect();
+    Ok(DemoReport { transcript, rows })
+}
+
+fn browser_id(state: &LabState, name: &str) -> Result<BrowserId, DemoError> {
+    state
+        .browser_named(name)
+        .map(|b| b.id)
+        .ok_or_else(|| DemoError::MissingBrowser(name.to_owned()))
+}
+
+fn visit_and_wait(
+    lab: &Lab,
+    state: &mut LabState,
+    id: BrowserId,
+    name: &str,
+    url: &str,
+) -> Result<(), DemoError> {
+    let before = state.browser(id).and_then(|b| b.last.clone());
+    lab.send(Command::Visit {
+        browser: id,
+        url: url.to_owned(),
+    });
+    let finished = lab.wait_until(state, VISIT_TIMEOUT, |s| {
+        s.browser(id)
+            .is_some_and(|b| b.in_flight == 0 && (b.last != before || b.last_error.is_some()))
+    });
+    if !finished {
+        return Err(DemoError::Timeout {
+            browser: name.to_owned(),
+            url: url.to_owned(),
+            secs: VISIT_TIMEOUT.as_secs(),
+        });
+    }
+    match state.browser(id).and_then(|b| b.last_error.clone()) {
+        Some(error) => Err(DemoError::Visit {
+            browser: name.to_owned(),
+            error,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every browser's session cookie is listed in the store (or the store is not ours).
+fn state_is_settled(state: &LabState) -> bool {
+    state.browsers.iter().all(|b| {
+        b.cookies
+            .iter()
+            .filter_map(|c| c.session_id.as_deref())
+            .all(|id| state.sessions.iter().any(|s| s.id == id))
+    })
+}
+
+/// "Number of views 3" → 3.
+fn views_in_body(body: &str) -> Option<u64> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .rfind(|part| !part.is_empty())
+        .and_then(|digits| digits.parse().ok())
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.transcript {
+            writeln!(f, "{line}")?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{:<8} {:<24} {:>5}", "browser", "session id", "views")?;
+        for row in &self.rows {
+            let session = row.session.as_deref().map_or_else(
+                || "-".to_owned(),
+                |s| {
+                    if s.len() > 24 { short(s) } else { s.to_owned() }
+                },
+            );
+            let views = row.views.map_or_else(|| "-".to_owned(), |v| v.to_string());
+            writeln!(f, "{:<8} {:<24} {:>5}", row.browser, session, views)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The views count is read from the seed's page text.
+    #[test]
+    fn views_come_from_the_page() {
+        assert_eq!(views_in_body("Number of views 12"), Some(12));
+        assert_eq!(views_in_body("hello"), None);
+    }
+}

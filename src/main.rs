@@ -1,0 +1,163 @@
+//! The `session-lab` binary: parses the command line and starts the window, the server alone,
+//! or the headless demo.
+
+use std::{net::IpAddr, net::SocketAddr, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use session_lab::{
+    lab::{self, Lab, LabConfig, LabState},
+    server::{RunningServer, Secret, ServerConfig},
+    ui,
+};
+
+/// Session Lab: see how HTTP sessions work.
+///
+/// An embedded session server (axum + tower-sessions, the twin of the classic express-session
+/// example: GET / answers "Number of views N", counted per session) runs in the background,
+/// and simulated browsers, each with its own cookie jar, visit it side by side.
+#[derive(Debug, Parser)]
+#[command(name = "session-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    window: WindowArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Open the window (the default): the server, side-by-side browsers, cookies and sessions.
+    Gui,
+    /// Run only the session server, for real browsers, curl and benchmarks; Ctrl-C stops it.
+    Serve,
+    /// Headless: browsers A and B run the seed's scenario (A visits three times, B once) and
+    /// a transcript and a table of browser, session id and views are printed.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Port of the embedded server; if it is taken, a free port is used and the app says so.
+    #[arg(long, default_value_t = 3000, global = true)]
+    port: u16,
+    /// Address the embedded server listens on.
+    #[arg(long, default_value = "127.0.0.1", global = true)]
+    bind: IpAddr,
+    /// Secret that signs the session cookie (any length). Without it, a random secret is made
+    /// for each launch. It is never printed.
+    #[arg(
+        long,
+        env = "SESSION_LAB_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct WindowArgs {
+    /// Scripted run for screenshots and smoke tests: browser A visits three times, B once,
+    /// then the window saves a PNG screenshot to this path and closes.
+    #[arg(long, env = "SESSION_LAB_SCREENSHOT", value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    fn config(&self) -> ServerConfig {
+        let secret = match &self.secret {
+            Some(phrase) if !phrase.is_empty() => Secret::from_phrase(phrase),
+            _ => Secret::random(),
+        };
+        ServerConfig::with_secret(secret)
+    }
+
+    fn lab_config(&self) -> LabConfig {
+        LabConfig {
+            bind: self.addr(),
+            server: self.config(),
+            ..LabConfig::default()
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,session_lab=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.mode.unwrap_or(Mode::Gui) {
+        Mode::Gui => ui::run(cli.server.lab_config(), cli.window.screenshot),
+        Mode::Serve => serve(&cli.server),
+        Mode::Demo => demo(&cli.server),
+    }
+}
+
+fn serve(args: &ServerArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    runtime.block_on(async {
+        let mut server = RunningServer::start(args.addr(), args.config()).await?;
+        if let Some(wanted) = server.fallback_from() {
+            println!("{wanted} is taken; using a free port instead.");
+        }
+        let config = server.inspector().config();
+        println!(
+            "Session Lab server listening on {} ({} store, {} cookie “{}”, secret {})",
+            server.url(),
+            server.inspector().store_kind(),
+            config.protection.as_str(),
+            config.cookie_name,
+            config.secret.fingerprint(),
+        );
+        println!(
+            "Open it in a browser or: curl -c jar -b jar {}   (Ctrl-C stops)",
+            server.url()
+        );
+        let mut served = server.inspector().served();
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                record = served.recv() => match record {
+                    Ok(record) => println!("{}", lab::served_line(&record)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        println!("… {n} requests not shown");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        println!("Stopping: finishing requests in flight…");
+        tokio::time::timeout(std::time::Duration::from_secs(5), server.stop())
+            .await
+            .context("requests in flight did not finish within 5 s")?
+            .context("server stopped with an error")?;
+        println!("Stopped.");
+        anyhow::Ok(())
+    })
+}
+
+fn demo(args: &ServerArgs) -> anyhow::Result<()> {
+    let lab = Lab::start(args.lab_config())?;
+    let mut state = LabState::default();
+    lab.pump(&mut state);
+    if let Some(error) = &state.server_error {
+        anyhow::bail!("the session server could not start: {error}");
+    }
+    let url = lab
+        .server_url()
+        .context("the session server is not running")?;
+    println!("Session Lab demo against {url}: browser A visits three times, browser B once.\n");
+    let report = lab::demo::run(&lab, &mut state, &url)?;
+    print!("{report}");
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! How the embedded server sets its session cookie: name, flags, expiry, protection, secret.
+
+use std::fmt;
+
+use sha2::{Digest, Sha512};
+use time::OffsetDateTime;
+use tower_sessions::cookie::Key;
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSitePolicy {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level navigations (the browsers' default).
+    Lax,
+    /// Sent on every request; browsers require `Secure` with it.
+    None,
+}
+
+impl SameSitePolicy {
+    /// The attribute value as it appears in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// When a session ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryPolicy {
+    /// The cookie has no `Max-Age`: the browser drops it when it closes. The server keeps the
+    /// record for two weeks (tower-sessions' default), like express-session's memory store.
+    BrowserSession,
+    /// The session ends after this many seconds without a request.
+    OnInactivity {
+        /// Seconds of inactivity before the session expires.
+        secs: i64,
+    },
+    /// The session ends at a fixed moment.
+    AtDateTime(OffsetDateTime),
+}
+
+/// How the session id is protected inside the cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieProtection {
+    /// The bare session id: anyone can read it and forge look-alikes.
+    Plain,
+    /// The id plus an HMAC signature (express-session's `secret`): readable, not forgeable.
+    Signed,
+    /// The id encrypted and authenticated: neither readable nor forgeable.
+    Private,
+}
+
+impl CookieProtection {
+    /// A short word for headers and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Signed => "signed",
+            Self::Private => "private",
+        }
+    }
+}
+
+/// The secret that signs or encrypts session cookies.
+///
+/// Its `Debug` output never shows the key: only a short fingerprint, so two secrets can be told
+/// apart in the UI and the logs without revealing either.
+#[derive(Clone)]
+pub struct Secret {
+    key: Key,
+}
+
+impl Secret {
+    /// A secret derived from a pass phrase of any length (SHA-512 stretches it to the 64 bytes
+    /// the cookie key needs), so `--secret` and `SESSION_LAB_SECRET` accept whatever users type.
+    pub fn from_phrase(phrase: &str) -> Self {
+        let digest = Sha512::digest(phrase.as_bytes());
+        Self {
+            key: Key::from(digest.as_slice()),
+        }
+    }
+
+    /// A fresh random secret, as used when none is given.
+    pub fn random() -> Self {
+        Self {
+            key: Key::generate(),
+        }
+    }
+
+    /// The key that signs and encrypts cookies.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Eight hex digits that identify this secret without revealing it.
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha512::digest(self.key.master());
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(fingerprint {})", self.fingerprint())
+    }
+}
+
+/// Everything about the session cookie the server hands out.
+///
+/// The defaults follow the seed's express-session example: HttpOnly on, Secure off (plain http),
+/// SameSite=Lax, Path=/, no Max-Age (a browser-session cookie), signed with a secret.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The cookie's name (express-session: `name`).
+    pub cookie_name: String,
+    /// Hide the cookie from page scripts (express-session: `cookie.httpOnly`).
+    pub http_only: bool,
+    /// Send the cookie over https only (express-session: `cookie.secure`).
+    pub secure: bool,
+    /// Cross-site policy (express-session: `cookie.sameSite`).
+    pub same_site: SameSitePolicy,
+    /// The cookie's `Path` (express-session: `cookie.path`).
+    pub path: String,
+    /// The cookie's `Domain`; `None` makes it host-only (express-session: `cookie.domain`).
+    pub domain: Option<String>,
+    /// When sessions end (express-session: `cookie.maxAge` / `cookie.expires`).
+    pub expiry: ExpiryPolicy,
+    /// Plain, signed or encrypted cookie value.
+    pub protection: CookieProtection,
+    /// Save and re-send the cookie on every response (express-session: `rolling` + `resave`).
+    pub always_save: bool,
+    /// The signing / encryption secret (express-session: `secret`).
+    pub secret: Secret,
+}
+
+impl ServerConfig {
+    /// The seed's settings with the given secret.
+    pub fn with_secret(secret: Secret) -> Self {
+        Self {
+            cookie_name: "id".to_owned(),
+            http_only: true,
+            secure: false,
+            same_site: SameSitePolicy::Lax,
+            path: "/".to_owned(),
+            domain: None,
+            expiry: ExpiryPolicy::BrowserSession,
+            protection: CookieProtection::Signed,
+            always_save: false,
+            secret,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::with_secret(Secret::random())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same phrase always gives the same secret, and its Debug output hides the key.
+    #[test]
+    fn phrase_secrets_are_stable_and_redacted() {
+        let a = Secret::from_phrase("keyboard cat");
+        let b = Secret::from_phrase("keyboard cat");
+        let c = Secret::from_phrase("another");
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        assert_eq!(a.fingerprint().len(), 8);
+        assert!(!format!("{a:?}").contains("keyboard"));
+    }
+}

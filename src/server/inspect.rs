@@ -1,0 +1,368 @@
+//! The inspector: the server's window onto its store and its traffic, read by the lab.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio::sync::{broadcast, watch};
+use tower_sessions::{
+    SessionStore,
+    cookie::{Cookie, CookieJar},
+    session::Id,
+    session_store,
+};
+
+use super::{
+    config::{CookieProtection, ServerConfig},
+    store::{DeleteReason, InspectableStore, SessionData, SessionRow, StoreChange},
+};
+
+/// How many served requests the inspector remembers for the lab to look up.
+const RECENT_SERVED: usize = 1024;
+
+/// A store the inspector can list; implemented by [`InspectableStore`] over any session store.
+#[async_trait]
+pub trait ListSessions: Send + Sync + 'static {
+    /// The store's kind, for the header ("memory", …).
+    fn kind(&self) -> &'static str;
+    /// Every live session, oldest first.
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>>;
+    /// A receiver that changes whenever the store does.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> ListSessions for InspectableStore<S> {
+    fn kind(&self) -> &'static str {
+        InspectableStore::kind(self)
+    }
+
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        InspectableStore::list(self).await
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        InspectableStore::subscribe(self)
+    }
+}
+
+/// What the server made of the session cookie a request carried.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CookieVerdict {
+    /// The request carried no session cookie.
+    Absent,
+    /// The cookie checked out and names this session id.
+    Valid {
+        /// The session id.
+        id: String,
+    },
+    /// The cookie was there but could not be used; the request gets a fresh session.
+    Rejected {
+        /// Why, in words for the log.
+        reason: String,
+    },
+}
+
+/// What a request did to the store, summed up for the event log.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreStory {
+    /// The request touched no session.
+    Untouched,
+    /// A new session was created.
+    Created {
+        /// Its id.
+        id: String,
+        /// Its data.
+        data: SessionData,
+    },
+    /// An existing session was saved with new data.
+    Updated {
+        /// Its id.
+        id: String,
+        /// The data before the request.
+        before: SessionData,
+        /// The data after.
+        after: SessionData,
+    },
+    /// The session was read and left as it was.
+    Unchanged {
+        /// Its id.
+        id: String,
+    },
+    /// The session got a new id and kept its data.
+    Regenerated {
+        /// The id it had.
+        old: String,
+        /// The id it has now.
+        new: String,
+    },
+    /// The session was deleted.
+    Deleted {
+        /// Its id.
+        id: String,
+    },
+}
+
+impl StoreStory {
+    /// Sums up the changes one request made, in order.
+    pub fn from_changes(changes: &[StoreChange]) -> Self {
+        let mut loaded: Option<(String, SessionData)> = None;
+        let mut deleted: Option<String> = None;
+        let mut created: Option<(String, SessionData)> = None;
+        let mut saved: Option<(String, SessionData)> = None;
+        for change in changes {
+            match change {
+                StoreChange::Loaded { id, data } => {
+                    if let Some(data) = data {
+                        loaded = Some((id.clone(), data.clone()));
+                    }
+                }
+                StoreChange::Created { id, data } => created = Some((id.clone(), data.clone())),
+                StoreChange::Saved { id, data } => saved = Some((id.clone(), data.clone())),
+                StoreChange::Deleted {
+                    id,
+                    reason: DeleteReason::Deleted,
+                } => deleted = Some(id.clone()),
+                StoreChange::Deleted { .. } => {}
+            }
+        }
+        match (created, saved, deleted, loaded) {
+            (Some((new, _)), _, Some(old), _) => Self::Regenerated { old, new },
+            (Some((id, data)), ..) => Self::Created { id, data },
+            (None, Some((id, after)), _, loaded) => Self::Updated {
+                before: loaded.map(|(_, data)| data).unwrap_or_default(),
+                id,
+                after,
+            },
+            (None, None, Some(id), _) => Self::Deleted { id },
+            (None, None, None, Some((id, _))) => Self::Unchanged { id },
+            (None, None, None, None) => Self::Untouched,
+        }
+    }
+
+    /// The session the request ended with, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Self::Created { id, .. } | Self::Updated { id, .. } | Self::Unchanged { id } => {
+                Some(id)
+            }
+            Self::Regenerated { new, .. } => Some(new),
+            Self::Untouched | Self::Deleted { .. } => None,
+        }
+    }
+}
+
+/// One request the server answered, as the inspector saw it.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The request's number, also sent back in the `x-request-id` response header.
+    pub number: u64,
+    /// When it arrived.
+    pub at: OffsetDateTime,
+    /// Request method.
+    pub method: String,
+    /// Request path and query.
+    pub path: String,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// What the server made of the session cookie.
+    pub cookie: CookieVerdict,
+    /// Response status code.
+    pub status: u16,
+    /// What the request did to the store.
+    pub story: StoreStory,
+}
+
+/// The server's window onto its store and traffic. Cheap to clone.
+#[derive(Clone)]
+pub struct Inspector {
+    inner: Arc<InspectorInner>,
+}
+
+struct InspectorInner {
+    store: Arc<dyn ListSessions>,
+    config: ServerConfig,
+    requests: AtomicU64,
+    recent: Mutex<VecDeque<Served>>,
+    served: broadcast::Sender<Served>,
+}
+
+impl Inspector {
+    /// An inspector over `store` for a server using `config`.
+    pub fn new(store: Arc<dyn ListSessions>, config: ServerConfig) -> Self {
+        let (served, _) = broadcast::channel(256);
+        Self {
+            inner: Arc::new(InspectorInner {
+                store,
+                config,
+                requests: AtomicU64::new(0),
+                recent: Mutex::new(VecDeque::with_capacity(RECENT_SERVED)),
+                served,
+            }),
+        }
+    }
+
+    /// The store's kind ("memory", …).
+    pub fn store_kind(&self) -> &'static str {
+        self.inner.store.kind()
+    }
+
+    /// The server's cookie settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Every live session, oldest first, read from the store.
+    pub async fn sessions(&self) -> session_store::Result<Vec<SessionRow>> {
+        self.inner.store.list().await
+    }
+
+    /// A receiver that changes whenever the store does.
+    pub fn store_changes(&self) -> watch::Receiver<u64> {
+        self.inner.store.subscribe()
+    }
+
+    /// A receiver of every request the server answers from now on.
+    pub fn served(&self) -> broadcast::Receiver<Served> {
+        self.inner.served.subscribe()
+    }
+
+    /// How many requests the server has answered.
+    pub fn requests_served(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// The record of request `number`, if it is recent enough to be remembered.
+    pub fn served_request(&self, number: u64) -> Option<Served> {
+        let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.iter().rev().find(|s| s.number == number).cloned()
+    }
+
+    /// The session id a cookie (as a browser stores it) stands for, if it is this server's
+    /// session cookie and it verifies with this server's secret.
+    pub fn session_id_of_cookie(&self, name: &str, value: &str) -> Option<String> {
+        if name != self.inner.config.cookie_name {
+            return None;
+        }
+        match self.verify(value) {
+            CookieVerdict::Valid { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Checks a session cookie's value the way the session layer will.
+    pub fn verify(&self, value: &str) -> CookieVerdict {
+        let config = &self.inner.config;
+        let Ok(cookie) = Cookie::parse_encoded(format!("{}={value}", config.cookie_name)) else {
+            return CookieVerdict::Rejected {
+                reason: "the cookie is not well-formed".to_owned(),
+            };
+        };
+        let cookie = cookie.into_owned();
+        let mut jar = CookieJar::new();
+        jar.add_original(cookie.clone());
+        let opened = match config.protection {
+            CookieProtection::Plain => Some(cookie),
+            CookieProtection::Signed => jar.signed(config.secret.key()).get(&config.cookie_name),
+            CookieProtection::Private => jar.private(config.secret.key()).get(&config.cookie_name),
+        };
+        let Some(opened) = opened else {
+            let what = match config.protection {
+                CookieProtection::Private => "it does not decrypt with the server's secret",
+                _ => "its signature does not match the server's secret",
+            };
+            return CookieVerdict::Rejected {
+                reason: format!("{what} (tampered, forged, or from another secret)"),
+            };
+        };
+        match opened.value().parse::<Id>() {
+            Ok(id) => CookieVerdict::Valid { id: id.to_string() },
+            Err(_) => CookieVerdict::Rejected {
+                reason: "it does not hold a session id".to_owned(),
+            },
+        }
+    }
+
+    /// The next request number.
+    pub(crate) fn next_request_number(&self) -> u64 {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Remembers a served request and tells subscribers.
+    pub(crate) fn record(&self, served: Served) {
+        {
+            let mut recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if recent.len() == RECENT_SERVED {
+                recent.pop_front();
+            }
+            recent.push_back(served.clone());
+        }
+        // Nobody listening (serve mode) is fine.
+        let _ = self.inner.served.send(served);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(views: u64) -> SessionData {
+        SessionData::from_iter([("views".to_owned(), serde_json::json!(views))])
+    }
+
+    /// A load then a save reads as "updated" with the data before and after.
+    #[test]
+    fn load_then_save_is_an_update() {
+        let story = StoreStory::from_changes(&[
+            StoreChange::Loaded {
+                id: "a".into(),
+                data: Some(data(2)),
+            },
+            StoreChange::Saved {
+                id: "a".into(),
+                data: data(3),
+            },
+        ]);
+        assert_eq!(
+            story,
+            StoreStory::Updated {
+                id: "a".into(),
+                before: data(2),
+                after: data(3)
+            }
+        );
+    }
+
+    /// A delete then a create reads as a regenerated id.
+    #[test]
+    fn delete_then_create_is_a_regeneration() {
+        let story = StoreStory::from_changes(&[
+            StoreChange::Loaded {
+                id: "a".into(),
+                data: Some(data(2)),
+            },
+            StoreChange::Deleted {
+                id: "a".into(),
+                reason: DeleteReason::Deleted,
+            },
+            StoreChange::Created {
+                id: "b".into(),
+                data: data(2),
+            },
+        ]);
+        assert_eq!(
+            story,
+            StoreStory::Regenerated {
+                old: "a".into(),
+                new: "b".into()
+            }
+        );
+        assert_eq!(story.session_id(), Some("b"));
+    }
+}

@@ -1,0 +1,191 @@
+//! The routes and middleware: `GET /` counts views per session, like the seed's Express app;
+//! a trace layer records what each request did to the store for the inspector.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use time::OffsetDateTime;
+use tower_sessions::{
+    Expiry, Session, SessionManagerLayer, SessionStore, cookie::SameSite, session,
+};
+
+use super::{
+    config::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
+    inspect::{CookieVerdict, Inspector, Served, StoreStory},
+    store::REQUEST_CHANGES,
+};
+
+/// The session key the counter lives under, as in the seed (`request.session.views`).
+const VIEWS: &str = "views";
+
+/// The header that carries the inspector's request number back to the client.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The session app: routes, session layer (configured from `config`) and the trace layer.
+pub fn app<S: SessionStore + Clone>(
+    store: S,
+    config: ServerConfig,
+    inspector: Inspector,
+) -> Router {
+    let routes = Router::new()
+        .route("/", get(count_views))
+        .fallback(not_found);
+    with_sessions(routes, store, &config)
+        .layer(middleware::from_fn_with_state(inspector, trace_request))
+}
+
+/// Adds the session layer, whose type depends on how the cookie is protected.
+fn with_sessions<S: SessionStore + Clone>(
+    routes: Router,
+    store: S,
+    config: &ServerConfig,
+) -> Router {
+    let mut layer = SessionManagerLayer::new(store)
+        .with_name(config.cookie_name.clone())
+        .with_http_only(config.http_only)
+        .with_secure(config.secure)
+        .with_same_site(match config.same_site {
+            SameSitePolicy::Strict => SameSite::Strict,
+            SameSitePolicy::Lax => SameSite::Lax,
+            SameSitePolicy::None => SameSite::None,
+        })
+        .with_path(config.path.clone())
+        .with_always_save(config.always_save)
+        .with_expiry(match config.expiry {
+            ExpiryPolicy::BrowserSession => Expiry::OnSessionEnd,
+            ExpiryPolicy::OnInactivity { secs } => {
+                Expiry::OnInactivity(time::Duration::seconds(secs))
+            }
+            ExpiryPolicy::AtDateTime(at) => Expiry::AtDateTime(at),
+        });
+    if let Some(domain) = &config.domain {
+        layer = layer.with_domain(domain.clone());
+    }
+    let key = config.secret.key().clone();
+    match config.protection {
+        CookieProtection::Plain => routes.layer(layer),
+        CookieProtection::Signed => routes.layer(layer.with_signed(key)),
+        CookieProtection::Private => routes.layer(layer.with_private(key)),
+    }
+}
+
+/// `GET /`: the seed's handler. Data that is not a number starts the count over rather than
+/// failing the request.
+async fn count_views(session: Session) -> Response {
+    let previous = match session.get::<u64>(VIEWS).await {
+        Ok(views) => views.unwrap_or(0),
+        Err(session::Error::SerdeJson(err)) => {
+            tracing::warn!(%err, "session views is not a number; starting over");
+            0
+        }
+        Err(err) => return store_unavailable(err),
+    };
+    let views = previous + 1;
+    if let Err(err) = session.insert(VIEWS, views).await {
+        return store_unavailable(err);
+    }
+    Html(format!("Number of views {views}")).into_response()
+}
+
+/// The page for a store that cannot be reached: a 503 that says what happened.
+fn store_unavailable(err: session::Error) -> Response {
+    tracing::error!(%err, "session store failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(format!(
+            "Session store unavailable: {err}. Your session is safe; try again shortly."
+        )),
+    )
+        .into_response()
+}
+
+/// Any other path: Express's wording.
+async fn not_found(request: Request) -> Response {
+    let path = html_escape(request.uri().path());
+    (
+        StatusCode::NOT_FOUND,
+        Html(format!("Cannot {} {path}", request.method())),
+    )
+        .into_response()
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Records what each request did: its cookie, its status and its store changes.
+async fn trace_request(
+    State(inspector): State<Inspector>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let number = inspector.next_request_number();
+    let at = OffsetDateTime::now_utc();
+    let method = request.method().to_string();
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let cookie = session_cookie_verdict(&inspector, &request);
+
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let mut response = REQUEST_CHANGES
+        .scope(changes.clone(), next.run(request))
+        .await;
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, HeaderValue::from(number));
+
+    let changes = std::mem::take(&mut *changes.lock().unwrap_or_else(|e| e.into_inner()));
+    inspector.record(Served {
+        number,
+        at,
+        method,
+        path,
+        user_agent,
+        cookie,
+        status: response.status().as_u16(),
+        story: StoreStory::from_changes(&changes),
+    });
+    response
+}
+
+/// What the session layer will make of the request's session cookie.
+fn session_cookie_verdict(inspector: &Inspector, request: &Request) -> CookieVerdict {
+    let name = &inspector.config().cookie_name;
+    let mut unreadable = false;
+    for value in request.headers().get_all(header::COOKIE) {
+        let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+            unreadable = true;
+            continue;
+        };
+        for pair in text.split(';') {
+            if let Some((key, value)) = pair.trim().split_once('=')
+                && key.trim() == name
+            {
+                return inspector.verify(value.trim());
+            }
+        }
+    }
+    if unreadable {
+        CookieVerdict::Rejected {
+            reason: "the Cookie header is not valid UTF-8".to_owned(),
+        }
+    } else {
+        CookieVerdict::Absent
+    }
+}
