@@ -3,7 +3,7 @@
 
 use std::{fmt, time::Duration};
 
-use super::{BrowserId, Command, Lab, LabState, LogSource, short};
+use super::{BrowserId, Command, Lab, LabState, LogSource, text::short};
 
 /// How long one visit of the demo may take.
 const VISIT_TIMEOUT: Duration = Duration::from_secs(20);

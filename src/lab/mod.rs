@@ -4,6 +4,7 @@
 
 pub mod demo;
 mod state;
+pub mod text;
 
 use std::{
     collections::BTreeMap,
@@ -14,9 +15,7 @@ use std::{
 
 use tokio::runtime::Runtime;
 
-pub use state::{
-    BrowserState, JarCookie, LabState, LogEntry, LogLevel, LogSource, data_text, served_line, short,
-};
+pub use state::{BrowserState, JarCookie, LabState, LogEntry, LogLevel, LogSource, served_line};
 
 use crate::{
     browser::{Browser, Exchange},
@@ -437,7 +436,14 @@ impl Core {
             browser: id,
             url: url.clone(),
         });
-        match browser.visit(&url).await {
+        let result = browser.visit(&url).await;
+        // The jar was updated as the response arrived; say so first, so whoever sees the
+        // finished visit also sees the cookies it set.
+        self.outbox.send(Event::Cookies {
+            browser: id,
+            cookies: self.jar_cookies(&browser),
+        });
+        match result {
             Ok(exchange) => {
                 let served = self.served_record(&exchange);
                 self.outbox.send(Event::VisitFinished {
@@ -452,10 +458,6 @@ impl Core {
                 error: err.to_string(),
             }),
         }
-        self.outbox.send(Event::Cookies {
-            browser: id,
-            cookies: self.jar_cookies(&browser),
-        });
     }
 
     /// The embedded server's record of an exchange, if the exchange went to it.

@@ -8,7 +8,10 @@ use crate::{
     server::{CookieVerdict, Served, SessionData, SessionRow, StoreStory},
 };
 
-use super::{BrowserId, Event, ServerInfo};
+use super::{
+    BrowserId, Event, ServerInfo,
+    text::{data_text, short},
+};
 
 /// The most log lines kept; older ones are dropped first.
 const MAX_LOG_LINES: usize = 2000;
@@ -297,16 +300,6 @@ impl LabState {
     }
 }
 
-/// Shortens a session id or cookie value for tables and the log: the first eight characters
-/// and an ellipsis.
-pub fn short(text: &str) -> String {
-    const KEEP: usize = 8;
-    match text.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 /// `GET /  Cookie: id=3f2a…  ← 200 "Number of views 3"  · session 3f2a… views 2→3`
 fn exchange_line(exchange: &Exchange, served: Option<&Served>) -> String {
     let path = url::Url::parse(&exchange.url)
@@ -395,11 +388,6 @@ fn diff_text(before: &SessionData, after: &SessionData) -> String {
     }
 }
 
-/// Session data as compact JSON.
-pub fn data_text(data: &SessionData) -> String {
-    serde_json::Value::Object(data.clone()).to_string()
-}
-
 fn short_cookie_header(header: &str) -> String {
     header
         .split("; ")
@@ -431,13 +419,6 @@ fn short_agent(agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Ids are cut to eight characters with an ellipsis; short text is left alone.
-    #[test]
-    fn short_cuts_long_ids() {
-        assert_eq!(short("3f2a9c01deadbeef"), "3f2a9c01…");
-        assert_eq!(short("abc"), "abc");
-    }
 
     /// The diff names each changed key with its old and new value.
     #[test]

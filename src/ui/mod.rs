@@ -1,10 +1,225 @@
-//! The egui views: one panel per file, no networking.
+//! The egui views: one panel per file, no networking. The app reads [`LabState`] each frame
+//! and sends [`Command`]s; results arrive as events that wake it with `request_repaint`.
 
-use std::path::PathBuf;
+mod browser_panel;
+mod header;
+mod log_panel;
+mod sessions_panel;
+mod smoke;
+pub mod theme;
 
-use crate::lab::LabConfig;
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
-/// Opens the window.
-pub fn run(_config: LabConfig, _screenshot: Option<PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+use anyhow::Context as _;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::lab::{BrowserId, Command, Lab, LabConfig, LabState, text::time_left_changes_in};
+
+pub use browser_panel::BrowserDraft;
+use smoke::{SmokeScript, SmokeStep};
+
+/// The window's title.
+pub const TITLE: &str = "Session Lab";
+
+/// What a view asks the app to do.
+#[must_use]
+#[derive(Clone, Debug, PartialEq)]
+pub enum UiCommand {
+    /// Something for the lab.
+    Lab(Command),
+    /// Open this address in the user's real browser.
+    OpenInBrowser(String),
+}
+
+/// The Session Lab window.
+pub struct SessionLabApp {
+    lab: Lab,
+    state: LabState,
+    drafts: HashMap<BrowserId, BrowserDraft>,
+    offset: UtcOffset,
+    script: Option<SmokeScript>,
+}
+
+impl SessionLabApp {
+    /// An app over a started lab; `ctx` is woken whenever the lab has news.
+    pub fn new(ctx: &egui::Context, lab: Lab, offset: UtcOffset) -> Self {
+        let waker_ctx = ctx.clone();
+        lab.set_waker(Arc::new(move || waker_ctx.request_repaint()));
+        Self {
+            lab,
+            state: LabState::default(),
+            drafts: HashMap::new(),
+            offset,
+            script: None,
+        }
+    }
+
+    /// Runs the scripted visits and saves a screenshot to `path`, then closes.
+    pub fn with_screenshot_script(mut self, path: PathBuf) -> Self {
+        self.script = Some(SmokeScript::new(path));
+        self
+    }
+
+    /// What the window shows, as data.
+    pub fn state(&self) -> &LabState {
+        &self.state
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, command: UiCommand) {
+        match command {
+            UiCommand::Lab(command) => self.lab.send(command),
+            UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+        }
+    }
+
+    /// Gives new browsers an address bar filled with the server's URL, and forgets removed ones.
+    fn sync_drafts(&mut self) {
+        let default_url = self
+            .state
+            .server
+            .as_ref()
+            .map_or_else(|| "http://127.0.0.1:3000/".to_owned(), |s| s.url.clone());
+        for browser in &self.state.browsers {
+            self.drafts
+                .entry(browser.id)
+                .or_insert_with(|| BrowserDraft {
+                    url: default_url.clone(),
+                    rename: None,
+                });
+        }
+        let live: Vec<BrowserId> = self.state.browsers.iter().map(|b| b.id).collect();
+        self.drafts.retain(|id, _| live.contains(id));
+    }
+
+    fn run_script(&mut self, ctx: &egui::Context) {
+        let Some(script) = &mut self.script else {
+            return;
+        };
+        match script.step(&self.state) {
+            SmokeStep::Continue => {}
+            SmokeStep::Send(command) => self.lab.send(command),
+            SmokeStep::Screenshot => {
+                ctx.request_screenshot(script.screenshot_callback(ctx.clone()));
+            }
+            SmokeStep::Finish(result) => {
+                match result {
+                    Ok(()) => eprintln!("Screenshot saved; closing."),
+                    Err(error) => {
+                        eprintln!("Scripted run failed: {error}");
+                        std::process::exit(1);
+                    }
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        }
+        // The script advances frame by frame until it is done.
+        ctx.request_repaint_after(std::time::Duration::from_millis(50));
+    }
+
+    /// Repaints when a countdown's text will change, and not before.
+    fn schedule_countdowns(&self, ctx: &egui::Context, now: OffsetDateTime) {
+        let cookie_expiries = self
+            .state
+            .browsers
+            .iter()
+            .flat_map(|b| b.cookies.iter().filter_map(|c| c.cookie.expires));
+        let session_expiries = self.state.sessions.iter().map(|s| s.expires_at);
+        if let Some(next) = cookie_expiries
+            .chain(session_expiries)
+            .filter_map(|at| time_left_changes_in(now, at))
+            .min()
+        {
+            ctx.request_repaint_after(next);
+        }
+    }
+}
+
+impl eframe::App for SessionLabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.lab.pump(&mut self.state);
+        self.sync_drafts();
+        let now = OffsetDateTime::now_utc();
+        let mut commands = Vec::new();
+
+        egui::Panel::top("header").show(ui, |ui| {
+            ui.add_space(4.0);
+            commands.extend(header::header_ui(ui, &self.state));
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom("log")
+            .resizable(true)
+            .default_size(190.0)
+            .min_size(80.0)
+            .show(ui, |ui| {
+                log_panel::log_ui(ui, &self.state, self.offset);
+            });
+        egui::Panel::bottom("sessions")
+            .resizable(true)
+            .default_size(200.0)
+            .min_size(90.0)
+            .show(ui, |ui| {
+                sessions_panel::sessions_ui(ui, &self.state, now, self.offset);
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.state.browsers.is_empty() {
+                ui.label("No browsers — click “+ Browser” to add one.");
+            }
+            egui::ScrollArea::horizontal()
+                .id_salt("browsers")
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    ui.horizontal_top(|ui| {
+                        for browser in &self.state.browsers {
+                            let Some(draft) = self.drafts.get_mut(&browser.id) else {
+                                continue;
+                            };
+                            commands.extend(browser_panel::browser_ui(
+                                ui,
+                                browser,
+                                draft,
+                                now,
+                                self.offset,
+                            ));
+                        }
+                    });
+                });
+        });
+
+        for command in commands {
+            self.apply(&ctx, command);
+        }
+        self.run_script(&ctx);
+        self.schedule_countdowns(&ctx, now);
+    }
+}
+
+/// Opens the window: starts the lab, then runs the app until the window closes.
+pub fn run(config: LabConfig, screenshot: Option<PathBuf>) -> anyhow::Result<()> {
+    // The local offset must be read before other threads start (the `time` crate's rule).
+    let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    let lab = Lab::start(config)?;
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
+        .context("the app icon is not a valid PNG")?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_app_id("session-lab")
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([1000.0, 640.0])
+            .with_icon(icon),
+        ..Default::default()
+    };
+    eframe::run_native(
+        TITLE,
+        options,
+        Box::new(move |cc| {
+            let mut app = SessionLabApp::new(&cc.egui_ctx, lab, offset);
+            if let Some(path) = screenshot {
+                app = app.with_screenshot_script(path);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

@@ -1,0 +1,93 @@
+//! The header: the server's address and state, counts, and the window-wide buttons.
+
+use crate::lab::{Command, LabState, MAX_BROWSERS};
+
+use super::{UiCommand, theme};
+
+/// Draws the header; returns what the user asked for.
+pub fn header_ui(ui: &mut egui::Ui, state: &LabState) -> Option<UiCommand> {
+    let mut command = None;
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("Session Lab");
+        ui.separator();
+        match (&state.server, &state.server_error) {
+            (Some(server), _) => {
+                ui.monospace(&server.url)
+                    .on_hover_text("The embedded session server (axum + tower-sessions)");
+                theme::dot(ui, theme::good(dark));
+                ui.label("running");
+                if let Some(wanted) = &server.fallback_from {
+                    ui.colored_label(
+                        theme::warn(dark),
+                        format!("(port fallback: {wanted} was taken)"),
+                    )
+                    .on_hover_text(
+                        "Another program already listens on the usual port, so the server took \
+                         a free one. Use --port to choose.",
+                    );
+                }
+                ui.label("·");
+                ui.label(format!("{} store", server.store_kind));
+                ui.label("·");
+                ui.label(format!(
+                    "{} cookie “{}”",
+                    server.protection, server.cookie_name
+                ))
+                .on_hover_text(format!(
+                    "Cookies are {} with a secret (fingerprint {}); the secret itself is \
+                         never shown.",
+                    server.protection, server.secret_fingerprint
+                ));
+            }
+            (None, Some(error)) => {
+                theme::dot(ui, theme::bad(dark));
+                ui.colored_label(theme::bad(dark), format!("server stopped: {error}"));
+            }
+            (None, None) => {
+                ui.spinner();
+                ui.label("starting…");
+            }
+        }
+        ui.label("·");
+        ui.label(plural(state.sessions.len(), "session", "sessions"));
+        ui.label("·");
+        ui.label(plural(
+            state.requests_served as usize,
+            "request",
+            "requests",
+        ));
+
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if let Some(server) = &state.server
+                && ui
+                    .button("Open in your browser")
+                    .on_hover_text(
+                        "Open the server in your real browser: its session shows up below as \
+                         “external”.",
+                    )
+                    .clicked()
+            {
+                command = Some(UiCommand::OpenInBrowser(server.url.clone()));
+            }
+            let room = state.browsers.len() < MAX_BROWSERS;
+            if ui
+                .add_enabled(room, egui::Button::new("+ Browser"))
+                .on_hover_text("Add a simulated browser with its own, empty cookie jar")
+                .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
+                .clicked()
+            {
+                command = Some(UiCommand::Lab(Command::AddBrowser));
+            }
+        });
+    });
+    command
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}

@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests: a lab on a free port, raw HTTP, waiting.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::time::Duration;
+
+use session_lab::{
+    lab::{BrowserId, Command, Lab, LabConfig, LabState},
+    server::{Secret, ServerConfig},
+};
+
+/// How long any one wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A lab whose server listens on a free port, with a fixed secret.
+pub fn lab() -> (Lab, LabState) {
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: ServerConfig::with_secret(Secret::from_phrase("test secret")),
+        browsers: 2,
+    })
+    .expect("lab starts");
+    let mut state = LabState::default();
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.server.is_some()
+            && s.browsers.len() == 2),
+        "the server and browsers A and B come up"
+    );
+    (lab, state)
+}
+
+/// The id of the browser with this name.
+pub fn id(state: &LabState, name: &str) -> BrowserId {
+    state.browser_named(name).expect("browser exists").id
+}
+
+/// Visits the server from browser `name` and waits for the answer; returns the body.
+pub fn visit(lab: &Lab, state: &mut LabState, name: &str) -> String {
+    let url = lab.server_url().expect("server runs");
+    visit_url(lab, state, name, &url)
+}
+
+/// Visits `url` from browser `name` and waits for the answer (or the error); returns the body.
+pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> String {
+    let id = id(state, name);
+    let before = state.browser(id).unwrap().last.clone();
+    lab.send(Command::Visit {
+        browser: id,
+        url: url.to_owned(),
+    });
+    assert!(
+        lab.wait_until(state, WAIT, |s| {
+            let b = s.browser(id).unwrap();
+            b.in_flight == 0 && (b.last != before || b.last_error.is_some())
+        }),
+        "the visit finishes"
+    );
+    let browser = state.browser(id).unwrap();
+    if let Some(error) = &browser.last_error {
+        return format!("error: {error}");
+    }
+    browser.last.as_ref().unwrap().body.clone()
+}
+
+/// The session id browser `name`'s jar carries for the embedded server.
+pub fn session_of(state: &LabState, name: &str) -> Option<String> {
+    state
+        .browser_named(name)?
+        .cookies
+        .iter()
+        .find_map(|c| c.session_id.clone())
+}
+
+/// Waits until the store listing holds exactly these session ids (in any order).
+pub fn wait_for_sessions(lab: &Lab, state: &mut LabState, ids: &[&str]) -> bool {
+    lab.wait_until(state, WAIT, |s| {
+        s.sessions.len() == ids.len() && ids.iter().all(|id| s.sessions.iter().any(|r| r.id == *id))
+    })
+}
+
+/// A raw HTTP/1.1 response: status code, headers, body.
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `name=value` part of the Set-Cookie header, if any.
+    pub fn set_cookie_pair(&self) -> Option<String> {
+        self.header("set-cookie")
+            .map(|v| v.split(';').next().unwrap_or("").to_owned())
+    }
+}
+
+/// Sends raw bytes as a request (so headers can be malformed on purpose) and reads the answer.
+pub async fn raw_get(addr: std::net::SocketAddr, path: &str, extra_headers: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").into_bytes();
+    request.extend_from_slice(extra_headers);
+    request.extend_from_slice(b"\r\n");
+    stream.write_all(&request).await.expect("writes");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("answers in time")
+        .expect("reads");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}

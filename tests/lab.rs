@@ -1,0 +1,186 @@
+//! The headless lab, as the window uses it: browsers, jars, sessions, the inspector, the log.
+
+mod common;
+
+use common::{WAIT, id, lab, raw_get, session_of, visit, visit_url, wait_for_sessions};
+use session_lab::lab::{Command, LogLevel, LogSource};
+
+/// Two browsers get two different sessions.
+#[test]
+fn two_browsers_get_different_sessions() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "B");
+    let a = session_of(&state, "A").expect("A holds a session cookie");
+    let b = session_of(&state, "B").expect("B holds a session cookie");
+    assert_ne!(a, b);
+}
+
+/// The seed's scenario: A visits three times and reads 3; B visits once and reads 1.
+#[test]
+fn counters_diverge() {
+    let (lab, mut state) = lab();
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
+    assert_eq!(visit(&lab, &mut state, "B"), "Number of views 1");
+    let a = session_of(&state, "A").unwrap();
+    let b = session_of(&state, "B").unwrap();
+    assert!(wait_for_sessions(&lab, &mut state, &[&a, &b]));
+    let views =
+        |id: &str| state.sessions.iter().find(|s| s.id == id).unwrap().data["views"].clone();
+    assert_eq!(views(&a), 3);
+    assert_eq!(views(&b), 1);
+}
+
+/// Clearing a jar gives the browser a brand-new session; the old one stays in the store,
+/// now held by nobody ("external").
+#[test]
+fn clearing_cookies_starts_a_new_session() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "B");
+    visit(&lab, &mut state, "B");
+    let old = session_of(&state, "B").unwrap();
+    lab.send(Command::ClearCookies(id(&state, "B")));
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.browser_named("B").unwrap().cookies.is_empty()
+    }));
+    assert_eq!(visit(&lab, &mut state, "B"), "Number of views 1");
+    let new = session_of(&state, "B").unwrap();
+    assert_ne!(old, new);
+    assert!(wait_for_sessions(&lab, &mut state, &[&old, &new]));
+    assert!(
+        state.holders(&old).is_empty(),
+        "the old session is held by no browser now"
+    );
+    assert_eq!(state.holders(&new)[0].name, "B");
+}
+
+/// The inspector lists exactly the live sessions, each tagged with the browsers holding it;
+/// a session from outside the lab (curl, a real browser) is held by none.
+#[test]
+fn inspector_lists_sessions_and_holders() {
+    let (lab, mut state) = lab();
+    lab.send(Command::AddBrowser);
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "C");
+    let addr: std::net::SocketAddr = lab
+        .server_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let external = runtime.block_on(raw_get(addr, "/", b"User-Agent: curl/8.0\r\n"));
+    assert_eq!(external.body, "Number of views 1");
+
+    let a = session_of(&state, "A").unwrap();
+    let c = session_of(&state, "C").unwrap();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 3));
+    let ext = state
+        .sessions
+        .iter()
+        .find(|s| s.id != a && s.id != c)
+        .unwrap()
+        .id
+        .clone();
+    let names = |id: &str| {
+        state
+            .holders(id)
+            .iter()
+            .map(|b| b.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&a), ["A"]);
+    assert_eq!(names(&c), ["C"]);
+    assert!(names(&ext).is_empty(), "external");
+    assert!(session_of(&state, "B").is_none(), "B never visited");
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.log
+            .iter()
+            .any(|l| l.source == LogSource::External && l.text.contains("curl/8.0"))
+    }));
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.requests_served == 3));
+}
+
+/// The log tells the story of each exchange: the cookie sent and what changed in the store.
+#[test]
+fn log_tells_the_story() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "A");
+    let lines: Vec<&str> = state
+        .log
+        .iter()
+        .filter(|l| matches!(l.source, LogSource::Browser { .. }))
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0].starts_with("GET /  no cookie  ← 200 “Number of views 1”"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("created {\"views\":1}"), "{}", lines[0]);
+    assert!(lines[1].contains("Cookie: id="), "{}", lines[1]);
+    assert!(lines[1].contains("views 1→2"), "{}", lines[1]);
+}
+
+/// Browsers can be added, renamed and removed; names and colours stay distinct, 16 fit.
+#[test]
+fn browsers_are_managed() {
+    let (lab, mut state) = lab();
+    for _ in 0..14 {
+        lab.send(Command::AddBrowser);
+    }
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 16));
+    let mut colours: Vec<usize> = state.browsers.iter().map(|b| b.colour).collect();
+    colours.dedup();
+    assert_eq!(colours.len(), 16, "distinct colours");
+    lab.send(Command::RenameBrowser(id(&state, "C"), "Chrome".into()));
+    lab.send(Command::RemoveBrowser(id(&state, "B")));
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 15
+        && s.browser_named("Chrome").is_some()));
+    assert_eq!(visit(&lab, &mut state, "Chrome"), "Number of views 1");
+}
+
+/// A visit that fails (nothing listens there) shows the error; the lab keeps working.
+#[test]
+fn failed_visit_is_reported_and_the_lab_goes_on() {
+    let (lab, mut state) = lab();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let body = visit_url(&lab, &mut state, "A", &url);
+    assert!(body.starts_with("error: could not connect"), "{body}");
+    assert!(state.log.iter().any(|l| l.level == LogLevel::Error));
+    let bad = visit_url(&lab, &mut state, "A", "ftp://example.com");
+    assert!(bad.contains("not an http:// address"), "{bad}");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+}
+
+/// A busy port is not fatal: the lab's server takes a free one and the log says so.
+#[test]
+fn busy_port_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let lab = session_lab::lab::Lab::start(session_lab::lab::LabConfig {
+        bind: taken.local_addr().unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut state = Default::default();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.server.is_some()));
+    let server = state.server.as_ref().unwrap();
+    assert_eq!(
+        server.fallback_from,
+        Some(taken.local_addr().unwrap().to_string())
+    );
+    assert!(
+        state
+            .log
+            .iter()
+            .any(|l| l.level == LogLevel::Warning && l.text.contains("was taken"))
+    );
+}
