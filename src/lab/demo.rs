@@ -73,7 +73,7 @@ pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, Dem
         }
     }
     // The store listing may trail the last response by a moment.
-    lab.wait_until(state, Duration::from_millis(500), |s| state_is_settled(s));
+    lab.wait_until(state, Duration::from_millis(500), state_is_settled);
     let transcript = state.log[first_line..]
         .iter()
         .filter(|line| matches!(line.source, LogSource::Browser { .. }))

@@ -84,7 +84,7 @@ tokio::task_local! {
 }
 
 /// What the inspector remembers of a session besides the record itself: three timestamps, as
-/// Unix seconds to keep the per-session overhead small.
+/// Unix milliseconds to keep the per-session overhead small.
 #[derive(Clone, Copy, Debug)]
 struct Meta {
     created: i64,
@@ -150,8 +150,8 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
                     id: id.to_string(),
                     data: record.data.into_iter().collect(),
                     expires_at: record.expiry_date,
-                    created_at: from_unix(meta.created),
-                    updated_at: from_unix(meta.updated),
+                    created_at: from_unix_millis(meta.created),
+                    updated_at: from_unix_millis(meta.updated),
                 });
             }
         }
@@ -160,7 +160,7 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
 
     /// Deletes every session whose expiry has passed; returns how many went.
     pub async fn delete_expired(&self) -> session_store::Result<usize> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = unix_millis(OffsetDateTime::now_utc());
         let expired: Vec<Id> = {
             let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
             index
@@ -195,7 +195,7 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
     }
 
     fn remember(&self, record: &Record, created: bool) {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = unix_millis(OffsetDateTime::now_utc());
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         let meta = index.entry(record.id).or_insert(Meta {
             created: now,
@@ -206,7 +206,7 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
             meta.created = now;
         }
         meta.updated = now;
-        meta.expires = record.expiry_date.unix_timestamp();
+        meta.expires = unix_millis(record.expiry_date);
     }
 
     fn forget(&self, id: &Id) {
@@ -240,8 +240,13 @@ fn data_of(record: &Record) -> SessionData {
         .collect()
 }
 
-fn from_unix(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_unix_millis(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[async_trait]
@@ -328,10 +333,32 @@ mod tests {
         assert_eq!(rows[0].data["views"], 1);
     }
 
-    /// Expired sessions disappear from the listing and from the wrapped store.
+    /// A memory store that remembers which ids were deleted from it.
+    #[derive(Clone, Debug, Default)]
+    struct Recording {
+        inner: MemoryStore,
+        deleted: Arc<Mutex<Vec<Id>>>,
+    }
+
+    #[async_trait]
+    impl SessionStore for Recording {
+        async fn save(&self, record: &Record) -> session_store::Result<()> {
+            self.inner.save(record).await
+        }
+        async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+            self.inner.load(id).await
+        }
+        async fn delete(&self, id: &Id) -> session_store::Result<()> {
+            self.deleted.lock().unwrap().push(*id);
+            self.inner.delete(id).await
+        }
+    }
+
+    /// Expired sessions are deleted from the wrapped store (so memory stays bounded), leave
+    /// the listing, and the deletion is announced.
     #[tokio::test]
     async fn expired_sessions_are_deleted() {
-        let inner = MemoryStore::default();
+        let inner = Recording::default();
         let store = InspectableStore::new(inner.clone(), "memory");
         let mut live = record(60);
         let mut dead = record(-1);
@@ -342,8 +369,10 @@ mod tests {
 
         assert_eq!(store.delete_expired().await.unwrap(), 1);
         assert!(changes.has_changed().unwrap(), "deletion is announced");
-        assert_eq!(store.list().await.unwrap().len(), 1);
-        assert!(inner.load(&dead.id).await.unwrap().is_none());
-        assert!(inner.load(&live.id).await.unwrap().is_some());
+        assert_eq!(*inner.deleted.lock().unwrap(), vec![dead.id]);
+        let rows = store.list().await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, live.id.to_string());
+        assert_eq!(store.delete_expired().await.unwrap(), 0, "nothing left to delete");
     }
 }

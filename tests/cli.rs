@@ -1,0 +1,108 @@
+//! The `session-lab` binary as users run it: `demo` and `serve`.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_session-lab");
+
+/// `demo` runs the seed's scenario and prints A with 3 views and B with 1, on two different
+/// sessions.
+#[test]
+fn demo_prints_the_expected_table() {
+    let output = Command::new(BIN)
+        .args(["demo", "--port", "0"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let transcript: Vec<&str> = stdout.lines().filter(|l| l.contains("GET /")).collect();
+    assert_eq!(transcript.len(), 4, "{stdout}");
+    assert!(transcript[0].starts_with("A  GET /  no cookie"), "{stdout}");
+    assert!(transcript[2].contains("views 2→3"), "{stdout}");
+    assert!(transcript[3].starts_with("B  GET /  no cookie"), "{stdout}");
+
+    let table: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("browser"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(table.len(), 2, "{stdout}");
+    assert_eq!((table[0][0], table[0][2]), ("A", "3"), "{stdout}");
+    assert_eq!((table[1][0], table[1][2]), ("B", "1"), "{stdout}");
+    assert_ne!(table[0][1], table[1][1], "different sessions");
+    assert_eq!(table[0][1].len(), 22, "a whole session id: {stdout}");
+}
+
+/// `serve` prints its URL, answers real HTTP, and stops cleanly on Ctrl-C (SIGINT).
+#[test]
+fn serve_answers_and_stops_on_ctrl_c() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0"])
+        .env("SESSION_LAB_SECRET", "a secret that must never be printed")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+    assert!(!first.contains("must never be printed"));
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("an address")
+        .to_owned();
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.ends_with("Number of views 1"), "{response}");
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(exit.success(), "exit {exit:?}\n{rest}");
+    assert!(rest.contains("GET /"), "the request was logged: {rest}");
+    assert!(rest.contains("Stopped."), "{rest}");
+}
+
+/// `--help` explains each mode.
+#[test]
+fn help_explains_the_modes() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for word in [
+        "serve",
+        "demo",
+        "gui",
+        "--port",
+        "--bind",
+        "--secret",
+        "--screenshot",
+    ] {
+        assert!(help.contains(word), "--help mentions {word}:\n{help}");
+    }
+}

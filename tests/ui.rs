@@ -1,0 +1,116 @@
+//! The window, driven like a user: find buttons by their accessible labels, click, read.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::{Harness, kittest::Queryable};
+use session_lab::{
+    lab::{Lab, LabConfig, LabState, text::short},
+    server::{Secret, ServerConfig},
+    ui::SessionLabApp,
+};
+use time::UtcOffset;
+
+fn harness() -> Harness<'static, SessionLabApp> {
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
+        browsers: 2,
+    })
+    .expect("lab starts");
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC));
+    step_until(&mut harness, "browsers A and B appear", |s| {
+        s.browsers.len() == 2 && s.server.is_some()
+    });
+    harness
+}
+
+/// Steps frames (background work arrives between them) until `done` holds.
+fn step_until(
+    harness: &mut Harness<'static, SessionLabApp>,
+    what: &str,
+    done: impl Fn(&LabState) -> bool,
+) {
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        harness.step();
+        if done(harness.state().state()) {
+            // One more frame so the view shows what the state now holds.
+            harness.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn click_and_wait(
+    harness: &mut Harness<'static, SessionLabApp>,
+    label: &str,
+    browser: &str,
+    views: u64,
+) {
+    harness.get_by_label(label).click();
+    let expected = format!("Number of views {views}");
+    step_until(harness, &expected, |s| {
+        s.browser_named(browser)
+            .and_then(|b| b.last.as_ref())
+            .is_some_and(|e| e.body == expected)
+            && s.is_idle()
+    });
+}
+
+/// The seed's lesson in the window: Visit A three times and B once; the panels read 3 and 1
+/// and the server panel shows two sessions, one per browser.
+#[test]
+fn visiting_shows_diverging_counters() {
+    let mut harness = harness();
+    assert_eq!(
+        harness
+            .query_all_by_label("No cookies yet — click Visit")
+            .count(),
+        2
+    );
+    for views in 1..=3 {
+        click_and_wait(&mut harness, "Visit A", "A", views);
+    }
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    step_until(&mut harness, "two sessions are listed", |s| {
+        s.sessions.len() == 2 && s.sessions.iter().all(|r| s.holders(&r.id).len() == 1)
+    });
+
+    harness.get_by_label("Number of views 3");
+    harness.get_by_label("Number of views 1");
+    harness.get_by_label("Server sessions (2)");
+    let state = harness.state().state().clone();
+    for session in &state.sessions {
+        harness.get_by_label(&short(&session.id));
+    }
+    assert_eq!(harness.query_all_by_label("Cookies (1)").count(), 2);
+}
+
+/// "+ Browser" adds browser C with an empty jar; Clear empties B's jar so its next visit gets
+/// a brand-new session.
+#[test]
+fn add_browser_and_clear_cookies() {
+    let mut harness = harness();
+    harness.get_by_label("+ Browser").click();
+    step_until(&mut harness, "browser C appears", |s| s.browsers.len() == 3);
+    harness.get_by_label("Browser C");
+    harness.get_by_label("Visit C");
+
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    click_and_wait(&mut harness, "Visit B", "B", 2);
+    harness.get_by_label("Clear cookies B").click();
+    step_until(&mut harness, "B's jar is empty", |s| {
+        s.browser_named("B").unwrap().cookies.is_empty()
+    });
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    step_until(&mut harness, "both sessions are listed", |s| {
+        s.sessions.len() == 2
+    });
+    harness.get_by_label("external");
+}
