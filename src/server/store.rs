@@ -373,6 +373,10 @@ mod tests {
         let rows = store.list().await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id, live.id.to_string());
-        assert_eq!(store.delete_expired().await.unwrap(), 0, "nothing left to delete");
+        assert_eq!(
+            store.delete_expired().await.unwrap(),
+            0,
+            "nothing left to delete"
+        );
     }
 }
