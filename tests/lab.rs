@@ -61,7 +61,7 @@ fn clearing_cookies_starts_a_new_session() {
 #[test]
 fn inspector_lists_sessions_and_holders() {
     let (lab, mut state) = lab();
-    lab.send(Command::AddBrowser);
+    lab.send(Command::AddBrowser { private: false });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "C");
@@ -133,7 +133,7 @@ fn log_tells_the_story() {
 fn browsers_are_managed() {
     let (lab, mut state) = lab();
     for _ in 0..14 {
-        lab.send(Command::AddBrowser);
+        lab.send(Command::AddBrowser { private: false });
     }
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 16));
     let mut colours: Vec<usize> = state.browsers.iter().map(|b| b.colour).collect();

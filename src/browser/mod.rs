@@ -1,22 +1,33 @@
-//! One simulated browser: a reqwest client with its own cookie jar that can be listed and
-//! cleared, and a record of each exchange (what was sent, what came back, how long it took).
+//! One simulated browser: an HTTP client (reqwest) with its own cookie jar (cookie_store) that
+//! can be listed, edited and cleared, and a record of each exchange: what was sent, what was
+//! left in the jar and why, what came back, how long it took.
+
+mod jar;
 
 use std::{
-    sync::{Arc, MutexGuard},
+    sync::{
+        Arc, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use cookie_store::{CookieDomain, CookieExpiration, CookieStore};
+use cookie_store::CookieStore;
 use reqwest::header::{self, HeaderMap};
 use reqwest_cookie_store::CookieStoreMutex;
 use time::OffsetDateTime;
 use url::Url;
+
+pub use jar::{CookieKey, CookieRow, NotSent, NotSentReason, VisitOptions};
 
 /// The most of a response body a browser keeps; the rest is cut (and the cut is said).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How long a visit may take before the browser gives up.
 const VISIT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many redirects a visit follows (browsers cap them too).
+const MAX_REDIRECTS: usize = 10;
 
 /// Errors a visit can end in.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +57,12 @@ pub enum BrowserError {
         /// What went wrong.
         message: String,
     },
+    /// A redirect chain went on too long.
+    #[error("{url} redirected more than {MAX_REDIRECTS} times")]
+    TooManyRedirects {
+        /// The address that started it.
+        url: String,
+    },
     /// The HTTP client could not be built.
     #[error("could not start the browser's HTTP client: {0}")]
     Client(String),
@@ -62,6 +79,10 @@ pub struct Exchange {
     pub url: String,
     /// The `Cookie` header the browser sent, if any.
     pub cookie_header: Option<String>,
+    /// The jar's cookies that were not sent, and why.
+    pub not_sent: Vec<NotSent>,
+    /// Whether the request was made as a cross-site request.
+    pub cross_site: bool,
     /// The response status code.
     pub status: u16,
     /// The status's reason phrase ("OK", "Not Found").
@@ -87,41 +108,22 @@ impl Exchange {
             .and_then(|v| v.parse().ok())
     }
 
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// The values of the response header `name`.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.response_headers
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
 
-/// One cookie in a browser's jar, with every attribute the jar keeps.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CookieRow {
-    /// The cookie's name.
-    pub name: String,
-    /// The cookie's value, as stored.
-    pub value: String,
-    /// The domain it is sent to.
-    pub domain: String,
-    /// Sent to exactly that host only (no `Domain` attribute), not its subdomains.
-    pub host_only: bool,
-    /// The path prefix it is sent for.
-    pub path: String,
-    /// When it expires; `None` for a browser-session cookie.
-    pub expires: Option<OffsetDateTime>,
-    /// Hidden from page scripts.
-    pub http_only: bool,
-    /// Sent over https only.
-    pub secure: bool,
-    /// The `SameSite` attribute, if set.
-    pub same_site: Option<String>,
-}
-
-impl CookieRow {
-    /// The cookie's size as browsers count it: name plus value, in bytes.
-    pub fn size(&self) -> usize {
-        self.name.len() + self.value.len()
+    /// The request path and query.
+    pub fn path(&self) -> String {
+        Url::parse(&self.url)
+            .map(|u| match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            })
+            .unwrap_or_else(|_| self.url.clone())
     }
 }
 
@@ -132,103 +134,154 @@ impl CookieRow {
 pub struct Browser {
     client: reqwest::Client,
     jar: Arc<CookieStoreMutex>,
+    cookies_enabled: Arc<AtomicBool>,
     user_agent: String,
 }
 
 impl Browser {
     /// A browser with an empty jar that announces itself with `user_agent`.
     pub fn new(user_agent: &str) -> Result<Self, BrowserError> {
-        let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
+        // Cookies are applied here rather than by reqwest's cookie provider, so that what an
+        // exchange says was sent is exactly what was sent, and redirects are followed by hand
+        // so that each hop shows its own cookies.
         let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
             .build()
             .map_err(|e| BrowserError::Client(e.to_string()))?;
         Ok(Self {
             client,
-            jar,
+            jar: Arc::new(CookieStoreMutex::new(CookieStore::default())),
+            cookies_enabled: Arc::new(AtomicBool::new(true)),
             user_agent: user_agent.to_owned(),
         })
     }
 
-    /// Sends `GET url` with the jar's cookies, stores the cookies the response sets, and
-    /// returns the whole exchange.
-    pub async fn visit(&self, url: &str) -> Result<Exchange, BrowserError> {
-        let parsed = parse_http_url(url)?;
-        let cookie_header = self.cookie_header_for(&parsed);
+    /// Turns cookies on or off: off, the browser neither sends nor stores any.
+    pub fn set_cookies_enabled(&self, enabled: bool) {
+        self.cookies_enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Whether cookies are on.
+    pub fn cookies_enabled(&self) -> bool {
+        self.cookies_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Sends `GET url` with the jar's cookies, follows redirects, stores the cookies each
+    /// response sets, and returns every hop (the last is the page that was shown).
+    pub async fn visit(
+        &self,
+        url: &str,
+        options: VisitOptions,
+    ) -> Result<Vec<Exchange>, BrowserError> {
+        let mut next = parse_http_url(url)?;
+        let mut hops = Vec::new();
+        loop {
+            let exchange = self.exchange(&next, options).await?;
+            let location = if (300..400).contains(&exchange.status) {
+                exchange.header_values("location").next().map(str::to_owned)
+            } else {
+                None
+            };
+            hops.push(exchange);
+            let Some(location) = location else {
+                return Ok(hops);
+            };
+            if hops.len() > MAX_REDIRECTS {
+                return Err(BrowserError::TooManyRedirects {
+                    url: url.to_owned(),
+                });
+            }
+            next = next
+                .join(&location)
+                .ok()
+                .filter(|u| u.scheme() == "http")
+                .ok_or(BrowserError::BadUrl(location))?;
+        }
+    }
+
+    /// Every cookie in the jar, sorted by domain, path and name.
+    pub fn cookies(&self) -> Vec<CookieRow> {
+        jar::rows(&self.jar())
+    }
+
+    /// Empties the jar; returns how many cookies it held.
+    pub fn clear_cookies(&self) -> usize {
+        let mut jar = self.jar();
+        let count = jar.iter_any().count();
+        jar.clear();
+        count
+    }
+
+    /// Deletes one cookie; returns whether it was there.
+    pub fn delete_cookie(&self, key: &CookieKey) -> bool {
+        self.jar()
+            .remove(&key.domain, &key.path, &key.name)
+            .is_some()
+    }
+
+    /// Puts a cookie in the jar as it is (a copy from another jar), replacing any cookie with
+    /// the same domain, path and name.
+    pub fn put_cookie(&self, row: &CookieRow) -> Result<(), String> {
+        jar::put(&mut self.jar(), row)
+    }
+
+    /// Sets the value of one cookie, keeping its attributes.
+    pub fn set_cookie_value(&self, key: &CookieKey, value: &str) -> Result<(), String> {
+        let mut jar = self.jar();
+        let mut row = jar::rows(&jar)
+            .into_iter()
+            .find(|c| c.key() == *key)
+            .ok_or_else(|| format!("there is no cookie “{}” in the jar any more", key.name))?;
+        row.value = value.to_owned();
+        jar::put(&mut jar, &row)
+    }
+
+    /// Closes and reopens the browser: session cookies (those without an expiry) are dropped,
+    /// as real browsers do; a private browser drops everything. Returns how many went.
+    pub fn restart(&self, private: bool) -> usize {
+        jar::close(&mut self.jar(), private)
+    }
+
+    /// One request and its response.
+    async fn exchange(&self, url: &Url, options: VisitOptions) -> Result<Exchange, BrowserError> {
+        let (cookie_header, not_sent) =
+            jar::request_cookies(&self.jar(), url, self.cookies_enabled(), options);
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header(header::USER_AGENT, &self.user_agent);
+        if let Some(cookies) = &cookie_header {
+            request = request.header(header::COOKIE, cookies);
+        }
         let sent_at = OffsetDateTime::now_utc();
         let started = Instant::now();
-        let response = self
-            .client
-            .get(parsed.clone())
-            .header(header::USER_AGENT, &self.user_agent)
-            .send()
-            .await
-            .map_err(|e| request_error(&parsed, &e))?;
+        let response = request.send().await.map_err(|e| request_error(url, &e))?;
         let status = response.status();
         let response_headers = header_pairs(response.headers());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| request_error(&parsed, &e))?;
+        if self.cookies_enabled() {
+            let set_cookies = response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
+            jar::store_response_cookies(&mut self.jar(), set_cookies, url);
+        }
+        let bytes = response.bytes().await.map_err(|e| request_error(url, &e))?;
         let latency = started.elapsed();
         Ok(Exchange {
             sent_at,
             method: "GET".to_owned(),
-            url: parsed.to_string(),
+            url: url.to_string(),
             cookie_header,
+            not_sent,
+            cross_site: options.cross_site,
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
             response_headers,
             body: body_text(&bytes),
             latency,
         })
-    }
-
-    /// Every cookie in the jar, expired ones included, sorted by domain, path and name.
-    pub fn cookies(&self) -> Vec<CookieRow> {
-        let jar = self.jar();
-        let mut rows: Vec<CookieRow> = jar
-            .iter_any()
-            .map(|cookie| {
-                let (domain, host_only) = match &cookie.domain {
-                    CookieDomain::HostOnly(host) => (host.clone(), true),
-                    CookieDomain::Suffix(suffix) => (suffix.clone(), false),
-                    CookieDomain::NotPresent | CookieDomain::Empty => (String::new(), true),
-                };
-                CookieRow {
-                    name: cookie.name().to_owned(),
-                    value: cookie.value().to_owned(),
-                    domain,
-                    host_only,
-                    path: String::from(&cookie.path),
-                    expires: match cookie.expires {
-                        CookieExpiration::AtUtc(at) => Some(at),
-                        CookieExpiration::SessionEnd => None,
-                    },
-                    http_only: cookie.http_only().unwrap_or(false),
-                    secure: cookie.secure().unwrap_or(false),
-                    same_site: cookie.same_site().map(|s| s.to_string()),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
-        rows
-    }
-
-    /// Empties the jar.
-    pub fn clear_cookies(&self) {
-        self.jar().clear();
-    }
-
-    /// The `Cookie` header the jar would send to `url`, if any.
-    fn cookie_header_for(&self, url: &Url) -> Option<String> {
-        let jar = self.jar();
-        let pairs: Vec<String> = jar
-            .get_request_values(url)
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
     fn jar(&self) -> MutexGuard<'_, CookieStore> {

@@ -2,6 +2,7 @@
 //! takes [`Command`]s and publishes [`Event`]s. The UI, the `demo` command and the tests all
 //! drive the lab the same way, so everything the UI shows can be checked without a window.
 
+mod actions;
 pub mod demo;
 mod state;
 pub mod text;
@@ -15,10 +16,11 @@ use std::{
 
 use tokio::runtime::Runtime;
 
-pub use state::{BrowserState, JarCookie, LabState, LogEntry, LogLevel, LogSource, served_line};
+pub use state::{BrowserState, ExchangeRecord, JarCookie, LabState, LogEntry, LogLevel, LogSource};
+pub use text::served_line;
 
 use crate::{
-    browser::{Browser, Exchange},
+    browser::{Browser, CookieKey, Exchange},
     server::{Inspector, RunningServer, Served, ServerConfig, SessionRow},
 };
 
@@ -28,33 +30,95 @@ pub const USER_AGENT_PREFIX: &str = "SessionLab/";
 /// How many browsers there may be at once (each panel stays readable while scrolling).
 pub const MAX_BROWSERS: usize = 26;
 
+/// The most parallel visits one burst may send.
+pub const MAX_BURST: usize = 500;
+
 /// A simulated browser's stable id (names can change; ids do not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BrowserId(pub u32);
 
 /// What the lab's users ask for.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 #[must_use]
 pub enum Command {
-    /// Add a browser with the next free name and colour.
-    AddBrowser,
+    /// Add a browser with the next free name and colour; a private one forgets everything
+    /// when it is closed (restarted).
+    AddBrowser {
+        /// A private (incognito) browser.
+        private: bool,
+    },
     /// Remove a browser and drop its jar.
     RemoveBrowser(BrowserId),
     /// Give a browser another name.
     RenameBrowser(BrowserId, String),
-    /// `GET url` from a browser.
+    /// `GET url` from a browser, following redirects.
     Visit {
         /// Which browser.
         browser: BrowserId,
         /// The address typed.
         url: String,
     },
+    /// `count` parallel visits from one browser, then a summary of what they did to its
+    /// session's counter.
+    Burst {
+        /// Which browser.
+        browser: BrowserId,
+        /// The address.
+        url: String,
+        /// How many visits at once.
+        count: usize,
+    },
     /// Empty a browser's jar.
     ClearCookies(BrowserId),
+    /// Delete one cookie from a jar.
+    DeleteCookie {
+        /// Whose jar.
+        browser: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+    },
+    /// Change a cookie's value (tampering).
+    EditCookie {
+        /// Whose jar.
+        browser: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+        /// The new value.
+        value: String,
+    },
+    /// Copy a cookie into another browser's jar (hijacking a session).
+    CopyCookie {
+        /// Whose jar it comes from.
+        from: BrowserId,
+        /// Whose jar it goes to.
+        to: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+    },
+    /// Turn a browser's cookies on or off.
+    SetCookiesEnabled {
+        /// Which browser.
+        browser: BrowserId,
+        /// On or off.
+        enabled: bool,
+    },
+    /// Make a browser's requests cross-site (as if embedded in another site) or not.
+    SetCrossSite {
+        /// Which browser.
+        browser: BrowserId,
+        /// Cross-site or not.
+        cross_site: bool,
+    },
+    /// Close and reopen a browser: session cookies go (everything, if private).
+    RestartBrowser(BrowserId),
+    /// Apply new cookie settings to the embedded server (its secret is kept).
+    ApplySettings(ServerConfig),
+    /// Give the embedded server a new random secret.
+    RotateSecret,
 }
 
-/// What the embedded server is, for the header.
-#[derive(Clone, Debug, PartialEq)]
+/// What the embedded server is, for the header and the settings panel.
+#[derive(Clone, Debug)]
 pub struct ServerInfo {
     /// Its base URL.
     pub url: String,
@@ -62,12 +126,17 @@ pub struct ServerInfo {
     pub fallback_from: Option<String>,
     /// "memory", …
     pub store_kind: String,
-    /// "plain", "signed" or "private".
-    pub protection: String,
-    /// The session cookie's name.
-    pub cookie_name: String,
-    /// Identifies the secret without revealing it.
-    pub secret_fingerprint: String,
+    /// The settings in force (the secret shows only as a fingerprint).
+    pub config: ServerConfig,
+}
+
+/// One request of a visit (a visit that was redirected has several).
+#[derive(Clone, Debug)]
+pub struct Hop {
+    /// What was sent and received.
+    pub exchange: Exchange,
+    /// What the embedded server recorded of it, when it went there.
+    pub served: Option<Served>,
 }
 
 /// What happened, for [`LabState::apply`].
@@ -75,6 +144,13 @@ pub struct ServerInfo {
 pub enum Event {
     /// The embedded server is listening.
     ServerStarted(ServerInfo),
+    /// The embedded server's settings changed; the text says what that means.
+    ServerReconfigured {
+        /// The server now.
+        info: ServerInfo,
+        /// What changed and its consequences.
+        text: String,
+    },
     /// The embedded server could not start.
     ServerFailed(String),
     /// A browser was added.
@@ -85,6 +161,8 @@ pub enum Event {
         name: String,
         /// Its colour index.
         colour: usize,
+        /// Whether it is private.
+        private: bool,
     },
     /// A browser was removed.
     BrowserRemoved(BrowserId),
@@ -95,6 +173,15 @@ pub enum Event {
         /// Its new name.
         name: String,
     },
+    /// A browser's switches changed.
+    BrowserOptions {
+        /// Which browser.
+        browser: BrowserId,
+        /// Cookies on.
+        cookies_enabled: bool,
+        /// Requests made cross-site.
+        cross_site: bool,
+    },
     /// A visit was sent.
     VisitStarted {
         /// From which browser.
@@ -102,14 +189,12 @@ pub enum Event {
         /// To where.
         url: String,
     },
-    /// A visit came back.
+    /// A visit came back (every hop of it, the page shown last).
     VisitFinished {
         /// From which browser.
         browser: BrowserId,
-        /// What was sent and received.
-        exchange: Exchange,
-        /// What the embedded server recorded of it, when the visit went there.
-        served: Option<Served>,
+        /// The requests it took.
+        hops: Vec<Hop>,
     },
     /// A visit failed.
     VisitFailed {
@@ -127,13 +212,6 @@ pub enum Event {
         /// Every cookie in it.
         cookies: Vec<JarCookie>,
     },
-    /// A browser's jar was emptied.
-    CookiesCleared {
-        /// Whose jar.
-        browser: BrowserId,
-        /// How many cookies it held.
-        count: usize,
-    },
     /// The store's sessions, after a change.
     Sessions {
         /// Every live session.
@@ -145,8 +223,15 @@ pub enum Event {
     External(Served),
     /// The server answered another request.
     RequestsServed(u64),
-    /// Something failed in the background.
-    Problem(String),
+    /// A line for the log.
+    Note {
+        /// About which browser, if one.
+        browser: Option<BrowserId>,
+        /// How to read it.
+        level: LogLevel,
+        /// What to say.
+        text: String,
+    },
 }
 
 /// How to start a lab.
@@ -188,9 +273,12 @@ struct Core {
     outbox: Outbox,
 }
 
+#[derive(Clone)]
 struct BrowserSlot {
     name: String,
     colour: usize,
+    private: bool,
+    cross_site: bool,
     browser: Browser,
 }
 
@@ -209,6 +297,14 @@ impl Outbox {
         if let Some(wake) = waker {
             wake();
         }
+    }
+
+    fn note(&self, browser: Option<BrowserId>, level: LogLevel, text: impl Into<String>) {
+        self.send(Event::Note {
+            browser,
+            level,
+            text: text.into(),
+        });
     }
 }
 
@@ -265,12 +361,12 @@ impl Lab {
             runtime,
         };
         for _ in 0..config.browsers {
-            lab.send(Command::AddBrowser);
+            lab.send(Command::AddBrowser { private: false });
         }
         Ok(lab)
     }
 
-    /// Calls `waker` whenever an event is ready (after any already pending).
+    /// Calls `waker` whenever an event is ready (and once now, for any already pending).
     pub fn set_waker(&self, waker: Waker) {
         *self
             .core
@@ -288,45 +384,24 @@ impl Lab {
 
     /// Carries out a command; anything slow runs in the background and answers with events.
     pub fn send(&self, command: Command) {
-        let core = &self.core;
+        let core = self.core.clone();
         match command {
-            Command::AddBrowser => core.add_browser(),
-            Command::RemoveBrowser(id) => {
-                let removed = core.lock_browsers().remove(&id).is_some();
-                if removed {
-                    core.outbox.send(Event::BrowserRemoved(id));
-                }
-            }
-            Command::RenameBrowser(id, name) => {
-                let name = name.trim().to_owned();
-                if name.is_empty() {
-                    return;
-                }
-                if let Some(slot) = core.lock_browsers().get_mut(&id) {
-                    slot.name = name.clone();
-                } else {
-                    return;
-                }
-                core.outbox.send(Event::BrowserRenamed { id, name });
-            }
             Command::Visit { browser, url } => {
-                let core = core.clone();
-                self.runtime
-                    .spawn(async move { core.visit(browser, url).await });
-            }
-            Command::ClearCookies(id) => {
-                let Some(browser) = core.browser(id) else {
-                    return;
-                };
-                let count = browser.cookies().len();
-                browser.clear_cookies();
-                core.outbox
-                    .send(Event::CookiesCleared { browser: id, count });
-                core.outbox.send(Event::Cookies {
-                    browser: id,
-                    cookies: core.jar_cookies(&browser),
+                self.runtime.spawn(async move {
+                    core.visit(browser, url).await;
                 });
             }
+            Command::Burst {
+                browser,
+                url,
+                count,
+            } => {
+                self.runtime.spawn(async move {
+                    actions::burst(&core, browser, url, count).await;
+                });
+            }
+            // Everything else is quick and touches no network.
+            other => actions::apply(&core, other),
         }
     }
 
@@ -378,79 +453,35 @@ impl Core {
         self.browsers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn browser(&self, id: BrowserId) -> Option<Browser> {
-        self.lock_browsers()
-            .get(&id)
-            .map(|slot| slot.browser.clone())
-    }
-
-    fn add_browser(&self) {
-        let mut browsers = self.lock_browsers();
-        if browsers.len() >= MAX_BROWSERS {
-            drop(browsers);
-            self.outbox.send(Event::Problem(format!(
-                "There are already {MAX_BROWSERS} browsers; remove one to add another"
-            )));
-            return;
-        }
-        let id = {
-            let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
-            let id = BrowserId(*next);
-            *next += 1;
-            id
-        };
-        let name = next_free_name(browsers.values().map(|s| s.name.as_str()));
-        let colour = (0..)
-            .find(|c| browsers.values().all(|s| s.colour != *c))
-            .unwrap_or(0);
-        let user_agent = format!(
-            "{USER_AGENT_PREFIX}{} (simulated browser #{})",
-            env!("CARGO_PKG_VERSION"),
-            id.0
-        );
-        let browser = match Browser::new(&user_agent) {
-            Ok(browser) => browser,
-            Err(err) => {
-                drop(browsers);
-                self.outbox.send(Event::Problem(err.to_string()));
-                return;
-            }
-        };
-        browsers.insert(
-            id,
-            BrowserSlot {
-                name: name.clone(),
-                colour,
-                browser,
-            },
-        );
-        drop(browsers);
-        self.outbox.send(Event::BrowserAdded { id, name, colour });
+    fn slot(&self, id: BrowserId) -> Option<BrowserSlot> {
+        self.lock_browsers().get(&id).cloned()
     }
 
     async fn visit(&self, id: BrowserId, url: String) {
-        let Some(browser) = self.browser(id) else {
+        let Some(slot) = self.slot(id) else {
             return;
         };
         self.outbox.send(Event::VisitStarted {
             browser: id,
             url: url.clone(),
         });
-        let result = browser.visit(&url).await;
-        // The jar was updated as the response arrived; say so first, so whoever sees the
+        let options = crate::browser::VisitOptions {
+            cross_site: slot.cross_site,
+        };
+        let result = slot.browser.visit(&url, options).await;
+        // The jar was updated as the responses arrived; say so first, so whoever sees the
         // finished visit also sees the cookies it set.
-        self.outbox.send(Event::Cookies {
-            browser: id,
-            cookies: self.jar_cookies(&browser),
-        });
+        self.send_cookies(id, &slot.browser);
         match result {
-            Ok(exchange) => {
-                let served = self.served_record(&exchange);
-                self.outbox.send(Event::VisitFinished {
-                    browser: id,
-                    exchange,
-                    served,
-                });
+            Ok(exchanges) => {
+                let hops = exchanges
+                    .into_iter()
+                    .map(|exchange| Hop {
+                        served: self.served_record(&exchange),
+                        exchange,
+                    })
+                    .collect();
+                self.outbox.send(Event::VisitFinished { browser: id, hops });
             }
             Err(err) => self.outbox.send(Event::VisitFailed {
                 browser: id,
@@ -460,16 +491,28 @@ impl Core {
         }
     }
 
+    fn send_cookies(&self, id: BrowserId, browser: &Browser) {
+        self.outbox.send(Event::Cookies {
+            browser: id,
+            cookies: self.jar_cookies(browser),
+        });
+    }
+
+    /// Whether `url` points at the embedded server.
+    fn is_ours(&self, url: &str) -> bool {
+        let (Some(server), Ok(url)) = (&self.server, url::Url::parse(url)) else {
+            return false;
+        };
+        url.host_str() == Some(&server.addr().ip().to_string())
+            && url.port_or_known_default() == Some(server.addr().port())
+    }
+
     /// The embedded server's record of an exchange, if the exchange went to it.
     fn served_record(&self, exchange: &Exchange) -> Option<Served> {
-        let server = self.server.as_ref()?;
-        let url = url::Url::parse(&exchange.url).ok()?;
-        let ours = url.host_str() == Some(&server.addr().ip().to_string())
-            && url.port_or_known_default() == Some(server.addr().port());
-        if !ours {
+        if !self.is_ours(&exchange.url) {
             return None;
         }
-        server.inspector().served_request(exchange.request_id()?)
+        self.inspector()?.served_request(exchange.request_id()?)
     }
 
     /// A browser's cookies, each tagged with the embedded server's session it carries.
@@ -492,32 +535,13 @@ impl Core {
     }
 }
 
-/// A, B, …, Z, then A2, B2, …: the first name no browser has.
-fn next_free_name<'a>(taken: impl Iterator<Item = &'a str> + Clone) -> String {
-    (1..)
-        .flat_map(|round: u32| {
-            ('A'..='Z').map(move |letter| {
-                if round == 1 {
-                    letter.to_string()
-                } else {
-                    format!("{letter}{round}")
-                }
-            })
-        })
-        .find(|name| !taken.clone().any(|t| t == name))
-        .unwrap_or_else(|| "?".to_owned())
-}
-
 fn server_info(server: &RunningServer) -> ServerInfo {
     let inspector = server.inspector();
-    let config = inspector.config();
     ServerInfo {
         url: server.url(),
         fallback_from: server.fallback_from().map(|a| a.to_string()),
         store_kind: inspector.store_kind().to_owned(),
-        protection: config.protection.as_str().to_owned(),
-        cookie_name: config.cookie_name.clone(),
-        secret_fingerprint: config.secret.fingerprint(),
+        config: (*inspector.config()).clone(),
     }
 }
 
@@ -530,9 +554,11 @@ async fn watch_store(inspector: Inspector, outbox: Outbox) {
                 rows,
                 requests_served: inspector.requests_served(),
             }),
-            Err(err) => outbox.send(Event::Problem(format!(
-                "Could not list the session store: {err}"
-            ))),
+            Err(err) => outbox.note(
+                None,
+                LogLevel::Error,
+                format!("Could not list the session store: {err}"),
+            ),
         }
         if changes.changed().await.is_err() {
             return;
@@ -556,25 +582,14 @@ async fn watch_external(inspector: Inspector, outbox: Outbox) {
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                outbox.send(Event::Problem(format!(
-                    "{missed} requests came too fast to log one by one"
-                )));
+                outbox.send(Event::RequestsServed(inspector.requests_served()));
+                outbox.note(
+                    None,
+                    LogLevel::Info,
+                    format!("{missed} requests came too fast to log one by one"),
+                );
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Names go A, B, … and reuse the first gap.
-    #[test]
-    fn names_fill_the_first_gap() {
-        assert_eq!(next_free_name(["A", "B"].into_iter()), "C");
-        assert_eq!(next_free_name(["A", "C"].into_iter()), "B");
-        let all: Vec<String> = ('A'..='Z').map(String::from).collect();
-        assert_eq!(next_free_name(all.iter().map(String::as_str)), "A2");
     }
 }

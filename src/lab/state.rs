@@ -1,20 +1,24 @@
-//! The lab's state as its users see it: browsers, jars, sessions, the server and the event log.
-//! Pure data, changed only by applying [`Event`]s, so the UI and the tests read the same thing.
+//! The lab's state as its users see it: browsers, jars, sessions, the server, the timeline and
+//! the event log. Pure data, changed only by applying [`Event`]s, so the UI and the tests read
+//! the same thing.
 
 use time::OffsetDateTime;
 
 use crate::{
     browser::{CookieRow, Exchange},
-    server::{CookieVerdict, Served, SessionData, SessionRow, StoreStory},
+    server::{CookieVerdict, Served, SessionRow},
 };
 
 use super::{
-    BrowserId, Event, ServerInfo,
-    text::{data_text, short},
+    BrowserId, Event, Hop, ServerInfo,
+    text::{exchange_line, served_line as served_text},
 };
 
 /// The most log lines kept; older ones are dropped first.
 const MAX_LOG_LINES: usize = 2000;
+
+/// The most exchanges the timeline keeps; older ones are dropped first.
+const MAX_EXCHANGES: usize = 5000;
 
 /// A cookie in a browser's jar, and the server session it stands for (if it is a valid
 /// session cookie of the embedded server).
@@ -35,9 +39,15 @@ pub struct BrowserState {
     pub name: String,
     /// Index into the colour palette.
     pub colour: usize,
+    /// A private browser forgets its whole jar when restarted.
+    pub private: bool,
+    /// Cookies on (off: nothing sent, nothing stored).
+    pub cookies_enabled: bool,
+    /// Requests are made as cross-site requests.
+    pub cross_site: bool,
     /// Requests in flight.
     pub in_flight: usize,
-    /// The last finished exchange.
+    /// The last finished exchange (the page shown).
     pub last: Option<Exchange>,
     /// The last visit's error, if it failed.
     pub last_error: Option<String>,
@@ -46,9 +56,13 @@ pub struct BrowserState {
 }
 
 impl BrowserState {
-    /// "Browser A".
+    /// "Browser A" (or "Private browser C").
     pub fn title(&self) -> String {
-        format!("Browser {}", self.name)
+        if self.private {
+            format!("Private browser {}", self.name)
+        } else {
+            format!("Browser {}", self.name)
+        }
     }
 
     /// Whether this browser's jar holds a cookie for `session_id`.
@@ -56,6 +70,31 @@ impl BrowserState {
         self.cookies
             .iter()
             .any(|c| c.session_id.as_deref() == Some(session_id))
+    }
+}
+
+/// One exchange on the timeline.
+#[derive(Clone, Debug)]
+pub struct ExchangeRecord {
+    /// The browser that made it.
+    pub browser: BrowserId,
+    /// Its name then.
+    pub name: String,
+    /// Its colour index.
+    pub colour: usize,
+    /// What was sent and received.
+    pub exchange: Exchange,
+    /// What the embedded server recorded, if it went there.
+    pub served: Option<Served>,
+}
+
+impl ExchangeRecord {
+    /// The views count the page showed ("Number of views 3" → 3), if it is the counter page.
+    pub fn views(&self) -> Option<u64> {
+        self.exchange
+            .body
+            .strip_prefix("Number of views ")
+            .and_then(|n| n.trim().parse().ok())
     }
 }
 
@@ -82,7 +121,7 @@ pub enum LogSource {
 pub enum LogLevel {
     /// Something happened.
     Info,
-    /// Something worth a look (a rejected cookie, a port fallback).
+    /// Something worth a look (a rejected cookie, a port fallback, a lost update).
     Warning,
     /// Something failed.
     Error,
@@ -104,7 +143,7 @@ pub struct LogEntry {
 /// Everything the lab shows.
 #[derive(Clone, Debug, Default)]
 pub struct LabState {
-    /// The embedded server, once started (or the reason it is not).
+    /// The embedded server, once started.
     pub server: Option<ServerInfo>,
     /// Why the embedded server is not running, if it failed.
     pub server_error: Option<String>,
@@ -114,6 +153,8 @@ pub struct LabState {
     pub sessions: Vec<SessionRow>,
     /// Requests the server has answered.
     pub requests_served: u64,
+    /// Every exchange of every browser, in the order they finished.
+    pub exchanges: Vec<ExchangeRecord>,
     /// The event log, oldest first.
     pub log: Vec<LogEntry>,
 }
@@ -123,9 +164,13 @@ impl LabState {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::ServerStarted(info) => {
+                let config = &info.config;
                 let mut text = format!(
                     "Session server listening on {} ({} store, {} cookie “{}”)",
-                    info.url, info.store_kind, info.protection, info.cookie_name
+                    info.url,
+                    info.store_kind,
+                    config.protection.as_str(),
+                    config.cookie_name
                 );
                 let level = if let Some(wanted) = &info.fallback_from {
                     text.push_str(&format!(
@@ -139,6 +184,10 @@ impl LabState {
                 self.server = Some(info);
                 self.server_error = None;
             }
+            Event::ServerReconfigured { info, text } => {
+                self.push_log(LogSource::Lab, LogLevel::Warning, text);
+                self.server = Some(info);
+            }
             Event::ServerFailed(message) => {
                 self.push_log(
                     LogSource::Lab,
@@ -147,10 +196,18 @@ impl LabState {
                 );
                 self.server_error = Some(message);
             }
-            Event::BrowserAdded { id, name, colour } => self.browsers.push(BrowserState {
+            Event::BrowserAdded {
                 id,
                 name,
                 colour,
+                private,
+            } => self.browsers.push(BrowserState {
+                id,
+                name,
+                colour,
+                private,
+                cookies_enabled: true,
+                cross_site: false,
                 in_flight: 0,
                 last: None,
                 last_error: None,
@@ -162,35 +219,29 @@ impl LabState {
                     browser.name = name;
                 }
             }
+            Event::BrowserOptions {
+                browser,
+                cookies_enabled,
+                cross_site,
+            } => {
+                if let Some(browser) = self.browser_mut(browser) {
+                    browser.cookies_enabled = cookies_enabled;
+                    browser.cross_site = cross_site;
+                }
+            }
             Event::VisitStarted { browser, .. } => {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.in_flight += 1;
                 }
             }
-            Event::VisitFinished {
-                browser,
-                exchange,
-                served,
-            } => {
-                let text = exchange_line(&exchange, served.as_ref());
-                let level = match (&served, exchange.status) {
-                    (_, 500..) => LogLevel::Error,
-                    (
-                        Some(Served {
-                            cookie: CookieVerdict::Rejected { .. },
-                            ..
-                        }),
-                        _,
-                    ) => LogLevel::Warning,
-                    _ => LogLevel::Info,
-                };
-                if let Some(source) = self.browser_source(browser) {
-                    self.push_log_at(exchange.sent_at, source, level, text);
+            Event::VisitFinished { browser, hops } => {
+                for hop in &hops {
+                    self.record(browser, hop);
                 }
-                if let Some(browser) = self.browser_mut(browser) {
-                    browser.in_flight = browser.in_flight.saturating_sub(1);
-                    browser.last = Some(exchange);
-                    browser.last_error = None;
+                if let Some(state) = self.browser_mut(browser) {
+                    state.in_flight = state.in_flight.saturating_sub(1);
+                    state.last = hops.last().map(|h| h.exchange.clone());
+                    state.last_error = None;
                 }
             }
             Event::VisitFailed {
@@ -215,15 +266,6 @@ impl LabState {
                     browser.cookies = cookies;
                 }
             }
-            Event::CookiesCleared { browser, count } => {
-                if let Some(source) = self.browser_source(browser) {
-                    self.push_log(
-                        source,
-                        LogLevel::Info,
-                        format!("Cleared {count} cookie(s): the next visit starts without one"),
-                    );
-                }
-            }
             Event::Sessions {
                 rows,
                 requests_served,
@@ -232,13 +274,22 @@ impl LabState {
                 self.requests_served = self.requests_served.max(requests_served);
             }
             Event::External(served) => {
-                let text = served_line(&served);
+                let text = served_text(&served);
                 self.push_log_at(served.at, LogSource::External, LogLevel::Info, text);
             }
             Event::RequestsServed(count) => {
                 self.requests_served = self.requests_served.max(count);
             }
-            Event::Problem(message) => self.push_log(LogSource::Lab, LogLevel::Error, message),
+            Event::Note {
+                browser,
+                level,
+                text,
+            } => {
+                let source = browser
+                    .and_then(|id| self.browser_source(id))
+                    .unwrap_or(LogSource::Lab);
+                self.push_log(source, level, text);
+            }
         }
     }
 
@@ -260,9 +311,61 @@ impl LabState {
             .collect()
     }
 
-    /// The last exchange of every browser is finished and nothing is in flight.
+    /// Nothing is in flight.
     pub fn is_idle(&self) -> bool {
         self.browsers.iter().all(|b| b.in_flight == 0)
+    }
+
+    /// The origins (scheme://host:port) the browsers last visited that are not the embedded
+    /// server: their stores cannot be inspected from here.
+    pub fn foreign_origins(&self) -> Vec<String> {
+        let ours = self
+            .server
+            .as_ref()
+            .and_then(|s| url::Url::parse(&s.url).ok())
+            .map(|u| u.origin());
+        let mut origins: Vec<String> = self
+            .browsers
+            .iter()
+            .filter_map(|b| b.last.as_ref())
+            .filter_map(|e| url::Url::parse(&e.url).ok())
+            .filter(|u| Some(u.origin()) != ours)
+            .map(|u| u.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
+    fn record(&mut self, browser: BrowserId, hop: &Hop) {
+        let text = exchange_line(&hop.exchange, hop.served.as_ref());
+        let level = match (&hop.served, hop.exchange.status) {
+            (_, 500..) => LogLevel::Error,
+            (
+                Some(Served {
+                    cookie: CookieVerdict::Rejected { .. },
+                    ..
+                }),
+                _,
+            ) => LogLevel::Warning,
+            _ => LogLevel::Info,
+        };
+        let Some(source) = self.browser_source(browser) else {
+            return;
+        };
+        self.push_log_at(hop.exchange.sent_at, source.clone(), level, text);
+        if let LogSource::Browser { name, colour, .. } = source {
+            if self.exchanges.len() == MAX_EXCHANGES {
+                self.exchanges.remove(0);
+            }
+            self.exchanges.push(ExchangeRecord {
+                browser,
+                name,
+                colour,
+                exchange: hop.exchange.clone(),
+                served: hop.served.clone(),
+            });
+        }
     }
 
     fn browser_mut(&mut self, id: BrowserId) -> Option<&mut BrowserState> {
@@ -297,134 +400,5 @@ impl LabState {
             level,
             text,
         });
-    }
-}
-
-/// `GET /  Cookie: id=3f2a…  ← 200 "Number of views 3"  · session 3f2a… views 2→3`
-fn exchange_line(exchange: &Exchange, served: Option<&Served>) -> String {
-    let path = url::Url::parse(&exchange.url)
-        .map(|u| match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        })
-        .unwrap_or_else(|_| exchange.url.clone());
-    let cookie = match &exchange.cookie_header {
-        Some(header) => format!("Cookie: {}", short_cookie_header(header)),
-        None => "no cookie".to_owned(),
-    };
-    let mut line = format!(
-        "{} {path}  {cookie}  ← {} “{}”",
-        exchange.method,
-        exchange.status,
-        body_preview(&exchange.body)
-    );
-    if exchange.set_cookies().next().is_some() {
-        line.push_str("  Set-Cookie");
-    }
-    if let Some(served) = served {
-        line.push_str("  · ");
-        line.push_str(&story_text(served));
-    }
-    line
-}
-
-/// A log line for a request the server answered: method, path, user agent, status, story.
-pub fn served_line(served: &Served) -> String {
-    let agent = served
-        .user_agent
-        .as_deref()
-        .map(|ua| format!(" ({})", short_agent(ua)))
-        .unwrap_or_default();
-    format!(
-        "{} {}{agent}  ← {}  · {}",
-        served.method,
-        served.path,
-        served.status,
-        story_text(served)
-    )
-}
-
-/// What the request did to the store, in words.
-fn story_text(served: &Served) -> String {
-    let rejected = match &served.cookie {
-        CookieVerdict::Rejected { reason } => format!("cookie rejected: {reason}; "),
-        _ => String::new(),
-    };
-    let story = match &served.story {
-        StoreStory::Untouched => "no session".to_owned(),
-        StoreStory::Created { id, data } => {
-            format!("session {} created {}", short(id), data_text(data))
-        }
-        StoreStory::Updated { id, before, after } => {
-            format!("session {} {}", short(id), diff_text(before, after))
-        }
-        StoreStory::Unchanged { id } => format!("session {} unchanged", short(id)),
-        StoreStory::Regenerated { old, new } => {
-            format!("session {} regenerated as {}", short(old), short(new))
-        }
-        StoreStory::Deleted { id } => format!("session {} deleted", short(id)),
-    };
-    format!("{rejected}{story}")
-}
-
-/// `views 2→3`, one entry per changed key.
-fn diff_text(before: &SessionData, after: &SessionData) -> String {
-    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let changes: Vec<String> = keys
-        .into_iter()
-        .filter(|k| before.get(*k) != after.get(*k))
-        .map(|k| {
-            let show =
-                |v: Option<&serde_json::Value>| v.map_or("∅".to_owned(), |v| v.to_string());
-            format!("{k} {}→{}", show(before.get(k)), show(after.get(k)))
-        })
-        .collect();
-    if changes.is_empty() {
-        "saved, unchanged".to_owned()
-    } else {
-        changes.join(", ")
-    }
-}
-
-fn short_cookie_header(header: &str) -> String {
-    header
-        .split("; ")
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => format!("{name}={}", short(value)),
-            None => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn body_preview(body: &str) -> String {
-    const KEEP: usize = 60;
-    let one_line = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
-}
-
-fn short_agent(agent: &str) -> String {
-    const KEEP: usize = 40;
-    match agent.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &agent[..cut]),
-        None => agent.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The diff names each changed key with its old and new value.
-    #[test]
-    fn diff_names_changed_keys() {
-        let before = SessionData::from_iter([("views".into(), serde_json::json!(2))]);
-        let after = SessionData::from_iter([("views".into(), serde_json::json!(3))]);
-        assert_eq!(diff_text(&before, &after), "views 2→3");
     }
 }

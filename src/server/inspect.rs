@@ -3,7 +3,7 @@
 use std::{
     collections::VecDeque,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -33,6 +33,8 @@ pub trait ListSessions: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Every live session, oldest first.
     async fn list(&self) -> session_store::Result<Vec<SessionRow>>;
+    /// One session, if the store holds it.
+    async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>>;
     /// A receiver that changes whenever the store does.
     fn subscribe(&self) -> watch::Receiver<u64>;
 }
@@ -45,6 +47,10 @@ impl<S: SessionStore + Clone> ListSessions for InspectableStore<S> {
 
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
         InspectableStore::list(self).await
+    }
+
+    async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
+        InspectableStore::get(self, id).await
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -187,7 +193,7 @@ pub struct Inspector {
 
 struct InspectorInner {
     store: Arc<dyn ListSessions>,
-    config: ServerConfig,
+    config: RwLock<Arc<ServerConfig>>,
     requests: AtomicU64,
     recent: Mutex<VecDeque<Served>>,
     served: broadcast::Sender<Served>,
@@ -200,7 +206,7 @@ impl Inspector {
         Self {
             inner: Arc::new(InspectorInner {
                 store,
-                config,
+                config: RwLock::new(Arc::new(config)),
                 requests: AtomicU64::new(0),
                 recent: Mutex::new(VecDeque::with_capacity(RECENT_SERVED)),
                 served,
@@ -213,9 +219,23 @@ impl Inspector {
         self.inner.store.kind()
     }
 
-    /// The server's cookie settings.
-    pub fn config(&self) -> &ServerConfig {
-        &self.inner.config
+    /// The server's cookie settings now.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Switches to new cookie settings (the server's router is rebuilt alongside).
+    pub(crate) fn set_config(&self, config: ServerConfig) {
+        *self.inner.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+    }
+
+    /// One session, if the store holds it.
+    pub async fn session(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
+        self.inner.store.get(id).await
     }
 
     /// Every live session, oldest first, read from the store.
@@ -247,7 +267,7 @@ impl Inspector {
     /// The session id a cookie (as a browser stores it) stands for, if it is this server's
     /// session cookie and it verifies with this server's secret.
     pub fn session_id_of_cookie(&self, name: &str, value: &str) -> Option<String> {
-        if name != self.inner.config.cookie_name {
+        if name != self.config().cookie_name {
             return None;
         }
         match self.verify(value) {
@@ -258,7 +278,7 @@ impl Inspector {
 
     /// Checks a session cookie's value the way the session layer will.
     pub fn verify(&self, value: &str) -> CookieVerdict {
-        let config = &self.inner.config;
+        let config = self.config();
         let Ok(cookie) = Cookie::parse_encoded(format!("{}={value}", config.cookie_name)) else {
             return CookieVerdict::Rejected {
                 reason: "the cookie is not well-formed".to_owned(),

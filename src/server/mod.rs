@@ -13,7 +13,7 @@ use std::{
     future::Future,
     io,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
 };
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -81,9 +81,22 @@ pub async fn run(
         .await
 }
 
+/// A router that forwards every request to whichever router `current` holds at the time, so
+/// settings can change without closing the listener.
+fn swappable(current: Arc<RwLock<axum::Router>>) -> axum::Router {
+    use tower::ServiceExt as _;
+    let forward = tower::service_fn(move |request: axum::extract::Request| {
+        let router = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        router.oneshot(request)
+    });
+    axum::Router::new().fallback_service(forward)
+}
+
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     addr: SocketAddr,
+    store: InspectableStore<MemoryStore>,
+    router: Arc<RwLock<axum::Router>>,
     fallback_from: Option<SocketAddr>,
     inspector: Inspector,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
@@ -104,19 +117,29 @@ impl RunningServer {
         let store = InspectableStore::new(MemoryStore::default(), "memory");
         let sweeper = store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD);
         let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
-        let router = app(store, config, inspector.clone());
+        let router = Arc::new(RwLock::new(app(store.clone(), config, inspector.clone())));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, router, async {
+        let task = tokio::spawn(run(listener, swappable(router.clone()), async {
             let _ = rx.await;
         }));
         Ok(Self {
             addr,
+            store,
+            router,
             fallback_from,
             inspector,
             shutdown: Mutex::new(Some(tx)),
             task: Some(task),
             sweeper,
         })
+    }
+
+    /// Applies new cookie settings in place: the listener, the store and its sessions stay;
+    /// requests from now on use the new settings (requests in flight finish with the old).
+    pub fn reconfigure(&self, config: ServerConfig) {
+        self.inspector.set_config(config.clone());
+        let router = app(self.store.clone(), config, self.inspector.clone());
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
     }
 
     /// The address the server listens on.

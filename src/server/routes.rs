@@ -4,13 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use axum::{
-    Router,
-    extract::{Request, State},
+    Json, Router,
+    extract::{Query, Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::{
     Expiry, Session, SessionManagerLayer, SessionStore, cookie::SameSite, session,
@@ -25,6 +26,9 @@ use super::{
 /// The session key the counter lives under, as in the seed (`request.session.views`).
 const VIEWS: &str = "views";
 
+/// The session key `/login` stores the user name under.
+const USER: &str = "user";
+
 /// The header that carries the inspector's request number back to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -36,6 +40,11 @@ pub fn app<S: SessionStore + Clone>(
 ) -> Router {
     let routes = Router::new()
         .route("/", get(count_views))
+        .route("/login", get(login))
+        .route("/logout", get(logout))
+        .route("/regenerate", get(regenerate))
+        .route("/whoami", get(whoami))
+        .with_state(inspector.clone())
         .fallback(not_found);
     with_sessions(routes, store, &config)
         .layer(middleware::from_fn_with_state(inspector, trace_request))
@@ -92,6 +101,80 @@ async fn count_views(session: Session) -> Response {
         return store_unavailable(err);
     }
     Html(format!("Number of views {views}")).into_response()
+}
+
+/// The query of `/login`.
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    user: Option<String>,
+}
+
+/// `GET /login?user=NAME`: stores the user and regenerates the session id, the defence
+/// against session fixation (an id planted before login is worthless after it).
+async fn login(session: Session, Query(query): Query<LoginQuery>) -> Response {
+    let Some(user) = query.user.filter(|u| !u.trim().is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("Say who is logging in: /login?user=NAME".to_owned()),
+        )
+            .into_response();
+    };
+    if let Err(err) = session.insert(USER, &user).await {
+        return store_unavailable(err);
+    }
+    if let Err(err) = session.cycle_id().await {
+        return store_unavailable(err);
+    }
+    Html(format!(
+        "Logged in as {}. The session id was regenerated (session-fixation defence).",
+        html_escape(&user)
+    ))
+    .into_response()
+}
+
+/// `GET /logout`: deletes the session from the store and clears the cookie.
+async fn logout(session: Session) -> Response {
+    let had_session = !session.is_empty().await;
+    if let Err(err) = session.flush().await {
+        return store_unavailable(err);
+    }
+    let text = if had_session {
+        "Logged out: the session was deleted from the store and its cookie cleared."
+    } else {
+        "Logged out (there was no session to delete)."
+    };
+    Html(text.to_owned()).into_response()
+}
+
+/// `GET /regenerate`: the same data under a new session id.
+async fn regenerate(session: Session) -> Response {
+    if session.is_empty().await {
+        return Html("There is no session to regenerate yet: visit / first.".to_owned())
+            .into_response();
+    }
+    if let Err(err) = session.cycle_id().await {
+        return store_unavailable(err);
+    }
+    Html("Session id regenerated: same data, new id.".to_owned()).into_response()
+}
+
+/// `GET /whoami`: the session's id and data as JSON, read from the store.
+async fn whoami(State(inspector): State<Inspector>, session: Session) -> Response {
+    // Loading the session tells whether the cookie's id names a live record.
+    let empty = session.is_empty().await;
+    let id = session.id().filter(|_| !empty);
+    let data = match id {
+        Some(id) => match inspector.session(&id.to_string()).await {
+            Ok(row) => row.map(|r| serde_json::Value::Object(r.data)),
+            Err(err) => return store_unavailable(session::Error::Store(err)),
+        },
+        None => None,
+    };
+    Json(serde_json::json!({
+        "session": id.map(|id| id.to_string()),
+        "data": data.unwrap_or_else(|| serde_json::json!({})),
+    }))
+    .into_response()
 }
 
 /// The page for a store that cannot be reached: a 503 that says what happened.
@@ -166,7 +249,8 @@ async fn trace_request(
 
 /// What the session layer will make of the request's session cookie.
 fn session_cookie_verdict(inspector: &Inspector, request: &Request) -> CookieVerdict {
-    let name = &inspector.config().cookie_name;
+    let config = inspector.config();
+    let name = &config.cookie_name;
     let mut unreadable = false;
     for value in request.headers().get_all(header::COOKIE) {
         let Ok(text) = std::str::from_utf8(value.as_bytes()) else {

@@ -146,16 +146,31 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
         let mut rows = Vec::with_capacity(known.len());
         for (id, meta) in known {
             if let Some(record) = self.inner.load(&id).await? {
-                rows.push(SessionRow {
-                    id: id.to_string(),
-                    data: record.data.into_iter().collect(),
-                    expires_at: record.expiry_date,
-                    created_at: from_unix_millis(meta.created),
-                    updated_at: from_unix_millis(meta.updated),
-                });
+                rows.push(row(record, meta));
             }
         }
         Ok(rows)
+    }
+
+    /// One session, read from the wrapped store, if it holds it.
+    pub async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
+        let Ok(parsed) = id.parse::<Id>() else {
+            return Ok(None);
+        };
+        let meta = {
+            let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            index.get(&parsed).copied()
+        };
+        let Some(record) = self.inner.load(&parsed).await? else {
+            return Ok(None);
+        };
+        let now = unix_millis(OffsetDateTime::now_utc());
+        let meta = meta.unwrap_or(Meta {
+            created: now,
+            updated: now,
+            expires: unix_millis(record.expiry_date),
+        });
+        Ok(Some(row(record, meta)))
     }
 
     /// Deletes every session whose expiry has passed; returns how many went.
@@ -230,6 +245,16 @@ fn trace(change: StoreChange) {
             .unwrap_or_else(|e| e.into_inner())
             .push(change);
     });
+}
+
+fn row(record: Record, meta: Meta) -> SessionRow {
+    SessionRow {
+        id: record.id.to_string(),
+        data: record.data.into_iter().collect(),
+        expires_at: record.expiry_date,
+        created_at: from_unix_millis(meta.created),
+        updated_at: from_unix_millis(meta.updated),
+    }
 }
 
 fn data_of(record: &Record) -> SessionData {

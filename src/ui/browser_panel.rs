@@ -1,33 +1,82 @@
-//! One simulated browser's panel: address bar, Visit, the response, and its cookie jar.
+//! One simulated browser's panel: address bar, Visit and the session routes, switches, the
+//! response (with the cookies that stayed home), and its cookie jar with per-cookie actions.
 
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::lab::{
-    BrowserState, Command, JarCookie,
-    text::{clock_time, short, time_left},
+use crate::{
+    browser::CookieKey,
+    lab::{
+        BrowserId, BrowserState, Command, JarCookie, MAX_BURST,
+        text::{clock_time, short, time_left},
+    },
 };
 
 use super::{UiCommand, theme};
 
 /// The width of one browser panel: wide enough for the address bar and a readable table.
-pub const PANEL_WIDTH: f32 = 520.0;
+pub const PANEL_WIDTH: f32 = 540.0;
+
+/// The session routes of the embedded server, as buttons: (label, path, what it teaches).
+const ROUTES: [(&str, &str, &str); 5] = [
+    ("Home", "/", "GET / — the counter: views + 1"),
+    (
+        "Login",
+        "/login",
+        "GET /login?user=NAME — stores the user and regenerates the session id (the session-fixation defence)",
+    ),
+    (
+        "Logout",
+        "/logout",
+        "GET /logout — deletes the session from the store and clears the cookie",
+    ),
+    (
+        "Regenerate",
+        "/regenerate",
+        "GET /regenerate — same data, new session id",
+    ),
+    (
+        "Whoami",
+        "/whoami",
+        "GET /whoami — the session's id and data as JSON",
+    ),
+];
 
 /// What the user is typing in a browser's panel (kept by the app between frames).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct BrowserDraft {
     /// The address field.
     pub url: String,
     /// The new name while renaming.
     pub rename: Option<String>,
+    /// The cookie being edited and its new value.
+    pub edit: Option<(CookieKey, String)>,
+    /// How many parallel visits a burst sends.
+    pub burst: usize,
 }
+
+impl BrowserDraft {
+    /// A fresh draft with the address field set to `url`.
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            rename: None,
+            edit: None,
+            burst: 20,
+        }
+    }
+}
+
+/// The other browsers, for "copy cookie to …": (id, name).
+pub type Peers<'a> = &'a [(BrowserId, String)];
 
 /// Draws one browser; returns what the user asked for.
 pub fn browser_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
+    peers: Peers<'_>,
     now: OffsetDateTime,
     offset: UtcOffset,
 ) -> Vec<UiCommand> {
@@ -43,13 +92,19 @@ pub fn browser_ui(
                 title_ui(ui, browser, draft, colour, &mut commands);
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
-                ui.add_space(4.0);
+                routes_ui(ui, browser, draft, &mut commands);
+                switches_ui(ui, browser, draft, &mut commands);
+                ui.separator();
                 response_ui(ui, browser);
                 ui.separator();
-                jar_ui(ui, browser, now, offset, &mut commands);
+                jar_ui(ui, browser, draft, peers, now, offset, &mut commands);
             });
         });
     commands
+}
+
+fn lab(command: Command) -> UiCommand {
+    UiCommand::Lab(command)
 }
 
 fn title_ui(
@@ -63,12 +118,9 @@ fn title_ui(
     ui.horizontal(|ui| {
         theme::dot(ui, colour);
         if let Some(new_name) = &mut draft.rename {
-            let field = ui.add(
-                egui::TextEdit::singleline(new_name)
-                    .desired_width(120.0)
-                    .char_limit(24),
-            );
-            let field = field.accessible_name(format!("New name for browser {name}"));
+            let field = ui
+                .add(egui::TextEdit::singleline(new_name).desired_width(120.0).char_limit(24))
+                .accessible_name(format!("New name for browser {name}"));
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui
                 .button("Save")
@@ -76,10 +128,7 @@ fn title_ui(
                 .clicked()
                 || entered
             {
-                commands.push(UiCommand::Lab(Command::RenameBrowser(
-                    browser.id,
-                    new_name.clone(),
-                )));
+                commands.push(lab(Command::RenameBrowser(browser.id, new_name.clone())));
                 draft.rename = None;
             } else if ui
                 .button("Cancel")
@@ -89,12 +138,7 @@ fn title_ui(
                 draft.rename = None;
             }
         } else {
-            ui.label(
-                RichText::new(browser.title())
-                    .strong()
-                    .color(colour)
-                    .size(16.0),
-            );
+            ui.label(RichText::new(browser.title()).strong().color(colour).size(16.0));
             if browser.in_flight > 0 {
                 ui.spinner()
                     .on_hover_text(format!("{} request(s) in flight", browser.in_flight));
@@ -104,10 +148,23 @@ fn title_ui(
             if ui
                 .small_button("Remove")
                 .accessible_name(format!("Remove browser {name}"))
-                .on_hover_text("Close this browser and drop its cookie jar")
+                .on_hover_text("Remove this browser and its cookie jar")
                 .clicked()
             {
-                commands.push(UiCommand::Lab(Command::RemoveBrowser(browser.id)));
+                commands.push(lab(Command::RemoveBrowser(browser.id)));
+            }
+            let restart_help = if browser.private {
+                "Close and reopen: a private browser forgets every cookie"
+            } else {
+                "Close and reopen: session cookies (no expiry) are dropped, cookies with an expiry survive"
+            };
+            if ui
+                .small_button("Restart")
+                .accessible_name(format!("Restart browser {name}"))
+                .on_hover_text(restart_help)
+                .clicked()
+            {
+                commands.push(lab(Command::RestartBrowser(browser.id)));
             }
             if draft.rename.is_none()
                 && ui
@@ -130,13 +187,14 @@ fn address_ui(
     let name = &browser.name;
     ui.horizontal(|ui| {
         let visit_width = 64.0;
-        let field = ui.add(
-            egui::TextEdit::singleline(&mut draft.url)
-                .font(egui::TextStyle::Monospace)
-                .desired_width(ui.available_width() - visit_width - ui.spacing().item_spacing.x)
-                .hint_text("http://127.0.0.1:3000/"),
-        );
-        let field = field.accessible_name(format!("Address of browser {name}"));
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut draft.url)
+                    .font(egui::TextStyle::Monospace)
+                    .desired_width(ui.available_width() - visit_width - ui.spacing().item_spacing.x)
+                    .hint_text("http://127.0.0.1:3000/"),
+            )
+            .accessible_name(format!("Address of browser {name}"));
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let clicked = ui
             .add_sized(
@@ -144,12 +202,110 @@ fn address_ui(
                 egui::Button::new("Visit"),
             )
             .accessible_name(format!("Visit {name}"))
-            .on_hover_text("GET this address with this browser's cookies")
+            .on_hover_text("GET this address with this browser's cookies (any http:// URL)")
             .clicked();
         if clicked || entered {
-            commands.push(UiCommand::Lab(Command::Visit {
+            commands.push(lab(Command::Visit {
                 browser: browser.id,
                 url: draft.url.clone(),
+            }));
+        }
+    });
+}
+
+/// The address's origin with `path` instead, for the route buttons.
+fn route_url(address: &str, path: &str) -> Option<String> {
+    let base = crate::browser::parse_http_url(address).ok()?;
+    base.join(path).ok().map(|u| u.to_string())
+}
+
+fn routes_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    commands: &mut Vec<UiCommand>,
+) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Go to").weak());
+        for (label, path, help) in ROUTES {
+            let path = if path == "/login" {
+                format!("/login?user={}", url_word(&browser.name))
+            } else {
+                path.to_owned()
+            };
+            let target = route_url(&draft.url, &path);
+            if ui
+                .add_enabled(target.is_some(), egui::Button::new(label).small())
+                .accessible_name(format!("{label} {}", browser.name))
+                .on_hover_text(help)
+                .on_disabled_hover_text("Type an http:// address first")
+                .clicked()
+                && let Some(url) = target
+            {
+                draft.url.clone_from(&url);
+                commands.push(lab(Command::Visit {
+                    browser: browser.id,
+                    url,
+                }));
+            }
+        }
+    });
+}
+
+/// A browser name as it may stand in a query string.
+fn url_word(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn switches_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    commands: &mut Vec<UiCommand>,
+) {
+    let name = &browser.name;
+    ui.horizontal(|ui| {
+        let mut enabled = browser.cookies_enabled;
+        if ui
+            .checkbox(&mut enabled, "Cookies")
+            .accessible_name(format!("Cookies on {name}"))
+            .on_hover_text("Off: this browser neither sends nor stores cookies, so every visit is a new session")
+            .changed()
+        {
+            commands.push(lab(Command::SetCookiesEnabled {
+                browser: browser.id,
+                enabled,
+            }));
+        }
+        let mut cross_site = browser.cross_site;
+        if ui
+            .checkbox(&mut cross_site, "Cross-site")
+            .accessible_name(format!("Cross-site {name}"))
+            .on_hover_text("Send requests as if embedded in another site (CSRF): only SameSite=None cookies go along")
+            .changed()
+        {
+            commands.push(lab(Command::SetCrossSite {
+                browser: browser.id,
+                cross_site,
+            }));
+        }
+        ui.separator();
+        ui.add(egui::DragValue::new(&mut draft.burst).range(2..=MAX_BURST).suffix(" at once"))
+            .accessible_name(format!("Burst size {name}"))
+            .on_hover_text("How many parallel visits a burst sends");
+        if ui
+            .button("Burst")
+            .accessible_name(format!("Burst {name}"))
+            .on_hover_text("Send that many visits at once with this browser's cookie: do all the increments count?")
+            .clicked()
+        {
+            commands.push(lab(Command::Burst {
+                browser: browser.id,
+                url: draft.url.clone(),
+                count: draft.burst,
             }));
         }
     });
@@ -192,7 +348,7 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
     });
     egui::ScrollArea::vertical()
         .id_salt(("body", browser.id))
-        .max_height(72.0)
+        .max_height(64.0)
         .auto_shrink([false, true])
         .show(ui, |ui| {
             let body = if exchange.body.is_empty() {
@@ -205,18 +361,51 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
             };
             ui.label(body);
         });
+    let sent = exchange.cookie_header.as_deref().map_or_else(
+        || "no Cookie header".to_owned(),
+        |h| format!("Cookie: {}", short_pairs(h)),
+    );
+    ui.label(RichText::new(format!("Sent {sent}")).monospace().small())
+        .on_hover_text(exchange.cookie_header.clone().unwrap_or_default());
+    for held in &exchange.not_sent {
+        ui.colored_label(
+            theme::warn(dark),
+            RichText::new(format!("Not sent: {} — {}", held.key.name, held.reason)).small(),
+        )
+        .on_hover_text(format!(
+            "Cookie “{}” for {}{} stayed in the jar",
+            held.key.name, held.key.domain, held.key.path
+        ));
+    }
+}
+
+fn short_pairs(header: &str) -> String {
+    header
+        .split("; ")
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => format!("{name}={}", short(value)),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn jar_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    peers: Peers<'_>,
     now: OffsetDateTime,
     offset: UtcOffset,
     commands: &mut Vec<UiCommand>,
 ) {
+    let dark = ui.visuals().dark_mode;
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Cookies ({})", browser.cookies.len())).strong())
             .on_hover_text("What this browser's cookie jar holds, for every site it visited");
+        if !browser.cookies_enabled {
+            ui.colored_label(theme::warn(dark), "cookies off");
+        }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui
                 .add_enabled(
@@ -227,25 +416,71 @@ fn jar_ui(
                 .on_hover_text("Empty the jar: the next visit arrives without a session cookie")
                 .clicked()
             {
-                commands.push(UiCommand::Lab(Command::ClearCookies(browser.id)));
+                commands.push(lab(Command::ClearCookies(browser.id)));
             }
         });
     });
+    if let Some((key, value)) = &mut draft.edit {
+        let mut done = false;
+        ui.horizontal(|ui| {
+            ui.label(format!("Edit “{}”:", key.name));
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(value)
+                        .font(egui::TextStyle::Monospace)
+                        .desired_width(PANEL_WIDTH - 200.0),
+                )
+                .accessible_name(format!(
+                    "New value of cookie {} of {}",
+                    key.name, browser.name
+                ));
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui
+                .button("Save")
+                .accessible_name(format!("Save cookie {} of {}", key.name, browser.name))
+                .clicked()
+                || entered
+            {
+                commands.push(lab(Command::EditCookie {
+                    browser: browser.id,
+                    cookie: key.clone(),
+                    value: value.clone(),
+                }));
+                done = true;
+            }
+            if ui
+                .button("Cancel")
+                .accessible_name(format!(
+                    "Cancel editing cookie {} of {}",
+                    key.name, browser.name
+                ))
+                .clicked()
+            {
+                done = true;
+            }
+        });
+        if done {
+            draft.edit = None;
+        }
+    }
     if browser.cookies.is_empty() {
         ui.label(RichText::new("No cookies yet — click Visit").weak());
         return;
     }
     egui::ScrollArea::horizontal()
         .id_salt(("jar", browser.id))
-        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::VisibleWhenNeeded)
         .show(ui, |ui| {
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-            cookie_table_ui(ui, browser, now, offset);
+            cookie_table_ui(ui, browser, draft, peers, now, offset, commands);
         });
 }
 
 /// Column titles and what each attribute means.
-const COOKIE_COLUMNS: [(&str, &str); 10] = [
+const COOKIE_COLUMNS: [(&str, &str); 11] = [
+    (
+        "",
+        "Edit (tamper), copy to another browser (hijack), or delete this cookie.",
+    ),
     (
         "Name",
         "The cookie's name; the session cookie is the server's cookie name.",
@@ -285,16 +520,19 @@ const COOKIE_COLUMNS: [(&str, &str); 10] = [
 fn cookie_table_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    peers: Peers<'_>,
     now: OffsetDateTime,
     offset: UtcOffset,
+    commands: &mut Vec<UiCommand>,
 ) {
     let dark = ui.visuals().dark_mode;
-    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 8.0;
     TableBuilder::new(ui)
         .id_salt(("cookies", browser.id))
         .striped(true)
         .vscroll(false)
-        .columns(Column::auto().at_least(28.0), COOKIE_COLUMNS.len())
+        .columns(Column::auto().at_least(24.0), COOKIE_COLUMNS.len())
         .header(row_height, |mut header| {
             for (title, help) in COOKIE_COLUMNS {
                 header.col(|ui| {
@@ -305,6 +543,51 @@ fn cookie_table_ui(
         .body(|body| {
             body.rows(row_height, browser.cookies.len(), |mut row| {
                 let JarCookie { cookie, session_id } = &browser.cookies[row.index()];
+                let who = format!("{} of {}", cookie.name, browser.name);
+                row.col(|ui| {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .small_button("Edit")
+                            .accessible_name(format!("Edit cookie {who}"))
+                            .on_hover_text("Change the value (tamper) and see what the server makes of it")
+                            .clicked()
+                        {
+                            draft.edit = Some((cookie.key(), cookie.value.clone()));
+                        }
+                        ui.menu_button("Copy to", |ui| {
+                            if peers.is_empty() {
+                                ui.label("No other browser");
+                            }
+                            for (peer, peer_name) in peers {
+                                if ui
+                                    .button(format!("Browser {peer_name}"))
+                                    .accessible_name(format!("Copy cookie {who} to {peer_name}"))
+                                    .clicked()
+                                {
+                                    commands.push(lab(Command::CopyCookie {
+                                        from: browser.id,
+                                        to: *peer,
+                                        cookie: cookie.key(),
+                                    }));
+                                    ui.close();
+                                }
+                            }
+                        })
+                        .response
+                        .accessible_name(format!("Copy cookie {who}"))
+                        .on_hover_text("Put this cookie in another browser's jar: it then presents this session (hijack)");
+                        if ui
+                            .small_button("Delete")
+                            .accessible_name(format!("Delete cookie {who}"))
+                            .clicked()
+                        {
+                            commands.push(lab(Command::DeleteCookie {
+                                browser: browser.id,
+                                cookie: cookie.key(),
+                            }));
+                        }
+                    });
+                });
                 row.col(|ui| {
                     ui.monospace(&cookie.name);
                 });
@@ -342,9 +625,7 @@ fn cookie_table_ui(
                 });
                 row.col(|ui| {
                     match cookie.expires {
-                        Some(at) => ui
-                            .label(clock_time(at, offset))
-                            .on_hover_text(at.to_string()),
+                        Some(at) => ui.label(clock_time(at, offset)).on_hover_text(at.to_string()),
                         None => ui.label("Session"),
                     };
                 });
@@ -352,8 +633,7 @@ fn cookie_table_ui(
                     match cookie.expires {
                         Some(at) => {
                             let left = time_left(now, at);
-                            let soon = at - now < time::Duration::minutes(1);
-                            if soon {
+                            if at - now < time::Duration::minutes(1) {
                                 ui.colored_label(theme::warn(dark), left);
                             } else {
                                 ui.label(left);

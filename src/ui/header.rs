@@ -4,8 +4,13 @@ use crate::lab::{Command, LabState, MAX_BROWSERS};
 
 use super::{UiCommand, theme};
 
-/// Draws the header; returns what the user asked for.
-pub fn header_ui(ui: &mut egui::Ui, state: &LabState) -> Option<UiCommand> {
+/// Draws the header; returns what the user asked for. `settings_open` is the settings
+/// panel's toggle.
+pub fn header_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    settings_open: &mut bool,
+) -> Option<UiCommand> {
     let mut command = None;
     let dark = ui.visuals().dark_mode;
     ui.horizontal_wrapped(|ui| {
@@ -30,14 +35,17 @@ pub fn header_ui(ui: &mut egui::Ui, state: &LabState) -> Option<UiCommand> {
                 ui.label("·");
                 ui.label(format!("{} store", server.store_kind));
                 ui.label("·");
+                let config = &server.config;
                 ui.label(format!(
                     "{} cookie “{}”",
-                    server.protection, server.cookie_name
+                    config.protection.as_str(),
+                    config.cookie_name
                 ))
                 .on_hover_text(format!(
-                    "Cookies are {} with a secret (fingerprint {}); the secret itself is \
-                         never shown.",
-                    server.protection, server.secret_fingerprint
+                    "Cookies are {} with a secret (fingerprint {}); the secret itself is never \
+                     shown.",
+                    config.protection.as_str(),
+                    config.secret.fingerprint()
                 ));
             }
             (None, Some(error)) => {
@@ -72,13 +80,27 @@ pub fn header_ui(ui: &mut egui::Ui, state: &LabState) -> Option<UiCommand> {
             }
             let room = state.browsers.len() < MAX_BROWSERS;
             if ui
+                .add_enabled(room, egui::Button::new("+ Private browser"))
+                .on_hover_text(
+                    "Add a private (incognito) browser: closing it forgets its whole jar",
+                )
+                .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
+                .clicked()
+            {
+                command = Some(UiCommand::Lab(Command::AddBrowser { private: true }));
+            }
+            if ui
                 .add_enabled(room, egui::Button::new("+ Browser"))
                 .on_hover_text("Add a simulated browser with its own, empty cookie jar")
                 .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
                 .clicked()
             {
-                command = Some(UiCommand::Lab(Command::AddBrowser));
+                command = Some(UiCommand::Lab(Command::AddBrowser { private: false }));
             }
+            ui.toggle_value(settings_open, "Server settings")
+                .on_hover_text(
+                    "Cookie name, flags, expiry, signing and the secret of the embedded server",
+                );
         });
     });
     command

@@ -4,9 +4,12 @@
 mod browser_panel;
 mod header;
 mod log_panel;
+mod plot_panel;
 mod sessions_panel;
+mod settings_panel;
 mod smoke;
 pub mod theme;
+mod timeline_panel;
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -16,14 +19,26 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::lab::{BrowserId, Command, Lab, LabConfig, LabState, text::time_left_changes_in};
 
 pub use browser_panel::BrowserDraft;
+use settings_panel::SettingsDraft;
 use smoke::{SmokeScript, SmokeStep};
+
+/// The views of the bottom panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BottomTab {
+    /// The event log.
+    Log,
+    /// The sequence diagram.
+    Timeline,
+    /// Views per browser over time.
+    Plot,
+}
 
 /// The window's title.
 pub const TITLE: &str = "Session Lab";
 
 /// What a view asks the app to do.
 #[must_use]
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum UiCommand {
     /// Something for the lab.
     Lab(Command),
@@ -36,6 +51,8 @@ pub struct SessionLabApp {
     lab: Lab,
     state: LabState,
     drafts: HashMap<BrowserId, BrowserDraft>,
+    settings: Option<SettingsDraft>,
+    bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
 }
@@ -49,6 +66,8 @@ impl SessionLabApp {
             lab,
             state: LabState::default(),
             drafts: HashMap::new(),
+            settings: None,
+            bottom_tab: BottomTab::Log,
             offset,
             script: None,
         }
@@ -63,6 +82,11 @@ impl SessionLabApp {
     /// What the window shows, as data.
     pub fn state(&self) -> &LabState {
         &self.state
+    }
+
+    /// Shows one of the bottom panel's views.
+    pub fn show_tab(&mut self, tab: BottomTab) {
+        self.bottom_tab = tab;
     }
 
     fn apply(&mut self, ctx: &egui::Context, command: UiCommand) {
@@ -82,10 +106,7 @@ impl SessionLabApp {
         for browser in &self.state.browsers {
             self.drafts
                 .entry(browser.id)
-                .or_insert_with(|| BrowserDraft {
-                    url: default_url.clone(),
-                    rename: None,
-                });
+                .or_insert_with(|| BrowserDraft::new(default_url.clone()));
         }
         let live: Vec<BrowserId> = self.state.browsers.iter().map(|b| b.id).collect();
         self.drafts.retain(|id, _| live.contains(id));
@@ -142,21 +163,53 @@ impl eframe::App for SessionLabApp {
         let now = OffsetDateTime::now_utc();
         let mut commands = Vec::new();
 
+        let mut settings_open = self.settings.is_some();
         egui::Panel::top("header").show(ui, |ui| {
             ui.add_space(4.0);
-            commands.extend(header::header_ui(ui, &self.state));
+            commands.extend(header::header_ui(ui, &self.state, &mut settings_open));
             ui.add_space(2.0);
         });
-        egui::Panel::bottom("log")
+        match (settings_open, &self.settings, &self.state.server) {
+            (true, None, Some(server)) => {
+                self.settings = Some(SettingsDraft::from_config(&server.config));
+            }
+            (false, Some(_), _) => self.settings = None,
+            _ => {}
+        }
+        if let Some(draft) = &mut self.settings {
+            egui::Panel::right("settings")
+                .resizable(true)
+                .default_size(340.0)
+                .show(ui, |ui| {
+                    commands.extend(settings_panel::settings_ui(ui, &self.state, draft, now));
+                });
+        }
+        egui::Panel::bottom("bottom")
             .resizable(true)
-            .default_size(190.0)
-            .min_size(80.0)
+            .default_size(220.0)
+            .min_size(90.0)
             .show(ui, |ui| {
-                log_panel::log_ui(ui, &self.state, self.offset);
+                ui.horizontal(|ui| {
+                    for (tab, label) in [
+                        (BottomTab::Log, "Event log"),
+                        (BottomTab::Timeline, "Timeline"),
+                        (BottomTab::Plot, "Views plot"),
+                    ] {
+                        ui.selectable_value(&mut self.bottom_tab, tab, label);
+                    }
+                });
+                ui.separator();
+                match self.bottom_tab {
+                    BottomTab::Log => log_panel::log_ui(ui, &self.state, self.offset),
+                    BottomTab::Timeline => {
+                        timeline_panel::timeline_ui(ui, &self.state, self.offset);
+                    }
+                    BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
+                }
             });
         egui::Panel::bottom("sessions")
             .resizable(true)
-            .default_size(200.0)
+            .default_size(180.0)
             .min_size(90.0)
             .show(ui, |ui| {
                 sessions_panel::sessions_ui(ui, &self.state, now, self.offset);
@@ -165,7 +218,13 @@ impl eframe::App for SessionLabApp {
             if self.state.browsers.is_empty() {
                 ui.label("No browsers — click “+ Browser” to add one.");
             }
-            egui::ScrollArea::horizontal()
+            let names: Vec<(BrowserId, String)> = self
+                .state
+                .browsers
+                .iter()
+                .map(|b| (b.id, b.name.clone()))
+                .collect();
+            egui::ScrollArea::both()
                 .id_salt("browsers")
                 .auto_shrink([false, false])
                 .show(ui, |ui| {
@@ -174,10 +233,16 @@ impl eframe::App for SessionLabApp {
                             let Some(draft) = self.drafts.get_mut(&browser.id) else {
                                 continue;
                             };
+                            let peers: Vec<(BrowserId, String)> = names
+                                .iter()
+                                .filter(|(id, _)| *id != browser.id)
+                                .cloned()
+                                .collect();
                             commands.extend(browser_panel::browser_ui(
                                 ui,
                                 browser,
                                 draft,
+                                &peers,
                                 now,
                                 self.offset,
                             ));

@@ -24,6 +24,16 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
             ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
         }
     });
+    let foreign = state.foreign_origins();
+    if !foreign.is_empty() {
+        ui.colored_label(
+            theme::warn(dark),
+            format!(
+                "Browsers are visiting {}: that server's store is not inspectable from here — compare the jars instead.",
+                foreign.join(", ")
+            ),
+        );
+    }
     if state.server.is_none() {
         ui.label(
             RichText::new("The embedded server is not running, so there is no store to show.")

@@ -43,15 +43,18 @@ pub fn visit(lab: &Lab, state: &mut LabState, name: &str) -> String {
 /// Visits `url` from browser `name` and waits for the answer (or the error); returns the body.
 pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> String {
     let id = id(state, name);
-    let before = state.browser(id).unwrap().last.clone();
+    let lines_before = state.log.len();
     lab.send(Command::Visit {
         browser: id,
         url: url.to_owned(),
     });
+    // A finished or failed visit writes a line for the browser.
     assert!(
         lab.wait_until(state, WAIT, |s| {
-            let b = s.browser(id).unwrap();
-            b.in_flight == 0 && (b.last != before || b.last_error.is_some())
+            s.browser(id).unwrap().in_flight == 0
+                && s.log[lines_before.min(s.log.len())..].iter().any(|l| {
+                    matches!(&l.source, session_lab::lab::LogSource::Browser { id: b, .. } if *b == id)
+                })
         }),
         "the visit finishes"
     );

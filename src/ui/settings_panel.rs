@@ -1,0 +1,188 @@
+//! The server settings panel: the session cookie's name, flags, expiry and protection, applied
+//! to the running server in place, and secret rotation. Each setting names its
+//! express-session twin.
+
+use egui::RichText;
+use time::OffsetDateTime;
+
+use crate::{
+    lab::{Command, LabState},
+    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
+};
+
+use super::UiCommand;
+
+/// Which kind of expiry is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExpiryKind {
+    BrowserSession,
+    Inactivity,
+    AtTime,
+}
+
+/// The settings being edited (kept by the app between frames).
+#[derive(Clone, Debug)]
+pub struct SettingsDraft {
+    config: ServerConfig,
+    domain: String,
+    expiry: ExpiryKind,
+    inactivity_secs: i64,
+    at_minutes_from_now: i64,
+}
+
+impl SettingsDraft {
+    /// A draft of the server's settings now.
+    pub fn from_config(config: &ServerConfig) -> Self {
+        let (expiry, inactivity_secs) = match config.expiry {
+            ExpiryPolicy::BrowserSession => (ExpiryKind::BrowserSession, 30),
+            ExpiryPolicy::OnInactivity { secs } => (ExpiryKind::Inactivity, secs),
+            ExpiryPolicy::AtDateTime(_) => (ExpiryKind::AtTime, 30),
+        };
+        Self {
+            config: config.clone(),
+            domain: config.domain.clone().unwrap_or_default(),
+            expiry,
+            inactivity_secs,
+            at_minutes_from_now: 5,
+        }
+    }
+
+    /// The settings the draft describes.
+    fn to_config(&self, now: OffsetDateTime) -> ServerConfig {
+        let mut config = self.config.clone();
+        config.domain = Some(self.domain.trim().to_owned()).filter(|d| !d.is_empty());
+        config.expiry = match self.expiry {
+            ExpiryKind::BrowserSession => ExpiryPolicy::BrowserSession,
+            ExpiryKind::Inactivity => ExpiryPolicy::OnInactivity {
+                secs: self.inactivity_secs,
+            },
+            ExpiryKind::AtTime => {
+                ExpiryPolicy::AtDateTime(now + time::Duration::minutes(self.at_minutes_from_now))
+            }
+        };
+        config
+    }
+}
+
+/// Draws the settings; returns what the user asked for.
+pub fn settings_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    draft: &mut SettingsDraft,
+    now: OffsetDateTime,
+) -> Option<UiCommand> {
+    let mut command = None;
+    ui.heading("Server settings");
+    ui.label(
+        RichText::new("Applied to the running server in place: the store and its sessions stay.")
+            .weak(),
+    );
+    ui.add_space(6.0);
+    let Some(server) = &state.server else {
+        ui.label("The embedded server is not running.");
+        return None;
+    };
+    egui::ScrollArea::vertical().id_salt("settings").show(ui, |ui| {
+        egui::Grid::new("settings-grid")
+            .num_columns(2)
+            .spacing([10.0, 8.0])
+            .show(ui, |ui| {
+                let config = &mut draft.config;
+                ui.label("Cookie name").on_hover_text("express-session: name");
+                ui.add(egui::TextEdit::singleline(&mut config.cookie_name).desired_width(140.0))
+                    .accessible_name("Cookie name")
+                    .on_hover_text("express-session: name (default connect.sid; here id)");
+                ui.end_row();
+
+                ui.label("Protection").on_hover_text("express-session: secret");
+                ui.vertical(|ui| {
+                    for (value, label, help) in [
+                        (CookieProtection::Plain, "Plain", "The bare session id: readable and forgeable (express-session has no such mode; it always signs)."),
+                        (CookieProtection::Signed, "Signed", "express-session: secret — the id plus an HMAC; readable, not forgeable."),
+                        (CookieProtection::Private, "Private (encrypted)", "The id encrypted and authenticated: neither readable nor forgeable."),
+                    ] {
+                        ui.radio_value(&mut config.protection, value, label).on_hover_text(help);
+                    }
+                });
+                ui.end_row();
+
+                ui.label("Expiry").on_hover_text("express-session: cookie.maxAge / cookie.expires / rolling");
+                ui.vertical(|ui| {
+                    ui.radio_value(&mut draft.expiry, ExpiryKind::BrowserSession, "Browser session")
+                        .on_hover_text("express-session: no cookie.maxAge — the cookie lives until the browser closes; the server keeps the session two weeks");
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut draft.expiry, ExpiryKind::Inactivity, "After inactivity of")
+                            .on_hover_text("express-session: cookie.maxAge with rolling: true — every save pushes the expiry out");
+                        ui.add(egui::DragValue::new(&mut draft.inactivity_secs).range(1..=86_400 * 30).suffix(" s"))
+                            .accessible_name("Inactivity seconds");
+                    });
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut draft.expiry, ExpiryKind::AtTime, "At a fixed time, in")
+                            .on_hover_text("express-session: cookie.expires — one moment for everyone");
+                        ui.add(egui::DragValue::new(&mut draft.at_minutes_from_now).range(1..=60 * 24 * 30).suffix(" min"))
+                            .accessible_name("Expiry minutes from now");
+                    });
+                });
+                ui.end_row();
+
+                let config = &mut draft.config;
+                ui.label("Flags");
+                ui.vertical(|ui| {
+                    ui.checkbox(&mut config.http_only, "HttpOnly")
+                        .on_hover_text("express-session: cookie.httpOnly — hidden from page scripts");
+                    ui.checkbox(&mut config.secure, "Secure")
+                        .on_hover_text("express-session: cookie.secure — https only (browsers treat 127.0.0.1 as secure, other hosts over http never get it)");
+                    ui.checkbox(&mut config.always_save, "Always save (rolling)")
+                        .on_hover_text("express-session: resave + rolling — save and re-send the cookie on every response");
+                });
+                ui.end_row();
+
+                ui.label("SameSite").on_hover_text("express-session: cookie.sameSite");
+                ui.horizontal(|ui| {
+                    for value in [SameSitePolicy::Strict, SameSitePolicy::Lax, SameSitePolicy::None] {
+                        ui.radio_value(&mut config.same_site, value, value.as_str())
+                            .on_hover_text("express-session: cookie.sameSite");
+                    }
+                });
+                ui.end_row();
+
+                ui.label("Path").on_hover_text("express-session: cookie.path");
+                ui.add(egui::TextEdit::singleline(&mut config.path).desired_width(140.0))
+                    .accessible_name("Cookie path")
+                    .on_hover_text("express-session: cookie.path — the cookie goes only to paths under it");
+                ui.end_row();
+
+                ui.label("Domain").on_hover_text("express-session: cookie.domain");
+                ui.add(egui::TextEdit::singleline(&mut draft.domain).desired_width(140.0).hint_text("(host-only)"))
+                    .accessible_name("Cookie domain")
+                    .on_hover_text("express-session: cookie.domain — empty means host-only");
+                ui.end_row();
+            });
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Apply").accessible_name("Apply settings").clicked() {
+                command = Some(UiCommand::Lab(Command::ApplySettings(draft.to_config(now))));
+            }
+            if ui
+                .button("Reset")
+                .accessible_name("Reset settings")
+                .on_hover_text("Back to what the server uses now")
+                .clicked()
+            {
+                *draft = SettingsDraft::from_config(&server.config);
+            }
+        });
+        ui.add_space(12.0);
+        ui.separator();
+        ui.label(format!("Secret fingerprint {}", server.config.secret.fingerprint()))
+            .on_hover_text("Identifies the secret without revealing it");
+        if ui
+            .button("Rotate secret")
+            .on_hover_text("express-session: secret — a new random secret: every cookie signed with the old one is rejected")
+            .clicked()
+        {
+            command = Some(UiCommand::Lab(Command::RotateSecret));
+        }
+    });
+    command
+}

@@ -1,0 +1,248 @@
+//! The timeline: every browser's exchanges in time order as a sequence diagram, browsers and
+//! servers as lanes, an arrow for each request and each response. Hover a row for the headers.
+
+use egui::{Align2, Color32, FontId, Pos2, RichText, Stroke, pos2, vec2};
+use time::UtcOffset;
+
+use crate::lab::{
+    ExchangeRecord, LabState,
+    text::{clock_time, short, story_text},
+};
+
+use super::theme;
+
+/// The height of one exchange (a request arrow and a response arrow).
+const ROW_HEIGHT: f32 = 44.0;
+
+/// Draws the sequence diagram.
+pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
+    if state.exchanges.is_empty() {
+        ui.label(RichText::new("No exchanges yet — every visit will be drawn here as arrows between the browsers and the server.").weak());
+        return;
+    }
+    let browsers = lanes_for_browsers(state);
+    let servers = lanes_for_servers(state);
+    let lane_count = (browsers.len() + servers.len()).max(2);
+    let left = 70.0;
+    let width = ui.available_width().max(600.0);
+    let lane_gap = ((width - left - 40.0) / lane_count as f32).max(110.0);
+    let lane_x = |index: usize| left + 40.0 + lane_gap * index as f32;
+
+    // Lane titles.
+    let (header, painter) = ui.allocate_painter(vec2(width, 22.0), egui::Sense::hover());
+    let text_colour = ui.visuals().text_color();
+    for (index, (_, name, colour)) in browsers.iter().enumerate() {
+        painter.text(
+            pos2(header.rect.left() + lane_x(index), header.rect.center().y),
+            Align2::CENTER_CENTER,
+            format!("● {name}"),
+            FontId::proportional(14.0),
+            theme::browser_colour(*colour),
+        );
+    }
+    for (index, origin) in servers.iter().enumerate() {
+        let label = if Some(origin) == state.server.as_ref().map(|s| &s.url) {
+            "server".to_owned()
+        } else {
+            origin
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        painter.text(
+            pos2(
+                header.rect.left() + lane_x(browsers.len() + index),
+                header.rect.center().y,
+            ),
+            Align2::CENTER_CENTER,
+            label,
+            FontId::proportional(14.0),
+            text_colour,
+        );
+    }
+
+    egui::ScrollArea::vertical()
+        .id_salt("timeline")
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .show_rows(ui, ROW_HEIGHT, state.exchanges.len(), |ui, rows| {
+            for record in &state.exchanges[rows] {
+                let browser_lane = browsers
+                    .iter()
+                    .position(|(id, ..)| *id == record.browser)
+                    .unwrap_or(0);
+                let server_lane = browsers.len()
+                    + servers
+                        .iter()
+                        .position(|o| *o == origin_of(&record.exchange.url))
+                        .unwrap_or(0);
+                let (response, painter) =
+                    ui.allocate_painter(vec2(width, ROW_HEIGHT), egui::Sense::hover());
+                let rect = response.rect;
+                let weak = ui.visuals().weak_text_color();
+                // Lane lines.
+                for lane in 0..browsers.len() + servers.len() {
+                    let x = rect.left() + lane_x(lane);
+                    painter.line_segment(
+                        [pos2(x, rect.top()), pos2(x, rect.bottom())],
+                        Stroke::new(1.0, weak.gamma_multiply(0.4)),
+                    );
+                }
+                painter.text(
+                    pos2(rect.left() + 4.0, rect.top() + 4.0),
+                    Align2::LEFT_TOP,
+                    clock_time(record.exchange.sent_at, offset),
+                    FontId::monospace(11.0),
+                    weak,
+                );
+                let colour = theme::browser_colour(record.colour);
+                let from = rect.left() + lane_x(browser_lane);
+                let to = rect.left() + lane_x(server_lane);
+                let request_y = rect.top() + 15.0;
+                let response_y = rect.top() + 35.0;
+                arrow(&painter, pos2(from, request_y), pos2(to, request_y), colour);
+                arrow(
+                    &painter,
+                    pos2(to, response_y),
+                    pos2(from, response_y),
+                    colour.gamma_multiply(0.6),
+                );
+                let mid = (from + to) / 2.0;
+                painter.text(
+                    pos2(mid, request_y - 2.0),
+                    Align2::CENTER_BOTTOM,
+                    request_label(record),
+                    FontId::monospace(11.0),
+                    text_colour,
+                );
+                painter.text(
+                    pos2(mid, response_y - 2.0),
+                    Align2::CENTER_BOTTOM,
+                    response_label(record),
+                    FontId::monospace(11.0),
+                    response_colour(ui, record.exchange.status),
+                );
+                response.on_hover_ui(|ui| details_ui(ui, record));
+            }
+        });
+}
+
+fn arrow(painter: &egui::Painter, from: Pos2, to: Pos2, colour: Color32) {
+    painter.arrow(from, to - from, Stroke::new(1.5, colour));
+}
+
+fn request_label(record: &ExchangeRecord) -> String {
+    let exchange = &record.exchange;
+    let cookie = exchange.cookie_header.as_deref().map_or_else(
+        || "no cookie".to_owned(),
+        |h| {
+            h.split("; ")
+                .map(|p| match p.split_once('=') {
+                    Some((n, v)) => format!("{n}={}", short(v)),
+                    None => p.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    );
+    format!("{} {}  {cookie}", exchange.method, exchange.path())
+}
+
+fn response_label(record: &ExchangeRecord) -> String {
+    let exchange = &record.exchange;
+    let mut label = exchange.status.to_string();
+    if exchange.set_cookies().next().is_some() {
+        label.push_str("  Set-Cookie");
+    }
+    if let Some(served) = &record.served {
+        label.push_str("  · ");
+        label.push_str(&story_text(served));
+    }
+    label
+}
+
+fn response_colour(ui: &egui::Ui, status: u16) -> Color32 {
+    let dark = ui.visuals().dark_mode;
+    match status {
+        200..=399 => ui.visuals().text_color(),
+        400..=499 => theme::warn(dark),
+        _ => theme::bad(dark),
+    }
+}
+
+/// The whole exchange: request line and headers, response status, headers and body.
+fn details_ui(ui: &mut egui::Ui, record: &ExchangeRecord) {
+    let exchange = &record.exchange;
+    ui.set_max_width(640.0);
+    ui.label(
+        RichText::new(format!(
+            "Browser {} → {} {}",
+            record.name, exchange.method, exchange.url
+        ))
+        .strong(),
+    );
+    ui.monospace(format!(
+        "Cookie: {}",
+        exchange.cookie_header.as_deref().unwrap_or("(none)")
+    ));
+    for held in &exchange.not_sent {
+        ui.monospace(format!("not sent: {} — {}", held.key.name, held.reason));
+    }
+    ui.separator();
+    ui.label(
+        RichText::new(format!(
+            "{} {} · {:.1} ms",
+            exchange.status,
+            exchange.reason,
+            exchange.latency.as_secs_f64() * 1000.0
+        ))
+        .strong(),
+    );
+    for (name, value) in &exchange.response_headers {
+        ui.monospace(format!("{name}: {value}"));
+    }
+    ui.separator();
+    ui.monospace(&exchange.body);
+    if let Some(served) = &record.served {
+        ui.separator();
+        ui.label(format!("Store: {}", story_text(served)));
+    }
+}
+
+/// Browsers that appear on the timeline, in panel order: (id, name, colour).
+fn lanes_for_browsers(state: &LabState) -> Vec<(crate::lab::BrowserId, String, usize)> {
+    let mut lanes: Vec<(crate::lab::BrowserId, String, usize)> = Vec::new();
+    for record in &state.exchanges {
+        if !lanes.iter().any(|(id, ..)| *id == record.browser) {
+            lanes.push((record.browser, record.name.clone(), record.colour));
+        }
+    }
+    let order = |id: &crate::lab::BrowserId| {
+        state
+            .browsers
+            .iter()
+            .position(|b| b.id == *id)
+            .unwrap_or(usize::MAX)
+    };
+    lanes.sort_by_key(|(id, ..)| order(id));
+    lanes
+}
+
+/// Server origins on the timeline: the embedded server first, then others by first use.
+fn lanes_for_servers(state: &LabState) -> Vec<String> {
+    let mut lanes: Vec<String> = state.server.iter().map(|s| s.url.clone()).collect();
+    for record in &state.exchanges {
+        let origin = origin_of(&record.exchange.url);
+        if !lanes.contains(&origin) {
+            lanes.push(origin);
+        }
+    }
+    lanes
+}
+
+/// `http://host:port/` of a URL.
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| format!("{}/", u.origin().ascii_serialization()))
+        .unwrap_or_else(|_| url.to_owned())
+}
