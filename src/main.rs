@@ -35,7 +35,12 @@ enum Mode {
     Serve,
     /// Headless: browsers A and B run the seed's scenario (A visits three times, B once) and
     /// a transcript and a table of browser, session id and views are printed.
-    Demo,
+    Demo {
+        /// Run the scenario against this server instead (your Express, Django or axum app),
+        /// e.g. http://localhost:8000/
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -99,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     match cli.mode.unwrap_or(Mode::Gui) {
         Mode::Gui => ui::run(cli.server.lab_config(), cli.window.screenshot),
         Mode::Serve => serve(&cli.server),
-        Mode::Demo => demo(&cli.server),
+        Mode::Demo { url } => demo(&cli.server, url),
     }
 }
 
@@ -146,16 +151,25 @@ fn serve(args: &ServerArgs) -> anyhow::Result<()> {
     })
 }
 
-fn demo(args: &ServerArgs) -> anyhow::Result<()> {
-    let lab = Lab::start(args.lab_config())?;
+fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
+    let mut config = args.lab_config();
+    if url.is_some() {
+        // The embedded server is not the subject; keep it off the usual port.
+        config.bind.set_port(0);
+    }
+    let lab = Lab::start(config)?;
     let mut state = LabState::default();
     lab.pump(&mut state);
-    if let Some(error) = &state.server_error {
-        anyhow::bail!("the session server could not start: {error}");
-    }
-    let url = lab
-        .server_url()
-        .context("the session server is not running")?;
+    let url = match url {
+        Some(url) => session_lab::browser::parse_http_url(&url)?.to_string(),
+        None => {
+            if let Some(error) = &state.server_error {
+                anyhow::bail!("the session server could not start: {error}");
+            }
+            lab.server_url()
+                .context("the session server is not running")?
+        }
+    };
     println!("Session Lab demo against {url}: browser A visits three times, browser B once.\n");
     let report = lab::demo::run(&lab, &mut state, &url)?;
     print!("{report}");

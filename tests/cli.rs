@@ -106,3 +106,44 @@ fn help_explains_the_modes() {
         assert!(help.contains(word), "--help mentions {word}:\n{help}");
     }
 }
+
+/// `demo --url` runs the same scenario against another server (here a second Session Lab
+/// server started by the test) and prints the same kind of table.
+#[test]
+fn demo_runs_against_another_server() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(session_lab::server::RunningServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            session_lab::server::ServerConfig::with_secret(
+                session_lab::server::Secret::from_phrase("someone else's server"),
+            ),
+        ))
+        .unwrap();
+    let output = Command::new(BIN)
+        .args(["demo", "--url", &server.url()])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("against {}", server.url())),
+        "{stdout}"
+    );
+    let transcript: Vec<&str> = stdout.lines().filter(|l| l.contains("GET /")).collect();
+    assert_eq!(transcript.len(), 4, "{stdout}");
+    let table: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("browser"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!((table[0][0], table[0][2]), ("A", "3"), "{stdout}");
+    assert_eq!((table[1][0], table[1][2]), ("B", "1"), "{stdout}");
+    let sessions = runtime.block_on(server.inspector().sessions()).unwrap();
+    assert_eq!(sessions.len(), 2, "the other server saw two sessions");
+}

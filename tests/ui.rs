@@ -114,3 +114,49 @@ fn add_browser_and_clear_cookies() {
     });
     harness.get_by_label("external");
 }
+
+/// Hijack by clicking: copy A's session cookie to B through the cookie's Actions menu; B's
+/// next visit continues A's counter.
+#[test]
+fn hijack_from_the_cookie_menu() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit A", "A", 2);
+    harness.get_by_label("Actions for cookie id of A").click();
+    harness.run_steps(3);
+    harness.get_by_label("Copy cookie id of A to B").click();
+    step_until(&mut harness, "B holds A's cookie", |s| {
+        s.browser_named("B").unwrap().cookies.len() == 1
+    });
+    click_and_wait(&mut harness, "Visit B", "B", 3);
+    step_until(&mut harness, "one session held by both", |s| {
+        s.sessions.len() == 1 && s.holders(&s.sessions[0].id).len() == 2
+    });
+    harness.get_by_label("Server sessions (1)");
+}
+
+/// Logout by clicking: the Logout route deletes the session and empties the jar.
+#[test]
+fn logout_from_the_route_buttons() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    step_until(&mut harness, "the session is listed", |s| {
+        s.sessions.len() == 1
+    });
+    harness.get_by_label("Logout A").click();
+    step_until(&mut harness, "A is logged out", |s| {
+        s.browser_named("A")
+            .and_then(|b| b.last.as_ref())
+            .is_some_and(|e| e.body.starts_with("Logged out"))
+            && s.sessions.is_empty()
+    });
+    harness
+        .get_by_label("Logged out: the session was deleted from the store and its cookie cleared.");
+    harness.get_by_label("Server sessions (0)");
+    assert_eq!(
+        harness
+            .query_all_by_label("No cookies yet — click Visit")
+            .count(),
+        2
+    );
+}

@@ -545,39 +545,33 @@ fn cookie_table_ui(
                 let JarCookie { cookie, session_id } = &browser.cookies[row.index()];
                 let who = format!("{} of {}", cookie.name, browser.name);
                 row.col(|ui| {
-                    ui.horizontal(|ui| {
+                    ui.menu_button("Actions", |ui| {
                         if ui
-                            .small_button("Edit")
+                            .button("Edit value (tamper)")
                             .accessible_name(format!("Edit cookie {who}"))
-                            .on_hover_text("Change the value (tamper) and see what the server makes of it")
+                            .on_hover_text("Change the value and see what the server makes of it")
                             .clicked()
                         {
                             draft.edit = Some((cookie.key(), cookie.value.clone()));
+                            ui.close();
                         }
-                        ui.menu_button("Copy to", |ui| {
-                            if peers.is_empty() {
-                                ui.label("No other browser");
+                        for (peer, peer_name) in peers {
+                            if ui
+                                .button(format!("Copy to browser {peer_name} (hijack)"))
+                                .accessible_name(format!("Copy cookie {who} to {peer_name}"))
+                                .on_hover_text("That browser then presents this session")
+                                .clicked()
+                            {
+                                commands.push(lab(Command::CopyCookie {
+                                    from: browser.id,
+                                    to: *peer,
+                                    cookie: cookie.key(),
+                                }));
+                                ui.close();
                             }
-                            for (peer, peer_name) in peers {
-                                if ui
-                                    .button(format!("Browser {peer_name}"))
-                                    .accessible_name(format!("Copy cookie {who} to {peer_name}"))
-                                    .clicked()
-                                {
-                                    commands.push(lab(Command::CopyCookie {
-                                        from: browser.id,
-                                        to: *peer,
-                                        cookie: cookie.key(),
-                                    }));
-                                    ui.close();
-                                }
-                            }
-                        })
-                        .response
-                        .accessible_name(format!("Copy cookie {who}"))
-                        .on_hover_text("Put this cookie in another browser's jar: it then presents this session (hijack)");
+                        }
                         if ui
-                            .small_button("Delete")
+                            .button("Delete")
                             .accessible_name(format!("Delete cookie {who}"))
                             .clicked()
                         {
@@ -585,8 +579,12 @@ fn cookie_table_ui(
                                 browser: browser.id,
                                 cookie: cookie.key(),
                             }));
+                            ui.close();
                         }
-                    });
+                    })
+                    .response
+                    .accessible_name(format!("Actions for cookie {who}"))
+                    .on_hover_text("Edit (tamper), copy to another browser (hijack), or delete");
                 });
                 row.col(|ui| {
                     ui.monospace(&cookie.name);
@@ -625,7 +623,9 @@ fn cookie_table_ui(
                 });
                 row.col(|ui| {
                     match cookie.expires {
-                        Some(at) => ui.label(clock_time(at, offset)).on_hover_text(at.to_string()),
+                        Some(at) => ui
+                            .label(clock_time(at, offset))
+                            .on_hover_text(at.to_string()),
                         None => ui.label("Session"),
                     };
                 });

@@ -209,7 +209,7 @@ impl eframe::App for SessionLabApp {
             });
         egui::Panel::bottom("sessions")
             .resizable(true)
-            .default_size(180.0)
+            .default_size(160.0)
             .min_size(90.0)
             .show(ui, |ui| {
                 sessions_panel::sessions_ui(ui, &self.state, now, self.offset);
