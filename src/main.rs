@@ -64,10 +64,14 @@ struct ServerArgs {
 
 #[derive(Debug, Args)]
 struct WindowArgs {
-    /// Scripted run for screenshots and smoke tests: browser A visits three times, B once,
-    /// then the window saves a PNG screenshot to this path and closes.
+    /// Scripted run for screenshots and smoke tests: the window plays a scene (by default
+    /// browser A visits three times, B once), saves a PNG screenshot here and closes.
     #[arg(long, env = "SESSION_LAB_SCREENSHOT", value_name = "PNG")]
     screenshot: Option<PathBuf>,
+    /// The scene `--screenshot` plays: the seed's lesson, or the lifecycle tour (login,
+    /// hijack, tampering, timeline).
+    #[arg(long, value_enum, default_value = "seed", requires = "screenshot")]
+    scene: ui::Scene,
 }
 
 impl ServerArgs {
@@ -102,7 +106,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.mode.unwrap_or(Mode::Gui) {
-        Mode::Gui => ui::run(cli.server.lab_config(), cli.window.screenshot),
+        Mode::Gui => ui::run(
+            cli.server.lab_config(),
+            cli.window.screenshot.map(|path| (path, cli.window.scene)),
+        ),
         Mode::Serve => serve(&cli.server),
         Mode::Demo { url } => demo(&cli.server, url),
     }

@@ -132,9 +132,19 @@ async fn login(session: Session, Query(query): Query<LoginQuery>) -> Response {
     .into_response()
 }
 
+/// Loads the session the cookie names (if any) and says whether the store holds it.
+async fn exists(session: &Session) -> Result<bool, session::Error> {
+    // Reading any key loads the record; a cookie naming no live session is then forgotten.
+    session.get_value(VIEWS).await?;
+    Ok(!session.is_empty().await)
+}
+
 /// `GET /logout`: deletes the session from the store and clears the cookie.
 async fn logout(session: Session) -> Response {
-    let had_session = !session.is_empty().await;
+    let had_session = match exists(&session).await {
+        Ok(exists) => exists,
+        Err(err) => return store_unavailable(err),
+    };
     if let Err(err) = session.flush().await {
         return store_unavailable(err);
     }
@@ -148,7 +158,11 @@ async fn logout(session: Session) -> Response {
 
 /// `GET /regenerate`: the same data under a new session id.
 async fn regenerate(session: Session) -> Response {
-    if session.is_empty().await {
+    let exists = match exists(&session).await {
+        Ok(exists) => exists,
+        Err(err) => return store_unavailable(err),
+    };
+    if !exists {
         return Html("There is no session to regenerate yet: visit / first.".to_owned())
             .into_response();
     }
@@ -160,9 +174,11 @@ async fn regenerate(session: Session) -> Response {
 
 /// `GET /whoami`: the session's id and data as JSON, read from the store.
 async fn whoami(State(inspector): State<Inspector>, session: Session) -> Response {
-    // Loading the session tells whether the cookie's id names a live record.
-    let empty = session.is_empty().await;
-    let id = session.id().filter(|_| !empty);
+    let id = match exists(&session).await {
+        Ok(true) => session.id(),
+        Ok(false) => None,
+        Err(err) => return store_unavailable(err),
+    };
     let data = match id {
         Some(id) => match inspector.session(&id.to_string()).await {
             Ok(row) => row.map(|r| serde_json::Value::Object(r.data)),

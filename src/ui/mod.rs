@@ -20,6 +20,7 @@ use crate::lab::{BrowserId, Command, Lab, LabConfig, LabState, text::time_left_c
 
 pub use browser_panel::BrowserDraft;
 use settings_panel::SettingsDraft;
+pub use smoke::Scene;
 use smoke::{SmokeScript, SmokeStep};
 
 /// The views of the bottom panel.
@@ -73,9 +74,9 @@ impl SessionLabApp {
         }
     }
 
-    /// Runs the scripted visits and saves a screenshot to `path`, then closes.
-    pub fn with_screenshot_script(mut self, path: PathBuf) -> Self {
-        self.script = Some(SmokeScript::new(path));
+    /// Plays `scene`, saves a screenshot to `path`, then closes.
+    pub fn with_screenshot_script(mut self, path: PathBuf, scene: Scene) -> Self {
+        self.script = Some(SmokeScript::new(path, scene));
         self
     }
 
@@ -119,6 +120,7 @@ impl SessionLabApp {
         match script.step(&self.state) {
             SmokeStep::Continue => {}
             SmokeStep::Send(command) => self.lab.send(command),
+            SmokeStep::Tab(tab) => self.bottom_tab = tab,
             SmokeStep::Screenshot => {
                 ctx.request_screenshot(script.screenshot_callback(ctx.clone()));
             }
@@ -260,7 +262,7 @@ impl eframe::App for SessionLabApp {
 }
 
 /// Opens the window: starts the lab, then runs the app until the window closes.
-pub fn run(config: LabConfig, screenshot: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(config: LabConfig, screenshot: Option<(PathBuf, Scene)>) -> anyhow::Result<()> {
     // The local offset must be read before other threads start (the `time` crate's rule).
     let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
     let lab = Lab::start(config)?;
@@ -280,8 +282,8 @@ pub fn run(config: LabConfig, screenshot: Option<PathBuf>) -> anyhow::Result<()>
         options,
         Box::new(move |cc| {
             let mut app = SessionLabApp::new(&cc.egui_ctx, lab, offset);
-            if let Some(path) = screenshot {
-                app = app.with_screenshot_script(path);
+            if let Some((path, scene)) = screenshot {
+                app = app.with_screenshot_script(path, scene);
             }
             Ok(Box::new(app))
         }),

@@ -1,32 +1,93 @@
-//! The scripted run behind `--screenshot`: browser A visits three times, B once, then the
-//! window saves a screenshot of itself and closes. CI uses it to prove a real window works.
+//! Scripted runs behind `--screenshot`: the window plays a scene (clicks the lab would get
+//! from a user), saves a screenshot of itself and closes. CI uses the seed scene to prove a
+//! real window works; the README's pictures come from these scenes too.
 
 use std::{
+    collections::VecDeque,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use crate::{
-    browser::Exchange,
-    lab::{BrowserId, Command, LabState},
-};
+use crate::lab::{BrowserId, Command, LabState};
 
-/// How long the whole script may take before the app gives up with an error.
+use super::BottomTab;
+
+/// How long a whole scene may take before the app gives up with an error.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Frames to wait after the last change so the screenshot shows a settled window.
+/// Frames to wait after the last step so the screenshot shows a settled window.
 const SETTLE_FRAMES: u32 = 5;
 
-/// Where the scripted run is.
+/// The scenes `--scene` can play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scene {
+    /// The seed's lesson: A visits three times, B once.
+    Seed,
+    /// The lifecycle tour: A logs in, B hijacks A's cookie, C tampers with its own, and the
+    /// timeline shows it all.
+    Tour,
+}
+
+/// One step of a scene.
+#[derive(Clone, Debug)]
+enum Step {
+    AddBrowser,
+    Visit(&'static str, &'static str),
+    Hijack(&'static str, &'static str),
+    Tamper(&'static str),
+    Tab(BottomTab),
+}
+
+impl Scene {
+    fn steps(self) -> Vec<Step> {
+        use Step::{AddBrowser, Hijack, Tab, Tamper, Visit};
+        match self {
+            Self::Seed => vec![
+                Visit("A", "/"),
+                Visit("A", "/"),
+                Visit("A", "/"),
+                Visit("B", "/"),
+            ],
+            Self::Tour => vec![
+                AddBrowser,
+                Visit("A", "/"),
+                Visit("A", "/login?user=ann"),
+                Visit("A", "/"),
+                Hijack("A", "B"),
+                Visit("B", "/"),
+                Visit("C", "/"),
+                Tamper("C"),
+                Visit("C", "/"),
+                Visit("A", "/whoami"),
+                Tab(BottomTab::Timeline),
+            ],
+        }
+    }
+}
+
+/// Where a scripted run is.
 pub struct SmokeScript {
     path: PathBuf,
     started: Instant,
-    visits: Vec<&'static str>,
-    waiting: Option<(BrowserId, Option<Exchange>)>,
+    steps: VecDeque<Step>,
+    waiting: Option<Waiting>,
     settled_frames: u32,
     shot_requested: bool,
     outcome: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+/// What the script waits for before its next step.
+enum Waiting {
+    /// The browser has written this many exchanges and log lines.
+    Visit {
+        browser: BrowserId,
+        exchanges: usize,
+    },
+    /// The log has more lines than this (a jar edit was reported).
+    Log(usize),
+    /// The lab has this many browsers.
+    Browsers(usize),
 }
 
 /// What the app should do after a frame of the script.
@@ -35,6 +96,8 @@ pub enum SmokeStep {
     Continue,
     /// Send this command to the lab.
     Send(Command),
+    /// Show this bottom tab.
+    Tab(BottomTab),
     /// Take the screenshot now.
     Screenshot,
     /// Close the window; the process exits with this result.
@@ -42,12 +105,12 @@ pub enum SmokeStep {
 }
 
 impl SmokeScript {
-    /// A script that saves its screenshot to `path`.
-    pub fn new(path: PathBuf) -> Self {
+    /// A script that plays `scene` and saves its screenshot to `path`.
+    pub fn new(path: PathBuf, scene: Scene) -> Self {
         Self {
             path,
             started: Instant::now(),
-            visits: vec!["B", "A", "A", "A"],
+            steps: scene.steps().into(),
             waiting: None,
             settled_frames: 0,
             shot_requested: false,
@@ -67,43 +130,105 @@ impl SmokeScript {
         }
         if self.started.elapsed() > SCRIPT_TIMEOUT {
             return SmokeStep::Finish(Err(format!(
-                "the scripted visits did not finish within {} s",
+                "the scripted scene did not finish within {} s",
                 SCRIPT_TIMEOUT.as_secs()
             )));
         }
         if let Some(error) = &state.server_error {
             return SmokeStep::Finish(Err(format!("the server did not start: {error}")));
         }
-        if let Some((id, before)) = &self.waiting {
-            let Some(browser) = state.browser(*id) else {
-                return SmokeStep::Finish(Err("a scripted browser disappeared".to_owned()));
+        let Some(server) = &state.server else {
+            return SmokeStep::Continue;
+        };
+        if let Some(waiting) = &self.waiting {
+            let done = match waiting {
+                Waiting::Visit { browser, exchanges } => {
+                    if let Some(error) = state.browser(*browser).and_then(|b| b.last_error.clone())
+                    {
+                        return SmokeStep::Finish(Err(format!("a scripted visit failed: {error}")));
+                    }
+                    state.is_idle()
+                        && state
+                            .exchanges
+                            .iter()
+                            .filter(|r| r.browser == *browser)
+                            .count()
+                            > *exchanges
+                }
+                Waiting::Log(lines) => state.log.len() > *lines,
+                Waiting::Browsers(count) => state.browsers.len() >= *count,
             };
-            if let Some(error) = &browser.last_error {
-                return SmokeStep::Finish(Err(format!("a scripted visit failed: {error}")));
-            }
-            if browser.in_flight > 0 || &browser.last == before {
+            if !done {
                 return SmokeStep::Continue;
             }
             self.waiting = None;
         }
-        if let Some(name) = self.visits.pop() {
-            let (Some(browser), Some(server)) = (state.browser_named(name), &state.server) else {
-                self.visits.push(name);
-                return SmokeStep::Continue;
+        if let Some(step) = self.steps.pop_front() {
+            let named = |name: &str| state.browser_named(name);
+            let (command, waiting) = match &step {
+                Step::AddBrowser => (
+                    Command::AddBrowser { private: false },
+                    Waiting::Browsers(state.browsers.len() + 1),
+                ),
+                Step::Visit(name, path) => {
+                    let Some(browser) = named(name) else {
+                        self.steps.push_front(step);
+                        return SmokeStep::Continue;
+                    };
+                    let exchanges = state
+                        .exchanges
+                        .iter()
+                        .filter(|r| r.browser == browser.id)
+                        .count();
+                    (
+                        Command::Visit {
+                            browser: browser.id,
+                            url: format!("{}{}", server.url, path.trim_start_matches('/')),
+                        },
+                        Waiting::Visit {
+                            browser: browser.id,
+                            exchanges,
+                        },
+                    )
+                }
+                Step::Hijack(from, to) => {
+                    let (Some(from), Some(to)) = (named(from), named(to)) else {
+                        return SmokeStep::Finish(Err("a scripted browser is missing".into()));
+                    };
+                    let Some(cookie) = from.cookies.first() else {
+                        return SmokeStep::Finish(Err("nothing to hijack".into()));
+                    };
+                    (
+                        Command::CopyCookie {
+                            from: from.id,
+                            to: to.id,
+                            cookie: cookie.cookie.key(),
+                        },
+                        Waiting::Log(state.log.len()),
+                    )
+                }
+                Step::Tamper(name) => {
+                    let Some(cookie) =
+                        named(name).and_then(|b| b.cookies.first().map(|c| (b.id, c)))
+                    else {
+                        return SmokeStep::Finish(Err("nothing to tamper with".into()));
+                    };
+                    let (browser, cookie) = cookie;
+                    let mut value = cookie.cookie.value.clone();
+                    value.insert(0, 'X');
+                    (
+                        Command::EditCookie {
+                            browser,
+                            cookie: cookie.cookie.key(),
+                            value,
+                        },
+                        Waiting::Log(state.log.len()),
+                    )
+                }
+                Step::Tab(tab) => return SmokeStep::Tab(*tab),
             };
-            self.waiting = Some((browser.id, browser.last.clone()));
-            return SmokeStep::Send(Command::Visit {
-                browser: browser.id,
-                url: server.url.clone(),
-            });
-        }
-        let settled = state.sessions.len() >= 2
-            && state
-                .browsers
-                .iter()
-                .all(|b| b.in_flight == 0 && !b.cookies.is_empty());
-        if !settled {
-            return SmokeStep::Continue;
+            self.waiting = Some(waiting);
+            return SmokeStep::Send(command);
         }
         self.settled_frames += 1;
         if self.settled_frames < SETTLE_FRAMES || self.shot_requested {

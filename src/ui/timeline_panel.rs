@@ -108,17 +108,19 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
                     colour.gamma_multiply(0.6),
                 );
                 let mid = (from + to) / 2.0;
+                // About 6.6 px per monospace character at 11 pt: keep labels between lanes.
+                let max_chars = (((to - from).abs() - 16.0) / 6.6).max(12.0) as usize;
                 painter.text(
                     pos2(mid, request_y - 2.0),
                     Align2::CENTER_BOTTOM,
-                    request_label(record),
+                    fit(request_label(record), max_chars),
                     FontId::monospace(11.0),
                     text_colour,
                 );
                 painter.text(
                     pos2(mid, response_y - 2.0),
                     Align2::CENTER_BOTTOM,
-                    response_label(record),
+                    fit(response_label(record), max_chars),
                     FontId::monospace(11.0),
                     response_colour(ui, record.exchange.status),
                 );
@@ -127,8 +129,22 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
         });
 }
 
+/// A horizontal arrow with a small head.
 fn arrow(painter: &egui::Painter, from: Pos2, to: Pos2, colour: Color32) {
-    painter.arrow(from, to - from, Stroke::new(1.5, colour));
+    const HEAD: f32 = 7.0;
+    let stroke = Stroke::new(1.5, colour);
+    painter.line_segment([from, to], stroke);
+    let back = if to.x >= from.x { -HEAD } else { HEAD };
+    painter.line_segment([to, pos2(to.x + back, to.y - HEAD * 0.6)], stroke);
+    painter.line_segment([to, pos2(to.x + back, to.y + HEAD * 0.6)], stroke);
+}
+
+/// Cuts a label to `max` characters, with an ellipsis.
+fn fit(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 fn request_label(record: &ExchangeRecord) -> String {
