@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use common::raw_get;
 use session_lab::server::{
-    CookieVerdict, InspectableStore, Inspector, RunningServer, Secret, ServerConfig, StoreStory,
-    app,
+    CookieVerdict, InspectableStore, Inspector, RunningServer, Secret, ServerConfig, SessionLocks,
+    StoreStory, app,
 };
 use tower::ServiceExt;
 use tower_sessions::MemoryStore;
@@ -169,7 +169,7 @@ async fn stops_cleanly() {
 async fn router_answers_in_process() {
     let store = InspectableStore::new(MemoryStore::default(), "memory");
     let inspector = Inspector::new(Arc::new(store.clone()), config());
-    let router = app(store, config(), inspector.clone());
+    let router = app(store, config(), inspector.clone(), SessionLocks::default());
     let response = router
         .oneshot(
             axum::http::Request::get("/")

@@ -330,6 +330,10 @@ fn settings_change_text(old: &ServerConfig, new: &ServerConfig) -> String {
         ("Domain", old.domain != new.domain),
         ("expiry", old.expiry != new.expiry),
         ("always-save", old.always_save != new.always_save),
+        (
+            "per-session lock",
+            old.lock_per_session != new.lock_per_session,
+        ),
     ];
     changes.extend(
         flags
@@ -359,6 +363,13 @@ pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: Strin
         return;
     };
     let ours = core.is_ours(&url);
+    let mode = match core.inspector() {
+        Some(inspector) if ours && inspector.config().lock_per_session => {
+            " on the safe server (one request at a time per session)"
+        }
+        Some(_) if ours => " on the naive server (no per-session lock)",
+        _ => "",
+    };
     let before = session_views(core, &slot.browser).await;
     let mut visits = JoinSet::new();
     for _ in 0..count {
@@ -376,11 +387,11 @@ pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: Strin
             let lost = (count as u64).saturating_sub(gained);
             if lost == 0 {
                 format!(
-                    "Burst of {count} parallel visits: views {views_before} → {views_after}, all {count} counted"
+                    "Burst of {count} parallel visits{mode}: views {views_before} → {views_after}, all {count} counted"
                 )
             } else {
                 format!(
-                    "Burst of {count} parallel visits: views {views_before} → {views_after}, \
+                    "Burst of {count} parallel visits{mode}: views {views_before} → {views_after}, \
                      {lost} of {count} increments lost — each request loaded the session, added \
                      one and saved over the others (a lost update)"
                 )

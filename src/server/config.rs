@@ -133,6 +133,9 @@ pub struct ServerConfig {
     pub protection: CookieProtection,
     /// Save and re-send the cookie on every response (express-session: `rolling` + `resave`).
     pub always_save: bool,
+    /// Run one request at a time per session, so concurrent requests cannot overwrite each
+    /// other's changes (express-session has no such option and loses updates).
+    pub lock_per_session: bool,
     /// The signing / encryption secret (express-session: `secret`).
     pub secret: Secret,
 }
@@ -150,6 +153,7 @@ impl ServerConfig {
             expiry: ExpiryPolicy::BrowserSession,
             protection: CookieProtection::Signed,
             always_save: false,
+            lock_per_session: true,
             secret,
         }
     }

@@ -6,6 +6,7 @@
 
 mod config;
 mod inspect;
+mod locks;
 mod routes;
 mod store;
 
@@ -21,6 +22,7 @@ use tower_sessions::MemoryStore;
 
 pub use config::{CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig};
 pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
+pub use locks::SessionLocks;
 pub use routes::app;
 pub use store::{DeleteReason, InspectableStore, SessionData, SessionRow, StoreChange};
 
@@ -96,6 +98,7 @@ fn swappable(current: Arc<RwLock<axum::Router>>) -> axum::Router {
 pub struct RunningServer {
     addr: SocketAddr,
     store: InspectableStore<MemoryStore>,
+    locks: SessionLocks,
     router: Arc<RwLock<axum::Router>>,
     fallback_from: Option<SocketAddr>,
     inspector: Inspector,
@@ -117,7 +120,13 @@ impl RunningServer {
         let store = InspectableStore::new(MemoryStore::default(), "memory");
         let sweeper = store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD);
         let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
-        let router = Arc::new(RwLock::new(app(store.clone(), config, inspector.clone())));
+        let locks = SessionLocks::default();
+        let router = Arc::new(RwLock::new(app(
+            store.clone(),
+            config,
+            inspector.clone(),
+            locks.clone(),
+        )));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(run(listener, swappable(router.clone()), async {
             let _ = rx.await;
@@ -125,6 +134,7 @@ impl RunningServer {
         Ok(Self {
             addr,
             store,
+            locks,
             router,
             fallback_from,
             inspector,
@@ -138,8 +148,18 @@ impl RunningServer {
     /// requests from now on use the new settings (requests in flight finish with the old).
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
-        let router = app(self.store.clone(), config, self.inspector.clone());
+        let router = app(
+            self.store.clone(),
+            config,
+            self.inspector.clone(),
+            self.locks.clone(),
+        );
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
+    }
+
+    /// How many sessions the store holds now (cheap: no store reads).
+    pub fn session_count(&self) -> usize {
+        self.store.len()
     }
 
     /// The address the server listens on.

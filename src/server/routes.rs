@@ -20,6 +20,7 @@ use tower_sessions::{
 use super::{
     config::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
     inspect::{CookieVerdict, Inspector, Served, StoreStory},
+    locks::{SessionLocks, serialize_per_session, session_cookie_value},
     store::REQUEST_CHANGES,
 };
 
@@ -37,6 +38,7 @@ pub fn app<S: SessionStore + Clone>(
     store: S,
     config: ServerConfig,
     inspector: Inspector,
+    locks: SessionLocks,
 ) -> Router {
     let routes = Router::new()
         .route("/", get(count_views))
@@ -46,8 +48,14 @@ pub fn app<S: SessionStore + Clone>(
         .route("/whoami", get(whoami))
         .with_state(inspector.clone())
         .fallback(not_found);
-    with_sessions(routes, store, &config)
-        .layer(middleware::from_fn_with_state(inspector, trace_request))
+    let mut router = with_sessions(routes, store, &config);
+    if config.lock_per_session {
+        router = router.layer(middleware::from_fn_with_state(
+            (locks, inspector.clone()),
+            serialize_per_session,
+        ));
+    }
+    router.layer(middleware::from_fn_with_state(inspector, trace_request))
 }
 
 /// Adds the session layer, whose type depends on how the cookie is protected.
@@ -266,21 +274,14 @@ async fn trace_request(
 /// What the session layer will make of the request's session cookie.
 fn session_cookie_verdict(inspector: &Inspector, request: &Request) -> CookieVerdict {
     let config = inspector.config();
-    let name = &config.cookie_name;
-    let mut unreadable = false;
-    for value in request.headers().get_all(header::COOKIE) {
-        let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
-            unreadable = true;
-            continue;
-        };
-        for pair in text.split(';') {
-            if let Some((key, value)) = pair.trim().split_once('=')
-                && key.trim() == name
-            {
-                return inspector.verify(value.trim());
-            }
-        }
+    if let Some(value) = session_cookie_value(request, &config.cookie_name) {
+        return inspector.verify(&value);
     }
+    let unreadable = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| std::str::from_utf8(v.as_bytes()).is_err());
     if unreadable {
         CookieVerdict::Rejected {
             reason: "the Cookie header is not valid UTF-8".to_owned(),

@@ -131,6 +131,17 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
         self.kind
     }
 
+    /// How many sessions were written through this store and not deleted (expired ones
+    /// count until the next sweep).
+    pub fn len(&self) -> usize {
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no session is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A receiver that changes whenever the store does.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()

@@ -11,6 +11,7 @@ use crate::{
         BrowserId, BrowserState, Command, JarCookie, MAX_BURST,
         text::{clock_time, short, time_left},
     },
+    server::ServerConfig,
 };
 
 use super::{UiCommand, theme};
@@ -71,11 +72,13 @@ impl BrowserDraft {
 /// The other browsers, for "copy cookie to …": (id, name).
 pub type Peers<'a> = &'a [(BrowserId, String)];
 
-/// Draws one browser; returns what the user asked for.
+/// Draws one browser; returns what the user asked for. `server` is the embedded server's
+/// settings (for the burst's safe/naive switch), if it runs.
 pub fn browser_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
+    server: Option<&ServerConfig>,
     peers: Peers<'_>,
     now: OffsetDateTime,
     offset: UtcOffset,
@@ -93,7 +96,7 @@ pub fn browser_ui(
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
                 routes_ui(ui, browser, draft, &mut commands);
-                switches_ui(ui, browser, draft, &mut commands);
+                switches_ui(ui, browser, draft, server, &mut commands);
                 ui.separator();
                 response_ui(ui, browser);
                 ui.separator();
@@ -264,6 +267,7 @@ fn switches_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
+    server: Option<&ServerConfig>,
     commands: &mut Vec<UiCommand>,
 ) {
     let name = &browser.name;
@@ -307,6 +311,23 @@ fn switches_ui(
                 url: draft.url.clone(),
                 count: draft.burst,
             }));
+        }
+        if let Some(config) = server {
+            let mut safe = config.lock_per_session;
+            if ui
+                .checkbox(&mut safe, "Safe server")
+                .accessible_name(format!("Safe server {name}"))
+                .on_hover_text(
+                    "On: the server runs one request at a time per session, so a burst counts \
+                     every visit. Off: the naive server (like express-session) loses increments \
+                     when requests of one session overlap. Applies to the whole server.",
+                )
+                .changed()
+            {
+                let mut config = config.clone();
+                config.lock_per_session = safe;
+                commands.push(lab(Command::ApplySettings(config)));
+            }
         }
     });
 }

@@ -244,6 +244,7 @@ impl eframe::App for SessionLabApp {
                                 ui,
                                 browser,
                                 draft,
+                                self.state.server.as_ref().map(|s| &s.config),
                                 &peers,
                                 now,
                                 self.offset,

@@ -134,6 +134,8 @@ pub fn settings_ui(
                         .on_hover_text("express-session: cookie.secure — https only (browsers treat 127.0.0.1 as secure, other hosts over http never get it)");
                     ui.checkbox(&mut config.always_save, "Always save (rolling)")
                         .on_hover_text("express-session: resave + rolling — save and re-send the cookie on every response");
+                    ui.checkbox(&mut config.lock_per_session, "One request at a time per session")
+                        .on_hover_text("No express-session twin: express-session loses updates when requests of one session overlap; this lock prevents it");
                 });
                 ui.end_row();
 
