@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use common::raw_get;
 use session_lab::server::{
-    CookieVerdict, InspectableStore, Inspector, RunningServer, Secret, ServerConfig, SessionLocks,
-    StoreStory, app,
+    CookieVerdict, InspectableStore, Inspector, MemoryStore, RunningServer, Secret, ServerConfig,
+    SessionLocks, StoreStory, app,
 };
 use tower::ServiceExt;
-use tower_sessions::MemoryStore;
 
 fn config() -> ServerConfig {
     ServerConfig::with_secret(Secret::from_phrase("server tests"))
@@ -167,7 +166,7 @@ async fn stops_cleanly() {
 /// number back so clients can find the inspector's record.
 #[tokio::test]
 async fn router_answers_in_process() {
-    let store = InspectableStore::new(MemoryStore::default(), "memory");
+    let store = InspectableStore::new(MemoryStore::default());
     let inspector = Inspector::new(Arc::new(store.clone()), config());
     let router = app(store, config(), inspector.clone(), SessionLocks::default());
     let response = router

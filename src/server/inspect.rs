@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tower_sessions::{
-    SessionStore,
     cookie::{Cookie, CookieJar},
     session::Id,
     session_store,
@@ -20,15 +19,15 @@ use tower_sessions::{
 
 use super::{
     config::{CookieProtection, ServerConfig},
-    store::{DeleteReason, InspectableStore, SessionData, SessionRow, StoreChange},
+    store::{DeleteReason, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange},
 };
 
 /// How many served requests the inspector remembers for the lab to look up.
 const RECENT_SERVED: usize = 1024;
 
-/// A store the inspector can list; implemented by [`InspectableStore`] over any session store.
+/// What the inspector needs of a store, object-safe so any store type fits behind it.
 #[async_trait]
-pub trait ListSessions: Send + Sync + 'static {
+pub trait InspectStore: Send + Sync + 'static {
     /// The store's kind, for the header ("memory", …).
     fn kind(&self) -> &'static str;
     /// Every live session, oldest first.
@@ -40,7 +39,7 @@ pub trait ListSessions: Send + Sync + 'static {
 }
 
 #[async_trait]
-impl<S: SessionStore + Clone> ListSessions for InspectableStore<S> {
+impl<S: ListSessions> InspectStore for InspectableStore<S> {
     fn kind(&self) -> &'static str {
         InspectableStore::kind(self)
     }
@@ -192,7 +191,7 @@ pub struct Inspector {
 }
 
 struct InspectorInner {
-    store: Arc<dyn ListSessions>,
+    store: Arc<dyn InspectStore>,
     config: RwLock<Arc<ServerConfig>>,
     requests: AtomicU64,
     recent: Mutex<VecDeque<Served>>,
@@ -201,7 +200,7 @@ struct InspectorInner {
 
 impl Inspector {
     /// An inspector over `store` for a server using `config`.
-    pub fn new(store: Arc<dyn ListSessions>, config: ServerConfig) -> Self {
+    pub fn new(store: Arc<dyn InspectStore>, config: ServerConfig) -> Self {
         let (served, _) = broadcast::channel(256);
         Self {
             inner: Arc::new(InspectorInner {

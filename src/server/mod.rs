@@ -7,6 +7,7 @@
 mod config;
 mod inspect;
 mod locks;
+mod memory;
 mod routes;
 mod store;
 
@@ -18,13 +19,15 @@ use std::{
 };
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tower_sessions::MemoryStore;
 
 pub use config::{CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig};
 pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
 pub use locks::SessionLocks;
+pub use memory::MemoryStore;
 pub use routes::app;
-pub use store::{DeleteReason, InspectableStore, SessionData, SessionRow, StoreChange};
+pub use store::{
+    DeleteReason, Indexed, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange,
+};
 
 /// How often expired sessions are swept from the store.
 const EXPIRY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
@@ -117,7 +120,7 @@ impl RunningServer {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let store = InspectableStore::new(MemoryStore::default(), "memory");
+        let store = InspectableStore::new(MemoryStore::default());
         let sweeper = store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD);
         let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
         let locks = SessionLocks::default();

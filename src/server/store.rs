@@ -1,5 +1,10 @@
-//! The inspectable store: a wrapper around any `tower_sessions::SessionStore` that can list what
-//! the store really holds, deletes expired sessions, and announces every change.
+//! The inspectable store: a wrapper around a session store that can list what the store
+//! really holds, deletes expired sessions, and announces every change.
+//!
+//! Stores that can enumerate themselves (our [`MemoryStore`](super::MemoryStore); SQL and
+//! Redis stores by query) implement [`ListSessions`] directly. Any other
+//! `tower_sessions::SessionStore` plugs in through [`Indexed`], which keeps an index of the ids
+//! written through it and lists them by loading each from the wrapped store.
 
 use std::{
     collections::HashMap,
@@ -77,31 +82,39 @@ pub enum StoreChange {
     },
 }
 
+/// A session store that can say what it holds.
+#[async_trait]
+pub trait ListSessions: SessionStore + Clone {
+    /// The store's kind, for the header ("memory", …).
+    fn kind(&self) -> &'static str;
+    /// Every live session, oldest first.
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>>;
+    /// One live session, if the store holds it.
+    async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>>;
+    /// Deletes every session whose expiry has passed; returns how many went.
+    async fn delete_expired(&self) -> session_store::Result<usize>;
+    /// How many sessions the store holds (expired ones may count until the next sweep).
+    fn len(&self) -> usize;
+    /// Whether the store holds no session.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 tokio::task_local! {
     /// The changes of the request being served on this task, so each change can be told to the
     /// request that caused it (set by the server's trace middleware).
     pub(crate) static REQUEST_CHANGES: Arc<Mutex<Vec<StoreChange>>>;
 }
 
-/// What the inspector remembers of a session besides the record itself: three timestamps, as
-/// Unix milliseconds to keep the per-session overhead small.
-#[derive(Clone, Copy, Debug)]
-struct Meta {
-    created: i64,
-    updated: i64,
-    expires: i64,
-}
-
-/// A `SessionStore` wrapper that keeps an index of the sessions written through it, so the
-/// inspector can list them by loading each from the real store, and that announces changes.
+/// Wraps a listable store: records every change against the request that caused it and
+/// announces it, so the inspector can refresh without polling.
 ///
-/// Architecture Invariant: what `list` returns comes from the wrapped store's `load`, never
-/// from a copy kept here; the index holds ids and timestamps only.
+/// Architecture Invariant: what `list` returns comes from the wrapped store, never from a copy
+/// kept here.
 #[derive(Clone)]
 pub struct InspectableStore<S> {
     inner: S,
-    kind: &'static str,
-    index: Arc<Mutex<HashMap<Id, Meta>>>,
     generation: Arc<watch::Sender<u64>>,
 }
 
@@ -109,37 +122,23 @@ impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InspectableStore")
             .field("inner", &self.inner)
-            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
 
-impl<S: SessionStore + Clone> InspectableStore<S> {
-    /// Wraps `inner`; `kind` names it in the UI ("memory", "sqlite", …).
-    pub fn new(inner: S, kind: &'static str) -> Self {
+impl<S: ListSessions> InspectableStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
         let (generation, _) = watch::channel(0);
         Self {
             inner,
-            kind,
-            index: Arc::default(),
             generation: Arc::new(generation),
         }
     }
 
     /// The store's kind, for the header.
     pub fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    /// How many sessions were written through this store and not deleted (expired ones
-    /// count until the next sweep).
-    pub fn len(&self) -> usize {
-        self.index.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no session is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.inner.kind()
     }
 
     /// A receiver that changes whenever the store does.
@@ -149,60 +148,34 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
 
     /// Every live session, oldest first, read from the wrapped store.
     pub async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
-        let mut known: Vec<(Id, Meta)> = {
-            let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            index.iter().map(|(id, meta)| (*id, *meta)).collect()
-        };
-        known.sort_by_key(|(id, meta)| (meta.created, id.0));
-        let mut rows = Vec::with_capacity(known.len());
-        for (id, meta) in known {
-            if let Some(record) = self.inner.load(&id).await? {
-                rows.push(row(record, meta));
-            }
-        }
-        Ok(rows)
+        self.inner.list().await
     }
 
     /// One session, read from the wrapped store, if it holds it.
     pub async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
-        let Ok(parsed) = id.parse::<Id>() else {
-            return Ok(None);
-        };
-        let meta = {
-            let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            index.get(&parsed).copied()
-        };
-        let Some(record) = self.inner.load(&parsed).await? else {
-            return Ok(None);
-        };
-        let now = unix_millis(OffsetDateTime::now_utc());
-        let meta = meta.unwrap_or(Meta {
-            created: now,
-            updated: now,
-            expires: unix_millis(record.expiry_date),
-        });
-        Ok(Some(row(record, meta)))
+        match id.parse::<Id>() {
+            Ok(id) => self.inner.get(&id).await,
+            Err(_) => Ok(None),
+        }
     }
 
-    /// Deletes every session whose expiry has passed; returns how many went.
+    /// How many sessions the wrapped store holds.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether the wrapped store holds no session.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// Deletes every expired session from the wrapped store; returns how many went.
     pub async fn delete_expired(&self) -> session_store::Result<usize> {
-        let now = unix_millis(OffsetDateTime::now_utc());
-        let expired: Vec<Id> = {
-            let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            index
-                .iter()
-                .filter(|(_, meta)| meta.expires <= now)
-                .map(|(id, _)| *id)
-                .collect()
-        };
-        for id in &expired {
-            self.inner.delete(id).await?;
-            self.forget(id);
-        }
-        if !expired.is_empty() {
+        let deleted = self.inner.delete_expired().await?;
+        if deleted > 0 {
             self.announce();
         }
-        Ok(expired.len())
+        Ok(deleted)
     }
 
     /// Runs `delete_expired` every `period` until the returned task is aborted.
@@ -220,9 +193,128 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
         })
     }
 
+    fn announce(&self) {
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+    }
+}
+
+/// Records a change against the request being served, if any.
+fn trace(change: impl FnOnce() -> StoreChange) {
+    // Outside a traced request (the expiry task, tests, untraced serving) there is nobody to
+    // tell, and the change is not even built.
+    let _ = REQUEST_CHANGES.try_with(|changes| {
+        changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(change());
+    });
+}
+
+/// A record's data as a JSON object.
+pub(super) fn data_of(record: &Record) -> SessionData {
+    record
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[async_trait]
+impl<S: ListSessions> SessionStore for InspectableStore<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await?;
+        trace(|| StoreChange::Created {
+            id: record.id.to_string(),
+            data: data_of(record),
+        });
+        self.announce();
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(record).await?;
+        trace(|| StoreChange::Saved {
+            id: record.id.to_string(),
+            data: data_of(record),
+        });
+        self.announce();
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let record = self.inner.load(id).await?;
+        trace(|| StoreChange::Loaded {
+            id: id.to_string(),
+            data: record.as_ref().map(data_of),
+        });
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(id).await?;
+        trace(|| StoreChange::Deleted {
+            id: id.to_string(),
+            reason: DeleteReason::Deleted,
+        });
+        self.announce();
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The moment `millis` after the Unix epoch.
+pub(super) fn from_unix_millis(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Makes any `tower_sessions::SessionStore` listable by indexing the ids written through it
+/// (with their timestamps) and loading each from the store when listing.
+#[derive(Clone)]
+pub struct Indexed<S> {
+    inner: S,
+    kind: &'static str,
+    index: Arc<Mutex<HashMap<Id, Meta>>>,
+}
+
+/// Three timestamps per indexed session, as Unix milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    created: i64,
+    updated: i64,
+    expires: i64,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Indexed<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Indexed")
+            .field("inner", &self.inner)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore + Clone> Indexed<S> {
+    /// Indexes `inner`; `kind` names it in the UI.
+    pub fn new(inner: S, kind: &'static str) -> Self {
+        Self {
+            inner,
+            kind,
+            index: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Meta>> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn remember(&self, record: &Record, created: bool) {
         let now = unix_millis(OffsetDateTime::now_utc());
-        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.lock();
         let meta = index.entry(record.id).or_insert(Meta {
             created: now,
             updated: now,
@@ -235,105 +327,96 @@ impl<S: SessionStore + Clone> InspectableStore<S> {
         meta.expires = unix_millis(record.expiry_date);
     }
 
-    fn forget(&self, id: &Id) {
-        self.index
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+    fn row(record: Record, meta: Meta) -> SessionRow {
+        SessionRow {
+            id: record.id.to_string(),
+            data: record.data.into_iter().collect(),
+            expires_at: record.expiry_date,
+            created_at: from_unix_millis(meta.created),
+            updated_at: from_unix_millis(meta.updated),
+        }
     }
-
-    fn announce(&self) {
-        self.generation.send_modify(|g| *g = g.wrapping_add(1));
-    }
-}
-
-/// Records a change against the request being served, if any.
-fn trace(change: StoreChange) {
-    // Outside a request (the expiry task, tests) there is nobody to tell.
-    let _ = REQUEST_CHANGES.try_with(|changes| {
-        changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(change);
-    });
-}
-
-fn row(record: Record, meta: Meta) -> SessionRow {
-    SessionRow {
-        id: record.id.to_string(),
-        data: record.data.into_iter().collect(),
-        expires_at: record.expiry_date,
-        created_at: from_unix_millis(meta.created),
-        updated_at: from_unix_millis(meta.updated),
-    }
-}
-
-fn data_of(record: &Record) -> SessionData {
-    record
-        .data
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-fn unix_millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_unix_millis(millis: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[async_trait]
-impl<S: SessionStore + Clone> SessionStore for InspectableStore<S> {
+impl<S: SessionStore + Clone> SessionStore for Indexed<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.inner.create(record).await?;
         self.remember(record, true);
-        trace(StoreChange::Created {
-            id: record.id.to_string(),
-            data: data_of(record),
-        });
-        self.announce();
         Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.inner.save(record).await?;
         self.remember(record, false);
-        trace(StoreChange::Saved {
-            id: record.id.to_string(),
-            data: data_of(record),
-        });
-        self.announce();
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let record = self.inner.load(id).await?;
-        trace(StoreChange::Loaded {
-            id: id.to_string(),
-            data: record.as_ref().map(data_of),
-        });
-        Ok(record)
+        self.inner.load(id).await
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.inner.delete(id).await?;
-        self.forget(id);
-        trace(StoreChange::Deleted {
-            id: id.to_string(),
-            reason: DeleteReason::Deleted,
-        });
-        self.announce();
+        self.lock().remove(id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> ListSessions for Indexed<S> {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        let mut known: Vec<(Id, Meta)> = self.lock().iter().map(|(id, m)| (*id, *m)).collect();
+        known.sort_by_key(|(id, meta)| (meta.created, id.0));
+        let mut rows = Vec::with_capacity(known.len());
+        for (id, meta) in known {
+            if let Some(record) = self.inner.load(&id).await? {
+                rows.push(Self::row(record, meta));
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>> {
+        let meta = self.lock().get(id).copied();
+        let Some(record) = self.inner.load(id).await? else {
+            return Ok(None);
+        };
+        let now = unix_millis(OffsetDateTime::now_utc());
+        let meta = meta.unwrap_or(Meta {
+            created: now,
+            updated: now,
+            expires: unix_millis(record.expiry_date),
+        });
+        Ok(Some(Self::row(record, meta)))
+    }
+
+    async fn delete_expired(&self) -> session_store::Result<usize> {
+        let now = unix_millis(OffsetDateTime::now_utc());
+        let expired: Vec<Id> = self
+            .lock()
+            .iter()
+            .filter(|(_, meta)| meta.expires <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.inner.delete(id).await?;
+            self.lock().remove(id);
+        }
+        Ok(expired.len())
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tower_sessions::MemoryStore;
-
     use super::*;
 
     fn record(secs_left: i64) -> Record {
@@ -344,10 +427,15 @@ mod tests {
         }
     }
 
-    /// The inspector lists exactly what the wrapped store holds, and forgets deleted sessions.
+    /// tower-sessions' own memory store, which cannot enumerate itself.
+    fn foreign() -> tower_sessions::MemoryStore {
+        tower_sessions::MemoryStore::default()
+    }
+
+    /// Any store, indexed, lists exactly what it holds and forgets deleted sessions.
     #[tokio::test]
-    async fn lists_what_the_store_holds() {
-        let store = InspectableStore::new(MemoryStore::default(), "memory");
+    async fn indexed_store_lists_what_it_holds() {
+        let store = InspectableStore::new(Indexed::new(foreign(), "memory"));
         let mut a = record(60);
         let mut b = record(60);
         store.create(&mut a).await.unwrap();
@@ -372,7 +460,7 @@ mod tests {
     /// A memory store that remembers which ids were deleted from it.
     #[derive(Clone, Debug, Default)]
     struct Recording {
-        inner: MemoryStore,
+        inner: tower_sessions::MemoryStore,
         deleted: Arc<Mutex<Vec<Id>>>,
     }
 
@@ -395,7 +483,7 @@ mod tests {
     #[tokio::test]
     async fn expired_sessions_are_deleted() {
         let inner = Recording::default();
-        let store = InspectableStore::new(inner.clone(), "memory");
+        let store = InspectableStore::new(Indexed::new(inner.clone(), "memory"));
         let mut live = record(60);
         let mut dead = record(-1);
         store.create(&mut live).await.unwrap();

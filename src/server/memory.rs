@@ -1,0 +1,229 @@
+//! The embedded server's memory store: sessions kept in this process, compactly (the data as
+//! JSON bytes beside three timestamps), sharded so that sessions rarely contend, and able to
+//! list itself for the inspector and sweep its expired sessions.
+
+use std::{
+    collections::HashMap,
+    hash::{BuildHasher, RandomState},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+use super::store::{ListSessions, SessionRow, from_unix_millis, unix_millis};
+
+/// How many independently locked parts the store has.
+const SHARDS: usize = 16;
+
+/// One stored session.
+#[derive(Clone, Debug)]
+struct Entry {
+    /// The data as a JSON object, serialized.
+    data: Box<[u8]>,
+    /// Unix milliseconds.
+    expires: i64,
+    created: i64,
+    updated: i64,
+}
+
+/// Sessions in memory. Clones share the same sessions.
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    shards: Arc<[Mutex<HashMap<Id, Entry>>]>,
+    hasher: RandomState,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl MemoryStore {
+    // A std Mutex, not a tokio one: no await happens while a shard is held.
+    fn shard(&self, id: &Id) -> MutexGuard<'_, HashMap<Id, Entry>> {
+        let index = (self.hasher.hash_one(id.0) as usize) % self.shards.len();
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, HashMap<Id, Entry>>> {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn entry(record: &Record, created: i64, now: i64) -> session_store::Result<Entry> {
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        Ok(Entry {
+            data: data.into_boxed_slice(),
+            expires: unix_millis(record.expiry_date),
+            created,
+            updated: now,
+        })
+    }
+
+    fn record(id: Id, entry: &Entry) -> session_store::Result<Record> {
+        Ok(Record {
+            id,
+            data: serde_json::from_slice(&entry.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: from_unix_millis(entry.expires),
+        })
+    }
+
+    fn row(id: Id, entry: &Entry) -> session_store::Result<SessionRow> {
+        Ok(SessionRow {
+            id: id.to_string(),
+            data: serde_json::from_slice(&entry.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expires_at: from_unix_millis(entry.expires),
+            created_at: from_unix_millis(entry.created),
+            updated_at: from_unix_millis(entry.updated),
+        })
+    }
+}
+
+fn now_millis() -> i64 {
+    unix_millis(OffsetDateTime::now_utc())
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let now = now_millis();
+        let entry = Self::entry(record, now, now)?;
+        loop {
+            let mut shard = self.shard(&record.id);
+            if !shard.contains_key(&record.id) {
+                shard.insert(record.id, entry);
+                return Ok(());
+            }
+            drop(shard);
+            // Session id collision (one in 2^128): pick another.
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let now = now_millis();
+        let mut shard = self.shard(&record.id);
+        let created = shard.get(&record.id).map_or(now, |e| e.created);
+        shard.insert(record.id, Self::entry(record, created, now)?);
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let shard = self.shard(id);
+        match shard.get(id) {
+            Some(entry) if entry.expires > now_millis() => Self::record(*id, entry).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.shard(id).remove(id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ListSessions for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        let now = now_millis();
+        let mut live: Vec<(i64, SessionRow)> = Vec::new();
+        for shard in self.shards() {
+            for (id, entry) in shard.iter().filter(|(_, e)| e.expires > now) {
+                live.push((entry.created, Self::row(*id, entry)?));
+            }
+        }
+        live.sort_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| ra.id.cmp(&rb.id)));
+        Ok(live.into_iter().map(|(_, row)| row).collect())
+    }
+
+    async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>> {
+        let shard = self.shard(id);
+        match shard.get(id) {
+            Some(entry) if entry.expires > now_millis() => Self::row(*id, entry).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_expired(&self) -> session_store::Result<usize> {
+        let now = now_millis();
+        let mut deleted = 0;
+        for mut shard in self.shards() {
+            let before = shard.len();
+            shard.retain(|_, entry| entry.expires > now);
+            deleted += before - shard.len();
+        }
+        Ok(deleted)
+    }
+
+    fn len(&self) -> usize {
+        self.shards().map(|shard| shard.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(secs_left: i64, views: u64) -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([("views".to_owned(), serde_json::json!(views))]),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(secs_left),
+        }
+    }
+
+    /// What is saved loads back the same; the listing shows it with its times, oldest first.
+    #[tokio::test]
+    async fn saves_loads_and_lists() {
+        let store = MemoryStore::default();
+        let mut a = record(60, 1);
+        store.create(&mut a).await.unwrap();
+        let mut b = record(60, 7);
+        store.create(&mut b).await.unwrap();
+        a.data.insert("views".into(), serde_json::json!(2));
+        store.save(&a).await.unwrap();
+        let loaded = store.load(&a.id).await.unwrap().unwrap();
+        assert_eq!(loaded.data["views"], 2);
+        let rows = store.list().await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            [a.id.to_string(), b.id.to_string()]
+        );
+        assert!(rows[0].updated_at >= rows[0].created_at);
+        store.delete(&a.id).await.unwrap();
+        assert!(store.load(&a.id).await.unwrap().is_none());
+        assert_eq!(store.len(), 1);
+    }
+
+    /// Expired sessions do not load, do not list, and are swept.
+    #[tokio::test]
+    async fn expired_sessions_are_swept() {
+        let store = MemoryStore::default();
+        let mut dead = record(-1, 1);
+        let mut live = record(60, 1);
+        store.create(&mut dead).await.unwrap();
+        store.create(&mut live).await.unwrap();
+        assert!(store.load(&dead.id).await.unwrap().is_none());
+        assert_eq!(store.list().await.unwrap().len(), 1);
+        assert_eq!(store.delete_expired().await.unwrap(), 1);
+        assert_eq!(store.len(), 1);
+    }
+}
