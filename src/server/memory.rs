@@ -104,8 +104,8 @@ impl SessionStore for MemoryStore {
         let entry = Self::entry(record, now, now)?;
         loop {
             let mut shard = self.shard(&record.id);
-            if !shard.contains_key(&record.id) {
-                shard.insert(record.id, entry);
+            if let std::collections::hash_map::Entry::Vacant(slot) = shard.entry(record.id) {
+                slot.insert(entry);
                 return Ok(());
             }
             drop(shard);
