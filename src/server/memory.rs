@@ -196,6 +196,8 @@ mod tests {
         let store = MemoryStore::default();
         let mut a = record(60, 1);
         store.create(&mut a).await.unwrap();
+        // Creation times are kept to the millisecond; make the order unambiguous.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         let mut b = record(60, 7);
         store.create(&mut b).await.unwrap();
         a.data.insert("views".into(), serde_json::json!(2));
