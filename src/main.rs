@@ -32,7 +32,11 @@ enum Mode {
     /// Open the window (the default): the server, side-by-side browsers, cookies and sessions.
     Gui,
     /// Run only the session server, for real browsers, curl and benchmarks; Ctrl-C stops it.
-    Serve,
+    Serve {
+        /// Do not print a line per request (and do not record requests): for benchmarks.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Headless: browsers A and B run the seed's scenario (A visits three times, B once) and
     /// a transcript and a table of browser, session id and views are printed.
     Demo {
@@ -41,6 +45,28 @@ enum Mode {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Headless load: many visits from many new browsers, timed (requests/s, p50, p99); with
+    /// one browser it also counts the increments lost to concurrency.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The server to load (default: an embedded server started for the run).
+    #[arg(long)]
+    url: Option<String>,
+    /// How many visits in all.
+    #[arg(long, default_value_t = 10_000)]
+    visits: usize,
+    /// How many browsers share them (each has its own cookie jar).
+    #[arg(long, default_value_t = 1)]
+    browsers: usize,
+    /// How many visits are in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Browsers keep no cookies: every visit creates a new session.
+    #[arg(long)]
+    no_cookies: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,12 +136,13 @@ fn main() -> anyhow::Result<()> {
             cli.server.lab_config(),
             cli.window.screenshot.map(|path| (path, cli.window.scene)),
         ),
-        Mode::Serve => serve(&cli.server),
+        Mode::Serve { quiet } => serve(&cli.server, quiet),
+        Mode::Load(load) => load_mode(&cli.server, &load),
         Mode::Demo { url } => demo(&cli.server, url),
     }
 }
 
-fn serve(args: &ServerArgs) -> anyhow::Result<()> {
+fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(async {
         let mut server = RunningServer::start(args.addr(), args.config()).await?;
@@ -135,18 +162,13 @@ fn serve(args: &ServerArgs) -> anyhow::Result<()> {
             "Open it in a browser or: curl -c jar -b jar {}   (Ctrl-C stops)",
             server.url()
         );
-        let mut served = server.inspector().served();
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                record = served.recv() => match record {
-                    Ok(record) => println!("{}", lab::served_line(&record)),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        println!("… {n} requests not shown");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                },
-            }
+        if quiet {
+            server.inspector().set_tracing(false);
+            tokio::signal::ctrl_c()
+                .await
+                .context("could not wait for Ctrl-C")?;
+        } else {
+            print_requests(&server).await;
         }
         println!("Stopping: finishing requests in flight…");
         tokio::time::timeout(std::time::Duration::from_secs(5), server.stop())
@@ -181,4 +203,87 @@ fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
     let report = lab::demo::run(&lab, &mut state, &url)?;
     print!("{report}");
     Ok(())
+}
+
+fn load_mode(args: &ServerArgs, load: &LoadArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    runtime.block_on(async {
+        let mut embedded = None;
+        let url = match &load.url {
+            Some(url) => session_lab::browser::parse_http_url(url)?.to_string(),
+            None => {
+                let server = RunningServer::start(args.addr(), args.config()).await?;
+                server.inspector().set_tracing(false);
+                let url = server.url();
+                embedded = Some(server);
+                url
+            }
+        };
+        let plan = lab::load::LoadPlan {
+            url: url.clone(),
+            visits: load.visits,
+            browsers: load.browsers,
+            concurrency: load.concurrency,
+            cookies: !load.no_cookies,
+        };
+        let browsers = lab::load::browsers(&plan)?;
+        // One browser with cookies: every visit lands on one session, so the views count
+        // tells how many increments survived.
+        let counting = plan.cookies && browsers.len() == 1;
+        let before = if counting {
+            views_of(&browsers[0], &url).await?
+        } else {
+            None
+        };
+        println!(
+            "Loading {url}: {} visits from {} browser(s), {} at a time{}",
+            plan.visits,
+            browsers.len(),
+            plan.concurrency,
+            if plan.cookies { "" } else { ", cookies off" }
+        );
+        let report = lab::load::run_with(&plan, &browsers, |_| {}).await?;
+        println!("{}", report.summary());
+        if let Some(before) = before {
+            let after = views_of(&browsers[0], &url).await?.unwrap_or(0);
+            let expected = before + report.visits as u64 + 1;
+            println!(
+                "views {before} → {after} (expected {expected}): lost updates {}",
+                expected.saturating_sub(after)
+            );
+        }
+        drop(embedded);
+        anyhow::Ok(())
+    })
+}
+
+/// The views count a visit to `url` shows ("Number of views N"), if it is the counter page.
+async fn views_of(
+    browser: &session_lab::browser::Browser,
+    url: &str,
+) -> anyhow::Result<Option<u64>> {
+    let hops = browser
+        .visit(url, session_lab::browser::VisitOptions::default())
+        .await?;
+    Ok(hops
+        .last()
+        .and_then(|e| e.body.strip_prefix("Number of views "))
+        .and_then(|n| n.trim().parse().ok()))
+}
+
+/// Prints a line per request until Ctrl-C.
+async fn print_requests(server: &RunningServer) {
+    let mut served = server.inspector().served();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            record = served.recv() => match record {
+                Ok(record) => println!("{}", lab::served_line(&record)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    println!("… {n} requests not shown");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
 }

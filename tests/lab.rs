@@ -184,3 +184,30 @@ fn busy_port_is_reported() {
             .any(|l| l.level == LogLevel::Warning && l.text.contains("was taken"))
     );
 }
+
+/// A load sends the visits from new browsers and ends with a timed report; every load browser
+/// gets a session (more when its first requests race each other without a cookie yet).
+#[test]
+fn load_reports_speed_and_creates_sessions() {
+    let (lab, mut state) = lab();
+    lab.send(Command::Load {
+        visits: 300,
+        browsers: 10,
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.load.as_ref().is_some_and(|l| l.outcome.is_some())
+    }));
+    let load = state.load.clone().unwrap();
+    let report = load.outcome.unwrap().expect("the load ran");
+    assert_eq!((report.visits, report.errors), (300, 0));
+    assert_eq!(load.done, 300);
+    assert!(report.requests_per_sec() > 0.0 && report.p99 >= report.p50);
+    assert!(
+        state
+            .log
+            .iter()
+            .any(|l| l.text.starts_with("Load finished: 300 visits"))
+    );
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() >= 10
+        && s.requests_served >= 300));
+}

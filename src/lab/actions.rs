@@ -108,7 +108,7 @@ pub(super) fn apply(core: &Core, command: Command) {
         }
         Command::ApplySettings(config) => apply_settings(core, config),
         Command::RotateSecret => rotate_secret(core),
-        Command::Visit { .. } | Command::Burst { .. } => {
+        Command::Visit { .. } | Command::Burst { .. } | Command::Load { .. } => {
             tracing::error!("network commands are spawned by Lab::send");
         }
     }
@@ -409,6 +409,39 @@ pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: Strin
         LogLevel::Info
     };
     core.outbox.note(Some(id), level, text);
+}
+
+/// Sends a timed load of visits from new browsers to the embedded server.
+pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
+    let Some(server) = &core.server else {
+        core.outbox.send(Event::LoadFinished(Err(
+            "the embedded server is not running".to_owned(),
+        )));
+        return;
+    };
+    let plan = super::load::LoadPlan {
+        url: server.url(),
+        visits: visits.clamp(1, super::load::MAX_VISITS),
+        browsers: browsers.max(1),
+        concurrency: 64,
+        cookies: true,
+    };
+    core.outbox.note(
+        None,
+        LogLevel::Info,
+        format!(
+            "Load: {} visits from {} new browser(s), 64 at a time…",
+            plan.visits, plan.browsers
+        ),
+    );
+    let total = plan.visits;
+    let outbox = core.outbox.clone();
+    let result = super::load::run(&plan, move |done| {
+        outbox.send(Event::LoadProgress { done, total });
+    })
+    .await;
+    core.outbox
+        .send(Event::LoadFinished(result.map_err(|e| e.to_string())));
 }
 
 /// The browser's session on the embedded server and its views count, read from the store.

@@ -4,6 +4,7 @@
 
 mod actions;
 pub mod demo;
+pub mod load;
 mod state;
 pub mod text;
 
@@ -16,7 +17,9 @@ use std::{
 
 use tokio::runtime::Runtime;
 
-pub use state::{BrowserState, ExchangeRecord, JarCookie, LabState, LogEntry, LogLevel, LogSource};
+pub use state::{
+    BrowserState, ExchangeRecord, JarCookie, LabState, LoadStatus, LogEntry, LogLevel, LogSource,
+};
 pub use text::served_line;
 
 use crate::{
@@ -115,6 +118,13 @@ pub enum Command {
     ApplySettings(ServerConfig),
     /// Give the embedded server a new random secret.
     RotateSecret,
+    /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
+    Load {
+        /// How many visits.
+        visits: usize,
+        /// How many new browsers share them.
+        browsers: usize,
+    },
 }
 
 /// What the embedded server is, for the header and the settings panel.
@@ -223,6 +233,15 @@ pub enum Event {
     External(Served),
     /// The server answered another request.
     RequestsServed(u64),
+    /// A load is under way.
+    LoadProgress {
+        /// Visits answered so far.
+        done: usize,
+        /// Visits in all.
+        total: usize,
+    },
+    /// A load finished (or could not run).
+    LoadFinished(Result<load::LoadReport, String>),
     /// A line for the log.
     Note {
         /// About which browser, if one.
@@ -400,6 +419,11 @@ impl Lab {
                     actions::burst(&core, browser, url, count).await;
                 });
             }
+            Command::Load { visits, browsers } => {
+                self.runtime.spawn(async move {
+                    actions::load(&core, visits, browsers).await;
+                });
+            }
             // Everything else is quick and touches no network.
             other => actions::apply(&core, other),
         }
@@ -560,6 +584,9 @@ async fn watch_store(inspector: Inspector, outbox: Outbox) {
                 format!("Could not list the session store: {err}"),
             ),
         }
+        // At most ten listings a second, however busy the store is (a load of thousands of
+        // sessions would otherwise keep a core busy listing).
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if changes.changed().await.is_err() {
             return;
         }

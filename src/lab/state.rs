@@ -11,6 +11,7 @@ use crate::{
 
 use super::{
     BrowserId, Event, Hop, ServerInfo,
+    load::LoadReport,
     text::{exchange_line, served_line as served_text},
 };
 
@@ -157,6 +158,19 @@ pub struct LabState {
     pub exchanges: Vec<ExchangeRecord>,
     /// The event log, oldest first.
     pub log: Vec<LogEntry>,
+    /// The load under way or last finished, if any.
+    pub load: Option<LoadStatus>,
+}
+
+/// A load's progress and outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadStatus {
+    /// Visits answered so far.
+    pub done: usize,
+    /// Visits in all.
+    pub total: usize,
+    /// The outcome, once finished.
+    pub outcome: Option<Result<LoadReport, String>>,
 }
 
 impl LabState {
@@ -279,6 +293,29 @@ impl LabState {
             }
             Event::RequestsServed(count) => {
                 self.requests_served = self.requests_served.max(count);
+            }
+            Event::LoadProgress { done, total } => {
+                self.load = Some(LoadStatus {
+                    done,
+                    total,
+                    outcome: None,
+                });
+            }
+            Event::LoadFinished(outcome) => {
+                let (level, text) = match &outcome {
+                    Ok(report) => (
+                        LogLevel::Info,
+                        format!("Load finished: {}", report.summary()),
+                    ),
+                    Err(error) => (LogLevel::Error, format!("Load failed: {error}")),
+                };
+                self.push_log(LogSource::Lab, level, text);
+                let (done, total) = self.load.as_ref().map_or((0, 0), |l| (l.done, l.total));
+                self.load = Some(LoadStatus {
+                    done,
+                    total,
+                    outcome: Some(outcome),
+                });
             }
             Event::Note {
                 browser,

@@ -4,7 +4,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -194,6 +194,7 @@ struct InspectorInner {
     store: Arc<dyn InspectStore>,
     config: RwLock<Arc<ServerConfig>>,
     requests: AtomicU64,
+    tracing: AtomicBool,
     recent: Mutex<VecDeque<Served>>,
     served: broadcast::Sender<Served>,
 }
@@ -207,6 +208,7 @@ impl Inspector {
                 store,
                 config: RwLock::new(Arc::new(config)),
                 requests: AtomicU64::new(0),
+                tracing: AtomicBool::new(true),
                 recent: Mutex::new(VecDeque::with_capacity(RECENT_SERVED)),
                 served,
             }),
@@ -250,6 +252,17 @@ impl Inspector {
     /// A receiver of every request the server answers from now on.
     pub fn served(&self) -> broadcast::Receiver<Served> {
         self.inner.served.subscribe()
+    }
+
+    /// Whether each request is recorded (on by default; the lab needs it).
+    pub fn is_tracing(&self) -> bool {
+        self.inner.tracing.load(Ordering::Relaxed)
+    }
+
+    /// Records requests or only counts them. Off saves the per-request work of recording
+    /// when nobody reads the records (`serve --quiet`, benchmarks).
+    pub fn set_tracing(&self, on: bool) {
+        self.inner.tracing.store(on, Ordering::Relaxed);
     }
 
     /// How many requests the server has answered.

@@ -4,12 +4,31 @@ use crate::lab::{Command, LabState, MAX_BROWSERS};
 
 use super::{UiCommand, theme};
 
+/// The load the user is setting up: how many visits, from how many new browsers.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadDraft {
+    /// Visits in all.
+    pub visits: usize,
+    /// New browsers sharing them.
+    pub browsers: usize,
+}
+
+impl Default for LoadDraft {
+    fn default() -> Self {
+        Self {
+            visits: 10_000,
+            browsers: 100,
+        }
+    }
+}
+
 /// Draws the header; returns what the user asked for. `settings_open` is the settings
-/// panel's toggle.
+/// panel's toggle; `load` the Load menu's choices.
 pub fn header_ui(
     ui: &mut egui::Ui,
     state: &LabState,
     settings_open: &mut bool,
+    load: &mut LoadDraft,
 ) -> Option<UiCommand> {
     let mut command = None;
     let dark = ui.visuals().dark_mode;
@@ -97,6 +116,9 @@ pub fn header_ui(
             {
                 command = Some(UiCommand::Lab(Command::AddBrowser { private: false }));
             }
+            if let Some(started) = load_ui(ui, state, load) {
+                command = Some(started);
+            }
             ui.toggle_value(settings_open, "Server settings")
                 .on_hover_text(
                     "Cookie name, flags, expiry, signing and the secret of the embedded server",
@@ -112,4 +134,61 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     } else {
         format!("{count} {many}")
     }
+}
+
+/// The Load menu, and the progress of a load under way.
+fn load_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut LoadDraft) -> Option<UiCommand> {
+    let mut command = None;
+    let running = state.load.as_ref().is_some_and(|l| l.outcome.is_none());
+    ui.add_enabled_ui(!running && state.server.is_some(), |ui| {
+        ui.menu_button("Load", |ui| {
+            ui.label("Send many visits from new browsers, 64 at a time, and time them.");
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::DragValue::new(&mut draft.visits)
+                        .range(1..=1_000_000)
+                        .suffix(" visits"),
+                )
+                .accessible_name("Load visits");
+                ui.label("from");
+                ui.add(
+                    egui::DragValue::new(&mut draft.browsers)
+                        .range(1..=10_000)
+                        .suffix(" browsers"),
+                )
+                .accessible_name("Load browsers");
+            });
+            if ui.button("Start load").clicked() {
+                command = Some(UiCommand::Lab(Command::Load {
+                    visits: draft.visits,
+                    browsers: draft.browsers,
+                }));
+                ui.close();
+            }
+        })
+        .response
+        .on_hover_text("Feel the server's speed: requests/s and p99 from inside the window");
+    });
+    if let Some(load) = &state.load {
+        match &load.outcome {
+            None => {
+                let fraction = load.done as f32 / load.total.max(1) as f32;
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(160.0)
+                        .text(format!("{} / {}", load.done, load.total)),
+                );
+            }
+            Some(Ok(report)) => {
+                ui.label(format!(
+                    "last load: {:.0} req/s, p99 {:.1} ms",
+                    report.requests_per_sec(),
+                    report.p99.as_secs_f64() * 1000.0
+                ))
+                .on_hover_text(report.summary());
+            }
+            Some(Err(_)) => {}
+        }
+    }
+    command
 }

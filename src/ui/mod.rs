@@ -53,6 +53,7 @@ pub struct SessionLabApp {
     state: LabState,
     drafts: HashMap<BrowserId, BrowserDraft>,
     settings: Option<SettingsDraft>,
+    load: header::LoadDraft,
     bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
@@ -68,6 +69,7 @@ impl SessionLabApp {
             state: LabState::default(),
             drafts: HashMap::new(),
             settings: None,
+            load: header::LoadDraft::default(),
             bottom_tab: BottomTab::Log,
             offset,
             script: None,
@@ -168,7 +170,12 @@ impl eframe::App for SessionLabApp {
         let mut settings_open = self.settings.is_some();
         egui::Panel::top("header").show(ui, |ui| {
             ui.add_space(4.0);
-            commands.extend(header::header_ui(ui, &self.state, &mut settings_open));
+            commands.extend(header::header_ui(
+                ui,
+                &self.state,
+                &mut settings_open,
+                &mut self.load,
+            ));
             ui.add_space(2.0);
         });
         match (settings_open, &self.settings, &self.state.server) {
