@@ -86,6 +86,10 @@ struct ServerArgs {
         global = true
     )]
     secret: Option<String>,
+    /// Start the naive server: no per-session lock, so concurrent requests of one session lose
+    /// updates, as with express-session (to see the race, or to measure the lock's cost).
+    #[arg(long, global = true)]
+    naive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,7 +114,9 @@ impl ServerArgs {
             Some(phrase) if !phrase.is_empty() => Secret::from_phrase(phrase),
             _ => Secret::random(),
         };
-        ServerConfig::with_secret(secret)
+        let mut config = ServerConfig::with_secret(secret);
+        config.lock_per_session = !self.naive;
+        config
     }
 
     fn lab_config(&self) -> LabConfig {

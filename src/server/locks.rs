@@ -4,74 +4,108 @@
 //! sessions never wait on each other.
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    hash::{BuildHasher, RandomState},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
-use axum::{
-    extract::{Request, State},
-    http::header,
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, http::header};
 
-use super::inspect::Inspector;
+/// How many independently locked parts the lock table has.
+const SHARDS: usize = 16;
 
-/// The locks of the sessions that have a request in flight.
-#[derive(Clone, Default)]
+/// How many idle locks a shard keeps for reuse before it forgets them.
+const IDLE_PER_SHARD: usize = 256;
+
+/// Keys are already keyed SipHash values: the table does not hash them again.
+type Table = super::memory::FoldMap<u64, Arc<tokio::sync::Mutex<()>>>;
+
+/// The locks of the sessions that have a request in flight, keyed by a 64-bit hash of the
+/// session cookie's raw value (a forged value only ever contends with itself; two real
+/// sessions sharing a hash would merely take turns).
+#[derive(Clone)]
 pub struct SessionLocks {
-    held: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    shards: Arc<[Mutex<Table>]>,
+    hasher: RandomState,
+}
+
+impl Default for SessionLocks {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+/// A held session lock; released (and forgotten, if nobody waits) by [`SessionLocks::release`].
+pub(super) struct Held {
+    key: u64,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl SessionLocks {
     /// How many sessions have a request in flight (or waiting).
     pub fn in_use(&self) -> usize {
-        self.map().len()
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .filter(|lock| Arc::strong_count(lock) > 1)
+                    .count()
+            })
+            .sum()
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    /// How many locks the table keeps (in use or idle); bounded by the idle limit.
+    pub fn kept(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
-    /// The lock for `key`, made if no request of that session is in flight.
-    fn acquire(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.map().entry(key.to_owned()).or_default().clone()
+    /// The key of a cookie value.
+    pub(super) fn key(&self, cookie_value: &str) -> u64 {
+        self.hasher.hash_one(cookie_value)
     }
 
-    /// Forgets the lock of `key` when no other request holds or awaits it.
-    fn release(&self, key: &str, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut map = self.map();
-        // Clones are only taken under the map's mutex, so two references (the map's and ours)
-        // mean nobody else is waiting.
-        if Arc::strong_count(&lock) == 2 {
-            map.remove(key);
+    fn shard(&self, key: u64) -> MutexGuard<'_, Table> {
+        self.shards[(key as usize) % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for the session's lock and holds it.
+    pub(super) async fn hold(&self, key: u64) -> Held {
+        let lock = self.shard(key).entry(key).or_default().clone();
+        let guard = lock.clone().lock_owned().await;
+        Held {
+            key,
+            lock,
+            _guard: guard,
+        }
+    }
+
+    /// Releases a held lock. Idle locks stay for the session's next request (no allocation
+    /// per request) until the shard holds too many, then the idle ones are forgotten.
+    pub(super) fn release(&self, held: Held) {
+        let Held { key, lock, _guard } = held;
+        drop(_guard);
+        drop(lock);
+        let mut shard = self.shard(key);
+        if shard.len() > IDLE_PER_SHARD {
+            // Clones are only taken under the shard's mutex, so a lock nobody else references
+            // is idle: nobody holds or awaits it.
+            shard.retain(|_, lock| Arc::strong_count(lock) > 1);
         }
     }
 }
 
-/// Middleware: runs the rest of the stack while holding the lock of the request's session.
-/// Keyed by the raw cookie value, so a forged value only ever contends with itself.
-pub async fn serialize_per_session(
-    State((locks, inspector)): State<(SessionLocks, Inspector)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let key = session_cookie_value(&request, &inspector.config().cookie_name);
-    let Some(key) = key else {
-        // No session yet: this request creates its own, nobody to race with.
-        return next.run(request).await;
-    };
-    let lock = locks.acquire(&key);
-    let response = {
-        let _guard = lock.lock().await;
-        next.run(request).await
-    };
-    locks.release(&key, lock);
-    response
-}
-
 /// The value of the cookie `name` in the request's `Cookie` headers, if any.
-pub(super) fn session_cookie_value(request: &Request, name: &str) -> Option<String> {
+pub(super) fn session_cookie_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request
         .headers()
         .get_all(header::COOKIE)
@@ -80,23 +114,46 @@ pub(super) fn session_cookie_value(request: &Request, name: &str) -> Option<Stri
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim().to_owned())
+        .map(|(_, value)| value.trim())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A lock is forgotten once its last request is done, so the map does not grow.
+    /// Idle locks are kept only up to a bound, so the table does not grow with the sessions.
+    #[tokio::test]
+    async fn idle_locks_are_bounded() {
+        let locks = SessionLocks::default();
+        for n in 0..10_000 {
+            let held = locks.hold(locks.key(&n.to_string())).await;
+            locks.release(held);
+        }
+        assert_eq!(locks.in_use(), 0);
+        assert!(
+            locks.kept() <= SHARDS * (IDLE_PER_SHARD + 1),
+            "{}",
+            locks.kept()
+        );
+    }
+
+    /// A held lock makes the session's next request wait; releasing lets it through.
     #[tokio::test]
     async fn locks_are_released() {
         let locks = SessionLocks::default();
-        let first = locks.acquire("a");
-        let second = locks.acquire("a");
+        let key = locks.key("a");
+        let first = locks.hold(key).await;
+        let waiting = {
+            let locks = locks.clone();
+            tokio::spawn(async move {
+                let second = locks.hold(key).await;
+                locks.release(second);
+            })
+        };
+        tokio::task::yield_now().await;
         assert_eq!(locks.in_use(), 1);
-        locks.release("a", first);
-        assert_eq!(locks.in_use(), 1, "the second request still holds it");
-        locks.release("a", second);
+        locks.release(first);
+        waiting.await.unwrap();
         assert_eq!(locks.in_use(), 0);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    hash::{BuildHasher, RandomState},
+    hash::{BuildHasherDefault, Hasher},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -32,30 +32,63 @@ struct Entry {
     updated: i64,
 }
 
+/// Hashes keys that are already uniformly random (session ids from a CSPRNG, keyed hashes) by
+/// folding their bits: no need to hash them again.
+#[derive(Default)]
+pub(super) struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by the keys above; a plain FNV-1a fallback keeps it correct for any key.
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn write_i128(&mut self, n: i128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
+/// A hash map for already-random keys.
+pub(super) type FoldMap<K, V> = HashMap<K, V, BuildHasherDefault<FoldHasher>>;
+
+type Shard = FoldMap<Id, Entry>;
+
 /// Sessions in memory. Clones share the same sessions.
+///
+/// Ids are random 128-bit values the server made, so they pick their shard and bucket by their
+/// own bits. Ids from cookies that name no session only probe, and are never stored.
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
-    shards: Arc<[Mutex<HashMap<Id, Entry>>]>,
-    hasher: RandomState,
+    shards: Arc<[Mutex<Shard>]>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
         }
     }
 }
 
 impl MemoryStore {
     // A std Mutex, not a tokio one: no await happens while a shard is held.
-    fn shard(&self, id: &Id) -> MutexGuard<'_, HashMap<Id, Entry>> {
-        let index = (self.hasher.hash_one(id.0) as usize) % self.shards.len();
+    fn shard(&self, id: &Id) -> MutexGuard<'_, Shard> {
+        // The high bits pick the shard; the map's buckets use the folded low bits.
+        let index = ((id.0 >> 120) as usize) % self.shards.len();
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, HashMap<Id, Entry>>> {
+    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> {
         self.shards
             .iter()
             .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()))

@@ -6,6 +6,7 @@
 
 mod config;
 mod inspect;
+mod layer;
 mod locks;
 mod memory;
 mod routes;
@@ -22,6 +23,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use config::{CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig};
 pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
+pub use layer::REQUEST_ID_HEADER;
 pub use locks::SessionLocks;
 pub use memory::MemoryStore;
 pub use routes::app;
@@ -86,17 +88,6 @@ pub async fn run(
         .await
 }
 
-/// A router that forwards every request to whichever router `current` holds at the time, so
-/// settings can change without closing the listener.
-fn swappable(current: Arc<RwLock<axum::Router>>) -> axum::Router {
-    use tower::ServiceExt as _;
-    let forward = tower::service_fn(move |request: axum::extract::Request| {
-        let router = current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        router.oneshot(request)
-    });
-    axum::Router::new().fallback_service(forward)
-}
-
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     addr: SocketAddr,
@@ -131,9 +122,16 @@ impl RunningServer {
             locks.clone(),
         )));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, swappable(router.clone()), async {
+        let serving = axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(layer::CurrentRouter(
+                router.clone(),
+            )),
+        )
+        .with_graceful_shutdown(async {
             let _ = rx.await;
-        }));
+        });
+        let task = tokio::spawn(async move { serving.await });
         Ok(Self {
             addr,
             store,

@@ -263,12 +263,16 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
 
 /// Milliseconds since the Unix epoch.
 pub(super) fn unix_millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    // Seconds and milliseconds separately: no 128-bit division on every request.
+    at.unix_timestamp()
+        .saturating_mul(1000)
+        .saturating_add(i64::from(at.millisecond()))
 }
 
 /// The moment `millis` after the Unix epoch.
 pub(super) fn from_unix_millis(millis: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+    OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+        .map(|at| at + time::Duration::milliseconds(millis.rem_euclid(1000)))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Session Lab's server, the seed's Express app (express 5 +
+# express-session 1.19) and a bare axum + tower-sessions server, each pinned to one core,
+# loaded by wrk pinned to the other core. Scenarios: a returning browser (one cookie), a new
+# browser on every request, 1,000 browsers in rotation; then RSS per session after 100,000
+# sessions and lost updates under 64-way concurrency. Writes bench/RESULTS.md.
+#
+# Needs: Rust, Node.js + npm, and Debian's wrk, curl and util-linux (taskset).
+# Usage: bash bench/run.sh            (DURATION=10 seconds per scenario, CONNECTIONS=64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+SESSIONS=${SESSIONS:-100000}
+TARGET=${CARGO_TARGET_DIR:-target}
+OUT=bench/RESULTS.md
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+for tool in wrk curl taskset node npm; do
+  command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install wrk curl util-linux nodejs npm)"; exit 1; }
+done
+if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=0; LOAD_CPU=1; else SERVER_CPU=0; LOAD_CPU=0; fi
+
+echo "==> building (release)"
+cargo build --release --bin session-lab --example bare_server >/dev/null
+echo "==> installing the Express app's packages"
+(cd bench/express && npm ci --no-audit --no-fund --silent)
+
+LAB="$TARGET/release/session-lab"
+start_server() { # name port [cpus]
+  local cpus=${3:-$SERVER_CPU}
+  case $1 in
+    session-lab) taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench >"$WORK/$1.log" 2>&1 & ;;
+    express) PORT=$2 taskset -c "$cpus" node bench/express/app.js >"$WORK/$1.log" 2>&1 & ;;
+    bare) taskset -c "$cpus" "$TARGET/release/examples/bare_server" "$2" >"$WORK/$1.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
+  echo "$1 did not start:"; cat "$WORK/$1.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+
+# wrk's latency with its unit → milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+
+run_wrk() { # url [wrk options…] [-- script args…] → "rps p50 p99"
+  local url=$1; shift
+  local options=() script_args=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do options+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && script_args=("$@")
+  taskset -c $LOAD_CPU wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${options[@]}" "$url" "${script_args[@]}" >"$WORK/wrk.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$WORK/wrk.txt")
+  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")")
+  if grep -q "Non-2xx" "$WORK/wrk.txt"; then echo "warning: non-2xx answers: $(grep Non-2xx "$WORK/wrk.txt")" >&2; fi
+  echo "$rps $p50 $p99"
+}
+
+cookie_of() { # url → "name=value" of the session cookie a first visit sets
+  curl -s -D - -o /dev/null "$1" | awk -F': ' 'tolower($1) == "set-cookie" { split($2, a, ";"); print a[1]; exit }'
+}
+
+rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+declare -A RPS P50 P99 RSS LOST
+SERVERS=(session-lab express bare)
+PORT=3201
+for server in "${SERVERS[@]}"; do
+  PORT=$((PORT + 1))
+  url="http://127.0.0.1:$PORT/"
+  echo "==> $server on $url (cpu $SERVER_CPU; wrk on cpu $LOAD_CPU)"
+  start_server "$server" "$PORT"
+  taskset -c $LOAD_CPU wrk -t1 -c"$CONNECTIONS" -d2s "$url" >/dev/null # warm-up
+  cookie=$(cookie_of "$url")
+  read -r RPS[$server,returning] P50[$server,returning] P99[$server,returning] < <(run_wrk "$url" -H "Cookie: $cookie")
+  read -r RPS[$server,new] P50[$server,new] P99[$server,new] < <(run_wrk "$url")
+  : >"$WORK/cookies.txt"
+  for _ in $(seq 1000); do cookie_of "$url" >>"$WORK/cookies.txt"; done
+  read -r RPS[$server,rotation] P50[$server,rotation] P99[$server,rotation] < <(run_wrk "$url" -s bench/rotate.lua -- "$WORK/cookies.txt")
+  for scenario in returning new rotation; do
+    echo "    $scenario: ${RPS[$server,$scenario]} req/s, p50 ${P50[$server,$scenario]} ms, p99 ${P99[$server,$scenario]} ms"
+  done
+  stop_server
+
+  # Memory: a fresh server, then $SESSIONS new sessions (a browser with cookies off).
+  start_server "$server" "$PORT"
+  before=$(rss_kb "$SERVER_PID")
+  taskset -c $LOAD_CPU "$LAB" load --url "$url" --visits "$SESSIONS" --no-cookies --concurrency "$CONNECTIONS" >/dev/null
+  sleep 1
+  after=$(rss_kb "$SERVER_PID")
+  RSS[$server]=$(( (after - before) * 1024 / SESSIONS ))
+  echo "    RSS: ${before} kB → ${after} kB for $SESSIONS sessions: ${RSS[$server]} B per session"
+  stop_server
+
+  # Lost updates: a fresh server on all cores, one cookie, 10,000 visits 64 at a time.
+  start_server "$server" "$PORT" "0-$(( $(nproc) - 1 ))"
+  LOST[$server]=$("$LAB" load --url "$url" --visits 10000 --browsers 1 --concurrency 64 | awk -F'lost updates ' '/lost updates/ { print $2 }')
+  echo "    lost updates: ${LOST[$server]} of 10000"
+  stop_server
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "MISSED" }'; }
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bash bench/run.sh\` on $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(free -g | awk '/Mem:/ { print $2 }') GiB."
+  echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per scenario) to cpu $LOAD_CPU."
+  echo "Express $(node -p "require('./bench/express/node_modules/express/package.json').version") with express-session $(node -p "require('./bench/express/node_modules/express-session/package.json').version") on Node.js $(node --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
+  echo
+  echo "| scenario | server | requests/s | p50 ms | p99 ms |"
+  echo "|---|---|---:|---:|---:|"
+  for scenario in returning new rotation; do
+    for server in "${SERVERS[@]}"; do
+      echo "| $scenario | $server | ${RPS[$server,$scenario]} | ${P50[$server,$scenario]} | ${P99[$server,$scenario]} |"
+    done
+  done
+  echo
+  echo "| server | RSS per session (B, after $SESSIONS sessions) | lost updates (10,000 visits, 64 at once, one cookie, server on all cores) |"
+  echo "|---|---:|---:|"
+  for server in "${SERVERS[@]}"; do echo "| $server | ${RSS[$server]} | ${LOST[$server]} |"; done
+  echo
+  echo "## Targets (ratios from this run)"
+  echo
+  echo "| target | scenario | value | |"
+  echo "|---|---|---:|---|"
+  for scenario in returning new rotation; do
+    r=$(ratio "${RPS[session-lab,$scenario]}" "${RPS[express,$scenario]}")
+    echo "| requests/s ≥ 12× Express | $scenario | ${r}× | $(verdict "$r" ">=" 12) |"
+    r=$(ratio "${RPS[session-lab,$scenario]}" "${RPS[bare,$scenario]}")
+    echo "| requests/s ≥ 0.9× bare tower-sessions | $scenario | ${r}× | $(verdict "$r" ">=" 0.9) |"
+    r=$(ratio "${P99[session-lab,$scenario]}" "${P99[express,$scenario]}")
+    echo "| p99 ≤ 0.1× Express | $scenario | ${r}× | $(verdict "$r" "<=" 0.1) |"
+  done
+  r=$(ratio "${RSS[session-lab]}" "${RSS[bare]}")
+  echo "| RSS per session ≤ bare tower-sessions | $SESSIONS sessions | ${r}× | $(verdict "$r" "<=" 1) |"
+  echo "| zero lost updates | 10,000 visits, 64 at once | ${LOST[session-lab]} | $(verdict "${LOST[session-lab]}" "<=" 0) |"
+} >"$OUT"
+echo
+cat "$OUT"
