@@ -45,7 +45,14 @@ stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/de
 # wrk's latency with its unit → milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-run_wrk() { # url [wrk options…] [-- script args…] → "rps p50 p99"
+ROUNDS=${ROUNDS:-3}
+
+run_wrk() { # url [wrk options…] [-- script args…] → "rps p50 p99", the median of $ROUNDS runs
+  local round
+  for round in $(seq "$ROUNDS"); do run_wrk_once "$@"; done | sort -n -k1 | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2)'
+}
+
+run_wrk_once() {
   local url=$1; shift
   local options=() script_args=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do options+=("$1"); shift; done
@@ -102,6 +109,10 @@ for server in "${SERVERS[@]}"; do
   stop_server
 done
 
+echo "==> one UI frame with 16 browsers and 10,000 sessions"
+UI_FRAME=$(cargo bench --bench ui_frame 2>/dev/null | grep '^ui frame')
+echo "    $UI_FRAME"
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "MISSED" }'; }
 
@@ -109,7 +120,8 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo "# Benchmark results"
   echo
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bash bench/run.sh\` on $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(free -g | awk '/Mem:/ { print $2 }') GiB."
-  echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per scenario) to cpu $LOAD_CPU."
+  echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per run, the median of $ROUNDS runs) to cpu $LOAD_CPU."
+  echo "Both Rust servers use mimalloc as their allocator, so the bare server measures exactly the layers Session Lab adds."
   echo "Express $(node -p "require('./bench/express/node_modules/express/package.json').version") with express-session $(node -p "require('./bench/express/node_modules/express-session/package.json').version") on Node.js $(node --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
   echo
   echo "| scenario | server | requests/s | p50 ms | p99 ms |"
@@ -139,6 +151,12 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   r=$(ratio "${RSS[session-lab]}" "${RSS[bare]}")
   echo "| RSS per session ≤ bare tower-sessions | $SESSIONS sessions | ${r}× | $(verdict "$r" "<=" 1) |"
   echo "| zero lost updates | 10,000 visits, 64 at once | ${LOST[session-lab]} | $(verdict "${LOST[session-lab]}" "<=" 0) |"
+  echo
+  echo "## The window under load"
+  echo
+  echo "\`cargo bench --bench ui_frame\` (egui_kittest, headless: the UI's own CPU work per frame, without GPU drawing):"
+  echo
+  echo "    $UI_FRAME"
 } >"$OUT"
 echo
 cat "$OUT"

@@ -10,6 +10,10 @@ use tower_sessions::{
     cookie::{Key, SameSite},
 };
 
+/// The same allocator as `session-lab`, so the comparison measures only the layers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn count_views(session: Session) -> Html<String> {
     let views = session
         .get::<u64>("views")

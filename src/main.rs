@@ -128,6 +128,11 @@ impl ServerArgs {
     }
 }
 
+/// mimalloc: the server allocates small, short-lived buffers on every request, and this
+/// allocator serves them markedly faster than glibc's (measured in bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -87,6 +87,11 @@ impl SessionLabApp {
         &self.state
     }
 
+    /// Sends a command to the lab, as a click would.
+    pub fn send(&self, command: Command) {
+        self.lab.send(command);
+    }
+
     /// Shows one of the bottom panel's views.
     pub fn show_tab(&mut self, tab: BottomTab) {
         self.bottom_tab = tab;
