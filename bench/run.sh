@@ -47,12 +47,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 
 ROUNDS=${ROUNDS:-3}
 
-run_wrk() { # url [wrk options…] [-- script args…] → "rps p50 p99", the median of $ROUNDS runs
-  local round
-  for round in $(seq "$ROUNDS"); do run_wrk_once "$@"; done | sort -n -k1 | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2)'
-}
-
-run_wrk_once() {
+run_wrk_once() { # url [wrk options…] [-- script args…] → "rps p50 p99"
   local url=$1; shift
   local options=() script_args=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do options+=("$1"); shift; done
@@ -72,26 +67,45 @@ cookie_of() { # url → "name=value" of the session cookie a first visit sets
 
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-declare -A RPS P50 P99 RSS LOST
+declare -A RPS P50 P99 RSS LOST URL PIDS
 SERVERS=(session-lab express bare)
 PORT=3201
+# Throughput: all three servers up at once (idle ones cost nothing), the runs interleaved
+# server by server, round by round, so a slow minute on this machine hits all three alike.
+for server in "${SERVERS[@]}"; do
+  PORT=$((PORT + 1))
+  URL[$server]="http://127.0.0.1:$PORT/"
+  start_server "$server" "$PORT"
+  PIDS[$server]=$SERVER_PID
+  taskset -c $LOAD_CPU wrk -t1 -c"$CONNECTIONS" -d2s "${URL[$server]}" >/dev/null # warm-up
+  cookie_of "${URL[$server]}" >"$WORK/$server.cookie"
+  : >"$WORK/$server.cookies"
+  for _ in $(seq 1000); do cookie_of "${URL[$server]}" >>"$WORK/$server.cookies"; done
+done
+echo "==> throughput: ${ROUNDS} interleaved rounds of ${DURATION} s per server and scenario"
+for scenario in returning new rotation; do
+  for round in $(seq "$ROUNDS"); do
+    for server in "${SERVERS[@]}"; do
+      url=${URL[$server]}
+      case $scenario in
+        returning) run_wrk_once "$url" -H "Cookie: $(cat "$WORK/$server.cookie")" ;;
+        new) run_wrk_once "$url" ;;
+        rotation) run_wrk_once "$url" -s bench/rotate.lua -- "$WORK/$server.cookies" ;;
+      esac >>"$WORK/$server.$scenario"
+    done
+  done
+  for server in "${SERVERS[@]}"; do
+    read -r RPS[$server,$scenario] P50[$server,$scenario] P99[$server,$scenario] < <(
+      sort -n -k1 "$WORK/$server.$scenario" | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2)')
+    echo "    $scenario $server: ${RPS[$server,$scenario]} req/s, p50 ${P50[$server,$scenario]} ms, p99 ${P99[$server,$scenario]} ms"
+  done
+done
+for server in "${SERVERS[@]}"; do kill "${PIDS[$server]}" 2>/dev/null || true; wait "${PIDS[$server]}" 2>/dev/null || true; done
+
 for server in "${SERVERS[@]}"; do
   PORT=$((PORT + 1))
   url="http://127.0.0.1:$PORT/"
-  echo "==> $server on $url (cpu $SERVER_CPU; wrk on cpu $LOAD_CPU)"
-  start_server "$server" "$PORT"
-  taskset -c $LOAD_CPU wrk -t1 -c"$CONNECTIONS" -d2s "$url" >/dev/null # warm-up
-  cookie=$(cookie_of "$url")
-  read -r RPS[$server,returning] P50[$server,returning] P99[$server,returning] < <(run_wrk "$url" -H "Cookie: $cookie")
-  read -r RPS[$server,new] P50[$server,new] P99[$server,new] < <(run_wrk "$url")
-  : >"$WORK/cookies.txt"
-  for _ in $(seq 1000); do cookie_of "$url" >>"$WORK/cookies.txt"; done
-  read -r RPS[$server,rotation] P50[$server,rotation] P99[$server,rotation] < <(run_wrk "$url" -s bench/rotate.lua -- "$WORK/cookies.txt")
-  for scenario in returning new rotation; do
-    echo "    $scenario: ${RPS[$server,$scenario]} req/s, p50 ${P50[$server,$scenario]} ms, p99 ${P99[$server,$scenario]} ms"
-  done
-  stop_server
-
+  echo "==> $server: memory and lost updates"
   # Memory: a fresh server, then $SESSIONS new sessions (a browser with cookies off).
   start_server "$server" "$PORT"
   before=$(rss_kb "$SERVER_PID")
@@ -103,6 +117,8 @@ for server in "${SERVERS[@]}"; do
   stop_server
 
   # Lost updates: a fresh server on all cores, one cookie, 10,000 visits 64 at a time.
+  PORT=$((PORT + 1))
+  url="http://127.0.0.1:$PORT/"
   start_server "$server" "$PORT" "0-$(( $(nproc) - 1 ))"
   LOST[$server]=$("$LAB" load --url "$url" --visits 10000 --browsers 1 --concurrency 64 | awk -F'lost updates ' '/lost updates/ { print $2 }')
   echo "    lost updates: ${LOST[$server]} of 10000"
@@ -120,7 +136,7 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo "# Benchmark results"
   echo
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bash bench/run.sh\` on $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(free -g | awk '/Mem:/ { print $2 }') GiB."
-  echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per run, the median of $ROUNDS runs) to cpu $LOAD_CPU."
+  echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per run) to cpu $LOAD_CPU; the median of $ROUNDS rounds, the servers taking turns within each round."
   echo "Both Rust servers use mimalloc as their allocator, so the bare server measures exactly the layers Session Lab adds."
   echo "Express $(node -p "require('./bench/express/node_modules/express/package.json').version") with express-session $(node -p "require('./bench/express/node_modules/express-session/package.json').version") on Node.js $(node --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
   echo

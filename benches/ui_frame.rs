@@ -24,7 +24,10 @@ const FRAMES: usize = 300;
 fn step_until(harness: &mut Harness<'static, SessionLabApp>, done: impl Fn(&LabState) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done(harness.state().state()) {
-        assert!(Instant::now() < deadline, "the lab did not get busy in time");
+        assert!(
+            Instant::now() < deadline,
+            "the lab did not get busy in time"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -58,7 +61,13 @@ fn main() {
         ))
         .expect("the store fills");
     // Every browser visits once, so each panel has a response and a cookie to draw.
-    let ids: Vec<_> = harness.state().state().browsers.iter().map(|b| b.id).collect();
+    let ids: Vec<_> = harness
+        .state()
+        .state()
+        .browsers
+        .iter()
+        .map(|b| b.id)
+        .collect();
     for id in ids {
         harness.state_mut().send(Command::Visit {
             browser: id,
@@ -66,7 +75,9 @@ fn main() {
         });
     }
     step_until(&mut harness, |s| {
-        s.sessions.len() >= SESSIONS + BROWSERS && s.is_idle() && s.browsers.iter().all(|b| !b.cookies.is_empty())
+        s.sessions.len() >= SESSIONS + BROWSERS
+            && s.is_idle()
+            && s.browsers.iter().all(|b| !b.cookies.is_empty())
     });
     for _ in 0..20 {
         harness.step(); // warm-up

@@ -160,3 +160,16 @@ fn logout_from_the_route_buttons() {
         2
     );
 }
+
+/// An idle window asks for no immediate repaint: once the visits are answered, `run()` (which
+/// steps until nothing asks to repaint now) settles within its few steps.
+#[test]
+fn idle_window_does_not_repaint() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    step_until(&mut harness, "the session is listed", |s| {
+        s.sessions.len() == 1
+    });
+    let steps = harness.run();
+    assert!(steps <= 4, "settled in {steps} steps");
+}

@@ -25,16 +25,23 @@ type Table = super::memory::FoldMap<u64, Arc<tokio::sync::Mutex<()>>>;
 #[derive(Clone)]
 pub struct SessionLocks {
     shards: Arc<[Mutex<Table>]>,
-    hasher: RandomState,
+    seed: u64,
 }
 
 impl Default for SessionLocks {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
+            seed: RandomState::new().hash_one(0x5e55_1011_u64) | 1,
         }
     }
+}
+
+/// One round of a multiply-xorshift mixer (as in splitmix64's finaliser).
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// A held session lock; released (and forgotten, if nobody waits) by [`SessionLocks::release`].
@@ -67,13 +74,23 @@ impl SessionLocks {
             .sum()
     }
 
-    /// The key of a cookie value.
+    /// The key of a cookie value: a keyed hash (the key is random per server, so nobody can
+    /// aim two cookies at one lock), one multiply per eight bytes.
     pub(super) fn key(&self, cookie_value: &str) -> u64 {
-        self.hasher.hash_one(cookie_value)
+        let mut hash = self.seed;
+        let mut chunks = cookie_value.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            hash = mix(hash ^ u64::from_le_bytes(word));
+        }
+        let mut tail = [0; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        mix(hash ^ u64::from_le_bytes(tail) ^ cookie_value.len() as u64)
     }
 
     fn shard(&self, key: u64) -> MutexGuard<'_, Table> {
-        self.shards[(key as usize) % self.shards.len()]
+        self.shards[((key >> 56) as usize) % self.shards.len()]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
@@ -120,6 +137,18 @@ pub(super) fn session_cookie_value<'r>(request: &'r Request, name: &str) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Different cookies get different keys; the same cookie always the same key.
+    #[test]
+    fn keys_tell_cookies_apart() {
+        let locks = SessionLocks::default();
+        assert_eq!(locks.key("abc"), locks.key("abc"));
+        assert_ne!(locks.key("abc"), locks.key("abd"));
+        assert_ne!(locks.key("12345678"), locks.key("123456789"));
+        assert_ne!(locks.key(""), locks.key("\0"));
+        let other = SessionLocks::default();
+        assert_ne!(locks.key("abc"), other.key("abc"), "keyed per server");
+    }
 
     /// Idle locks are kept only up to a bound, so the table does not grow with the sessions.
     #[tokio::test]

@@ -18,8 +18,9 @@ use tower_sessions::{
 
 use super::store::{ListSessions, SessionRow, from_unix_millis, unix_millis};
 
-/// How many independently locked parts the store has.
-const SHARDS: usize = 16;
+/// How many independently locked parts the store has. Many, so that growing one part's table
+/// (a rehash, which holds its lock) moves few sessions and stalls few requests.
+const SHARDS: usize = 256;
 
 /// One stored session.
 #[derive(Clone, Debug)]
@@ -84,7 +85,7 @@ impl MemoryStore {
     // A std Mutex, not a tokio one: no await happens while a shard is held.
     fn shard(&self, id: &Id) -> MutexGuard<'_, Shard> {
         // The high bits pick the shard; the map's buckets use the folded low bits.
-        let index = ((id.0 >> 120) as usize) % self.shards.len();
+        let index = ((id.0 >> 112) as usize) % self.shards.len();
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
