@@ -90,6 +90,15 @@ fn visiting_shows_diverging_counters() {
         harness.get_by_label(&short(&session.id));
     }
     assert_eq!(harness.query_all_by_label("Cookies (1)").count(), 2);
+
+    // Each browser keeps its exchanges.
+    harness.get_by_label("History (3)").click();
+    harness.run_steps(2);
+    assert_eq!(
+        harness.query_all_by_label_contains("GET /  → 200").count(),
+        3
+    );
+    harness.get_by_label("History (1)");
 }
 
 /// "+ Browser" adds browser C with an empty jar; Clear empties B's jar so its next visit gets

@@ -8,7 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::{
     browser::CookieKey,
     lab::{
-        BrowserId, BrowserState, Command, JarCookie, MAX_BURST,
+        BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
         text::{clock_time, short, time_left},
     },
     server::ServerConfig,
@@ -72,17 +72,37 @@ impl BrowserDraft {
 /// The other browsers, for "copy cookie to …": (id, name).
 pub type Peers<'a> = &'a [(BrowserId, String)];
 
-/// Draws one browser; returns what the user asked for. `server` is the embedded server's
-/// settings (for the burst's safe/naive switch), if it runs.
+/// How many of its latest exchanges a browser panel lists.
+pub const HISTORY_SHOWN: usize = 50;
+
+/// What a browser panel shows besides the browser itself.
+pub struct PanelContext<'a> {
+    /// The embedded server's settings (for the burst's safe/naive switch), if it runs.
+    pub server: Option<&'a ServerConfig>,
+    /// The other browsers, for "copy cookie to …".
+    pub peers: Peers<'a>,
+    /// This browser's latest exchanges, newest first.
+    pub history: &'a [&'a ExchangeRecord],
+    /// Now, for countdowns.
+    pub now: OffsetDateTime,
+    /// The local time zone, for clock times.
+    pub offset: UtcOffset,
+}
+
+/// Draws one browser; returns what the user asked for.
 pub fn browser_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    server: Option<&ServerConfig>,
-    peers: Peers<'_>,
-    now: OffsetDateTime,
-    offset: UtcOffset,
+    context: &PanelContext<'_>,
 ) -> Vec<UiCommand> {
+    let PanelContext {
+        server,
+        peers,
+        history,
+        now,
+        offset,
+    } = *context;
     let mut commands = Vec::new();
     let colour = theme::browser_colour(browser.colour);
     egui::Frame::group(ui.style())
@@ -101,6 +121,7 @@ pub fn browser_ui(
                 response_ui(ui, browser);
                 ui.separator();
                 jar_ui(ui, browser, draft, peers, now, offset, &mut commands);
+                history_ui(ui, browser, history, offset);
             });
         });
     commands
@@ -398,6 +419,35 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
             held.key.name, held.key.domain, held.key.path
         ));
     }
+}
+
+/// The browser's latest exchanges, newest first; hover one for its headers and body.
+fn history_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    history: &[&ExchangeRecord],
+    offset: UtcOffset,
+) {
+    egui::CollapsingHeader::new(format!("History ({})", history.len()))
+        .id_salt(("history", browser.id))
+        .show(ui, |ui| {
+            if history.is_empty() {
+                ui.label(RichText::new("No requests yet.").weak());
+            }
+            for record in history {
+                let exchange = &record.exchange;
+                let line = format!(
+                    "{}  {} {}  → {}  {:.1} ms",
+                    clock_time(exchange.sent_at, offset),
+                    exchange.method,
+                    exchange.path(),
+                    exchange.status,
+                    exchange.latency.as_secs_f64() * 1000.0
+                );
+                ui.add(egui::Label::new(RichText::new(line).monospace().size(11.0)).truncate())
+                    .on_hover_ui(|ui| super::timeline_panel::details_ui(ui, record));
+            }
+        });
 }
 
 fn short_pairs(header: &str) -> String {

@@ -16,7 +16,9 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc};
 use anyhow::Context as _;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::lab::{BrowserId, Command, Lab, LabConfig, LabState, text::time_left_changes_in};
+use crate::lab::{
+    BrowserId, Command, ExchangeRecord, Lab, LabConfig, LabState, text::time_left_changes_in,
+};
 
 pub use browser_panel::BrowserDraft;
 use settings_panel::SettingsDraft;
@@ -252,14 +254,25 @@ impl eframe::App for SessionLabApp {
                                 .filter(|(id, _)| *id != browser.id)
                                 .cloned()
                                 .collect();
+                            let history: Vec<&ExchangeRecord> = self
+                                .state
+                                .exchanges
+                                .iter()
+                                .rev()
+                                .filter(|r| r.browser == browser.id)
+                                .take(browser_panel::HISTORY_SHOWN)
+                                .collect();
                             commands.extend(browser_panel::browser_ui(
                                 ui,
                                 browser,
                                 draft,
-                                self.state.server.as_ref().map(|s| &s.config),
-                                &peers,
-                                now,
-                                self.offset,
+                                &browser_panel::PanelContext {
+                                    server: self.state.server.as_ref().map(|s| &s.config),
+                                    peers: &peers,
+                                    history: &history,
+                                    now,
+                                    offset: self.offset,
+                                },
                             ));
                         }
                     });

@@ -187,7 +187,7 @@ fn response_colour(ui: &egui::Ui, status: u16) -> Color32 {
 }
 
 /// The whole exchange: request line and headers, response status, headers and body.
-fn details_ui(ui: &mut egui::Ui, record: &ExchangeRecord) {
+pub(super) fn details_ui(ui: &mut egui::Ui, record: &ExchangeRecord) {
     let exchange = &record.exchange;
     ui.set_max_width(640.0);
     ui.label(
