@@ -8,6 +8,16 @@ use std::{
 
 const BIN: &str = env!("CARGO_BIN_EXE_session-lab");
 
+/// The demo's final table: one row of words per browser.
+fn table(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("browser"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
+
 /// `demo` runs the seed's scenario and prints A with 3 views and B with 1, on two different
 /// sessions.
 #[test]
@@ -28,12 +38,7 @@ fn demo_prints_the_expected_table() {
     assert!(transcript[2].contains("views 2→3"), "{stdout}");
     assert!(transcript[3].starts_with("B  GET /  no cookie"), "{stdout}");
 
-    let table: Vec<Vec<&str>> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("browser"))
-        .skip(1)
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let table = table(&stdout);
     assert_eq!(table.len(), 2, "{stdout}");
     assert_eq!((table[0][0], table[0][2]), ("A", "3"), "{stdout}");
     assert_eq!((table[1][0], table[1][2]), ("B", "1"), "{stdout}");
@@ -136,12 +141,7 @@ fn demo_runs_against_another_server() {
     );
     let transcript: Vec<&str> = stdout.lines().filter(|l| l.contains("GET /")).collect();
     assert_eq!(transcript.len(), 4, "{stdout}");
-    let table: Vec<Vec<&str>> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("browser"))
-        .skip(1)
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let table = table(&stdout);
     assert_eq!((table[0][0], table[0][2]), ("A", "3"), "{stdout}");
     assert_eq!((table[1][0], table[1][2]), ("B", "1"), "{stdout}");
     let sessions = runtime.block_on(server.inspector().sessions()).unwrap();

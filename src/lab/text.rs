@@ -176,7 +176,8 @@ fn diff_text(before: &SessionData, after: &SessionData) -> String {
     }
 }
 
-fn short_cookie_header(header: &str) -> String {
+/// A `Cookie` header with each value shortened: `id=3f2a9c01…; theme=dark`.
+pub fn short_cookie_header(header: &str) -> String {
     header
         .split("; ")
         .map(|pair| match pair.split_once('=') {

@@ -9,7 +9,7 @@ use crate::{
     browser::CookieKey,
     lab::{
         BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
-        text::{clock_time, short, time_left},
+        text::{clock_time, short, short_cookie_header, time_left},
     },
     server::ServerConfig,
 };
@@ -405,7 +405,7 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
         });
     let sent = exchange.cookie_header.as_deref().map_or_else(
         || "no Cookie header".to_owned(),
-        |h| format!("Cookie: {}", short_pairs(h)),
+        |h| format!("Cookie: {}", short_cookie_header(h)),
     );
     ui.label(RichText::new(format!("Sent {sent}")).monospace().small())
         .on_hover_text(exchange.cookie_header.clone().unwrap_or_default());
@@ -448,17 +448,6 @@ fn history_ui(
                     .on_hover_ui(|ui| super::timeline_panel::details_ui(ui, record));
             }
         });
-}
-
-fn short_pairs(header: &str) -> String {
-    header
-        .split("; ")
-        .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => format!("{name}={}", short(value)),
-            None => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn jar_ui(

@@ -6,7 +6,7 @@ use time::UtcOffset;
 
 use crate::lab::{
     ExchangeRecord, LabState,
-    text::{clock_time, short, story_text},
+    text::{clock_time, short_cookie_header, story_text},
 };
 
 use super::theme;
@@ -149,18 +149,10 @@ fn fit(text: String, max: usize) -> String {
 
 fn request_label(record: &ExchangeRecord) -> String {
     let exchange = &record.exchange;
-    let cookie = exchange.cookie_header.as_deref().map_or_else(
-        || "no cookie".to_owned(),
-        |h| {
-            h.split("; ")
-                .map(|p| match p.split_once('=') {
-                    Some((n, v)) => format!("{n}={}", short(v)),
-                    None => p.to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
-    );
+    let cookie = exchange
+        .cookie_header
+        .as_deref()
+        .map_or_else(|| "no cookie".to_owned(), short_cookie_header);
     format!("{} {}  {cookie}", exchange.method, exchange.path())
 }
 
