@@ -38,6 +38,7 @@ fn main() {
         bind: "127.0.0.1:0".parse().expect("an address"),
         server: ServerConfig::with_secret(Secret::from_phrase("ui bench")),
         browsers: BROWSERS,
+        store: Default::default(),
     })
     .expect("the lab starts");
     let url = lab.server_url().expect("the server runs");

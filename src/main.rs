@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use session_lab::{
     lab::{self, Lab, LabConfig, LabState},
-    server::{RunningServer, Secret, ServerConfig},
+    server::{RunningServer, Secret, ServerConfig, StoreChoice},
     ui,
 };
 
@@ -86,6 +86,10 @@ struct ServerArgs {
         global = true
     )]
     secret: Option<String>,
+    /// Where sessions are kept: memory (gone on restart), sqlite (a file in the platform's
+    /// data directory) or sqlite:PATH (survive restarts).
+    #[arg(long, default_value = "memory", global = true)]
+    store: StoreChoice,
     /// Start the naive server: no per-session lock, so concurrent requests of one session lose
     /// updates, as with express-session (to see the race, or to measure the lock's cost).
     #[arg(long, global = true)]
@@ -123,6 +127,7 @@ impl ServerArgs {
         LabConfig {
             bind: self.addr(),
             server: self.config(),
+            store: self.store.clone(),
             ..LabConfig::default()
         }
     }
@@ -156,7 +161,8 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(async {
-        let mut server = RunningServer::start(args.addr(), args.config()).await?;
+        let mut server =
+            RunningServer::start_with(args.addr(), args.config(), args.store.clone()).await?;
         if let Some(wanted) = server.fallback_from() {
             println!("{wanted} is taken; using a free port instead.");
         }
@@ -223,7 +229,9 @@ fn load_mode(args: &ServerArgs, load: &LoadArgs) -> anyhow::Result<()> {
         let url = match &load.url {
             Some(url) => session_lab::browser::parse_http_url(url)?.to_string(),
             None => {
-                let server = RunningServer::start(args.addr(), args.config()).await?;
+                let server =
+                    RunningServer::start_with(args.addr(), args.config(), args.store.clone())
+                        .await?;
                 server.inspector().set_tracing(false);
                 let url = server.url();
                 embedded = Some(server);

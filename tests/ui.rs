@@ -17,6 +17,7 @@ fn harness() -> Harness<'static, SessionLabApp> {
         bind: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
         browsers: 2,
+        store: Default::default(),
     })
     .expect("lab starts");
     let mut harness = Harness::builder()

@@ -108,7 +108,10 @@ pub(super) fn apply(core: &Core, command: Command) {
         }
         Command::ApplySettings(config) => apply_settings(core, config),
         Command::RotateSecret => rotate_secret(core),
-        Command::Visit { .. } | Command::Burst { .. } | Command::Load { .. } => {
+        Command::Visit { .. }
+        | Command::Burst { .. }
+        | Command::Load { .. }
+        | Command::RestartServer(_) => {
             tracing::error!("network commands are spawned by Lab::send");
         }
     }
@@ -409,6 +412,44 @@ pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: Strin
         LogLevel::Info
     };
     core.outbox.note(Some(id), level, text);
+}
+
+/// Restarts the embedded server (on another store, if asked) and says what became of the
+/// sessions.
+pub(super) async fn restart_server(core: &Core, store: Option<crate::server::StoreChoice>) {
+    let Some(server) = &core.server else {
+        core.outbox
+            .note(None, LogLevel::Error, "The embedded server is not running");
+        return;
+    };
+    let before = server.session_count().await.unwrap_or(0);
+    let choice = store.unwrap_or_else(|| server.store_choice());
+    if let Err(err) = server.restart_with(choice.clone()).await {
+        core.outbox.note(
+            None,
+            LogLevel::Error,
+            format!("Restart failed, the server keeps its current store: {err}"),
+        );
+        return;
+    }
+    let after = server.session_count().await.unwrap_or(0);
+    let text = match &choice {
+        crate::server::StoreChoice::Memory => format!(
+            "Server restarted on a memory store: {before} session(s) were in the old process's \
+             memory and are gone ({after} now). Each browser's next visit sends a cookie naming \
+             a session that no longer exists, so it gets a new one"
+        ),
+        crate::server::StoreChoice::Sqlite(path) => format!(
+            "Server restarted on the SQLite store {}: {after} session(s) were kept on disk, so \
+             browsers continue where they were",
+            path.display()
+        ),
+    };
+    core.outbox.send(Event::ServerReconfigured {
+        info: server_info(server),
+        text,
+    });
+    refresh_all_jars(core);
 }
 
 /// Sends a timed load of visits from new browsers to the embedded server.

@@ -24,7 +24,7 @@ pub use text::served_line;
 
 use crate::{
     browser::{Browser, CookieKey, Exchange},
-    server::{Inspector, RunningServer, Served, ServerConfig, SessionRow},
+    server::{Inspector, RunningServer, Served, ServerConfig, SessionRow, StoreChoice},
 };
 
 /// The user agent every simulated browser sends, so the server can tell them from real ones.
@@ -118,6 +118,9 @@ pub enum Command {
     ApplySettings(ServerConfig),
     /// Give the embedded server a new random secret.
     RotateSecret,
+    /// Restart the embedded server, on the same store or another: a memory store comes back
+    /// empty, a SQLite store keeps its sessions.
+    RestartServer(Option<StoreChoice>),
     /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
     Load {
         /// How many visits.
@@ -136,6 +139,8 @@ pub struct ServerInfo {
     pub fallback_from: Option<String>,
     /// "memory", …
     pub store_kind: String,
+    /// The store in full (`memory`, `sqlite:PATH`).
+    pub store: StoreChoice,
     /// The settings in force (the secret shows only as a fingerprint).
     pub config: ServerConfig,
 }
@@ -262,6 +267,8 @@ pub struct LabConfig {
     pub server: ServerConfig,
     /// How many browsers to start with (named A, B, …).
     pub browsers: usize,
+    /// Where the server keeps sessions.
+    pub store: StoreChoice,
 }
 
 impl Default for LabConfig {
@@ -270,6 +277,7 @@ impl Default for LabConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
             server: ServerConfig::default(),
             browsers: 2,
+            store: StoreChoice::Memory,
         }
     }
 }
@@ -351,7 +359,11 @@ impl Lab {
             tx,
             waker: Arc::default(),
         };
-        let server = match runtime.block_on(RunningServer::start(config.bind, config.server)) {
+        let server = match runtime.block_on(RunningServer::start_with(
+            config.bind,
+            config.server,
+            config.store,
+        )) {
             Ok(server) => {
                 if let Some(wanted) = server.fallback_from() {
                     tracing::warn!(%wanted, actual = %server.addr(), "port taken; using a free one");
@@ -417,6 +429,11 @@ impl Lab {
             } => {
                 self.runtime.spawn(async move {
                     actions::burst(&core, browser, url, count).await;
+                });
+            }
+            Command::RestartServer(store) => {
+                self.runtime.spawn(async move {
+                    actions::restart_server(&core, store).await;
                 });
             }
             Command::Load { visits, browsers } => {
@@ -565,6 +582,7 @@ fn server_info(server: &RunningServer) -> ServerInfo {
         url: server.url(),
         fallback_from: server.fallback_from().map(|a| a.to_string()),
         store_kind: inspector.store_kind().to_owned(),
+        store: server.store_choice(),
         config: (*inspector.config()).clone(),
     }
 }

@@ -191,7 +191,7 @@ pub struct Inspector {
 }
 
 struct InspectorInner {
-    store: Arc<dyn InspectStore>,
+    store: RwLock<Arc<dyn InspectStore>>,
     config: RwLock<Arc<ServerConfig>>,
     requests: AtomicU64,
     tracing: AtomicBool,
@@ -205,7 +205,7 @@ impl Inspector {
         let (served, _) = broadcast::channel(256);
         Self {
             inner: Arc::new(InspectorInner {
-                store,
+                store: RwLock::new(store),
                 config: RwLock::new(Arc::new(config)),
                 requests: AtomicU64::new(0),
                 tracing: AtomicBool::new(true),
@@ -215,9 +215,22 @@ impl Inspector {
         }
     }
 
+    fn store(&self) -> Arc<dyn InspectStore> {
+        self.inner
+            .store
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Points the inspector at a new store (after a restart).
+    pub(crate) fn set_store(&self, store: Arc<dyn InspectStore>) {
+        *self.inner.store.write().unwrap_or_else(|e| e.into_inner()) = store;
+    }
+
     /// The store's kind ("memory", …).
     pub fn store_kind(&self) -> &'static str {
-        self.inner.store.kind()
+        self.store().kind()
     }
 
     /// The server's cookie settings now.
@@ -236,17 +249,17 @@ impl Inspector {
 
     /// One session, if the store holds it.
     pub async fn session(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
-        self.inner.store.get(id).await
+        self.store().get(id).await
     }
 
     /// Every live session, oldest first, read from the store.
     pub async fn sessions(&self) -> session_store::Result<Vec<SessionRow>> {
-        self.inner.store.list().await
+        self.store().list().await
     }
 
     /// A receiver that changes whenever the store does.
     pub fn store_changes(&self) -> watch::Receiver<u64> {
-        self.inner.store.subscribe()
+        self.store().subscribe()
     }
 
     /// A receiver of every request the server answers from now on.

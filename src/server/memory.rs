@@ -121,8 +121,8 @@ impl MemoryStore {
             data: serde_json::from_slice(&entry.data)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expires_at: from_unix_millis(entry.expires),
-            created_at: from_unix_millis(entry.created),
-            updated_at: from_unix_millis(entry.updated),
+            created_at: Some(from_unix_millis(entry.created)),
+            updated_at: Some(from_unix_millis(entry.updated)),
         })
     }
 }
@@ -207,8 +207,8 @@ impl ListSessions for MemoryStore {
         Ok(deleted)
     }
 
-    fn len(&self) -> usize {
-        self.shards().map(|shard| shard.len()).sum()
+    async fn count(&self) -> session_store::Result<usize> {
+        Ok(self.shards().map(|shard| shard.len()).sum())
     }
 }
 
@@ -246,7 +246,7 @@ mod tests {
         assert!(rows[0].updated_at >= rows[0].created_at);
         store.delete(&a.id).await.unwrap();
         assert!(store.load(&a.id).await.unwrap().is_none());
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.count().await.unwrap(), 1);
     }
 
     /// Expired sessions do not load, do not list, and are swept.
@@ -260,6 +260,6 @@ mod tests {
         assert!(store.load(&dead.id).await.unwrap().is_none());
         assert_eq!(store.list().await.unwrap().len(), 1);
         assert_eq!(store.delete_expired().await.unwrap(), 1);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.count().await.unwrap(), 1);
     }
 }

@@ -10,6 +10,7 @@ mod layer;
 mod locks;
 mod memory;
 mod routes;
+mod sqlite;
 mod store;
 
 use std::{
@@ -27,6 +28,7 @@ pub use layer::REQUEST_ID_HEADER;
 pub use locks::SessionLocks;
 pub use memory::MemoryStore;
 pub use routes::app;
+pub use sqlite::SqliteSessions;
 pub use store::{
     DeleteReason, Indexed, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange,
 };
@@ -34,9 +36,120 @@ pub use store::{
 /// How often expired sessions are swept from the store.
 const EXPIRY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Which store the embedded server keeps its sessions in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In this process: fast, gone when the server restarts.
+    #[default]
+    Memory,
+    /// In a SQLite file: survives restarts, shared by processes on this machine.
+    Sqlite(std::path::PathBuf),
+}
+
+impl StoreChoice {
+    /// The SQLite file used when none is named: in the platform's data directory.
+    pub fn default_sqlite_path() -> std::path::PathBuf {
+        dirs::data_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("session-lab")
+            .join("sessions.db")
+    }
+}
+
+impl std::str::FromStr for StoreChoice {
+    type Err = String;
+
+    /// `memory`, `sqlite` (the default file) or `sqlite:PATH`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "memory" => Ok(Self::Memory),
+            "sqlite" | "sqlite:" => Ok(Self::Sqlite(Self::default_sqlite_path())),
+            other => match other.strip_prefix("sqlite:") {
+                Some(path) => Ok(Self::Sqlite(path.into())),
+                None => Err(format!(
+                    "unknown store “{other}”: use memory, sqlite or sqlite:PATH"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+        }
+    }
+}
+
+/// The store a server runs on, whichever it is.
+#[derive(Clone)]
+enum Store {
+    Memory(InspectableStore<MemoryStore>),
+    Sqlite(InspectableStore<SqliteSessions>),
+}
+
+impl Store {
+    /// Opens the chosen store, announcing changes on `announcer`.
+    async fn open(
+        choice: &StoreChoice,
+        announcer: Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<Self, ServerError> {
+        Ok(match choice {
+            StoreChoice::Memory => Self::Memory(InspectableStore::with_announcer(
+                MemoryStore::default(),
+                announcer,
+            )),
+            StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_announcer(
+                SqliteSessions::open(path.clone())
+                    .await
+                    .map_err(ServerError::Store)?,
+                announcer,
+            )),
+        })
+    }
+
+    fn router(
+        &self,
+        config: ServerConfig,
+        inspector: Inspector,
+        locks: SessionLocks,
+    ) -> axum::Router {
+        match self {
+            Self::Memory(store) => app(store.clone(), config, inspector, locks),
+            Self::Sqlite(store) => app(store.clone(), config, inspector, locks),
+        }
+    }
+
+    fn inspect(&self) -> Arc<dyn inspect::InspectStore> {
+        match self {
+            Self::Memory(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    fn spawn_expiry_task(&self) -> JoinHandle<()> {
+        match self {
+            Self::Memory(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
+            Self::Sqlite(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
+        }
+    }
+
+    async fn count(&self) -> tower_sessions::session_store::Result<usize> {
+        match self {
+            Self::Memory(store) => store.count().await,
+            Self::Sqlite(store) => store.count().await,
+        }
+    }
+}
+
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The session store could not be opened.
+    #[error("{0}")]
+    Store(String),
     /// Neither the wanted address nor any free port could be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -91,19 +204,33 @@ pub async fn run(
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     addr: SocketAddr,
-    store: InspectableStore<MemoryStore>,
+    store: RwLock<Store>,
+    choice: RwLock<StoreChoice>,
+    announcer: Arc<tokio::sync::watch::Sender<u64>>,
     locks: SessionLocks,
     router: Arc<RwLock<axum::Router>>,
     fallback_from: Option<SocketAddr>,
     inspector: Inspector,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
     task: Option<JoinHandle<io::Result<()>>>,
-    sweeper: JoinHandle<()>,
+    sweeper: Mutex<JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Binds `addr` (or a free port if it is taken) and starts serving with a memory store.
     pub async fn start(addr: SocketAddr, config: ServerConfig) -> Result<Self, ServerError> {
+        Self::start_with(addr, config, StoreChoice::Memory).await
+    }
+
+    /// Binds `addr` (or a free port if it is taken) and starts serving with the chosen store.
+    /// A store that cannot be opened is an error, and nothing is bound.
+    pub async fn start_with(
+        addr: SocketAddr,
+        config: ServerConfig,
+        choice: StoreChoice,
+    ) -> Result<Self, ServerError> {
+        let announcer = Arc::new(tokio::sync::watch::channel(0).0);
+        let store = Store::open(&choice, announcer.clone()).await?;
         let Bound {
             listener,
             fallback_from,
@@ -111,12 +238,10 @@ impl RunningServer {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let store = InspectableStore::new(MemoryStore::default());
-        let sweeper = store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD);
-        let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
+        let sweeper = store.spawn_expiry_task();
+        let inspector = Inspector::new(store.inspect(), config.clone());
         let locks = SessionLocks::default();
-        let router = Arc::new(RwLock::new(app(
-            store.clone(),
+        let router = Arc::new(RwLock::new(store.router(
             config,
             inspector.clone(),
             locks.clone(),
@@ -134,33 +259,67 @@ impl RunningServer {
         let task = tokio::spawn(async move { serving.await });
         Ok(Self {
             addr,
-            store,
+            store: RwLock::new(store),
+            choice: RwLock::new(choice),
+            announcer,
             locks,
             router,
             fallback_from,
             inspector,
             shutdown: Mutex::new(Some(tx)),
             task: Some(task),
-            sweeper,
+            sweeper: Mutex::new(sweeper),
         })
+    }
+
+    /// The store the server runs on.
+    pub fn store_choice(&self) -> StoreChoice {
+        self.choice
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Restarts the server's state as a process restart would: the store is opened afresh —
+    /// a memory store comes back empty, a SQLite store reopens its file with every session in
+    /// it. The socket stays, so browsers need no new address.
+    pub async fn restart(&self) -> Result<(), ServerError> {
+        self.restart_with(self.store_choice()).await
+    }
+
+    /// Restarts on another store (or the same). If the store cannot be opened, the server
+    /// keeps running on the one it has.
+    pub async fn restart_with(&self, choice: StoreChoice) -> Result<(), ServerError> {
+        let store = Store::open(&choice, self.announcer.clone()).await?;
+        *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
+        let config = (*self.inspector.config()).clone();
+        self.inspector.set_store(store.inspect());
+        let router = store.router(config, self.inspector.clone(), self.locks.clone());
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
+        let sweeper = store.spawn_expiry_task();
+        std::mem::replace(
+            &mut *self.sweeper.lock().unwrap_or_else(|e| e.into_inner()),
+            sweeper,
+        )
+        .abort();
+        *self.store.write().unwrap_or_else(|e| e.into_inner()) = store;
+        self.announcer.send_modify(|g| *g = g.wrapping_add(1));
+        Ok(())
     }
 
     /// Applies new cookie settings in place: the listener, the store and its sessions stay;
     /// requests from now on use the new settings (requests in flight finish with the old).
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
-        let router = app(
-            self.store.clone(),
-            config,
-            self.inspector.clone(),
-            self.locks.clone(),
-        );
+        let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let router = store.router(config, self.inspector.clone(), self.locks.clone());
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
     }
 
-    /// How many sessions the store holds now (cheap: no store reads).
-    pub fn session_count(&self) -> usize {
-        self.store.len()
+    /// How many sessions the store holds now (expired ones count until the next sweep).
+    pub async fn session_count(&self) -> tower_sessions::session_store::Result<usize> {
+        let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
+        store.count().await
     }
 
     /// The address the server listens on.
@@ -203,7 +362,10 @@ impl RunningServer {
         {
             let _ = tx.send(());
         }
-        self.sweeper.abort();
+        self.sweeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .abort();
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits for that.

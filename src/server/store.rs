@@ -34,10 +34,10 @@ pub struct SessionRow {
     pub data: SessionData,
     /// When the store will drop the session.
     pub expires_at: OffsetDateTime,
-    /// When the session was created (as seen by this server).
-    pub created_at: OffsetDateTime,
-    /// When the session was last saved (as seen by this server).
-    pub updated_at: OffsetDateTime,
+    /// When the session was created, if the store keeps that (SQLite does not).
+    pub created_at: Option<OffsetDateTime>,
+    /// When the session was last saved, if the store keeps that.
+    pub updated_at: Option<OffsetDateTime>,
 }
 
 /// Why a session left the store.
@@ -94,11 +94,7 @@ pub trait ListSessions: SessionStore + Clone {
     /// Deletes every session whose expiry has passed; returns how many went.
     async fn delete_expired(&self) -> session_store::Result<usize>;
     /// How many sessions the store holds (expired ones may count until the next sweep).
-    fn len(&self) -> usize;
-    /// Whether the store holds no session.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    async fn count(&self) -> session_store::Result<usize>;
 }
 
 tokio::task_local! {
@@ -129,11 +125,18 @@ impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
 impl<S: ListSessions> InspectableStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        let (generation, _) = watch::channel(0);
-        Self {
-            inner,
-            generation: Arc::new(generation),
-        }
+        Self::with_announcer(inner, Arc::new(watch::channel(0).0))
+    }
+
+    /// Wraps `inner`, announcing its changes on `generation` (shared with the store this one
+    /// replaces, so subscribers follow a restarted server without noticing).
+    pub fn with_announcer(inner: S, generation: Arc<watch::Sender<u64>>) -> Self {
+        Self { inner, generation }
+    }
+
+    /// The channel changes are announced on.
+    pub fn announcer(&self) -> Arc<watch::Sender<u64>> {
+        self.generation.clone()
     }
 
     /// The store's kind, for the header.
@@ -160,13 +163,8 @@ impl<S: ListSessions> InspectableStore<S> {
     }
 
     /// How many sessions the wrapped store holds.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Whether the wrapped store holds no session.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+    pub async fn count(&self) -> session_store::Result<usize> {
+        self.inner.count().await
     }
 
     /// Deletes every expired session from the wrapped store; returns how many went.
@@ -336,8 +334,8 @@ impl<S: SessionStore + Clone> Indexed<S> {
             id: record.id.to_string(),
             data: record.data.into_iter().collect(),
             expires_at: record.expiry_date,
-            created_at: from_unix_millis(meta.created),
-            updated_at: from_unix_millis(meta.updated),
+            created_at: Some(from_unix_millis(meta.created)),
+            updated_at: Some(from_unix_millis(meta.updated)),
         }
     }
 }
@@ -414,8 +412,8 @@ impl<S: SessionStore + Clone> ListSessions for Indexed<S> {
         Ok(expired.len())
     }
 
-    fn len(&self) -> usize {
-        self.lock().len()
+    async fn count(&self) -> session_store::Result<usize> {
+        Ok(self.lock().len())
     }
 }
 

@@ -187,7 +187,7 @@ impl eframe::App for SessionLabApp {
         });
         match (settings_open, &self.settings, &self.state.server) {
             (true, None, Some(server)) => {
-                self.settings = Some(SettingsDraft::from_config(&server.config));
+                self.settings = Some(SettingsDraft::new(&server.config, &server.store));
             }
             (false, Some(_), _) => self.settings = None,
             _ => {}

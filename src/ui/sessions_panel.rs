@@ -108,10 +108,10 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
                     label.on_hover_text(session.expires_at.to_string());
                 });
                 row.col(|ui| {
-                    ui.label(clock_time(session.created_at, offset));
+                    ui.label(session.created_at.map_or("—".to_owned(), |at| clock_time(at, offset)));
                 });
                 row.col(|ui| {
-                    ui.label(clock_time(session.updated_at, offset));
+                    ui.label(session.updated_at.map_or("—".to_owned(), |at| clock_time(at, offset)));
                 });
             });
         });

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::{
     lab::{Command, LabState},
-    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
+    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig, StoreChoice},
 };
 
 use super::UiCommand;
@@ -24,6 +24,8 @@ enum ExpiryKind {
 #[derive(Clone, Debug)]
 pub struct SettingsDraft {
     config: ServerConfig,
+    sqlite: bool,
+    sqlite_path: String,
     domain: String,
     expiry: ExpiryKind,
     inactivity_secs: i64,
@@ -32,7 +34,19 @@ pub struct SettingsDraft {
 
 impl SettingsDraft {
     /// A draft of the server's settings now.
-    pub fn from_config(config: &ServerConfig) -> Self {
+    pub fn new(config: &ServerConfig, store: &StoreChoice) -> Self {
+        let (sqlite, sqlite_path) = match store {
+            StoreChoice::Memory => (false, StoreChoice::default_sqlite_path()),
+            StoreChoice::Sqlite(path) => (true, path.clone()),
+        };
+        Self {
+            sqlite,
+            sqlite_path: sqlite_path.display().to_string(),
+            ..Self::from_config(config)
+        }
+    }
+
+    fn from_config(config: &ServerConfig) -> Self {
         let (expiry, inactivity_secs) = match config.expiry {
             ExpiryPolicy::BrowserSession => (ExpiryKind::BrowserSession, 30),
             ExpiryPolicy::OnInactivity { secs } => (ExpiryKind::Inactivity, secs),
@@ -40,6 +54,8 @@ impl SettingsDraft {
         };
         Self {
             config: config.clone(),
+            sqlite: false,
+            sqlite_path: StoreChoice::default_sqlite_path().display().to_string(),
             domain: config.domain.clone().unwrap_or_default(),
             expiry,
             inactivity_secs,
@@ -171,9 +187,34 @@ pub fn settings_ui(
                 .on_hover_text("Back to what the server uses now")
                 .clicked()
             {
-                *draft = SettingsDraft::from_config(&server.config);
+                *draft = SettingsDraft::new(&server.config, &server.store);
             }
         });
+        ui.add_space(12.0);
+        ui.separator();
+        ui.label(RichText::new("Session store").strong())
+            .on_hover_text("express-session: store (its default MemoryStore leaks and does not survive a restart)");
+        ui.label(format!("Now: {}", server.store));
+        ui.radio_value(&mut draft.sqlite, false, "Memory")
+            .on_hover_text("Kept in the server process: gone when it restarts");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut draft.sqlite, true, "SQLite file")
+                .on_hover_text("Kept on disk: survives restarts, and other processes can share it");
+            ui.add(egui::TextEdit::singleline(&mut draft.sqlite_path).desired_width(180.0))
+                .accessible_name("SQLite file");
+        });
+        if ui
+            .button("Restart server")
+            .on_hover_text("Restart the server on the store chosen above: a memory store comes back empty, a SQLite store keeps every session")
+            .clicked()
+        {
+            let store = if draft.sqlite {
+                StoreChoice::Sqlite(draft.sqlite_path.trim().into())
+            } else {
+                StoreChoice::Memory
+            };
+            command = Some(UiCommand::Lab(Command::RestartServer(Some(store))));
+        }
         ui.add_space(12.0);
         ui.separator();
         ui.label(format!("Secret fingerprint {}", server.config.secret.fingerprint()))

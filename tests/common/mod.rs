@@ -18,6 +18,7 @@ pub fn lab() -> (Lab, LabState) {
         bind: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::with_secret(Secret::from_phrase("test secret")),
         browsers: 2,
+        store: Default::default(),
     })
     .expect("lab starts");
     let mut state = LabState::default();

@@ -1,0 +1,232 @@
+//! Sessions in a SQLite file (through sqlx), listed by querying the table, so sessions
+//! written by another process or another server instance show up too. They survive a restart
+//! of the server.
+//!
+//! Written here rather than taken from tower-sessions-sqlx-store, whose current release is
+//! built against tower-sessions 0.14, not the 0.15 this server uses. The table keeps creation
+//! and update times too, for the server panel.
+
+use std::{path::PathBuf, str::FromStr};
+
+use super::store::{ListSessions, SessionData, SessionRow, from_unix_millis, unix_millis};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use time::OffsetDateTime;
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+/// The table sessions live in.
+const TABLE: &str = "session_lab_sessions";
+
+/// How long a write waits for another process's lock on the file before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A SQLite session store and the pool it reads through.
+#[derive(Clone, Debug)]
+pub struct SqliteSessions {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteSessions {
+    /// Opens (creating if missing) the database at `path` and its sessions table. A file that
+    /// is not a SQLite database, or is locked, is an error and is left untouched.
+    pub async fn open(path: PathBuf) -> Result<Self, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| format!("{} is not a usable database path: {e}", path.display()))?
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| describe(&path, &e))?;
+        sqlx::query(&format!(
+            "create table if not exists {TABLE} (
+                id text primary key not null,
+                data blob not null,
+                expires integer not null,
+                created integer not null,
+                updated integer not null
+            )"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(|e| describe(&path, &e))?;
+        Ok(Self { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// A database error in words a user can act on.
+fn describe(path: &std::path::Path, err: &sqlx::Error) -> String {
+    let text = err.to_string();
+    let hint = if text.contains("not a database") || text.contains("malformed") {
+        " — the file is not a SQLite database (or is corrupt); it was not changed. Choose another path or move the file away."
+    } else if text.contains("locked") || text.contains("busy") {
+        " — another program holds a lock on it; try again when it is done."
+    } else {
+        ""
+    };
+    format!("SQLite store {}: {text}{hint}", path.display())
+}
+
+fn sql_error(err: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+fn decode(data: &[u8]) -> session_store::Result<SessionData> {
+    serde_json::from_slice(data).map_err(|e| session_store::Error::Decode(e.to_string()))
+}
+
+/// One row of the table: id, data, expires, created, updated (times as Unix milliseconds).
+type Row = (String, Vec<u8>, i64, i64, i64);
+
+fn session_row((id, data, expires, created, updated): Row) -> session_store::Result<SessionRow> {
+    Ok(SessionRow {
+        id,
+        data: decode(&data)?,
+        expires_at: from_unix_millis(expires),
+        created_at: Some(from_unix_millis(created)),
+        updated_at: Some(from_unix_millis(updated)),
+    })
+}
+
+fn now() -> i64 {
+    unix_millis(OffsetDateTime::now_utc())
+}
+
+#[async_trait]
+impl SessionStore for SqliteSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let now = now();
+        loop {
+            let inserted = sqlx::query(&format!(
+                "insert or ignore into {TABLE} (id, data, expires, created, updated) values (?, ?, ?, ?, ?)"
+            ))
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(unix_millis(record.expiry_date))
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(sql_error)?;
+            if inserted.rows_affected() == 1 {
+                return Ok(());
+            }
+            // Session id collision (one in 2^128): pick another.
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let now = now();
+        sqlx::query(&format!(
+            "insert into {TABLE} (id, data, expires, created, updated) values (?, ?, ?, ?, ?)
+             on conflict(id) do update set data = excluded.data, expires = excluded.expires,
+             updated = excluded.updated"
+        ))
+        .bind(record.id.to_string())
+        .bind(encode(record)?)
+        .bind(unix_millis(record.expiry_date))
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let row: Option<(Vec<u8>, i64)> = sqlx::query_as(&format!(
+            "select data, expires from {TABLE} where id = ? and expires > ?"
+        ))
+        .bind(id.to_string())
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        row.map(|(data, expires)| {
+            Ok(Record {
+                id: *id,
+                data: decode(&data)?.into_iter().collect(),
+                expiry_date: from_unix_millis(expires),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query(&format!("delete from {TABLE} where id = ?"))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(sql_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ListSessions for SqliteSessions {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "select id, data, expires, created, updated from {TABLE}
+             where expires > ? order by created, id"
+        ))
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        rows.into_iter().map(session_row).collect()
+    }
+
+    async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "select id, data, expires, created, updated from {TABLE} where id = ? and expires > ?"
+        ))
+        .bind(id.to_string())
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        row.map(session_row).transpose()
+    }
+
+    async fn delete_expired(&self) -> session_store::Result<usize> {
+        let done = sqlx::query(&format!("delete from {TABLE} where expires <= ?"))
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(sql_error)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn count(&self) -> session_store::Result<usize> {
+        let (count,): (i64,) = sqlx::query_as(&format!("select count(*) from {TABLE}"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql_error)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+}

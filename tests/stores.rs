@@ -1,0 +1,244 @@
+//! One suite, run against every store the server can use (the tower-sessions way): memory and
+//! SQLite. Each test starts its own lab; SQLite tests get their own database file.
+
+mod common;
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use common::{WAIT, id, session_of, visit, visit_url};
+use session_lab::{
+    lab::{Command, Lab, LabConfig, LabState},
+    server::{ExpiryPolicy, Secret, ServerConfig, StoreChoice},
+};
+
+/// A database file of its own for each SQLite test, removed when the test ends.
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "session-lab-test-{}-{}.db",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        Self(path)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+fn lab_on(store: StoreChoice, config: ServerConfig) -> (Lab, LabState) {
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: config,
+        browsers: 2,
+        store,
+    })
+    .expect("lab starts");
+    let mut state = LabState::default();
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.server.is_some()
+            && s.browsers.len() == 2),
+        "the server and browsers come up: {:?}",
+        state.server_error
+    );
+    (lab, state)
+}
+
+fn config() -> ServerConfig {
+    ServerConfig::with_secret(Secret::from_phrase("store suite"))
+}
+
+fn url(lab: &Lab, path: &str) -> String {
+    format!(
+        "{}{}",
+        lab.server_url().unwrap(),
+        path.trim_start_matches('/')
+    )
+}
+
+fn restart(lab: &Lab, state: &mut LabState) -> String {
+    let lines = state.log.len();
+    lab.send(Command::RestartServer(None));
+    assert!(lab.wait_until(state, WAIT, |s| {
+        s.log[lines..].iter().any(|l| l.text.contains("restarted"))
+    }));
+    state
+        .log
+        .iter()
+        .rev()
+        .find(|l| l.text.contains("restarted"))
+        .unwrap()
+        .text
+        .clone()
+}
+
+macro_rules! store_suite {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use super::*;
+
+            /// Each browser has its own session and counter.
+            #[test]
+            fn sessions_are_isolated_per_browser() {
+                let (_db, store) = $make;
+                let (lab, mut state) = lab_on(store, config());
+                for _ in 0..3 {
+                    visit(&lab, &mut state, "A");
+                }
+                assert_eq!(visit(&lab, &mut state, "B"), "Number of views 1");
+                assert_eq!(visit(&lab, &mut state, "A"), "Number of views 4");
+                let (a, b) = (
+                    session_of(&state, "A").unwrap(),
+                    session_of(&state, "B").unwrap(),
+                );
+                assert_ne!(a, b);
+                assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 2
+                    && s.sessions.iter().any(|r| r.id == a && r.data["views"] == 4)));
+            }
+
+            /// Logout removes the session from the store; regenerate keeps the data.
+            #[test]
+            fn logout_and_regenerate() {
+                let (_db, store) = $make;
+                let (lab, mut state) = lab_on(store, config());
+                visit(&lab, &mut state, "A");
+                visit(&lab, &mut state, "A");
+                let old = session_of(&state, "A").unwrap();
+                visit_url(&lab, &mut state, "A", &url(&lab, "/regenerate"));
+                let new = session_of(&state, "A").unwrap();
+                assert_ne!(old, new);
+                assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
+                visit_url(&lab, &mut state, "A", &url(&lab, "/logout"));
+                assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
+                assert!(state.browser_named("A").unwrap().cookies.is_empty());
+            }
+
+            /// Expired sessions leave the store.
+            #[test]
+            fn expiry_empties_the_store() {
+                let (_db, store) = $make;
+                let mut config = config();
+                config.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
+                let (lab, mut state) = lab_on(store, config);
+                visit(&lab, &mut state, "A");
+                assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 1));
+                assert!(lab.wait_until(&mut state, Duration::from_secs(6), |s| {
+                    s.sessions.is_empty()
+                }));
+                assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+            }
+
+            /// Concurrent visits on one session lose nothing, whatever the store.
+            #[test]
+            fn bursts_lose_nothing() {
+                let (_db, store) = $make;
+                let (lab, mut state) = lab_on(store, config());
+                visit(&lab, &mut state, "A");
+                lab.send(Command::Burst {
+                    browser: id(&state, "A"),
+                    url: lab.server_url().unwrap(),
+                    count: 25,
+                });
+                assert!(lab.wait_until(&mut state, WAIT, |s| {
+                    s.log.iter().any(|l| l.text.starts_with("Burst of 25"))
+                }));
+                let line = state
+                    .log
+                    .iter()
+                    .find(|l| l.text.starts_with("Burst of 25"))
+                    .unwrap();
+                assert!(line.text.contains("all 25 counted"), "{}", line.text);
+            }
+        }
+    };
+}
+
+store_suite!(memory, (None::<TempDb>, StoreChoice::Memory));
+store_suite!(sqlite, {
+    let db = TempDb::new();
+    let store = StoreChoice::Sqlite(db.0.clone());
+    (Some(db), store)
+});
+
+/// Restarting a memory-store server loses every session; the next visit starts over.
+#[test]
+fn memory_sessions_do_not_survive_a_restart() {
+    let (lab, mut state) = lab_on(StoreChoice::Memory, config());
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "A");
+    let text = restart(&lab, &mut state);
+    assert!(text.contains("are gone"), "{text}");
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+}
+
+/// Restarting a SQLite-store server keeps every session: browsers continue where they were.
+#[test]
+fn sqlite_sessions_survive_a_restart() {
+    let db = TempDb::new();
+    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "B");
+    let text = restart(&lab, &mut state);
+    assert!(text.contains("2 session(s) were kept"), "{text}");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
+    assert_eq!(visit(&lab, &mut state, "B"), "Number of views 2");
+    drop(lab);
+    // A second server on the same file sees the same sessions (another process would too).
+    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 2));
+    assert_eq!(state.server.as_ref().unwrap().store_kind, "sqlite");
+}
+
+/// A file that is not a SQLite database is refused with a clear message and left unchanged.
+#[test]
+fn corrupt_sqlite_file_is_refused_and_kept() {
+    let db = TempDb::new();
+    std::fs::write(&db.0, b"this is not a database, and it is precious").unwrap();
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: config(),
+        browsers: 2,
+        store: StoreChoice::Sqlite(db.0.clone()),
+    })
+    .unwrap();
+    let mut state = LabState::default();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
+    let error = state.server_error.clone().unwrap();
+    assert!(error.contains("not a SQLite database"), "{error}");
+    assert_eq!(
+        std::fs::read(&db.0).unwrap(),
+        b"this is not a database, and it is precious"
+    );
+}
+
+/// `--store` reads memory, sqlite and sqlite:PATH, and refuses anything else with a hint.
+#[test]
+fn store_choice_parses() {
+    assert_eq!(
+        "memory".parse::<StoreChoice>().unwrap(),
+        StoreChoice::Memory
+    );
+    assert_eq!(
+        "sqlite:/tmp/x.db".parse::<StoreChoice>().unwrap(),
+        StoreChoice::Sqlite("/tmp/x.db".into())
+    );
+    assert!(
+        matches!("sqlite".parse::<StoreChoice>().unwrap(), StoreChoice::Sqlite(p) if p.ends_with("sessions.db"))
+    );
+    let err = "mongo".parse::<StoreChoice>().unwrap_err();
+    assert!(err.contains("memory, sqlite or sqlite:PATH"), "{err}");
+}
