@@ -39,6 +39,7 @@ fn main() {
         server: ServerConfig::with_secret(Secret::from_phrase("ui bench")),
         browsers: BROWSERS,
         store: Default::default(),
+        instances: 1,
     })
     .expect("the lab starts");
     let url = lab.server_url().expect("the server runs");

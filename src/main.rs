@@ -90,6 +90,10 @@ struct ServerArgs {
     /// data directory) or sqlite:PATH (survive restarts).
     #[arg(long, default_value = "memory", global = true)]
     store: StoreChoice,
+    /// How many server instances (1 to 4) to run on consecutive ports, sharing the store
+    /// configuration (the window only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4), global = true)]
+    instances: u8,
     /// Start the naive server: no per-session lock, so concurrent requests of one session lose
     /// updates, as with express-session (to see the race, or to measure the lock's cost).
     #[arg(long, global = true)]
@@ -128,6 +132,7 @@ impl ServerArgs {
             bind: self.addr(),
             server: self.config(),
             store: self.store.clone(),
+            instances: usize::from(self.instances),
             ..LabConfig::default()
         }
     }

@@ -44,6 +44,7 @@ fn lab_on(store: StoreChoice, config: ServerConfig) -> (Lab, LabState) {
         server: config,
         browsers: 2,
         store,
+        instances: 1,
     })
     .expect("lab starts");
     let mut state = LabState::default();
@@ -213,6 +214,7 @@ fn corrupt_sqlite_file_is_refused_and_kept() {
         server: config(),
         browsers: 2,
         store: StoreChoice::Sqlite(db.0.clone()),
+        instances: 1,
     })
     .unwrap();
     let mut state = LabState::default();
@@ -241,4 +243,61 @@ fn store_choice_parses() {
     );
     let err = "mongo".parse::<StoreChoice>().unwrap_err();
     assert!(err.contains("memory, sqlite or sqlite:PATH"), "{err}");
+}
+
+/// Starts `count` instances and waits until the lab knows them all.
+fn instances(lab: &Lab, state: &mut LabState, count: usize) {
+    lab.send(Command::SetInstances(count));
+    assert!(lab.wait_until(state, WAIT, |s| s.instances.len() == count
+        && s.instances.iter().all(|i| !i.url.is_empty())));
+}
+
+fn spread(lab: &Lab, state: &mut LabState, name: &str) {
+    lab.send(Command::SetSpread {
+        browser: id(state, name),
+        spread: true,
+    });
+    assert!(lab.wait_until(state, WAIT, |s| s.browser_named(name).unwrap().spread));
+}
+
+/// Two instances with a memory store each: a browser spreading its visits meets a different
+/// session on each, because one cookie for 127.0.0.1 goes to both ports.
+#[test]
+fn memory_instances_do_not_share_sessions() {
+    let (lab, mut state) = lab_on(StoreChoice::Memory, config());
+    instances(&lab, &mut state, 2);
+    spread(&lab, &mut state, "A");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+    let answered: Vec<Option<usize>> = state.exchanges.iter().map(|r| r.instance).collect();
+    assert_eq!(answered, [Some(0), Some(1)]);
+    assert!(
+        state.exchanges[1].exchange.cookie_header.is_some(),
+        "instance 1's cookie went to instance 2"
+    );
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 2));
+}
+
+/// Two instances sharing one SQLite store: one session continues across both.
+#[test]
+fn sqlite_instances_share_one_session() {
+    let db = TempDb::new();
+    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
+    instances(&lab, &mut state, 2);
+    spread(&lab, &mut state, "A");
+    for views in 1..=4 {
+        assert_eq!(
+            visit(&lab, &mut state, "A"),
+            format!("Number of views {views}")
+        );
+    }
+    let answered: Vec<Option<usize>> = state.exchanges.iter().map(|r| r.instance).collect();
+    assert_eq!(answered, [Some(0), Some(1), Some(0), Some(1)]);
+    let session = session_of(&state, "A").unwrap();
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.instances_holding(&session)
+            == [0, 1])
+    );
+    instances(&lab, &mut state, 1);
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 5");
 }

@@ -18,6 +18,7 @@ fn harness() -> Harness<'static, SessionLabApp> {
         server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
         browsers: 2,
         store: Default::default(),
+        instances: 1,
     })
     .expect("lab starts");
     let mut harness = Harness::builder()

@@ -1,5 +1,7 @@
 //! What each command does: browser management, jar edits, server settings, and the burst.
 
+use std::sync::Arc;
+
 use tokio::task::JoinSet;
 
 use crate::{
@@ -108,10 +110,20 @@ pub(super) fn apply(core: &Core, command: Command) {
         }
         Command::ApplySettings(config) => apply_settings(core, config),
         Command::RotateSecret => rotate_secret(core),
+        Command::SetSpread { browser, spread } => {
+            set_option(core, browser, |slot| slot.spread = spread);
+            let text = if spread {
+                "Visits now go to the server instances in turn (round-robin); the cookie for 127.0.0.1 goes to every port"
+            } else {
+                "Visits go to the address as typed again"
+            };
+            core.outbox.note(Some(browser), LogLevel::Info, text);
+        }
         Command::Visit { .. }
         | Command::Burst { .. }
         | Command::Load { .. }
-        | Command::RestartServer(_) => {
+        | Command::RestartServer(_)
+        | Command::SetInstances(_) => {
             tracing::error!("network commands are spawned by Lab::send");
         }
     }
@@ -158,6 +170,8 @@ fn add_browser(core: &Core, private: bool) {
             colour,
             private,
             cross_site: false,
+            spread: false,
+            visits: Arc::default(),
             browser,
         },
     );
@@ -194,6 +208,7 @@ fn set_option(core: &Core, id: BrowserId, change: impl FnOnce(&mut BrowserSlot))
             browser: id,
             cookies_enabled: slot.browser.cookies_enabled(),
             cross_site: slot.cross_site,
+            spread: slot.spread,
         }
     };
     core.outbox.send(event);
@@ -248,7 +263,9 @@ fn apply_settings(core: &Core, mut config: ServerConfig) {
         return;
     }
     let text = settings_change_text(&old, &config);
-    server.reconfigure(config);
+    for instance in core.instances() {
+        instance.reconfigure(config.clone());
+    }
     core.outbox.send(Event::ServerReconfigured {
         info: server_info(server),
         text,
@@ -282,7 +299,9 @@ fn rotate_secret(core: &Core) {
     let old = config.secret.fingerprint();
     config.secret = Secret::random();
     let new = config.secret.fingerprint();
-    server.reconfigure(config);
+    for instance in core.instances() {
+        instance.reconfigure(config.clone());
+    }
     core.outbox.send(Event::ServerReconfigured {
         info: server_info(server),
         text: format!(
@@ -432,6 +451,17 @@ pub(super) async fn restart_server(core: &Core, store: Option<crate::server::Sto
         );
         return;
     }
+    let extras: Vec<Arc<crate::server::RunningServer>> =
+        core.lock_extra().iter().map(|e| e.server.clone()).collect();
+    for extra in extras {
+        if let Err(err) = extra.restart_with(choice.clone()).await {
+            core.outbox.note(
+                None,
+                LogLevel::Error,
+                format!("An instance did not restart: {err}"),
+            );
+        }
+    }
     let after = server.session_count().await.unwrap_or(0);
     let text = match &choice {
         crate::server::StoreChoice::Memory => format!(
@@ -450,6 +480,93 @@ pub(super) async fn restart_server(core: &Core, store: Option<crate::server::Sto
         text,
     });
     refresh_all_jars(core);
+}
+
+/// Starts or stops additional server instances so that `count` run (1 to 4), each on the
+/// next free port after the first, with the same settings and store configuration.
+pub(super) async fn set_instances(core: &Core, count: usize) {
+    let count = count.clamp(1, super::MAX_INSTANCES);
+    let Some(first) = &core.server else {
+        core.outbox
+            .note(None, LogLevel::Error, "The embedded server is not running");
+        return;
+    };
+    let config = (*first.inspector().config()).clone();
+    let choice = first.store_choice();
+    loop {
+        let running = 1 + core.lock_extra().len();
+        if running == count {
+            break;
+        }
+        if running > count {
+            if let Some(extra) = core.lock_extra().pop() {
+                for watcher in &extra.watchers {
+                    watcher.abort();
+                }
+                extra.server.shutdown();
+            }
+            continue;
+        }
+        // The port after the last instance's, or a free one if that is taken.
+        let last_port = core
+            .instances()
+            .last()
+            .map_or(first.addr().port(), |s| s.addr().port());
+        let mut addr = first.addr();
+        addr.set_port(last_port.saturating_add(1));
+        let started = crate::server::RunningServer::start_sharing(
+            addr,
+            config.clone(),
+            choice.clone(),
+            first.locks(),
+        )
+        .await;
+        match started {
+            Ok(server) => {
+                let server = Arc::new(server);
+                let instance = running;
+                let inspector = server.inspector().clone();
+                let watchers = vec![
+                    tokio::spawn(super::watch_store(
+                        instance,
+                        inspector.clone(),
+                        core.outbox.clone(),
+                    )),
+                    tokio::spawn(super::watch_external(
+                        instance,
+                        inspector,
+                        core.outbox.clone(),
+                    )),
+                ];
+                core.lock_extra().push(super::Extra { server, watchers });
+            }
+            Err(err) => {
+                core.outbox.note(
+                    None,
+                    LogLevel::Error,
+                    format!("Could not start instance {}: {err}", running + 1),
+                );
+                break;
+            }
+        }
+    }
+    let urls: Vec<String> = core.instances().iter().map(|s| s.url()).collect();
+    let text = match (&choice, urls.len()) {
+        (_, 1) => "One server instance".to_owned(),
+        (crate::server::StoreChoice::Memory, n) => format!(
+            "{n} server instances, each with its own memory store: a browser spreading its \
+             visits over them meets a different session on each ({})",
+            urls.join(", ")
+        ),
+        (crate::server::StoreChoice::Sqlite(path), n) => format!(
+            "{n} server instances sharing the SQLite store {}: one session continues across \
+             all of them ({})",
+            path.display(),
+            urls.join(", ")
+        ),
+    };
+    core.outbox.send(Event::Instances(urls));
+    core.outbox.note(None, LogLevel::Info, text);
 }
 
 /// Sends a timed load of visits from new browsers to the embedded server.

@@ -121,6 +121,15 @@ pub enum Command {
     /// Restart the embedded server, on the same store or another: a memory store comes back
     /// empty, a SQLite store keeps its sessions.
     RestartServer(Option<StoreChoice>),
+    /// Run this many server instances (1 to 4) with the same store configuration.
+    SetInstances(usize),
+    /// Spread a browser's visits to the embedded server over the instances, round-robin.
+    SetSpread {
+        /// Which browser.
+        browser: BrowserId,
+        /// Spread or not.
+        spread: bool,
+    },
     /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
     Load {
         /// How many visits.
@@ -152,6 +161,8 @@ pub struct Hop {
     pub exchange: Exchange,
     /// What the embedded server recorded of it, when it went there.
     pub served: Option<Served>,
+    /// Which server instance answered (0 is the first), when it went to one.
+    pub instance: Option<usize>,
 }
 
 /// What happened, for [`LabState::apply`].
@@ -196,6 +207,8 @@ pub enum Event {
         cookies_enabled: bool,
         /// Requests made cross-site.
         cross_site: bool,
+        /// Visits spread over the server instances.
+        spread: bool,
     },
     /// A visit was sent.
     VisitStarted {
@@ -227,17 +240,26 @@ pub enum Event {
         /// Every cookie in it.
         cookies: Vec<JarCookie>,
     },
-    /// The store's sessions, after a change.
+    /// One instance's store, after a change.
     Sessions {
+        /// Which instance (0 is the first).
+        instance: usize,
         /// Every live session.
         rows: Vec<SessionRow>,
-        /// Requests answered so far.
+        /// Requests that instance answered so far.
         requests_served: u64,
     },
+    /// The server instances now running: their base URLs, the first first.
+    Instances(Vec<String>),
     /// A client outside the lab (a real browser, curl) was served.
     External(Served),
-    /// The server answered another request.
-    RequestsServed(u64),
+    /// An instance answered another request.
+    RequestsServed {
+        /// Which instance.
+        instance: usize,
+        /// How many it has answered in all.
+        count: u64,
+    },
     /// A load is under way.
     LoadProgress {
         /// Visits answered so far.
@@ -269,6 +291,8 @@ pub struct LabConfig {
     pub browsers: usize,
     /// Where the server keeps sessions.
     pub store: StoreChoice,
+    /// How many server instances (1 to 4) share that store configuration.
+    pub instances: usize,
 }
 
 impl Default for LabConfig {
@@ -278,6 +302,7 @@ impl Default for LabConfig {
             server: ServerConfig::default(),
             browsers: 2,
             store: StoreChoice::Memory,
+            instances: 1,
         }
     }
 }
@@ -294,7 +319,10 @@ pub struct Lab {
 }
 
 struct Core {
+    /// Instance 1, on the address asked for.
     server: Option<RunningServer>,
+    /// Instances 2 to 4, on the following ports, sharing the store configuration.
+    extra: Mutex<Vec<Extra>>,
     browsers: Mutex<BTreeMap<BrowserId, BrowserSlot>>,
     next_id: Mutex<u32>,
     outbox: Outbox,
@@ -306,8 +334,19 @@ struct BrowserSlot {
     colour: usize,
     private: bool,
     cross_site: bool,
+    spread: bool,
+    visits: Arc<std::sync::atomic::AtomicUsize>,
     browser: Browser,
 }
+
+/// An additional server instance and the tasks that watch it.
+struct Extra {
+    server: Arc<RunningServer>,
+    watchers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The most server instances at once.
+pub const MAX_INSTANCES: usize = 4;
 
 /// Sends events to the lab's reader and wakes it.
 #[derive(Clone)]
@@ -378,13 +417,14 @@ impl Lab {
         };
         let core = Arc::new(Core {
             server,
+            extra: Mutex::default(),
             browsers: Mutex::default(),
             next_id: Mutex::new(1),
             outbox,
         });
         if let Some(inspector) = core.inspector() {
-            runtime.spawn(watch_store(inspector.clone(), core.outbox.clone()));
-            runtime.spawn(watch_external(inspector.clone(), core.outbox.clone()));
+            runtime.spawn(watch_store(0, inspector.clone(), core.outbox.clone()));
+            runtime.spawn(watch_external(0, inspector.clone(), core.outbox.clone()));
         }
         let lab = Self {
             core,
@@ -393,6 +433,9 @@ impl Lab {
         };
         for _ in 0..config.browsers {
             lab.send(Command::AddBrowser { private: false });
+        }
+        if config.instances > 1 {
+            lab.send(Command::SetInstances(config.instances));
         }
         Ok(lab)
     }
@@ -429,6 +472,11 @@ impl Lab {
             } => {
                 self.runtime.spawn(async move {
                     actions::burst(&core, browser, url, count).await;
+                });
+            }
+            Command::SetInstances(count) => {
+                self.runtime.spawn(async move {
+                    actions::set_instances(&core, count).await;
                 });
             }
             Command::RestartServer(store) => {
@@ -482,6 +530,9 @@ impl Drop for Lab {
         if let Some(server) = &self.core.server {
             server.shutdown();
         }
+        for extra in self.core.lock_extra().iter() {
+            extra.server.shutdown();
+        }
     }
 }
 
@@ -509,6 +560,14 @@ impl Core {
         let options = crate::browser::VisitOptions {
             cross_site: slot.cross_site,
         };
+        let url = if slot.spread {
+            let turn = slot
+                .visits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.spread(&url, turn)
+        } else {
+            url
+        };
         let result = slot.browser.visit(&url, options).await;
         // The jar was updated as the responses arrived; say so first, so whoever sees the
         // finished visit also sees the cookies it set.
@@ -519,6 +578,7 @@ impl Core {
                     .into_iter()
                     .map(|exchange| Hop {
                         served: self.served_record(&exchange),
+                        instance: self.instance_of(&exchange.url).map(|(n, _)| n),
                         exchange,
                     })
                     .collect();
@@ -539,21 +599,61 @@ impl Core {
         });
     }
 
-    /// Whether `url` points at the embedded server.
-    fn is_ours(&self, url: &str) -> bool {
-        let (Some(server), Ok(url)) = (&self.server, url::Url::parse(url)) else {
-            return false;
+    /// Every running instance, the first first.
+    fn instances(&self) -> Vec<InstanceRef<'_>> {
+        let Some(first) = &self.server else {
+            return Vec::new();
         };
-        url.host_str() == Some(&server.addr().ip().to_string())
-            && url.port_or_known_default() == Some(server.addr().port())
+        let mut all = vec![InstanceRef::First(first)];
+        all.extend(
+            self.lock_extra()
+                .iter()
+                .map(|extra| InstanceRef::Extra(extra.server.clone())),
+        );
+        all
     }
 
-    /// The embedded server's record of an exchange, if the exchange went to it.
-    fn served_record(&self, exchange: &Exchange) -> Option<Served> {
-        if !self.is_ours(&exchange.url) {
-            return None;
+    fn lock_extra(&self) -> std::sync::MutexGuard<'_, Vec<Extra>> {
+        self.extra.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Which instance `url` points at, and its inspector.
+    fn instance_of(&self, url: &str) -> Option<(usize, Inspector)> {
+        let url = url::Url::parse(url).ok()?;
+        self.instances().iter().enumerate().find_map(|(n, server)| {
+            let addr = server.addr();
+            (url.host_str() == Some(&addr.ip().to_string())
+                && url.port_or_known_default() == Some(addr.port()))
+            .then(|| (n, server.inspector().clone()))
+        })
+    }
+
+    /// Whether `url` points at an embedded server instance.
+    fn is_ours(&self, url: &str) -> bool {
+        self.instance_of(url).is_some()
+    }
+
+    /// `url` moved to instance `turn % instances` when it points at the first instance.
+    fn spread(&self, url: &str, turn: usize) -> String {
+        let instances = self.instances();
+        let (Some(first), Ok(mut parsed)) = (instances.first(), url::Url::parse(url)) else {
+            return url.to_owned();
+        };
+        let first_port = first.addr().port();
+        if parsed.port_or_known_default() != Some(first_port) || instances.len() < 2 {
+            return url.to_owned();
         }
-        self.inspector()?.served_request(exchange.request_id()?)
+        let target = instances[turn % instances.len()].addr().port();
+        if parsed.set_port(Some(target)).is_err() {
+            return url.to_owned();
+        }
+        parsed.to_string()
+    }
+
+    /// The embedded server's record of an exchange, if the exchange went to an instance.
+    fn served_record(&self, exchange: &Exchange) -> Option<Served> {
+        let (_, inspector) = self.instance_of(&exchange.url)?;
+        inspector.served_request(exchange.request_id()?)
     }
 
     /// A browser's cookies, each tagged with the embedded server's session it carries.
@@ -576,6 +676,23 @@ impl Core {
     }
 }
 
+/// A running instance: the first (owned by the core) or an additional one.
+enum InstanceRef<'a> {
+    First(&'a RunningServer),
+    Extra(Arc<RunningServer>),
+}
+
+impl std::ops::Deref for InstanceRef<'_> {
+    type Target = RunningServer;
+
+    fn deref(&self) -> &RunningServer {
+        match self {
+            Self::First(server) => server,
+            Self::Extra(server) => server,
+        }
+    }
+}
+
 fn server_info(server: &RunningServer) -> ServerInfo {
     let inspector = server.inspector();
     ServerInfo {
@@ -587,12 +704,14 @@ fn server_info(server: &RunningServer) -> ServerInfo {
     }
 }
 
-/// Lists the store after every change (changes that come while listing are coalesced).
-async fn watch_store(inspector: Inspector, outbox: Outbox) {
+/// Lists an instance's store after every change (changes that come while listing are
+/// coalesced).
+async fn watch_store(instance: usize, inspector: Inspector, outbox: Outbox) {
     let mut changes = inspector.store_changes();
     loop {
         match inspector.sessions().await {
             Ok(rows) => outbox.send(Event::Sessions {
+                instance,
                 rows,
                 requests_served: inspector.requests_served(),
             }),
@@ -612,12 +731,15 @@ async fn watch_store(inspector: Inspector, outbox: Outbox) {
 }
 
 /// Tells the log about requests from clients that are not the lab's browsers.
-async fn watch_external(inspector: Inspector, outbox: Outbox) {
+async fn watch_external(instance: usize, inspector: Inspector, outbox: Outbox) {
     let mut served = inspector.served();
     loop {
         match served.recv().await {
             Ok(record) => {
-                outbox.send(Event::RequestsServed(inspector.requests_served()));
+                outbox.send(Event::RequestsServed {
+                    instance,
+                    count: inspector.requests_served(),
+                });
                 let ours = record
                     .user_agent
                     .as_deref()
@@ -627,7 +749,10 @@ async fn watch_external(inspector: Inspector, outbox: Outbox) {
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                outbox.send(Event::RequestsServed(inspector.requests_served()));
+                outbox.send(Event::RequestsServed {
+                    instance,
+                    count: inspector.requests_served(),
+                });
                 outbox.note(
                     None,
                     LogLevel::Info,

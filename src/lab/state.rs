@@ -46,6 +46,8 @@ pub struct BrowserState {
     pub cookies_enabled: bool,
     /// Requests are made as cross-site requests.
     pub cross_site: bool,
+    /// Visits to the embedded server go to its instances in turn.
+    pub spread: bool,
     /// Requests in flight.
     pub in_flight: usize,
     /// The last finished exchange (the page shown).
@@ -87,6 +89,8 @@ pub struct ExchangeRecord {
     pub exchange: Exchange,
     /// What the embedded server recorded, if it went there.
     pub served: Option<Served>,
+    /// Which server instance answered (0 is the first), if one did.
+    pub instance: Option<usize>,
 }
 
 impl ExchangeRecord {
@@ -160,6 +164,19 @@ pub struct LabState {
     pub log: Vec<LogEntry>,
     /// The load under way or last finished, if any.
     pub load: Option<LoadStatus>,
+    /// The server instances (one unless more were started), the first first.
+    pub instances: Vec<InstanceState>,
+}
+
+/// One server instance as the lab sees it.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceState {
+    /// Its base URL.
+    pub url: String,
+    /// The sessions its store holds.
+    pub sessions: Vec<SessionRow>,
+    /// Requests it has answered.
+    pub requests: u64,
 }
 
 /// A load's progress and outcome.
@@ -222,6 +239,7 @@ impl LabState {
                 private,
                 cookies_enabled: true,
                 cross_site: false,
+                spread: false,
                 in_flight: 0,
                 last: None,
                 last_error: None,
@@ -237,10 +255,12 @@ impl LabState {
                 browser,
                 cookies_enabled,
                 cross_site,
+                spread,
             } => {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.cookies_enabled = cookies_enabled;
                     browser.cross_site = cross_site;
+                    browser.spread = spread;
                 }
             }
             Event::VisitStarted { browser, .. } => {
@@ -281,18 +301,35 @@ impl LabState {
                 }
             }
             Event::Sessions {
+                instance,
                 rows,
                 requests_served,
             } => {
-                self.sessions = rows;
-                self.requests_served = self.requests_served.max(requests_served);
+                if instance < self.instances.len().max(1) {
+                    self.instance_mut(instance).sessions = rows;
+                    let requests = &mut self.instance_mut(instance).requests;
+                    *requests = (*requests).max(requests_served);
+                    self.merge_instances();
+                }
+            }
+            Event::Instances(urls) => {
+                self.instances
+                    .resize_with(urls.len(), InstanceState::default);
+                for (state, url) in self.instances.iter_mut().zip(urls) {
+                    state.url = url;
+                }
+                self.merge_instances();
             }
             Event::External(served) => {
                 let text = served_text(&served);
                 self.push_log_at(served.at, LogSource::External, LogLevel::Info, text);
             }
-            Event::RequestsServed(count) => {
-                self.requests_served = self.requests_served.max(count);
+            Event::RequestsServed { instance, count } => {
+                if instance < self.instances.len().max(1) {
+                    let requests = &mut self.instance_mut(instance).requests;
+                    *requests = (*requests).max(count);
+                    self.merge_instances();
+                }
             }
             Event::LoadProgress { done, total } => {
                 self.load = Some(LoadStatus {
@@ -374,6 +411,50 @@ impl LabState {
         origins
     }
 
+    /// The instances whose stores hold `session_id` (numbered from 0).
+    pub fn instances_holding(&self, session_id: &str) -> Vec<usize> {
+        self.instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.sessions.iter().any(|s| s.id == session_id))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn instance_mut(&mut self, instance: usize) -> &mut InstanceState {
+        if self.instances.len() <= instance {
+            let url = self
+                .server
+                .as_ref()
+                .map(|s| s.url.clone())
+                .unwrap_or_default();
+            self.instances
+                .resize_with(instance + 1, InstanceState::default);
+            if self.instances[0].url.is_empty() {
+                self.instances[0].url = url;
+            }
+        }
+        &mut self.instances[instance]
+    }
+
+    /// All instances' sessions as one list (a shared store lists the same session on each:
+    /// once here), oldest first; requests summed.
+    fn merge_instances(&mut self) {
+        let mut merged: Vec<SessionRow> = Vec::new();
+        for instance in &self.instances {
+            for row in &instance.sessions {
+                if !merged.iter().any(|m| m.id == row.id) {
+                    merged.push(row.clone());
+                }
+            }
+        }
+        if self.instances.len() > 1 {
+            merged.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        }
+        self.sessions = merged;
+        self.requests_served = self.instances.iter().map(|i| i.requests).sum();
+    }
+
     fn record(&mut self, browser: BrowserId, hop: &Hop) {
         let text = exchange_line(&hop.exchange, hop.served.as_ref());
         let level = match (&hop.served, hop.exchange.status) {
@@ -401,6 +482,7 @@ impl LabState {
                 colour,
                 exchange: hop.exchange.clone(),
                 served: hop.served.clone(),
+                instance: hop.instance,
             });
         }
     }

@@ -229,6 +229,17 @@ impl RunningServer {
         config: ServerConfig,
         choice: StoreChoice,
     ) -> Result<Self, ServerError> {
+        Self::start_sharing(addr, config, choice, SessionLocks::default()).await
+    }
+
+    /// Like [`start_with`](Self::start_with), taking its per-session locks from `locks`, so
+    /// instances in one process that share a store also share who may touch which session.
+    pub async fn start_sharing(
+        addr: SocketAddr,
+        config: ServerConfig,
+        choice: StoreChoice,
+        locks: SessionLocks,
+    ) -> Result<Self, ServerError> {
         let announcer = Arc::new(tokio::sync::watch::channel(0).0);
         let store = Store::open(&choice, announcer.clone()).await?;
         let Bound {
@@ -240,7 +251,6 @@ impl RunningServer {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let sweeper = store.spawn_expiry_task();
         let inspector = Inspector::new(store.inspect(), config.clone());
-        let locks = SessionLocks::default();
         let router = Arc::new(RwLock::new(store.router(
             config,
             inspector.clone(),
@@ -270,6 +280,11 @@ impl RunningServer {
             task: Some(task),
             sweeper: Mutex::new(sweeper),
         })
+    }
+
+    /// The per-session locks this server takes (to share with sibling instances).
+    pub fn locks(&self) -> SessionLocks {
+        self.locks.clone()
     }
 
     /// The store the server runs on.

@@ -87,6 +87,8 @@ pub struct PanelContext<'a> {
     pub now: OffsetDateTime,
     /// The local time zone, for clock times.
     pub offset: UtcOffset,
+    /// How many server instances run.
+    pub instances: usize,
 }
 
 /// Draws one browser; returns what the user asked for.
@@ -102,6 +104,7 @@ pub fn browser_ui(
         history,
         now,
         offset,
+        instances,
     } = *context;
     let mut commands = Vec::new();
     let colour = theme::browser_colour(browser.colour);
@@ -116,9 +119,9 @@ pub fn browser_ui(
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
                 routes_ui(ui, browser, draft, &mut commands);
-                switches_ui(ui, browser, draft, server, &mut commands);
+                switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 ui.separator();
-                response_ui(ui, browser);
+                response_ui(ui, browser, history.first().and_then(|r| r.instance));
                 ui.separator();
                 jar_ui(ui, browser, draft, peers, now, offset, &mut commands);
                 history_ui(ui, browser, history, offset);
@@ -288,7 +291,7 @@ fn switches_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    server: Option<&ServerConfig>,
+    (server, context_instances): (Option<&ServerConfig>, usize),
     commands: &mut Vec<UiCommand>,
 ) {
     let name = &browser.name;
@@ -333,6 +336,20 @@ fn switches_ui(
                 count: draft.burst,
             }));
         }
+        if context_instances > 1 {
+            let mut spread = browser.spread;
+            if ui
+                .checkbox(&mut spread, "Spread")
+                .accessible_name(format!("Spread {name}"))
+                .on_hover_text("Send each visit to the next server instance in turn (round-robin)")
+                .changed()
+            {
+                commands.push(lab(Command::SetSpread {
+                    browser: browser.id,
+                    spread,
+                }));
+            }
+        }
         if let Some(config) = server {
             let mut safe = config.lock_per_session;
             if ui
@@ -353,7 +370,7 @@ fn switches_ui(
     });
 }
 
-fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
+fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize>) {
     let dark = ui.visuals().dark_mode;
     if let Some(error) = &browser.last_error {
         ui.colored_label(theme::bad(dark), error);
@@ -387,6 +404,10 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState) {
             ))
             .weak(),
         );
+        if let Some(instance) = instance {
+            ui.label(RichText::new(format!("· instance {}", instance + 1)).weak())
+                .on_hover_text("Which server instance answered");
+        }
     });
     egui::ScrollArea::vertical()
         .id_salt(("body", browser.id))

@@ -51,6 +51,17 @@ pub fn header_ui(
                          a free one. Use --port to choose.",
                     );
                 }
+                if state.instances.len() > 1 {
+                    ui.label(format!("+ {} more instance(s)", state.instances.len() - 1))
+                        .on_hover_text(
+                            state
+                                .instances
+                                .iter()
+                                .map(|i| i.url.clone())
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        );
+                }
                 ui.label("·");
                 ui.label(format!("{} store", server.store_kind));
                 ui.label("·");

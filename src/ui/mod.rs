@@ -272,6 +272,7 @@ impl eframe::App for SessionLabApp {
                                     history: &history,
                                     now,
                                     offset: self.offset,
+                                    instances: self.state.instances.len().max(1),
                                 },
                             ));
                         }

@@ -76,6 +76,15 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
                 let session = &state.sessions[row.index()];
                 row.col(|ui| {
                     ui.horizontal(|ui| {
+                        if state.instances.len() > 1 {
+                            let on: Vec<String> = state
+                                .instances_holding(&session.id)
+                                .iter()
+                                .map(|n| (n + 1).to_string())
+                                .collect();
+                            ui.label(RichText::new(format!("[{}]", on.join(","))).weak())
+                                .on_hover_text("The server instances whose stores hold this session");
+                        }
                         let holders = state.holders(&session.id);
                         if holders.is_empty() {
                             ui.label(RichText::new("external").italics())

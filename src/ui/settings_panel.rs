@@ -24,6 +24,7 @@ enum ExpiryKind {
 #[derive(Clone, Debug)]
 pub struct SettingsDraft {
     config: ServerConfig,
+    instances: usize,
     sqlite: bool,
     sqlite_path: String,
     domain: String,
@@ -54,6 +55,7 @@ impl SettingsDraft {
         };
         Self {
             config: config.clone(),
+            instances: 1,
             sqlite: false,
             sqlite_path: StoreChoice::default_sqlite_path().display().to_string(),
             domain: config.domain.clone().unwrap_or_default(),
@@ -215,6 +217,27 @@ pub fn settings_ui(
             };
             command = Some(UiCommand::Lab(Command::RestartServer(Some(store))));
         }
+        ui.add_space(12.0);
+        ui.separator();
+        ui.label(RichText::new("Server instances").strong()).on_hover_text(
+            "Several servers on consecutive ports with the same settings and store \
+             configuration, as behind a load balancer",
+        );
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut draft.instances).range(1..=4))
+                .accessible_name("Server instances");
+            if ui
+                .button("Run")
+                .accessible_name("Run server instances")
+                .on_hover_text("Start or stop instances; tick Spread in a browser to visit them in turn")
+                .clicked()
+            {
+                command = Some(UiCommand::Lab(Command::SetInstances(draft.instances)));
+            }
+        });
+        ui.label(
+            RichText::new(format!("Running: {}", state.instances.len().max(1))).weak(),
+        );
         ui.add_space(12.0);
         ui.separator();
         ui.label(format!("Secret fingerprint {}", server.config.secret.fingerprint()))

@@ -27,6 +27,9 @@ pub enum Scene {
     /// The lifecycle tour: A logs in, B hijacks A's cookie, C tampers with its own, and the
     /// timeline shows it all.
     Tour,
+    /// Two server instances: A spreads its visits over both (run with `--store sqlite:…` to
+    /// see one session continue across them).
+    Instances,
 }
 
 /// One step of a scene.
@@ -37,11 +40,13 @@ enum Step {
     Hijack(&'static str, &'static str),
     Tamper(&'static str),
     Tab(BottomTab),
+    Instances(usize),
+    Spread(&'static str),
 }
 
 impl Scene {
     fn steps(self) -> Vec<Step> {
-        use Step::{AddBrowser, Hijack, Tab, Tamper, Visit};
+        use Step::{AddBrowser, Hijack, Instances, Spread, Tab, Tamper, Visit};
         match self {
             Self::Seed => vec![
                 Visit("A", "/"),
@@ -60,6 +65,15 @@ impl Scene {
                 Tamper("C"),
                 Visit("C", "/"),
                 Visit("A", "/whoami"),
+                Tab(BottomTab::Timeline),
+            ],
+            Self::Instances => vec![
+                Instances(2),
+                Spread("A"),
+                Visit("A", "/"),
+                Visit("A", "/"),
+                Visit("A", "/"),
+                Visit("B", "/"),
                 Tab(BottomTab::Timeline),
             ],
         }
@@ -88,6 +102,8 @@ enum Waiting {
     Log(usize),
     /// The lab has this many browsers.
     Browsers(usize),
+    /// The lab knows this many server instances.
+    Instances(usize),
 }
 
 /// What the app should do after a frame of the script.
@@ -157,6 +173,7 @@ impl SmokeScript {
                 }
                 Waiting::Log(lines) => state.log.len() > *lines,
                 Waiting::Browsers(count) => state.browsers.len() >= *count,
+                Waiting::Instances(count) => state.instances.len() >= *count,
             };
             if !done {
                 return SmokeStep::Continue;
@@ -226,6 +243,21 @@ impl SmokeScript {
                     )
                 }
                 Step::Tab(tab) => return SmokeStep::Tab(*tab),
+                Step::Instances(count) => {
+                    (Command::SetInstances(*count), Waiting::Instances(*count))
+                }
+                Step::Spread(name) => {
+                    let Some(browser) = named(name) else {
+                        return SmokeStep::Finish(Err("a scripted browser is missing".into()));
+                    };
+                    (
+                        Command::SetSpread {
+                            browser: browser.id,
+                            spread: true,
+                        },
+                        Waiting::Log(state.log.len()),
+                    )
+                }
             };
             self.waiting = Some(waiting);
             return SmokeStep::Send(command);

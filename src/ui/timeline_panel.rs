@@ -41,13 +41,15 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
         );
     }
     for (index, origin) in servers.iter().enumerate() {
-        let label = if Some(origin) == state.server.as_ref().map(|s| &s.url) {
-            "server".to_owned()
-        } else {
-            origin
+        let instance = state.instances.iter().position(|i| &i.url == origin);
+        let label = match instance {
+            Some(n) if state.instances.len() > 1 => format!("server {}", n + 1),
+            Some(_) => "server".to_owned(),
+            None if Some(origin) == state.server.as_ref().map(|s| &s.url) => "server".to_owned(),
+            None => origin
                 .trim_start_matches("http://")
                 .trim_end_matches('/')
-                .to_owned()
+                .to_owned(),
         };
         painter.text(
             pos2(
@@ -236,9 +238,13 @@ fn lanes_for_browsers(state: &LabState) -> Vec<(crate::lab::BrowserId, String, u
     lanes
 }
 
-/// Server origins on the timeline: the embedded server first, then others by first use.
+/// Server origins on the timeline: the embedded instances first, then others by first use.
 fn lanes_for_servers(state: &LabState) -> Vec<String> {
-    let mut lanes: Vec<String> = state.server.iter().map(|s| s.url.clone()).collect();
+    let mut lanes: Vec<String> = if state.instances.is_empty() {
+        state.server.iter().map(|s| s.url.clone()).collect()
+    } else {
+        state.instances.iter().map(|i| i.url.clone()).collect()
+    };
     for record in &state.exchanges {
         let origin = origin_of(&record.exchange.url);
         if !lanes.contains(&origin) {

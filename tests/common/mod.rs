@@ -19,6 +19,7 @@ pub fn lab() -> (Lab, LabState) {
         server: ServerConfig::with_secret(Secret::from_phrase("test secret")),
         browsers: 2,
         store: Default::default(),
+        instances: 1,
     })
     .expect("lab starts");
     let mut state = LabState::default();
