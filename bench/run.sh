@@ -33,6 +33,9 @@ start_server() { # name port [cpus]
   local cpus=${3:-$SERVER_CPU}
   case $1 in
     session-lab) taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench >"$WORK/$1.log" 2>&1 & ;;
+    session-lab-sqlite)
+      rm -f "$WORK/bench.db"*
+      taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench --store "sqlite:$WORK/bench.db" >"$WORK/$1.log" 2>&1 & ;;
     express) PORT=$2 taskset -c "$cpus" node bench/express/app.js >"$WORK/$1.log" 2>&1 & ;;
     bare) taskset -c "$cpus" "$TARGET/release/examples/bare_server" "$2" >"$WORK/$1.log" 2>&1 & ;;
   esac
@@ -68,7 +71,7 @@ cookie_of() { # url → "name=value" of the session cookie a first visit sets
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 declare -A RPS P50 P99 RSS LOST URL PIDS
-SERVERS=(session-lab express bare)
+SERVERS=(session-lab express bare session-lab-sqlite)
 PORT=3201
 # Throughput: all three servers up at once (idle ones cost nothing), the runs interleaved
 # server by server, round by round, so a slow minute on this machine hits all three alike.
@@ -106,15 +109,19 @@ for server in "${SERVERS[@]}"; do
   PORT=$((PORT + 1))
   url="http://127.0.0.1:$PORT/"
   echo "==> $server: memory and lost updates"
-  # Memory: a fresh server, then $SESSIONS new sessions (a browser with cookies off).
-  start_server "$server" "$PORT"
-  before=$(rss_kb "$SERVER_PID")
-  taskset -c $LOAD_CPU "$LAB" load --url "$url" --visits "$SESSIONS" --no-cookies --concurrency "$CONNECTIONS" >/dev/null
-  sleep 1
-  after=$(rss_kb "$SERVER_PID")
-  RSS[$server]=$(( (after - before) * 1024 / SESSIONS ))
-  echo "    RSS: ${before} kB → ${after} kB for $SESSIONS sessions: ${RSS[$server]} B per session"
-  stop_server
+  if [ "$server" = session-lab-sqlite ]; then
+    RSS[$server]="on disk"
+  else
+    # Memory: a fresh server, then $SESSIONS new sessions (a browser with cookies off).
+    start_server "$server" "$PORT"
+    before=$(rss_kb "$SERVER_PID")
+    taskset -c $LOAD_CPU "$LAB" load --url "$url" --visits "$SESSIONS" --no-cookies --concurrency "$CONNECTIONS" >/dev/null
+    sleep 1
+    after=$(rss_kb "$SERVER_PID")
+    RSS[$server]=$(( (after - before) * 1024 / SESSIONS ))
+    echo "    RSS: ${before} kB → ${after} kB for $SESSIONS sessions: ${RSS[$server]} B per session"
+    stop_server
+  fi
 
   # Lost updates: a fresh server on all cores, one cookie, 10,000 visits 64 at a time.
   PORT=$((PORT + 1))

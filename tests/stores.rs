@@ -301,3 +301,33 @@ fn sqlite_instances_share_one_session() {
     instances(&lab, &mut state, 1);
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 5");
 }
+
+/// Two instances sharing SQLite, one browser spreading a burst over both: no increment lost,
+/// because the instances share their per-session locks.
+#[test]
+fn sqlite_instances_lose_no_updates() {
+    let db = TempDb::new();
+    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
+    instances(&lab, &mut state, 2);
+    visit(&lab, &mut state, "A");
+    spread(&lab, &mut state, "A");
+    lab.send(Command::Burst {
+        browser: id(&state, "A"),
+        url: lab.server_url().unwrap(),
+        count: 40,
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.log.iter().any(|l| l.text.starts_with("Burst of 40"))
+    }));
+    let line = state
+        .log
+        .iter()
+        .find(|l| l.text.starts_with("Burst of 40"))
+        .unwrap()
+        .text
+        .clone();
+    assert!(line.contains("views 1 → 41, all 40 counted"), "{line}");
+    let instances: std::collections::BTreeSet<Option<usize>> =
+        state.exchanges.iter().map(|r| r.instance).collect();
+    assert_eq!(instances.len(), 2, "both instances answered");
+}
