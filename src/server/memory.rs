@@ -197,9 +197,18 @@ impl ListSessions for MemoryStore {
     }
 
     async fn delete_expired(&self) -> session_store::Result<usize> {
+        self.delete_expired_part(0, 1).await
+    }
+
+    async fn delete_expired_part(&self, part: usize, parts: usize) -> session_store::Result<usize> {
         let now = now_millis();
         let mut deleted = 0;
-        for mut shard in self.shards() {
+        // One shard locked at a time, each for one pass over its own sessions.
+        for (index, shard) in self.shards.iter().enumerate() {
+            if index % parts.max(1) != part {
+                continue;
+            }
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             let before = shard.len();
             shard.retain(|_, entry| entry.expires > now);
             deleted += before - shard.len();

@@ -93,6 +93,20 @@ pub trait ListSessions: SessionStore + Clone {
     async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>>;
     /// Deletes every session whose expiry has passed; returns how many went.
     async fn delete_expired(&self) -> session_store::Result<usize>;
+    /// Deletes the expired sessions of one part of the store (`part` of `parts`), so a sweep
+    /// can be spread over time instead of scanning a large store at once. Stores that cannot
+    /// be split sweep everything on part 0.
+    async fn delete_expired_part(
+        &self,
+        part: usize,
+        _parts: usize,
+    ) -> session_store::Result<usize> {
+        if part == 0 {
+            self.delete_expired().await
+        } else {
+            Ok(0)
+        }
+    }
     /// How many sessions the store holds (expired ones may count until the next sweep).
     async fn count(&self) -> session_store::Result<usize>;
 }
@@ -176,16 +190,20 @@ impl<S: ListSessions> InspectableStore<S> {
         Ok(deleted)
     }
 
-    /// Runs `delete_expired` every `period` until the returned task is aborted.
+    /// Sweeps expired sessions until the returned task is aborted: the whole store once per
+    /// `period`, one sixteenth at a time, so a large store never stalls requests for long.
     pub fn spawn_expiry_task(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        const PARTS: usize = 16;
         let store = self.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(period);
+            let mut ticker = tokio::time::interval(period / PARTS as u32);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for part in (0..PARTS).cycle() {
                 ticker.tick().await;
-                if let Err(err) = store.delete_expired().await {
-                    tracing::warn!(%err, "could not delete expired sessions");
+                match store.inner.delete_expired_part(part, PARTS).await {
+                    Ok(0) => {}
+                    Ok(_) => store.announce(),
+                    Err(err) => tracing::warn!(%err, "could not delete expired sessions"),
                 }
             }
         })
