@@ -121,7 +121,8 @@ pub fn browser_ui(
                 routes_ui(ui, browser, draft, &mut commands);
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 ui.separator();
-                response_ui(ui, browser, history.first().and_then(|r| r.instance));
+                let answered_by = history.first().and_then(|r| r.instance);
+                response_ui(ui, browser, answered_by.filter(|_| instances > 1));
                 ui.separator();
                 jar_ui(ui, browser, draft, peers, now, offset, &mut commands);
                 history_ui(ui, browser, history, offset);
