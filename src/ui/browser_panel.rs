@@ -297,25 +297,25 @@ fn switches_ui(
 ) {
     let name = &browser.name;
     ui.horizontal(|ui| {
-        let mut enabled = browser.cookies_enabled;
-        if ui
-            .checkbox(&mut enabled, "Cookies")
-            .accessible_name(format!("Cookies on {name}"))
-            .on_hover_text("Off: this browser neither sends nor stores cookies, so every visit is a new session")
-            .changed()
-        {
+        if let Some(enabled) = switch_ui(
+            ui,
+            browser.cookies_enabled,
+            "Cookies",
+            format!("Cookies on {name}"),
+            "Off: this browser neither sends nor stores cookies, so every visit is a new session",
+        ) {
             commands.push(lab(Command::SetCookiesEnabled {
                 browser: browser.id,
                 enabled,
             }));
         }
-        let mut cross_site = browser.cross_site;
-        if ui
-            .checkbox(&mut cross_site, "Cross-site")
-            .accessible_name(format!("Cross-site {name}"))
-            .on_hover_text("Send requests as if embedded in another site (CSRF): only SameSite=None cookies go along")
-            .changed()
-        {
+        if let Some(cross_site) = switch_ui(
+            ui,
+            browser.cross_site,
+            "Cross-site",
+            format!("Cross-site {name}"),
+            "Send requests as if embedded in another site (CSRF): only SameSite=None cookies go along",
+        ) {
             commands.push(lab(Command::SetCrossSite {
                 browser: browser.id,
                 cross_site,
@@ -337,38 +337,52 @@ fn switches_ui(
                 count: draft.burst,
             }));
         }
-        if context_instances > 1 {
-            let mut spread = browser.spread;
-            if ui
-                .checkbox(&mut spread, "Spread")
-                .accessible_name(format!("Spread {name}"))
-                .on_hover_text("Send each visit to the next server instance in turn (round-robin)")
-                .changed()
-            {
-                commands.push(lab(Command::SetSpread {
-                    browser: browser.id,
-                    spread,
-                }));
-            }
+        if context_instances > 1
+            && let Some(spread) = switch_ui(
+                ui,
+                browser.spread,
+                "Spread",
+                format!("Spread {name}"),
+                "Send each visit to the next server instance in turn (round-robin)",
+            )
+        {
+            commands.push(lab(Command::SetSpread {
+                browser: browser.id,
+                spread,
+            }));
         }
         if let Some(config) = server {
-            let mut safe = config.lock_per_session;
-            if ui
-                .checkbox(&mut safe, "Safe server")
-                .accessible_name(format!("Safe server {name}"))
-                .on_hover_text(
-                    "On: the server runs one request at a time per session, so a burst counts \
-                     every visit. Off: the naive server (like express-session) loses increments \
-                     when requests of one session overlap. Applies to the whole server.",
-                )
-                .changed()
-            {
+            if let Some(safe) = switch_ui(
+                ui,
+                config.lock_per_session,
+                "Safe server",
+                format!("Safe server {name}"),
+                "On: the server runs one request at a time per session, so a burst counts \
+                 every visit. Off: the naive server (like express-session) loses increments \
+                 when requests of one session overlap. Applies to the whole server.",
+            ) {
                 let mut config = config.clone();
                 config.lock_per_session = safe;
                 commands.push(lab(Command::ApplySettings(config)));
             }
         }
     });
+}
+
+/// A checkbox for one of the browser's switches; returns the new value when it was flipped.
+fn switch_ui(
+    ui: &mut egui::Ui,
+    value: bool,
+    label: &str,
+    accessible: String,
+    help: &str,
+) -> Option<bool> {
+    let mut value = value;
+    ui.checkbox(&mut value, label)
+        .accessible_name(accessible)
+        .on_hover_text(help)
+        .changed()
+        .then_some(value)
 }
 
 fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize>) {
