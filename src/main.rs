@@ -168,6 +168,8 @@ fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut server =
             RunningServer::start_with(args.addr(), args.config(), args.store.clone()).await?;
+        // Listen before saying where: a request right after the first line is printed too.
+        let served = server.inspector().served();
         if let Some(wanted) = server.fallback_from() {
             println!("{wanted} is taken; using a free port instead.");
         }
@@ -190,7 +192,7 @@ fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
                 .await
                 .context("could not wait for Ctrl-C")?;
         } else {
-            print_requests(&server).await;
+            print_requests(served).await;
         }
         println!("Stopping: finishing requests in flight…");
         tokio::time::timeout(std::time::Duration::from_secs(5), server.stop())
@@ -296,8 +298,7 @@ async fn views_of(
 }
 
 /// Prints a line per request until Ctrl-C.
-async fn print_requests(server: &RunningServer) {
-    let mut served = server.inspector().served();
+async fn print_requests(mut served: tokio::sync::broadcast::Receiver<session_lab::server::Served>) {
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,

@@ -100,11 +100,10 @@ pub fn browser_ui(
 ) -> Vec<UiCommand> {
     let PanelContext {
         server,
-        peers,
         history,
-        now,
         offset,
         instances,
+        ..
     } = *context;
     let mut commands = Vec::new();
     let colour = theme::browser_colour(browser.colour);
@@ -124,7 +123,7 @@ pub fn browser_ui(
                 let answered_by = history.first().and_then(|r| r.instance);
                 response_ui(ui, browser, answered_by.filter(|_| instances > 1));
                 ui.separator();
-                jar_ui(ui, browser, draft, peers, now, offset, &mut commands);
+                jar_ui(ui, browser, draft, context, &mut commands);
                 history_ui(ui, browser, history, offset);
             });
         });
@@ -490,9 +489,7 @@ fn jar_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    peers: Peers<'_>,
-    now: OffsetDateTime,
-    offset: UtcOffset,
+    context: &PanelContext<'_>,
     commands: &mut Vec<UiCommand>,
 ) {
     let dark = ui.visuals().dark_mode;
@@ -567,7 +564,7 @@ fn jar_ui(
         .id_salt(("jar", browser.id))
         .show(ui, |ui| {
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-            cookie_table_ui(ui, browser, draft, peers, now, offset, commands);
+            cookie_table_ui(ui, browser, draft, context, commands);
         });
 }
 
@@ -617,11 +614,12 @@ fn cookie_table_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    peers: Peers<'_>,
-    now: OffsetDateTime,
-    offset: UtcOffset,
+    context: &PanelContext<'_>,
     commands: &mut Vec<UiCommand>,
 ) {
+    let PanelContext {
+        peers, now, offset, ..
+    } = *context;
     let dark = ui.visuals().dark_mode;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 8.0;
     TableBuilder::new(ui)
