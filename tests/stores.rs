@@ -38,6 +38,79 @@ impl Drop for TempDb {
     }
 }
 
+/// A redis-server of the test's own on a free port, stopped when dropped; `None` (with a
+/// message saying how to run the Redis suite) where redis-server is not installed.
+struct RedisServer {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let mut server = Self { child: None, port };
+        if !server.spawn() {
+            eprintln!(
+                "NOTE: the Redis store suite was not run: redis-server is not installed. \
+                 Install it (apt-get install redis-server) and run cargo test again; \
+                 .ci/run does."
+            );
+            return None;
+        }
+        Some(server)
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            return false;
+        };
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn lab_on(store: StoreChoice, config: ServerConfig) -> (Lab, LabState) {
     let lab = Lab::start(LabConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -93,7 +166,7 @@ macro_rules! store_suite {
             /// Each browser has its own session and counter.
             #[test]
             fn sessions_are_isolated_per_browser() {
-                let (_db, store) = $make;
+                let Some((_db, store)) = ($make) else { return };
                 let (lab, mut state) = lab_on(store, config());
                 for _ in 0..3 {
                     visit(&lab, &mut state, "A");
@@ -112,7 +185,7 @@ macro_rules! store_suite {
             /// Logout removes the session from the store; regenerate keeps the data.
             #[test]
             fn logout_and_regenerate() {
-                let (_db, store) = $make;
+                let Some((_db, store)) = ($make) else { return };
                 let (lab, mut state) = lab_on(store, config());
                 visit(&lab, &mut state, "A");
                 visit(&lab, &mut state, "A");
@@ -129,7 +202,7 @@ macro_rules! store_suite {
             /// Expired sessions leave the store.
             #[test]
             fn expiry_empties_the_store() {
-                let (_db, store) = $make;
+                let Some((_db, store)) = ($make) else { return };
                 let mut config = config();
                 config.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
                 let (lab, mut state) = lab_on(store, config);
@@ -144,7 +217,7 @@ macro_rules! store_suite {
             /// Concurrent visits on one session lose nothing, whatever the store.
             #[test]
             fn bursts_lose_nothing() {
-                let (_db, store) = $make;
+                let Some((_db, store)) = ($make) else { return };
                 let (lab, mut state) = lab_on(store, config());
                 visit(&lab, &mut state, "A");
                 lab.send(Command::Burst {
@@ -166,12 +239,27 @@ macro_rules! store_suite {
     };
 }
 
-store_suite!(memory, (None::<TempDb>, StoreChoice::Memory));
+/// What a suite run keeps alive while it runs (a database file, a redis-server).
+#[allow(dead_code)] // Held for its Drop.
+enum Keep {
+    Nothing,
+    Db(TempDb),
+    Redis(RedisServer),
+}
+
+store_suite!(memory, Some((Keep::Nothing, StoreChoice::Memory)));
 store_suite!(sqlite, {
     let db = TempDb::new();
     let store = StoreChoice::Sqlite(db.0.clone());
-    (Some(db), store)
+    Some((Keep::Db(db), store))
 });
+store_suite!(
+    redis,
+    RedisServer::start().map(|server| {
+        let store = StoreChoice::Redis(server.url());
+        (Keep::Redis(server), store)
+    })
+);
 
 /// Restarting a memory-store server loses every session; the next visit starts over.
 #[test]
@@ -242,7 +330,10 @@ fn store_choice_parses() {
         matches!("sqlite".parse::<StoreChoice>().unwrap(), StoreChoice::Sqlite(p) if p.ends_with("sessions.db"))
     );
     let err = "mongo".parse::<StoreChoice>().unwrap_err();
-    assert!(err.contains("memory, sqlite or sqlite:PATH"), "{err}");
+    assert!(
+        err.contains("memory, sqlite, sqlite:PATH or redis://HOST:PORT"),
+        "{err}"
+    );
 }
 
 /// Starts `count` instances and waits until the lab knows them all.
@@ -330,4 +421,116 @@ fn sqlite_instances_lose_no_updates() {
     let instances: std::collections::BTreeSet<Option<usize>> =
         state.exchanges.iter().map(|r| r.instance).collect();
     assert_eq!(instances.len(), 2, "both instances answered");
+}
+
+/// Restarting a Redis-store server keeps every session; a second server sees them too.
+#[test]
+fn redis_sessions_survive_a_restart() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (lab, mut state) = lab_on(StoreChoice::Redis(redis.url()), config());
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "A");
+    let text = restart(&lab, &mut state);
+    assert!(text.contains("1 session(s) were kept in Redis"), "{text}");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
+    assert_eq!(state.server.as_ref().unwrap().store_kind, "redis");
+}
+
+/// Two instances sharing Redis, one browser spreading a burst over both: one session, nothing
+/// lost.
+#[test]
+fn redis_instances_share_one_session_and_lose_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (lab, mut state) = lab_on(StoreChoice::Redis(redis.url()), config());
+    instances(&lab, &mut state, 2);
+    visit(&lab, &mut state, "A");
+    spread(&lab, &mut state, "A");
+    lab.send(Command::Burst {
+        browser: id(&state, "A"),
+        url: lab.server_url().unwrap(),
+        count: 64,
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.log.iter().any(|l| l.text.starts_with("Burst of 64"))
+    }));
+    let line = state
+        .log
+        .iter()
+        .find(|l| l.text.starts_with("Burst of 64"))
+        .unwrap()
+        .text
+        .clone();
+    assert!(line.contains("views 1 → 65, all 64 counted"), "{line}");
+}
+
+/// Redis unreachable at start: a clear message, and the lab runs on (a restart on the memory
+/// store is the way out). Redis stopped while running: visits get a clear 503 page; when Redis
+/// is back, visits continue with the sessions Redis kept.
+#[test]
+fn redis_faults_are_clear_and_recoverable() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    redis.stop();
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: config(),
+        browsers: 2,
+        store: StoreChoice::Redis(url.clone()),
+        instances: 1,
+    })
+    .unwrap();
+    let mut state = LabState::default();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
+    assert!(
+        state.server_error.as_ref().unwrap().contains("unreachable"),
+        "{:?}",
+        state.server_error
+    );
+    drop(lab);
+
+    assert!(redis.spawn(), "redis-server restarts");
+    let (lab, mut state) = lab_on(StoreChoice::Redis(url), config());
+    visit(&lab, &mut state, "A");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+    redis.stop();
+    let down = visit(&lab, &mut state, "A");
+    assert!(down.starts_with("Session store unavailable"), "{down}");
+    assert_eq!(
+        state
+            .browser_named("A")
+            .unwrap()
+            .last
+            .as_ref()
+            .unwrap()
+            .status,
+        503
+    );
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.store_down.is_some()),
+        "the store is marked down"
+    );
+    // Redis is back (empty: this test's server keeps nothing on disk), and visits work again.
+    assert!(redis.spawn());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = visit(&lab, &mut state, "A");
+        if body.starts_with("Number of views") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "visits recover: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.store_down.is_none()),
+        "and the mark goes"
+    );
 }

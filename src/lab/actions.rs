@@ -474,6 +474,10 @@ pub(super) async fn restart_server(core: &Core, store: Option<crate::server::Sto
              browsers continue where they were",
             path.display()
         ),
+        crate::server::StoreChoice::Redis(url) => format!(
+            "Server restarted on the Redis store {url}: {after} session(s) were kept in Redis, \
+             so browsers continue where they were"
+        ),
     };
     core.outbox.send(Event::ServerReconfigured {
         info: server_info(server),
@@ -562,6 +566,11 @@ pub(super) async fn set_instances(core: &Core, count: usize) {
             "{n} server instances sharing the SQLite store {}: one session continues across \
              all of them ({})",
             path.display(),
+            urls.join(", ")
+        ),
+        (crate::server::StoreChoice::Redis(url), n) => format!(
+            "{n} server instances sharing the Redis store {url}: one session continues across \
+             all of them ({})",
             urls.join(", ")
         ),
     };

@@ -33,6 +33,9 @@ pub const USER_AGENT_PREFIX: &str = "SessionLab/";
 /// How many browsers there may be at once (each panel stays readable while scrolling).
 pub const MAX_BROWSERS: usize = 26;
 
+/// How often a shared store (SQLite, Redis) is listed again for changes made elsewhere.
+const EXTERNAL_REFRESH: Duration = Duration::from_secs(2);
+
 /// The most parallel visits one burst may send.
 pub const MAX_BURST: usize = 500;
 
@@ -251,6 +254,8 @@ pub enum Event {
     },
     /// The server instances now running: their base URLs, the first first.
     Instances(Vec<String>),
+    /// The session store stopped answering (it is marked down until a listing succeeds).
+    StoreDown(String),
     /// A client outside the lab (a real browser, curl) was served.
     External(Served),
     /// An instance answered another request.
@@ -708,24 +713,43 @@ fn server_info(server: &RunningServer) -> ServerInfo {
 /// coalesced).
 async fn watch_store(instance: usize, inspector: Inspector, outbox: Outbox) {
     let mut changes = inspector.store_changes();
+    let mut down = false;
     loop {
         match inspector.sessions().await {
-            Ok(rows) => outbox.send(Event::Sessions {
-                instance,
-                rows,
-                requests_served: inspector.requests_served(),
-            }),
-            Err(err) => outbox.note(
-                None,
-                LogLevel::Error,
-                format!("Could not list the session store: {err}"),
-            ),
+            Ok(rows) => {
+                if down {
+                    down = false;
+                    outbox.note(None, LogLevel::Info, "The session store answers again");
+                }
+                outbox.send(Event::Sessions {
+                    instance,
+                    rows,
+                    requests_served: inspector.requests_served(),
+                });
+            }
+            Err(err) => {
+                // Said once per outage, not at every retry.
+                if !down {
+                    down = true;
+                    outbox.send(Event::StoreDown(format!(
+                        "The session store is not answering: {err}"
+                    )));
+                }
+            }
         }
         // At most ten listings a second, however busy the store is (a load of thousands of
         // sessions would otherwise keep a core busy listing).
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if changes.changed().await.is_err() {
-            return;
+        // A shared store also changes behind our back (other processes, Redis's own expiry):
+        // look again every couple of seconds as well.
+        let shared = inspector.store_kind() != "memory";
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = tokio::time::sleep(EXTERNAL_REFRESH), if shared => {}
         }
     }
 }

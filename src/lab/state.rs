@@ -152,6 +152,8 @@ pub struct LabState {
     pub server: Option<ServerInfo>,
     /// Why the embedded server is not running, if it failed.
     pub server_error: Option<String>,
+    /// Why the session store is not answering, while it is not.
+    pub store_down: Option<String>,
     /// The browsers, in the order they were added.
     pub browsers: Vec<BrowserState>,
     /// The sessions the store holds, oldest first.
@@ -305,12 +307,17 @@ impl LabState {
                 rows,
                 requests_served,
             } => {
+                self.store_down = None;
                 if instance < self.instances.len().max(1) {
                     self.instance_mut(instance).sessions = rows;
                     let requests = &mut self.instance_mut(instance).requests;
                     *requests = (*requests).max(requests_served);
                     self.merge_instances();
                 }
+            }
+            Event::StoreDown(message) => {
+                self.push_log(LogSource::Lab, LogLevel::Error, message.clone());
+                self.store_down = Some(message);
             }
             Event::Instances(urls) => {
                 self.instances

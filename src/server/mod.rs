@@ -9,6 +9,7 @@ mod inspect;
 mod layer;
 mod locks;
 mod memory;
+mod redis;
 mod routes;
 mod sqlite;
 mod store;
@@ -27,6 +28,7 @@ pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
 pub use layer::REQUEST_ID_HEADER;
 pub use locks::SessionLocks;
 pub use memory::MemoryStore;
+pub use redis::RedisSessions;
 pub use routes::app;
 pub use sqlite::SqliteSessions;
 pub use store::{
@@ -44,6 +46,8 @@ pub enum StoreChoice {
     Memory,
     /// In a SQLite file: survives restarts, shared by processes on this machine.
     Sqlite(std::path::PathBuf),
+    /// In a Redis server (`redis://HOST:PORT`): survives restarts, shared by every instance.
+    Redis(String),
 }
 
 impl StoreChoice {
@@ -64,10 +68,11 @@ impl std::str::FromStr for StoreChoice {
         match text.trim() {
             "memory" => Ok(Self::Memory),
             "sqlite" | "sqlite:" => Ok(Self::Sqlite(Self::default_sqlite_path())),
+            other if other.starts_with("redis://") => Ok(Self::Redis(other.to_owned())),
             other => match other.strip_prefix("sqlite:") {
                 Some(path) => Ok(Self::Sqlite(path.into())),
                 None => Err(format!(
-                    "unknown store “{other}”: use memory, sqlite or sqlite:PATH"
+                    "unknown store “{other}”: use memory, sqlite, sqlite:PATH or redis://HOST:PORT"
                 )),
             },
         }
@@ -79,6 +84,7 @@ impl std::fmt::Display for StoreChoice {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Redis(url) => f.write_str(url),
         }
     }
 }
@@ -88,6 +94,7 @@ impl std::fmt::Display for StoreChoice {
 enum Store {
     Memory(InspectableStore<MemoryStore>),
     Sqlite(InspectableStore<SqliteSessions>),
+    Redis(InspectableStore<RedisSessions>),
 }
 
 impl Store {
@@ -107,6 +114,12 @@ impl Store {
                     .map_err(ServerError::Store)?,
                 announcer,
             )),
+            StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_announcer(
+                RedisSessions::connect(url)
+                    .await
+                    .map_err(ServerError::Store)?,
+                announcer,
+            )),
         })
     }
 
@@ -119,6 +132,7 @@ impl Store {
         match self {
             Self::Memory(store) => app(store.clone(), config, inspector, locks),
             Self::Sqlite(store) => app(store.clone(), config, inspector, locks),
+            Self::Redis(store) => app(store.clone(), config, inspector, locks),
         }
     }
 
@@ -126,6 +140,7 @@ impl Store {
         match self {
             Self::Memory(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Redis(store) => Arc::new(store.clone()),
         }
     }
 
@@ -133,6 +148,7 @@ impl Store {
         match self {
             Self::Memory(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
             Self::Sqlite(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
+            Self::Redis(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
         }
     }
 
@@ -140,6 +156,7 @@ impl Store {
         match self {
             Self::Memory(store) => store.count().await,
             Self::Sqlite(store) => store.count().await,
+            Self::Redis(store) => store.count().await,
         }
     }
 }

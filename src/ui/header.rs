@@ -63,7 +63,16 @@ pub fn header_ui(
                         );
                 }
                 ui.label("·");
-                ui.label(format!("{} store", server.store_kind));
+                if let Some(down) = &state.store_down {
+                    theme::dot(ui, theme::bad(dark));
+                    ui.colored_label(
+                        theme::bad(dark),
+                        format!("{} store down", server.store_kind),
+                    )
+                    .on_hover_text(down.as_str());
+                } else {
+                    ui.label(format!("{} store", server.store_kind));
+                }
                 ui.label("·");
                 let config = &server.config;
                 ui.label(format!(

@@ -20,13 +20,22 @@ enum ExpiryKind {
     AtTime,
 }
 
+/// Which store is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreKind {
+    Memory,
+    Sqlite,
+    Redis,
+}
+
 /// The settings being edited (kept by the app between frames).
 #[derive(Clone, Debug)]
 pub struct SettingsDraft {
     config: ServerConfig,
     instances: usize,
-    sqlite: bool,
+    store: StoreKind,
     sqlite_path: String,
+    redis_url: String,
     domain: String,
     expiry: ExpiryKind,
     inactivity_secs: i64,
@@ -36,15 +45,19 @@ pub struct SettingsDraft {
 impl SettingsDraft {
     /// A draft of the server's settings now.
     pub fn new(config: &ServerConfig, store: &StoreChoice) -> Self {
-        let (sqlite, sqlite_path) = match store {
-            StoreChoice::Memory => (false, StoreChoice::default_sqlite_path()),
-            StoreChoice::Sqlite(path) => (true, path.clone()),
-        };
-        Self {
-            sqlite,
-            sqlite_path: sqlite_path.display().to_string(),
-            ..Self::from_config(config)
+        let mut draft = Self::from_config(config);
+        match store {
+            StoreChoice::Memory => draft.store = StoreKind::Memory,
+            StoreChoice::Sqlite(path) => {
+                draft.store = StoreKind::Sqlite;
+                draft.sqlite_path = path.display().to_string();
+            }
+            StoreChoice::Redis(url) => {
+                draft.store = StoreKind::Redis;
+                draft.redis_url.clone_from(url);
+            }
         }
+        draft
     }
 
     fn from_config(config: &ServerConfig) -> Self {
@@ -56,8 +69,9 @@ impl SettingsDraft {
         Self {
             config: config.clone(),
             instances: 1,
-            sqlite: false,
+            store: StoreKind::Memory,
             sqlite_path: StoreChoice::default_sqlite_path().display().to_string(),
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
             domain: config.domain.clone().unwrap_or_default(),
             expiry,
             inactivity_secs,
@@ -197,23 +211,29 @@ pub fn settings_ui(
         ui.label(RichText::new("Session store").strong())
             .on_hover_text("express-session: store (its default MemoryStore leaks and does not survive a restart)");
         ui.label(format!("Now: {}", server.store));
-        ui.radio_value(&mut draft.sqlite, false, "Memory")
+        ui.radio_value(&mut draft.store, StoreKind::Memory, "Memory")
             .on_hover_text("Kept in the server process: gone when it restarts");
         ui.horizontal(|ui| {
-            ui.radio_value(&mut draft.sqlite, true, "SQLite file")
+            ui.radio_value(&mut draft.store, StoreKind::Sqlite, "SQLite file")
                 .on_hover_text("Kept on disk: survives restarts, and other processes can share it");
             ui.add(egui::TextEdit::singleline(&mut draft.sqlite_path).desired_width(180.0))
                 .accessible_name("SQLite file");
+        });
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut draft.store, StoreKind::Redis, "Redis")
+                .on_hover_text("Kept in a Redis server: survives restarts, shared by every instance and process");
+            ui.add(egui::TextEdit::singleline(&mut draft.redis_url).desired_width(180.0))
+                .accessible_name("Redis URL");
         });
         if ui
             .button("Restart server")
             .on_hover_text("Restart the server on the store chosen above: a memory store comes back empty, a SQLite store keeps every session")
             .clicked()
         {
-            let store = if draft.sqlite {
-                StoreChoice::Sqlite(draft.sqlite_path.trim().into())
-            } else {
-                StoreChoice::Memory
+            let store = match draft.store {
+                StoreKind::Memory => StoreChoice::Memory,
+                StoreKind::Sqlite => StoreChoice::Sqlite(draft.sqlite_path.trim().into()),
+                StoreKind::Redis => StoreChoice::Redis(draft.redis_url.trim().to_owned()),
             };
             command = Some(UiCommand::Lab(Command::RestartServer(Some(store))));
         }

@@ -1,0 +1,241 @@
+//! Sessions in Redis (through fred): the store people use when one machine is not enough.
+//! Each session is a hash (`data`, `created`, `updated`, `expires`) that Redis itself expires;
+//! the inspector lists them with SCAN, so sessions written by any instance or process appear.
+
+use std::{collections::HashMap, time::Duration};
+
+use async_trait::async_trait;
+use fred::prelude::*;
+use futures::StreamExt as _;
+use time::OffsetDateTime;
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+use super::store::{ListSessions, SessionData, SessionRow, from_unix_millis, unix_millis};
+
+/// Every key this store writes starts with this.
+const PREFIX: &str = "session-lab:session:";
+
+/// How long a connection attempt or a command may take before it fails (so a stopped Redis
+/// turns into a clear 503, not a hung request).
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A Redis session store.
+#[derive(Clone)]
+pub struct RedisSessions {
+    client: Client,
+    url: String,
+}
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessions")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSessions {
+    /// Connects to the Redis server at `url` (`redis://HOST:PORT`).
+    pub async fn connect(url: &str) -> Result<Self, String> {
+        let config =
+            Config::from_url(url).map_err(|e| format!("“{url}” is not a Redis URL: {e}"))?;
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| c.connection_timeout = TIMEOUT)
+            .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
+            .set_policy(ReconnectPolicy::new_constant(0, 500))
+            .build()
+            .map_err(|e| format!("Redis at {url}: {e}"))?;
+        let unreachable = || {
+            format!(
+                "Redis at {url} is unreachable: is redis-server running? (or choose the memory store)"
+            )
+        };
+        match tokio::time::timeout(TIMEOUT, client.init()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => {
+                let _ = client.quit().await;
+                return Err(unreachable());
+            }
+        }
+        let pong: Result<String, _> = client.ping(None).await;
+        if pong.is_err() {
+            return Err(unreachable());
+        }
+        Ok(Self {
+            client,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn key(id: &Id) -> String {
+    format!("{PREFIX}{id}")
+}
+
+fn redis_error(err: Error) -> session_store::Error {
+    session_store::Error::Backend(format!("Redis: {err}"))
+}
+
+fn now() -> i64 {
+    unix_millis(OffsetDateTime::now_utc())
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+/// A stored hash as a row, if it is complete.
+fn row(id: &str, fields: &HashMap<String, String>) -> session_store::Result<Option<SessionRow>> {
+    let field = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+    let (Some(data), Some(expires)) = (fields.get("data"), field("expires")) else {
+        return Ok(None);
+    };
+    let data: SessionData =
+        serde_json::from_str(data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+    Ok(Some(SessionRow {
+        id: id.to_owned(),
+        data,
+        expires_at: from_unix_millis(expires),
+        created_at: field("created").map(from_unix_millis),
+        updated_at: field("updated").map(from_unix_millis),
+    }))
+}
+
+impl RedisSessions {
+    /// Writes a record in one transaction: data, times and Redis's own expiry together.
+    async fn write(&self, record: &Record, only_if_new: bool) -> session_store::Result<bool> {
+        let key = key(&record.id);
+        let now = now();
+        if only_if_new {
+            let created: bool = self
+                .client
+                .hsetnx(&key, "created", now)
+                .await
+                .map_err(redis_error)?;
+            if !created {
+                return Ok(false);
+            }
+        }
+        let transaction = self.client.multi();
+        let _: () = transaction
+            .hset(
+                &key,
+                [
+                    ("data", encode(record)?),
+                    ("updated", now.to_string()),
+                    ("expires", unix_millis(record.expiry_date).to_string()),
+                ],
+            )
+            .await
+            .map_err(redis_error)?;
+        let _: () = transaction
+            .hsetnx(&key, "created", now)
+            .await
+            .map_err(redis_error)?;
+        let _: () = transaction
+            .pexpire_at(&key, unix_millis(record.expiry_date), None)
+            .await
+            .map_err(redis_error)?;
+        let _: Value = transaction.exec(true).await.map_err(redis_error)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        while !self.write(record, true).await? {
+            // Session id collision (one in 2^128): pick another.
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.write(record, false).await.map(|_| ())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let fields: HashMap<String, String> =
+            self.client.hgetall(key(id)).await.map_err(redis_error)?;
+        let Some(row) = row(&id.to_string(), &fields)? else {
+            return Ok(None);
+        };
+        if row.expires_at <= OffsetDateTime::now_utc() {
+            return Ok(None);
+        }
+        Ok(Some(Record {
+            id: *id,
+            data: row.data.into_iter().collect(),
+            expiry_date: row.expires_at,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let _: i64 = self.client.del(key(id)).await.map_err(redis_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ListSessions for RedisSessions {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        // A SCAN over a lost connection can simply end empty: ask first, so an outage is an
+        // error and not an empty store.
+        let _: String = self.client.ping(None).await.map_err(redis_error)?;
+        let mut keys = self
+            .client
+            .scan_buffered(format!("{PREFIX}*"), Some(1000), None);
+        let mut rows = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(redis_error)?;
+            let Some(name) = key.as_str() else {
+                continue;
+            };
+            let fields: HashMap<String, String> =
+                self.client.hgetall(name).await.map_err(redis_error)?;
+            if let Some(row) = row(name.trim_start_matches(PREFIX), &fields)? {
+                rows.push(row);
+            }
+        }
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(rows)
+    }
+
+    async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>> {
+        let fields: HashMap<String, String> =
+            self.client.hgetall(key(id)).await.map_err(redis_error)?;
+        row(&id.to_string(), &fields)
+    }
+
+    async fn delete_expired(&self) -> session_store::Result<usize> {
+        // Redis expires the keys itself (PEXPIREAT is set on every write).
+        Ok(0)
+    }
+
+    async fn count(&self) -> session_store::Result<usize> {
+        let _: String = self.client.ping(None).await.map_err(redis_error)?;
+        let mut keys = self
+            .client
+            .scan_buffered(format!("{PREFIX}*"), Some(1000), None);
+        let mut count = 0;
+        while let Some(key) = keys.next().await {
+            key.map_err(redis_error)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
