@@ -5,7 +5,8 @@
 # browser on every request, 1,000 browsers in rotation; then RSS per session after 100,000
 # sessions and lost updates under 64-way concurrency. Writes bench/RESULTS.md.
 #
-# Needs: Rust, Node.js + npm, and Debian's wrk, curl and util-linux (taskset).
+# Needs: Rust, Node.js + npm, and Debian's wrk, curl and util-linux (taskset); with Debian's
+# redis-server (and redis-cli), a Redis-store scenario is added.
 # Usage: bash bench/run.sh            (DURATION=10 seconds per scenario, CONNECTIONS=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,9 @@ start_server() { # name port [cpus]
     session-lab-sqlite)
       rm -f "$WORK/bench.db"*
       taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench --store "sqlite:$WORK/bench.db" >"$WORK/$1.log" 2>&1 & ;;
+    session-lab-redis)
+      redis-cli -p "$REDIS_PORT" flushall >/dev/null
+      taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench --store "redis://127.0.0.1:$REDIS_PORT" >"$WORK/$1.log" 2>&1 & ;;
     express) PORT=$2 taskset -c "$cpus" node bench/express/app.js >"$WORK/$1.log" 2>&1 & ;;
     bare) taskset -c "$cpus" "$TARGET/release/examples/bare_server" "$2" >"$WORK/$1.log" 2>&1 & ;;
   esac
@@ -72,6 +76,13 @@ rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 declare -A RPS P50 P99 RSS LOST URL PIDS
 SERVERS=(session-lab express bare session-lab-sqlite)
+# With redis-server installed, a Redis-store scenario too (Redis shares the server's core).
+if command -v redis-server >/dev/null; then
+  REDIS_PORT=6399
+  taskset -c $SERVER_CPU redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  SERVERS+=(session-lab-redis)
+fi
 PORT=3201
 # Throughput: all three servers up at once (idle ones cost nothing), the runs interleaved
 # server by server, round by round, so a slow minute on this machine hits all three alike.
@@ -109,8 +120,8 @@ for server in "${SERVERS[@]}"; do
   PORT=$((PORT + 1))
   url="http://127.0.0.1:$PORT/"
   echo "==> $server: memory and lost updates"
-  if [ "$server" = session-lab-sqlite ]; then
-    RSS[$server]="on disk"
+  if [ "$server" = session-lab-sqlite ] || [ "$server" = session-lab-redis ]; then
+    RSS[$server]="in the store"
   else
     # Memory: a fresh server, then $SESSIONS new sessions (a browser with cookies off).
     start_server "$server" "$PORT"
