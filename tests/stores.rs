@@ -534,3 +534,38 @@ fn redis_faults_are_clear_and_recoverable() {
         "and the mark goes"
     );
 }
+
+/// Two servers that share nothing but Redis — as two processes would: separate per-session
+/// lock tables — get 64 concurrent requests with one cookie, split across both: every
+/// increment counts, because the session's lock is held in Redis.
+#[test]
+fn redis_servers_in_separate_processes_lose_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let start = || {
+            session_lab::server::RunningServer::start_with(
+                "127.0.0.1:0".parse().unwrap(),
+                config(),
+                StoreChoice::Redis(redis.url()),
+            )
+        };
+        let (one, two) = (start().await.unwrap(), start().await.unwrap());
+        let first = common::raw_get(one.addr(), "/", b"").await;
+        let cookie = first.set_cookie_pair().unwrap();
+        let mut visits = tokio::task::JoinSet::new();
+        for n in 0..64 {
+            let addr = if n % 2 == 0 { one.addr() } else { two.addr() };
+            let header = format!("Cookie: {cookie}\r\n");
+            visits.spawn(async move { common::raw_get(addr, "/", header.as_bytes()).await.status });
+        }
+        while let Some(status) = visits.join_next().await {
+            assert_eq!(status.unwrap(), 200);
+        }
+        let last =
+            common::raw_get(two.addr(), "/", format!("Cookie: {cookie}\r\n").as_bytes()).await;
+        assert_eq!(last.body, "Number of views 66", "1 + 64 + 1, none lost");
+    });
+}

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 
 use super::{
     inspect::{CookieVerdict, Inspector, Served, StoreStory},
-    locks::{SessionLocks, session_cookie_value},
+    locks::{SessionLocks, SharedLock, session_cookie_value, shared_name},
     store::REQUEST_CHANGES,
 };
 
@@ -34,13 +34,24 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestLayer {
     inspector: Inspector,
     locks: Option<SessionLocks>,
+    shared: Option<Arc<dyn SharedLock>>,
 }
 
 impl RequestLayer {
     /// Numbers and traces requests for `inspector`; serialises each session's requests when
     /// `locks` is given.
     pub fn new(inspector: Inspector, locks: Option<SessionLocks>) -> Self {
-        Self { inspector, locks }
+        Self {
+            inspector,
+            locks,
+            shared: None,
+        }
+    }
+
+    /// Also takes a lock other processes honour (when the store is shared across processes).
+    pub fn with_shared(mut self, shared: Option<Arc<dyn SharedLock>>) -> Self {
+        self.shared = shared;
+        self
     }
 }
 
@@ -52,6 +63,7 @@ impl<S> Layer<S> for RequestLayer {
             inner,
             inspector: self.inspector.clone(),
             locks: self.locks.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -62,6 +74,7 @@ pub struct RequestService<S> {
     inner: S,
     inspector: Inspector,
     locks: Option<SessionLocks>,
+    shared: Option<Arc<dyn SharedLock>>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -85,19 +98,35 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let inspector = self.inspector.clone();
         let locks = self.locks.clone();
+        let shared = self.shared.clone();
         Box::pin(async move {
             let number = inspector.next_request_number();
-            let held = match &locks {
+            let (held, shared_held) = match &locks {
                 Some(locks) => {
                     let config = inspector.config();
-                    let key = session_cookie_value(&request, &config.cookie_name)
-                        .map(|value| locks.key(value));
-                    match key {
-                        Some(key) => Some(locks.hold(key).await),
+                    let cookie = session_cookie_value(&request, &config.cookie_name);
+                    let held = match cookie {
+                        Some(value) => Some(locks.hold(locks.key(value)).await),
                         None => None,
-                    }
+                    };
+                    let shared_held = match (&shared, cookie) {
+                        (Some(shared), Some(value)) => {
+                            let name = shared_name(value);
+                            match shared.acquire(&name).await {
+                                Ok(token) => Some((name, token)),
+                                Err(err) => {
+                                    if let Some(held) = held {
+                                        locks.release(held);
+                                    }
+                                    return Ok(super::routes::store_unavailable_page(&err));
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    (held, shared_held)
                 }
-                None => None,
+                None => (None, None),
             };
             let response = if inspector.is_tracing() {
                 let mut response = traced(inner, request, &inspector, number).await;
@@ -111,6 +140,9 @@ where
                 let mut inner = inner;
                 inner.call(request).await?
             };
+            if let (Some(shared), Some((name, token))) = (&shared, shared_held) {
+                shared.release(&name, &token).await;
+            }
             if let (Some(locks), Some(held)) = (&locks, held) {
                 locks.release(held);
             }

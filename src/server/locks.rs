@@ -121,6 +121,23 @@ impl SessionLocks {
     }
 }
 
+/// A per-session lock that other processes honour too (held in the shared store), taken after
+/// the in-process one when several servers share a store.
+#[async_trait::async_trait]
+pub trait SharedLock: Send + Sync + 'static {
+    /// Waits for the lock named `name` and holds it; the token releases it.
+    async fn acquire(&self, name: &str) -> Result<String, String>;
+    /// Releases a lock this process holds (and only if it still does).
+    async fn release(&self, name: &str, token: &str);
+}
+
+/// The name of a session's shared lock: the same in every process for the same cookie value.
+pub(super) fn shared_name(cookie_value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(cookie_value.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The value of the cookie `name` in the request's `Cookie` headers, if any.
 pub(super) fn session_cookie_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request

@@ -26,7 +26,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use config::{CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig};
 pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
 pub use layer::REQUEST_ID_HEADER;
-pub use locks::SessionLocks;
+pub use locks::{SessionLocks, SharedLock};
 pub use memory::MemoryStore;
 pub use redis::RedisSessions;
 pub use routes::app;
@@ -132,7 +132,13 @@ impl Store {
         match self {
             Self::Memory(store) => app(store.clone(), config, inspector, locks),
             Self::Sqlite(store) => app(store.clone(), config, inspector, locks),
-            Self::Redis(store) => app(store.clone(), config, inspector, locks),
+            Self::Redis(store) => routes::app_sharing(
+                store.clone(),
+                config,
+                inspector,
+                locks,
+                Some(Arc::new(store.inner().clone())),
+            ),
         }
     }
 

@@ -239,3 +239,48 @@ impl ListSessions for RedisSessions {
         Ok(count)
     }
 }
+
+/// How long a request may hold a session's Redis lock (a crashed holder's lock lapses then).
+const LOCK_LEASE_MS: i64 = 10_000;
+
+/// Releases a lock only if this process still holds it.
+const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+#[async_trait]
+impl super::locks::SharedLock for RedisSessions {
+    async fn acquire(&self, name: &str) -> Result<String, String> {
+        let key = format!("session-lab:lock:{name}");
+        let token = Id::default().to_string();
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let set: Option<String> = self
+                .client
+                .set(
+                    &key,
+                    token.as_str(),
+                    Some(Expiration::PX(LOCK_LEASE_MS)),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await
+                .map_err(|e| format!("Redis: {e}"))?;
+            if set.is_some() {
+                return Ok(token);
+            }
+            if started.elapsed() > Duration::from_millis(LOCK_LEASE_MS as u64) {
+                return Err("another request held this session's lock too long".to_owned());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(16));
+        }
+    }
+
+    async fn release(&self, name: &str, token: &str) {
+        let key = format!("session-lab:lock:{name}");
+        let released: Result<i64, _> = self.client.eval(RELEASE, vec![key], vec![token]).await;
+        if let Err(err) = released {
+            tracing::warn!(%err, "could not release a session lock; it lapses by itself");
+        }
+    }
+}

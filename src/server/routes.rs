@@ -35,6 +35,18 @@ pub fn app<S: SessionStore + Clone>(
     inspector: Inspector,
     locks: SessionLocks,
 ) -> Router {
+    app_sharing(store, config, inspector, locks, None)
+}
+
+/// [`app`], also taking `shared` — a per-session lock other processes honour — when the store
+/// is shared across processes.
+pub fn app_sharing<S: SessionStore + Clone>(
+    store: S,
+    config: ServerConfig,
+    inspector: Inspector,
+    locks: SessionLocks,
+    shared: Option<std::sync::Arc<dyn super::locks::SharedLock>>,
+) -> Router {
     let routes = Router::new()
         .route("/", get(count_views))
         .route("/login", get(login))
@@ -44,7 +56,13 @@ pub fn app<S: SessionStore + Clone>(
         .with_state(inspector.clone())
         .fallback(not_found);
     let locks = config.lock_per_session.then_some(locks);
-    with_sessions(routes, store, &config, RequestLayer::new(inspector, locks))
+    let shared = shared.filter(|_| locks.is_some());
+    with_sessions(
+        routes,
+        store,
+        &config,
+        RequestLayer::new(inspector, locks).with_shared(shared),
+    )
 }
 
 /// Adds the request layer and the session layer (whose type depends on how the cookie is
@@ -204,6 +222,11 @@ async fn whoami(State(inspector): State<Inspector>, session: Session) -> Respons
 
 /// The page for a store that cannot be reached: a 503 that says what happened.
 fn store_unavailable(err: session::Error) -> Response {
+    store_unavailable_page(&err.to_string())
+}
+
+/// A 503 page saying the session store failed, and how.
+pub(super) fn store_unavailable_page(err: &str) -> Response {
     tracing::error!(%err, "session store failed");
     (
         StatusCode::SERVICE_UNAVAILABLE,

@@ -158,6 +158,11 @@ impl<S: ListSessions> InspectableStore<S> {
         self.inner.kind()
     }
 
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     /// A receiver that changes whenever the store does.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
