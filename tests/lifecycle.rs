@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, id, lab, session_of, visit, visit_url};
+use common::{WAIT, burst, id, lab, session_of, visit, visit_url};
 use session_lab::{
     browser::NotSentReason,
     lab::{Command, Lab, LabState, LogLevel},
@@ -341,33 +341,13 @@ fn restart_drops_session_cookies() {
     assert_eq!(visit(&lab, &mut state, "C"), "Number of views 1");
 }
 
-/// Sends a burst from A and returns its summary line.
-fn burst(lab: &Lab, state: &mut LabState, count: usize) -> String {
-    lab.send(Command::Burst {
-        browser: id(state, "A"),
-        url: lab.server_url().unwrap(),
-        count,
-    });
-    let prefix = format!("Burst of {count}");
-    assert!(lab.wait_until(state, WAIT, |s| {
-        s.log.iter().any(|l| l.text.starts_with(&prefix))
-    }));
-    state
-        .log
-        .iter()
-        .find(|l| l.text.starts_with(&prefix))
-        .unwrap()
-        .text
-        .clone()
-}
-
 /// A burst on the safe server counts every visit; on the naive server the summary counts the
 /// increments that were lost, and the numbers add up.
 #[test]
 fn burst_reports_what_happened_to_the_counter() {
     let (lab, mut state) = lab();
     visit(&lab, &mut state, "A");
-    let safe = burst(&lab, &mut state, 30);
+    let safe = burst(&lab, &mut state, "A", 30);
     assert!(
         safe.contains("safe server") && safe.contains("views 1 → 31, all 30 counted"),
         "{safe}"
@@ -375,7 +355,7 @@ fn burst_reports_what_happened_to_the_counter() {
     assert_eq!(state.exchanges.len(), 31);
 
     apply(&lab, &mut state, |c| c.lock_per_session = false);
-    let naive = burst(&lab, &mut state, 20);
+    let naive = burst(&lab, &mut state, "A", 20);
     assert!(
         naive.contains("naive server") && naive.contains("views 31 → "),
         "{naive}"

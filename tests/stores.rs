@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::{WAIT, id, session_of, visit, visit_url};
+use common::{WAIT, burst, id, session_of, visit, visit_url};
 use session_lab::{
     lab::{Command, Lab, LabConfig, LabState},
     server::{ExpiryPolicy, Secret, ServerConfig, StoreChoice},
@@ -226,20 +226,8 @@ macro_rules! store_suite {
                 let Some((_db, store)) = ($make) else { return };
                 let (lab, mut state) = lab_on(store, config());
                 visit(&lab, &mut state, "A");
-                lab.send(Command::Burst {
-                    browser: id(&state, "A"),
-                    url: lab.server_url().unwrap(),
-                    count: 25,
-                });
-                assert!(lab.wait_until(&mut state, WAIT, |s| {
-                    s.log.iter().any(|l| l.text.starts_with("Burst of 25"))
-                }));
-                let line = state
-                    .log
-                    .iter()
-                    .find(|l| l.text.starts_with("Burst of 25"))
-                    .unwrap();
-                assert!(line.text.contains("all 25 counted"), "{}", line.text);
+                let line = burst(&lab, &mut state, "A", 25);
+                assert!(line.contains("all 25 counted"), "{line}");
             }
         }
     };
@@ -408,21 +396,7 @@ fn sqlite_instances_lose_no_updates() {
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
-    lab.send(Command::Burst {
-        browser: id(&state, "A"),
-        url: lab.server_url().unwrap(),
-        count: 40,
-    });
-    assert!(lab.wait_until(&mut state, WAIT, |s| {
-        s.log.iter().any(|l| l.text.starts_with("Burst of 40"))
-    }));
-    let line = state
-        .log
-        .iter()
-        .find(|l| l.text.starts_with("Burst of 40"))
-        .unwrap()
-        .text
-        .clone();
+    let line = burst(&lab, &mut state, "A", 40);
     assert!(line.contains("views 1 → 41, all 40 counted"), "{line}");
     let instances: std::collections::BTreeSet<Option<usize>> =
         state.exchanges.iter().map(|r| r.instance).collect();
@@ -455,21 +429,7 @@ fn redis_instances_share_one_session_and_lose_nothing() {
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
-    lab.send(Command::Burst {
-        browser: id(&state, "A"),
-        url: lab.server_url().unwrap(),
-        count: 64,
-    });
-    assert!(lab.wait_until(&mut state, WAIT, |s| {
-        s.log.iter().any(|l| l.text.starts_with("Burst of 64"))
-    }));
-    let line = state
-        .log
-        .iter()
-        .find(|l| l.text.starts_with("Burst of 64"))
-        .unwrap()
-        .text
-        .clone();
+    let line = burst(&lab, &mut state, "A", 64);
     assert!(line.contains("views 1 → 65, all 64 counted"), "{line}");
 }
 

@@ -139,3 +139,27 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str, extra_headers: &[u8
         body: body.to_owned(),
     }
 }
+
+/// Sends a burst of `count` parallel visits from browser `name` to the server and returns the
+/// summary line the log writes for it.
+pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> String {
+    lab.send(Command::Burst {
+        browser: id(state, name),
+        url: lab.server_url().expect("server runs"),
+        count,
+    });
+    let prefix = format!("Burst of {count}");
+    assert!(
+        lab.wait_until(state, WAIT, |s| s
+            .log
+            .iter()
+            .any(|l| l.text.starts_with(&prefix))),
+        "the burst is summed up"
+    );
+    state
+        .log
+        .iter()
+        .find(|l| l.text.starts_with(&prefix))
+        .map(|l| l.text.clone())
+        .unwrap_or_default()
+}
