@@ -159,22 +159,12 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(Vec<u8>, i64)> = sqlx::query_as(&format!(
-            "select data, expires from {TABLE} where id = ? and expires > ?"
-        ))
-        .bind(id.to_string())
-        .bind(now())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(sql_error)?;
-        row.map(|(data, expires)| {
-            Ok(Record {
-                id: *id,
-                data: decode(&data)?.into_iter().collect(),
-                expiry_date: from_unix_millis(expires),
-            })
-        })
-        .transpose()
+        // The same read the inspector makes, so both agree on what "live" means.
+        Ok(ListSessions::get(self, id).await?.map(|row| Record {
+            id: *id,
+            data: row.data.into_iter().collect(),
+            expiry_date: row.expires_at,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
