@@ -11,14 +11,11 @@ use std::{
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
-use tower_sessions::{
-    cookie::{Cookie, CookieJar},
-    session::Id,
-    session_store,
-};
+use tower_sessions::session_store;
 
 use super::{
-    config::{CookieProtection, ServerConfig},
+    config::ServerConfig,
+    cookie::SessionCookie,
     store::{DeleteReason, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange},
 };
 
@@ -303,35 +300,7 @@ impl Inspector {
 
     /// Checks a session cookie's value the way the session layer will.
     pub fn verify(&self, value: &str) -> CookieVerdict {
-        let config = self.config();
-        let Ok(cookie) = Cookie::parse_encoded(format!("{}={value}", config.cookie_name)) else {
-            return CookieVerdict::Rejected {
-                reason: "the cookie is not well-formed".to_owned(),
-            };
-        };
-        let cookie = cookie.into_owned();
-        let mut jar = CookieJar::new();
-        jar.add_original(cookie.clone());
-        let opened = match config.protection {
-            CookieProtection::Plain => Some(cookie),
-            CookieProtection::Signed => jar.signed(config.secret.key()).get(&config.cookie_name),
-            CookieProtection::Private => jar.private(config.secret.key()).get(&config.cookie_name),
-        };
-        let Some(opened) = opened else {
-            let what = match config.protection {
-                CookieProtection::Private => "it does not decrypt with the server's secret",
-                _ => "its signature does not match the server's secret",
-            };
-            return CookieVerdict::Rejected {
-                reason: format!("{what} (tampered, forged, or from another secret)"),
-            };
-        };
-        match opened.value().parse::<Id>() {
-            Ok(id) => CookieVerdict::Valid { id: id.to_string() },
-            Err(_) => CookieVerdict::Rejected {
-                reason: "it does not hold a session id".to_owned(),
-            },
-        }
+        SessionCookie::new(&self.config()).open(value).verdict()
     }
 
     /// The next request number.

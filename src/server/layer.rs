@@ -1,7 +1,12 @@
-//! The request layer around the session layer: numbers every request, holds the session's
-//! lock (when one request at a time per session is on), and records what the request did for
+//! The session layer: numbers every request, opens its session cookie, holds the session's
+//! lock (when one request at a time per session is on), hands the handler a tower-sessions
+//! [`Session`], saves it and sets the cookie afterwards, and records what the request did for
 //! the inspector (when anyone is looking). One hand-written service, so a request pays for one
-//! boxed future here, not one per concern.
+//! boxed future, one cookie parse and — for a returning browser — one signature check and no
+//! signing.
+//!
+//! It does what tower-sessions' `SessionManagerLayer` does, with the same `Session`, stores
+//! and cookie bytes (see [`super::cookie`]), and adds the lock and the inspector around it.
 
 use std::{
     convert::Infallible,
@@ -14,75 +19,107 @@ use std::{
 use axum::{
     Router,
     extract::Request,
-    http::{HeaderValue, header},
-    response::Response,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use time::OffsetDateTime;
 use tower::{Layer, Service};
+use tower_sessions::{Expiry, Session, SessionStore};
 
 use super::{
-    inspect::{CookieVerdict, Inspector, Served, StoreStory},
-    locks::{SessionLocks, SharedLock, session_cookie_value, shared_name},
+    config::ServerConfig,
+    cookie::{Opened, Outcome, SessionCookie},
+    inspect::{Inspector, Served, StoreStory},
+    locks::{SessionLocks, SharedLock, shared_name},
+    routes::store_unavailable_page,
     store::REQUEST_CHANGES,
 };
 
 /// The header that carries the inspector's request number back to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Adds [`RequestService`] around a service.
-#[derive(Clone)]
-pub struct RequestLayer {
-    inspector: Inspector,
-    locks: Option<SessionLocks>,
-    shared: Option<Arc<dyn SharedLock>>,
+/// Adds [`SessionService`] around a service.
+pub struct SessionLayer<St> {
+    shared: Arc<Shared<St>>,
 }
 
-impl RequestLayer {
-    /// Numbers and traces requests for `inspector`; serialises each session's requests when
-    /// `locks` is given.
-    pub fn new(inspector: Inspector, locks: Option<SessionLocks>) -> Self {
+impl<St> Clone for SessionLayer<St> {
+    fn clone(&self) -> Self {
         Self {
-            inspector,
-            locks,
-            shared: None,
-        }
-    }
-
-    /// Also takes a lock other processes honour (when the store is shared across processes).
-    pub fn with_shared(mut self, shared: Option<Arc<dyn SharedLock>>) -> Self {
-        self.shared = shared;
-        self
-    }
-}
-
-impl<S> Layer<S> for RequestLayer {
-    type Service = RequestService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestService {
-            inner,
-            inspector: self.inspector.clone(),
-            locks: self.locks.clone(),
             shared: self.shared.clone(),
         }
     }
 }
 
-/// See [`RequestLayer`].
-#[derive(Clone)]
-pub struct RequestService<S> {
-    inner: S,
+/// What every request of one layer shares: one reference count per request for all of it.
+struct Shared<St> {
+    store: Arc<St>,
+    cookie: SessionCookie,
+    expiry: Expiry,
+    always_save: bool,
     inspector: Inspector,
     locks: Option<SessionLocks>,
-    shared: Option<Arc<dyn SharedLock>>,
+    shared_lock: Option<Arc<dyn SharedLock>>,
+}
+
+impl<St: SessionStore> SessionLayer<St> {
+    /// Sessions in `store`, cookies as `config` says, requests numbered and traced for
+    /// `inspector`; each session's requests one at a time when `locks` is given, also across
+    /// processes when `shared_lock` is.
+    pub fn new(
+        store: St,
+        config: &ServerConfig,
+        inspector: Inspector,
+        locks: Option<SessionLocks>,
+        shared_lock: Option<Arc<dyn SharedLock>>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                cookie: SessionCookie::new(config),
+                expiry: SessionCookie::expiry(config),
+                always_save: config.always_save,
+                inspector,
+                shared_lock: shared_lock.filter(|_| locks.is_some()),
+                locks,
+            }),
+        }
+    }
+}
+
+impl<S, St> Layer<S> for SessionLayer<St> {
+    type Service = SessionService<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// See [`SessionLayer`].
+pub struct SessionService<S, St> {
+    inner: S,
+    shared: Arc<Shared<St>>,
+}
+
+impl<S: Clone, St> Clone for SessionService<S, St> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> Service<Request> for RequestService<S>
+impl<S, St> Service<Request> for SessionService<S, St>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
+    St: SessionStore,
 {
     type Response = Response;
     type Error = Infallible;
@@ -96,116 +133,130 @@ where
         // Use the service that was made ready, leave a fresh clone in its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let inspector = self.inspector.clone();
-        let locks = self.locks.clone();
         let shared = self.shared.clone();
-        Box::pin(async move {
-            let number = inspector.next_request_number();
-            let (held, shared_held) = match &locks {
-                Some(locks) => {
-                    let config = inspector.config();
-                    let cookie = session_cookie_value(&request, &config.cookie_name);
-                    let held = match cookie {
-                        Some(value) => Some(locks.hold(locks.key(value)).await),
-                        None => None,
-                    };
-                    let shared_held = match (&shared, cookie) {
-                        (Some(shared), Some(value)) => {
-                            let name = shared_name(value);
-                            match shared.acquire(&name).await {
-                                Ok(token) => Some((name, token)),
-                                Err(err) => {
-                                    if let Some(held) = held {
-                                        locks.release(held);
-                                    }
-                                    return Ok(super::routes::store_unavailable_page(&err));
-                                }
-                            }
-                        }
-                        _ => None,
-                    };
-                    (held, shared_held)
-                }
-                None => (None, None),
-            };
-            let response = if inspector.is_tracing() {
-                let mut response = traced(inner, request, &inspector, number).await;
-                // The lab finds the record of its own requests by this number.
-                response
-                    .headers_mut()
-                    .insert(REQUEST_ID_HEADER, HeaderValue::from(number));
-                response
-            } else {
-                // Nobody reads the records (`serve --quiet`, benchmarks): just serve.
-                let mut inner = inner;
-                inner.call(request).await?
-            };
-            if let (Some(shared), Some((name, token))) = (&shared, shared_held) {
-                shared.release(&name, &token).await;
-            }
-            if let (Some(locks), Some(held)) = (&locks, held) {
-                locks.release(held);
-            }
-            Ok(response)
-        })
+        Box::pin(async move { Ok(shared.handle(inner, request).await) })
     }
 }
 
-/// Serves the request while recording its store changes, then files the record.
-async fn traced<S>(mut inner: S, request: Request, inspector: &Inspector, number: u64) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    let at = OffsetDateTime::now_utc();
-    let method = request.method().to_string();
-    let path = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |p| p.as_str().to_owned(),
-    );
-    let user_agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let cookie = verdict(inspector, &request);
-    let changes = Arc::new(Mutex::new(Vec::new()));
-    let response = match REQUEST_CHANGES
-        .scope(changes.clone(), inner.call(request))
-        .await
+impl<St: SessionStore> Shared<St> {
+    /// One request, start to end.
+    async fn handle<S>(&self, inner: S, request: Request) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
     {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let changes = std::mem::take(&mut *changes.lock().unwrap_or_else(|e| e.into_inner()));
-    inspector.record(Served {
-        number,
-        at,
-        method,
-        path,
-        user_agent,
-        cookie,
-        status: response.status().as_u16(),
-        story: StoreStory::from_changes(&changes),
-    });
-    response
-}
-
-/// What the session layer will make of the request's session cookie.
-fn verdict(inspector: &Inspector, request: &Request) -> CookieVerdict {
-    let config = inspector.config();
-    if let Some(value) = session_cookie_value(request, &config.cookie_name) {
-        return inspector.verify(value);
-    }
-    let unreadable = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .any(|v| std::str::from_utf8(v.as_bytes()).is_err());
-    if unreadable {
-        CookieVerdict::Rejected {
-            reason: "the Cookie header is not valid UTF-8".to_owned(),
+        let number = self.inspector.next_request_number();
+        let opened = self.cookie.open_request(request.headers());
+        let id = opened.id();
+        let held = match (&self.locks, id) {
+            (Some(locks), Some(id)) => Some(locks.hold(locks.key(&id)).await),
+            _ => None,
+        };
+        let shared_held = match (&self.shared_lock, id) {
+            (Some(shared), Some(id)) => {
+                let name = shared_name(&id);
+                match shared.acquire(&name).await {
+                    Ok(token) => Some((shared, name, token)),
+                    Err(err) => {
+                        if let (Some(locks), Some(held)) = (&self.locks, held) {
+                            locks.release(held);
+                        }
+                        return store_unavailable_page(&err);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let response = if self.inspector.is_tracing() {
+            let mut response = self.traced(inner, request, opened, number).await;
+            // The lab finds the record of its own requests by this number.
+            response
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER, HeaderValue::from(number));
+            response
+        } else {
+            // Nobody reads the records (`serve --quiet`, benchmarks): just serve.
+            self.serve(inner, request, opened).await
+        };
+        if let Some((shared, name, token)) = shared_held {
+            shared.release(&name, &token).await;
         }
-    } else {
-        CookieVerdict::Absent
+        if let (Some(locks), Some(held)) = (&self.locks, held) {
+            locks.release(held);
+        }
+        response
+    }
+
+    /// Runs the handler with the session, then saves it and sets or clears the cookie as
+    /// tower-sessions does: a genuine cookie of an empty session is cleared; a changed (or
+    /// always-saved) session that is not empty is saved and its cookie set, unless the response
+    /// is a server error.
+    async fn serve<S>(&self, mut inner: S, mut request: Request, opened: Opened) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let session = Session::new(opened.id(), self.store.clone(), Some(self.expiry));
+        request.extensions_mut().insert(session.clone());
+        let mut response = match inner.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let modified = session.is_modified();
+        let empty = session.is_empty().await;
+        let outcome = if opened.is_genuine() && empty {
+            Outcome::Remove
+        } else if (modified || self.always_save) && !empty && !response.status().is_server_error() {
+            if let Err(err) = session.save().await {
+                return store_unavailable_page(&err.to_string());
+            }
+            let Some(id) = session.id() else {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the saved session has no id",
+                )
+                    .into_response();
+            };
+            Outcome::Set(id, session.expiry())
+        } else {
+            Outcome::Keep
+        };
+        if let Some(value) = self.cookie.set_cookie(outcome, &opened) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+
+    /// [`Self::serve`] while recording its store changes, then files the record.
+    async fn traced<S>(&self, inner: S, request: Request, opened: Opened, number: u64) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let at = OffsetDateTime::now_utc();
+        let method = request.method().to_string();
+        let path = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let cookie = opened.verdict();
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let response = REQUEST_CHANGES
+            .scope(changes.clone(), self.serve(inner, request, opened))
+            .await;
+        let changes = std::mem::take(&mut *changes.lock().unwrap_or_else(|e| e.into_inner()));
+        self.inspector.record(Served {
+            number,
+            at,
+            method,
+            path,
+            user_agent,
+            cookie,
+            status: response.status().as_u16(),
+            story: StoreStory::from_changes(&changes),
+        });
+        response
     }
 }
 

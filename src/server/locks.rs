@@ -8,7 +8,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use axum::{extract::Request, http::header};
+use tower_sessions::session::Id;
 
 /// How many independently locked parts the lock table has.
 const SHARDS: usize = 16;
@@ -74,19 +74,11 @@ impl SessionLocks {
             .sum()
     }
 
-    /// The key of a cookie value: a keyed hash (the key is random per server, so nobody can
-    /// aim two cookies at one lock), one multiply per eight bytes.
-    pub(super) fn key(&self, cookie_value: &str) -> u64 {
-        let mut hash = self.seed;
-        let mut chunks = cookie_value.as_bytes().chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            hash = mix(hash ^ u64::from_le_bytes(word));
-        }
-        let mut tail = [0; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        mix(hash ^ u64::from_le_bytes(tail) ^ cookie_value.len() as u64)
+    /// The key of a session's lock: its id mixed with a key that is random per server, so
+    /// nobody can aim two sessions at one shard (ids are the client's choice with plain
+    /// cookies).
+    pub(super) fn key(&self, id: &Id) -> u64 {
+        mix(self.seed ^ mix(id.0 as u64) ^ ((id.0 >> 64) as u64))
     }
 
     fn shard(&self, key: u64) -> MutexGuard<'_, Table> {
@@ -131,40 +123,29 @@ pub trait SharedLock: Send + Sync + 'static {
     async fn release(&self, name: &str, token: &str);
 }
 
-/// The name of a session's shared lock: the same in every process for the same cookie value.
-pub(super) fn shared_name(cookie_value: &str) -> String {
+/// The name of a session's shared lock: the same in every process for the same session, and
+/// not the session id itself (anyone who can list the locks cannot use the names as cookies).
+pub(super) fn shared_name(id: &Id) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(cookie_value.as_bytes());
+    let digest = Sha256::digest(id.0.to_le_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The value of the cookie `name` in the request's `Cookie` headers, if any.
-pub(super) fn session_cookie_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Different cookies get different keys; the same cookie always the same key.
+    /// Different sessions get different keys; the same session always the same key.
     #[test]
-    fn keys_tell_cookies_apart() {
+    fn keys_tell_sessions_apart() {
         let locks = SessionLocks::default();
-        assert_eq!(locks.key("abc"), locks.key("abc"));
-        assert_ne!(locks.key("abc"), locks.key("abd"));
-        assert_ne!(locks.key("12345678"), locks.key("123456789"));
-        assert_ne!(locks.key(""), locks.key("\0"));
+        let (a, b) = (Id(1), Id(1 << 64));
+        assert_eq!(locks.key(&a), locks.key(&a));
+        assert_ne!(locks.key(&a), locks.key(&b));
+        assert_ne!(locks.key(&Id(0)), locks.key(&Id(1)));
         let other = SessionLocks::default();
-        assert_ne!(locks.key("abc"), other.key("abc"), "keyed per server");
+        assert_ne!(locks.key(&a), other.key(&a), "keyed per server");
+        assert_ne!(shared_name(&a), shared_name(&b));
     }
 
     /// Idle locks are kept only up to a bound, so the table does not grow with the sessions.
@@ -172,7 +153,7 @@ mod tests {
     async fn idle_locks_are_bounded() {
         let locks = SessionLocks::default();
         for n in 0..10_000 {
-            let held = locks.hold(locks.key(&n.to_string())).await;
+            let held = locks.hold(locks.key(&Id(n))).await;
             locks.release(held);
         }
         assert_eq!(locks.in_use(), 0);
@@ -187,7 +168,7 @@ mod tests {
     #[tokio::test]
     async fn locks_are_released() {
         let locks = SessionLocks::default();
-        let key = locks.key("a");
+        let key = locks.key(&Id::default());
         let first = locks.hold(key).await;
         let waiting = {
             let locks = locks.clone();

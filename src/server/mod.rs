@@ -5,6 +5,7 @@
 //! is taken) and spawns it, returning a [`RunningServer`] whose [`Inspector`] shows the store.
 
 mod config;
+mod cookie;
 mod inspect;
 mod layer;
 mod locks;

@@ -1,7 +1,5 @@
-//! The routes and middleware: `GET /` counts views per session, like the seed's Express app;
-//! a trace layer records what each request did to the store for the inspector.
-
-use std::borrow::Cow;
+//! The routes: `GET /` counts views per session, like the seed's Express app, under the
+//! session layer (which also records what each request did to the store for the inspector).
 
 use axum::{
     Json, Router,
@@ -11,16 +9,9 @@ use axum::{
     routing::get,
 };
 use serde::Deserialize;
-use tower_sessions::{
-    Expiry, Session, SessionManagerLayer, SessionStore, cookie::SameSite, session,
-};
+use tower_sessions::{Session, SessionStore, session};
 
-use super::{
-    config::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
-    inspect::Inspector,
-    layer::RequestLayer,
-    locks::SessionLocks,
-};
+use super::{config::ServerConfig, inspect::Inspector, layer::SessionLayer, locks::SessionLocks};
 
 /// The session key the counter lives under, as in the seed (`request.session.views`).
 const VIEWS: &str = "views";
@@ -28,7 +19,7 @@ const VIEWS: &str = "views";
 /// The session key `/login` stores the user name under.
 const USER: &str = "user";
 
-/// The session app: routes, session layer (configured from `config`) and the trace layer.
+/// The session app: the routes under the session layer (configured from `config`).
 pub fn app<S: SessionStore + Clone>(
     store: S,
     config: ServerConfig,
@@ -56,60 +47,7 @@ pub fn app_sharing<S: SessionStore + Clone>(
         .with_state(inspector.clone())
         .fallback(not_found);
     let locks = config.lock_per_session.then_some(locks);
-    let shared = shared.filter(|_| locks.is_some());
-    with_sessions(
-        routes,
-        store,
-        &config,
-        RequestLayer::new(inspector, locks).with_shared(shared),
-    )
-}
-
-/// Adds the request layer and the session layer (whose type depends on how the cookie is
-/// protected) in one step, so a request clones one boxed service, not two.
-fn with_sessions<S: SessionStore + Clone>(
-    routes: Router,
-    store: S,
-    config: &ServerConfig,
-    outer: RequestLayer,
-) -> Router {
-    let mut layer = SessionManagerLayer::new(store)
-        .with_name(static_or_owned(&config.cookie_name))
-        .with_http_only(config.http_only)
-        .with_secure(config.secure)
-        .with_same_site(match config.same_site {
-            SameSitePolicy::Strict => SameSite::Strict,
-            SameSitePolicy::Lax => SameSite::Lax,
-            SameSitePolicy::None => SameSite::None,
-        })
-        .with_path(static_or_owned(&config.path))
-        .with_always_save(config.always_save)
-        .with_expiry(match config.expiry {
-            ExpiryPolicy::BrowserSession => Expiry::OnSessionEnd,
-            ExpiryPolicy::OnInactivity { secs } => {
-                Expiry::OnInactivity(time::Duration::seconds(secs))
-            }
-            ExpiryPolicy::AtDateTime(at) => Expiry::AtDateTime(at),
-        });
-    if let Some(domain) = &config.domain {
-        layer = layer.with_domain(domain.clone());
-    }
-    let key = config.secret.key().clone();
-    match config.protection {
-        CookieProtection::Plain => routes.layer((outer, layer)),
-        CookieProtection::Signed => routes.layer((outer, layer.with_signed(key))),
-        CookieProtection::Private => routes.layer((outer, layer.with_private(key))),
-    }
-}
-
-/// The session layer copies its settings for every request: the usual values are borrowed
-/// statics, so those copies allocate nothing.
-fn static_or_owned(text: &str) -> Cow<'static, str> {
-    match text {
-        "id" => Cow::Borrowed("id"),
-        "/" => Cow::Borrowed("/"),
-        other => Cow::Owned(other.to_owned()),
-    }
+    routes.layer(SessionLayer::new(store, &config, inspector, locks, shared))
 }
 
 /// `GET /`: the seed's handler. Data that is not a number starts the count over rather than

@@ -215,7 +215,11 @@ impl<S: ListSessions> InspectableStore<S> {
     }
 
     fn announce(&self) {
-        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+        // With nobody subscribed (`serve`, benchmarks) there is nobody to wake: skip the
+        // channel's locks. A subscriber arriving later starts from the store as it is then.
+        if self.generation.receiver_count() > 0 {
+            self.generation.send_modify(|g| *g = g.wrapping_add(1));
+        }
     }
 }
 

@@ -1,0 +1,363 @@
+//! The session cookie: finding it among a request's cookies, opening it (checking its signature
+//! or decrypting it) and sealing a session id into the `Set-Cookie` a response carries.
+//!
+//! Architecture Invariant: what this module reads and writes is byte for byte what
+//! tower-sessions' own `SessionManagerLayer` (over tower-cookies) reads and writes for the same
+//! settings; `tests/cookie_compat.rs` holds it to that. It exists so that a request parses one
+//! cookie instead of a whole jar, and a returning browser's cookie is not signed again.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::{Engine, prelude::BASE64_STANDARD};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tower_sessions::{
+    Expiry,
+    cookie::{Cookie, CookieJar, Key, SameSite},
+    session::Id,
+};
+
+use super::{
+    config::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
+    inspect::CookieVerdict,
+};
+
+/// Length of the base64 HMAC-SHA256 tag a signed value starts with (as the cookie crate writes
+/// it).
+const TAG_LEN: usize = 44;
+
+/// How the server reads and writes its session cookie, built once from a [`ServerConfig`].
+pub(crate) struct SessionCookie {
+    name: String,
+    http_only: bool,
+    secure: bool,
+    same_site: SameSite,
+    path: String,
+    domain: Option<String>,
+    protection: CookieProtection,
+    key: Key,
+    /// The HMAC already keyed with the signing key: each use clones it instead of hashing the
+    /// key again.
+    mac: Hmac<Sha256>,
+}
+
+/// What a request's session cookie turned out to be.
+#[derive(Debug)]
+pub(crate) enum Opened {
+    /// No session cookie.
+    Absent,
+    /// No session cookie could be read: a `Cookie` header is not UTF-8.
+    Unreadable,
+    /// A genuine cookie naming a session id. `sealed` is the cookie's value as sent: when the
+    /// response sets the same id again, it is that value again, without signing anew.
+    Session { id: Id, sealed: String },
+    /// A genuine cookie (signature good, or it decrypts, or it is plain) that holds no id.
+    NotAnId,
+    /// A cookie the server did not make: the reason says how it failed.
+    Forged(&'static str),
+}
+
+impl Opened {
+    /// The session id the cookie names, if it is genuine.
+    pub(crate) fn id(&self) -> Option<Id> {
+        match self {
+            Self::Session { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Whether the cookie came from this server (so an empty session clears it).
+    pub(crate) fn is_genuine(&self) -> bool {
+        matches!(self, Self::Session { .. } | Self::NotAnId)
+    }
+
+    /// In words, for the inspector.
+    pub(crate) fn verdict(&self) -> CookieVerdict {
+        match self {
+            Self::Absent => CookieVerdict::Absent,
+            Self::Unreadable => CookieVerdict::Rejected {
+                reason: "the Cookie header is not valid UTF-8".to_owned(),
+            },
+            Self::Session { id, .. } => CookieVerdict::Valid { id: id.to_string() },
+            Self::NotAnId => CookieVerdict::Rejected {
+                reason: "it does not hold a session id".to_owned(),
+            },
+            Self::Forged(reason) => CookieVerdict::Rejected {
+                reason: (*reason).to_owned(),
+            },
+        }
+    }
+}
+
+/// What a response does to the session cookie.
+pub(crate) enum Outcome {
+    /// Nothing.
+    Keep,
+    /// Clear it: the session is gone.
+    Remove,
+    /// Set it to this id.
+    Set(Id, Option<Expiry>),
+}
+
+impl SessionCookie {
+    /// The cookie `config` describes.
+    pub(crate) fn new(config: &ServerConfig) -> Self {
+        let key = config.secret.key().clone();
+        let mac = Hmac::<Sha256>::new_from_slice(key.signing()).expect("HMAC takes any key");
+        Self {
+            name: config.cookie_name.clone(),
+            http_only: config.http_only,
+            secure: config.secure,
+            same_site: match config.same_site {
+                SameSitePolicy::Strict => SameSite::Strict,
+                SameSitePolicy::Lax => SameSite::Lax,
+                SameSitePolicy::None => SameSite::None,
+            },
+            path: config.path.clone(),
+            domain: config.domain.clone(),
+            protection: config.protection,
+            key,
+            mac,
+        }
+    }
+
+    /// The session's expiry as tower-sessions takes it.
+    pub(crate) fn expiry(config: &ServerConfig) -> Expiry {
+        match config.expiry {
+            ExpiryPolicy::BrowserSession => Expiry::OnSessionEnd,
+            ExpiryPolicy::OnInactivity { secs } => {
+                Expiry::OnInactivity(time::Duration::seconds(secs))
+            }
+            ExpiryPolicy::AtDateTime(at) => Expiry::AtDateTime(at),
+        }
+    }
+
+    /// Finds the session cookie among the request's cookies and opens it. As with a cookie jar,
+    /// the last cookie of the name counts; `Cookie` headers that are not UTF-8 are skipped.
+    pub(crate) fn open_request(&self, headers: &HeaderMap) -> Opened {
+        let mut found: Option<Cookie<'_>> = None;
+        let mut unreadable = false;
+        for header in headers.get_all(header::COOKIE) {
+            let Ok(text) = std::str::from_utf8(header.as_bytes()) else {
+                unreadable = true;
+                continue;
+            };
+            for piece in text.split(';') {
+                // Only a piece that may be ours is parsed (names can be percent-encoded).
+                let raw_name = piece.split('=').next().unwrap_or("").trim();
+                if raw_name != self.name && !raw_name.contains('%') {
+                    continue;
+                }
+                if let Ok(cookie) = Cookie::parse_encoded(piece)
+                    && cookie.name() == self.name
+                {
+                    found = Some(cookie);
+                }
+            }
+        }
+        match found {
+            Some(cookie) => self.open(cookie.value()),
+            None if unreadable => Opened::Unreadable,
+            None => Opened::Absent,
+        }
+    }
+
+    /// Opens a cookie value (as a browser stores it).
+    pub(crate) fn open(&self, value: &str) -> Opened {
+        let plain = match self.protection {
+            CookieProtection::Plain => Cow::Borrowed(value),
+            CookieProtection::Signed => match self.verify(value) {
+                Some(plain) => Cow::Borrowed(plain),
+                None => {
+                    return Opened::Forged(
+                        "its signature does not match the server's secret \
+                         (tampered, forged, or from another secret)",
+                    );
+                }
+            },
+            CookieProtection::Private => {
+                let cookie = Cookie::new(self.name.clone(), value.to_owned());
+                match CookieJar::new().private(&self.key).decrypt(cookie) {
+                    Some(cookie) => Cow::Owned(cookie.value().to_owned()),
+                    None => {
+                        return Opened::Forged(
+                            "it does not decrypt with the server's secret \
+                             (tampered, forged, or from another secret)",
+                        );
+                    }
+                }
+            }
+        };
+        match plain.parse::<Id>() {
+            Ok(id) => Opened::Session {
+                id,
+                sealed: value.to_owned(),
+            },
+            Err(_) => Opened::NotAnId,
+        }
+    }
+
+    /// The signed value's payload, if its tag is this server's.
+    fn verify<'v>(&self, value: &'v str) -> Option<&'v str> {
+        if !value.is_char_boundary(TAG_LEN) {
+            return None;
+        }
+        let (tag, payload) = value.split_at(TAG_LEN);
+        let tag = BASE64_STANDARD.decode(tag).ok()?;
+        let mut mac = self.mac.clone();
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&tag).ok().map(|()| payload)
+    }
+
+    /// `value` signed: the base64 tag, then the value.
+    fn sign(&self, value: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(value.as_bytes());
+        let mut signed = BASE64_STANDARD.encode(mac.finalize().into_bytes());
+        signed.push_str(value);
+        signed
+    }
+
+    /// The `Set-Cookie` value for `outcome`, given what the request's cookie was.
+    pub(crate) fn set_cookie(&self, outcome: Outcome, opened: &Opened) -> Option<HeaderValue> {
+        let cookie = match outcome {
+            Outcome::Keep => return None,
+            Outcome::Remove => {
+                let mut cookie = Cookie::build((self.name.as_str(), "")).path(self.path.as_str());
+                if let Some(domain) = &self.domain {
+                    cookie = cookie.domain(domain.as_str());
+                }
+                let mut cookie = cookie.build();
+                cookie.make_removal();
+                cookie
+            }
+            Outcome::Set(id, expiry) => {
+                let plain = id.to_string();
+                let value = match (self.protection, opened) {
+                    (CookieProtection::Plain, _) => plain,
+                    // The same id as the request's cookie: the same signed value (signing is
+                    // deterministic), without computing it again.
+                    (CookieProtection::Signed, Opened::Session { id: sent, sealed })
+                        if *sent == id =>
+                    {
+                        sealed.clone()
+                    }
+                    (CookieProtection::Signed, _) => self.sign(&plain),
+                    (CookieProtection::Private, _) => {
+                        let mut jar = CookieJar::new();
+                        jar.private_mut(&self.key)
+                            .add(Cookie::new(self.name.clone(), plain));
+                        jar.get(&self.name)?.value().to_owned()
+                    }
+                };
+                let mut cookie = Cookie::build((self.name.as_str(), value))
+                    .http_only(self.http_only)
+                    .same_site(self.same_site)
+                    .secure(self.secure)
+                    .path(self.path.as_str());
+                cookie = match expiry {
+                    Some(Expiry::OnInactivity(duration)) => cookie.max_age(duration),
+                    Some(Expiry::AtDateTime(at)) => cookie.max_age(at - OffsetDateTime::now_utc()),
+                    Some(Expiry::OnSessionEnd) | None => cookie,
+                };
+                if let Some(domain) = &self.domain {
+                    cookie = cookie.domain(domain.as_str());
+                }
+                cookie.build()
+            }
+        };
+        HeaderValue::from_str(&cookie.to_string()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Secret;
+
+    fn cookie(protection: CookieProtection) -> SessionCookie {
+        let mut config = ServerConfig::with_secret(Secret::from_phrase("keyboard cat"));
+        config.protection = protection;
+        SessionCookie::new(&config)
+    }
+
+    fn headers(cookies: &[&[u8]]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in cookies {
+            headers.append(header::COOKIE, HeaderValue::from_bytes(value).unwrap());
+        }
+        headers
+    }
+
+    /// A sealed id opens to the same id under every protection; a forged one does not.
+    #[test]
+    fn seals_and_opens() {
+        for protection in [
+            CookieProtection::Plain,
+            CookieProtection::Signed,
+            CookieProtection::Private,
+        ] {
+            let jar = cookie(protection);
+            let id = Id::default();
+            let set = jar
+                .set_cookie(Outcome::Set(id, None), &Opened::Absent)
+                .unwrap();
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let opened = jar.open_request(&headers(&[pair.as_bytes()]));
+            assert_eq!(opened.id(), Some(id), "{protection:?}");
+        }
+        let signed = cookie(CookieProtection::Signed);
+        let forged = format!("id={}", Id::default());
+        assert!(matches!(
+            signed.open_request(&headers(&[forged.as_bytes()])),
+            Opened::Forged(_)
+        ));
+    }
+
+    /// The last cookie of the name counts, other cookies are ignored, and a header that is not
+    /// UTF-8 is reported when nothing else is found.
+    #[test]
+    fn finds_the_session_cookie() {
+        let jar = cookie(CookieProtection::Plain);
+        let (a, b) = (Id::default(), Id::default());
+        let opened = jar.open_request(&headers(&[
+            format!("theme=dark; id={a}").as_bytes(),
+            format!("idx=1; id={b}").as_bytes(),
+        ]));
+        assert_eq!(opened.id(), Some(b));
+        assert!(matches!(
+            jar.open_request(&headers(&[b"theme=dark"])),
+            Opened::Absent
+        ));
+        assert!(matches!(
+            jar.open_request(&headers(&[b"id=\xff"])),
+            Opened::Unreadable
+        ));
+        assert!(matches!(
+            jar.open_request(&headers(&[b"id=not-an-id"])),
+            Opened::NotAnId
+        ));
+    }
+
+    /// A returning browser's cookie is set again with the very value it sent.
+    #[test]
+    fn reuses_the_sent_value() {
+        let jar = cookie(CookieProtection::Signed);
+        let id = Id::default();
+        let first = jar
+            .set_cookie(Outcome::Set(id, None), &Opened::Absent)
+            .unwrap();
+        let pair = first
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let opened = jar.open_request(&headers(&[pair.as_bytes()]));
+        let again = jar.set_cookie(Outcome::Set(id, None), &opened).unwrap();
+        assert_eq!(again, first);
+    }
+}
