@@ -229,3 +229,29 @@ async fn both_pick_the_same_cookie() {
     );
     assert_eq!(here.set_cookie, there.set_cookie);
 }
+
+/// A percent-encoded cookie (as some clients send `+`, `/` and `=`) opens in both layers.
+#[tokio::test]
+async fn both_decode_percent_encoded_cookies() {
+    let config = configs().remove(0);
+    let (ours, reference) = routers(&config);
+    let pair = visit(&ours, "/", None).await.pair();
+    let (name, value) = pair.split_once('=').unwrap();
+    let encoded: String = value
+        .chars()
+        .map(|c| match c {
+            '+' | '/' | '=' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    assert_ne!(encoded, value, "the signed value has characters to encode");
+    let header = format!("{name}={encoded}");
+    assert_eq!(
+        visit(&ours, "/", Some(&header)).await.body,
+        "Number of views 2"
+    );
+    assert_eq!(
+        visit(&reference, "/", Some(&header)).await.body,
+        "Number of views 3"
+    );
+}

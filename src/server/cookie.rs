@@ -150,7 +150,13 @@ impl SessionCookie {
                 if raw_name != self.name && !raw_name.contains('%') {
                     continue;
                 }
-                if let Ok(cookie) = Cookie::parse_encoded(piece)
+                // Percent-decoding finds nothing to decode without a '%': skip it.
+                let parsed = if piece.contains('%') {
+                    Cookie::parse_encoded(piece)
+                } else {
+                    Cookie::parse(piece)
+                };
+                if let Ok(cookie) = parsed
                     && cookie.name() == self.name
                 {
                     found = Some(cookie);

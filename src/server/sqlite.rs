@@ -64,6 +64,14 @@ impl SqliteSessions {
         .execute(&pool)
         .await
         .map_err(|e| describe(&path, &e))?;
+        // The sweep deletes by expiry every second: with this index it reads only the expired
+        // rows, not the whole table (a full scan of 360,000 rows cost 1.5% of a core, idle).
+        sqlx::query(&format!(
+            "create index if not exists {TABLE}_expires on {TABLE} (expires)"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(|e| describe(&path, &e))?;
         Ok(Self { pool, path })
     }
 
