@@ -34,6 +34,8 @@ start_server() { # name port [cpus]
   local cpus=${3:-$SERVER_CPU}
   case $1 in
     session-lab) taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench >"$WORK/$1.log" 2>&1 & ;;
+    # The same server with the inspector recording every request, as it does for the window.
+    session-lab-recording) taskset -c "$cpus" "$LAB" serve --quiet --record --port "$2" --secret bench >"$WORK/$1.log" 2>&1 & ;;
     session-lab-sqlite)
       rm -f "$WORK/bench.db"*
       taskset -c "$cpus" "$LAB" serve --quiet --port "$2" --secret bench --store "sqlite:$WORK/bench.db" >"$WORK/$1.log" 2>&1 & ;;
@@ -75,7 +77,7 @@ cookie_of() { # url → "name=value" of the session cookie a first visit sets
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 declare -A RPS P50 P99 RSS LOST URL PIDS
-SERVERS=(session-lab express bare session-lab-sqlite)
+SERVERS=(session-lab express bare session-lab-recording session-lab-sqlite)
 # With redis-server installed, a Redis-store scenario too (Redis shares the server's core).
 if command -v redis-server >/dev/null; then
   REDIS_PORT=6399
@@ -117,6 +119,7 @@ done
 for server in "${SERVERS[@]}"; do kill "${PIDS[$server]}" 2>/dev/null || true; wait "${PIDS[$server]}" 2>/dev/null || true; done
 
 for server in "${SERVERS[@]}"; do
+  [ "$server" = session-lab-recording ] && continue # the same store and locks as session-lab
   PORT=$((PORT + 1))
   url="http://127.0.0.1:$PORT/"
   echo "==> $server: memory and lost updates"
@@ -156,6 +159,7 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bash bench/run.sh\` on $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(free -g | awk '/Mem:/ { print $2 }') GiB."
   echo "Each server pinned to cpu $SERVER_CPU, wrk (1 thread, $CONNECTIONS connections, ${DURATION} s per run) to cpu $LOAD_CPU; the median of $ROUNDS rounds, the servers taking turns within each round."
   echo "Both Rust servers use mimalloc as their allocator, so the bare server measures exactly the layers Session Lab adds."
+  echo "session-lab is \`serve --quiet\` (requests counted, not recorded); session-lab-recording is \`serve --quiet --record\`, which records every request for the inspector as the window does."
   echo "Express $(node -p "require('./bench/express/node_modules/express/package.json').version") with express-session $(node -p "require('./bench/express/node_modules/express-session/package.json').version") on Node.js $(node --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
   echo
   echo "| scenario | server | requests/s | p50 ms | p99 ms |"
@@ -168,7 +172,9 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo
   echo "| server | RSS per session (B, after $SESSIONS sessions) | lost updates (10,000 visits, 64 at once, one cookie, server on all cores) |"
   echo "|---|---:|---:|"
-  for server in "${SERVERS[@]}"; do echo "| $server | ${RSS[$server]} | ${LOST[$server]} |"; done
+  for server in "${SERVERS[@]}"; do
+    [ "$server" = session-lab-recording ] || echo "| $server | ${RSS[$server]} | ${LOST[$server]} |"
+  done
   echo
   echo "## Targets (ratios from this run)"
   echo
@@ -181,6 +187,8 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
     echo "| requests/s ≥ 0.9× bare tower-sessions | $scenario | ${r}× | $(verdict "$r" ">=" 0.9) |"
     r=$(ratio "${P99[session-lab,$scenario]}" "${P99[express,$scenario]}")
     echo "| p99 ≤ 0.1× Express | $scenario | ${r}× | $(verdict "$r" "<=" 0.1) |"
+    r=$(ratio "${RPS[session-lab-recording,$scenario]}" "${RPS[bare,$scenario]}")
+    echo "| with the inspector recording: requests/s ≥ 0.9× bare | $scenario | ${r}× | $(verdict "$r" ">=" 0.9) |"
   done
   r=$(ratio "${RSS[session-lab]}" "${RSS[bare]}")
   echo "| RSS per session ≤ bare tower-sessions | $SESSIONS sessions | ${r}× | $(verdict "$r" "<=" 1) |"

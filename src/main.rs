@@ -36,6 +36,10 @@ enum Mode {
         /// Do not print a line per request (and do not record requests): for benchmarks.
         #[arg(long)]
         quiet: bool,
+        /// With --quiet, still record every request as the window's inspector does (to
+        /// measure what recording costs).
+        #[arg(long, requires = "quiet")]
+        record: bool,
     },
     /// Headless: browsers A and B run the seed's scenario (A visits three times, B once) and
     /// a transcript and a table of browser, session id and views are printed.
@@ -157,13 +161,13 @@ fn main() -> anyhow::Result<()> {
             cli.server.lab_config(),
             cli.window.screenshot.map(|path| (path, cli.window.scene)),
         ),
-        Mode::Serve { quiet } => serve(&cli.server, quiet),
+        Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),
         Mode::Load(load) => load_mode(&cli.server, &load),
         Mode::Demo { url } => demo(&cli.server, url),
     }
 }
 
-fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
+fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(async {
         let mut server =
@@ -187,7 +191,7 @@ fn serve(args: &ServerArgs, quiet: bool) -> anyhow::Result<()> {
             server.url()
         );
         if quiet {
-            server.inspector().set_tracing(false);
+            server.inspector().set_tracing(record);
             tokio::signal::ctrl_c()
                 .await
                 .context("could not wait for Ctrl-C")?;
@@ -298,7 +302,9 @@ async fn views_of(
 }
 
 /// Prints a line per request until Ctrl-C.
-async fn print_requests(mut served: tokio::sync::broadcast::Receiver<session_lab::server::Served>) {
+async fn print_requests(
+    mut served: tokio::sync::broadcast::Receiver<std::sync::Arc<session_lab::server::Served>>,
+) {
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,

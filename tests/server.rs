@@ -102,7 +102,7 @@ async fn tampered_cookie_is_rejected_visibly() {
         .set_cookie_pair()
         .unwrap();
     let first = served.recv().await.unwrap();
-    let StoreStory::Created { id: original, .. } = first.story else {
+    let StoreStory::Created { id: original, .. } = &first.story else {
         panic!("first visit creates a session: {:?}", first.story);
     };
     let tampered = format!("{}x", &good[..good.len() - 1]);
@@ -118,11 +118,11 @@ async fn tampered_cookie_is_rejected_visibly() {
         "{:?}",
         second.cookie
     );
-    assert!(matches!(second.story, StoreStory::Created { ref id, .. } if *id != original));
+    assert!(matches!(&second.story, StoreStory::Created { id, .. } if id != original));
     let sessions = server.inspector().sessions().await.unwrap();
     let old = sessions
         .iter()
-        .find(|s| s.id == original)
+        .find(|s| &s.id == original)
         .expect("old session kept");
     assert_eq!(old.data["views"], 1);
 }

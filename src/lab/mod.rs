@@ -769,7 +769,7 @@ async fn watch_external(instance: usize, inspector: Inspector, outbox: Outbox) {
                     .as_deref()
                     .is_some_and(|ua| ua.starts_with(USER_AGENT_PREFIX));
                 if !ours {
-                    outbox.send(Event::External(record));
+                    outbox.send(Event::External(Served::clone(&record)));
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -11,7 +11,7 @@ use std::{
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
-use tower_sessions::session_store;
+use tower_sessions::{session::Id, session_store};
 
 use super::{
     config::ServerConfig,
@@ -113,37 +113,43 @@ pub enum StoreStory {
 
 impl StoreStory {
     /// Sums up the changes one request made, in order.
-    pub fn from_changes(changes: &[StoreChange]) -> Self {
-        let mut loaded: Option<(String, SessionData)> = None;
-        let mut deleted: Option<String> = None;
-        let mut created: Option<(String, SessionData)> = None;
-        let mut saved: Option<(String, SessionData)> = None;
+    pub fn from_changes(changes: Vec<StoreChange>) -> Self {
+        let mut loaded: Option<(Id, SessionData)> = None;
+        let mut deleted: Option<Id> = None;
+        let mut created: Option<(Id, SessionData)> = None;
+        let mut saved: Option<(Id, SessionData)> = None;
         for change in changes {
             match change {
                 StoreChange::Loaded { id, data } => {
                     if let Some(data) = data {
-                        loaded = Some((id.clone(), data.clone()));
+                        loaded = Some((id, data));
                     }
                 }
-                StoreChange::Created { id, data } => created = Some((id.clone(), data.clone())),
-                StoreChange::Saved { id, data } => saved = Some((id.clone(), data.clone())),
+                StoreChange::Created { id, data } => created = Some((id, data)),
+                StoreChange::Saved { id, data } => saved = Some((id, data)),
                 StoreChange::Deleted {
                     id,
                     reason: DeleteReason::Deleted,
-                } => deleted = Some(id.clone()),
+                } => deleted = Some(id),
                 StoreChange::Deleted { .. } => {}
             }
         }
         match (created, saved, deleted, loaded) {
-            (Some((new, _)), _, Some(old), _) => Self::Regenerated { old, new },
-            (Some((id, data)), ..) => Self::Created { id, data },
+            (Some((new, _)), _, Some(old), _) => Self::Regenerated {
+                old: old.to_string(),
+                new: new.to_string(),
+            },
+            (Some((id, data)), ..) => Self::Created {
+                id: id.to_string(),
+                data,
+            },
             (None, Some((id, after)), _, loaded) => Self::Updated {
                 before: loaded.map(|(_, data)| data).unwrap_or_default(),
-                id,
+                id: id.to_string(),
                 after,
             },
-            (None, None, Some(id), _) => Self::Deleted { id },
-            (None, None, None, Some((id, _))) => Self::Unchanged { id },
+            (None, None, Some(id), _) => Self::Deleted { id: id.to_string() },
+            (None, None, None, Some((id, _))) => Self::Unchanged { id: id.to_string() },
             (None, None, None, None) => Self::Untouched,
         }
     }
@@ -192,8 +198,10 @@ struct InspectorInner {
     config: RwLock<Arc<ServerConfig>>,
     requests: AtomicU64,
     tracing: AtomicBool,
-    recent: Mutex<VecDeque<Served>>,
-    served: broadcast::Sender<Served>,
+    /// Shared with the subscribers' copies: recording a request copies a pointer, not the
+    /// record.
+    recent: Mutex<VecDeque<Arc<Served>>>,
+    served: broadcast::Sender<Arc<Served>>,
 }
 
 impl Inspector {
@@ -260,7 +268,7 @@ impl Inspector {
     }
 
     /// A receiver of every request the server answers from now on.
-    pub fn served(&self) -> broadcast::Receiver<Served> {
+    pub fn served(&self) -> broadcast::Receiver<Arc<Served>> {
         self.inner.served.subscribe()
     }
 
@@ -283,7 +291,11 @@ impl Inspector {
     /// The record of request `number`, if it is recent enough to be remembered.
     pub fn served_request(&self, number: u64) -> Option<Served> {
         let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.iter().rev().find(|s| s.number == number).cloned()
+        recent
+            .iter()
+            .rev()
+            .find(|s| s.number == number)
+            .map(|s| Served::clone(s))
     }
 
     /// The session id a cookie (as a browser stores it) stands for, if it is this server's
@@ -310,6 +322,7 @@ impl Inspector {
 
     /// Remembers a served request and tells subscribers.
     pub(crate) fn record(&self, served: Served) {
+        let served = Arc::new(served);
         {
             let mut recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
             if recent.len() == RECENT_SERVED {
@@ -333,20 +346,21 @@ mod tests {
     /// A load then a save reads as "updated" with the data before and after.
     #[test]
     fn load_then_save_is_an_update() {
-        let story = StoreStory::from_changes(&[
+        let a = Id::default();
+        let story = StoreStory::from_changes(vec![
             StoreChange::Loaded {
-                id: "a".into(),
+                id: a,
                 data: Some(data(2)),
             },
             StoreChange::Saved {
-                id: "a".into(),
+                id: a,
                 data: data(3),
             },
         ]);
         assert_eq!(
             story,
             StoreStory::Updated {
-                id: "a".into(),
+                id: a.to_string(),
                 before: data(2),
                 after: data(3)
             }
@@ -356,27 +370,28 @@ mod tests {
     /// A delete then a create reads as a regenerated id.
     #[test]
     fn delete_then_create_is_a_regeneration() {
-        let story = StoreStory::from_changes(&[
+        let (a, b) = (Id::default(), Id::default());
+        let story = StoreStory::from_changes(vec![
             StoreChange::Loaded {
-                id: "a".into(),
+                id: a,
                 data: Some(data(2)),
             },
             StoreChange::Deleted {
-                id: "a".into(),
+                id: a,
                 reason: DeleteReason::Deleted,
             },
             StoreChange::Created {
-                id: "b".into(),
+                id: b,
                 data: data(2),
             },
         ]);
         assert_eq!(
             story,
             StoreStory::Regenerated {
-                old: "a".into(),
-                new: "b".into()
+                old: a.to_string(),
+                new: b.to_string()
             }
         );
-        assert_eq!(story.session_id(), Some("b"));
+        assert_eq!(story.session_id(), Some(b.to_string().as_str()));
     }
 }

@@ -19,7 +19,7 @@ use std::{
 use axum::{
     Router,
     extract::Request,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use time::OffsetDateTime;
@@ -37,6 +37,9 @@ use super::{
 
 /// The header that carries the inspector's request number back to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// [`REQUEST_ID_HEADER`] as a header name, made once.
+static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Adds [`SessionService`] around a service.
 pub struct SessionLayer<St> {
@@ -171,7 +174,7 @@ impl<St: SessionStore> Shared<St> {
             // The lab finds the record of its own requests by this number.
             response
                 .headers_mut()
-                .insert(REQUEST_ID_HEADER, HeaderValue::from(number));
+                .insert(REQUEST_ID.clone(), HeaderValue::from(number));
             response
         } else {
             // Nobody reads the records (`serve --quiet`, benchmarks): just serve.
@@ -254,7 +257,7 @@ impl<St: SessionStore> Shared<St> {
             user_agent,
             cookie,
             status: response.status().as_u16(),
-            story: StoreStory::from_changes(&changes),
+            story: StoreStory::from_changes(changes),
         });
         response
     }

@@ -49,34 +49,35 @@ pub enum DeleteReason {
     Expired,
 }
 
-/// One change to the store, recorded against the request that caused it.
+/// One change to the store, recorded against the request that caused it. Ids stay ids here:
+/// they are written out once, when the request's story is told.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StoreChange {
     /// A handler read the session (`data` is `None` when the store had no such session).
     Loaded {
         /// The id asked for.
-        id: String,
+        id: Id,
         /// What the store returned.
         data: Option<SessionData>,
     },
     /// A new session was stored.
     Created {
         /// Its id.
-        id: String,
+        id: Id,
         /// Its first data.
         data: SessionData,
     },
     /// An existing session was saved again.
     Saved {
         /// Its id.
-        id: String,
+        id: Id,
         /// Its new data.
         data: SessionData,
     },
     /// A session was removed.
     Deleted {
         /// Its id.
-        id: String,
+        id: Id,
         /// Why.
         reason: DeleteReason,
     },
@@ -249,7 +250,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.inner.create(record).await?;
         trace(|| StoreChange::Created {
-            id: record.id.to_string(),
+            id: record.id,
             data: data_of(record),
         });
         self.announce();
@@ -259,7 +260,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.inner.save(record).await?;
         trace(|| StoreChange::Saved {
-            id: record.id.to_string(),
+            id: record.id,
             data: data_of(record),
         });
         self.announce();
@@ -269,7 +270,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let record = self.inner.load(id).await?;
         trace(|| StoreChange::Loaded {
-            id: id.to_string(),
+            id: *id,
             data: record.as_ref().map(data_of),
         });
         Ok(record)
@@ -278,7 +279,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.inner.delete(id).await?;
         trace(|| StoreChange::Deleted {
-            id: id.to_string(),
+            id: *id,
             reason: DeleteReason::Deleted,
         });
         self.announce();
