@@ -112,6 +112,19 @@ fn help_explains_the_modes() {
     }
 }
 
+/// `serve --record` only makes sense with `--quiet` (without it every request is recorded and
+/// printed anyway): alone, it is refused with a message naming what it needs.
+#[test]
+fn record_needs_quiet() {
+    let output = Command::new(BIN)
+        .args(["serve", "--record", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--quiet"), "{stderr}");
+}
+
 /// `demo --url` runs the same scenario against another server (here a second Session Lab
 /// server started by the test) and prints the same kind of table.
 #[test]
