@@ -170,7 +170,19 @@ impl SessionCookie {
         }
     }
 
-    /// Opens a cookie value (as a browser stores it).
+    /// Opens a cookie value as a browser stores and sends it: percent-decoded first, as
+    /// [`Self::open_request`] does.
+    pub(crate) fn open_sent(&self, value: &str) -> Opened {
+        if !value.contains('%') {
+            return self.open(value);
+        }
+        match Cookie::parse_encoded(format!("{}={value}", self.name)) {
+            Ok(cookie) => self.open(cookie.value()),
+            Err(_) => Opened::Forged("the cookie is not well-formed"),
+        }
+    }
+
+    /// Opens a cookie value (already percent-decoded).
     pub(crate) fn open(&self, value: &str) -> Opened {
         let plain = match self.protection {
             CookieProtection::Plain => Cow::Borrowed(value),
@@ -345,6 +357,21 @@ mod tests {
             jar.open_request(&headers(&[b"id=not-an-id"])),
             Opened::NotAnId
         ));
+    }
+
+    /// A value as a browser stores it is percent-decoded before it is opened, as the server
+    /// does with the request's header.
+    #[test]
+    fn opens_percent_encoded_values() {
+        let jar = cookie(CookieProtection::Signed);
+        let id = Id::default();
+        let set = jar
+            .set_cookie(Outcome::Set(id, None), &Opened::Absent)
+            .unwrap();
+        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let value = pair.split_once('=').unwrap().1.replace('=', "%3D");
+        assert_eq!(jar.open_sent(&value).id(), Some(id));
+        assert!(matches!(jar.open(&value), Opened::Forged(_)));
     }
 
     /// A returning browser's cookie is set again with the very value it sent.

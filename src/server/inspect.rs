@@ -312,7 +312,9 @@ impl Inspector {
 
     /// Checks a session cookie's value the way the session layer will.
     pub fn verify(&self, value: &str) -> CookieVerdict {
-        SessionCookie::new(&self.config()).open(value).verdict()
+        SessionCookie::new(&self.config())
+            .open_sent(value)
+            .verdict()
     }
 
     /// The next request number.

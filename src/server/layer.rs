@@ -30,7 +30,7 @@ use super::{
     config::ServerConfig,
     cookie::{Opened, Outcome, SessionCookie},
     inspect::{Inspector, Served, StoreStory},
-    locks::{SessionLocks, SharedLock, shared_name},
+    locks::{SessionLocks, SharedHeld, SharedLock, shared_name},
     routes::store_unavailable_page,
     store::REQUEST_CHANGES,
 };
@@ -155,18 +155,15 @@ impl<St: SessionStore> Shared<St> {
             _ => None,
         };
         let shared_held = match (&self.shared_lock, id) {
-            (Some(shared), Some(id)) => {
-                let name = shared_name(&id);
-                match shared.acquire(&name).await {
-                    Ok(token) => Some((shared, name, token)),
-                    Err(err) => {
-                        if let (Some(locks), Some(held)) = (&self.locks, held) {
-                            locks.release(held);
-                        }
-                        return store_unavailable_page(&err);
+            (Some(shared), Some(id)) => match SharedHeld::acquire(shared, shared_name(&id)).await {
+                Ok(held) => Some(held),
+                Err(err) => {
+                    if let (Some(locks), Some(held)) = (&self.locks, held) {
+                        locks.release(held);
                     }
+                    return store_unavailable_page(&err);
                 }
-            }
+            },
             _ => None,
         };
         let response = if self.inspector.is_tracing() {
@@ -180,8 +177,8 @@ impl<St: SessionStore> Shared<St> {
             // Nobody reads the records (`serve --quiet`, benchmarks): just serve.
             self.serve(inner, request, opened).await
         };
-        if let Some((shared, name, token)) = shared_held {
-            shared.release(&name, &token).await;
+        if let Some(shared_held) = shared_held {
+            shared_held.release().await;
         }
         if let (Some(locks), Some(held)) = (&self.locks, held) {
             locks.release(held);
@@ -209,6 +206,7 @@ impl<St: SessionStore> Shared<St> {
             Outcome::Remove
         } else if (modified || self.always_save) && !empty && !response.status().is_server_error() {
             if let Err(err) = session.save().await {
+                // tower-sessions answers an empty 500 here; we say what happened.
                 return store_unavailable_page(&err.to_string());
             }
             let Some(id) = session.id() else {

@@ -76,9 +76,10 @@ impl SessionLocks {
 
     /// The key of a session's lock: its id mixed with a key that is random per server, so
     /// nobody can aim two sessions at one shard (ids are the client's choice with plain
-    /// cookies).
+    /// cookies): the seed goes in before the first half is mixed, so which ids collide cannot
+    /// be known without it.
     pub(super) fn key(&self, id: &Id) -> u64 {
-        mix(self.seed ^ mix(id.0 as u64) ^ ((id.0 >> 64) as u64))
+        mix(mix(self.seed ^ id.0 as u64) ^ ((id.0 >> 64) as u64))
     }
 
     fn shard(&self, key: u64) -> MutexGuard<'_, Table> {
@@ -123,6 +124,51 @@ pub trait SharedLock: Send + Sync + 'static {
     async fn release(&self, name: &str, token: &str);
 }
 
+/// A held shared lock. [`SharedHeld::release`] gives it back; if the request is dropped first
+/// (the client went away), dropping the guard gives it back in the background, so the session's
+/// next request does not wait for the lease to lapse.
+pub(super) struct SharedHeld {
+    lock: Arc<dyn SharedLock>,
+    name: String,
+    token: String,
+    released: bool,
+}
+
+impl SharedHeld {
+    /// Waits for the lock named `name` in `lock` and holds it.
+    pub(super) async fn acquire(lock: &Arc<dyn SharedLock>, name: String) -> Result<Self, String> {
+        let token = lock.acquire(&name).await?;
+        Ok(Self {
+            lock: lock.clone(),
+            name,
+            token,
+            released: false,
+        })
+    }
+
+    /// Gives the lock back.
+    pub(super) async fn release(mut self) {
+        self.released = true;
+        self.lock.release(&self.name, &self.token).await;
+    }
+}
+
+impl Drop for SharedHeld {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (lock, name, token) = (
+                self.lock.clone(),
+                std::mem::take(&mut self.name),
+                std::mem::take(&mut self.token),
+            );
+            runtime.spawn(async move { lock.release(&name, &token).await });
+        }
+    }
+}
+
 /// The name of a session's shared lock: the same in every process for the same session, and
 /// not the session id itself (anyone who can list the locks cannot use the names as cookies).
 pub(super) fn shared_name(id: &Id) -> String {
@@ -161,6 +207,32 @@ mod tests {
             locks.kept() <= SHARDS * (IDLE_PER_SHARD + 1),
             "{}",
             locks.kept()
+        );
+    }
+
+    /// A shared lock whose request was dropped before releasing it is given back anyway.
+    #[tokio::test]
+    async fn dropped_shared_locks_are_released() {
+        #[derive(Default)]
+        struct Recorder(Mutex<Vec<String>>);
+        #[async_trait::async_trait]
+        impl SharedLock for Recorder {
+            async fn acquire(&self, name: &str) -> Result<String, String> {
+                Ok(format!("token of {name}"))
+            }
+            async fn release(&self, name: &str, token: &str) {
+                self.0.lock().unwrap().push(format!("{name}: {token}"));
+            }
+        }
+        let recorder = Arc::new(Recorder::default());
+        let lock: Arc<dyn SharedLock> = recorder.clone();
+        let held = SharedHeld::acquire(&lock, "a".into()).await.unwrap();
+        held.release().await;
+        drop(SharedHeld::acquire(&lock, "b".into()).await.unwrap());
+        tokio::task::yield_now().await;
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            ["a: token of a", "b: token of b"]
         );
     }
 
