@@ -301,6 +301,14 @@ mod tests {
         SessionCookie::new(&config)
     }
 
+    /// The `name=value` a browser keeps from the cookie set for a new session `id`.
+    fn new_pair(jar: &SessionCookie, id: Id) -> String {
+        let set = jar
+            .set_cookie(Outcome::Set(id, None), &Opened::Absent)
+            .unwrap();
+        set.to_str().unwrap().split(';').next().unwrap().to_owned()
+    }
+
     fn headers(cookies: &[&[u8]]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for value in cookies {
@@ -319,10 +327,7 @@ mod tests {
         ] {
             let jar = cookie(protection);
             let id = Id::default();
-            let set = jar
-                .set_cookie(Outcome::Set(id, None), &Opened::Absent)
-                .unwrap();
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            let pair = new_pair(&jar, id);
             let opened = jar.open_request(&headers(&[pair.as_bytes()]));
             assert_eq!(opened.id(), Some(id), "{protection:?}");
         }
@@ -365,10 +370,7 @@ mod tests {
     fn opens_percent_encoded_values() {
         let jar = cookie(CookieProtection::Signed);
         let id = Id::default();
-        let set = jar
-            .set_cookie(Outcome::Set(id, None), &Opened::Absent)
-            .unwrap();
-        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let pair = new_pair(&jar, id);
         let value = pair.split_once('=').unwrap().1.replace('=', "%3D");
         assert_eq!(jar.open_sent(&value).id(), Some(id));
         assert!(matches!(jar.open(&value), Opened::Forged(_)));
