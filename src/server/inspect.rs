@@ -22,6 +22,12 @@ use super::{
 /// How many served requests the inspector remembers for the lab to look up.
 const RECENT_SERVED: usize = 1024;
 
+/// A config and the cookie reader made from it (keyed once, not on every check).
+fn settings(config: ServerConfig) -> (Arc<ServerConfig>, Arc<SessionCookie>) {
+    let cookie = Arc::new(SessionCookie::new(&config));
+    (Arc::new(config), cookie)
+}
+
 /// What the inspector needs of a store, object-safe so any store type fits behind it.
 #[async_trait]
 pub trait InspectStore: Send + Sync + 'static {
@@ -195,7 +201,8 @@ pub struct Inspector {
 
 struct InspectorInner {
     store: RwLock<Arc<dyn InspectStore>>,
-    config: RwLock<Arc<ServerConfig>>,
+    /// The cookie settings and the cookie reader made from them, swapped together.
+    config: RwLock<(Arc<ServerConfig>, Arc<SessionCookie>)>,
     requests: AtomicU64,
     tracing: AtomicBool,
     /// Shared with the subscribers' copies: recording a request copies a pointer, not the
@@ -211,7 +218,7 @@ impl Inspector {
         Self {
             inner: Arc::new(InspectorInner {
                 store: RwLock::new(store),
-                config: RwLock::new(Arc::new(config)),
+                config: RwLock::new(settings(config)),
                 requests: AtomicU64::new(0),
                 tracing: AtomicBool::new(true),
                 recent: Mutex::new(VecDeque::with_capacity(RECENT_SERVED)),
@@ -244,12 +251,22 @@ impl Inspector {
             .config
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    fn cookie(&self) -> Arc<SessionCookie> {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
             .clone()
     }
 
     /// Switches to new cookie settings (the server's router is rebuilt alongside).
     pub(crate) fn set_config(&self, config: ServerConfig) {
-        *self.inner.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        *self.inner.config.write().unwrap_or_else(|e| e.into_inner()) = settings(config);
     }
 
     /// One session, if the store holds it.
@@ -304,17 +321,12 @@ impl Inspector {
         if name != self.config().cookie_name {
             return None;
         }
-        match self.verify(value) {
-            CookieVerdict::Valid { id } => Some(id),
-            _ => None,
-        }
+        self.cookie().open_sent(value).id().map(|id| id.to_string())
     }
 
     /// Checks a session cookie's value the way the session layer will.
     pub fn verify(&self, value: &str) -> CookieVerdict {
-        SessionCookie::new(&self.config())
-            .open_sent(value)
-            .verdict()
+        self.cookie().open_sent(value).verdict()
     }
 
     /// The next request number.
