@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::{WAIT, burst, id, session_of, visit, visit_url};
+use common::{WAIT, burst, id, lab_on, session_of, visit, visit_url};
 use session_lab::{
     lab::{Command, Lab, LabConfig, LabState},
     server::{ExpiryPolicy, Secret, ServerConfig, StoreChoice},
@@ -115,25 +115,6 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn lab_on(store: StoreChoice, config: ServerConfig) -> (Lab, LabState) {
-    let lab = Lab::start(LabConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        server: config,
-        browsers: 2,
-        store,
-        instances: 1,
-    })
-    .expect("lab starts");
-    let mut state = LabState::default();
-    assert!(
-        lab.wait_until(&mut state, WAIT, |s| s.server.is_some()
-            && s.browsers.len() == 2),
-        "the server and browsers come up: {:?}",
-        state.server_error
-    );
-    (lab, state)
 }
 
 fn config() -> ServerConfig {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use session_lab::{
     lab::{BrowserId, Command, Lab, LabConfig, LabState},
-    server::{Secret, ServerConfig},
+    server::{Secret, ServerConfig, StoreChoice},
 };
 
 /// How long any one wait in a test may take before it fails.
@@ -14,11 +14,19 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A lab whose server listens on a free port, with a fixed secret.
 pub fn lab() -> (Lab, LabState) {
+    lab_on(
+        StoreChoice::default(),
+        ServerConfig::with_secret(Secret::from_phrase("test secret")),
+    )
+}
+
+/// A lab on `store` with `config`, its server on a free port and browsers A and B up.
+pub fn lab_on(store: StoreChoice, config: ServerConfig) -> (Lab, LabState) {
     let lab = Lab::start(LabConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
-        server: ServerConfig::with_secret(Secret::from_phrase("test secret")),
+        server: config,
         browsers: 2,
-        store: Default::default(),
+        store,
         instances: 1,
     })
     .expect("lab starts");
@@ -26,7 +34,8 @@ pub fn lab() -> (Lab, LabState) {
     assert!(
         lab.wait_until(&mut state, WAIT, |s| s.server.is_some()
             && s.browsers.len() == 2),
-        "the server and browsers A and B come up"
+        "the server and browsers A and B come up: {:?}",
+        state.server_error
     );
     (lab, state)
 }
