@@ -123,46 +123,44 @@ fn now() -> i64 {
     unix_millis(OffsetDateTime::now_utc())
 }
 
-#[async_trait]
-impl SessionStore for SqliteSessions {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = encode(record)?;
+impl SqliteSessions {
+    /// Runs an insert of `record` as a row (id, data, expires, created, updated — both times
+    /// now); returns how many rows it wrote.
+    async fn write(&self, sql: &str, record: &Record) -> session_store::Result<u64> {
         let now = now();
-        loop {
-            let inserted = sqlx::query(&format!(
-                "insert or ignore into {TABLE} (id, data, expires, created, updated) values (?, ?, ?, ?, ?)"
-            ))
+        let done = sqlx::query(sql)
             .bind(record.id.to_string())
-            .bind(&data)
+            .bind(encode(record)?)
             .bind(unix_millis(record.expiry_date))
             .bind(now)
             .bind(now)
             .execute(&self.pool)
             .await
             .map_err(sql_error)?;
-            if inserted.rows_affected() == 1 {
-                return Ok(());
-            }
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let sql = format!(
+            "insert or ignore into {TABLE} (id, data, expires, created, updated) values (?, ?, ?, ?, ?)"
+        );
+        while self.write(&sql, record).await? == 0 {
             // Session id collision (one in 2^128): pick another.
             record.id = Id::default();
         }
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let now = now();
-        sqlx::query(&format!(
+        let sql = format!(
             "insert into {TABLE} (id, data, expires, created, updated) values (?, ?, ?, ?, ?)
              on conflict(id) do update set data = excluded.data, expires = excluded.expires,
              updated = excluded.updated"
-        ))
-        .bind(record.id.to_string())
-        .bind(encode(record)?)
-        .bind(unix_millis(record.expiry_date))
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(sql_error)?;
+        );
+        self.write(&sql, record).await?;
         Ok(())
     }
 
