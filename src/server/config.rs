@@ -43,6 +43,19 @@ pub enum ExpiryPolicy {
     AtDateTime(OffsetDateTime),
 }
 
+impl ExpiryPolicy {
+    /// The policy as tower-sessions takes it.
+    pub(crate) fn to_expiry(self) -> tower_sessions::Expiry {
+        match self {
+            Self::BrowserSession => tower_sessions::Expiry::OnSessionEnd,
+            Self::OnInactivity { secs } => {
+                tower_sessions::Expiry::OnInactivity(time::Duration::seconds(secs))
+            }
+            Self::AtDateTime(at) => tower_sessions::Expiry::AtDateTime(at),
+        }
+    }
+}
+
 /// How the session id is protected inside the cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CookieProtection {

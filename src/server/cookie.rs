@@ -20,7 +20,7 @@ use tower_sessions::{
 };
 
 use super::{
-    config::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig},
+    config::{CookieProtection, SameSitePolicy, ServerConfig},
     inspect::CookieVerdict,
 };
 
@@ -120,17 +120,6 @@ impl SessionCookie {
             protection: config.protection,
             key,
             mac,
-        }
-    }
-
-    /// The session's expiry as tower-sessions takes it.
-    pub(crate) fn expiry(config: &ServerConfig) -> Expiry {
-        match config.expiry {
-            ExpiryPolicy::BrowserSession => Expiry::OnSessionEnd,
-            ExpiryPolicy::OnInactivity { secs } => {
-                Expiry::OnInactivity(time::Duration::seconds(secs))
-            }
-            ExpiryPolicy::AtDateTime(at) => Expiry::AtDateTime(at),
         }
     }
 

@@ -43,19 +43,19 @@ static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Adds [`SessionService`] around a service.
 pub struct SessionLayer<St> {
-    shared: Arc<Shared<St>>,
+    state: Arc<LayerState<St>>,
 }
 
 impl<St> Clone for SessionLayer<St> {
     fn clone(&self) -> Self {
         Self {
-            shared: self.shared.clone(),
+            state: self.state.clone(),
         }
     }
 }
 
 /// What every request of one layer shares: one reference count per request for all of it.
-struct Shared<St> {
+struct LayerState<St> {
     store: Arc<St>,
     cookie: SessionCookie,
     expiry: Expiry,
@@ -77,10 +77,10 @@ impl<St: SessionStore> SessionLayer<St> {
         shared_lock: Option<Arc<dyn SharedLock>>,
     ) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            state: Arc::new(LayerState {
                 store: Arc::new(store),
                 cookie: SessionCookie::new(config),
-                expiry: SessionCookie::expiry(config),
+                expiry: config.expiry.to_expiry(),
                 always_save: config.always_save,
                 inspector,
                 shared_lock: shared_lock.filter(|_| locks.is_some()),
@@ -96,7 +96,7 @@ impl<S, St> Layer<S> for SessionLayer<St> {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            shared: self.shared.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -104,14 +104,14 @@ impl<S, St> Layer<S> for SessionLayer<St> {
 /// See [`SessionLayer`].
 pub struct SessionService<S, St> {
     inner: S,
-    shared: Arc<Shared<St>>,
+    state: Arc<LayerState<St>>,
 }
 
 impl<S: Clone, St> Clone for SessionService<S, St> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -136,12 +136,12 @@ where
         // Use the service that was made ready, leave a fresh clone in its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let shared = self.shared.clone();
-        Box::pin(async move { Ok(shared.handle(inner, request).await) })
+        let state = self.state.clone();
+        Box::pin(async move { Ok(state.handle(inner, request).await) })
     }
 }
 
-impl<St: SessionStore> Shared<St> {
+impl<St: SessionStore> LayerState<St> {
     /// One request, start to end.
     async fn handle<S>(&self, inner: S, request: Request) -> Response
     where
@@ -155,7 +155,7 @@ impl<St: SessionStore> Shared<St> {
             _ => None,
         };
         let shared_held = match (&self.shared_lock, id) {
-            (Some(shared), Some(id)) => match SharedHeld::acquire(shared, shared_name(&id)).await {
+            (Some(lock), Some(id)) => match SharedHeld::acquire(lock, shared_name(&id)).await {
                 Ok(held) => Some(held),
                 Err(err) => {
                     if let (Some(locks), Some(held)) = (&self.locks, held) {
