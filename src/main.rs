@@ -127,7 +127,7 @@ impl ServerArgs {
             _ => Secret::random(),
         };
         let mut config = ServerConfig::with_secret(secret);
-        config.lock_per_session = !self.naive;
+        config.settings.lock_per_session = !self.naive;
         config
     }
 
@@ -182,8 +182,8 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
             "Session Lab server listening on {} ({} store, {} cookie “{}”, secret {})",
             server.url(),
             server.inspector().store_kind(),
-            config.protection.as_str(),
-            config.cookie_name,
+            config.settings.protection.as_str(),
+            config.settings.cookie_name,
             config.secret.fingerprint(),
         );
         println!(

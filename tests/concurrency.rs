@@ -102,7 +102,7 @@ async fn other_sessions_do_not_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_leave_the_store() {
     let mut config = config();
-    config.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
+    config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();

@@ -12,7 +12,7 @@ use axum::{
 };
 use session_lab::server::{
     CookieProtection, ExpiryPolicy, InspectableStore, Inspector, MemoryStore, SameSitePolicy,
-    Secret, ServerConfig, SessionLocks, app,
+    Secret, ServerConfig, ServerSettings, SessionLocks, app,
 };
 use sha2::{Digest, Sha512};
 use tower::ServiceExt;
@@ -42,6 +42,7 @@ fn routers(config: &ServerConfig) -> (Router, Router) {
         SessionLocks::default(),
     );
     let key = Key::from(Sha512::digest(PHRASE.as_bytes()).as_slice());
+    let config = &config.settings;
     let mut layer = SessionManagerLayer::new(store)
         .with_name(config.cookie_name.clone())
         .with_http_only(config.http_only)
@@ -121,19 +122,19 @@ async fn visit(router: &Router, path: &str, cookie: Option<&str>) -> Answer {
 }
 
 fn configs() -> Vec<ServerConfig> {
-    let base = ServerConfig::with_secret(Secret::from_phrase(PHRASE));
-    let mut configs = Vec::new();
+    let base = ServerSettings::default();
+    let mut settings = Vec::new();
     for protection in [
         CookieProtection::Signed,
         CookieProtection::Plain,
         CookieProtection::Private,
     ] {
-        configs.push(ServerConfig {
+        settings.push(ServerSettings {
             protection,
             ..base.clone()
         });
     }
-    configs.push(ServerConfig {
+    settings.push(ServerSettings {
         cookie_name: "connect.sid".to_owned(),
         http_only: false,
         secure: true,
@@ -143,12 +144,18 @@ fn configs() -> Vec<ServerConfig> {
         expiry: ExpiryPolicy::OnInactivity { secs: 600 },
         ..base.clone()
     });
-    configs.push(ServerConfig {
+    settings.push(ServerSettings {
         same_site: SameSitePolicy::None,
         secure: true,
         ..base
     });
-    configs
+    settings
+        .into_iter()
+        .map(|settings| ServerConfig {
+            settings,
+            secret: Secret::from_phrase(PHRASE),
+        })
+        .collect()
 }
 
 /// A session begun by either layer continues in the other, and both answer a returning
@@ -156,7 +163,10 @@ fn configs() -> Vec<ServerConfig> {
 #[tokio::test]
 async fn each_layer_continues_the_others_sessions() {
     for config in configs() {
-        let label = format!("{:?} {}", config.protection, config.cookie_name);
+        let label = format!(
+            "{:?} {}",
+            config.settings.protection, config.settings.cookie_name
+        );
         let (ours, reference) = routers(&config);
         let begun_there = visit(&reference, "/", None).await;
         let cookie = begun_there.pair();
@@ -164,7 +174,7 @@ async fn each_layer_continues_the_others_sessions() {
         assert_eq!(here.body, "Number of views 2", "{label}");
         let there = visit(&reference, "/", Some(&cookie)).await;
         assert_eq!(there.body, "Number of views 3", "{label}");
-        if config.protection != CookieProtection::Private {
+        if config.settings.protection != CookieProtection::Private {
             // Deterministic sealing: the same bytes, and the cookie the browser already has.
             assert_eq!(here.set_cookie, there.set_cookie, "{label}");
             assert_eq!(here.set_cookie, begun_there.set_cookie, "{label}");
@@ -187,9 +197,12 @@ async fn each_layer_continues_the_others_sessions() {
 #[tokio::test]
 async fn both_clear_the_cookie_alike() {
     for config in configs() {
-        let label = format!("{:?} {}", config.protection, config.cookie_name);
+        let label = format!(
+            "{:?} {}",
+            config.settings.protection, config.settings.cookie_name
+        );
         let (ours, reference) = routers(&config);
-        let name = config.cookie_name.clone();
+        let name = config.settings.cookie_name.clone();
         let a = visit(&ours, "/", None).await.pair();
         let b = visit(&ours, "/", None).await.pair();
         let here = visit(&ours, "/logout", Some(&a)).await;

@@ -11,7 +11,7 @@ use std::{
 
 use common::{WAIT, burst, id, lab_on, session_of, visit, visit_url};
 use session_lab::{
-    lab::{Command, Lab, LabConfig, LabState},
+    lab::{Command, Lab, LabConfig, LabState, Logged},
     server::{ExpiryPolicy, Secret, ServerConfig, StoreChoice},
 };
 
@@ -129,20 +129,22 @@ fn url(lab: &Lab, path: &str) -> String {
     )
 }
 
-fn restart(lab: &Lab, state: &mut LabState) -> String {
-    let lines = state.log.len();
+/// Restarts the server on its store; returns how many sessions it had before and after.
+fn restart(lab: &Lab, state: &mut LabState) -> (usize, usize) {
+    let lines = state.logged;
     lab.send(Command::RestartServer(None));
-    assert!(lab.wait_until(state, WAIT, |s| {
-        s.log[lines..].iter().any(|l| l.text.contains("restarted"))
-    }));
-    state
-        .log
-        .iter()
-        .rev()
-        .find(|l| l.text.contains("restarted"))
-        .unwrap()
-        .text
-        .clone()
+    let restarted = |s: &LabState| {
+        s.log_since(lines).find_map(|l| match l.what {
+            Logged::ServerRestarted {
+                sessions_before,
+                sessions_after,
+                ..
+            } => Some((sessions_before, sessions_after)),
+            _ => None,
+        })
+    };
+    assert!(lab.wait_until(state, WAIT, |s| restarted(s).is_some()));
+    restarted(state).unwrap()
 }
 
 macro_rules! store_suite {
@@ -166,7 +168,7 @@ macro_rules! store_suite {
                 );
                 assert_ne!(a, b);
                 assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 2
-                    && s.sessions.iter().any(|r| r.id == a && r.data["views"] == 4)));
+                    && common::stored_views(s, a) == Some(4)));
             }
 
             /// Logout removes the session from the store; regenerate keeps the data.
@@ -191,7 +193,7 @@ macro_rules! store_suite {
             fn expiry_empties_the_store() {
                 let Some((_db, store)) = ($make) else { return };
                 let mut config = config();
-                config.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
+                config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 1 };
                 let (lab, mut state) = lab_on(store, config);
                 visit(&lab, &mut state, "A");
                 assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 1));
@@ -207,8 +209,8 @@ macro_rules! store_suite {
                 let Some((_db, store)) = ($make) else { return };
                 let (lab, mut state) = lab_on(store, config());
                 visit(&lab, &mut state, "A");
-                let line = burst(&lab, &mut state, "A", 25);
-                assert!(line.contains("all 25 counted"), "{line}");
+                let outcome = burst(&lab, &mut state, "A", 25);
+                assert_eq!(outcome.lost(), Some(0), "{outcome:?}");
             }
         }
     };
@@ -242,8 +244,12 @@ fn memory_sessions_do_not_survive_a_restart() {
     let (lab, mut state) = lab_on(StoreChoice::Memory, config());
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "A");
-    let text = restart(&lab, &mut state);
-    assert!(text.contains("are gone"), "{text}");
+    let (before, after) = restart(&lab, &mut state);
+    assert_eq!(
+        (before, after),
+        (1, 0),
+        "the memory store's session is gone"
+    );
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
 }
@@ -256,8 +262,8 @@ fn sqlite_sessions_survive_a_restart() {
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "B");
-    let text = restart(&lab, &mut state);
-    assert!(text.contains("2 session(s) were kept"), "{text}");
+    let (_, after) = restart(&lab, &mut state);
+    assert_eq!(after, 2, "both sessions were kept on disk");
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
     assert_eq!(visit(&lab, &mut state, "B"), "Number of views 2");
     drop(lab);
@@ -360,10 +366,11 @@ fn sqlite_instances_share_one_session() {
     let answered: Vec<Option<usize>> = state.exchanges.iter().map(|r| r.instance).collect();
     assert_eq!(answered, [Some(0), Some(1), Some(0), Some(1)]);
     let session = session_of(&state, "A").unwrap();
-    assert!(
-        lab.wait_until(&mut state, WAIT, |s| s.instances_holding(&session)
-            == [0, 1])
-    );
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.sessions
+            .get(session)
+            .is_some_and(|v| v.instances().collect::<Vec<_>>() == [0, 1])
+    }));
     instances(&lab, &mut state, 1);
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 5");
 }
@@ -377,8 +384,9 @@ fn sqlite_instances_lose_no_updates() {
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
-    let line = burst(&lab, &mut state, "A", 40);
-    assert!(line.contains("views 1 → 41, all 40 counted"), "{line}");
+    let outcome = burst(&lab, &mut state, "A", 40);
+    assert_eq!(outcome.after.map(|a| a.views), Some(41), "{outcome:?}");
+    assert_eq!(outcome.lost(), Some(0));
     let instances: std::collections::BTreeSet<Option<usize>> =
         state.exchanges.iter().map(|r| r.instance).collect();
     assert_eq!(instances.len(), 2, "both instances answered");
@@ -393,8 +401,8 @@ fn redis_sessions_survive_a_restart() {
     let (lab, mut state) = lab_on(StoreChoice::Redis(redis.url()), config());
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "A");
-    let text = restart(&lab, &mut state);
-    assert!(text.contains("1 session(s) were kept in Redis"), "{text}");
+    let (_, after) = restart(&lab, &mut state);
+    assert_eq!(after, 1, "the session was kept in Redis");
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
     assert_eq!(state.server.as_ref().unwrap().store_kind, "redis");
 }
@@ -410,8 +418,9 @@ fn redis_instances_share_one_session_and_lose_nothing() {
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
-    let line = burst(&lab, &mut state, "A", 64);
-    assert!(line.contains("views 1 → 65, all 64 counted"), "{line}");
+    let outcome = burst(&lab, &mut state, "A", 64);
+    assert_eq!(outcome.after.map(|a| a.views), Some(65), "{outcome:?}");
+    assert_eq!(outcome.lost(), Some(0));
 }
 
 /// Redis unreachable at start: a clear message, and the lab runs on (a restart on the memory

@@ -81,15 +81,15 @@ fn visiting_shows_diverging_counters() {
     }
     click_and_wait(&mut harness, "Visit B", "B", 1);
     step_until(&mut harness, "two sessions are listed", |s| {
-        s.sessions.len() == 2 && s.sessions.iter().all(|r| s.holders(&r.id).len() == 1)
+        s.sessions.len() == 2 && s.sessions.iter().all(|r| s.holders(r.id).len() == 1)
     });
 
     harness.get_by_label("Number of views 3");
     harness.get_by_label("Number of views 1");
     harness.get_by_label("Server sessions (2)");
     let state = harness.state().state().clone();
-    for session in &state.sessions {
-        harness.get_by_label(&short(&session.id));
+    for session in state.sessions.iter() {
+        harness.get_by_label(&short(&session.id.to_string()));
     }
     assert_eq!(harness.query_all_by_label("Cookies (1)").count(), 2);
 
@@ -141,7 +141,7 @@ fn hijack_from_the_cookie_menu() {
     });
     click_and_wait(&mut harness, "Visit B", "B", 3);
     step_until(&mut harness, "one session held by both", |s| {
-        s.sessions.len() == 1 && s.holders(&s.sessions[0].id).len() == 2
+        s.sessions.len() == 1 && s.sessions.iter().all(|r| s.holders(r.id).len() == 2)
     });
     harness.get_by_label("Server sessions (1)");
 }

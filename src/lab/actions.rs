@@ -1,17 +1,19 @@
-//! What each command does: browser management, jar edits, server settings, and the burst.
+//! What each command does: browser management, jar edits, server settings, instances, the
+//! burst and the load. Each answers with typed events; the words are in `text.rs`.
 
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
 use crate::{
-    browser::Browser,
-    server::{Secret, ServerConfig},
+    browser::{Browser, CookieKey},
+    server::{ExpiryPolicy, RunningServer, Secret, ServerConfig, ServerSettings, StoreChoice},
 };
 
 use super::{
-    BrowserId, BrowserSlot, Command, Core, Event, LogLevel, MAX_BROWSERS, MAX_BURST,
-    USER_AGENT_PREFIX, server_info, text::short,
+    BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, Command, Core, Event, JarEdit,
+    MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange, USER_AGENT_PREFIX, Views,
+    server_info, state::LOG_TEXT_MAX,
 };
 
 /// Carries out a command that needs no network.
@@ -40,19 +42,15 @@ pub(super) fn apply(core: &Core, command: Command) {
             }
         }
         Command::ClearCookies(id) => with_browser(core, id, |browser| {
-            let count = browser.clear_cookies();
-            Ok(format!(
-                "Cleared {count} cookie(s): the next visit arrives without a session cookie"
-            ))
+            Ok(JarEdit::Cleared {
+                count: browser.clear_cookies(),
+            })
         }),
         Command::DeleteCookie { browser, cookie } => with_browser(core, browser, |b| {
             if b.delete_cookie(&cookie) {
-                Ok(format!(
-                    "Deleted cookie “{}” ({}{})",
-                    cookie.name, cookie.domain, cookie.path
-                ))
+                Ok(JarEdit::Deleted(cookie))
             } else {
-                Err(format!("Cookie “{}” was already gone", cookie.name))
+                Err(Problem::CookieGone { name: cookie.name })
             }
         }),
         Command::EditCookie {
@@ -60,65 +58,49 @@ pub(super) fn apply(core: &Core, command: Command) {
             cookie,
             value,
         } => with_browser(core, browser, |b| {
-            b.set_cookie_value(&cookie, &value)?;
-            Ok(format!(
-                "Edited cookie “{}” to {}: the server will see if it was tampered with",
-                cookie.name,
-                short(&value)
-            ))
+            b.set_cookie_value(&cookie, &value)
+                .map_err(Problem::JarEditFailed)?;
+            Ok(JarEdit::Edited {
+                cookie,
+                value: crate::server::cut_text(&value, LOG_TEXT_MAX),
+            })
         }),
-        Command::CopyCookie { from, to, cookie } => copy_cookie(core, from, to, &cookie),
+        Command::CopyCookie { from, to, cookie } => copy_cookie(core, from, to, cookie),
         Command::SetCookiesEnabled { browser, enabled } => {
-            set_option(core, browser, |slot| {
-                slot.browser.set_cookies_enabled(enabled)
+            set_option(core, browser, BrowserSwitch::Cookies(enabled), |slot| {
+                slot.browser.set_cookies_enabled(enabled);
             });
-            let text = if enabled {
-                "Cookies on"
-            } else {
-                "Cookies off: this browser neither sends nor stores cookies, so every visit is a stranger"
-            };
-            core.outbox.note(Some(browser), LogLevel::Info, text);
         }
         Command::SetCrossSite {
             browser,
             cross_site,
-        } => {
-            set_option(core, browser, |slot| slot.cross_site = cross_site);
-            let text = if cross_site {
-                "Requests are now cross-site (as if embedded in another site): only SameSite=None cookies go along"
-            } else {
-                "Requests are same-site again"
-            };
-            core.outbox.note(Some(browser), LogLevel::Info, text);
+        } => set_option(
+            core,
+            browser,
+            BrowserSwitch::CrossSite(cross_site),
+            |slot| {
+                slot.cross_site = cross_site;
+            },
+        ),
+        Command::SetSpread { browser, spread } => {
+            set_option(core, browser, BrowserSwitch::Spread(spread), |slot| {
+                slot.spread = spread;
+            });
         }
         Command::RestartBrowser(id) => {
             let Some(slot) = core.slot(id) else {
                 return;
             };
             let dropped = slot.browser.restart(slot.private);
-            let text = if slot.private {
-                format!(
-                    "Closed and reopened (private): the whole jar is gone ({dropped} cookie(s))"
-                )
-            } else {
-                format!(
-                    "Closed and reopened: {dropped} session cookie(s) dropped; cookies with an expiry survive"
-                )
-            };
             core.send_cookies(id, &slot.browser);
-            core.outbox.note(Some(id), LogLevel::Info, text);
+            core.outbox.send(Event::BrowserRestarted {
+                browser: id,
+                private: slot.private,
+                dropped,
+            });
         }
-        Command::ApplySettings(config) => apply_settings(core, config),
+        Command::ApplySettings(settings) => apply_settings(core, settings),
         Command::RotateSecret => rotate_secret(core),
-        Command::SetSpread { browser, spread } => {
-            set_option(core, browser, |slot| slot.spread = spread);
-            let text = if spread {
-                "Visits now go to the server instances in turn (round-robin); the cookie for 127.0.0.1 goes to every port"
-            } else {
-                "Visits go to the address as typed again"
-            };
-            core.outbox.note(Some(browser), LogLevel::Info, text);
-        }
         Command::Visit { .. }
         | Command::Burst { .. }
         | Command::Load { .. }
@@ -133,11 +115,8 @@ fn add_browser(core: &Core, private: bool) {
     let mut browsers = core.lock_browsers();
     if browsers.len() >= MAX_BROWSERS {
         drop(browsers);
-        core.outbox.note(
-            None,
-            LogLevel::Warning,
-            format!("There are already {MAX_BROWSERS} browsers; remove one to add another"),
-        );
+        core.outbox
+            .problem(None, Problem::TooManyBrowsers { max: MAX_BROWSERS });
         return;
     }
     let id = {
@@ -159,7 +138,8 @@ fn add_browser(core: &Core, private: bool) {
         Ok(browser) => browser,
         Err(err) => {
             drop(browsers);
-            core.outbox.note(None, LogLevel::Error, err.to_string());
+            core.outbox
+                .problem(None, Problem::BrowserFailed(err.to_string()));
             return;
         }
     };
@@ -185,19 +165,28 @@ fn add_browser(core: &Core, private: bool) {
 }
 
 /// Runs a jar edit, then reports the jar and the outcome.
-fn with_browser(core: &Core, id: BrowserId, edit: impl FnOnce(&Browser) -> Result<String, String>) {
+fn with_browser(
+    core: &Core,
+    id: BrowserId,
+    edit: impl FnOnce(&Browser) -> Result<JarEdit, Problem>,
+) {
     let Some(slot) = core.slot(id) else {
         return;
     };
     let outcome = edit(&slot.browser);
     core.send_cookies(id, &slot.browser);
     match outcome {
-        Ok(text) => core.outbox.note(Some(id), LogLevel::Info, text),
-        Err(text) => core.outbox.note(Some(id), LogLevel::Error, text),
+        Ok(edit) => core.outbox.send(Event::JarEdited { browser: id, edit }),
+        Err(problem) => core.outbox.problem(Some(id), problem),
     }
 }
 
-fn set_option(core: &Core, id: BrowserId, change: impl FnOnce(&mut BrowserSlot)) {
+fn set_option(
+    core: &Core,
+    id: BrowserId,
+    flipped: BrowserSwitch,
+    change: impl FnOnce(&mut BrowserSlot),
+) {
     let event = {
         let mut browsers = core.lock_browsers();
         let Some(slot) = browsers.get_mut(&id) else {
@@ -209,12 +198,13 @@ fn set_option(core: &Core, id: BrowserId, change: impl FnOnce(&mut BrowserSlot))
             cookies_enabled: slot.browser.cookies_enabled(),
             cross_site: slot.cross_site,
             spread: slot.spread,
+            flipped,
         }
     };
     core.outbox.send(event);
 }
 
-fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: &crate::browser::CookieKey) {
+fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: CookieKey) {
     let (Some(source), Some(target)) = (core.slot(from), core.slot(to)) else {
         return;
     };
@@ -222,93 +212,79 @@ fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: &crate::browser
         .browser
         .cookies()
         .into_iter()
-        .find(|c| c.key() == *key)
+        .find(|c| c.key() == key)
     else {
-        core.outbox.note(
-            Some(from),
-            LogLevel::Error,
-            format!(
-                "Cookie “{}” is no longer in {}'s jar",
-                key.name, source.name
-            ),
-        );
+        core.outbox
+            .problem(Some(from), Problem::CookieGone { name: key.name });
         return;
     };
     match target.browser.put_cookie(&row) {
         Ok(()) => {
             core.send_cookies(to, &target.browser);
-            core.outbox.note(
-                Some(to),
-                LogLevel::Warning,
-                format!(
-                    "Copied cookie “{}” from {}: this browser now presents {}'s session (a hijack)",
-                    key.name, source.name, source.name
-                ),
-            );
+            core.outbox.send(Event::JarEdited {
+                browser: to,
+                edit: JarEdit::Copied {
+                    cookie: key,
+                    from: source.name,
+                },
+            });
         }
-        Err(err) => core.outbox.note(Some(to), LogLevel::Error, err),
+        Err(err) => core.outbox.problem(Some(to), Problem::JarEditFailed(err)),
     }
 }
 
-fn apply_settings(core: &Core, mut config: ServerConfig) {
-    let Some(server) = &core.server else {
-        core.outbox
-            .note(None, LogLevel::Error, "The embedded server is not running");
+fn apply_settings(core: &Core, settings: ServerSettings) {
+    let Some(first) = core.first() else {
+        core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
-    let old = server.inspector().config();
-    config.secret = old.secret.clone();
-    if let ExpiryCheck::Invalid(why) = check_expiry(&config) {
-        core.outbox.note(None, LogLevel::Error, why);
+    if let Err(problem) = check_expiry(settings.expiry) {
+        core.outbox.problem(None, problem);
         return;
     }
-    let text = settings_change_text(&old, &config);
-    for instance in core.instances() {
-        instance.reconfigure(config.clone());
+    let old = first.inspector().config();
+    let changes = SettingChange::between(&old.settings, &settings);
+    let config = ServerConfig {
+        settings,
+        secret: old.secret.clone(),
+    };
+    for server in core.servers() {
+        server.reconfigure(config.clone());
     }
-    core.outbox.send(Event::ServerReconfigured {
-        info: server_info(server),
-        text,
+    core.outbox.send(Event::SettingsApplied {
+        info: server_info(&first),
+        old_cookies_still_valid: !changes.iter().any(SettingChange::breaks_cookies),
+        changes,
     });
     refresh_all_jars(core);
 }
 
-enum ExpiryCheck {
-    Valid,
-    Invalid(String),
-}
-
-fn check_expiry(config: &ServerConfig) -> ExpiryCheck {
-    use crate::server::ExpiryPolicy;
-    match config.expiry {
-        ExpiryPolicy::OnInactivity { secs } if secs <= 0 => {
-            ExpiryCheck::Invalid("The inactivity timeout must be at least one second".to_owned())
-        }
+fn check_expiry(expiry: ExpiryPolicy) -> Result<(), Problem> {
+    match expiry {
+        ExpiryPolicy::OnInactivity { secs } if secs <= 0 => Err(Problem::TimeoutNotPositive),
         ExpiryPolicy::AtDateTime(at) if at <= time::OffsetDateTime::now_utc() => {
-            ExpiryCheck::Invalid("The expiry time is already past; choose a later one".to_owned())
+            Err(Problem::ExpiryInPast)
         }
-        _ => ExpiryCheck::Valid,
+        _ => Ok(()),
     }
 }
 
 fn rotate_secret(core: &Core) {
-    let Some(server) = &core.server else {
+    let Some(first) = core.first() else {
+        core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
-    let mut config = (*server.inspector().config()).clone();
+    let mut config = (*first.inspector().config()).clone();
     let old = config.secret.fingerprint();
     config.secret = Secret::random();
     let new = config.secret.fingerprint();
-    for instance in core.instances() {
-        instance.reconfigure(config.clone());
+    for server in core.servers() {
+        server.reconfigure(config.clone());
     }
-    core.outbox.send(Event::ServerReconfigured {
-        info: server_info(server),
-        text: format!(
-            "Secret rotated ({old} → {new}): every cookie signed with the old secret is now \
-             rejected, so each browser's next visit gets a new session; the old sessions stay \
-             in the store until they expire"
-        ),
+    core.outbox.send(Event::SecretRotated {
+        info: server_info(&first),
+        old,
+        new,
     });
     refresh_all_jars(core);
 }
@@ -325,73 +301,16 @@ fn refresh_all_jars(core: &Core) {
     }
 }
 
-/// What changed between two settings, and what it means for existing sessions.
-fn settings_change_text(old: &ServerConfig, new: &ServerConfig) -> String {
-    let mut changes = Vec::new();
-    let mut breaks_cookies = false;
-    if old.cookie_name != new.cookie_name {
-        changes.push(format!(
-            "cookie name {} → {}",
-            old.cookie_name, new.cookie_name
-        ));
-        breaks_cookies = true;
-    }
-    if old.protection != new.protection {
-        changes.push(format!(
-            "protection {} → {}",
-            old.protection.as_str(),
-            new.protection.as_str()
-        ));
-        breaks_cookies = true;
-    }
-    let flags = [
-        ("HttpOnly", old.http_only != new.http_only),
-        ("Secure", old.secure != new.secure),
-        ("SameSite", old.same_site != new.same_site),
-        ("Path", old.path != new.path),
-        ("Domain", old.domain != new.domain),
-        ("expiry", old.expiry != new.expiry),
-        ("always-save", old.always_save != new.always_save),
-        (
-            "per-session lock",
-            old.lock_per_session != new.lock_per_session,
-        ),
-    ];
-    changes.extend(
-        flags
-            .iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(name, _)| (*name).to_owned()),
-    );
-    if changes.is_empty() {
-        return "Settings applied: nothing changed".to_owned();
-    }
-    let consequence = if breaks_cookies {
-        "existing cookies are no longer recognised, so every browser's next visit starts a new \
-         session (the old sessions stay in the store until they expire)"
-    } else {
-        "existing sessions continue; the new attributes apply to cookies set from now on"
-    };
-    format!(
-        "Settings applied in place ({}): {consequence}",
-        changes.join(", ")
-    )
-}
-
 /// Sends `count` visits at once and tells what they did to the session's counter.
-pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: String, count: usize) {
+pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: usize) {
     let count = count.clamp(1, MAX_BURST);
     let Some(slot) = core.slot(id) else {
         return;
     };
-    let ours = core.is_ours(&url);
-    let mode = match core.inspector() {
-        Some(inspector) if ours && inspector.config().lock_per_session => {
-            " on the safe server (one request at a time per session)"
-        }
-        Some(_) if ours => " on the naive server (no per-session lock)",
-        _ => "",
-    };
+    let safe = core
+        .inspector()
+        .filter(|_| core.is_ours(&url))
+        .map(|inspector| inspector.config().settings.lock_per_session);
     let before = session_views(core, &slot.browser).await;
     let mut visits = JoinSet::new();
     for _ in 0..count {
@@ -401,206 +320,114 @@ pub(super) async fn burst(core: &std::sync::Arc<Core>, id: BrowserId, url: Strin
     }
     while visits.join_next().await.is_some() {}
     let after = session_views(core, &slot.browser).await;
-    let text = match (ours, before, after) {
-        (true, Some((id_before, views_before)), Some((id_after, views_after)))
-            if id_before == id_after =>
-        {
-            let gained = views_after.saturating_sub(views_before);
-            let lost = (count as u64).saturating_sub(gained);
-            if lost == 0 {
-                format!(
-                    "Burst of {count} parallel visits{mode}: views {views_before} → {views_after}, all {count} counted"
-                )
-            } else {
-                format!(
-                    "Burst of {count} parallel visits{mode}: views {views_before} → {views_after}, \
-                     {lost} of {count} increments lost — each request loaded the session, added \
-                     one and saved over the others (a lost update)"
-                )
-            }
-        }
-        (true, None, _) => format!(
-            "Burst of {count} parallel visits without a session cookie: each request got its own \
-             new session (visit once first to race on one session)"
-        ),
-        _ => format!("Burst of {count} parallel visits finished"),
-    };
-    let level = if text.contains("lost") {
-        LogLevel::Warning
-    } else {
-        LogLevel::Info
-    };
-    core.outbox.note(Some(id), level, text);
+    core.outbox.send(Event::BurstFinished(BurstOutcome {
+        browser: id,
+        sent: count,
+        before,
+        after,
+        safe,
+    }));
 }
 
 /// Restarts the embedded server (on another store, if asked) and says what became of the
 /// sessions.
-pub(super) async fn restart_server(core: &Core, store: Option<crate::server::StoreChoice>) {
-    let Some(server) = &core.server else {
-        core.outbox
-            .note(None, LogLevel::Error, "The embedded server is not running");
+pub(super) async fn restart_server(core: &Core, store: Option<StoreChoice>) {
+    let servers = core.servers();
+    let Some(first) = servers.first() else {
+        core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
-    let before = server.session_count().await.unwrap_or(0);
-    let choice = store.unwrap_or_else(|| server.store_choice());
-    if let Err(err) = server.restart_with(choice.clone()).await {
-        core.outbox.note(
-            None,
-            LogLevel::Error,
-            format!("Restart failed, the server keeps its current store: {err}"),
-        );
+    let sessions_before = first.session_count().await.unwrap_or(0);
+    let choice = store.unwrap_or_else(|| first.store_choice());
+    if let Err(err) = first.restart_with(choice.clone()).await {
+        core.outbox
+            .problem(None, Problem::RestartFailed(err.to_string()));
         return;
     }
-    let extras: Vec<Arc<crate::server::RunningServer>> =
-        core.lock_extra().iter().map(|e| e.server.clone()).collect();
-    for extra in extras {
+    for extra in &servers[1..] {
         if let Err(err) = extra.restart_with(choice.clone()).await {
-            core.outbox.note(
-                None,
-                LogLevel::Error,
-                format!("An instance did not restart: {err}"),
-            );
+            core.outbox
+                .problem(None, Problem::InstanceRestartFailed(err.to_string()));
         }
     }
-    let after = server.session_count().await.unwrap_or(0);
-    let text = match &choice {
-        crate::server::StoreChoice::Memory => format!(
-            "Server restarted on a memory store: {before} session(s) were in the old process's \
-             memory and are gone ({after} now). Each browser's next visit sends a cookie naming \
-             a session that no longer exists, so it gets a new one"
-        ),
-        crate::server::StoreChoice::Sqlite(path) => format!(
-            "Server restarted on the SQLite store {}: {after} session(s) were kept on disk, so \
-             browsers continue where they were",
-            path.display()
-        ),
-        crate::server::StoreChoice::Redis(url) => format!(
-            "Server restarted on the Redis store {url}: {after} session(s) were kept in Redis, \
-             so browsers continue where they were"
-        ),
-    };
-    core.outbox.send(Event::ServerReconfigured {
-        info: server_info(server),
-        text,
+    let sessions_after = first.session_count().await.unwrap_or(0);
+    core.outbox.send(Event::ServerRestarted {
+        info: server_info(first),
+        sessions_before,
+        sessions_after,
     });
     refresh_all_jars(core);
 }
 
 /// Starts or stops additional server instances so that `count` run (1 to 4), each on the
 /// next free port after the first, with the same settings and store configuration.
-pub(super) async fn set_instances(core: &Core, count: usize) {
-    let count = count.clamp(1, super::MAX_INSTANCES);
-    let Some(first) = &core.server else {
-        core.outbox
-            .note(None, LogLevel::Error, "The embedded server is not running");
+pub(super) async fn set_instances(core: &Arc<Core>, count: usize) {
+    let count = count.clamp(1, MAX_INSTANCES);
+    let Some(first) = core.first() else {
+        core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
     let config = (*first.inspector().config()).clone();
     let choice = first.store_choice();
     loop {
-        let running = 1 + core.lock_extra().len();
+        let running = core.read_instances().len();
         if running == count {
             break;
         }
         if running > count {
-            if let Some(extra) = core.lock_extra().pop() {
-                for watcher in &extra.watchers {
-                    watcher.abort();
-                }
-                extra.server.shutdown();
-            }
+            core.remove_last_instance();
             continue;
         }
         // The port after the last instance's, or a free one if that is taken.
         let last_port = core
-            .instances()
+            .servers()
             .last()
             .map_or(first.addr().port(), |s| s.addr().port());
         let mut addr = first.addr();
         addr.set_port(last_port.saturating_add(1));
-        let started = crate::server::RunningServer::start_sharing(
-            addr,
-            config.clone(),
-            choice.clone(),
-            first.locks(),
-        )
-        .await;
-        match started {
-            Ok(server) => {
-                let server = Arc::new(server);
-                let instance = running;
-                let inspector = server.inspector().clone();
-                let watchers = vec![
-                    tokio::spawn(super::watch_store(
-                        instance,
-                        inspector.clone(),
-                        core.outbox.clone(),
-                    )),
-                    tokio::spawn(super::watch_external(
-                        instance,
-                        inspector,
-                        core.outbox.clone(),
-                    )),
-                ];
-                core.lock_extra().push(super::Extra { server, watchers });
-            }
+        match RunningServer::start_sharing(addr, config.clone(), choice.clone(), first.locks())
+            .await
+        {
+            Ok(server) => core.add_instance(Arc::new(server)),
             Err(err) => {
-                core.outbox.note(
+                core.outbox.problem(
                     None,
-                    LogLevel::Error,
-                    format!("Could not start instance {}: {err}", running + 1),
+                    Problem::InstanceFailed {
+                        number: running + 1,
+                        error: err.to_string(),
+                    },
                 );
                 break;
             }
         }
     }
-    let urls: Vec<String> = core.instances().iter().map(|s| s.url()).collect();
-    let text = match (&choice, urls.len()) {
-        (_, 1) => "One server instance".to_owned(),
-        (crate::server::StoreChoice::Memory, n) => format!(
-            "{n} server instances, each with its own memory store: a browser spreading its \
-             visits over them meets a different session on each ({})",
-            urls.join(", ")
-        ),
-        (crate::server::StoreChoice::Sqlite(path), n) => format!(
-            "{n} server instances sharing the SQLite store {}: one session continues across \
-             all of them ({})",
-            path.display(),
-            urls.join(", ")
-        ),
-        (crate::server::StoreChoice::Redis(url), n) => format!(
-            "{n} server instances sharing the Redis store {url}: one session continues across \
-             all of them ({})",
-            urls.join(", ")
-        ),
-    };
-    core.outbox.send(Event::Instances(urls));
-    core.outbox.note(None, LogLevel::Info, text);
+    let urls: Vec<String> = core.servers().iter().map(|s| s.url()).collect();
+    core.outbox.send(Event::InstancesChanged {
+        urls,
+        store: choice,
+    });
 }
 
 /// Sends a timed load of visits from new browsers to the embedded server.
 pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
-    let Some(server) = &core.server else {
+    let Some(first) = core.first() else {
         core.outbox.send(Event::LoadFinished(Err(
             "the embedded server is not running".to_owned(),
         )));
         return;
     };
     let plan = super::load::LoadPlan {
-        url: server.url(),
+        url: first.url(),
         visits: visits.clamp(1, super::load::MAX_VISITS),
         browsers: browsers.max(1),
         concurrency: 64,
         cookies: true,
     };
-    core.outbox.note(
-        None,
-        LogLevel::Info,
-        format!(
-            "Load: {} visits from {} new browser(s), 64 at a time…",
-            plan.visits, plan.browsers
-        ),
-    );
+    core.outbox.send(Event::LoadStarted {
+        visits: plan.visits,
+        browsers: plan.browsers,
+        concurrency: plan.concurrency,
+    });
     let total = plan.visits;
     let outbox = core.outbox.clone();
     let result = super::load::run(&plan, move |done| {
@@ -612,15 +439,17 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
 }
 
 /// The browser's session on the embedded server and its views count, read from the store.
-async fn session_views(core: &Core, browser: &Browser) -> Option<(String, u64)> {
+async fn session_views(core: &Core, browser: &Browser) -> Option<Views> {
     let inspector = core.inspector()?;
     let session = core
         .jar_cookies(browser)
         .into_iter()
         .find_map(|c| c.session_id)?;
-    let row = inspector.session(&session).await.ok()??;
-    let views = row.data.get("views").and_then(serde_json::Value::as_u64)?;
-    Some((session, views))
+    let row = inspector.session(session).await.ok()??;
+    Some(Views {
+        session,
+        views: row.data.views()?,
+    })
 }
 
 /// A, B, …, Z, then A2, B2, …: the first name no browser has.
@@ -652,19 +481,25 @@ mod tests {
         assert_eq!(next_free_name(all.iter().map(String::as_str)), "A2");
     }
 
-    /// Renaming the cookie warns that existing cookies stop working; a flag change does not.
+    /// Renaming the cookie breaks old cookies; a flag change does not.
     #[test]
-    fn settings_text_names_the_consequence() {
-        let old = ServerConfig::with_secret(Secret::from_phrase("x"));
+    fn setting_changes_say_what_they_break() {
+        let old = ServerSettings::default();
         let mut renamed = old.clone();
         renamed.cookie_name = "sid".into();
-        assert!(settings_change_text(&old, &renamed).contains("no longer recognised"));
+        let changes = SettingChange::between(&old, &renamed);
+        assert_eq!(
+            changes,
+            [SettingChange::CookieName {
+                old: "id".into(),
+                new: "sid".into()
+            }]
+        );
+        assert!(changes[0].breaks_cookies());
         let mut flagged = old.clone();
         flagged.secure = true;
-        let text = settings_change_text(&old, &flagged);
-        assert!(
-            text.contains("Secure") && text.contains("continue"),
-            "{text}"
-        );
+        let changes = SettingChange::between(&old, &flagged);
+        assert_eq!(changes, [SettingChange::Secure(true)]);
+        assert!(!changes[0].breaks_cookies());
     }
 }

@@ -65,7 +65,7 @@ pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, Dem
             .iter()
             .all(|(name, _)| s.browser_named(name).is_some())
     });
-    let first_line = state.log.len();
+    let first_line = state.logged;
     for (name, visits) in SCENARIO {
         let id = browser_id(state, name)?;
         for _ in 0..visits {
@@ -74,15 +74,15 @@ pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, Dem
     }
     // The store listing may trail the last response by a moment.
     lab.wait_until(state, Duration::from_millis(500), state_is_settled);
-    let transcript = state.log[first_line..]
-        .iter()
+    let transcript = state
+        .log_since(first_line)
         .filter(|line| matches!(line.source, LogSource::Browser { .. }))
         .map(|line| {
             let who = match &line.source {
                 LogSource::Browser { name, .. } => name.as_str(),
                 _ => "",
             };
-            format!("{who}  {}", line.text)
+            format!("{who}  {}", line.text())
         })
         .collect();
     let rows = SCENARIO
@@ -90,17 +90,13 @@ pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, Dem
         .filter_map(|(name, _)| state.browser_named(name))
         .map(|browser| {
             let session = browser
-                .cookies
-                .iter()
-                .find_map(|c| c.session_id.clone())
+                .session()
+                .map(|id| id.to_string())
                 .or_else(|| browser.cookies.first().map(|c| c.cookie.value.clone()));
             let stored_views = browser
-                .cookies
-                .iter()
-                .filter_map(|c| c.session_id.as_deref())
-                .find_map(|id| state.sessions.iter().find(|s| s.id == id))
-                .and_then(|s| s.data.get("views"))
-                .and_then(serde_json::Value::as_u64);
+                .session()
+                .and_then(|id| state.session_data(id))
+                .and_then(|data| data.views());
             let views = stored_views.or_else(|| {
                 browser
                     .last
@@ -161,8 +157,8 @@ fn state_is_settled(state: &LabState) -> bool {
     state.browsers.iter().all(|b| {
         b.cookies
             .iter()
-            .filter_map(|c| c.session_id.as_deref())
-            .all(|id| state.sessions.iter().any(|s| s.id == id))
+            .filter_map(|c| c.session_id)
+            .all(|id| state.sessions.contains(id))
     })
 }
 

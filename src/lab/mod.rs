@@ -1,30 +1,51 @@
-//! The headless core: owns the tokio runtime, the embedded server and the simulated browsers,
-//! takes [`Command`]s and publishes [`Event`]s. The UI, the `demo` command and the tests all
-//! drive the lab the same way, so everything the UI shows can be checked without a window.
+//! The headless core: owns the tokio runtime, the embedded server instances and the simulated
+//! browsers, takes [`Command`]s and publishes [`Event`]s. The UI, the `demo` command and the
+//! tests all drive the lab the same way, so everything the UI shows can be checked without a
+//! window.
+//!
+//! Two roads lead to [`LabState`]: events (visits, settings, the log) on a channel, and each
+//! server instance's store changes on its [`ChangeFeed`], which coalesces them per session. Both
+//! are drained by [`Lab::pump`] within a time budget, so the window never falls behind however
+//! fast a client outside writes the store.
 
 mod actions;
 pub mod demo;
+mod event;
 pub mod load;
+pub mod sessions;
 mod state;
 pub mod text;
+mod watch;
 
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Condvar, Mutex, RwLock,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
     time::{Duration, Instant},
 };
 
-use tokio::runtime::Runtime;
+use tokio::{runtime::Runtime, task::JoinHandle};
 
+pub use event::{
+    BrowserId, BrowserSwitch, BurstOutcome, Command, Event, Hop, JarEdit, Problem, ServerInfo,
+    SettingChange, Views,
+};
+pub use sessions::{SessionSort, SessionTable, SessionView, SortColumn};
 pub use state::{
-    BrowserState, ExchangeRecord, JarCookie, LabState, LoadStatus, LogEntry, LogLevel, LogSource,
+    BrowserState, ExchangeLine, ExchangeRecord, InstanceState, JarCookie, LabState, LoadStatus,
+    LogEntry, LogLevel, LogSource, Logged, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES,
 };
 pub use text::served_line;
 
 use crate::{
-    browser::{Browser, CookieKey, Exchange},
-    server::{Inspector, RunningServer, Served, ServerConfig, SessionRow, StoreChoice},
+    browser::{Browser, Exchange},
+    server::{
+        ChangeFeed, Inspector, RunningServer, Served, ServerConfig, SessionChange, SessionId,
+        StoreChoice,
+    },
 };
 
 /// The user agent every simulated browser sends, so the server can tell them from real ones.
@@ -33,263 +54,23 @@ pub const USER_AGENT_PREFIX: &str = "SessionLab/";
 /// How many browsers there may be at once (each panel stays readable while scrolling).
 pub const MAX_BROWSERS: usize = 26;
 
-/// How often a shared store (SQLite, Redis) is listed again for changes made elsewhere.
-const EXTERNAL_REFRESH: Duration = Duration::from_secs(2);
-
 /// The most parallel visits one burst may send.
 pub const MAX_BURST: usize = 500;
 
-/// A simulated browser's stable id (names can change; ids do not).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BrowserId(pub u32);
+/// The most server instances at once.
+pub const MAX_INSTANCES: usize = 4;
 
-/// What the lab's users ask for.
-#[derive(Clone, Debug)]
-#[must_use]
-pub enum Command {
-    /// Add a browser with the next free name and colour; a private one forgets everything
-    /// when it is closed (restarted).
-    AddBrowser {
-        /// A private (incognito) browser.
-        private: bool,
-    },
-    /// Remove a browser and drop its jar.
-    RemoveBrowser(BrowserId),
-    /// Give a browser another name.
-    RenameBrowser(BrowserId, String),
-    /// `GET url` from a browser, following redirects.
-    Visit {
-        /// Which browser.
-        browser: BrowserId,
-        /// The address typed.
-        url: String,
-    },
-    /// `count` parallel visits from one browser, then a summary of what they did to its
-    /// session's counter.
-    Burst {
-        /// Which browser.
-        browser: BrowserId,
-        /// The address.
-        url: String,
-        /// How many visits at once.
-        count: usize,
-    },
-    /// Empty a browser's jar.
-    ClearCookies(BrowserId),
-    /// Delete one cookie from a jar.
-    DeleteCookie {
-        /// Whose jar.
-        browser: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-    },
-    /// Change a cookie's value (tampering).
-    EditCookie {
-        /// Whose jar.
-        browser: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-        /// The new value.
-        value: String,
-    },
-    /// Copy a cookie into another browser's jar (hijacking a session).
-    CopyCookie {
-        /// Whose jar it comes from.
-        from: BrowserId,
-        /// Whose jar it goes to.
-        to: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-    },
-    /// Turn a browser's cookies on or off.
-    SetCookiesEnabled {
-        /// Which browser.
-        browser: BrowserId,
-        /// On or off.
-        enabled: bool,
-    },
-    /// Make a browser's requests cross-site (as if embedded in another site) or not.
-    SetCrossSite {
-        /// Which browser.
-        browser: BrowserId,
-        /// Cross-site or not.
-        cross_site: bool,
-    },
-    /// Close and reopen a browser: session cookies go (everything, if private).
-    RestartBrowser(BrowserId),
-    /// Apply new cookie settings to the embedded server (its secret is kept).
-    ApplySettings(ServerConfig),
-    /// Give the embedded server a new random secret.
-    RotateSecret,
-    /// Restart the embedded server, on the same store or another: a memory store comes back
-    /// empty, a SQLite store keeps its sessions.
-    RestartServer(Option<StoreChoice>),
-    /// Run this many server instances (1 to 4) with the same store configuration.
-    SetInstances(usize),
-    /// Spread a browser's visits to the embedded server over the instances, round-robin.
-    SetSpread {
-        /// Which browser.
-        browser: BrowserId,
-        /// Spread or not.
-        spread: bool,
-    },
-    /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
-    Load {
-        /// How many visits.
-        visits: usize,
-        /// How many new browsers share them.
-        browsers: usize,
-    },
-}
+/// How long [`Lab::pump`] may work per call (per frame): the rest waits for the next.
+pub const PUMP_BUDGET: Duration = Duration::from_millis(4);
 
-/// What the embedded server is, for the header and the settings panel.
-#[derive(Clone, Debug)]
-pub struct ServerInfo {
-    /// Its base URL.
-    pub url: String,
-    /// The address asked for, when it was taken and a free port was used instead.
-    pub fallback_from: Option<String>,
-    /// "memory", …
-    pub store_kind: String,
-    /// The store in full (`memory`, `sqlite:PATH`).
-    pub store: StoreChoice,
-    /// The settings in force (the secret shows only as a fingerprint).
-    pub config: ServerConfig,
-}
-
-/// One request of a visit (a visit that was redirected has several).
-#[derive(Clone, Debug)]
-pub struct Hop {
-    /// What was sent and received.
-    pub exchange: Exchange,
-    /// What the embedded server recorded of it, when it went there.
-    pub served: Option<Served>,
-    /// Which server instance answered (0 is the first), when it went to one.
-    pub instance: Option<usize>,
-}
-
-/// What happened, for [`LabState::apply`].
-#[derive(Clone, Debug)]
-pub enum Event {
-    /// The embedded server is listening.
-    ServerStarted(ServerInfo),
-    /// The embedded server's settings changed; the text says what that means.
-    ServerReconfigured {
-        /// The server now.
-        info: ServerInfo,
-        /// What changed and its consequences.
-        text: String,
-    },
-    /// The embedded server could not start.
-    ServerFailed(String),
-    /// A browser was added.
-    BrowserAdded {
-        /// Its id.
-        id: BrowserId,
-        /// Its name.
-        name: String,
-        /// Its colour index.
-        colour: usize,
-        /// Whether it is private.
-        private: bool,
-    },
-    /// A browser was removed.
-    BrowserRemoved(BrowserId),
-    /// A browser was renamed.
-    BrowserRenamed {
-        /// Its id.
-        id: BrowserId,
-        /// Its new name.
-        name: String,
-    },
-    /// A browser's switches changed.
-    BrowserOptions {
-        /// Which browser.
-        browser: BrowserId,
-        /// Cookies on.
-        cookies_enabled: bool,
-        /// Requests made cross-site.
-        cross_site: bool,
-        /// Visits spread over the server instances.
-        spread: bool,
-    },
-    /// A visit was sent.
-    VisitStarted {
-        /// From which browser.
-        browser: BrowserId,
-        /// To where.
-        url: String,
-    },
-    /// A visit came back (every hop of it, the page shown last).
-    VisitFinished {
-        /// From which browser.
-        browser: BrowserId,
-        /// The requests it took.
-        hops: Vec<Hop>,
-    },
-    /// A visit failed.
-    VisitFailed {
-        /// From which browser.
-        browser: BrowserId,
-        /// To where.
-        url: String,
-        /// Why, in words.
-        error: String,
-    },
-    /// A browser's jar, after a change.
-    Cookies {
-        /// Whose jar.
-        browser: BrowserId,
-        /// Every cookie in it.
-        cookies: Vec<JarCookie>,
-    },
-    /// One instance's store, after a change.
-    Sessions {
-        /// Which instance (0 is the first).
-        instance: usize,
-        /// Every live session.
-        rows: Vec<SessionRow>,
-        /// Requests that instance answered so far.
-        requests_served: u64,
-    },
-    /// The server instances now running: their base URLs, the first first.
-    Instances(Vec<String>),
-    /// The session store stopped answering (it is marked down until a listing succeeds).
-    StoreDown(String),
-    /// A client outside the lab (a real browser, curl) was served.
-    External(Served),
-    /// An instance answered another request.
-    RequestsServed {
-        /// Which instance.
-        instance: usize,
-        /// How many it has answered in all.
-        count: u64,
-    },
-    /// A load is under way.
-    LoadProgress {
-        /// Visits answered so far.
-        done: usize,
-        /// Visits in all.
-        total: usize,
-    },
-    /// A load finished (or could not run).
-    LoadFinished(Result<load::LoadReport, String>),
-    /// A line for the log.
-    Note {
-        /// About which browser, if one.
-        browser: Option<BrowserId>,
-        /// How to read it.
-        level: LogLevel,
-        /// What to say.
-        text: String,
-    },
-}
+/// How many store changes go into one [`Event::SessionChanges`].
+const CHANGES_PER_EVENT: usize = 1024;
 
 /// How to start a lab.
 #[derive(Clone, Debug)]
 pub struct LabConfig {
     /// Where the embedded server should listen (a busy port falls back to a free one).
-    pub bind: SocketAddr,
+    pub bind: std::net::SocketAddr,
     /// The server's cookie settings and secret.
     pub server: ServerConfig,
     /// How many browsers to start with (named A, B, …).
@@ -303,7 +84,7 @@ pub struct LabConfig {
 impl Default for LabConfig {
     fn default() -> Self {
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
             server: ServerConfig::default(),
             browsers: 2,
             store: StoreChoice::Memory,
@@ -315,19 +96,26 @@ impl Default for LabConfig {
 /// Something to call when an event is ready (the UI passes `request_repaint`).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
-/// The headless core. Dropping it stops the server and every request in flight.
+/// The headless core. Dropping it stops the servers and every request in flight.
 pub struct Lab {
     core: Arc<Core>,
     events: mpsc::Receiver<Event>,
+    /// Store changes taken from a feed and not yet applied, per instance: applied a slice at a
+    /// time within the pump's budget.
+    taken: Mutex<Vec<Option<Taken>>>,
     // Declared last so it drops last: tasks above may still hold handles into it.
     runtime: Runtime,
 }
 
+/// The rest of one feed batch.
+struct Taken {
+    reset: bool,
+    changes: std::collections::hash_map::IntoValues<SessionId, SessionChange>,
+}
+
 struct Core {
-    /// Instance 1, on the address asked for.
-    server: Option<RunningServer>,
-    /// Instances 2 to 4, on the following ports, sharing the store configuration.
-    extra: Mutex<Vec<Extra>>,
+    /// The server instances, the first first (empty if the server could not start).
+    instances: RwLock<Vec<Instance>>,
     browsers: Mutex<BTreeMap<BrowserId, BrowserSlot>>,
     next_id: Mutex<u32>,
     outbox: Outbox,
@@ -340,42 +128,69 @@ struct BrowserSlot {
     private: bool,
     cross_site: bool,
     spread: bool,
-    visits: Arc<std::sync::atomic::AtomicUsize>,
+    visits: Arc<AtomicUsize>,
     browser: Browser,
 }
 
-/// An additional server instance and the tasks that watch it.
-struct Extra {
+/// One server instance and the tasks that watch it.
+struct Instance {
     server: Arc<RunningServer>,
-    watchers: Vec<tokio::task::JoinHandle<()>>,
+    watchers: Vec<JoinHandle<()>>,
 }
 
-/// The most server instances at once.
-pub const MAX_INSTANCES: usize = 4;
+/// Rings when anything arrives for the reader: an event, or store changes on a feed.
+#[derive(Default)]
+struct Doorbell {
+    rung: Mutex<bool>,
+    ring: Condvar,
+}
+
+impl Doorbell {
+    fn ring(&self) {
+        *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.ring.notify_all();
+    }
+
+    /// Waits until rung (or `timeout`), and resets it.
+    fn wait(&self, timeout: Duration) {
+        let rung = self.rung.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut rung, _) = self
+            .ring
+            .wait_timeout_while(rung, timeout, |rung| !*rung)
+            .unwrap_or_else(|e| e.into_inner());
+        *rung = false;
+    }
+}
 
 /// Sends events to the lab's reader and wakes it.
 #[derive(Clone)]
 struct Outbox {
     tx: mpsc::Sender<Event>,
+    /// Events sent and not yet taken.
+    backlog: Arc<AtomicUsize>,
+    doorbell: Arc<Doorbell>,
     waker: Arc<Mutex<Option<Waker>>>,
 }
 
 impl Outbox {
     fn send(&self, event: Event) {
         // The reader is gone only when the lab is being dropped.
-        let _ = self.tx.send(event);
+        if self.tx.send(event).is_ok() {
+            self.backlog.fetch_add(1, Ordering::Relaxed);
+        }
+        self.wake();
+    }
+
+    fn wake(&self) {
+        self.doorbell.ring();
         let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(wake) = waker {
             wake();
         }
     }
 
-    fn note(&self, browser: Option<BrowserId>, level: LogLevel, text: impl Into<String>) {
-        self.send(Event::Note {
-            browser,
-            level,
-            text: text.into(),
-        });
+    fn problem(&self, browser: Option<BrowserId>, problem: Problem) {
+        self.send(Event::Problem { browser, problem });
     }
 }
 
@@ -401,9 +216,17 @@ impl Lab {
         let (tx, events) = mpsc::channel();
         let outbox = Outbox {
             tx,
+            backlog: Arc::default(),
+            doorbell: Arc::default(),
             waker: Arc::default(),
         };
-        let server = match runtime.block_on(RunningServer::start_with(
+        let core = Arc::new(Core {
+            instances: RwLock::default(),
+            browsers: Mutex::default(),
+            next_id: Mutex::new(1),
+            outbox,
+        });
+        match runtime.block_on(RunningServer::start_with(
             config.bind,
             config.server,
             config.store,
@@ -412,28 +235,16 @@ impl Lab {
                 if let Some(wanted) = server.fallback_from() {
                     tracing::warn!(%wanted, actual = %server.addr(), "port taken; using a free one");
                 }
-                outbox.send(Event::ServerStarted(server_info(&server)));
-                Some(server)
+                core.outbox.send(Event::ServerStarted(server_info(&server)));
+                let _guard = runtime.enter();
+                core.add_instance(Arc::new(server));
             }
-            Err(err) => {
-                outbox.send(Event::ServerFailed(err.to_string()));
-                None
-            }
-        };
-        let core = Arc::new(Core {
-            server,
-            extra: Mutex::default(),
-            browsers: Mutex::default(),
-            next_id: Mutex::new(1),
-            outbox,
-        });
-        if let Some(inspector) = core.inspector() {
-            runtime.spawn(watch_store(0, inspector.clone(), core.outbox.clone()));
-            runtime.spawn(watch_external(0, inspector.clone(), core.outbox.clone()));
+            Err(err) => core.outbox.send(Event::ServerFailed(err.to_string())),
         }
         let lab = Self {
             core,
             events,
+            taken: Mutex::default(),
             runtime,
         };
         for _ in 0..config.browsers {
@@ -445,7 +256,7 @@ impl Lab {
         Ok(lab)
     }
 
-    /// Calls `waker` whenever an event is ready (and once now, for any already pending).
+    /// Calls `waker` whenever an event or store changes are ready (and once now).
     pub fn set_waker(&self, waker: Waker) {
         *self
             .core
@@ -458,7 +269,12 @@ impl Lab {
 
     /// The embedded server's base URL, if it runs.
     pub fn server_url(&self) -> Option<String> {
-        self.core.server.as_ref().map(RunningServer::url)
+        self.core.first().map(|s| s.url())
+    }
+
+    /// How many events wait to be applied (store changes wait, coalesced, in the feeds).
+    pub fn backlog(&self) -> usize {
+        self.core.outbox.backlog.load(Ordering::Relaxed)
     }
 
     /// Carries out a command; anything slow runs in the background and answers with events.
@@ -499,17 +315,82 @@ impl Lab {
         }
     }
 
-    /// Applies every pending event to `state`; returns how many there were.
-    pub fn pump(&self, state: &mut LabState) -> usize {
-        let mut applied = 0;
-        while let Ok(event) = self.events.try_recv() {
-            state.apply(event);
-            applied += 1;
-        }
-        applied
+    /// Applies what is ready — events, then store changes — for at most [`PUMP_BUDGET`];
+    /// returns whether more is waiting (the caller should come back soon, e.g. next frame).
+    pub fn pump(&self, state: &mut LabState) -> bool {
+        self.pump_for(state, PUMP_BUDGET)
     }
 
-    /// Applies events until `done(state)` holds or `timeout` passes; returns whether it held.
+    /// [`Self::pump`] with another time budget.
+    pub fn pump_for(&self, state: &mut LabState, budget: Duration) -> bool {
+        let deadline = Instant::now() + budget;
+        // Events first: they are few (every source that a client outside can drive is
+        // coalesced before it gets here).
+        loop {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            match self.events.try_recv() {
+                Ok(event) => {
+                    self.core.outbox.backlog.fetch_sub(1, Ordering::Relaxed);
+                    state.apply(event);
+                }
+                Err(_) => break,
+            }
+        }
+        let instances: Vec<(Arc<ChangeFeed>, Inspector)> = self
+            .core
+            .read_instances()
+            .iter()
+            .map(|i| (i.server.inspector().feed(), i.server.inspector().clone()))
+            .collect();
+        for (n, (_, inspector)) in instances.iter().enumerate() {
+            let count = inspector.requests_served();
+            if state.instances.get(n).is_some_and(|i| i.requests != count) {
+                state.apply(Event::RequestsServed { instance: n, count });
+            }
+        }
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        taken.resize_with(instances.len(), || None);
+        let mut more = false;
+        for (n, (feed, _)) in instances.iter().enumerate() {
+            loop {
+                if Instant::now() >= deadline {
+                    return true;
+                }
+                if taken[n].is_none() {
+                    let batch = feed.take();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    taken[n] = Some(Taken {
+                        reset: batch.reset,
+                        changes: batch.into_changes(),
+                    });
+                }
+                let Some(rest) = &mut taken[n] else {
+                    break;
+                };
+                let changes: Vec<SessionChange> =
+                    rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
+                let reset = std::mem::take(&mut rest.reset);
+                let finished = changes.len() < CHANGES_PER_EVENT;
+                state.apply(Event::SessionChanges {
+                    instance: n,
+                    reset,
+                    changes,
+                });
+                if finished {
+                    taken[n] = None;
+                }
+            }
+            more |= taken[n].is_some();
+        }
+        more
+    }
+
+    /// Applies events and store changes until `done(state)` holds or `timeout` passes; returns
+    /// whether it held.
     pub fn wait_until(
         &self,
         state: &mut LabState,
@@ -517,33 +398,89 @@ impl Lab {
         mut done: impl FnMut(&LabState) -> bool,
     ) -> bool {
         let deadline = Instant::now() + timeout;
-        self.pump(state);
-        while !done(state) {
+        loop {
+            let more = self.pump_for(state, Duration::from_millis(50));
+            if done(state) {
+                return true;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(event) => state.apply(event),
-                Err(_) => return false,
+            if left.is_zero() {
+                return false;
+            }
+            if !more {
+                self.core
+                    .outbox
+                    .doorbell
+                    .wait(left.min(Duration::from_millis(100)));
             }
         }
-        true
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         // Stop accepting connections now; dropping the runtime then ends every task.
-        if let Some(server) = &self.core.server {
-            server.shutdown();
-        }
-        for extra in self.core.lock_extra().iter() {
-            extra.server.shutdown();
+        for instance in self.core.read_instances().iter() {
+            instance.server.shutdown();
         }
     }
 }
 
 impl Core {
-    fn inspector(&self) -> Option<&Inspector> {
-        self.server.as_ref().map(RunningServer::inspector)
+    fn read_instances(&self) -> std::sync::RwLockReadGuard<'_, Vec<Instance>> {
+        self.instances.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_instances(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Instance>> {
+        self.instances.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The first instance, on the address asked for.
+    fn first(&self) -> Option<Arc<RunningServer>> {
+        self.read_instances().first().map(|i| i.server.clone())
+    }
+
+    /// Every running instance, the first first.
+    fn servers(&self) -> Vec<Arc<RunningServer>> {
+        self.read_instances()
+            .iter()
+            .map(|i| i.server.clone())
+            .collect()
+    }
+
+    fn inspector(&self) -> Option<Inspector> {
+        self.first().map(|s| s.inspector().clone())
+    }
+
+    /// Adds a running instance and starts watching it: its feed wakes the reader, a task
+    /// lists its store when needed, another tells of requests from outside. Must run inside
+    /// the lab's runtime.
+    fn add_instance(self: &Arc<Self>, server: Arc<RunningServer>) {
+        let mut instances = self.write_instances();
+        let number = instances.len();
+        let inspector = server.inspector().clone();
+        let outbox = self.outbox.clone();
+        inspector.feed().listen(Arc::new(move || outbox.wake()));
+        let watchers = vec![
+            tokio::spawn(watch::listings(inspector.clone(), self.outbox.clone())),
+            tokio::spawn(watch::requests(number, inspector, self.outbox.clone())),
+        ];
+        instances.push(Instance { server, watchers });
+    }
+
+    /// Stops the last instance (never the first).
+    fn remove_last_instance(&self) -> bool {
+        let mut instances = self.write_instances();
+        if instances.len() < 2 {
+            return false;
+        }
+        if let Some(instance) = instances.pop() {
+            for watcher in &instance.watchers {
+                watcher.abort();
+            }
+            instance.server.shutdown();
+        }
+        true
     }
 
     fn lock_browsers(&self) -> std::sync::MutexGuard<'_, BTreeMap<BrowserId, BrowserSlot>> {
@@ -566,9 +503,7 @@ impl Core {
             cross_site: slot.cross_site,
         };
         let url = if slot.spread {
-            let turn = slot
-                .visits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let turn = slot.visits.fetch_add(1, Ordering::Relaxed);
             self.spread(&url, turn)
         } else {
             url
@@ -604,33 +539,18 @@ impl Core {
         });
     }
 
-    /// Every running instance, the first first.
-    fn instances(&self) -> Vec<InstanceRef<'_>> {
-        let Some(first) = &self.server else {
-            return Vec::new();
-        };
-        let mut all = vec![InstanceRef::First(first)];
-        all.extend(
-            self.lock_extra()
-                .iter()
-                .map(|extra| InstanceRef::Extra(extra.server.clone())),
-        );
-        all
-    }
-
-    fn lock_extra(&self) -> std::sync::MutexGuard<'_, Vec<Extra>> {
-        self.extra.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Which instance `url` points at, and its inspector.
     fn instance_of(&self, url: &str) -> Option<(usize, Inspector)> {
         let url = url::Url::parse(url).ok()?;
-        self.instances().iter().enumerate().find_map(|(n, server)| {
-            let addr = server.addr();
-            (url.host_str() == Some(&addr.ip().to_string())
-                && url.port_or_known_default() == Some(addr.port()))
-            .then(|| (n, server.inspector().clone()))
-        })
+        self.read_instances()
+            .iter()
+            .enumerate()
+            .find_map(|(n, instance)| {
+                let addr = instance.server.addr();
+                (url.host_str() == Some(&addr.ip().to_string())
+                    && url.port_or_known_default() == Some(addr.port()))
+                .then(|| (n, instance.server.inspector().clone()))
+            })
     }
 
     /// Whether `url` points at an embedded server instance.
@@ -640,15 +560,14 @@ impl Core {
 
     /// `url` moved to instance `turn % instances` when it points at the first instance.
     fn spread(&self, url: &str, turn: usize) -> String {
-        let instances = self.instances();
-        let (Some(first), Ok(mut parsed)) = (instances.first(), url::Url::parse(url)) else {
+        let servers = self.servers();
+        let (Some(first), Ok(mut parsed)) = (servers.first(), url::Url::parse(url)) else {
             return url.to_owned();
         };
-        let first_port = first.addr().port();
-        if parsed.port_or_known_default() != Some(first_port) || instances.len() < 2 {
+        if parsed.port_or_known_default() != Some(first.addr().port()) || servers.len() < 2 {
             return url.to_owned();
         }
-        let target = instances[turn % instances.len()].addr().port();
+        let target = servers[turn % servers.len()].addr().port();
         if parsed.set_port(Some(target)).is_err() {
             return url.to_owned();
         }
@@ -656,23 +575,23 @@ impl Core {
     }
 
     /// The embedded server's record of an exchange, if the exchange went to an instance.
-    fn served_record(&self, exchange: &Exchange) -> Option<Served> {
+    fn served_record(&self, exchange: &Exchange) -> Option<Arc<Served>> {
         let (_, inspector) = self.instance_of(&exchange.url)?;
         inspector.served_request(exchange.request_id()?)
     }
 
     /// A browser's cookies, each tagged with the embedded server's session it carries.
     fn jar_cookies(&self, browser: &Browser) -> Vec<JarCookie> {
-        let inspector = self.inspector();
-        let host = self.server.as_ref().map(|s| s.addr().ip().to_string());
+        let first = self.first();
+        let host = first.as_ref().map(|s| s.addr().ip().to_string());
         browser
             .cookies()
             .into_iter()
             .map(|cookie| {
-                let session_id = match (inspector, &host) {
-                    (Some(inspector), Some(host)) if &cookie.domain == host => {
-                        inspector.session_id_of_cookie(&cookie.name, &cookie.value)
-                    }
+                let session_id = match (&first, &host) {
+                    (Some(server), Some(host)) if &cookie.domain == host => server
+                        .inspector()
+                        .session_id_of_cookie(&cookie.name, &cookie.value),
                     _ => None,
                 };
                 JarCookie { cookie, session_id }
@@ -681,109 +600,17 @@ impl Core {
     }
 }
 
-/// A running instance: the first (owned by the core) or an additional one.
-enum InstanceRef<'a> {
-    First(&'a RunningServer),
-    Extra(Arc<RunningServer>),
-}
-
-impl std::ops::Deref for InstanceRef<'_> {
-    type Target = RunningServer;
-
-    fn deref(&self) -> &RunningServer {
-        match self {
-            Self::First(server) => server,
-            Self::Extra(server) => server,
-        }
-    }
-}
-
+/// What a running server is, for the lab's state.
 fn server_info(server: &RunningServer) -> ServerInfo {
     let inspector = server.inspector();
+    let config = inspector.config();
     ServerInfo {
         url: server.url(),
         fallback_from: server.fallback_from().map(|a| a.to_string()),
         store_kind: inspector.store_kind().to_owned(),
         store: server.store_choice(),
-        config: (*inspector.config()).clone(),
-    }
-}
-
-/// Lists an instance's store after every change (changes that come while listing are
-/// coalesced).
-async fn watch_store(instance: usize, inspector: Inspector, outbox: Outbox) {
-    let mut changes = inspector.store_changes();
-    let mut down = false;
-    loop {
-        match inspector.sessions().await {
-            Ok(rows) => {
-                if down {
-                    down = false;
-                    outbox.note(None, LogLevel::Info, "The session store answers again");
-                }
-                outbox.send(Event::Sessions {
-                    instance,
-                    rows,
-                    requests_served: inspector.requests_served(),
-                });
-            }
-            Err(err) => {
-                // Said once per outage, not at every retry.
-                if !down {
-                    down = true;
-                    outbox.send(Event::StoreDown(format!(
-                        "The session store is not answering: {err}"
-                    )));
-                }
-            }
-        }
-        // At most ten listings a second, however busy the store is (a load of thousands of
-        // sessions would otherwise keep a core busy listing).
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        // A shared store also changes behind our back (other processes, Redis's own expiry):
-        // look again every couple of seconds as well.
-        let shared = inspector.store_kind() != "memory";
-        tokio::select! {
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-            () = tokio::time::sleep(EXTERNAL_REFRESH), if shared => {}
-        }
-    }
-}
-
-/// Tells the log about requests from clients that are not the lab's browsers.
-async fn watch_external(instance: usize, inspector: Inspector, outbox: Outbox) {
-    let mut served = inspector.served();
-    loop {
-        match served.recv().await {
-            Ok(record) => {
-                outbox.send(Event::RequestsServed {
-                    instance,
-                    count: inspector.requests_served(),
-                });
-                let ours = record
-                    .user_agent
-                    .as_deref()
-                    .is_some_and(|ua| ua.starts_with(USER_AGENT_PREFIX));
-                if !ours {
-                    outbox.send(Event::External(Served::clone(&record)));
-                }
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                outbox.send(Event::RequestsServed {
-                    instance,
-                    count: inspector.requests_served(),
-                });
-                outbox.note(
-                    None,
-                    LogLevel::Info,
-                    format!("{missed} requests came too fast to log one by one"),
-                );
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
+        shared_store: inspector.store_is_shared(),
+        settings: config.settings.clone(),
+        secret_fingerprint: config.secret.fingerprint(),
     }
 }

@@ -1,25 +1,43 @@
 //! The lab's state as its users see it: browsers, jars, sessions, the server, the timeline and
 //! the event log. Pure data, changed only by applying [`Event`]s, so the UI and the tests read
-//! the same thing.
+//! the same thing. The log and the timeline are bounded in lines and in bytes.
+
+use std::{collections::VecDeque, sync::Arc};
 
 use time::OffsetDateTime;
 
 use crate::{
-    browser::{CookieRow, Exchange},
-    server::{CookieVerdict, Served, SessionRow},
+    browser::{CookieRow, Exchange, NotSentReason},
+    server::{CookieVerdict, DataText, Served, SessionId, StoreChoice, cut_text},
 };
 
 use super::{
-    BrowserId, Event, Hop, ServerInfo,
+    event::{
+        BrowserId, BrowserSwitch, BurstOutcome, Event, Hop, JarEdit, Problem, ServerInfo,
+        SettingChange,
+    },
     load::LoadReport,
-    text::{exchange_line, served_line as served_text},
+    sessions::{Holders, SessionSort, SessionTable},
 };
 
 /// The most log lines kept; older ones are dropped first.
-const MAX_LOG_LINES: usize = 2000;
+pub const MAX_LOG_LINES: usize = 2000;
+
+/// The most bytes the log keeps in all.
+pub const MAX_LOG_BYTES: usize = 1024 * 1024;
 
 /// The most exchanges the timeline keeps; older ones are dropped first.
-const MAX_EXCHANGES: usize = 5000;
+pub const MAX_EXCHANGES: usize = 5000;
+
+/// The most bytes the timeline keeps in all.
+pub const MAX_EXCHANGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The most of a response body an exchange on the timeline keeps (the browser's last page is
+/// kept whole, up to the browser's own limit).
+pub const HISTORY_BODY_MAX: usize = 2048;
+
+/// The most bytes of any one text the log keeps (a URL, a cookie value, an error).
+pub const LOG_TEXT_MAX: usize = 256;
 
 /// A cookie in a browser's jar, and the server session it stands for (if it is a valid
 /// session cookie of the embedded server).
@@ -28,7 +46,7 @@ pub struct JarCookie {
     /// The cookie itself.
     pub cookie: CookieRow,
     /// The embedded server's session id this cookie carries, if any.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
 }
 
 /// One simulated browser as the UI shows it.
@@ -56,6 +74,8 @@ pub struct BrowserState {
     pub last_error: Option<String>,
     /// The jar's cookies.
     pub cookies: Vec<JarCookie>,
+    /// What the last burst did to this browser's counter.
+    pub last_burst: Option<BurstOutcome>,
 }
 
 impl BrowserState {
@@ -69,10 +89,15 @@ impl BrowserState {
     }
 
     /// Whether this browser's jar holds a cookie for `session_id`.
-    pub fn holds(&self, session_id: &str) -> bool {
+    pub fn holds(&self, session_id: SessionId) -> bool {
         self.cookies
             .iter()
-            .any(|c| c.session_id.as_deref() == Some(session_id))
+            .any(|c| c.session_id == Some(session_id))
+    }
+
+    /// The embedded server's session this browser's jar carries, if any.
+    pub fn session(&self) -> Option<SessionId> {
+        self.cookies.iter().find_map(|c| c.session_id)
     }
 }
 
@@ -85,10 +110,10 @@ pub struct ExchangeRecord {
     pub name: String,
     /// Its colour index.
     pub colour: usize,
-    /// What was sent and received.
+    /// What was sent and received (the body cut to [`HISTORY_BODY_MAX`] bytes).
     pub exchange: Exchange,
     /// What the embedded server recorded, if it went there.
-    pub served: Option<Served>,
+    pub served: Option<Arc<Served>>,
     /// Which server instance answered (0 is the first), if one did.
     pub instance: Option<usize>,
 }
@@ -96,11 +121,38 @@ pub struct ExchangeRecord {
 impl ExchangeRecord {
     /// The views count the page showed ("Number of views 3" → 3), if it is the counter page.
     pub fn views(&self) -> Option<u64> {
-        self.exchange
-            .body
-            .strip_prefix("Number of views ")
-            .and_then(|n| n.trim().parse().ok())
+        views_of(&self.exchange.body)
     }
+
+    /// Roughly how many bytes the record holds.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + exchange_weight(&self.exchange) + self.name.len()
+    }
+}
+
+/// The views count a page shows ("Number of views 3" → 3).
+pub fn views_of(body: &str) -> Option<u64> {
+    body.strip_prefix("Number of views ")
+        .and_then(|n| n.trim().parse().ok())
+}
+
+fn exchange_weight(exchange: &Exchange) -> usize {
+    std::mem::size_of::<Exchange>()
+        + exchange.url.len()
+        + exchange.method.len()
+        + exchange.reason.len()
+        + exchange.body.len()
+        + exchange.cookie_header.as_ref().map_or(0, String::len)
+        + exchange
+            .response_headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 48)
+            .sum::<usize>()
+        + exchange
+            .not_sent
+            .iter()
+            .map(|n| n.key.name.len() + n.key.domain.len() + n.key.path.len() + 96)
+            .sum::<usize>()
 }
 
 /// Who a log line is about.
@@ -132,6 +184,196 @@ pub enum LogLevel {
     Error,
 }
 
+/// One exchange of a simulated browser, as the log tells it: bounded, whatever the exchange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExchangeLine {
+    /// Request method.
+    pub method: String,
+    /// Request path and query (cut).
+    pub path: String,
+    /// The `Cookie` header sent, if any (cut).
+    pub cookie_header: Option<String>,
+    /// Response status.
+    pub status: u16,
+    /// The start of the response body, on one line.
+    pub body: String,
+    /// Whether the response set cookies.
+    pub set_cookie: bool,
+    /// Whether the request was made cross-site.
+    pub cross_site: bool,
+    /// Cookies the browser kept back, and why.
+    pub not_sent: Vec<(String, NotSentReason)>,
+    /// What the embedded server recorded of it, if it went there.
+    pub served: Option<Arc<Served>>,
+}
+
+impl ExchangeLine {
+    /// The log's line for an exchange.
+    pub fn of(exchange: &Exchange, served: Option<Arc<Served>>) -> Self {
+        const BODY_PREVIEW: usize = 60;
+        let one_line = cut_text(&exchange.body, 4 * BODY_PREVIEW)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            method: exchange.method.clone(),
+            path: cut_text(&exchange.path(), LOG_TEXT_MAX),
+            cookie_header: exchange
+                .cookie_header
+                .as_deref()
+                .map(|h| cut_text(h, LOG_TEXT_MAX)),
+            status: exchange.status,
+            body: cut_text(&one_line, BODY_PREVIEW),
+            set_cookie: exchange.set_cookies().next().is_some(),
+            cross_site: exchange.cross_site,
+            not_sent: exchange
+                .not_sent
+                .iter()
+                .take(8)
+                .map(|n| (cut_text(&n.key.name, 64), n.reason.clone()))
+                .collect(),
+            served,
+        }
+    }
+}
+
+/// What a log line says, as data; `text.rs` writes it in words.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Logged {
+    /// A simulated browser's exchange.
+    Exchange(Box<ExchangeLine>),
+    /// A request from a client outside the lab.
+    External(Arc<Served>),
+    /// Requests that came too fast to log one by one.
+    Skipped {
+        /// How many.
+        count: u64,
+    },
+    /// The server started.
+    ServerStarted(Box<ServerInfo>),
+    /// The server could not start.
+    ServerFailed(String),
+    /// Settings were applied in place.
+    SettingsApplied {
+        /// What changed.
+        changes: Vec<SettingChange>,
+        /// Whether old cookies still name their sessions.
+        old_cookies_still_valid: bool,
+    },
+    /// The secret was rotated.
+    SecretRotated {
+        /// The old fingerprint.
+        old: String,
+        /// The new fingerprint.
+        new: String,
+    },
+    /// The server restarted on a store.
+    ServerRestarted {
+        /// Which store.
+        store: StoreChoice,
+        /// Sessions before.
+        sessions_before: usize,
+        /// Sessions after.
+        sessions_after: usize,
+    },
+    /// The set of instances changed.
+    Instances {
+        /// Their URLs.
+        urls: Vec<String>,
+        /// Their store configuration.
+        store: StoreChoice,
+    },
+    /// The store stopped answering.
+    StoreDown(String),
+    /// The store answers again.
+    StoreBack,
+    /// A burst's outcome.
+    Burst(BurstOutcome),
+    /// A jar edited by hand.
+    Jar(JarEdit),
+    /// A browser switch flipped.
+    Switch(BrowserSwitch),
+    /// A browser closed and reopened.
+    BrowserRestarted {
+        /// Whether it is private.
+        private: bool,
+        /// Cookies dropped.
+        dropped: usize,
+    },
+    /// A visit failed.
+    VisitFailed {
+        /// Where to.
+        url: String,
+        /// Why.
+        error: String,
+    },
+    /// A load began.
+    LoadStarted {
+        /// Visits.
+        visits: usize,
+        /// Browsers.
+        browsers: usize,
+        /// At once.
+        concurrency: usize,
+    },
+    /// A load finished.
+    LoadFinished(Result<LoadReport, String>),
+    /// Something the lab could not do.
+    Problem(Problem),
+}
+
+impl Logged {
+    /// How to read it.
+    pub fn level(&self) -> LogLevel {
+        match self {
+            Self::Exchange(line) => match (&line.served, line.status) {
+                (_, 500..) => LogLevel::Error,
+                (Some(served), _) if matches!(served.cookie, CookieVerdict::Rejected { .. }) => {
+                    LogLevel::Warning
+                }
+                _ => LogLevel::Info,
+            },
+            Self::External(served) if served.status >= 500 => LogLevel::Error,
+            Self::ServerStarted(info) if info.fallback_from.is_some() => LogLevel::Warning,
+            Self::ServerFailed(_)
+            | Self::StoreDown(_)
+            | Self::VisitFailed { .. }
+            | Self::LoadFinished(Err(_))
+            | Self::Problem(_) => LogLevel::Error,
+            Self::SettingsApplied { .. }
+            | Self::SecretRotated { .. }
+            | Self::ServerRestarted { .. }
+            | Self::Jar(JarEdit::Copied { .. }) => LogLevel::Warning,
+            Self::Burst(outcome) if outcome.lost().unwrap_or(0) > 0 => LogLevel::Warning,
+            _ => LogLevel::Info,
+        }
+    }
+
+    /// Roughly how many bytes it holds (for the log's byte budget).
+    fn weight(&self) -> usize {
+        let heap = match self {
+            Self::Exchange(line) => {
+                std::mem::size_of::<ExchangeLine>()
+                    + line.path.len()
+                    + line.body.len()
+                    + line.cookie_header.as_ref().map_or(0, String::len)
+                    + line.not_sent.len() * 96
+                    + line.served.as_ref().map_or(0, |s| s.weight())
+            }
+            Self::External(served) => served.weight(),
+            Self::ServerStarted(info) => std::mem::size_of::<ServerInfo>() + info.url.len(),
+            Self::ServerFailed(text) | Self::StoreDown(text) => text.len(),
+            Self::SettingsApplied { changes, .. } => changes.len() * 64,
+            Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
+            Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
+            Self::VisitFailed { url, error } => url.len() + error.len(),
+            Self::LoadFinished(Err(error)) => error.len(),
+            _ => 0,
+        };
+        std::mem::size_of::<LogEntry>() + heap
+    }
+}
+
 /// One line of the event log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
@@ -141,8 +383,15 @@ pub struct LogEntry {
     pub source: LogSource,
     /// How to read it.
     pub level: LogLevel,
-    /// The line itself, without time and source.
-    pub text: String,
+    /// What it says, as data.
+    pub what: Logged,
+}
+
+impl LogEntry {
+    /// The line in words (without time and source).
+    pub fn text(&self) -> String {
+        super::text::logged_text(&self.what)
+    }
 }
 
 /// Everything the lab shows.
@@ -156,14 +405,22 @@ pub struct LabState {
     pub store_down: Option<String>,
     /// The browsers, in the order they were added.
     pub browsers: Vec<BrowserState>,
-    /// The sessions the store holds, oldest first.
-    pub sessions: Vec<SessionRow>,
-    /// Requests the server has answered.
+    /// The sessions the stores hold, kept from their changes.
+    pub sessions: SessionTable,
+    /// Who holds which session's cookie (from the jars).
+    pub holders: Holders,
+    /// Requests the server instances have answered.
     pub requests_served: u64,
-    /// Every exchange of every browser, in the order they finished.
-    pub exchanges: Vec<ExchangeRecord>,
-    /// The event log, oldest first.
-    pub log: Vec<LogEntry>,
+    /// The latest exchanges of every browser, in the order they finished.
+    pub exchanges: VecDeque<ExchangeRecord>,
+    /// Bytes the exchanges hold.
+    exchange_bytes: usize,
+    /// The latest lines of the event log, oldest first.
+    pub log: VecDeque<LogEntry>,
+    /// Bytes the log holds.
+    log_bytes: usize,
+    /// Lines written to the log since the start (including those dropped since).
+    pub logged: u64,
     /// The load under way or last finished, if any.
     pub load: Option<LoadStatus>,
     /// The server instances (one unless more were started), the first first.
@@ -171,12 +428,10 @@ pub struct LabState {
 }
 
 /// One server instance as the lab sees it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct InstanceState {
     /// Its base URL.
     pub url: String,
-    /// The sessions its store holds.
-    pub sessions: Vec<SessionRow>,
     /// Requests it has answered.
     pub requests: u64,
 }
@@ -193,41 +448,62 @@ pub struct LoadStatus {
 }
 
 impl LabState {
-    /// Applies one event.
+    /// Applies one event. Cost: proportional to the event, never to the store.
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::ServerStarted(info) => {
-                let config = &info.config;
-                let mut text = format!(
-                    "Session server listening on {} ({} store, {} cookie “{}”)",
-                    info.url,
-                    info.store_kind,
-                    config.protection.as_str(),
-                    config.cookie_name
-                );
-                let level = if let Some(wanted) = &info.fallback_from {
-                    text.push_str(&format!(
-                        " — {wanted} was taken, so a free port was used instead"
-                    ));
-                    LogLevel::Warning
-                } else {
-                    LogLevel::Info
-                };
-                self.push_log(LogSource::Lab, level, text);
+                self.log_lab(Logged::ServerStarted(Box::new(info.clone())));
+                if self.instances.is_empty() {
+                    self.instances.push(InstanceState {
+                        url: info.url.clone(),
+                        requests: 0,
+                    });
+                }
                 self.server = Some(info);
                 self.server_error = None;
             }
-            Event::ServerReconfigured { info, text } => {
-                self.push_log(LogSource::Lab, LogLevel::Warning, text);
+            Event::ServerFailed(message) => {
+                self.log_lab(Logged::ServerFailed(message.clone()));
+                self.server_error = Some(message);
+            }
+            Event::SettingsApplied {
+                info,
+                changes,
+                old_cookies_still_valid,
+            } => {
+                self.log_lab(Logged::SettingsApplied {
+                    changes,
+                    old_cookies_still_valid,
+                });
                 self.server = Some(info);
             }
-            Event::ServerFailed(message) => {
-                self.push_log(
-                    LogSource::Lab,
-                    LogLevel::Error,
-                    format!("Session server not running: {message}"),
-                );
-                self.server_error = Some(message);
+            Event::SecretRotated { info, old, new } => {
+                self.log_lab(Logged::SecretRotated { old, new });
+                self.server = Some(info);
+            }
+            Event::ServerRestarted {
+                info,
+                sessions_before,
+                sessions_after,
+            } => {
+                self.log_lab(Logged::ServerRestarted {
+                    store: info.store.clone(),
+                    sessions_before,
+                    sessions_after,
+                });
+                self.server = Some(info);
+            }
+            Event::InstancesChanged { urls, store } => {
+                for gone in urls.len()..self.instances.len() {
+                    self.sessions.forget_instance(gone);
+                }
+                self.instances
+                    .resize_with(urls.len(), InstanceState::default);
+                for (state, url) in self.instances.iter_mut().zip(&urls) {
+                    state.url.clone_from(url);
+                }
+                self.requests_served = self.instances.iter().map(|i| i.requests).sum();
+                self.log_lab(Logged::Instances { urls, store });
             }
             Event::BrowserAdded {
                 id,
@@ -246,38 +522,55 @@ impl LabState {
                 last: None,
                 last_error: None,
                 cookies: Vec::new(),
+                last_burst: None,
             }),
-            Event::BrowserRemoved(id) => self.browsers.retain(|b| b.id != id),
+            Event::BrowserRemoved(id) => {
+                self.browsers.retain(|b| b.id != id);
+                self.update_holders();
+            }
             Event::BrowserRenamed { id, name } => {
                 if let Some(browser) = self.browser_mut(id) {
                     browser.name = name;
                 }
+                self.update_holders();
             }
             Event::BrowserOptions {
                 browser,
                 cookies_enabled,
                 cross_site,
                 spread,
+                flipped,
             } => {
-                if let Some(browser) = self.browser_mut(browser) {
-                    browser.cookies_enabled = cookies_enabled;
-                    browser.cross_site = cross_site;
-                    browser.spread = spread;
+                if let Some(state) = self.browser_mut(browser) {
+                    state.cookies_enabled = cookies_enabled;
+                    state.cross_site = cross_site;
+                    state.spread = spread;
                 }
+                self.log_browser(browser, Logged::Switch(flipped));
             }
+            Event::BrowserRestarted {
+                browser,
+                private,
+                dropped,
+            } => self.log_browser(browser, Logged::BrowserRestarted { private, dropped }),
             Event::VisitStarted { browser, .. } => {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.in_flight += 1;
                 }
             }
             Event::VisitFinished { browser, hops } => {
-                for hop in &hops {
+                let count = hops.len();
+                for (n, hop) in hops.into_iter().enumerate() {
+                    if n + 1 == count
+                        && let Some(state) = self.browser_mut(browser)
+                    {
+                        state.last = Some(hop.exchange.clone());
+                        state.last_error = None;
+                    }
                     self.record(browser, hop);
                 }
                 if let Some(state) = self.browser_mut(browser) {
                     state.in_flight = state.in_flight.saturating_sub(1);
-                    state.last = hops.last().map(|h| h.exchange.clone());
-                    state.last_error = None;
                 }
             }
             Event::VisitFailed {
@@ -285,13 +578,13 @@ impl LabState {
                 url,
                 error,
             } => {
-                if let Some(source) = self.browser_source(browser) {
-                    self.push_log(
-                        source,
-                        LogLevel::Error,
-                        format!("GET {url} failed: {error}"),
-                    );
-                }
+                self.log_browser(
+                    browser,
+                    Logged::VisitFailed {
+                        url: cut_text(&url, LOG_TEXT_MAX),
+                        error: cut_text(&error, LOG_TEXT_MAX),
+                    },
+                );
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.in_flight = browser.in_flight.saturating_sub(1);
                     browser.last_error = Some(error);
@@ -301,42 +594,61 @@ impl LabState {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.cookies = cookies;
                 }
+                self.update_holders();
             }
-            Event::Sessions {
+            Event::JarEdited { browser, edit } => self.log_browser(browser, Logged::Jar(edit)),
+            Event::BurstFinished(outcome) => {
+                let browser = outcome.browser;
+                if let Some(state) = self.browser_mut(browser) {
+                    state.last_burst = Some(outcome.clone());
+                }
+                self.log_browser(browser, Logged::Burst(outcome));
+            }
+            Event::SessionChanges {
                 instance,
-                rows,
-                requests_served,
+                reset,
+                changes,
             } => {
-                self.store_down = None;
-                if instance < self.instances.len().max(1) {
-                    self.instance_mut(instance).sessions = rows;
-                    let requests = &mut self.instance_mut(instance).requests;
-                    *requests = (*requests).max(requests_served);
-                    self.merge_instances();
+                if reset {
+                    self.sessions.forget_instance(instance);
+                }
+                for change in changes {
+                    self.sessions.apply(instance, change, &self.holders);
                 }
             }
             Event::StoreDown(message) => {
-                self.push_log(LogSource::Lab, LogLevel::Error, message.clone());
+                self.log_lab(Logged::StoreDown(cut_text(&message, LOG_TEXT_MAX)));
                 self.store_down = Some(message);
             }
-            Event::Instances(urls) => {
-                self.instances
-                    .resize_with(urls.len(), InstanceState::default);
-                for (state, url) in self.instances.iter_mut().zip(urls) {
-                    state.url = url;
-                }
-                self.merge_instances();
+            Event::StoreBack => {
+                self.store_down = None;
+                self.log_lab(Logged::StoreBack);
             }
             Event::External(served) => {
-                let text = served_text(&served);
-                self.push_log_at(served.at, LogSource::External, LogLevel::Info, text);
+                self.push_log_at(served.at, LogSource::External, Logged::External(served));
             }
+            Event::RequestsSkipped { count } => self.log_lab(Logged::Skipped { count }),
             Event::RequestsServed { instance, count } => {
-                if instance < self.instances.len().max(1) {
-                    let requests = &mut self.instance_mut(instance).requests;
-                    *requests = (*requests).max(count);
-                    self.merge_instances();
+                if let Some(state) = self.instances.get_mut(instance) {
+                    state.requests = state.requests.max(count);
                 }
+                self.requests_served = self.instances.iter().map(|i| i.requests).sum();
+            }
+            Event::LoadStarted {
+                visits,
+                browsers,
+                concurrency,
+            } => {
+                self.load = Some(LoadStatus {
+                    done: 0,
+                    total: visits,
+                    outcome: None,
+                });
+                self.log_lab(Logged::LoadStarted {
+                    visits,
+                    browsers,
+                    concurrency,
+                });
             }
             Event::LoadProgress { done, total } => {
                 self.load = Some(LoadStatus {
@@ -346,14 +658,8 @@ impl LabState {
                 });
             }
             Event::LoadFinished(outcome) => {
-                let (level, text) = match &outcome {
-                    Ok(report) => (
-                        LogLevel::Info,
-                        format!("Load finished: {}", report.summary()),
-                    ),
-                    Err(error) => (LogLevel::Error, format!("Load failed: {error}")),
-                };
-                self.push_log(LogSource::Lab, level, text);
+                let outcome = outcome.map_err(|e| cut_text(&e, LOG_TEXT_MAX));
+                self.log_lab(Logged::LoadFinished(outcome.clone()));
                 let (done, total) = self.load.as_ref().map_or((0, 0), |l| (l.done, l.total));
                 self.load = Some(LoadStatus {
                     done,
@@ -361,15 +667,12 @@ impl LabState {
                     outcome: Some(outcome),
                 });
             }
-            Event::Note {
-                browser,
-                level,
-                text,
-            } => {
-                let source = browser
-                    .and_then(|id| self.browser_source(id))
-                    .unwrap_or(LogSource::Lab);
-                self.push_log(source, level, text);
+            Event::Problem { browser, problem } => {
+                let what = Logged::Problem(problem);
+                match browser {
+                    Some(browser) => self.log_browser(browser, what),
+                    None => self.log_lab(what),
+                }
             }
         }
     }
@@ -385,7 +688,7 @@ impl LabState {
     }
 
     /// The browsers whose jars hold a cookie for `session_id`, in panel order.
-    pub fn holders(&self, session_id: &str) -> Vec<&BrowserState> {
+    pub fn holders(&self, session_id: SessionId) -> Vec<&BrowserState> {
         self.browsers
             .iter()
             .filter(|b| b.holds(session_id))
@@ -397,20 +700,36 @@ impl LabState {
         self.browsers.iter().all(|b| b.in_flight == 0)
     }
 
+    /// Sorts the sessions table.
+    pub fn set_session_sort(&mut self, sort: SessionSort) {
+        self.sessions.set_sort(sort, &self.holders);
+    }
+
+    /// Filters the sessions table (see [`SessionTable::set_filter`]).
+    pub fn set_session_filter(&mut self, text: &str) {
+        self.sessions.set_filter(text, &self.holders);
+    }
+
+    /// The session's data as the store last announced it, if the store holds it.
+    pub fn session_data(&self, id: SessionId) -> Option<&DataText> {
+        self.sessions.get(id).map(|s| s.data)
+    }
+
     /// The origins (scheme://host:port) the browsers last visited that are not the embedded
     /// server: their stores cannot be inspected from here.
     pub fn foreign_origins(&self) -> Vec<String> {
-        let ours = self
-            .server
-            .as_ref()
-            .and_then(|s| url::Url::parse(&s.url).ok())
-            .map(|u| u.origin());
+        let ours: Vec<url::Origin> = self
+            .instances
+            .iter()
+            .filter_map(|i| url::Url::parse(&i.url).ok())
+            .map(|u| u.origin())
+            .collect();
         let mut origins: Vec<String> = self
             .browsers
             .iter()
             .filter_map(|b| b.last.as_ref())
             .filter_map(|e| url::Url::parse(&e.url).ok())
-            .filter(|u| Some(u.origin()) != ours)
+            .filter(|u| !ours.contains(&u.origin()))
             .map(|u| u.origin().ascii_serialization())
             .collect();
         origins.sort();
@@ -418,79 +737,56 @@ impl LabState {
         origins
     }
 
-    /// The instances whose stores hold `session_id` (numbered from 0).
-    pub fn instances_holding(&self, session_id: &str) -> Vec<usize> {
-        self.instances
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.sessions.iter().any(|s| s.id == session_id))
-            .map(|(n, _)| n)
-            .collect()
-    }
-
-    fn instance_mut(&mut self, instance: usize) -> &mut InstanceState {
-        if self.instances.len() <= instance {
-            let url = self
-                .server
-                .as_ref()
-                .map(|s| s.url.clone())
-                .unwrap_or_default();
-            self.instances
-                .resize_with(instance + 1, InstanceState::default);
-            if self.instances[0].url.is_empty() {
-                self.instances[0].url = url;
-            }
-        }
-        &mut self.instances[instance]
-    }
-
-    /// All instances' sessions as one list (a shared store lists the same session on each:
-    /// once here), oldest first; requests summed.
-    fn merge_instances(&mut self) {
-        let mut merged: Vec<SessionRow> = Vec::new();
-        for instance in &self.instances {
-            for row in &instance.sessions {
-                if !merged.iter().any(|m| m.id == row.id) {
-                    merged.push(row.clone());
-                }
-            }
-        }
-        if self.instances.len() > 1 {
-            merged.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        }
-        self.sessions = merged;
-        self.requests_served = self.instances.iter().map(|i| i.requests).sum();
-    }
-
-    fn record(&mut self, browser: BrowserId, hop: &Hop) {
-        let text = exchange_line(&hop.exchange, hop.served.as_ref());
-        let level = match (&hop.served, hop.exchange.status) {
-            (_, 500..) => LogLevel::Error,
+    /// Keeps [`Self::holders`] in step with the jars, and the filter with it.
+    fn update_holders(&mut self) {
+        let holders = Holders::new(self.browsers.iter().map(|b| {
             (
-                Some(Served {
-                    cookie: CookieVerdict::Rejected { .. },
-                    ..
-                }),
-                _,
-            ) => LogLevel::Warning,
-            _ => LogLevel::Info,
-        };
+                b.name.as_str(),
+                b.cookies.iter().filter_map(|c| c.session_id).collect(),
+            )
+        }));
+        if holders != self.holders {
+            let changed = holders.changed_from(&self.holders);
+            self.holders = holders;
+            self.sessions.refilter(&changed, &self.holders);
+        }
+    }
+
+    fn record(&mut self, browser: BrowserId, hop: Hop) {
         let Some(source) = self.browser_source(browser) else {
             return;
         };
-        self.push_log_at(hop.exchange.sent_at, source.clone(), level, text);
+        let Hop {
+            mut exchange,
+            served,
+            instance,
+        } = hop;
+        let line = ExchangeLine::of(&exchange, served.clone());
+        self.push_log_at(
+            exchange.sent_at,
+            source.clone(),
+            Logged::Exchange(Box::new(line)),
+        );
         if let LogSource::Browser { name, colour, .. } = source {
-            if self.exchanges.len() == MAX_EXCHANGES {
-                self.exchanges.remove(0);
+            if exchange.body.len() > HISTORY_BODY_MAX {
+                exchange.body = cut_text(&exchange.body, HISTORY_BODY_MAX);
             }
-            self.exchanges.push(ExchangeRecord {
+            let record = ExchangeRecord {
                 browser,
                 name,
                 colour,
-                exchange: hop.exchange.clone(),
-                served: hop.served.clone(),
-                instance: hop.instance,
-            });
+                exchange,
+                served,
+                instance,
+            };
+            self.exchange_bytes += record.weight();
+            self.exchanges.push_back(record);
+            while self.exchanges.len() > MAX_EXCHANGES || self.exchange_bytes > MAX_EXCHANGE_BYTES {
+                let Some(old) = self.exchanges.pop_front() else {
+                    break;
+                };
+                self.exchange_bytes -= old.weight();
+            }
         }
     }
 
@@ -506,25 +802,42 @@ impl LabState {
         })
     }
 
-    fn push_log(&mut self, source: LogSource, level: LogLevel, text: String) {
-        self.push_log_at(OffsetDateTime::now_utc(), source, level, text);
+    fn log_lab(&mut self, what: Logged) {
+        self.push_log_at(OffsetDateTime::now_utc(), LogSource::Lab, what);
     }
 
-    fn push_log_at(
-        &mut self,
-        at: OffsetDateTime,
-        source: LogSource,
-        level: LogLevel,
-        text: String,
-    ) {
-        if self.log.len() == MAX_LOG_LINES {
-            self.log.remove(0);
-        }
-        self.log.push(LogEntry {
+    fn log_browser(&mut self, browser: BrowserId, what: Logged) {
+        let source = self.browser_source(browser).unwrap_or(LogSource::Lab);
+        self.push_log_at(OffsetDateTime::now_utc(), source, what);
+    }
+
+    fn push_log_at(&mut self, at: OffsetDateTime, source: LogSource, what: Logged) {
+        let entry = LogEntry {
             at,
             source,
-            level,
-            text,
-        });
+            level: what.level(),
+            what,
+        };
+        self.log_bytes += entry.what.weight();
+        self.log.push_back(entry);
+        self.logged += 1;
+        while self.log.len() > MAX_LOG_LINES || self.log_bytes > MAX_LOG_BYTES {
+            let Some(old) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes -= old.what.weight();
+        }
+    }
+
+    /// The log lines written after the first `before` lines ever written (pass an earlier
+    /// [`Self::logged`]), as far as the log still keeps them.
+    pub fn log_since(&self, before: u64) -> impl Iterator<Item = &LogEntry> {
+        let new = usize::try_from(self.logged.saturating_sub(before)).unwrap_or(usize::MAX);
+        self.log.iter().skip(self.log.len().saturating_sub(new))
+    }
+
+    /// Bytes the log and the timeline hold, for budgets and tests.
+    pub fn retained_bytes(&self) -> (usize, usize) {
+        (self.log_bytes, self.exchange_bytes)
     }
 }

@@ -2,9 +2,14 @@
 
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-use crate::{
-    browser::Exchange,
-    server::{CookieVerdict, Served, SessionData, StoreStory},
+use crate::server::{
+    CookieVerdict, DataText, ExpiryPolicy, RejectReason, Served, SessionId, StoreChoice,
+    StoreStory, cut_text,
+};
+
+use super::{
+    event::{BrowserSwitch, BurstOutcome, JarEdit, Problem, SettingChange},
+    state::{ExchangeLine, Logged},
 };
 
 /// Shortens a session id or cookie value for tables and the log: the first eight characters
@@ -17,9 +22,18 @@ pub fn short(text: &str) -> String {
     }
 }
 
-/// Session data as compact JSON.
-pub fn data_text(data: &SessionData) -> String {
-    serde_json::Value::Object(data.clone()).to_string()
+/// A session id, shortened.
+pub fn short_id(id: SessionId) -> String {
+    short(&id.to_string())
+}
+
+/// Session data as compact JSON; data too long to keep ends in "…" and says its size.
+pub fn data_text(data: &DataText) -> String {
+    if data.is_cut() {
+        format!("{}… ({} bytes)", data.as_str(), data.full_len())
+    } else {
+        data.as_str().to_owned()
+    }
 }
 
 /// How long until `at`: "13d 23h", "4h 05m", "2m 09s", "42s", or "expired".
@@ -83,37 +97,34 @@ pub fn clock_time(at: OffsetDateTime, offset: UtcOffset) -> String {
 }
 
 /// `GET /  Cookie: id=3f2a…  ← 200 "Number of views 3"  · session 3f2a… views 2→3`
-pub fn exchange_line(exchange: &Exchange, served: Option<&Served>) -> String {
-    let path = exchange.path();
-    let cookie = match &exchange.cookie_header {
+pub fn exchange_line(line: &ExchangeLine) -> String {
+    let cookie = match &line.cookie_header {
         Some(header) => format!("Cookie: {}", short_cookie_header(header)),
         None => "no cookie".to_owned(),
     };
-    let mut line = format!(
-        "{} {path}  {cookie}  ← {} “{}”",
-        exchange.method,
-        exchange.status,
-        body_preview(&exchange.body)
+    let mut text = format!(
+        "{} {}  {cookie}  ← {} “{}”",
+        line.method, line.path, line.status, line.body
     );
-    if exchange.set_cookies().next().is_some() {
-        line.push_str("  Set-Cookie");
+    if line.set_cookie {
+        text.push_str("  Set-Cookie");
     }
-    if exchange.cross_site {
-        line.push_str("  (cross-site)");
+    if line.cross_site {
+        text.push_str("  (cross-site)");
     }
-    if !exchange.not_sent.is_empty() {
-        let held: Vec<String> = exchange
+    if !line.not_sent.is_empty() {
+        let held: Vec<String> = line
             .not_sent
             .iter()
-            .map(|n| format!("{} ({})", n.key.name, n.reason))
+            .map(|(name, reason)| format!("{name} ({reason})"))
             .collect();
-        line.push_str(&format!("  · not sent: {}", held.join(", ")));
+        text.push_str(&format!("  · not sent: {}", held.join(", ")));
     }
-    if let Some(served) = served {
-        line.push_str("  · ");
-        line.push_str(&story_text(served));
+    if let Some(served) = &line.served {
+        text.push_str("  · ");
+        text.push_str(&story_text(served));
     }
-    line
+    text
 }
 
 /// A log line for a request the server answered: method, path, user agent, status, story.
@@ -132,31 +143,55 @@ pub fn served_line(served: &Served) -> String {
     )
 }
 
+/// Why the server would not use a cookie, in words.
+pub fn reject_text(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::NotUtf8 => "the Cookie header is not valid UTF-8",
+        RejectReason::NotAnId => "it does not hold a session id",
+        RejectReason::BadSignature => {
+            "its signature does not match the server's secret (tampered, forged, or from another secret)"
+        }
+        RejectReason::DoesNotDecrypt => {
+            "it does not decrypt with the server's secret (tampered, forged, or from another secret)"
+        }
+        RejectReason::Malformed => "the cookie is not well-formed",
+    }
+}
+
 /// What the request did to the store, in words.
 pub fn story_text(served: &Served) -> String {
     let rejected = match &served.cookie {
-        CookieVerdict::Rejected { reason } => format!("cookie rejected: {reason}; "),
+        CookieVerdict::Rejected { reason } => {
+            format!("cookie rejected: {}; ", reject_text(*reason))
+        }
         _ => String::new(),
     };
     let story = match &served.story {
         StoreStory::Untouched => "no session".to_owned(),
         StoreStory::Created { id, data } => {
-            format!("session {} created {}", short(id), data_text(data))
+            format!("session {} created {}", short_id(*id), data_text(data))
         }
         StoreStory::Updated { id, before, after } => {
-            format!("session {} {}", short(id), diff_text(before, after))
+            format!("session {} {}", short_id(*id), diff_text(before, after))
         }
-        StoreStory::Unchanged { id } => format!("session {} unchanged", short(id)),
+        StoreStory::Unchanged { id } => format!("session {} unchanged", short_id(*id)),
         StoreStory::Regenerated { old, new } => {
-            format!("session {} regenerated as {}", short(old), short(new))
+            format!(
+                "session {} regenerated as {}",
+                short_id(*old),
+                short_id(*new)
+            )
         }
-        StoreStory::Deleted { id } => format!("session {} deleted", short(id)),
+        StoreStory::Deleted { id } => format!("session {} deleted", short_id(*id)),
     };
     format!("{rejected}{story}")
 }
 
-/// `views 2→3`, one entry per changed key.
-fn diff_text(before: &SessionData, after: &SessionData) -> String {
+/// `views 2→3`, one entry per changed key; data too long to compare says so.
+fn diff_text(before: &DataText, after: &DataText) -> String {
+    let (Some(before), Some(after)) = (before.parse(), after.parse()) else {
+        return format!("saved {}", data_text(after));
+    };
     let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -164,8 +199,9 @@ fn diff_text(before: &SessionData, after: &SessionData) -> String {
         .into_iter()
         .filter(|k| before.get(*k) != after.get(*k))
         .map(|k| {
-            let show =
-                |v: Option<&serde_json::Value>| v.map_or("∅".to_owned(), |v| v.to_string());
+            let show = |v: Option<&serde_json::Value>| {
+                v.map_or("∅".to_owned(), |v| short_value(&v.to_string()))
+            };
             format!("{k} {}→{}", show(before.get(k)), show(after.get(k)))
         })
         .collect();
@@ -173,6 +209,247 @@ fn diff_text(before: &SessionData, after: &SessionData) -> String {
         "saved, unchanged".to_owned()
     } else {
         changes.join(", ")
+    }
+}
+
+fn short_value(text: &str) -> String {
+    cut_text(text, 40)
+}
+
+/// One log line in words (without time and source).
+pub fn logged_text(what: &Logged) -> String {
+    match what {
+        Logged::Exchange(line) => exchange_line(line),
+        Logged::External(served) => served_line(served),
+        Logged::Skipped { count } => {
+            format!("{count} requests came too fast to log one by one")
+        }
+        Logged::ServerStarted(info) => {
+            let mut text = format!(
+                "Session server listening on {} ({} store, {} cookie “{}”, secret {})",
+                info.url,
+                info.store_kind,
+                info.settings.protection.as_str(),
+                info.settings.cookie_name,
+                info.secret_fingerprint
+            );
+            if let Some(wanted) = &info.fallback_from {
+                text.push_str(&format!(
+                    " — {wanted} was taken, so a free port was used instead"
+                ));
+            }
+            text
+        }
+        Logged::ServerFailed(message) => format!("Session server not running: {message}"),
+        Logged::SettingsApplied {
+            changes,
+            old_cookies_still_valid,
+        } => settings_text(changes, *old_cookies_still_valid),
+        Logged::SecretRotated { old, new } => format!(
+            "Secret rotated ({old} → {new}): every cookie signed with the old secret is now \
+             rejected, so each browser's next visit gets a new session; the old sessions stay \
+             in the store until they expire"
+        ),
+        Logged::ServerRestarted {
+            store,
+            sessions_before,
+            sessions_after,
+        } => match store {
+            StoreChoice::Memory => format!(
+                "Server restarted on a memory store: {sessions_before} session(s) were in the old \
+                 process's memory and are gone ({sessions_after} now). Each browser's next visit \
+                 sends a cookie naming a session that no longer exists, so it gets a new one"
+            ),
+            StoreChoice::Sqlite(path) => format!(
+                "Server restarted on the SQLite store {}: {sessions_after} session(s) were kept on \
+                 disk, so browsers continue where they were",
+                path.display()
+            ),
+            StoreChoice::Redis(url) => format!(
+                "Server restarted on the Redis store {url}: {sessions_after} session(s) were kept \
+                 in Redis, so browsers continue where they were"
+            ),
+        },
+        Logged::Instances { urls, store } => match (store, urls.len()) {
+            (_, 1) => "One server instance".to_owned(),
+            (StoreChoice::Memory, n) => format!(
+                "{n} server instances, each with its own memory store: a browser spreading its \
+                 visits over them meets a different session on each ({})",
+                urls.join(", ")
+            ),
+            (StoreChoice::Sqlite(path), n) => format!(
+                "{n} server instances sharing the SQLite store {}: one session continues across \
+                 all of them ({})",
+                path.display(),
+                urls.join(", ")
+            ),
+            (StoreChoice::Redis(url), n) => format!(
+                "{n} server instances sharing the Redis store {url}: one session continues across \
+                 all of them ({})",
+                urls.join(", ")
+            ),
+        },
+        Logged::StoreDown(message) => format!("The session store is not answering: {message}"),
+        Logged::StoreBack => "The session store answers again".to_owned(),
+        Logged::Burst(outcome) => burst_text(outcome),
+        Logged::Jar(edit) => jar_text(edit),
+        Logged::Switch(switch) => switch_text(*switch).to_owned(),
+        Logged::BrowserRestarted { private, dropped } => {
+            if *private {
+                format!(
+                    "Closed and reopened (private): the whole jar is gone ({dropped} cookie(s))"
+                )
+            } else {
+                format!(
+                    "Closed and reopened: {dropped} session cookie(s) dropped; cookies with an expiry survive"
+                )
+            }
+        }
+        Logged::VisitFailed { url, error } => format!("GET {url} failed: {error}"),
+        Logged::LoadStarted {
+            visits,
+            browsers,
+            concurrency,
+        } => format!(
+            "Load: {visits} visits from {browsers} new browser(s), {concurrency} at a time…"
+        ),
+        Logged::LoadFinished(Ok(report)) => format!("Load finished: {}", report.summary()),
+        Logged::LoadFinished(Err(error)) => format!("Load failed: {error}"),
+        Logged::Problem(problem) => problem_text(problem),
+    }
+}
+
+/// What a burst did to the counter.
+pub fn burst_text(outcome: &BurstOutcome) -> String {
+    let count = outcome.sent;
+    let mode = match outcome.safe {
+        Some(true) => " on the safe server (one request at a time per session)",
+        Some(false) => " on the naive server (no per-session lock)",
+        None => "",
+    };
+    match (outcome.before, outcome.after, outcome.lost()) {
+        (Some(before), Some(after), Some(0)) => format!(
+            "Burst of {count} parallel visits{mode}: views {} → {}, all {count} counted",
+            before.views, after.views
+        ),
+        (Some(before), Some(after), Some(lost)) => format!(
+            "Burst of {count} parallel visits{mode}: views {} → {}, {lost} of {count} increments \
+             lost — each request loaded the session, added one and saved over the others (a lost \
+             update)",
+            before.views, after.views
+        ),
+        (None, _, _) if outcome.safe.is_some() => format!(
+            "Burst of {count} parallel visits without a session cookie: each request got its own \
+             new session (visit once first to race on one session)"
+        ),
+        _ => format!("Burst of {count} parallel visits finished"),
+    }
+}
+
+fn jar_text(edit: &JarEdit) -> String {
+    match edit {
+        JarEdit::Cleared { count } => {
+            format!("Cleared {count} cookie(s): the next visit arrives without a session cookie")
+        }
+        JarEdit::Deleted(key) => {
+            format!("Deleted cookie “{}” ({}{})", key.name, key.domain, key.path)
+        }
+        JarEdit::Edited { cookie, value } => format!(
+            "Edited cookie “{}” to {}: the server will see if it was tampered with",
+            cookie.name,
+            short(value)
+        ),
+        JarEdit::Copied { cookie, from } => format!(
+            "Copied cookie “{}” from {from}: this browser now presents {from}'s session (a hijack)",
+            cookie.name
+        ),
+    }
+}
+
+fn switch_text(switch: BrowserSwitch) -> &'static str {
+    match switch {
+        BrowserSwitch::Cookies(true) => "Cookies on",
+        BrowserSwitch::Cookies(false) => {
+            "Cookies off: this browser neither sends nor stores cookies, so every visit is a stranger"
+        }
+        BrowserSwitch::CrossSite(true) => {
+            "Requests are now cross-site (as if embedded in another site): only SameSite=None cookies go along"
+        }
+        BrowserSwitch::CrossSite(false) => "Requests are same-site again",
+        BrowserSwitch::Spread(true) => {
+            "Visits now go to the server instances in turn (round-robin); the cookie for 127.0.0.1 goes to every port"
+        }
+        BrowserSwitch::Spread(false) => "Visits go to the address as typed again",
+    }
+}
+
+/// What changed between two settings, and what it means for existing sessions.
+pub fn settings_text(changes: &[SettingChange], old_cookies_still_valid: bool) -> String {
+    if changes.is_empty() {
+        return "Settings applied: nothing changed".to_owned();
+    }
+    let names: Vec<String> = changes.iter().map(setting_change_text).collect();
+    let consequence = if old_cookies_still_valid {
+        "existing sessions continue; the new attributes apply to cookies set from now on"
+    } else {
+        "existing cookies are no longer recognised, so every browser's next visit starts a new \
+         session (the old sessions stay in the store until they expire)"
+    };
+    format!(
+        "Settings applied in place ({}): {consequence}",
+        names.join(", ")
+    )
+}
+
+fn setting_change_text(change: &SettingChange) -> String {
+    let on = |b: &bool| if *b { "on" } else { "off" };
+    match change {
+        SettingChange::CookieName { old, new } => format!("cookie name {old} → {new}"),
+        SettingChange::Protection { old, new } => {
+            format!("protection {} → {}", old.as_str(), new.as_str())
+        }
+        SettingChange::HttpOnly(value) => format!("HttpOnly {}", on(value)),
+        SettingChange::Secure(value) => format!("Secure {}", on(value)),
+        SettingChange::SameSite(value) => format!("SameSite={}", value.as_str()),
+        SettingChange::Path(path) => format!("Path={path}"),
+        SettingChange::Domain(Some(domain)) => format!("Domain={domain}"),
+        SettingChange::Domain(None) => "host-only (no Domain)".to_owned(),
+        SettingChange::Expiry(policy) => format!("expiry: {}", expiry_text(policy)),
+        SettingChange::AlwaysSave(value) => format!("always-save {}", on(value)),
+        SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
+        SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),
+    }
+}
+
+/// When sessions end, in words.
+pub fn expiry_text(policy: &ExpiryPolicy) -> String {
+    match policy {
+        ExpiryPolicy::BrowserSession => "when the browser closes".to_owned(),
+        ExpiryPolicy::OnInactivity { secs } => format!("after {secs} s without a request"),
+        ExpiryPolicy::AtDateTime(at) => format!("at {at}"),
+    }
+}
+
+fn problem_text(problem: &Problem) -> String {
+    match problem {
+        Problem::ServerNotRunning => "The embedded server is not running".to_owned(),
+        Problem::TooManyBrowsers { max } => {
+            format!("There are already {max} browsers; remove one to add another")
+        }
+        Problem::BrowserFailed(error) => error.clone(),
+        Problem::CookieGone { name } => format!("Cookie “{name}” is no longer in the jar"),
+        Problem::JarEditFailed(error) => error.clone(),
+        Problem::TimeoutNotPositive => {
+            "The inactivity timeout must be at least one second".to_owned()
+        }
+        Problem::ExpiryInPast => "The expiry time is already past; choose a later one".to_owned(),
+        Problem::RestartFailed(error) => {
+            format!("Restart failed, the server keeps its current store: {error}")
+        }
+        Problem::InstanceRestartFailed(error) => format!("An instance did not restart: {error}"),
+        Problem::InstanceFailed { number, error } => {
+            format!("Could not start instance {number}: {error}")
+        }
     }
 }
 
@@ -186,15 +463,6 @@ pub fn short_cookie_header(header: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn body_preview(body: &str) -> String {
-    const KEEP: usize = 60;
-    let one_line = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
 }
 
 fn short_agent(agent: &str) -> String {
@@ -212,8 +480,8 @@ mod tests {
     /// The diff names each changed key with its old and new value.
     #[test]
     fn diff_names_changed_keys() {
-        let before = SessionData::from_iter([("views".into(), serde_json::json!(2))]);
-        let after = SessionData::from_iter([("views".into(), serde_json::json!(3))]);
+        let before = DataText::from_json(br#"{"views":2}"#);
+        let after = DataText::from_json(br#"{"views":3}"#);
         assert_eq!(diff_text(&before, &after), "views 2→3");
     }
 

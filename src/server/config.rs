@@ -122,12 +122,14 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Everything about the session cookie the server hands out.
+/// Everything about the session cookie the server hands out, except the secret: what the lab
+/// shows and the settings panel edits (the secret never leaves the server side; only its
+/// fingerprint does).
 ///
 /// The defaults follow the seed's express-session example: HttpOnly on, Secure off (plain http),
 /// SameSite=Lax, Path=/, no Max-Age (a browser-session cookie), signed with a secret.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerSettings {
     /// The cookie's name (express-session: `name`).
     pub cookie_name: String,
     /// Hide the cookie from page scripts (express-session: `cookie.httpOnly`).
@@ -149,13 +151,10 @@ pub struct ServerConfig {
     /// Run one request at a time per session, so concurrent requests cannot overwrite each
     /// other's changes (express-session has no such option and loses updates).
     pub lock_per_session: bool,
-    /// The signing / encryption secret (express-session: `secret`).
-    pub secret: Secret,
 }
 
-impl ServerConfig {
-    /// The seed's settings with the given secret.
-    pub fn with_secret(secret: Secret) -> Self {
+impl Default for ServerSettings {
+    fn default() -> Self {
         Self {
             cookie_name: "id".to_owned(),
             http_only: true,
@@ -167,6 +166,24 @@ impl ServerConfig {
             protection: CookieProtection::Signed,
             always_save: false,
             lock_per_session: true,
+        }
+    }
+}
+
+/// The server's settings and the secret that signs or encrypts its cookies.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Everything but the secret.
+    pub settings: ServerSettings,
+    /// The signing / encryption secret (express-session: `secret`).
+    pub secret: Secret,
+}
+
+impl ServerConfig {
+    /// The seed's settings with the given secret.
+    pub fn with_secret(secret: Secret) -> Self {
+        Self {
+            settings: ServerSettings::default(),
             secret,
         }
     }

@@ -21,7 +21,7 @@ use tower_sessions::{
 
 use super::{
     config::{CookieProtection, SameSitePolicy, ServerConfig},
-    inspect::CookieVerdict,
+    session::SessionId,
 };
 
 /// Length of the base64 HMAC-SHA256 tag a signed value starts with (as the cookie crate writes
@@ -43,6 +43,38 @@ pub(crate) struct SessionCookie {
     mac: Hmac<Sha256>,
 }
 
+/// What the server made of the session cookie a request carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieVerdict {
+    /// The request carried no session cookie.
+    Absent,
+    /// The cookie checked out and names this session id.
+    Valid {
+        /// The session id.
+        id: SessionId,
+    },
+    /// The cookie was there but could not be used; the request gets a fresh session.
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+    },
+}
+
+/// Why a session cookie could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// A `Cookie` header is not valid UTF-8.
+    NotUtf8,
+    /// The cookie is genuine but holds no session id.
+    NotAnId,
+    /// Its signature does not match the server's secret.
+    BadSignature,
+    /// It does not decrypt with the server's secret.
+    DoesNotDecrypt,
+    /// It is not a well-formed cookie value.
+    Malformed,
+}
+
 /// What a request's session cookie turned out to be.
 #[derive(Debug)]
 pub(crate) enum Opened {
@@ -56,7 +88,7 @@ pub(crate) enum Opened {
     /// A genuine cookie (signature good, or it decrypts, or it is plain) that holds no id.
     NotAnId,
     /// A cookie the server did not make: the reason says how it failed.
-    Forged(&'static str),
+    Forged(RejectReason),
 }
 
 impl Opened {
@@ -73,20 +105,18 @@ impl Opened {
         matches!(self, Self::Session { .. } | Self::NotAnId)
     }
 
-    /// In words, for the inspector.
+    /// What the inspector records of it.
     pub(crate) fn verdict(&self) -> CookieVerdict {
         match self {
             Self::Absent => CookieVerdict::Absent,
             Self::Unreadable => CookieVerdict::Rejected {
-                reason: "the Cookie header is not valid UTF-8".to_owned(),
+                reason: RejectReason::NotUtf8,
             },
-            Self::Session { id, .. } => CookieVerdict::Valid { id: id.to_string() },
+            Self::Session { id, .. } => CookieVerdict::Valid { id: (*id).into() },
             Self::NotAnId => CookieVerdict::Rejected {
-                reason: "it does not hold a session id".to_owned(),
+                reason: RejectReason::NotAnId,
             },
-            Self::Forged(reason) => CookieVerdict::Rejected {
-                reason: (*reason).to_owned(),
-            },
+            Self::Forged(reason) => CookieVerdict::Rejected { reason: *reason },
         }
     }
 }
@@ -107,17 +137,17 @@ impl SessionCookie {
         let key = config.secret.key().clone();
         let mac = Hmac::<Sha256>::new_from_slice(key.signing()).expect("HMAC takes any key");
         Self {
-            name: config.cookie_name.clone(),
-            http_only: config.http_only,
-            secure: config.secure,
-            same_site: match config.same_site {
+            name: config.settings.cookie_name.clone(),
+            http_only: config.settings.http_only,
+            secure: config.settings.secure,
+            same_site: match config.settings.same_site {
                 SameSitePolicy::Strict => SameSite::Strict,
                 SameSitePolicy::Lax => SameSite::Lax,
                 SameSitePolicy::None => SameSite::None,
             },
-            path: config.path.clone(),
-            domain: config.domain.clone(),
-            protection: config.protection,
+            path: config.settings.path.clone(),
+            domain: config.settings.domain.clone(),
+            protection: config.settings.protection,
             key,
             mac,
         }
@@ -167,7 +197,7 @@ impl SessionCookie {
         }
         match Cookie::parse_encoded(format!("{}={value}", self.name)) {
             Ok(cookie) => self.open(cookie.value()),
-            Err(_) => Opened::Forged("the cookie is not well-formed"),
+            Err(_) => Opened::Forged(RejectReason::Malformed),
         }
     }
 
@@ -177,23 +207,13 @@ impl SessionCookie {
             CookieProtection::Plain => Cow::Borrowed(value),
             CookieProtection::Signed => match self.verify(value) {
                 Some(plain) => Cow::Borrowed(plain),
-                None => {
-                    return Opened::Forged(
-                        "its signature does not match the server's secret \
-                         (tampered, forged, or from another secret)",
-                    );
-                }
+                None => return Opened::Forged(RejectReason::BadSignature),
             },
             CookieProtection::Private => {
                 let cookie = Cookie::new(self.name.clone(), value.to_owned());
                 match CookieJar::new().private(&self.key).decrypt(cookie) {
                     Some(cookie) => Cow::Owned(cookie.value().to_owned()),
-                    None => {
-                        return Opened::Forged(
-                            "it does not decrypt with the server's secret \
-                             (tampered, forged, or from another secret)",
-                        );
-                    }
+                    None => return Opened::Forged(RejectReason::DoesNotDecrypt),
                 }
             }
         };
@@ -286,7 +306,7 @@ mod tests {
 
     fn cookie(protection: CookieProtection) -> SessionCookie {
         let mut config = ServerConfig::with_secret(Secret::from_phrase("keyboard cat"));
-        config.protection = protection;
+        config.settings.protection = protection;
         SessionCookie::new(&config)
     }
 

@@ -10,17 +10,28 @@ use std::{
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tokio::sync::{broadcast, watch};
-use tower_sessions::{session::Id, session_store};
+use tokio::sync::broadcast;
+use tower_sessions::session_store;
 
 use super::{
     config::ServerConfig,
-    cookie::SessionCookie,
-    store::{DeleteReason, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange},
+    cookie::{CookieVerdict, SessionCookie},
+    feed::ChangeFeed,
+    session::{DataText, SessionId, SessionRow},
+    store::{InspectableStore, ListSessions, StoreChange},
 };
 
 /// How many served requests the inspector remembers for the lab to look up.
 const RECENT_SERVED: usize = 1024;
+
+/// The most bytes the remembered requests may hold in all.
+const RECENT_BYTES: usize = 512 * 1024;
+
+/// The most bytes of a request's path and query a record keeps.
+pub const PATH_MAX: usize = 256;
+
+/// The most bytes of a request's `User-Agent` a record keeps.
+pub const USER_AGENT_MAX: usize = 128;
 
 /// A config and the cookie reader made from it (keyed once, not on every check).
 fn settings(config: ServerConfig) -> (Arc<ServerConfig>, Arc<SessionCookie>) {
@@ -28,17 +39,31 @@ fn settings(config: ServerConfig) -> (Arc<ServerConfig>, Arc<SessionCookie>) {
     (Arc::new(config), cookie)
 }
 
+/// `text`, cut to at most `max` bytes at a character boundary, with "…" where it was cut.
+pub fn cut_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// What the inspector needs of a store, object-safe so any store type fits behind it.
 #[async_trait]
 pub trait InspectStore: Send + Sync + 'static {
     /// The store's kind, for the header ("memory", …).
     fn kind(&self) -> &'static str;
+    /// Whether other processes may write the store too.
+    fn is_shared(&self) -> bool;
     /// Every live session, oldest first.
     async fn list(&self) -> session_store::Result<Vec<SessionRow>>;
     /// One session, if the store holds it.
-    async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>>;
-    /// A receiver that changes whenever the store does.
-    fn subscribe(&self) -> watch::Receiver<u64>;
+    async fn get(&self, id: SessionId) -> session_store::Result<Option<SessionRow>>;
+    /// The feed the store's changes are published on.
+    fn feed(&self) -> Arc<ChangeFeed>;
 }
 
 #[async_trait]
@@ -47,34 +72,21 @@ impl<S: ListSessions> InspectStore for InspectableStore<S> {
         InspectableStore::kind(self)
     }
 
+    fn is_shared(&self) -> bool {
+        InspectableStore::is_shared(self)
+    }
+
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
         InspectableStore::list(self).await
     }
 
-    async fn get(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
+    async fn get(&self, id: SessionId) -> session_store::Result<Option<SessionRow>> {
         InspectableStore::get(self, id).await
     }
 
-    fn subscribe(&self) -> watch::Receiver<u64> {
-        InspectableStore::subscribe(self)
+    fn feed(&self) -> Arc<ChangeFeed> {
+        InspectableStore::feed(self).clone()
     }
-}
-
-/// What the server made of the session cookie a request carried.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CookieVerdict {
-    /// The request carried no session cookie.
-    Absent,
-    /// The cookie checked out and names this session id.
-    Valid {
-        /// The session id.
-        id: String,
-    },
-    /// The cookie was there but could not be used; the request gets a fresh session.
-    Rejected {
-        /// Why, in words for the log.
-        reason: String,
-    },
 }
 
 /// What a request did to the store, summed up for the event log.
@@ -85,45 +97,45 @@ pub enum StoreStory {
     /// A new session was created.
     Created {
         /// Its id.
-        id: String,
+        id: SessionId,
         /// Its data.
-        data: SessionData,
+        data: DataText,
     },
     /// An existing session was saved with new data.
     Updated {
         /// Its id.
-        id: String,
+        id: SessionId,
         /// The data before the request.
-        before: SessionData,
+        before: DataText,
         /// The data after.
-        after: SessionData,
+        after: DataText,
     },
     /// The session was read and left as it was.
     Unchanged {
         /// Its id.
-        id: String,
+        id: SessionId,
     },
     /// The session got a new id and kept its data.
     Regenerated {
         /// The id it had.
-        old: String,
+        old: SessionId,
         /// The id it has now.
-        new: String,
+        new: SessionId,
     },
     /// The session was deleted.
     Deleted {
         /// Its id.
-        id: String,
+        id: SessionId,
     },
 }
 
 impl StoreStory {
     /// Sums up the changes one request made, in order.
     pub fn from_changes(changes: Vec<StoreChange>) -> Self {
-        let mut loaded: Option<(Id, SessionData)> = None;
-        let mut deleted: Option<Id> = None;
-        let mut created: Option<(Id, SessionData)> = None;
-        let mut saved: Option<(Id, SessionData)> = None;
+        let mut loaded: Option<(SessionId, DataText)> = None;
+        let mut deleted: Option<SessionId> = None;
+        let mut created: Option<(SessionId, DataText)> = None;
+        let mut saved: Option<(SessionId, DataText)> = None;
         for change in changes {
             match change {
                 StoreChange::Loaded { id, data } => {
@@ -133,47 +145,46 @@ impl StoreStory {
                 }
                 StoreChange::Created { id, data } => created = Some((id, data)),
                 StoreChange::Saved { id, data } => saved = Some((id, data)),
-                StoreChange::Deleted {
-                    id,
-                    reason: DeleteReason::Deleted,
-                } => deleted = Some(id),
-                StoreChange::Deleted { .. } => {}
+                StoreChange::Deleted { id } => deleted = Some(id),
             }
         }
         match (created, saved, deleted, loaded) {
-            (Some((new, _)), _, Some(old), _) => Self::Regenerated {
-                old: old.to_string(),
-                new: new.to_string(),
-            },
-            (Some((id, data)), ..) => Self::Created {
-                id: id.to_string(),
-                data,
-            },
+            (Some((new, _)), _, Some(old), _) => Self::Regenerated { old, new },
+            (Some((id, data)), ..) => Self::Created { id, data },
             (None, Some((id, after)), _, loaded) => Self::Updated {
                 before: loaded.map(|(_, data)| data).unwrap_or_default(),
-                id: id.to_string(),
+                id,
                 after,
             },
-            (None, None, Some(id), _) => Self::Deleted { id: id.to_string() },
-            (None, None, None, Some((id, _))) => Self::Unchanged { id: id.to_string() },
+            (None, None, Some(id), _) => Self::Deleted { id },
+            (None, None, None, Some((id, _))) => Self::Unchanged { id },
             (None, None, None, None) => Self::Untouched,
         }
     }
 
     /// The session the request ended with, if any.
-    pub fn session_id(&self) -> Option<&str> {
+    pub fn session_id(&self) -> Option<SessionId> {
         match self {
             Self::Created { id, .. } | Self::Updated { id, .. } | Self::Unchanged { id } => {
-                Some(id)
+                Some(*id)
             }
-            Self::Regenerated { new, .. } => Some(new),
+            Self::Regenerated { new, .. } => Some(*new),
             Self::Untouched | Self::Deleted { .. } => None,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Created { data, .. } => data.heap_bytes(),
+            Self::Updated { before, after, .. } => before.heap_bytes() + after.heap_bytes(),
+            _ => 0,
         }
     }
 }
 
-/// One request the server answered, as the inspector saw it.
-#[derive(Clone, Debug)]
+/// One request the server answered, as the inspector saw it. Bounded: a 64 KiB URL or a huge
+/// header keeps at most [`PATH_MAX`] and [`USER_AGENT_MAX`] bytes here, cut with "…".
+#[derive(Clone, Debug, PartialEq)]
 pub struct Served {
     /// The request's number, also sent back in the `x-request-id` response header.
     pub number: u64,
@@ -181,9 +192,9 @@ pub struct Served {
     pub at: OffsetDateTime,
     /// Request method.
     pub method: String,
-    /// Request path and query.
+    /// Request path and query (cut to [`PATH_MAX`] bytes).
     pub path: String,
-    /// The `User-Agent` header, if any.
+    /// The `User-Agent` header, if any (cut to [`USER_AGENT_MAX`] bytes).
     pub user_agent: Option<String>,
     /// What the server made of the session cookie.
     pub cookie: CookieVerdict,
@@ -191,6 +202,24 @@ pub struct Served {
     pub status: u16,
     /// What the request did to the store.
     pub story: StoreStory,
+}
+
+impl Served {
+    /// Roughly how many bytes the record holds, for byte budgets.
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.method.len()
+            + self.path.len()
+            + self.user_agent.as_ref().map_or(0, String::len)
+            + self.story.heap_bytes()
+    }
+}
+
+/// The remembered requests and the bytes they hold.
+#[derive(Default)]
+struct Recent {
+    records: VecDeque<Arc<Served>>,
+    bytes: usize,
 }
 
 /// The server's window onto its store and traffic. Cheap to clone.
@@ -207,7 +236,7 @@ struct InspectorInner {
     tracing: AtomicBool,
     /// Shared with the subscribers' copies: recording a request copies a pointer, not the
     /// record.
-    recent: Mutex<VecDeque<Arc<Served>>>,
+    recent: Mutex<Recent>,
     served: broadcast::Sender<Arc<Served>>,
 }
 
@@ -221,7 +250,7 @@ impl Inspector {
                 config: RwLock::new(settings(config)),
                 requests: AtomicU64::new(0),
                 tracing: AtomicBool::new(true),
-                recent: Mutex::new(VecDeque::with_capacity(RECENT_SERVED)),
+                recent: Mutex::default(),
                 served,
             }),
         }
@@ -243,6 +272,11 @@ impl Inspector {
     /// The store's kind ("memory", …).
     pub fn store_kind(&self) -> &'static str {
         self.store().kind()
+    }
+
+    /// Whether other processes may write the store too (so it is listed again now and then).
+    pub fn store_is_shared(&self) -> bool {
+        self.store().is_shared()
     }
 
     /// The server's cookie settings now.
@@ -270,18 +304,19 @@ impl Inspector {
     }
 
     /// One session, if the store holds it.
-    pub async fn session(&self, id: &str) -> session_store::Result<Option<SessionRow>> {
+    pub async fn session(&self, id: SessionId) -> session_store::Result<Option<SessionRow>> {
         self.store().get(id).await
     }
 
-    /// Every live session, oldest first, read from the store.
+    /// Every live session, oldest first, read from the store. Costs as much as the store is
+    /// big: the lab lists only at start, after a store switch, and for shared stores.
     pub async fn sessions(&self) -> session_store::Result<Vec<SessionRow>> {
         self.store().list().await
     }
 
-    /// A receiver that changes whenever the store does.
-    pub fn store_changes(&self) -> watch::Receiver<u64> {
-        self.store().subscribe()
+    /// The feed the store's changes are published on (the same across restarts).
+    pub fn feed(&self) -> Arc<ChangeFeed> {
+        self.store().feed()
     }
 
     /// A receiver of every request the server answers from now on.
@@ -306,22 +341,29 @@ impl Inspector {
     }
 
     /// The record of request `number`, if it is recent enough to be remembered.
-    pub fn served_request(&self, number: u64) -> Option<Served> {
+    pub fn served_request(&self, number: u64) -> Option<Arc<Served>> {
         let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent
+            .records
             .iter()
             .rev()
             .find(|s| s.number == number)
-            .map(|s| Served::clone(s))
+            .cloned()
+    }
+
+    /// How many requests are remembered and the bytes they hold.
+    pub fn recent_size(&self) -> (usize, usize) {
+        let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+        (recent.records.len(), recent.bytes)
     }
 
     /// The session id a cookie (as a browser stores it) stands for, if it is this server's
     /// session cookie and it verifies with this server's secret.
-    pub fn session_id_of_cookie(&self, name: &str, value: &str) -> Option<String> {
-        if name != self.config().cookie_name {
+    pub fn session_id_of_cookie(&self, name: &str, value: &str) -> Option<SessionId> {
+        if name != self.config().settings.cookie_name {
             return None;
         }
-        self.cookie().open_sent(value).id().map(|id| id.to_string())
+        self.cookie().open_sent(value).id().map(SessionId::from)
     }
 
     /// Checks a session cookie's value the way the session layer will.
@@ -334,15 +376,19 @@ impl Inspector {
         self.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Remembers a served request and tells subscribers.
+    /// Remembers a served request (within the count and byte budgets) and tells subscribers.
     pub(crate) fn record(&self, served: Served) {
         let served = Arc::new(served);
         {
             let mut recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
-            if recent.len() == RECENT_SERVED {
-                recent.pop_front();
+            recent.bytes += served.weight();
+            recent.records.push_back(served.clone());
+            while recent.records.len() > RECENT_SERVED || recent.bytes > RECENT_BYTES {
+                let Some(old) = recent.records.pop_front() else {
+                    break;
+                };
+                recent.bytes -= old.weight();
             }
-            recent.push_back(served.clone());
         }
         // Nobody listening (serve mode) is fine.
         let _ = self.inner.served.send(served);
@@ -353,14 +399,18 @@ impl Inspector {
 mod tests {
     use super::*;
 
-    fn data(views: u64) -> SessionData {
-        SessionData::from_iter([("views".to_owned(), serde_json::json!(views))])
+    fn data(views: u64) -> DataText {
+        DataText::from_json(format!(r#"{{"views":{views}}}"#).as_bytes())
+    }
+
+    fn id() -> SessionId {
+        tower_sessions::session::Id::default().into()
     }
 
     /// A load then a save reads as "updated" with the data before and after.
     #[test]
     fn load_then_save_is_an_update() {
-        let a = Id::default();
+        let a = id();
         let story = StoreStory::from_changes(vec![
             StoreChange::Loaded {
                 id: a,
@@ -374,7 +424,7 @@ mod tests {
         assert_eq!(
             story,
             StoreStory::Updated {
-                id: a.to_string(),
+                id: a,
                 before: data(2),
                 after: data(3)
             }
@@ -384,28 +434,27 @@ mod tests {
     /// A delete then a create reads as a regenerated id.
     #[test]
     fn delete_then_create_is_a_regeneration() {
-        let (a, b) = (Id::default(), Id::default());
+        let (a, b) = (id(), id());
         let story = StoreStory::from_changes(vec![
             StoreChange::Loaded {
                 id: a,
                 data: Some(data(2)),
             },
-            StoreChange::Deleted {
-                id: a,
-                reason: DeleteReason::Deleted,
-            },
+            StoreChange::Deleted { id: a },
             StoreChange::Created {
                 id: b,
                 data: data(2),
             },
         ]);
-        assert_eq!(
-            story,
-            StoreStory::Regenerated {
-                old: a.to_string(),
-                new: b.to_string()
-            }
-        );
-        assert_eq!(story.session_id(), Some(b.to_string().as_str()));
+        assert_eq!(story, StoreStory::Regenerated { old: a, new: b });
+        assert_eq!(story.session_id(), Some(b));
+    }
+
+    /// Cut text stays within its budget, ends in "…", and never splits a character.
+    #[test]
+    fn cut_text_is_bounded() {
+        assert_eq!(cut_text("short", 10), "short");
+        let cut = cut_text(&"ü".repeat(1000), 101);
+        assert!(cut.len() <= 101 && cut.ends_with('…'), "{cut}");
     }
 }

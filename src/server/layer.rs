@@ -20,7 +20,7 @@ use axum::{
     Router,
     extract::Request,
     http::{HeaderName, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
 };
 use time::OffsetDateTime;
 use tower::{Layer, Service};
@@ -29,9 +29,8 @@ use tower_sessions::{Expiry, Session, SessionStore};
 use super::{
     config::ServerConfig,
     cookie::{Opened, Outcome, SessionCookie},
-    inspect::{Inspector, Served, StoreStory},
+    inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
     locks::{SessionLocks, SharedHeld, SharedLock, shared_name},
-    routes::store_unavailable_page,
     store::REQUEST_CHANGES,
 };
 
@@ -80,8 +79,8 @@ impl<St: SessionStore> SessionLayer<St> {
             state: Arc::new(LayerState {
                 store: Arc::new(store),
                 cookie: SessionCookie::new(config),
-                expiry: config.expiry.to_expiry(),
-                always_save: config.always_save,
+                expiry: config.settings.expiry.to_expiry(),
+                always_save: config.settings.always_save,
                 inspector,
                 shared_lock: shared_lock.filter(|_| locks.is_some()),
                 locks,
@@ -233,14 +232,20 @@ impl<St: SessionStore> LayerState<St> {
     {
         let at = OffsetDateTime::now_utc();
         let method = request.method().to_string();
-        let path = request.uri().path_and_query().map_or_else(
-            || request.uri().path().to_owned(),
-            |p| p.as_str().to_owned(),
+        // Bounded: a 64 KiB URL or a huge header costs the record a few hundred bytes.
+        let path = cut_text(
+            request
+                .uri()
+                .path_and_query()
+                .map_or_else(|| request.uri().path(), |p| p.as_str()),
+            PATH_MAX,
         );
-        let user_agent = request
-            .headers()
-            .get(header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let user_agent = request.headers().get(header::USER_AGENT).map(|v| {
+            // Only the head is decoded; a longer header is still cut (and marked) below.
+            let bytes = v.as_bytes();
+            let head = &bytes[..bytes.len().min(USER_AGENT_MAX + 4)];
+            cut_text(&String::from_utf8_lossy(head), USER_AGENT_MAX)
+        });
         let cookie = opened.verdict();
         let changes = Arc::new(Mutex::new(Vec::new()));
         let response = REQUEST_CHANGES
@@ -259,6 +264,18 @@ impl<St: SessionStore> LayerState<St> {
         });
         response
     }
+}
+
+/// A 503 page saying the session store failed, and how.
+pub(super) fn store_unavailable_page(err: &str) -> Response {
+    tracing::error!(%err, "session store failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(format!(
+            "Session store unavailable: {err}. Your session is safe; try again shortly."
+        )),
+    )
+        .into_response()
 }
 
 /// Serves whichever router `current` holds when each request arrives, so settings can change

@@ -5,18 +5,23 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasherDefault, Hasher},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 use tower_sessions::{
     SessionStore,
     session::{Id, Record},
     session_store,
 };
 
-use super::store::{ListSessions, SessionRow, from_unix_millis, unix_millis};
+use super::{
+    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    store::ListSessions,
+};
 
 /// How many independently locked parts the store has. Many, so that growing one part's table
 /// (a rehash, which holds its lock) moves few sessions and stalls few requests.
@@ -25,7 +30,7 @@ const SHARDS: usize = 256;
 /// One stored session.
 #[derive(Clone, Debug)]
 struct Entry {
-    /// The data as a JSON object, serialized.
+    /// The data as a JSON object, serialized with its keys in order.
     data: Box<[u8]>,
     /// Unix milliseconds.
     expires: i64,
@@ -62,7 +67,24 @@ impl Hasher for FoldHasher {
 /// A hash map for already-random keys.
 pub(super) type FoldMap<K, V> = HashMap<K, V, BuildHasherDefault<FoldHasher>>;
 
-type Shard = FoldMap<Id, Entry>;
+/// One independently locked part of the store.
+#[derive(Debug)]
+struct Shard {
+    sessions: Mutex<FoldMap<Id, Entry>>,
+    /// No session of this shard expires before this (Unix milliseconds): lowered by every
+    /// write, made exact by every sweep of the shard. Read without the lock, so the sweep skips
+    /// shards with nothing due.
+    earliest_expiry: AtomicI64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self {
+            sessions: Mutex::default(),
+            earliest_expiry: AtomicI64::new(i64::MAX),
+        }
+    }
+}
 
 /// Sessions in memory. Clones share the same sessions.
 ///
@@ -70,34 +92,31 @@ type Shard = FoldMap<Id, Entry>;
 /// own bits. Ids from cookies that name no session only probe, and are never stored.
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
-    shards: Arc<[Mutex<Shard>]>,
+    shards: Arc<[Shard]>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
         }
     }
 }
 
 impl MemoryStore {
-    // A std Mutex, not a tokio one: no await happens while a shard is held.
-    fn shard(&self, id: &Id) -> MutexGuard<'_, Shard> {
+    fn shard_of(&self, id: &Id) -> &Shard {
         // The high bits pick the shard; the map's buckets use the folded low bits.
-        let index = ((id.0 >> 112) as usize) % self.shards.len();
-        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+        &self.shards[((id.0 >> 112) as usize) % self.shards.len()]
     }
 
-    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> {
-        self.shards
-            .iter()
-            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()))
+    // A std Mutex, not a tokio one: no await happens while a shard is held.
+    fn lock(shard: &Shard) -> MutexGuard<'_, FoldMap<Id, Entry>> {
+        shard.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn entry(record: &Record, created: i64, now: i64) -> session_store::Result<Entry> {
-        let data = serde_json::to_vec(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data =
+            encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         Ok(Entry {
             data: data.into_boxed_slice(),
             expires: unix_millis(record.expiry_date),
@@ -115,20 +134,22 @@ impl MemoryStore {
         })
     }
 
-    fn row(id: Id, entry: &Entry) -> session_store::Result<SessionRow> {
-        Ok(SessionRow {
-            id: id.to_string(),
-            data: serde_json::from_slice(&entry.data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+    fn row(id: Id, entry: &Entry) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            data: DataText::from_json(&entry.data),
             expires_at: from_unix_millis(entry.expires),
             created_at: Some(from_unix_millis(entry.created)),
             updated_at: Some(from_unix_millis(entry.updated)),
-        })
+        }
     }
-}
 
-fn now_millis() -> i64 {
-    unix_millis(OffsetDateTime::now_utc())
+    fn insert(shard: &Shard, sessions: &mut FoldMap<Id, Entry>, id: Id, entry: Entry) {
+        shard
+            .earliest_expiry
+            .fetch_min(entry.expires, Ordering::Relaxed);
+        sessions.insert(id, entry);
+    }
 }
 
 #[async_trait]
@@ -137,12 +158,13 @@ impl SessionStore for MemoryStore {
         let now = now_millis();
         let entry = Self::entry(record, now, now)?;
         loop {
-            let mut shard = self.shard(&record.id);
-            if let std::collections::hash_map::Entry::Vacant(slot) = shard.entry(record.id) {
-                slot.insert(entry);
+            let shard = self.shard_of(&record.id);
+            let mut sessions = Self::lock(shard);
+            if !sessions.contains_key(&record.id) {
+                Self::insert(shard, &mut sessions, record.id, entry);
                 return Ok(());
             }
-            drop(shard);
+            drop(sessions);
             // Session id collision (one in 2^128): pick another.
             record.id = Id::default();
         }
@@ -150,22 +172,24 @@ impl SessionStore for MemoryStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let now = now_millis();
-        let mut shard = self.shard(&record.id);
-        let created = shard.get(&record.id).map_or(now, |e| e.created);
-        shard.insert(record.id, Self::entry(record, created, now)?);
+        let shard = self.shard_of(&record.id);
+        let mut sessions = Self::lock(shard);
+        let created = sessions.get(&record.id).map_or(now, |e| e.created);
+        let entry = Self::entry(record, created, now)?;
+        Self::insert(shard, &mut sessions, record.id, entry);
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let shard = self.shard(id);
-        match shard.get(id) {
+        let sessions = Self::lock(self.shard_of(id));
+        match sessions.get(id) {
             Some(entry) if entry.expires > now_millis() => Self::record(*id, entry).map(Some),
             _ => Ok(None),
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.shard(id).remove(id);
+        Self::lock(self.shard_of(id)).remove(id);
         Ok(())
     }
 }
@@ -176,12 +200,17 @@ impl ListSessions for MemoryStore {
         "memory"
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
         let now = now_millis();
         let mut live: Vec<(i64, SessionRow)> = Vec::new();
-        for shard in self.shards() {
-            for (id, entry) in shard.iter().filter(|(_, e)| e.expires > now) {
-                live.push((entry.created, Self::row(*id, entry)?));
+        for shard in self.shards.iter() {
+            let sessions = Self::lock(shard);
+            for (id, entry) in sessions.iter().filter(|(_, e)| e.expires > now) {
+                live.push((entry.created, Self::row(*id, entry)));
             }
         }
         live.sort_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| ra.id.cmp(&rb.id)));
@@ -189,40 +218,60 @@ impl ListSessions for MemoryStore {
     }
 
     async fn get(&self, id: &Id) -> session_store::Result<Option<SessionRow>> {
-        let shard = self.shard(id);
-        match shard.get(id) {
-            Some(entry) if entry.expires > now_millis() => Self::row(*id, entry).map(Some),
-            _ => Ok(None),
-        }
+        let sessions = Self::lock(self.shard_of(id));
+        Ok(match sessions.get(id) {
+            Some(entry) if entry.expires > now_millis() => Some(Self::row(*id, entry)),
+            _ => None,
+        })
     }
 
-    async fn delete_expired(&self) -> session_store::Result<usize> {
-        self.delete_expired_part(0, 1).await
-    }
-
-    async fn delete_expired_part(&self, part: usize, parts: usize) -> session_store::Result<usize> {
-        let now = now_millis();
-        let mut deleted = 0;
-        // One shard locked at a time, each for one pass over its own sessions.
-        for (index, shard) in self.shards.iter().enumerate() {
-            if index % parts.max(1) != part {
+    async fn delete_expired(&self, now: i64) -> session_store::Result<Vec<Id>> {
+        let mut gone = Vec::new();
+        // Only shards with something due are locked, one at a time, each for one pass.
+        for shard in self.shards.iter() {
+            if shard.earliest_expiry.load(Ordering::Relaxed) > now {
                 continue;
             }
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let before = shard.len();
-            shard.retain(|_, entry| entry.expires > now);
-            deleted += before - shard.len();
+            let mut sessions = Self::lock(shard);
+            let mut earliest = i64::MAX;
+            sessions.retain(|id, entry| {
+                if entry.expires > now {
+                    earliest = earliest.min(entry.expires);
+                    true
+                } else {
+                    gone.push(*id);
+                    false
+                }
+            });
+            // Exact again (writes lower it only while the lock is held, as here).
+            shard.earliest_expiry.store(earliest, Ordering::Relaxed);
         }
-        Ok(deleted)
+        Ok(gone)
+    }
+
+    async fn next_expiry(&self) -> session_store::Result<Option<i64>> {
+        let earliest = self
+            .shards
+            .iter()
+            .map(|shard| shard.earliest_expiry.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(i64::MAX);
+        Ok((earliest != i64::MAX).then_some(earliest))
     }
 
     async fn count(&self) -> session_store::Result<usize> {
-        Ok(self.shards().map(|shard| shard.len()).sum())
+        Ok(self
+            .shards
+            .iter()
+            .map(|shard| Self::lock(shard).len())
+            .sum())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
 
     fn record(secs_left: i64, views: u64) -> Record {
@@ -249,8 +298,8 @@ mod tests {
         assert_eq!(loaded.data["views"], 2);
         let rows = store.list().await.unwrap();
         assert_eq!(
-            rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
-            [a.id.to_string(), b.id.to_string()]
+            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [a.id.into(), b.id.into()]
         );
         assert!(rows[0].updated_at >= rows[0].created_at);
         store.delete(&a.id).await.unwrap();
@@ -268,7 +317,12 @@ mod tests {
         store.create(&mut live).await.unwrap();
         assert!(store.load(&dead.id).await.unwrap().is_none());
         assert_eq!(store.list().await.unwrap().len(), 1);
-        assert_eq!(store.delete_expired().await.unwrap(), 1);
+        assert_eq!(store.delete_expired(now_millis()).await.unwrap(), [dead.id]);
+        assert_eq!(
+            store.next_expiry().await.unwrap(),
+            Some(unix_millis(live.expiry_date)),
+            "the sweep knows exactly when the next session falls due"
+        );
         assert_eq!(store.count().await.unwrap(), 1);
     }
 }

@@ -1,22 +1,23 @@
 //! The embedded session server: the Rust twin of the seed's express-session example.
 //!
-//! `app` builds the router (for in-process tests), `run` serves it on a listener until a
-//! shutdown future resolves, and `start` binds (falling back to a free port when the wanted one
-//! is taken) and spawns it, returning a [`RunningServer`] whose [`Inspector`] shows the store.
+//! `app` builds the router (for in-process tests), and [`RunningServer`] binds (falling back to
+//! a free port when the wanted one is taken) and serves it, with an [`Inspector`] that shows
+//! the store and a [`ChangeFeed`] that announces each change to it.
 
 mod config;
 mod cookie;
+mod feed;
 mod inspect;
 mod layer;
 mod locks;
 mod memory;
 mod redis;
 mod routes;
+mod session;
 mod sqlite;
 mod store;
 
 use std::{
-    future::Future,
     io,
     net::SocketAddr,
     sync::{Arc, Mutex, RwLock},
@@ -24,20 +25,23 @@ use std::{
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub use config::{CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig};
-pub use inspect::{CookieVerdict, Inspector, Served, StoreStory};
+pub use config::{
+    CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig, ServerSettings,
+};
+pub use cookie::{CookieVerdict, RejectReason};
+pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
+pub use inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text};
 pub use layer::REQUEST_ID_HEADER;
 pub use locks::{SessionLocks, SharedLock};
 pub use memory::MemoryStore;
 pub use redis::RedisSessions;
 pub use routes::app;
-pub use sqlite::SqliteSessions;
-pub use store::{
-    DeleteReason, Indexed, InspectableStore, ListSessions, SessionData, SessionRow, StoreChange,
+pub use session::{
+    DATA_TEXT_MAX, DataText, DeleteReason, SessionData, SessionId, SessionRow, from_unix_millis,
+    now_millis, unix_millis,
 };
-
-/// How often expired sessions are swept from the store.
-const EXPIRY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+pub use sqlite::SqliteSessions;
+pub use store::{InspectableStore, ListSessions, StoreChange};
 
 /// Which store the embedded server keeps its sessions in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -99,27 +103,23 @@ enum Store {
 }
 
 impl Store {
-    /// Opens the chosen store, announcing changes on `announcer`.
-    async fn open(
-        choice: &StoreChoice,
-        announcer: Arc<tokio::sync::watch::Sender<u64>>,
-    ) -> Result<Self, ServerError> {
+    /// Opens the chosen store, publishing its changes on `feed`.
+    async fn open(choice: &StoreChoice, feed: Arc<ChangeFeed>) -> Result<Self, ServerError> {
         Ok(match choice {
-            StoreChoice::Memory => Self::Memory(InspectableStore::with_announcer(
-                MemoryStore::default(),
-                announcer,
-            )),
-            StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_announcer(
+            StoreChoice::Memory => {
+                Self::Memory(InspectableStore::with_feed(MemoryStore::default(), feed))
+            }
+            StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_feed(
                 SqliteSessions::open(path.clone())
                     .await
                     .map_err(ServerError::Store)?,
-                announcer,
+                feed,
             )),
-            StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_announcer(
+            StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_feed(
                 RedisSessions::connect(url)
                     .await
                     .map_err(ServerError::Store)?,
-                announcer,
+                feed,
             )),
         })
     }
@@ -153,9 +153,9 @@ impl Store {
 
     fn spawn_expiry_task(&self) -> JoinHandle<()> {
         match self {
-            Self::Memory(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
-            Self::Sqlite(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
-            Self::Redis(store) => store.spawn_expiry_task(EXPIRY_SWEEP_PERIOD),
+            Self::Memory(store) => store.spawn_expiry_task(),
+            Self::Sqlite(store) => store.spawn_expiry_task(),
+            Self::Redis(store) => store.spawn_expiry_task(),
         }
     }
 
@@ -213,24 +213,12 @@ pub async fn bind(addr: SocketAddr) -> Result<Bound, ServerError> {
     }
 }
 
-/// Serves the session app on `listener` until `shutdown` resolves, then finishes the requests
-/// in flight.
-pub async fn run(
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 /// A server running on the current tokio runtime.
 pub struct RunningServer {
     addr: SocketAddr,
     store: RwLock<Store>,
     choice: RwLock<StoreChoice>,
-    announcer: Arc<tokio::sync::watch::Sender<u64>>,
+    feed: Arc<ChangeFeed>,
     locks: SessionLocks,
     router: Arc<RwLock<axum::Router>>,
     fallback_from: Option<SocketAddr>,
@@ -264,8 +252,8 @@ impl RunningServer {
         choice: StoreChoice,
         locks: SessionLocks,
     ) -> Result<Self, ServerError> {
-        let announcer = Arc::new(tokio::sync::watch::channel(0).0);
-        let store = Store::open(&choice, announcer.clone()).await?;
+        let feed = Arc::new(ChangeFeed::default());
+        let store = Store::open(&choice, feed.clone()).await?;
         let Bound {
             listener,
             fallback_from,
@@ -295,7 +283,7 @@ impl RunningServer {
             addr,
             store: RwLock::new(store),
             choice: RwLock::new(choice),
-            announcer,
+            feed,
             locks,
             router,
             fallback_from,
@@ -319,17 +307,12 @@ impl RunningServer {
             .clone()
     }
 
-    /// Restarts the server's state as a process restart would: the store is opened afresh —
-    /// a memory store comes back empty, a SQLite store reopens its file with every session in
-    /// it. The socket stays, so browsers need no new address.
-    pub async fn restart(&self) -> Result<(), ServerError> {
-        self.restart_with(self.store_choice()).await
-    }
-
-    /// Restarts on another store (or the same). If the store cannot be opened, the server
-    /// keeps running on the one it has.
+    /// Restarts the server's state as a process restart would, on another store or the same:
+    /// the store is opened afresh — a memory store comes back empty, a SQLite store reopens its
+    /// file with every session in it. The socket stays, so browsers need no new address. If the
+    /// store cannot be opened, the server keeps running on the one it has.
     pub async fn restart_with(&self, choice: StoreChoice) -> Result<(), ServerError> {
-        let store = Store::open(&choice, self.announcer.clone()).await?;
+        let store = Store::open(&choice, self.feed.clone()).await?;
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
@@ -342,7 +325,8 @@ impl RunningServer {
         )
         .abort();
         *self.store.write().unwrap_or_else(|e| e.into_inner()) = store;
-        self.announcer.send_modify(|g| *g = g.wrapping_add(1));
+        // Whoever reads the feed now holds a view of the old store: start it over.
+        self.feed.reset();
         Ok(())
     }
 

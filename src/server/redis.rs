@@ -7,14 +7,16 @@ use std::{collections::HashMap, time::Duration};
 use async_trait::async_trait;
 use fred::prelude::*;
 use futures::StreamExt as _;
-use time::OffsetDateTime;
 use tower_sessions::{
     SessionStore,
     session::{Id, Record},
     session_store,
 };
 
-use super::store::{ListSessions, SessionData, SessionRow, from_unix_millis, unix_millis};
+use super::{
+    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    store::ListSessions,
+};
 
 /// Every key this store writes starts with this.
 const PREFIX: &str = "session-lab:session:";
@@ -86,11 +88,13 @@ fn redis_error(err: Error) -> session_store::Error {
 }
 
 fn now() -> i64 {
-    unix_millis(OffsetDateTime::now_utc())
+    now_millis()
 }
 
 fn encode(record: &Record) -> session_store::Result<String> {
-    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+    let bytes =
+        encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
 /// A stored hash as a row, if it is complete.
@@ -99,11 +103,12 @@ fn row(id: &str, fields: &HashMap<String, String>) -> session_store::Result<Opti
     let (Some(data), Some(expires)) = (fields.get("data"), field("expires")) else {
         return Ok(None);
     };
-    let data: SessionData =
-        serde_json::from_str(data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+    let Ok(id) = id.parse() else {
+        return Ok(None);
+    };
     Ok(Some(SessionRow {
-        id: id.to_owned(),
-        data,
+        id,
+        data: DataText::from_json(data.as_bytes()),
         expires_at: from_unix_millis(expires),
         created_at: field("created").map(from_unix_millis),
         updated_at: field("updated").map(from_unix_millis),
@@ -167,16 +172,18 @@ impl SessionStore for RedisSessions {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let fields: HashMap<String, String> =
             self.client.hgetall(key(id)).await.map_err(redis_error)?;
-        let Some(row) = row(&id.to_string(), &fields)? else {
+        let field = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+        let (Some(data), Some(expires)) = (fields.get("data"), field("expires")) else {
             return Ok(None);
         };
-        if row.expires_at <= OffsetDateTime::now_utc() {
+        if expires <= now() {
             return Ok(None);
         }
         Ok(Some(Record {
             id: *id,
-            data: row.data.into_iter().collect(),
-            expiry_date: row.expires_at,
+            data: serde_json::from_str(data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: from_unix_millis(expires),
         }))
     }
 
@@ -190,6 +197,10 @@ impl SessionStore for RedisSessions {
 impl ListSessions for RedisSessions {
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
@@ -211,7 +222,7 @@ impl ListSessions for RedisSessions {
                 rows.push(row);
             }
         }
-        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        rows.sort_by_key(|r| (r.created_at, r.id));
         Ok(rows)
     }
 
@@ -221,9 +232,14 @@ impl ListSessions for RedisSessions {
         row(&id.to_string(), &fields)
     }
 
-    async fn delete_expired(&self) -> session_store::Result<usize> {
-        // Redis expires the keys itself (PEXPIREAT is set on every write).
-        Ok(0)
+    async fn delete_expired(&self, _now: i64) -> session_store::Result<Vec<Id>> {
+        // Redis expires the keys itself (PEXPIREAT is set on every write); the inspector sees
+        // them go when it lists the store again.
+        Ok(Vec::new())
+    }
+
+    async fn next_expiry(&self) -> session_store::Result<Option<i64>> {
+        Ok(None)
     }
 
     async fn count(&self) -> session_store::Result<usize> {

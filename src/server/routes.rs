@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Query, Request, State},
+    extract::{Query, Request},
     http::StatusCode,
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -11,7 +11,12 @@ use axum::{
 use serde::Deserialize;
 use tower_sessions::{Session, SessionStore, session};
 
-use super::{config::ServerConfig, inspect::Inspector, layer::SessionLayer, locks::SessionLocks};
+use super::{
+    config::ServerConfig,
+    inspect::Inspector,
+    layer::{SessionLayer, store_unavailable_page},
+    locks::SessionLocks,
+};
 
 /// The session key the counter lives under, as in the seed (`request.session.views`).
 const VIEWS: &str = "views";
@@ -44,9 +49,8 @@ pub fn app_sharing<S: SessionStore + Clone>(
         .route("/logout", get(logout))
         .route("/regenerate", get(regenerate))
         .route("/whoami", get(whoami))
-        .with_state(inspector.clone())
         .fallback(not_found);
-    let locks = config.lock_per_session.then_some(locks);
+    let locks = config.settings.lock_per_session.then_some(locks);
     routes.layer(SessionLayer::new(store, &config, inspector, locks, shared))
 }
 
@@ -137,23 +141,28 @@ async fn regenerate(session: Session) -> Response {
     Html("Session id regenerated: same data, new id.".to_owned()).into_response()
 }
 
-/// `GET /whoami`: the session's id and data as JSON, read from the store.
-async fn whoami(State(inspector): State<Inspector>, session: Session) -> Response {
+/// `GET /whoami`: the session's id and the data the lab's routes keep (views, user), as JSON.
+async fn whoami(session: Session) -> Response {
     let id = match exists(&session).await {
         Ok(true) => session.id(),
         Ok(false) => None,
         Err(err) => return store_unavailable(err),
     };
-    let data = match id {
-        Some(id) => match inspector.session(&id.to_string()).await {
-            Ok(row) => row.map(|r| serde_json::Value::Object(r.data)),
-            Err(err) => return store_unavailable(session::Error::Store(err)),
-        },
-        None => None,
-    };
+    let mut data = serde_json::Map::new();
+    if id.is_some() {
+        for key in [USER, VIEWS] {
+            match session.get_value(key).await {
+                Ok(Some(value)) => {
+                    data.insert(key.to_owned(), value);
+                }
+                Ok(None) => {}
+                Err(err) => return store_unavailable(err),
+            }
+        }
+    }
     Json(serde_json::json!({
         "session": id.map(|id| id.to_string()),
-        "data": data.unwrap_or_else(|| serde_json::json!({})),
+        "data": data,
     }))
     .into_response()
 }
@@ -161,18 +170,6 @@ async fn whoami(State(inspector): State<Inspector>, session: Session) -> Respons
 /// The page for a store that cannot be reached: a 503 that says what happened.
 fn store_unavailable(err: session::Error) -> Response {
     store_unavailable_page(&err.to_string())
-}
-
-/// A 503 page saying the session store failed, and how.
-pub(super) fn store_unavailable_page(err: &str) -> Response {
-    tracing::error!(%err, "session store failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Html(format!(
-            "Session store unavailable: {err}. Your session is safe; try again shortly."
-        )),
-    )
-        .into_response()
 }
 
 /// Any other path: Express's wording.

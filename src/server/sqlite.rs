@@ -8,10 +8,12 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use super::store::{ListSessions, SessionData, SessionRow, from_unix_millis, unix_millis};
+use super::{
+    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    store::ListSessions,
+};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use time::OffsetDateTime;
 use tower_sessions::{
     SessionStore,
     session::{Id, Record},
@@ -99,11 +101,7 @@ fn sql_error(err: sqlx::Error) -> session_store::Error {
 }
 
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
-}
-
-fn decode(data: &[u8]) -> session_store::Result<SessionData> {
-    serde_json::from_slice(data).map_err(|e| session_store::Error::Decode(e.to_string()))
+    encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
 /// One row of the table: id, data, expires, created, updated (times as Unix milliseconds).
@@ -111,8 +109,10 @@ type Row = (String, Vec<u8>, i64, i64, i64);
 
 fn session_row((id, data, expires, created, updated): Row) -> session_store::Result<SessionRow> {
     Ok(SessionRow {
-        id,
-        data: decode(&data)?,
+        id: id
+            .parse()
+            .map_err(|e: String| session_store::Error::Decode(e))?,
+        data: DataText::from_json(&data),
         expires_at: from_unix_millis(expires),
         created_at: Some(from_unix_millis(created)),
         updated_at: Some(from_unix_millis(updated)),
@@ -120,7 +120,7 @@ fn session_row((id, data, expires, created, updated): Row) -> session_store::Res
 }
 
 fn now() -> i64 {
-    unix_millis(OffsetDateTime::now_utc())
+    now_millis()
 }
 
 impl SqliteSessions {
@@ -165,12 +165,24 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        // The same read the inspector makes, so both agree on what "live" means.
-        Ok(ListSessions::get(self, id).await?.map(|row| Record {
-            id: *id,
-            data: row.data.into_iter().collect(),
-            expiry_date: row.expires_at,
-        }))
+        // The same condition the inspector's read has, so both agree on what "live" means.
+        let row: Option<(Vec<u8>, i64)> = sqlx::query_as(&format!(
+            "select data, expires from {TABLE} where id = ? and expires > ?"
+        ))
+        .bind(id.to_string())
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        row.map(|(data, expires)| {
+            Ok(Record {
+                id: *id,
+                data: serde_json::from_slice(&data)
+                    .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+                expiry_date: from_unix_millis(expires),
+            })
+        })
+        .transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -187,6 +199,10 @@ impl SessionStore for SqliteSessions {
 impl ListSessions for SqliteSessions {
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
@@ -213,13 +229,28 @@ impl ListSessions for SqliteSessions {
         row.map(session_row).transpose()
     }
 
-    async fn delete_expired(&self) -> session_store::Result<usize> {
-        let done = sqlx::query(&format!("delete from {TABLE} where expires <= ?"))
-            .bind(now())
-            .execute(&self.pool)
-            .await
-            .map_err(sql_error)?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    async fn delete_expired(&self, now: i64) -> session_store::Result<Vec<Id>> {
+        let gone: Vec<(String,)> = sqlx::query_as(&format!(
+            "delete from {TABLE} where expires <= ? returning id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql_error)?;
+        Ok(gone
+            .into_iter()
+            .filter_map(|(id,)| id.parse().ok())
+            .collect())
+    }
+
+    async fn next_expiry(&self) -> session_store::Result<Option<i64>> {
+        // Answered from the index on `expires`.
+        let (earliest,): (Option<i64>,) =
+            sqlx::query_as(&format!("select min(expires) from {TABLE}"))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(sql_error)?;
+        Ok(earliest)
     }
 
     async fn count(&self) -> session_store::Result<usize> {

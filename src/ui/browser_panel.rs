@@ -11,7 +11,7 @@ use crate::{
         BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
         text::{clock_time, short, short_cookie_header, time_left},
     },
-    server::ServerConfig,
+    server::ServerSettings,
 };
 
 use super::{UiCommand, theme};
@@ -78,7 +78,7 @@ pub const HISTORY_SHOWN: usize = 50;
 /// What a browser panel shows besides the browser itself.
 pub struct PanelContext<'a> {
     /// The embedded server's settings (for the burst's safe/naive switch), if it runs.
-    pub server: Option<&'a ServerConfig>,
+    pub server: Option<&'a ServerSettings>,
     /// The other browsers, for "copy cookie to …".
     pub peers: Peers<'a>,
     /// This browser's latest exchanges, newest first.
@@ -291,7 +291,7 @@ fn switches_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    (server, context_instances): (Option<&ServerConfig>, usize),
+    (server, context_instances): (Option<&ServerSettings>, usize),
     commands: &mut Vec<UiCommand>,
 ) {
     let name = &browser.name;
@@ -360,9 +360,9 @@ fn switches_ui(
                  every visit. Off: the naive server (like express-session) loses increments \
                  when requests of one session overlap. Applies to the whole server.",
             ) {
-                let mut config = config.clone();
-                config.lock_per_session = safe;
-                commands.push(lab(Command::ApplySettings(config)));
+                let mut settings = config.clone();
+                settings.lock_per_session = safe;
+                commands.push(lab(Command::ApplySettings(settings)));
             }
         }
     });

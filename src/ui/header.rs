@@ -74,7 +74,7 @@ pub fn header_ui(
                     ui.label(format!("{} store", server.store_kind));
                 }
                 ui.label("·");
-                let config = &server.config;
+                let config = &server.settings;
                 ui.label(format!(
                     "{} cookie “{}”",
                     config.protection.as_str(),
@@ -84,7 +84,7 @@ pub fn header_ui(
                     "Cookies are {} with a secret (fingerprint {}); the secret itself is never \
                      shown.",
                     config.protection.as_str(),
-                    config.secret.fingerprint()
+                    server.secret_fingerprint
                 ));
             }
             (None, Some(error)) => {

@@ -22,7 +22,7 @@ pub fn log_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
         .auto_shrink([false, false])
         .stick_to_bottom(true)
         .show_rows(ui, row_height, state.log.len(), |ui, rows| {
-            for entry in &state.log[rows] {
+            for entry in state.log.range(rows) {
                 ui.horizontal(|ui| {
                     ui.label(
                         RichText::new(clock_time(entry.at, offset))
@@ -50,7 +50,7 @@ pub fn log_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
                             ui.label(RichText::new("lab").monospace().weak());
                         }
                     }
-                    let text = RichText::new(&entry.text).monospace();
+                    let text = RichText::new(entry.text()).monospace();
                     let text = match entry.level {
                         LogLevel::Info => text,
                         LogLevel::Warning => text.color(theme::warn(dark)),

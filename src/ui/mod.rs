@@ -55,6 +55,7 @@ pub struct SessionLabApp {
     state: LabState,
     drafts: HashMap<BrowserId, BrowserDraft>,
     settings: Option<SettingsDraft>,
+    sessions: sessions_panel::SessionsDraft,
     load: header::LoadDraft,
     bottom_tab: BottomTab,
     offset: UtcOffset,
@@ -71,6 +72,7 @@ impl SessionLabApp {
             state: LabState::default(),
             drafts: HashMap::new(),
             settings: None,
+            sessions: sessions_panel::SessionsDraft::default(),
             load: header::LoadDraft::default(),
             bottom_tab: BottomTab::Log,
             offset,
@@ -148,17 +150,22 @@ impl SessionLabApp {
         ctx.request_repaint_after(std::time::Duration::from_millis(50));
     }
 
-    /// Repaints when a countdown's text will change, and not before.
-    fn schedule_countdowns(&self, ctx: &egui::Context, now: OffsetDateTime) {
+    /// Repaints when a visible countdown's text will change, and not before: the cookies'
+    /// countdowns, and those of the session rows on screen (`sessions`).
+    fn schedule_countdowns(
+        &self,
+        ctx: &egui::Context,
+        now: OffsetDateTime,
+        sessions: Option<std::time::Duration>,
+    ) {
         let cookie_expiries = self
             .state
             .browsers
             .iter()
             .flat_map(|b| b.cookies.iter().filter_map(|c| c.cookie.expires));
-        let session_expiries = self.state.sessions.iter().map(|s| s.expires_at);
         if let Some(next) = cookie_expiries
-            .chain(session_expiries)
             .filter_map(|at| time_left_changes_in(now, at))
+            .chain(sessions)
             .min()
         {
             ctx.request_repaint_after(next);
@@ -169,7 +176,10 @@ impl SessionLabApp {
 impl eframe::App for SessionLabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.lab.pump(&mut self.state);
+        if self.lab.pump(&mut self.state) {
+            // More arrived than one frame's budget: carry on next frame.
+            ctx.request_repaint();
+        }
         self.sync_drafts();
         let now = OffsetDateTime::now_utc();
         let mut commands = Vec::new();
@@ -187,7 +197,7 @@ impl eframe::App for SessionLabApp {
         });
         match (settings_open, &self.settings, &self.state.server) {
             (true, None, Some(server)) => {
-                self.settings = Some(SettingsDraft::new(&server.config, &server.store));
+                self.settings = Some(SettingsDraft::new(&server.settings, &server.store));
             }
             (false, Some(_), _) => self.settings = None,
             _ => {}
@@ -223,12 +233,19 @@ impl eframe::App for SessionLabApp {
                     BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
                 }
             });
+        let mut session_countdown = None;
         egui::Panel::bottom("sessions")
             .resizable(true)
             .default_size(160.0)
             .min_size(90.0)
             .show(ui, |ui| {
-                sessions_panel::sessions_ui(ui, &self.state, now, self.offset);
+                session_countdown = sessions_panel::sessions_ui(
+                    ui,
+                    &mut self.state,
+                    &mut self.sessions,
+                    now,
+                    self.offset,
+                );
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if self.state.browsers.is_empty() {
@@ -267,7 +284,7 @@ impl eframe::App for SessionLabApp {
                                 browser,
                                 draft,
                                 &browser_panel::PanelContext {
-                                    server: self.state.server.as_ref().map(|s| &s.config),
+                                    server: self.state.server.as_ref().map(|s| &s.settings),
                                     peers: &peers,
                                     history: &history,
                                     now,
@@ -284,7 +301,7 @@ impl eframe::App for SessionLabApp {
             self.apply(&ctx, command);
         }
         self.run_script(&ctx);
-        self.schedule_countdowns(&ctx, now);
+        self.schedule_countdowns(&ctx, now, session_countdown);
     }
 }
 

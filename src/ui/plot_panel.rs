@@ -10,7 +10,7 @@ use super::theme;
 
 /// Draws the plot.
 pub fn plot_ui(ui: &mut egui::Ui, state: &LabState) {
-    let Some(start) = state.exchanges.first().map(|r| r.exchange.sent_at) else {
+    let Some(start) = state.exchanges.front().map(|r| r.exchange.sent_at) else {
         ui.label(
             RichText::new(
                 "No visits yet — each browser's views count will be drawn here over time.",

@@ -1,19 +1,36 @@
-//! The server panel: every session the store holds, and which browsers hold its cookie.
+//! The server panel: every session the store holds, and which browsers hold its cookie. Only
+//! the visible rows are laid out; sorting and filtering use the table's indexes, so a million
+//! sessions scroll as smoothly as ten.
+
+use std::time::Duration;
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
-    LabState,
-    text::{clock_time, data_text, short, time_left},
+    LabState, SessionSort, SortColumn,
+    text::{clock_time, data_text, short_id, time_left, time_left_changes_in},
 };
 
 use super::theme;
 
-/// Draws the sessions table.
-pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, offset: UtcOffset) {
-    let dark = ui.visuals().dark_mode;
+/// The filter text being typed (kept by the app between frames).
+#[derive(Clone, Debug, Default)]
+pub struct SessionsDraft {
+    /// What the filter box holds.
+    pub filter: String,
+}
+
+/// Draws the sessions table; returns when the soonest visible countdown changes, so the app can
+/// repaint just then.
+pub fn sessions_ui(
+    ui: &mut egui::Ui,
+    state: &mut LabState,
+    draft: &mut SessionsDraft,
+    now: OffsetDateTime,
+    offset: UtcOffset,
+) -> Option<Duration> {
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Server sessions ({})", state.sessions.len())).strong())
             .on_hover_text(
@@ -23,7 +40,50 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
         if let Some(server) = &state.server {
             ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
         }
+        ui.separator();
+        ui.add(
+            egui::TextEdit::singleline(&mut draft.filter)
+                .desired_width(220.0)
+                .hint_text("Filter: id prefix, browser, data…"),
+        )
+        .accessible_name("Filter sessions")
+        .on_hover_text(
+            "Shows the sessions whose id starts with the text, whose cookie a browser of that \
+             name holds (“external”: none does), or whose data contains it. Narrow it with \
+             id:, browser: (or @) and data:.",
+        );
+        if !draft.filter.is_empty()
+            && ui
+                .small_button("×")
+                .on_hover_text("Clear the filter")
+                .clicked()
+        {
+            draft.filter.clear();
+        }
     });
+    state.set_session_filter(&draft.filter);
+    let (next_change, new_sort) = table_ui(ui, state, now, offset);
+    if let Some(sort) = new_sort {
+        state.set_session_sort(sort);
+    }
+    next_change
+}
+
+/// The table itself; returns the next countdown change and a sort the user clicked.
+fn table_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    now: OffsetDateTime,
+    offset: UtcOffset,
+) -> (Option<Duration>, Option<SessionSort>) {
+    let dark = ui.visuals().dark_mode;
+    if !state.sessions.filter_text().is_empty() {
+        ui.label(format!(
+            "showing {} of {}",
+            state.sessions.shown_len(),
+            state.sessions.len()
+        ));
+    }
     let foreign = state.foreign_origins();
     if !foreign.is_empty() {
         ui.colored_label(
@@ -39,12 +99,17 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
             RichText::new("The embedded server is not running, so there is no store to show.")
                 .weak(),
         );
-        return;
+        return (None, None);
     }
     if state.sessions.is_empty() {
         ui.label(RichText::new("No sessions yet — click Visit in a browser, or open the server in your own browser").weak());
-        return;
+        return (None, None);
     }
+    let show_instances =
+        state.instances.len() > 1 && !state.server.as_ref().is_some_and(|s| s.shared_store);
+    let sort = state.sessions.sort();
+    let mut new_sort = None;
+    let mut next_change: Option<Duration> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
     TableBuilder::new(ui)
         .id_salt("sessions")
@@ -58,37 +123,63 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
         .column(Column::initial(90.0).at_least(70.0))
         .column(Column::remainder().at_least(70.0))
         .header(row_height, |mut header| {
-            for (title, help) in [
-                ("Browsers", "Whose cookie jar holds this session's cookie; “external” when none of the simulated browsers does (a real browser, curl)."),
-                ("Session id", "The id in the store; the cookie carries it signed. Click to copy."),
-                ("Data", "What the server stores for this session, as JSON."),
-                ("Expires in", "When the store drops the session."),
-                ("Created", "When the session was first saved."),
-                ("Updated", "When the session was last saved."),
+            for (title, help, column) in [
+                ("Browsers", "Whose cookie jar holds this session's cookie; “external” when none of the simulated browsers does (a real browser, curl).", None),
+                ("Session id", "The id in the store; the cookie carries it signed. Click to copy.", None),
+                ("Data", "What the server stores for this session, as JSON.", None),
+                ("Expires in", "When the store drops the session.", Some(SortColumn::Expires)),
+                ("Created", "When the session was first saved.", Some(SortColumn::Created)),
+                ("Updated", "When the session was last saved.", Some(SortColumn::Updated)),
             ] {
                 header.col(|ui| {
-                    ui.label(RichText::new(title).strong()).on_hover_text(help);
+                    let Some(column) = column else {
+                        ui.label(RichText::new(title).strong()).on_hover_text(help);
+                        return;
+                    };
+                    let sorted = sort.column == column;
+                    let (order, next) = match (sorted, sort.descending) {
+                        (true, false) => ("sorted oldest first", "newest first"),
+                        (true, true) => ("sorted newest first", "oldest first"),
+                        (false, _) => ("", "oldest first"),
+                    };
+                    let clicked = ui
+                        .horizontal(|ui| {
+                            let clicked = ui
+                                .add(egui::Button::new(RichText::new(title).strong()).frame(false))
+                                .on_hover_text(format!("{help} Click to sort {next}."))
+                                .clicked();
+                            if sorted {
+                                sort_arrow_ui(ui, sort.descending).on_hover_text(order);
+                            }
+                            clicked
+                        })
+                        .inner;
+                    if clicked {
+                        new_sort = Some(SessionSort {
+                            column,
+                            descending: sort.column == column && !sort.descending,
+                        });
+                    }
                 });
             }
         })
         .body(|body| {
-            body.rows(row_height, state.sessions.len(), |mut row| {
-                let session = &state.sessions[row.index()];
+            body.rows(row_height, state.sessions.shown_len(), |mut row| {
+                let Some(session) = state.sessions.shown_at(row.index()) else {
+                    return;
+                };
                 row.col(|ui| {
                     ui.horizontal(|ui| {
-                        if state.instances.len() > 1 {
-                            let on: Vec<String> = state
-                                .instances_holding(&session.id)
-                                .iter()
-                                .map(|n| (n + 1).to_string())
-                                .collect();
+                        if show_instances {
+                            let on: Vec<String> =
+                                session.instances().map(|n| (n + 1).to_string()).collect();
                             ui.label(RichText::new(format!("[{}]", on.join(","))).weak())
                                 .on_hover_text("The server instances whose stores hold this session");
                         }
-                        let holders = state.holders(&session.id);
+                        let holders = state.holders(session.id);
                         if holders.is_empty() {
                             ui.label(RichText::new("external").italics())
-                                .on_hover_text("No simulated browser holds this session's cookie: a real browser, curl, or a jar that was cleared.");
+                                .on_hover_text("No simulated browser holds this session's cookie: a real browser, curl, a load, or a jar that was cleared.");
                         }
                         for holder in holders {
                             theme::dot(ui, theme::browser_colour(holder.colour));
@@ -97,31 +188,73 @@ pub fn sessions_ui(ui: &mut egui::Ui, state: &LabState, now: OffsetDateTime, off
                     });
                 });
                 row.col(|ui| {
-                    let id = ui
-                        .add(egui::Label::new(RichText::new(short(&session.id)).monospace()).sense(egui::Sense::click()))
-                        .on_hover_text(format!("{}\n\nClick to copy.", session.id));
-                    if id.clicked() {
-                        ui.ctx().copy_text(session.id.clone());
+                    let id = session.id.to_string();
+                    let label = ui
+                        .add(egui::Label::new(RichText::new(short_id(session.id)).monospace()).sense(egui::Sense::click()))
+                        .on_hover_text(format!("{id}\n\nClick to copy."));
+                    if label.clicked() {
+                        ui.ctx().copy_text(id);
                     }
                 });
                 row.col(|ui| {
-                    ui.add(egui::Label::new(RichText::new(data_text(&session.data)).monospace()).truncate());
+                    let data = data_text(session.data);
+                    let label = ui.add(egui::Label::new(RichText::new(&data).monospace()).truncate());
+                    if session.data.is_cut() {
+                        label.on_hover_text(format!(
+                            "The data is {} bytes; the inspector keeps the first {}.",
+                            session.data.full_len(),
+                            session.data.as_str().len()
+                        ));
+                    }
                 });
                 row.col(|ui| {
-                    let left = time_left(now, session.expires_at);
-                    let label = if session.expires_at - now < time::Duration::minutes(1) {
+                    let expires = session.expires_at();
+                    let left = time_left(now, expires);
+                    let label = if expires - now < time::Duration::minutes(1) {
                         ui.colored_label(theme::warn(dark), left)
                     } else {
                         ui.label(left)
                     };
-                    label.on_hover_text(session.expires_at.to_string());
+                    label.on_hover_text(expires.to_string());
+                    if let Some(change) = time_left_changes_in(now, expires) {
+                        next_change = Some(next_change.map_or(change, |n| n.min(change)));
+                    }
                 });
                 row.col(|ui| {
-                    ui.label(session.created_at.map_or("—".to_owned(), |at| clock_time(at, offset)));
+                    ui.label(session.created_at().map_or("—".to_owned(), |at| clock_time(at, offset)));
                 });
                 row.col(|ui| {
-                    ui.label(session.updated_at.map_or("—".to_owned(), |at| clock_time(at, offset)));
+                    ui.label(session.updated_at().map_or("—".to_owned(), |at| clock_time(at, offset)));
                 });
             });
         });
+    (next_change, new_sort)
+}
+
+/// A small triangle pointing up (oldest first) or down (newest first), drawn rather than typed
+/// so it needs no font glyph.
+fn sort_arrow_ui(ui: &mut egui::Ui, descending: bool) -> egui::Response {
+    let size = egui::vec2(9.0, ui.text_style_height(&egui::TextStyle::Body));
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let colour = ui.visuals().strong_text_color();
+    let (c, w, h) = (rect.center(), 4.0, 3.5);
+    let points = if descending {
+        vec![
+            egui::pos2(c.x - w, c.y - h),
+            egui::pos2(c.x + w, c.y - h),
+            egui::pos2(c.x, c.y + h),
+        ]
+    } else {
+        vec![
+            egui::pos2(c.x, c.y - h),
+            egui::pos2(c.x + w, c.y + h),
+            egui::pos2(c.x - w, c.y + h),
+        ]
+    };
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        colour,
+        egui::Stroke::NONE,
+    ));
+    response
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::{
     lab::{Command, LabState},
-    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerConfig, StoreChoice},
+    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerSettings, StoreChoice},
 };
 
 use super::UiCommand;
@@ -31,7 +31,7 @@ enum StoreKind {
 /// The settings being edited (kept by the app between frames).
 #[derive(Clone, Debug)]
 pub struct SettingsDraft {
-    config: ServerConfig,
+    settings: ServerSettings,
     instances: usize,
     store: StoreKind,
     sqlite_path: String,
@@ -44,8 +44,8 @@ pub struct SettingsDraft {
 
 impl SettingsDraft {
     /// A draft of the server's settings now.
-    pub fn new(config: &ServerConfig, store: &StoreChoice) -> Self {
-        let mut draft = Self::from_config(config);
+    pub fn new(settings: &ServerSettings, store: &StoreChoice) -> Self {
+        let mut draft = Self::from_settings(settings);
         match store {
             StoreChoice::Memory => draft.store = StoreKind::Memory,
             StoreChoice::Sqlite(path) => {
@@ -60,19 +60,19 @@ impl SettingsDraft {
         draft
     }
 
-    fn from_config(config: &ServerConfig) -> Self {
-        let (expiry, inactivity_secs) = match config.expiry {
+    fn from_settings(settings: &ServerSettings) -> Self {
+        let (expiry, inactivity_secs) = match settings.expiry {
             ExpiryPolicy::BrowserSession => (ExpiryKind::BrowserSession, 30),
             ExpiryPolicy::OnInactivity { secs } => (ExpiryKind::Inactivity, secs),
             ExpiryPolicy::AtDateTime(_) => (ExpiryKind::AtTime, 30),
         };
         Self {
-            config: config.clone(),
+            settings: settings.clone(),
             instances: 1,
             store: StoreKind::Memory,
             sqlite_path: StoreChoice::default_sqlite_path().display().to_string(),
             redis_url: "redis://127.0.0.1:6379".to_owned(),
-            domain: config.domain.clone().unwrap_or_default(),
+            domain: settings.domain.clone().unwrap_or_default(),
             expiry,
             inactivity_secs,
             at_minutes_from_now: 5,
@@ -80,10 +80,10 @@ impl SettingsDraft {
     }
 
     /// The settings the draft describes.
-    fn to_config(&self, now: OffsetDateTime) -> ServerConfig {
-        let mut config = self.config.clone();
-        config.domain = Some(self.domain.trim().to_owned()).filter(|d| !d.is_empty());
-        config.expiry = match self.expiry {
+    fn to_settings(&self, now: OffsetDateTime) -> ServerSettings {
+        let mut settings = self.settings.clone();
+        settings.domain = Some(self.domain.trim().to_owned()).filter(|d| !d.is_empty());
+        settings.expiry = match self.expiry {
             ExpiryKind::BrowserSession => ExpiryPolicy::BrowserSession,
             ExpiryKind::Inactivity => ExpiryPolicy::OnInactivity {
                 secs: self.inactivity_secs,
@@ -92,7 +92,7 @@ impl SettingsDraft {
                 ExpiryPolicy::AtDateTime(now + time::Duration::minutes(self.at_minutes_from_now))
             }
         };
-        config
+        settings
     }
 }
 
@@ -119,7 +119,7 @@ pub fn settings_ui(
             .num_columns(2)
             .spacing([10.0, 8.0])
             .show(ui, |ui| {
-                let config = &mut draft.config;
+                let config = &mut draft.settings;
                 ui.label("Cookie name").on_hover_text("express-session: name");
                 ui.add(egui::TextEdit::singleline(&mut config.cookie_name).desired_width(140.0))
                     .accessible_name("Cookie name")
@@ -157,7 +157,7 @@ pub fn settings_ui(
                 });
                 ui.end_row();
 
-                let config = &mut draft.config;
+                let config = &mut draft.settings;
                 ui.label("Flags");
                 ui.vertical(|ui| {
                     ui.checkbox(&mut config.http_only, "HttpOnly")
@@ -195,7 +195,7 @@ pub fn settings_ui(
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Apply").accessible_name("Apply settings").clicked() {
-                command = Some(UiCommand::Lab(Command::ApplySettings(draft.to_config(now))));
+                command = Some(UiCommand::Lab(Command::ApplySettings(draft.to_settings(now))));
             }
             if ui
                 .button("Reset")
@@ -203,7 +203,7 @@ pub fn settings_ui(
                 .on_hover_text("Back to what the server uses now")
                 .clicked()
             {
-                *draft = SettingsDraft::new(&server.config, &server.store);
+                *draft = SettingsDraft::new(&server.settings, &server.store);
             }
         });
         ui.add_space(12.0);
@@ -260,7 +260,7 @@ pub fn settings_ui(
         );
         ui.add_space(12.0);
         ui.separator();
-        ui.label(format!("Secret fingerprint {}", server.config.secret.fingerprint()))
+        ui.label(format!("Secret fingerprint {}", server.secret_fingerprint))
             .on_hover_text("Identifies the secret without revealing it");
         if ui
             .button("Rotate secret")

@@ -99,7 +99,7 @@ enum Waiting {
         exchanges: usize,
     },
     /// The log has more lines than this (a jar edit was reported).
-    Log(usize),
+    Log(u64),
     /// The lab has this many browsers.
     Browsers(usize),
     /// The lab knows this many server instances.
@@ -171,7 +171,7 @@ impl SmokeScript {
                             .count()
                             > *exchanges
                 }
-                Waiting::Log(lines) => state.log.len() > *lines,
+                Waiting::Log(lines) => state.logged > *lines,
                 Waiting::Browsers(count) => state.browsers.len() >= *count,
                 Waiting::Instances(count) => state.instances.len() >= *count,
             };
@@ -221,7 +221,7 @@ impl SmokeScript {
                             to: to.id,
                             cookie: cookie.cookie.key(),
                         },
-                        Waiting::Log(state.log.len()),
+                        Waiting::Log(state.logged),
                     )
                 }
                 Step::Tamper(name) => {
@@ -239,7 +239,7 @@ impl SmokeScript {
                             cookie: cookie.cookie.key(),
                             value,
                         },
-                        Waiting::Log(state.log.len()),
+                        Waiting::Log(state.logged),
                     )
                 }
                 Step::Tab(tab) => return SmokeStep::Tab(*tab),
@@ -255,7 +255,7 @@ impl SmokeScript {
                             browser: browser.id,
                             spread: true,
                         },
-                        Waiting::Log(state.log.len()),
+                        Waiting::Log(state.logged),
                     )
                 }
             };

@@ -68,7 +68,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
         .auto_shrink([false, false])
         .stick_to_bottom(true)
         .show_rows(ui, ROW_HEIGHT, state.exchanges.len(), |ui, rows| {
-            for record in &state.exchanges[rows] {
+            for record in state.exchanges.range(rows) {
                 let browser_lane = browsers
                     .iter()
                     .position(|(id, ..)| *id == record.browser)

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use session_lab::{
-    lab::{BrowserId, Command, Lab, LabConfig, LabState},
-    server::{Secret, ServerConfig, StoreChoice},
+    lab::{BrowserId, BurstOutcome, Command, Lab, LabConfig, LabState, LogEntry, LogSource},
+    server::{Secret, ServerConfig, SessionId, StoreChoice},
 };
 
 /// How long any one wait in a test may take before it fails.
@@ -54,7 +54,7 @@ pub fn visit(lab: &Lab, state: &mut LabState, name: &str) -> String {
 /// Visits `url` from browser `name` and waits for the answer (or the error); returns the body.
 pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> String {
     let id = id(state, name);
-    let lines_before = state.log.len();
+    let lines_before = state.logged;
     lab.send(Command::Visit {
         browser: id,
         url: url.to_owned(),
@@ -63,9 +63,8 @@ pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> Stri
     assert!(
         lab.wait_until(state, WAIT, |s| {
             s.browser(id).unwrap().in_flight == 0
-                && s.log[lines_before.min(s.log.len())..].iter().any(|l| {
-                    matches!(&l.source, session_lab::lab::LogSource::Browser { id: b, .. } if *b == id)
-                })
+                && s.log_since(lines_before)
+                    .any(|l| matches!(&l.source, LogSource::Browser { id: b, .. } if *b == id))
         }),
         "the visit finishes"
     );
@@ -77,19 +76,29 @@ pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> Stri
 }
 
 /// The session id browser `name`'s jar carries for the embedded server.
-pub fn session_of(state: &LabState, name: &str) -> Option<String> {
-    state
-        .browser_named(name)?
-        .cookies
-        .iter()
-        .find_map(|c| c.session_id.clone())
+pub fn session_of(state: &LabState, name: &str) -> Option<SessionId> {
+    state.browser_named(name)?.session()
 }
 
-/// Waits until the store listing holds exactly these session ids (in any order).
-pub fn wait_for_sessions(lab: &Lab, state: &mut LabState, ids: &[&str]) -> bool {
+/// Waits until the lab's view of the store holds exactly these session ids.
+pub fn wait_for_sessions(lab: &Lab, state: &mut LabState, ids: &[SessionId]) -> bool {
     lab.wait_until(state, WAIT, |s| {
-        s.sessions.len() == ids.len() && ids.iter().all(|id| s.sessions.iter().any(|r| r.id == *id))
+        s.sessions.len() == ids.len() && ids.iter().all(|id| s.sessions.contains(*id))
     })
+}
+
+/// The views count the lab's view of the store has for `session`.
+pub fn stored_views(state: &LabState, session: SessionId) -> Option<u64> {
+    state.session_data(session)?.views()
+}
+
+/// The newest log line about browser `name`, if any.
+pub fn last_line_of<'a>(state: &'a LabState, name: &str) -> Option<&'a LogEntry> {
+    state
+        .log
+        .iter()
+        .rev()
+        .find(|l| matches!(&l.source, LogSource::Browser { name: n, .. } if n == name))
 }
 
 /// A raw HTTP/1.1 response: status code, headers, body.
@@ -149,26 +158,20 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str, extra_headers: &[u8
     }
 }
 
-/// Sends a burst of `count` parallel visits from browser `name` to the server and returns the
-/// summary line the log writes for it.
-pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> String {
+/// Sends a burst of `count` parallel visits from browser `name` to the server and returns
+/// what it did to the counter.
+pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> BurstOutcome {
+    let browser = id(state, name);
+    let before = state.browser(browser).unwrap().last_burst.clone();
     lab.send(Command::Burst {
-        browser: id(state, name),
+        browser,
         url: lab.server_url().expect("server runs"),
         count,
     });
-    let prefix = format!("Burst of {count}");
     assert!(
-        lab.wait_until(state, WAIT, |s| s
-            .log
-            .iter()
-            .any(|l| l.text.starts_with(&prefix))),
+        lab.wait_until(state, WAIT, |s| s.browser(browser).unwrap().last_burst
+            != before),
         "the burst is summed up"
     );
-    state
-        .log
-        .iter()
-        .find(|l| l.text.starts_with(&prefix))
-        .map(|l| l.text.clone())
-        .unwrap_or_default()
+    state.browser(browser).unwrap().last_burst.clone().unwrap()
 }

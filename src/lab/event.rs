@@ -1,0 +1,518 @@
+//! What the lab's users ask for ([`Command`]) and what the lab answers ([`Event`]): both plain
+//! data. Events say what happened in fields (`sent`, `before`, `after`, `safe`); `text.rs` turns
+//! them into words, and tests assert on the fields.
+
+use std::sync::Arc;
+
+use crate::{
+    browser::{CookieKey, Exchange},
+    server::{
+        CookieProtection, ExpiryPolicy, SameSitePolicy, Served, ServerSettings, SessionChange,
+        SessionId, StoreChoice,
+    },
+};
+
+use super::{load::LoadReport, state::JarCookie};
+
+/// A simulated browser's stable id (names can change; ids do not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BrowserId(pub u32);
+
+/// What the lab's users ask for.
+#[derive(Clone, Debug)]
+#[must_use]
+pub enum Command {
+    /// Add a browser with the next free name and colour; a private one forgets everything
+    /// when it is closed (restarted).
+    AddBrowser {
+        /// A private (incognito) browser.
+        private: bool,
+    },
+    /// Remove a browser and drop its jar.
+    RemoveBrowser(BrowserId),
+    /// Give a browser another name.
+    RenameBrowser(BrowserId, String),
+    /// `GET url` from a browser, following redirects.
+    Visit {
+        /// Which browser.
+        browser: BrowserId,
+        /// The address typed.
+        url: String,
+    },
+    /// `count` parallel visits from one browser, then a summary of what they did to its
+    /// session's counter.
+    Burst {
+        /// Which browser.
+        browser: BrowserId,
+        /// The address.
+        url: String,
+        /// How many visits at once.
+        count: usize,
+    },
+    /// Empty a browser's jar.
+    ClearCookies(BrowserId),
+    /// Delete one cookie from a jar.
+    DeleteCookie {
+        /// Whose jar.
+        browser: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+    },
+    /// Change a cookie's value (tampering).
+    EditCookie {
+        /// Whose jar.
+        browser: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+        /// The new value.
+        value: String,
+    },
+    /// Copy a cookie into another browser's jar (hijacking a session).
+    CopyCookie {
+        /// Whose jar it comes from.
+        from: BrowserId,
+        /// Whose jar it goes to.
+        to: BrowserId,
+        /// Which cookie.
+        cookie: CookieKey,
+    },
+    /// Turn a browser's cookies on or off.
+    SetCookiesEnabled {
+        /// Which browser.
+        browser: BrowserId,
+        /// On or off.
+        enabled: bool,
+    },
+    /// Make a browser's requests cross-site (as if embedded in another site) or not.
+    SetCrossSite {
+        /// Which browser.
+        browser: BrowserId,
+        /// Cross-site or not.
+        cross_site: bool,
+    },
+    /// Close and reopen a browser: session cookies go (everything, if private).
+    RestartBrowser(BrowserId),
+    /// Apply new cookie settings to the embedded server (its secret is kept).
+    ApplySettings(ServerSettings),
+    /// Give the embedded server a new random secret.
+    RotateSecret,
+    /// Restart the embedded server, on the same store or another: a memory store comes back
+    /// empty, a SQLite store keeps its sessions.
+    RestartServer(Option<StoreChoice>),
+    /// Run this many server instances (1 to 4) with the same store configuration.
+    SetInstances(usize),
+    /// Spread a browser's visits to the embedded server over the instances, round-robin.
+    SetSpread {
+        /// Which browser.
+        browser: BrowserId,
+        /// Spread or not.
+        spread: bool,
+    },
+    /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
+    Load {
+        /// How many visits.
+        visits: usize,
+        /// How many new browsers share them.
+        browsers: usize,
+    },
+}
+
+/// What the embedded server is, for the header and the settings panel. It carries the secret's
+/// fingerprint, never the secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerInfo {
+    /// Its base URL.
+    pub url: String,
+    /// The address asked for, when it was taken and a free port was used instead.
+    pub fallback_from: Option<String>,
+    /// "memory", …
+    pub store_kind: String,
+    /// The store in full (`memory`, `sqlite:PATH`).
+    pub store: StoreChoice,
+    /// Whether other processes may write the store too.
+    pub shared_store: bool,
+    /// The settings in force.
+    pub settings: ServerSettings,
+    /// Eight hex digits that identify the secret without revealing it.
+    pub secret_fingerprint: String,
+}
+
+/// One request of a visit (a visit that was redirected has several).
+#[derive(Clone, Debug)]
+pub struct Hop {
+    /// What was sent and received.
+    pub exchange: Exchange,
+    /// What the embedded server recorded of it, when it went there.
+    pub served: Option<Arc<Served>>,
+    /// Which server instance answered (0 is the first), when it went to one.
+    pub instance: Option<usize>,
+}
+
+/// A session's views count at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Views {
+    /// Which session.
+    pub session: SessionId,
+    /// Its `views` counter.
+    pub views: u64,
+}
+
+/// What a burst did to its browser's session counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BurstOutcome {
+    /// Which browser sent it.
+    pub browser: BrowserId,
+    /// How many visits were sent at once.
+    pub sent: usize,
+    /// The browser's session on the embedded server before the burst, if it had one.
+    pub before: Option<Views>,
+    /// Its session after the burst.
+    pub after: Option<Views>,
+    /// Whether the embedded server ran one request at a time per session; `None` when the
+    /// burst went to another server.
+    pub safe: Option<bool>,
+}
+
+impl BurstOutcome {
+    /// How many of the burst's increments were lost, when one session was counted throughout.
+    pub fn lost(&self) -> Option<u64> {
+        let (before, after) = (self.before?, self.after?);
+        (before.session == after.session).then(|| {
+            let gained = after.views.saturating_sub(before.views);
+            (self.sent as u64).saturating_sub(gained)
+        })
+    }
+}
+
+/// One setting that changed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingChange {
+    /// The cookie's name.
+    CookieName {
+        /// Before.
+        old: String,
+        /// After.
+        new: String,
+    },
+    /// Plain, signed or encrypted.
+    Protection {
+        /// Before.
+        old: CookieProtection,
+        /// After.
+        new: CookieProtection,
+    },
+    /// HttpOnly, now.
+    HttpOnly(bool),
+    /// Secure, now.
+    Secure(bool),
+    /// SameSite, now.
+    SameSite(SameSitePolicy),
+    /// Path, now.
+    Path(String),
+    /// Domain, now.
+    Domain(Option<String>),
+    /// When sessions end, now.
+    Expiry(ExpiryPolicy),
+    /// Save on every response, now.
+    AlwaysSave(bool),
+    /// One request at a time per session, now.
+    LockPerSession(bool),
+}
+
+impl SettingChange {
+    /// Every difference between two settings.
+    pub fn between(old: &ServerSettings, new: &ServerSettings) -> Vec<Self> {
+        let mut changes = Vec::new();
+        if old.cookie_name != new.cookie_name {
+            changes.push(Self::CookieName {
+                old: old.cookie_name.clone(),
+                new: new.cookie_name.clone(),
+            });
+        }
+        if old.protection != new.protection {
+            changes.push(Self::Protection {
+                old: old.protection,
+                new: new.protection,
+            });
+        }
+        if old.http_only != new.http_only {
+            changes.push(Self::HttpOnly(new.http_only));
+        }
+        if old.secure != new.secure {
+            changes.push(Self::Secure(new.secure));
+        }
+        if old.same_site != new.same_site {
+            changes.push(Self::SameSite(new.same_site));
+        }
+        if old.path != new.path {
+            changes.push(Self::Path(new.path.clone()));
+        }
+        if old.domain != new.domain {
+            changes.push(Self::Domain(new.domain.clone()));
+        }
+        if old.expiry != new.expiry {
+            changes.push(Self::Expiry(new.expiry));
+        }
+        if old.always_save != new.always_save {
+            changes.push(Self::AlwaysSave(new.always_save));
+        }
+        if old.lock_per_session != new.lock_per_session {
+            changes.push(Self::LockPerSession(new.lock_per_session));
+        }
+        changes
+    }
+
+    /// Whether cookies the server set before this change stop naming their sessions.
+    pub fn breaks_cookies(&self) -> bool {
+        matches!(self, Self::CookieName { .. } | Self::Protection { .. })
+    }
+}
+
+/// A change to a browser's jar made by hand.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JarEdit {
+    /// The jar was emptied.
+    Cleared {
+        /// How many cookies went.
+        count: usize,
+    },
+    /// One cookie was deleted.
+    Deleted(CookieKey),
+    /// A cookie's value was changed (tampering).
+    Edited {
+        /// Which cookie.
+        cookie: CookieKey,
+        /// Its new value (cut for the log).
+        value: String,
+    },
+    /// A cookie was copied in from another browser's jar (a hijack).
+    Copied {
+        /// Which cookie.
+        cookie: CookieKey,
+        /// The browser it came from, by name then.
+        from: String,
+    },
+}
+
+/// A browser switch that was flipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserSwitch {
+    /// Cookies on or off.
+    Cookies(bool),
+    /// Cross-site requests on or off.
+    CrossSite(bool),
+    /// Visits spread over the instances, or not.
+    Spread(bool),
+}
+
+/// Something the lab could not do, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    /// The embedded server is not running.
+    ServerNotRunning,
+    /// No more browsers fit.
+    TooManyBrowsers {
+        /// The most there may be.
+        max: usize,
+    },
+    /// A browser could not be made.
+    BrowserFailed(String),
+    /// The cookie to edit, copy or delete is no longer in the jar.
+    CookieGone {
+        /// Its name.
+        name: String,
+    },
+    /// A jar edit was refused.
+    JarEditFailed(String),
+    /// The inactivity timeout must be positive.
+    TimeoutNotPositive,
+    /// The fixed expiry time is already past.
+    ExpiryInPast,
+    /// The server could not restart on the chosen store, and keeps the one it has.
+    RestartFailed(String),
+    /// An additional instance did not restart.
+    InstanceRestartFailed(String),
+    /// An additional instance could not start.
+    InstanceFailed {
+        /// Its number, counted from 1.
+        number: usize,
+        /// Why.
+        error: String,
+    },
+}
+
+/// What happened, for [`LabState::apply`](super::LabState::apply).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The embedded server is listening.
+    ServerStarted(ServerInfo),
+    /// The embedded server could not start.
+    ServerFailed(String),
+    /// New settings were applied in place.
+    SettingsApplied {
+        /// The server now.
+        info: ServerInfo,
+        /// What changed.
+        changes: Vec<SettingChange>,
+        /// Whether cookies set before still name their sessions.
+        old_cookies_still_valid: bool,
+    },
+    /// The secret was replaced by a random one.
+    SecretRotated {
+        /// The server now.
+        info: ServerInfo,
+        /// The old secret's fingerprint.
+        old: String,
+        /// The new secret's fingerprint.
+        new: String,
+    },
+    /// The server restarted on a store.
+    ServerRestarted {
+        /// The server now.
+        info: ServerInfo,
+        /// Sessions in the store before.
+        sessions_before: usize,
+        /// Sessions in the store after (kept by a persistent store).
+        sessions_after: usize,
+    },
+    /// The server instances now running: their base URLs, the first first.
+    InstancesChanged {
+        /// Their URLs.
+        urls: Vec<String>,
+        /// The store configuration they share.
+        store: StoreChoice,
+    },
+    /// A browser was added.
+    BrowserAdded {
+        /// Its id.
+        id: BrowserId,
+        /// Its name.
+        name: String,
+        /// Its colour index.
+        colour: usize,
+        /// Whether it is private.
+        private: bool,
+    },
+    /// A browser was removed.
+    BrowserRemoved(BrowserId),
+    /// A browser was renamed.
+    BrowserRenamed {
+        /// Its id.
+        id: BrowserId,
+        /// Its new name.
+        name: String,
+    },
+    /// A browser's switches changed.
+    BrowserOptions {
+        /// Which browser.
+        browser: BrowserId,
+        /// Cookies on.
+        cookies_enabled: bool,
+        /// Requests made cross-site.
+        cross_site: bool,
+        /// Visits spread over the server instances.
+        spread: bool,
+        /// The switch that was flipped.
+        flipped: BrowserSwitch,
+    },
+    /// A browser was closed and reopened.
+    BrowserRestarted {
+        /// Which browser.
+        browser: BrowserId,
+        /// Whether it is private (its whole jar went).
+        private: bool,
+        /// How many cookies were dropped.
+        dropped: usize,
+    },
+    /// A visit was sent.
+    VisitStarted {
+        /// From which browser.
+        browser: BrowserId,
+        /// To where.
+        url: String,
+    },
+    /// A visit came back (every hop of it, the page shown last).
+    VisitFinished {
+        /// From which browser.
+        browser: BrowserId,
+        /// The requests it took.
+        hops: Vec<Hop>,
+    },
+    /// A visit failed.
+    VisitFailed {
+        /// From which browser.
+        browser: BrowserId,
+        /// To where.
+        url: String,
+        /// Why, in words.
+        error: String,
+    },
+    /// A browser's jar, after a change.
+    Cookies {
+        /// Whose jar.
+        browser: BrowserId,
+        /// Every cookie in it.
+        cookies: Vec<JarCookie>,
+    },
+    /// A jar was edited by hand (the jar itself follows as [`Event::Cookies`]).
+    JarEdited {
+        /// Whose jar.
+        browser: BrowserId,
+        /// What was done.
+        edit: JarEdit,
+    },
+    /// A burst finished.
+    BurstFinished(BurstOutcome),
+    /// Changes to one instance's store, as the store announced them.
+    SessionChanges {
+        /// Which instance (0 is the first).
+        instance: usize,
+        /// The view of that instance's store is stale: drop it first.
+        reset: bool,
+        /// The changes, at most one per session.
+        changes: Vec<SessionChange>,
+    },
+    /// The session store stopped answering (it is marked down until a listing succeeds).
+    StoreDown(String),
+    /// The session store answers again.
+    StoreBack,
+    /// A client outside the lab (a real browser, curl) was served.
+    External(Arc<Served>),
+    /// Requests that came too fast to log one by one.
+    RequestsSkipped {
+        /// How many.
+        count: u64,
+    },
+    /// An instance has answered this many requests in all.
+    RequestsServed {
+        /// Which instance.
+        instance: usize,
+        /// How many.
+        count: u64,
+    },
+    /// A load began.
+    LoadStarted {
+        /// Visits in all.
+        visits: usize,
+        /// New browsers sharing them.
+        browsers: usize,
+        /// Visits in flight at once.
+        concurrency: usize,
+    },
+    /// A load is under way.
+    LoadProgress {
+        /// Visits answered so far.
+        done: usize,
+        /// Visits in all.
+        total: usize,
+    },
+    /// A load finished (or could not run).
+    LoadFinished(Result<LoadReport, String>),
+    /// Something the lab could not do.
+    Problem {
+        /// About which browser, if one.
+        browser: Option<BrowserId>,
+        /// What went wrong.
+        problem: Problem,
+    },
+}
