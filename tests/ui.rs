@@ -184,3 +184,42 @@ fn idle_window_does_not_repaint() {
     let steps = harness.run();
     assert!(steps <= 4, "settled in {steps} steps");
 }
+
+/// The sessions table filters as the user types and sorts by a clicked header: typing a
+/// browser's name shows only its session and says "showing 1 of 2"; clicking the "Created"
+/// header (the order in force, oldest first) turns it round, newest first.
+#[test]
+fn sessions_filter_and_sort_like_a_user_expects() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    step_until(&mut harness, "both sessions are listed", |s| {
+        s.sessions.len() == 2
+    });
+    let state = harness.state().state().clone();
+    let b = state.browser_named("B").unwrap().session().unwrap();
+    let a = state.browser_named("A").unwrap().session().unwrap();
+
+    harness.get_by_label("Filter sessions").focus();
+    harness.get_by_label("Filter sessions").type_text("@B");
+    step_until(&mut harness, "the filter applies", |s| {
+        s.sessions.shown_len() == 1
+    });
+    harness.get_by_label("showing 1 of 2");
+    harness.get_by_label(&short(&b.to_string()));
+    assert!(
+        harness.query_by_label(&short(&a.to_string())).is_none(),
+        "A's session is filtered out"
+    );
+    harness.get_by_label("×").click();
+    step_until(&mut harness, "the filter is cleared", |s| {
+        s.sessions.shown_len() == 2
+    });
+
+    harness.get_by_label("Created").click();
+    step_until(&mut harness, "newest first", |s| {
+        s.sessions.sort().descending
+    });
+    let first = harness.state().state().sessions.shown_at(0).unwrap().id;
+    assert_eq!(first, b, "B visited last, so its session is newest");
+}

@@ -44,7 +44,7 @@ use crate::{
     browser::{Browser, Exchange},
     server::{
         ChangeFeed, Inspector, RunningServer, Served, ServerConfig, SessionChange, SessionId,
-        StoreChoice,
+        SessionRow, StoreChoice,
     },
 };
 
@@ -270,6 +270,17 @@ impl Lab {
     /// The embedded server's base URL, if it runs.
     pub fn server_url(&self) -> Option<String> {
         self.core.first().map(|s| s.url())
+    }
+
+    /// What the first instance's store holds now, listed in full (oldest first): for checks
+    /// and scripts that compare the lab's view with the store. Costs as much as the store.
+    pub fn store_listing(&self) -> Option<Result<Vec<SessionRow>, String>> {
+        let inspector = self.core.inspector()?;
+        Some(
+            self.runtime
+                .block_on(inspector.sessions())
+                .map_err(|e| e.to_string()),
+        )
     }
 
     /// How many events wait to be applied (store changes wait, coalesced, in the feeds).

@@ -187,8 +187,9 @@ struct Row {
     updated: i64,
 }
 
-/// A row's place in an index: the sort column's value, then the id, so keys are unique.
-type OrderKey = (i64, i128);
+/// A row's place in an index: the sort column's value, then the id's two halves (24 bytes,
+/// where an `i128` would align the key to 32), so keys are unique.
+type OrderKey = (i64, u64, u64);
 
 impl Row {
     fn key(&self, column: SortColumn, id: SessionId) -> OrderKey {
@@ -197,8 +198,14 @@ impl Row {
             SortColumn::Updated => self.updated,
             SortColumn::Expires => self.expires,
         };
-        (at, id.0)
+        let bits = id.0 as u128;
+        (at, (bits >> 64) as u64, bits as u64)
     }
+}
+
+/// The session an index key names.
+fn id_of((_, high, low): OrderKey) -> SessionId {
+    SessionId((u128::from(high) << 64 | u128::from(low)) as i128)
 }
 
 /// One session as the table shows it.
@@ -288,8 +295,7 @@ impl SessionTable {
         } else {
             index
         };
-        let (_, id) = *set.get_index(position)?;
-        self.get(SessionId(id))
+        self.get(id_of(*set.get_index(position)?))
     }
 
     /// One session, if the stores hold it.
@@ -318,9 +324,7 @@ impl SessionTable {
     /// Every session in the table's order, oldest first by default (for listings and tests;
     /// the window draws rows by index instead).
     pub fn ordered(&self) -> impl Iterator<Item = SessionView<'_>> {
-        self.order
-            .iter()
-            .filter_map(|(_, id)| self.get(SessionId(*id)))
+        self.order.iter().filter_map(|key| self.get(id_of(*key)))
     }
 
     /// The order in force.

@@ -22,6 +22,9 @@ const SHARED_RELIST_MIN: Duration = Duration::from_secs(2);
 /// big store never takes more than a twentieth of a core.
 const SHARED_RELIST_FACTOR: u32 = 20;
 
+/// The fingerprint of a session the reader knows but no listing has seen yet.
+const UNSEEN: u64 = 0;
+
 /// How many requests from outside are told one by one in a burst, and how many per second
 /// after that; the rest are counted and summed up.
 const EXTERNAL_BURST: f64 = 20.0;
@@ -48,6 +51,14 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
             seen.clear();
         }
         feed.begin_listing();
+        let shared = inspector.store_is_shared();
+        if shared {
+            // Sessions the reader got from the feed are known to it too: a difference must
+            // remove them when they are gone, even if no listing ever saw them.
+            for id in feed.take_written() {
+                seen.entry(id).or_insert(UNSEEN);
+            }
+        }
         let started = Instant::now();
         match inspector.sessions().await {
             Ok(rows) => {
@@ -55,7 +66,7 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
                     down = false;
                     outbox.send(Event::StoreBack);
                 }
-                let found = if inspector.store_is_shared() {
+                let found = if shared {
                     diff(&mut seen, rows)
                 } else {
                     rows.into_iter().map(SessionChange::Written).collect()

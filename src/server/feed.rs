@@ -115,6 +115,10 @@ struct Pending {
     /// While a listing is under way: the sessions written since it began (their listed rows
     /// are older than what the feed already has).
     written_during_listing: Option<IdMap<()>>,
+    /// For a store listed by difference: the sessions written since the lister last asked, so
+    /// its next difference also covers sessions it never saw listed (one that was created and
+    /// expired between two listings must still leave the reader's view).
+    written_since_asked: Option<IdMap<()>>,
 }
 
 /// The feed of one store's changes. Cheap to publish to when nobody listens.
@@ -166,6 +170,11 @@ impl ChangeFeed {
             let mut pending = self.lock();
             if let Some(written) = &mut pending.written_during_listing {
                 written.insert(change.id(), ());
+            }
+            if let (Some(written), SessionChange::Written(row)) =
+                (&mut pending.written_since_asked, &change)
+            {
+                written.insert(row.id, ());
             }
             Self::merge(&mut pending, change)
         };
@@ -269,6 +278,16 @@ impl ChangeFeed {
         self.lock().written_during_listing = Some(IdMap::default());
     }
 
+    /// The sessions written since the last call (the first call starts the tracking): what a
+    /// lister that publishes differences must count as known to the reader.
+    pub fn take_written(&self) -> Vec<SessionId> {
+        let mut pending = self.lock();
+        match pending.written_since_asked.replace(IdMap::default()) {
+            Some(written) => written.into_keys().collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Marks the end of a listing that failed: nothing of it is published.
     pub fn abandon_listing(&self) {
         self.lock().written_during_listing = None;
@@ -364,6 +383,25 @@ mod tests {
         let changes = feed.take().into_vec();
         assert_eq!(changes.len(), 1, "only the unwritten session is published");
         assert_eq!(changes[0].id(), SessionId(2));
+    }
+
+    /// A lister that publishes differences learns which sessions were written between its
+    /// listings, once each.
+    #[test]
+    fn written_sessions_are_told_to_the_lister() {
+        let (feed, _) = listening();
+        feed.publish(row(9, 1, true));
+        assert!(
+            feed.take_written().is_empty(),
+            "nothing is tracked before the first ask"
+        );
+        feed.publish(row(1, 1, true));
+        feed.publish(row(2, 1, true));
+        feed.publish(row(2, 2, false));
+        let mut written = feed.take_written();
+        written.sort();
+        assert_eq!(written, [SessionId(1), SessionId(2)]);
+        assert!(feed.take_written().is_empty());
     }
 
     /// A reader that falls too far behind is told to start over instead of queueing forever.

@@ -96,6 +96,16 @@ impl SessionLabApp {
         self.lab.send(command);
     }
 
+    /// Types `text` into the sessions table's filter box, as a user would.
+    pub fn filter_sessions(&mut self, text: &str) {
+        text.clone_into(&mut self.sessions.filter);
+    }
+
+    /// Sorts the sessions table, as a click on a column header would.
+    pub fn sort_sessions(&mut self, sort: crate::lab::SessionSort) {
+        self.state.set_session_sort(sort);
+    }
+
     /// Shows one of the bottom panel's views.
     pub fn show_tab(&mut self, tab: BottomTab) {
         self.bottom_tab = tab;
