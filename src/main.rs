@@ -255,6 +255,7 @@ fn load_mode(args: &ServerArgs, load: &LoadArgs) -> anyhow::Result<()> {
             browsers: load.browsers,
             concurrency: load.concurrency,
             cookies: !load.no_cookies,
+            lab: None,
         };
         let browsers = lab::load::browsers(&plan)?;
         // One browser with cookies: every visit lands on one session, so the views count

@@ -11,7 +11,10 @@ use std::{
 
 use common::{WAIT, lab, lab_on, raw_get, visit_url};
 use session_lab::{
-    lab::{LabState, Logged},
+    lab::{
+        LabState, Logged,
+        load::{self, LoadPlan},
+    },
     server::{
         DATA_TEXT_MAX, PATH_MAX, RunningServer, Secret, ServerConfig, StoreChoice, USER_AGENT_MAX,
     },
@@ -25,35 +28,28 @@ fn addr_of(url: &str) -> std::net::SocketAddr {
         .unwrap()
 }
 
-/// Sends `visits` cookieless requests with a browser-like user agent, 64 at a time, from a
-/// runtime of the test's own (a client outside the lab).
+/// Sends `visits` cookieless visits, 64 at a time, from a runtime of the test's own, as
+/// `session-lab load --no-cookies` in another terminal does (its browsers belong to no lab).
 fn load_from_outside(url: &str, visits: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .user_agent("Mozilla/5.0 (outside the lab)")
-            .build()
-            .unwrap();
-        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..64 {
-            let (client, url, next) = (client.clone(), url.to_owned(), next.clone());
-            tasks.spawn(async move {
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < visits {
-                    let response = client.get(&url).send().await.unwrap();
-                    assert_eq!(response.status(), 200);
-                    response.bytes().await.unwrap();
-                }
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.unwrap();
-        }
-    });
+    let report = runtime
+        .block_on(load::run(
+            &LoadPlan {
+                url: url.to_owned(),
+                visits,
+                browsers: 1,
+                concurrency: 64,
+                cookies: false,
+                lab: None,
+            },
+            |_| {},
+        ))
+        .unwrap();
+    assert_eq!((report.visits, report.errors), (visits, 0));
 }
 
 /// The lab's view as id → data text, for comparing with the store.
@@ -65,9 +61,10 @@ fn view(state: &LabState) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// 20,000 new sessions from outside while nobody reads the lab: the event backlog stays
-/// bounded (store changes wait coalesced in the feed, requests from outside are summed up),
-/// and once read, the lab's state equals the store, id for id and data for data.
+/// 20,000 new sessions from outside (as `session-lab load` sends them) while nobody reads the
+/// lab: the event backlog stays bounded (store changes wait coalesced in the feed, requests
+/// from outside are summed up), and once read, the lab's state equals the store, id for id
+/// and data for data, and every request was either told or counted.
 #[test]
 fn a_store_filled_from_outside_ends_equal_to_the_lab() {
     const VISITS: usize = 20_000;

@@ -130,9 +130,10 @@ fn add_browser(core: &Core, private: bool) {
         .find(|c| browsers.values().all(|s| s.colour != *c))
         .unwrap_or(0);
     let user_agent = format!(
-        "{USER_AGENT_PREFIX}{} (simulated browser #{})",
+        "{USER_AGENT_PREFIX}{} (simulated browser #{}; lab {})",
         env!("CARGO_PKG_VERSION"),
-        id.0
+        id.0,
+        core.tag
     );
     let browser = match Browser::new(&user_agent) {
         Ok(browser) => browser,
@@ -422,6 +423,7 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         browsers: browsers.max(1),
         concurrency: 64,
         cookies: true,
+        lab: Some(core.tag.clone()),
     };
     core.outbox.send(Event::LoadStarted {
         visits: plan.visits,

@@ -30,6 +30,9 @@ pub struct LoadPlan {
     pub concurrency: usize,
     /// Whether the browsers keep cookies (off: every visit is a new session).
     pub cookies: bool,
+    /// The lab the browsers belong to (its tag, see [`super::Lab::tag`]), so it can tell its
+    /// own requests from everyone else's; `None` for a load from outside any lab.
+    pub lab: Option<String>,
 }
 
 /// What happened.
@@ -91,8 +94,13 @@ pub async fn run(
 pub fn browsers(plan: &LoadPlan) -> Result<Vec<Browser>, BrowserError> {
     (0..plan.browsers.clamp(1, plan.visits.max(1)))
         .map(|n| {
+            let lab = plan
+                .lab
+                .as_deref()
+                .map(|tag| format!("; lab {tag}"))
+                .unwrap_or_default();
             let browser = Browser::new(&format!(
-                "{USER_AGENT_PREFIX}{} (load browser #{n})",
+                "{USER_AGENT_PREFIX}{} (load browser #{n}{lab})",
                 env!("CARGO_PKG_VERSION")
             ))?;
             browser.set_cookies_enabled(plan.cookies);

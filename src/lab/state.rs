@@ -710,6 +710,17 @@ impl LabState {
         self.sessions.set_filter(text, &self.holders);
     }
 
+    /// Goes on building the sessions table's sort and filter until `deadline`; returns whether
+    /// work is left (the window calls it every frame).
+    pub fn work_on_sessions(&mut self, deadline: std::time::Instant) -> bool {
+        self.sessions.work(&self.holders, deadline)
+    }
+
+    /// Builds the sessions table's sort and filter to the end (for tests and scripts).
+    pub fn finish_sessions(&mut self) {
+        self.sessions.finish(&self.holders);
+    }
+
     /// The session's data as the store last announced it, if the store holds it.
     pub fn session_data(&self, id: SessionId) -> Option<&DataText> {
         self.sessions.get(id).map(|s| s.data)

@@ -22,6 +22,19 @@ pub fn short(text: &str) -> String {
     }
 }
 
+/// A count with thousands separated: `100,001`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// A session id, shortened.
 pub fn short_id(id: SessionId) -> String {
     short(&id.to_string())
@@ -221,8 +234,11 @@ pub fn logged_text(what: &Logged) -> String {
     match what {
         Logged::Exchange(line) => exchange_line(line),
         Logged::External(served) => served_line(served),
-        Logged::Skipped { count } => {
-            format!("{count} requests came too fast to log one by one")
+        Logged::Skipped { count: skipped } => {
+            format!(
+                "{} requests came too fast to log one by one",
+                count(*skipped)
+            )
         }
         Logged::ServerStarted(info) => {
             let mut text = format!(
@@ -483,6 +499,16 @@ mod tests {
         let before = DataText::from_json(br#"{"views":2}"#);
         let after = DataText::from_json(br#"{"views":3}"#);
         assert_eq!(diff_text(&before, &after), "views 2→3");
+    }
+
+    /// Big counts are grouped in thousands.
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(100_001), "100,001");
+        assert_eq!(count(1_000_000), "1,000,000");
     }
 
     /// Ids are cut to eight characters with an ellipsis; short text is left alone.

@@ -122,9 +122,10 @@ fn fingerprint(row: &SessionRow) -> u64 {
     hasher.finish()
 }
 
-/// Tells the log about requests from clients that are not the lab's browsers: one by one while
-/// a person can follow (a burst of twenty, then ten a second), then as a count.
-pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outbox) {
+/// Tells the log about requests from clients that are not the lab's browsers (whose user agent
+/// ends in `mark`): one by one while a person can follow (a burst of twenty, then ten a
+/// second), then as a count.
+pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outbox, mark: String) {
     let mut served = inspector.served();
     let mut tokens = EXTERNAL_BURST;
     let mut refilled = Instant::now();
@@ -145,7 +146,7 @@ pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outb
             }
         };
         match record {
-            Ok(record) if is_ours(&record) => {}
+            Ok(record) if is_ours(&record, &mark) => {}
             Ok(record) => {
                 let now = Instant::now();
                 tokens = (tokens + now.duration_since(refilled).as_secs_f64() * EXTERNAL_PER_SEC)
@@ -167,11 +168,11 @@ pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outb
     }
 }
 
-fn is_ours(record: &Arc<Served>) -> bool {
+fn is_ours(record: &Arc<Served>, mark: &str) -> bool {
     record
         .user_agent
         .as_deref()
-        .is_some_and(|ua| ua.starts_with(USER_AGENT_PREFIX))
+        .is_some_and(|ua| ua.starts_with(USER_AGENT_PREFIX) && ua.ends_with(mark))
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -152,7 +152,7 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     if count == 1 {
         format!("1 {one}")
     } else {
-        format!("{count} {many}")
+        format!("{} {many}", crate::lab::text::count(count as u64))
     }
 }
 

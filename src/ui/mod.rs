@@ -11,7 +11,12 @@ mod smoke;
 pub mod theme;
 mod timeline_panel;
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context as _;
 use time::{OffsetDateTime, UtcOffset};
@@ -39,6 +44,27 @@ pub enum BottomTab {
 /// The window's title.
 pub const TITLE: &str = "Session Lab";
 
+/// What a frame should cost while the lab is busy: the pump gets what the drawing leaves.
+const FRAME_TARGET: Duration = Duration::from_millis(4);
+
+/// The least a frame spends draining the lab, however costly its drawing: at 60 frames a
+/// second this still applies about a hundred thousand store changes a second.
+const PUMP_MIN: Duration = Duration::from_micros(500);
+
+/// The most a frame spends draining the lab when frames come often.
+const PUMP_MAX: Duration = Duration::from_millis(3);
+
+/// When frames come seldom (presentation-bound, e.g. software rendering), the pump may use
+/// this share of the time since the last frame, so draining keeps pace with the clock rather
+/// than with the frame rate…
+const PUMP_SHARE_OF_INTERVAL: u32 = 5;
+
+/// …up to this much in one frame.
+const PUMP_SLOW_FRAME_MAX: Duration = Duration::from_millis(8);
+
+/// How long a frame may spend building a new sort or filter of the sessions table.
+const VIEW_WORK_BUDGET: Duration = Duration::from_millis(2);
+
 /// What a view asks the app to do.
 #[must_use]
 #[derive(Clone, Debug)]
@@ -60,6 +86,16 @@ pub struct SessionLabApp {
     bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
+    /// What drawing a frame has cost lately (an average), so the pump gets the rest of the
+    /// frame's target.
+    draw_cost: Duration,
+    /// What the last frame's pump took.
+    pump_cost: Duration,
+    /// When the last frame began.
+    last_frame: Option<Instant>,
+    /// Where each frame's CPU time is written, when `SESSION_LAB_FRAME_LOG` names a file (for
+    /// benchmarks of the real window).
+    frame_log: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl SessionLabApp {
@@ -77,7 +113,19 @@ impl SessionLabApp {
             bottom_tab: BottomTab::Log,
             offset,
             script: None,
+            draw_cost: Duration::from_millis(2),
+            pump_cost: Duration::ZERO,
+            last_frame: None,
+            frame_log: None,
         }
+    }
+
+    /// Writes each frame's CPU time (milliseconds, one per line) to `path`.
+    pub fn with_frame_log(mut self, path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write the frame log {}", path.display()))?;
+        self.frame_log = Some(std::io::BufWriter::new(file));
+        Ok(self)
     }
 
     /// Plays `scene`, saves a screenshot to `path`, then closes.
@@ -184,10 +232,38 @@ impl SessionLabApp {
 }
 
 impl eframe::App for SessionLabApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        if self.lab.pump(&mut self.state) {
-            // More arrived than one frame's budget: carry on next frame.
+        // The last frame's whole CPU time (drawing and painting included), where the platform
+        // reports it; the drawing is what the pump did not take.
+        if let Some(seconds) = frame.info().cpu_usage {
+            let total = Duration::from_secs_f32(seconds.max(0.0));
+            self.draw_cost = (self.draw_cost * 3 + total.saturating_sub(self.pump_cost)) / 4;
+            if let Some(log) = &mut self.frame_log {
+                use std::io::Write as _;
+                // Flushed every frame: the benchmark stops the window with a signal.
+                let _ = writeln!(log, "{:.3}", seconds * 1000.0).and_then(|()| log.flush());
+            }
+        }
+        let started = Instant::now();
+        let interval = self
+            .last_frame
+            .replace(started)
+            .map_or(Duration::ZERO, |last| started - last);
+        let budget = FRAME_TARGET
+            .saturating_sub(self.draw_cost)
+            .clamp(PUMP_MIN, PUMP_MAX)
+            .max((interval / PUMP_SHARE_OF_INTERVAL).min(PUMP_SLOW_FRAME_MAX));
+        let pumping = Instant::now();
+        let pumped_more = self.lab.pump_for(&mut self.state, budget);
+        self.pump_cost = pumping.elapsed();
+        // A sort or filter of a big table is built a slice at a time, between frames.
+        let view_busy = self
+            .state
+            .work_on_sessions(Instant::now() + VIEW_WORK_BUDGET);
+        let drawing = Instant::now();
+        if pumped_more || view_busy {
+            // More than one frame's budget: carry on next frame.
             ctx.request_repaint();
         }
         self.sync_drafts();
@@ -312,6 +388,10 @@ impl eframe::App for SessionLabApp {
         }
         self.run_script(&ctx);
         self.schedule_countdowns(&ctx, now, session_countdown);
+        if frame.info().cpu_usage.is_none() {
+            // Without the platform's figure (headless), the drawing measured here.
+            self.draw_cost = (self.draw_cost * 3 + drawing.elapsed()) / 4;
+        }
     }
 }
 
@@ -338,6 +418,9 @@ pub fn run(config: LabConfig, screenshot: Option<(PathBuf, Scene)>) -> anyhow::R
             let mut app = SessionLabApp::new(&cc.egui_ctx, lab, offset);
             if let Some((path, scene)) = screenshot {
                 app = app.with_screenshot_script(path, scene);
+            }
+            if let Some(path) = std::env::var_os("SESSION_LAB_FRAME_LOG") {
+                app = app.with_frame_log(std::path::Path::new(&path))?;
             }
             Ok(Box::new(app))
         }),

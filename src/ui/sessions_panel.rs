@@ -10,7 +10,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
     LabState, SessionSort, SortColumn,
-    text::{clock_time, data_text, short_id, time_left, time_left_changes_in},
+    text::{clock_time, count, data_text, short_id, time_left, time_left_changes_in},
 };
 
 use super::theme;
@@ -32,11 +32,17 @@ pub fn sessions_ui(
     offset: UtcOffset,
 ) -> Option<Duration> {
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("Server sessions ({})", state.sessions.len())).strong())
-            .on_hover_text(
-                "What the server's session store really holds: one record per session, keyed \
+        ui.label(
+            RichText::new(format!(
+                "Server sessions ({})",
+                count(state.sessions.len() as u64)
+            ))
+            .strong(),
+        )
+        .on_hover_text(
+            "What the server's session store really holds: one record per session, keyed \
                  by the id the cookie carries.",
-            );
+        );
         if let Some(server) = &state.server {
             ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
         }
@@ -77,12 +83,24 @@ fn table_ui(
     offset: UtcOffset,
 ) -> (Option<Duration>, Option<SessionSort>) {
     let dark = ui.visuals().dark_mode;
-    if !state.sessions.filter_text().is_empty() {
-        ui.label(format!(
-            "showing {} of {}",
-            state.sessions.shown_len(),
-            state.sessions.len()
-        ));
+    if !state.sessions.filter_text().is_empty() || state.sessions.is_busy() {
+        ui.horizontal(|ui| {
+            if !state.sessions.filter_text().is_empty() {
+                ui.label(format!(
+                    "showing {} of {}",
+                    count(state.sessions.shown_len() as u64),
+                    count(state.sessions.len() as u64)
+                ));
+            }
+            if let Some(progress) = state.sessions.filter_progress() {
+                ui.spinner();
+                ui.label(RichText::new(format!("filtering… {:.0}%", progress * 100.0)).weak());
+            }
+            if state.sessions.pending_sort().is_some() {
+                ui.spinner();
+                ui.label(RichText::new("sorting…").weak());
+            }
+        });
     }
     let foreign = state.foreign_origins();
     if !foreign.is_empty() {
@@ -107,7 +125,10 @@ fn table_ui(
     }
     let show_instances =
         state.instances.len() > 1 && !state.server.as_ref().is_some_and(|s| s.shared_store);
-    let sort = state.sessions.sort();
+    let sort = state
+        .sessions
+        .pending_sort()
+        .unwrap_or_else(|| state.sessions.sort());
     let mut new_sort = None;
     let mut next_change: Option<Duration> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
