@@ -81,5 +81,6 @@ serve_port=$(free_port)
 serve=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$serve_port/" && break; sleep 0.1; done
 "$bin" load --url "http://127.0.0.1:$serve_port/" --visits "$visits" --no-cookies >/dev/null
+sleep 12   # the window's RSS was read 12 s after its load, too
 serve_rss=$(rss_mb "$serve")
 echo "serve with the same load: RSS ${serve_rss} MB; window / (2 x serve + 100 MB) = $(echo "scale=2; $window_rss / (2 * $serve_rss + 100)" | bc)"

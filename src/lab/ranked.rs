@@ -86,11 +86,31 @@ impl<K: Ord + Copy> RankedKeys<K> {
             self.fenwick_add(n, 1);
             return true;
         }
-        if n + 1 == self.nodes.len() && at == NODE {
-            // Past the end of a full last node: a new node, the full one stays full.
-            let mut node = Vec::with_capacity(NODE);
-            node.push(key);
-            self.nodes.push(node);
+        if self.nodes.get(n + 1).is_some_and(|next| next.len() < NODE) {
+            // The next node has room: the full one passes its last key on (keys arriving
+            // nearly in order keep every node full instead of halving them).
+            let moved = if at == NODE {
+                key
+            } else {
+                let last = self.nodes[n].pop().expect("a full node");
+                self.nodes[n].insert(at, key);
+                last
+            };
+            self.nodes[n + 1].insert(0, moved);
+            self.fenwick_add(n + 1, 1);
+            return true;
+        }
+        if n + 1 == self.nodes.len() && at >= NODE / 2 {
+            // Into the back half of the full last node (keys arriving nearly in order): the
+            // keys after it start a new last node, and the full one stays (nearly) full.
+            let mut tail = Vec::with_capacity(NODE);
+            tail.extend(self.nodes[n].drain(at..));
+            if tail.is_empty() {
+                tail.push(key);
+            } else {
+                self.nodes[n].push(key);
+            }
+            self.nodes.push(tail);
         } else {
             let mut right = Vec::with_capacity(NODE);
             right.extend(self.nodes[n].drain(NODE / 2..));
@@ -280,5 +300,25 @@ mod tests {
         let ideal = 100_000usize.div_ceil(NODE) * NODE * std::mem::size_of::<u64>();
         assert_eq!(ranked.heap_bytes(), ideal);
         assert_eq!(ranked.get_index(54_321), Some(&54_321));
+    }
+
+    /// Keys that arrive nearly in order (many per millisecond, in any order within it, as new
+    /// sessions do) fill their nodes too.
+    #[test]
+    fn keys_nearly_in_order_fill_their_nodes() {
+        let mut ranked = RankedKeys::default();
+        let mut reference = BTreeSet::new();
+        for (n, noise) in numbers(3).take(100_000).enumerate() {
+            let key = (n as u64 / 30) << 32 | (noise & 0xffff_ffff);
+            ranked.insert(key);
+            reference.insert(key);
+        }
+        let ideal = reference.len() * std::mem::size_of::<u64>();
+        assert!(
+            ranked.heap_bytes() < ideal * 21 / 20,
+            "{} bytes for {ideal} bytes of keys",
+            ranked.heap_bytes()
+        );
+        assert!(ranked.iter().eq(reference.iter()));
     }
 }

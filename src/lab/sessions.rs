@@ -30,7 +30,7 @@ use crate::server::{
 /// Rows live in chunks of this many, allocated once each: the rows' memory grows a chunk at a
 /// time (never doubling, never moving), so a million sessions neither waste half a table nor
 /// stall a frame to rehash it.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 16384;
 
 /// Below this many rows a sort or filter is built at once (it takes less than a millisecond).
 const BUILD_AT_ONCE: usize = 20_000;
@@ -183,7 +183,7 @@ impl Matcher {
         })
     }
 
-    fn matches(&self, id: SessionId, data: &DataText, holders: &Holders) -> bool {
+    fn matches(&self, id: SessionId, data: &str, holders: &Holders) -> bool {
         let by_prefix = |prefix: &Option<(u128, u128)>| {
             prefix.is_some_and(|(mask, value)| id.text_bits() & mask == value)
         };
@@ -197,10 +197,10 @@ impl Matcher {
                 by_prefix(prefix)
                     || held.iter().any(|n| n.starts_with(lower.as_str()))
                     || (held.is_empty() && "external".starts_with(lower.as_str()))
-                    || data.as_str().contains(text.as_str())
+                    || data.contains(text.as_str())
             }
             Self::IdPrefix { prefix, .. } => by_prefix(prefix),
-            Self::Data(text) => data.as_str().contains(text.as_str()),
+            Self::Data(text) => data.contains(text.as_str()),
             Self::Browser(name) => {
                 let held = holders.of(id);
                 if name == "external" {
@@ -234,16 +234,19 @@ impl Matcher {
     }
 }
 
-/// One row as the table keeps it: compact (times as Unix milliseconds).
+/// One row as the table keeps it: compact (times as Unix milliseconds, the data's text inline
+/// when short), 56 bytes.
 #[derive(Clone, Debug)]
 struct Row {
-    data: DataText,
+    text: compact_str::CompactString,
+    /// The whole data's length (longer than `text` when it was cut).
+    full_len: u32,
+    /// Which instances' stores reported it (bit n for instance n).
+    on: u8,
     expires: i64,
     /// `i64::MIN` when unknown.
     created: i64,
     updated: i64,
-    /// Which instances' stores reported it (bit n for instance n).
-    on: u8,
 }
 
 /// A session id as the table keys it: two halves, 8-byte aligned (an `i128` would align every
@@ -282,13 +285,17 @@ struct Slot {
 /// sixty-fourth of the ids, so no change stalls a frame while a million sessions arrive.
 const KEY_SHARDS: usize = 64;
 
-type SlotIndex = HashMap<Key, u32, BuildHasherDefault<IdHasher>>;
+/// Slot numbers by the id's two halves folded into one (16-byte entries instead of 24).
+type SlotIndex = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
 
 /// The rows: densely in chunks, found by id through a small index of slot numbers.
 #[derive(Clone, Debug)]
 struct Rows {
     chunks: Vec<Vec<Slot>>,
     by_key: Vec<SlotIndex>,
+    /// Ids whose fold another id already has (about one in 2^64 pairs: practically never,
+    /// but then correctly).
+    overflow: HashMap<Key, u32, BuildHasherDefault<IdHasher>>,
     len: usize,
     free: Vec<u32>,
 }
@@ -298,6 +305,7 @@ impl Default for Rows {
         Self {
             chunks: Vec::new(),
             by_key: (0..KEY_SHARDS).map(|_| SlotIndex::default()).collect(),
+            overflow: HashMap::default(),
             len: 0,
             free: Vec::new(),
         }
@@ -307,6 +315,10 @@ impl Default for Rows {
 impl Rows {
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn fold(key: Key) -> u64 {
+        key.0 ^ key.1
     }
 
     fn index(&self, key: Key) -> &SlotIndex {
@@ -325,21 +337,28 @@ impl Rows {
         &mut self.chunks[index as usize / CHUNK][index as usize % CHUNK]
     }
 
-    fn get(&self, id: SessionId) -> Option<&Row> {
+    /// The slot holding `id`, if any.
+    fn find(&self, id: SessionId) -> Option<u32> {
         let key = Key::from(id);
-        let index = *self.index(key).get(&key)?;
+        match self.index(key).get(&Self::fold(key)) {
+            Some(&index) if self.slot(index).key == key => Some(index),
+            _ if self.overflow.is_empty() => None,
+            _ => self.overflow.get(&key).copied(),
+        }
+    }
+
+    fn get(&self, id: SessionId) -> Option<&Row> {
+        let index = self.find(id)?;
         Some(&self.slot(index).row)
     }
 
     fn get_mut(&mut self, id: SessionId) -> Option<&mut Row> {
-        let key = Key::from(id);
-        let index = *self.index(key).get(&key)?;
+        let index = self.find(id)?;
         Some(&mut self.slot_mut(index).row)
     }
 
     fn contains(&self, id: SessionId) -> bool {
-        let key = Key::from(id);
-        self.index(key).contains_key(&key)
+        self.find(id).is_some()
     }
 
     /// Adds a row the table does not have yet.
@@ -361,16 +380,27 @@ impl Rows {
                 (index + chunk.len() - 1) as u32
             }
         };
-        self.index_mut(key).insert(key, index);
+        match self.index_mut(key).entry(Self::fold(key)) {
+            std::collections::hash_map::Entry::Vacant(place) => {
+                place.insert(index);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.overflow.insert(key, index);
+            }
+        }
         self.len += 1;
     }
 
     fn remove(&mut self, id: SessionId) -> Option<Row> {
+        let index = self.find(id)?;
         let key = Key::from(id);
-        let index = self.index_mut(key).remove(&key)?;
+        if self.overflow.remove(&key).is_none() {
+            self.index_mut(key).remove(&Self::fold(key));
+        }
         self.len -= 1;
         let vacant = Row {
-            data: DataText::default(),
+            text: compact_str::CompactString::default(),
+            full_len: 0,
             expires: 0,
             created: 0,
             updated: 0,
@@ -403,6 +433,14 @@ impl Rows {
 type OrderKey = (i64, u64, u64);
 
 impl Row {
+    fn data(&self) -> DataText {
+        DataText::from_parts(self.text.clone(), self.full_len)
+    }
+
+    fn set_data(&mut self, data: DataText) {
+        (self.text, self.full_len) = data.into_parts();
+    }
+
     fn key(&self, column: SortColumn, id: SessionId) -> OrderKey {
         let at = match column {
             SortColumn::Created => self.created,
@@ -420,12 +458,12 @@ fn id_of((_, high, low): OrderKey) -> SessionId {
 }
 
 /// One session as the table shows it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SessionView<'a> {
     /// Its id.
     pub id: SessionId,
     /// Its data (cut if long).
-    pub data: &'a DataText,
+    pub data: DataText,
     row: &'a Row,
 }
 
@@ -494,7 +532,6 @@ pub struct SessionTable {
     sorting: Option<SortJob>,
 }
 
-
 impl Clone for SessionTable {
     /// A copy of the rows and indexes (a sort under way is finished first in the copy's
     /// absence: the copy keeps the order in force).
@@ -546,7 +583,7 @@ impl SessionTable {
     pub fn get(&self, id: SessionId) -> Option<SessionView<'_>> {
         self.rows.get(id).map(|row| SessionView {
             id,
-            data: &row.data,
+            data: row.data(),
             row,
         })
     }
@@ -560,7 +597,7 @@ impl SessionTable {
     pub fn iter(&self) -> impl Iterator<Item = SessionView<'_>> {
         self.rows.iter().map(|(id, row)| SessionView {
             id,
-            data: &row.data,
+            data: row.data(),
             row,
         })
     }
@@ -763,7 +800,7 @@ impl SessionTable {
             let id = id_of(*key);
             if let Some(row) = self.rows.get(id)
                 && row.key(column, id) == *key
-                && filter.matcher.matches(id, &row.data, holders)
+                && filter.matcher.matches(id, &row.text, holders)
             {
                 filter.shown.insert(*key);
             }
@@ -789,7 +826,7 @@ impl SessionTable {
                 continue;
             };
             let key = row.key(self.sort.column, *id);
-            if filter.matcher.matches(*id, &row.data, holders) {
+            if filter.matcher.matches(*id, &row.text, holders) {
                 filter.shown.insert(key);
             } else {
                 filter.shown.remove(&key);
@@ -845,7 +882,7 @@ impl SessionTable {
         let (old, row) = match self.rows.get_mut(id) {
             Some(row) => {
                 let old = row.clone();
-                row.data = data;
+                row.set_data(data);
                 row.on |= bit;
                 row.expires = expires;
                 row.updated = updated;
@@ -855,8 +892,10 @@ impl SessionTable {
                 (Some(old), row.clone())
             }
             None => {
+                let (text, full_len) = data.into_parts();
                 let row = Row {
-                    data,
+                    text,
+                    full_len,
                     on: bit,
                     expires,
                     created: created_at.map_or(i64::MIN, unix_millis),
@@ -885,7 +924,7 @@ impl SessionTable {
             if let Some(old_key) = old_key {
                 filter.shown.remove(&old_key);
             }
-            if filter.matcher.matches(id, &row.data, holders) {
+            if filter.matcher.matches(id, &row.text, holders) {
                 filter.shown.insert(new_key);
             }
         }
@@ -1024,7 +1063,7 @@ mod tests {
             .filter(|s| {
                 matcher
                     .as_ref()
-                    .is_none_or(|m| m.matches(s.id, s.data, holders))
+                    .is_none_or(|m| m.matches(s.id, s.data.as_str(), holders))
             })
             .map(|s| s.row.key(column, s.id))
             .collect();
@@ -1095,6 +1134,45 @@ mod tests {
         table.finish(&holders);
         table.set_filter("views\":5", &holders);
         assert_eq!(shown(&mut table), expected(&table, "views\":5", &holders));
+    }
+
+    /// Two ids whose halves fold to the same 64 bits (practically never, but possible) are
+    /// still told apart: each is found, changed and removed as itself.
+    #[test]
+    fn ids_with_the_same_fold_stay_apart() {
+        let holders = Holders::default();
+        let mut table = SessionTable::default();
+        let (a, b) = (0x0123_4567_89ab_cdef_u64, 0x0fed_cba9_8765_4321_u64);
+        let twin = |x: u64| SessionId::from(Key(a ^ x, b ^ x));
+        let (one, two) = (twin(0), twin(0x55));
+        assert_eq!(Rows::fold(Key::from(one)), Rows::fold(Key::from(two)));
+        for (id, views) in [(one, 1), (two, 2)] {
+            table.apply(
+                0,
+                SessionChange::Written(SessionRow {
+                    id,
+                    data: DataText::from_json(format!(r#"{{"views":{views}}}"#).as_bytes()),
+                    expires_at: from_unix_millis(1),
+                    created_at: None,
+                    updated_at: None,
+                }),
+                &holders,
+            );
+        }
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.get(one).unwrap().data.views(), Some(1));
+        assert_eq!(table.get(two).unwrap().data.views(), Some(2));
+        table.apply(
+            0,
+            SessionChange::Removed {
+                id: one,
+                reason: DeleteReason::Deleted,
+            },
+            &holders,
+        );
+        assert!(table.get(one).is_none());
+        assert_eq!(table.get(two).unwrap().data.views(), Some(2));
+        assert_eq!(table.len(), 1);
     }
 
     /// A session reported by two instances stays until both have dropped it.

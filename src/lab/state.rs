@@ -722,7 +722,7 @@ impl LabState {
     }
 
     /// The session's data as the store last announced it, if the store holds it.
-    pub fn session_data(&self, id: SessionId) -> Option<&DataText> {
+    pub fn session_data(&self, id: SessionId) -> Option<DataText> {
         self.sessions.get(id).map(|s| s.data)
     }
 

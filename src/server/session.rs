@@ -118,6 +118,16 @@ impl DataText {
         writer.finish()
     }
 
+    /// Its two parts, for compact storage: the text and the whole data's length.
+    pub fn into_parts(self) -> (compact_str::CompactString, u32) {
+        (self.text, self.full_len)
+    }
+
+    /// From the parts [`Self::into_parts`] gave.
+    pub fn from_parts(text: compact_str::CompactString, full_len: u32) -> Self {
+        Self { text, full_len }
+    }
+
     /// The text, cut if the data is longer than [`DATA_TEXT_MAX`].
     pub fn as_str(&self) -> &str {
         &self.text

@@ -218,7 +218,7 @@ fn table_ui(
                     }
                 });
                 row.col(|ui| {
-                    let data = data_text(session.data);
+                    let data = data_text(&session.data);
                     let label = ui.add(egui::Label::new(RichText::new(&data).monospace()).truncate());
                     if session.data.is_cut() {
                         label.on_hover_text(format!(
