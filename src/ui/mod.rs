@@ -51,8 +51,13 @@ const FRAME_TARGET: Duration = Duration::from_millis(4);
 /// second this still applies about a hundred thousand store changes a second.
 const PUMP_MIN: Duration = Duration::from_micros(500);
 
-/// The most a frame spends draining the lab when frames come often.
-const PUMP_MAX: Duration = Duration::from_millis(3);
+/// The most a frame spends draining the lab when frames come often: at 60 frames a second
+/// that is still several hundred thousand store changes a second.
+const PUMP_MAX: Duration = Duration::from_millis(1);
+
+/// Frames further apart than this are slow (presentation-bound): the pump then keeps pace with
+/// the clock instead.
+const SLOW_FRAME: Duration = Duration::from_millis(33);
 
 /// When frames come seldom (presentation-bound, e.g. software rendering), the pump may use
 /// this share of the time since the last frame, so draining keeps pace with the clock rather
@@ -250,10 +255,13 @@ impl eframe::App for SessionLabApp {
             .last_frame
             .replace(started)
             .map_or(Duration::ZERO, |last| started - last);
-        let budget = FRAME_TARGET
-            .saturating_sub(self.draw_cost)
-            .clamp(PUMP_MIN, PUMP_MAX)
-            .max((interval / PUMP_SHARE_OF_INTERVAL).min(PUMP_SLOW_FRAME_MAX));
+        let budget = if interval > SLOW_FRAME {
+            (interval / PUMP_SHARE_OF_INTERVAL).min(PUMP_SLOW_FRAME_MAX)
+        } else {
+            FRAME_TARGET
+                .saturating_sub(self.draw_cost)
+                .clamp(PUMP_MIN, PUMP_MAX)
+        };
         let pumping = Instant::now();
         let pumped_more = self.lab.pump_for(&mut self.state, budget);
         self.pump_cost = pumping.elapsed();
