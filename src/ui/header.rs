@@ -30,121 +30,133 @@ pub fn header_ui(
     settings_open: &mut bool,
     load: &mut LoadDraft,
 ) -> Option<UiCommand> {
-    let mut command = None;
     let dark = ui.visuals().dark_mode;
-    ui.horizontal_wrapped(|ui| {
-        ui.heading("Session Lab");
-        ui.separator();
-        match (&state.server, &state.server_error) {
-            (Some(server), _) => {
-                ui.monospace(&server.url)
-                    .on_hover_text("The embedded session server (axum + tower-sessions)");
-                theme::dot(ui, theme::good(dark));
-                ui.label("running");
-                if let Some(wanted) = &server.fallback_from {
-                    ui.colored_label(
-                        theme::warn(dark),
-                        format!("(port fallback: {wanted} was taken)"),
-                    )
-                    .on_hover_text(
-                        "Another program already listens on the usual port, so the server took \
-                         a free one. Use --port to choose.",
-                    );
-                }
-                if state.instances.len() > 1 {
-                    ui.label(format!("+ {} more instance(s)", state.instances.len() - 1))
-                        .on_hover_text(
-                            state
-                                .instances
-                                .iter()
-                                .map(|i| i.url.clone())
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        );
-                }
-                ui.label("·");
-                if let Some(down) = &state.store_down {
-                    theme::dot(ui, theme::bad(dark));
-                    ui.colored_label(
-                        theme::bad(dark),
-                        format!("{} store down", server.store_kind),
-                    )
-                    .on_hover_text(down.as_str());
-                } else {
-                    ui.label(format!("{} store", server.store_kind));
-                }
-                ui.label("·");
-                let config = &server.settings;
-                ui.label(format!(
-                    "{} cookie “{}”",
-                    config.protection.as_str(),
-                    config.cookie_name
-                ))
-                .on_hover_text(format!(
-                    "Cookies are {} with a secret (fingerprint {}); the secret itself is never \
-                     shown.",
-                    config.protection.as_str(),
-                    server.secret_fingerprint
-                ));
-            }
-            (None, Some(error)) => {
-                theme::dot(ui, theme::bad(dark));
-                ui.colored_label(theme::bad(dark), format!("server stopped: {error}"));
-            }
-            (None, None) => {
-                ui.spinner();
-                ui.label("starting…");
-            }
-        }
-        ui.label("·");
-        ui.label(plural(state.sessions.len(), "session", "sessions"));
-        ui.label("·");
-        ui.label(plural(
-            state.requests_served as usize,
-            "request",
-            "requests",
-        ));
+    // The buttons are laid out first; the status on the left gets the room that is left and is
+    // cut short (whole on hover) rather than running under them on a small screen.
+    let (_, command) = egui::Sides::new().shrink_left().truncate().show(
+        ui,
+        |ui| status_ui(ui, state, dark),
+        |ui| buttons_ui(ui, state, settings_open, load),
+    );
+    command
+}
 
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if let Some(server) = &state.server
-                && ui
-                    .button("Open in your browser")
-                    .on_hover_text(
-                        "Open the server in your real browser: its session shows up below as \
-                         “external”.",
-                    )
-                    .clicked()
-            {
-                command = Some(UiCommand::OpenInBrowser(server.url.clone()));
-            }
-            let room = state.browsers.len() < MAX_BROWSERS;
-            if ui
-                .add_enabled(room, egui::Button::new("+ Private browser"))
-                .on_hover_text(
-                    "Add a private (incognito) browser: closing it forgets its whole jar",
+/// The server's address and state, the store, the cookie and the counts.
+fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
+    ui.heading("Session Lab");
+    ui.separator();
+    match (&state.server, &state.server_error) {
+        (Some(server), _) => {
+            ui.monospace(&server.url)
+                .on_hover_text("The embedded session server (axum + tower-sessions)");
+            theme::dot(ui, theme::good(dark));
+            ui.label("running");
+            if let Some(wanted) = &server.fallback_from {
+                ui.colored_label(
+                    theme::warn(dark),
+                    format!("(port fallback: {wanted} was taken)"),
                 )
-                .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
-                .clicked()
-            {
-                command = Some(UiCommand::Lab(Command::AddBrowser { private: true }));
-            }
-            if ui
-                .add_enabled(room, egui::Button::new("+ Browser"))
-                .on_hover_text("Add a simulated browser with its own, empty cookie jar")
-                .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
-                .clicked()
-            {
-                command = Some(UiCommand::Lab(Command::AddBrowser { private: false }));
-            }
-            if let Some(started) = load_ui(ui, state, load) {
-                command = Some(started);
-            }
-            ui.toggle_value(settings_open, "Server settings")
                 .on_hover_text(
-                    "Cookie name, flags, expiry, signing and the secret of the embedded server",
+                    "Another program already listens on the usual port, so the server took \
+                         a free one. Use --port to choose.",
                 );
-        });
-    });
+            }
+            if state.instances.len() > 1 {
+                ui.label(format!("+ {} more instance(s)", state.instances.len() - 1))
+                    .on_hover_text(
+                        state
+                            .instances
+                            .iter()
+                            .map(|i| i.url.clone())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+            }
+            ui.label("·");
+            if let Some(down) = &state.store_down {
+                theme::dot(ui, theme::bad(dark));
+                ui.colored_label(
+                    theme::bad(dark),
+                    format!("{} store down", server.store_kind),
+                )
+                .on_hover_text(down.as_str());
+            } else {
+                ui.label(format!("{} store", server.store_kind));
+            }
+            ui.label("·");
+            let config = &server.settings;
+            ui.label(format!(
+                "{} cookie “{}”",
+                config.protection.as_str(),
+                config.cookie_name
+            ))
+            .on_hover_text(format!(
+                "Cookies are {} with a secret (fingerprint {}); the secret itself is never \
+                     shown.",
+                config.protection.as_str(),
+                server.secret_fingerprint
+            ));
+        }
+        (None, Some(error)) => {
+            theme::dot(ui, theme::bad(dark));
+            ui.colored_label(theme::bad(dark), format!("server stopped: {error}"));
+        }
+        (None, None) => {
+            ui.spinner();
+            ui.label("starting…");
+        }
+    }
+    ui.label("·");
+    ui.label(plural(state.sessions.len(), "session", "sessions"));
+    ui.label("·");
+    ui.label(plural(
+        state.requests_served as usize,
+        "request",
+        "requests",
+    ));
+}
+
+/// The window-wide buttons, right to left; returns what the user asked for.
+fn buttons_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    settings_open: &mut bool,
+    load: &mut LoadDraft,
+) -> Option<UiCommand> {
+    let mut command = None;
+    if let Some(server) = &state.server
+        && ui
+            .button("Open in your browser")
+            .on_hover_text(
+                "Open the server in your real browser: its session shows up below as \
+                         “external”.",
+            )
+            .clicked()
+    {
+        command = Some(UiCommand::OpenInBrowser(server.url.clone()));
+    }
+    let room = state.browsers.len() < MAX_BROWSERS;
+    if ui
+        .add_enabled(room, egui::Button::new("+ Private browser"))
+        .on_hover_text("Add a private (incognito) browser: closing it forgets its whole jar")
+        .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
+        .clicked()
+    {
+        command = Some(UiCommand::Lab(Command::AddBrowser { private: true }));
+    }
+    if ui
+        .add_enabled(room, egui::Button::new("+ Browser"))
+        .on_hover_text("Add a simulated browser with its own, empty cookie jar")
+        .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
+        .clicked()
+    {
+        command = Some(UiCommand::Lab(Command::AddBrowser { private: false }));
+    }
+    if let Some(started) = load_ui(ui, state, load) {
+        command = Some(started);
+    }
+    ui.toggle_value(settings_open, "Server settings")
+        .on_hover_text("Cookie name, flags, expiry, signing and the secret of the embedded server");
     command
 }
 
