@@ -146,9 +146,14 @@ for server in "${SERVERS[@]}"; do
   stop_server
 done
 
-echo "==> one UI frame with 16 browsers and 10,000 sessions"
-UI_FRAME=$(cargo bench --bench ui_frame 2>/dev/null | grep '^ui frame')
-echo "    $UI_FRAME"
+echo "==> the window under load: headless frames (cargo bench --bench ui_frame)"
+UI_FRAME=$(cargo bench --bench ui_frame 2>/dev/null | grep -E '^(ui |catch-up|sort|filter|RSS)' | sed 's/^/    /')
+echo "$UI_FRAME"
+echo "==> the real window under Xvfb (bench/window.sh), 100,000 and 1,000,000 sessions"
+WINDOW_100K=$(bash bench/window.sh 100000 2>&1 | grep -v '^window pid' | sed 's/^/    /')
+WINDOW_1M=$(bash bench/window.sh 1000000 2>&1 | grep -v '^window pid' | sed 's/^/    /')
+echo "$WINDOW_100K"
+echo "$WINDOW_1M"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "MISSED" }'; }
@@ -204,9 +209,15 @@ verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo
   echo "## The window under load"
   echo
-  echo "\`cargo bench --bench ui_frame\` (egui_kittest, headless: the UI's own CPU work per frame, without GPU drawing):"
+  echo "\`cargo bench --bench ui_frame\` (egui_kittest, headless: the UI thread's CPU per frame — draining the lab and laying out every panel, plus the AccessKit tree kittest always builds — without GPU drawing; 16 browsers; new sessions from a client outside the window):"
   echo
-  echo "    $UI_FRAME"
+  echo "$UI_FRAME"
+  echo
+  echo "\`bash bench/window.sh 100000\` and \`bash bench/window.sh 1000000\` (the release window under Xvfb with software rendering; frame times are eframe's own CPU figure per frame, painting included; \`session-lab load --no-cookies\` from another process):"
+  echo
+  echo "$WINDOW_100K"
+  echo
+  echo "$WINDOW_1M"
 } >"$OUT"
 echo
 cat "$OUT"
