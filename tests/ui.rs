@@ -223,3 +223,48 @@ fn sessions_filter_and_sort_like_a_user_expects() {
     let first = harness.state().state().sessions.shown_at(0).unwrap().id;
     assert_eq!(first, b, "B visited last, so its session is newest");
 }
+
+/// Browser panels out of view are not laid out (sixteen browsers cost what the visible few
+/// do), and come back as the user scrolls to them: the fifth browser's Visit button appears
+/// after scrolling right and works.
+#[test]
+fn panels_out_of_view_come_back_when_scrolled_to() {
+    let mut harness = harness();
+    for _ in 0..3 {
+        harness.get_by_label("+ Browser").click();
+        harness.run_steps(2);
+    }
+    step_until(&mut harness, "five browsers", |s| s.browsers.len() == 5);
+    assert!(
+        harness.query_by_label("Visit E").is_none(),
+        "browser E is out of view, so it is not laid out"
+    );
+    // Scroll the browsers' area to the right with the wheel, the pointer over a panel.
+    harness.get_by_label("Visit B").hover();
+    for _ in 0..20 {
+        if harness
+            .query_by_label("Visit E")
+            .is_some_and(|node| node.rect().max.x < 1400.0)
+        {
+            break;
+        }
+        harness.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(-200.0, 0.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::default(),
+        });
+        harness.run_steps(2);
+    }
+    assert!(
+        harness.query_by_label("Visit A").is_none(),
+        "browser A, scrolled out of view, is no longer laid out"
+    );
+    harness.get_by_label("Visit E").click();
+    step_until(&mut harness, "E's visit answered", |s| {
+        s.browser_named("E")
+            .and_then(|b| b.last.as_ref())
+            .is_some_and(|e| e.body == "Number of views 1")
+    });
+}

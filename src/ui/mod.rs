@@ -98,6 +98,8 @@ pub struct SessionLabApp {
     pump_cost: Duration,
     /// When the last frame began.
     last_frame: Option<Instant>,
+    /// The largest browser panel drawn last frame: the place a panel out of view keeps.
+    panel_size: Option<egui::Vec2>,
     /// Where each frame's CPU time is written, when `SESSION_LAB_FRAME_LOG` names a file (for
     /// benchmarks of the real window).
     frame_log: Option<std::io::BufWriter<std::fs::File>>,
@@ -121,6 +123,7 @@ impl SessionLabApp {
             draw_cost: Duration::from_millis(2),
             pump_cost: Duration::ZERO,
             last_frame: None,
+            panel_size: None,
             frame_log: None,
         }
     }
@@ -351,41 +354,64 @@ impl eframe::App for SessionLabApp {
                 .iter()
                 .map(|b| (b.id, b.name.clone()))
                 .collect();
+            let panel_size = &mut self.panel_size;
+            let drafts = &mut self.drafts;
+            let state = &self.state;
+            let offset = self.offset;
             egui::ScrollArea::both()
                 .id_salt("browsers")
                 .auto_shrink([false, false])
-                .show(ui, |ui| {
+                .show_viewport(ui, |ui, viewport| {
                     ui.horizontal_top(|ui| {
-                        for browser in &self.state.browsers {
-                            let Some(draft) = self.drafts.get_mut(&browser.id) else {
+                        // Only the panels in view are laid out; the others keep their place
+                        // (their size as last drawn), so sixteen browsers cost what two or three
+                        // on screen do.
+                        let gap = ui.spacing().item_spacing.x;
+                        let mut x = 0.0;
+                        let mut drawn = egui::Vec2::ZERO;
+                        for browser in &state.browsers {
+                            let Some(draft) = drafts.get_mut(&browser.id) else {
                                 continue;
                             };
+                            let size = panel_size.unwrap_or(egui::vec2(600.0, 300.0));
+                            let in_view = x <= viewport.max.x && x + size.x >= viewport.min.x;
+                            x += size.x + gap;
+                            if !in_view {
+                                ui.allocate_space(size);
+                                continue;
+                            }
                             let peers: Vec<(BrowserId, String)> = names
                                 .iter()
                                 .filter(|(id, _)| *id != browser.id)
                                 .cloned()
                                 .collect();
-                            let history: Vec<&ExchangeRecord> = self
-                                .state
+                            let history: Vec<&ExchangeRecord> = state
                                 .exchanges
                                 .iter()
                                 .rev()
                                 .filter(|r| r.browser == browser.id)
                                 .take(browser_panel::HISTORY_SHOWN)
                                 .collect();
-                            commands.extend(browser_panel::browser_ui(
-                                ui,
-                                browser,
-                                draft,
-                                &browser_panel::PanelContext {
-                                    server: self.state.server.as_ref().map(|s| &s.settings),
-                                    peers: &peers,
-                                    history: &history,
-                                    now,
-                                    offset: self.offset,
-                                    instances: self.state.instances.len().max(1),
-                                },
-                            ));
+                            let panel = ui.scope(|ui| {
+                                browser_panel::browser_ui(
+                                    ui,
+                                    browser,
+                                    draft,
+                                    &browser_panel::PanelContext {
+                                        server: state.server.as_ref().map(|s| &s.settings),
+                                        peers: &peers,
+                                        history: &history,
+                                        now,
+                                        offset,
+                                        instances: state.instances.len().max(1),
+                                    },
+                                )
+                            });
+                            commands.extend(panel.inner);
+                            drawn = drawn.max(panel.response.rect.size());
+                        }
+                        if drawn.x > 0.0 {
+                            *panel_size = Some(drawn);
                         }
                     });
                 });
