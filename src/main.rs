@@ -7,7 +7,10 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use session_lab::{
     lab::{self, Lab, LabConfig, LabState},
-    server::{RunningServer, Secret, ServerConfig, StoreChoice},
+    server::{
+        RunningServer, Secret, SecretSource, ServerConfig, StoreChoice, default_secret_path,
+        kept_secret,
+    },
     ui,
 };
 
@@ -81,8 +84,9 @@ struct ServerArgs {
     /// Address the embedded server listens on.
     #[arg(long, default_value = "127.0.0.1", global = true)]
     bind: IpAddr,
-    /// Secret that signs the session cookie (any length). Without it, a random secret is made
-    /// for each launch. It is never printed.
+    /// Secret that signs the session cookie (any length). Without it, a secret is made once and
+    /// kept, owner-only, in the platform's data directory (session-lab/secret), and every
+    /// Session Lab process of this user uses it. It is never printed.
     #[arg(
         long,
         env = "SESSION_LAB_SECRET",
@@ -121,24 +125,42 @@ impl ServerArgs {
         SocketAddr::new(self.bind, self.port)
     }
 
-    fn config(&self) -> ServerConfig {
-        let secret = match &self.secret {
-            Some(phrase) if !phrase.is_empty() => Secret::from_phrase(phrase),
-            _ => Secret::random(),
+    /// The server's settings and secret: the one given (flag or environment), or the kept one.
+    fn config(&self) -> anyhow::Result<ServerConfig> {
+        let (secret, secret_source) = match &self.secret {
+            Some(phrase) if !phrase.is_empty() => {
+                let from_environment =
+                    std::env::var("SESSION_LAB_SECRET").ok().as_ref() == Some(phrase);
+                let source = if from_environment {
+                    SecretSource::Environment
+                } else {
+                    SecretSource::Flag
+                };
+                (Secret::from_phrase(phrase), source)
+            }
+            _ => {
+                let path = default_secret_path();
+                let (secret, created) = kept_secret(&path)?;
+                (secret, SecretSource::File { path, created })
+            }
         };
-        let mut config = ServerConfig::with_secret(secret);
+        let mut config = ServerConfig {
+            secret,
+            secret_source,
+            ..ServerConfig::default()
+        };
         config.settings.lock_per_session = !self.naive;
-        config
+        Ok(config)
     }
 
-    fn lab_config(&self) -> LabConfig {
-        LabConfig {
+    fn lab_config(&self) -> anyhow::Result<LabConfig> {
+        Ok(LabConfig {
             bind: self.addr(),
-            server: self.config(),
+            server: self.config()?,
             store: self.store.clone(),
             instances: usize::from(self.instances),
             ..LabConfig::default()
-        }
+        })
     }
 }
 
@@ -158,7 +180,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.mode.unwrap_or(Mode::Gui) {
         Mode::Gui => ui::run(
-            cli.server.lab_config(),
+            cli.server.lab_config()?,
             cli.window.screenshot.map(|path| (path, cli.window.scene)),
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),
@@ -171,7 +193,7 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     runtime.block_on(async {
         let mut server =
-            RunningServer::start_with(args.addr(), args.config(), args.store.clone()).await?;
+            RunningServer::start_with(args.addr(), args.config()?, args.store.clone()).await?;
         // Listen before saying where: a request right after the first line is printed too.
         let served = server.inspector().served();
         if let Some(wanted) = server.fallback_from() {
@@ -179,13 +201,23 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
         }
         let config = server.inspector().config();
         println!(
-            "Session Lab server listening on {} ({} store, {} cookie “{}”, secret {})",
+            "Session Lab server listening on {} ({} store, {} cookie “{}”)",
             server.url(),
             server.inspector().store_kind(),
             config.settings.protection.as_str(),
             config.settings.cookie_name,
-            config.secret.fingerprint(),
         );
+        println!(
+            "Secret {}: {}",
+            config.secret.fingerprint(),
+            lab::text::secret_source_text(&config.secret_source)
+        );
+        if server.inspector().store_is_shared() && !config.secret_source.is_explicit() {
+            println!(
+                "Servers on other machines sharing this store need the same secret: give them \
+                 all one --secret (or SESSION_LAB_SECRET)."
+            );
+        }
         println!(
             "Open it in a browser or: curl -c jar -b jar {}   (Ctrl-C stops)",
             server.url()
@@ -209,7 +241,7 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
 }
 
 fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
-    let mut config = args.lab_config();
+    let mut config = args.lab_config()?;
     if url.is_some() {
         // The embedded server is not the subject; keep it off the usual port.
         config.bind.set_port(0);
@@ -241,7 +273,7 @@ fn load_mode(args: &ServerArgs, load: &LoadArgs) -> anyhow::Result<()> {
             Some(url) => session_lab::browser::parse_http_url(url)?.to_string(),
             None => {
                 let server =
-                    RunningServer::start_with(args.addr(), args.config(), args.store.clone())
+                    RunningServer::start_with(args.addr(), args.config()?, args.store.clone())
                         .await?;
                 server.inspector().set_tracing(false);
                 let url = server.url();

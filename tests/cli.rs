@@ -1,5 +1,7 @@
 //! The `session-lab` binary as users run it: `demo` and `serve`.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     process::{Command, Stdio},
@@ -23,6 +25,7 @@ fn table(stdout: &str) -> Vec<Vec<&str>> {
 #[test]
 fn demo_prints_the_expected_table() {
     let output = Command::new(BIN)
+        .env("XDG_DATA_HOME", data_home("demo"))
         .args(["demo", "--port", "0"])
         .output()
         .expect("runs");
@@ -139,6 +142,7 @@ fn demo_runs_against_another_server() {
         ))
         .unwrap();
     let output = Command::new(BIN)
+        .env("XDG_DATA_HOME", data_home("demo-url"))
         .args(["demo", "--url", &server.url()])
         .output()
         .expect("runs");
@@ -159,4 +163,125 @@ fn demo_runs_against_another_server() {
     assert_eq!((table[1][0], table[1][2]), ("B", "1"), "{stdout}");
     let sessions = runtime.block_on(server.inspector().sessions()).unwrap();
     assert_eq!(sessions.len(), 2, "the other server saw two sessions");
+}
+
+/// A data directory of the test's own (the kept secret goes there, never in the user's home).
+fn data_home(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "session-lab-cli-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `serve` with these arguments, no secret given and `home` as the data directory; returns
+/// the process, its address and the banner's secret line.
+fn serve(args: &[&str], home: &std::path::Path) -> (std::process::Child, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(["--port", "0"])
+        .args(args)
+        .env_remove("SESSION_LAB_SECRET")
+        .env("XDG_DATA_HOME", home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut addr, mut secret) = (String::new(), String::new());
+    while addr.is_empty() || secret.is_empty() {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve printed its banner"
+        );
+        if let Some(rest) = line.split("http://").nth(1).filter(|_| addr.is_empty()) {
+            addr = rest.split('/').next().unwrap().to_owned();
+        }
+        if line.starts_with("Secret ") {
+            secret = line.trim().to_owned();
+        }
+    }
+    // Keep reading (and dropping) what it prints, so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, addr, secret)
+}
+
+/// `GET /` with `cookie`; returns the body and the `name=value` of any Set-Cookie.
+fn get(addr: &str, cookie: Option<&str>) -> (String, Option<String>) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let set = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|v| v.split(';').next().unwrap().to_owned());
+    (body.to_owned(), set)
+}
+
+/// With no secret given, `serve --store sqlite:PATH` keeps its sessions across `kill -9` and a
+/// new start of the same command: the secret is made once, kept owner-only in the data
+/// directory, and said so in the banner.
+#[test]
+fn sqlite_sessions_survive_kill_9_with_no_flags() {
+    let home = data_home("sqlite");
+    let db = home.join("lab.db");
+    let store = format!("sqlite:{}", db.display());
+    let (mut first, addr, secret) = serve(&["--store", &store], &home);
+    assert!(secret.contains("made now and kept in"), "{secret}");
+    let (body, cookie) = get(&addr, None);
+    assert_eq!(body, "Number of views 1");
+    let cookie = cookie.expect("a session cookie");
+    assert_eq!(get(&addr, Some(&cookie)).0, "Number of views 2");
+    first.kill().unwrap(); // SIGKILL: no shutdown of any kind
+    first.wait().unwrap();
+
+    let (mut second, addr, secret) = serve(&["--store", &store], &home);
+    assert!(
+        secret.contains("kept in") && !secret.contains("made now"),
+        "{secret}"
+    );
+    assert_eq!(get(&addr, Some(&cookie)).0, "Number of views 3");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// Two `serve` processes on one Redis, no secret given, continue each other's sessions.
+#[test]
+fn two_processes_on_one_redis_share_sessions_with_no_flags() {
+    let Some(redis) = common::RedisServer::start() else {
+        return;
+    };
+    let home = data_home("redis");
+    let (mut one, a, banner) = serve(&["--store", &redis.url()], &home);
+    assert!(banner.contains("kept in"), "{banner}");
+    let (mut two, b, _) = serve(&["--store", &redis.url()], &home);
+    let (body, cookie) = get(&a, None);
+    assert_eq!(body, "Number of views 1");
+    let cookie = cookie.unwrap();
+    assert_eq!(get(&b, Some(&cookie)).0, "Number of views 2");
+    assert_eq!(get(&a, Some(&cookie)).0, "Number of views 3");
+    for child in [&mut one, &mut two] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(home);
 }

@@ -153,7 +153,7 @@ fn configs() -> Vec<ServerConfig> {
         .into_iter()
         .map(|settings| ServerConfig {
             settings,
-            secret: Secret::from_phrase(PHRASE),
+            ..ServerConfig::with_secret(Secret::from_phrase(PHRASE))
         })
         .collect()
 }

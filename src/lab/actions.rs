@@ -7,7 +7,10 @@ use tokio::task::JoinSet;
 
 use crate::{
     browser::{Browser, CookieKey},
-    server::{ExpiryPolicy, RunningServer, Secret, ServerConfig, ServerSettings, StoreChoice},
+    server::{
+        ExpiryPolicy, RunningServer, Secret, SecretSource, ServerConfig, ServerSettings,
+        StoreChoice,
+    },
 };
 
 use super::{
@@ -248,6 +251,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
     let config = ServerConfig {
         settings,
         secret: old.secret.clone(),
+        secret_source: old.secret_source.clone(),
     };
     for server in core.servers() {
         server.reconfigure(config.clone());
@@ -278,6 +282,7 @@ fn rotate_secret(core: &Core) {
     let mut config = (*first.inspector().config()).clone();
     let old = config.secret.fingerprint();
     config.secret = Secret::random();
+    config.secret_source = SecretSource::ThisProcess;
     let new = config.secret.fingerprint();
     for server in core.servers() {
         server.reconfigure(config.clone());

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::{
     browser::{CookieKey, Exchange},
     server::{
-        CookieProtection, ExpiryPolicy, SameSitePolicy, Served, ServerSettings, SessionChange,
-        SessionId, StoreChoice,
+        CookieProtection, ExpiryPolicy, SameSitePolicy, SecretSource, Served, ServerSettings,
+        SessionChange, SessionId, StoreChoice,
     },
 };
 
@@ -135,6 +135,8 @@ pub struct ServerInfo {
     pub settings: ServerSettings,
     /// Eight hex digits that identify the secret without revealing it.
     pub secret_fingerprint: String,
+    /// Where the secret came from.
+    pub secret_source: SecretSource,
 }
 
 /// One request of a visit (a visit that was redirected has several).

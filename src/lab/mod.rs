@@ -641,5 +641,6 @@ fn server_info(server: &RunningServer) -> ServerInfo {
         shared_store: inspector.store_is_shared(),
         settings: config.settings.clone(),
         secret_fingerprint: config.secret.fingerprint(),
+        secret_source: config.secret_source.clone(),
     }
 }

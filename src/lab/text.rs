@@ -3,8 +3,8 @@
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::server::{
-    CookieVerdict, DataText, ExpiryPolicy, RejectReason, Served, SessionId, StoreChoice,
-    StoreStory, cut_text,
+    CookieVerdict, DataText, ExpiryPolicy, RejectReason, SecretSource, Served, SessionId,
+    StoreChoice, StoreStory, cut_text,
 };
 
 use super::{
@@ -242,13 +242,21 @@ pub fn logged_text(what: &Logged) -> String {
         }
         Logged::ServerStarted(info) => {
             let mut text = format!(
-                "Session server listening on {} ({} store, {} cookie “{}”, secret {})",
+                "Session server listening on {} ({} store, {} cookie “{}”, secret {} {})",
                 info.url,
                 info.store_kind,
                 info.settings.protection.as_str(),
                 info.settings.cookie_name,
-                info.secret_fingerprint
+                info.secret_fingerprint,
+                secret_source_text(&info.secret_source)
             );
+            if info.shared_store && !info.secret_source.is_explicit() {
+                text.push_str(&format!(
+                    " — servers on other machines sharing this store need the same secret: give \
+                     them all one --secret ({})",
+                    info.store
+                ));
+            }
             if let Some(wanted) = &info.fallback_from {
                 text.push_str(&format!(
                     " — {wanted} was taken, so a free port was used instead"
@@ -332,6 +340,23 @@ pub fn logged_text(what: &Logged) -> String {
         Logged::LoadFinished(Ok(report)) => format!("Load finished: {}", report.summary()),
         Logged::LoadFinished(Err(error)) => format!("Load failed: {error}"),
         Logged::Problem(problem) => problem_text(problem),
+    }
+}
+
+/// Where the secret came from, in words: "from --secret", "kept in PATH", ….
+pub fn secret_source_text(source: &SecretSource) -> String {
+    match source {
+        SecretSource::Flag => "from --secret".to_owned(),
+        SecretSource::Environment => "from SESSION_LAB_SECRET".to_owned(),
+        SecretSource::File {
+            path,
+            created: true,
+        } => format!("made now and kept in {}", path.display()),
+        SecretSource::File {
+            path,
+            created: false,
+        } => format!("kept in {}", path.display()),
+        SecretSource::ThisProcess => "made for this process only".to_owned(),
     }
 }
 

@@ -97,7 +97,14 @@ impl Secret {
         }
     }
 
-    /// A fresh random secret, as used when none is given.
+    /// The secret whose key is these 64 bytes (as kept in the secret file).
+    pub(crate) fn from_key_bytes(bytes: &[u8; 64]) -> Self {
+        Self {
+            key: Key::from(bytes.as_slice()),
+        }
+    }
+
+    /// A fresh random secret, for this process only.
     pub fn random() -> Self {
         Self {
             key: Key::generate(),
@@ -170,6 +177,31 @@ impl Default for ServerSettings {
     }
 }
 
+/// Where the server's secret came from, for the banner, the header and the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `--secret` on the command line.
+    Flag,
+    /// The `SESSION_LAB_SECRET` environment variable.
+    Environment,
+    /// The secret file every Session Lab process of this user shares.
+    File {
+        /// Where it is.
+        path: std::path::PathBuf,
+        /// Whether this process made it.
+        created: bool,
+    },
+    /// Made for this process only (a rotation in the window, or code that asked for one).
+    ThisProcess,
+}
+
+impl SecretSource {
+    /// Whether the user chose the secret (so other machines can be given the same one).
+    pub fn is_explicit(&self) -> bool {
+        matches!(self, Self::Flag | Self::Environment)
+    }
+}
+
 /// The server's settings and the secret that signs or encrypts its cookies.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -177,14 +209,17 @@ pub struct ServerConfig {
     pub settings: ServerSettings,
     /// The signing / encryption secret (express-session: `secret`).
     pub secret: Secret,
+    /// Where the secret came from.
+    pub secret_source: SecretSource,
 }
 
 impl ServerConfig {
-    /// The seed's settings with the given secret.
+    /// The seed's settings with the given secret (made for this process).
     pub fn with_secret(secret: Secret) -> Self {
         Self {
             settings: ServerSettings::default(),
             secret,
+            secret_source: SecretSource::ThisProcess,
         }
     }
 }

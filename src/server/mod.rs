@@ -13,6 +13,7 @@ mod locks;
 mod memory;
 mod redis;
 mod routes;
+mod secret_file;
 mod session;
 mod sqlite;
 mod store;
@@ -26,7 +27,8 @@ use std::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use config::{
-    CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, ServerConfig, ServerSettings,
+    CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, SecretSource, ServerConfig,
+    ServerSettings,
 };
 pub use cookie::{CookieVerdict, RejectReason};
 pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
@@ -36,6 +38,7 @@ pub use locks::{SessionLocks, SharedLock};
 pub use memory::MemoryStore;
 pub use redis::RedisSessions;
 pub use routes::app;
+pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
 pub use session::{
     DATA_TEXT_MAX, DataText, DeleteReason, SessionData, SessionId, SessionRow, from_unix_millis,
     now_millis, unix_millis,

@@ -91,10 +91,11 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
                 config.cookie_name
             ))
             .on_hover_text(format!(
-                "Cookies are {} with a secret (fingerprint {}); the secret itself is never \
+                "Cookies are {} with a secret (fingerprint {}), {}; the secret itself is never \
                      shown.",
                 config.protection.as_str(),
-                server.secret_fingerprint
+                server.secret_fingerprint,
+                crate::lab::text::secret_source_text(&server.secret_source)
             ));
         }
         (None, Some(error)) => {

@@ -262,6 +262,15 @@ pub fn settings_ui(
         ui.separator();
         ui.label(format!("Secret fingerprint {}", server.secret_fingerprint))
             .on_hover_text("Identifies the secret without revealing it");
+        ui.label(
+            RichText::new(crate::lab::text::secret_source_text(&server.secret_source)).weak(),
+        )
+        .on_hover_text(
+            "Without --secret, Session Lab makes a secret once and keeps it, owner-only, in the \
+             platform's data directory: every Session Lab process of yours uses it, so sessions \
+             kept in SQLite or Redis survive a restart. Servers on other machines need the same \
+             --secret.",
+        );
         if ui
             .button("Rotate secret")
             .on_hover_text("express-session: secret — a new random secret: every cookie signed with the old one is rejected")

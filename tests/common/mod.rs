@@ -175,3 +175,88 @@ pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> Burst
     );
     state.browser(browser).unwrap().last_burst.clone().unwrap()
 }
+
+/// A redis-server of the test's own on a free port, stopped when dropped; `None` (with a
+/// message saying how to run the Redis suite) where redis-server is not installed.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let mut server = Self { child: None, port };
+        if !server.spawn() {
+            // In CI a missing redis-server is a failure, never a silent pass.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but redis-server could not be started: the Redis store suite must run \
+                 in CI (.ci/run installs redis-server)"
+            );
+            // Straight to the terminal, past the test harness's output capture, once.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "NOTE: the Redis store suite was not run: redis-server is not installed. \
+                     Install it (apt-get install redis-server) and run cargo test again; \
+                     .ci/run does."
+                );
+            });
+            return None;
+        }
+        Some(server)
+    }
+
+    pub fn spawn(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            return false;
+        };
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        true
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
