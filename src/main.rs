@@ -96,7 +96,7 @@ struct ServerArgs {
     secret: Option<String>,
     /// Where sessions are kept: memory (gone on restart), sqlite (a file in the platform's
     /// data directory) or sqlite:PATH (survive restarts).
-    #[arg(long, default_value = "memory", global = true)]
+    #[arg(long, default_value = "memory", global = true, value_parser = StoreChoiceParser)]
     store: StoreChoice,
     /// How many server instances (1 to 4) to run on consecutive ports, sharing the store
     /// configuration (the window only).
@@ -160,6 +160,25 @@ impl ServerArgs {
             store: self.store.clone(),
             instances: usize::from(self.instances),
             ..LabConfig::default()
+        })
+    }
+}
+
+/// Parses `--store` from the command line, paths that are not UTF-8 included.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreChoiceParser;
+
+impl clap::builder::TypedValueParser for StoreChoiceParser {
+    type Value = StoreChoice;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _argument: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreChoice, clap::Error> {
+        StoreChoice::from_os_str(value).map_err(|message| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, message + "\n")
         })
     }
 }

@@ -446,3 +446,69 @@ fn redis_servers_in_separate_processes_lose_nothing() {
         assert_eq!(last.body, "Number of views 66", "1 + 64 + 1, none lost");
     });
 }
+
+/// `sqlite:PATH` is a file name, not a URL: `?` and `%2F` name the file they spell; a name
+/// that is not UTF-8 reaches the store as it is and gets a clear refusal (the SQLite driver
+/// takes only UTF-8), never another file.
+#[test]
+fn sqlite_paths_are_file_names() {
+    let dir = std::env::temp_dir().join(format!("session-lab-paths-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt as _;
+        let path = dir.join(std::ffi::OsString::from_vec(b"caf\xe9.db".to_vec()));
+        let mut argument = std::ffi::OsString::from("sqlite:");
+        argument.push(&path);
+        let choice = StoreChoice::from_os_str(&argument).unwrap();
+        assert_eq!(choice, StoreChoice::Sqlite(path.clone()));
+        let lab = Lab::start(LabConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            server: config(),
+            browsers: 0,
+            store: choice,
+            instances: 1,
+        })
+        .unwrap();
+        let mut state = LabState::default();
+        assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
+        let error = state.server_error.unwrap();
+        assert!(error.contains("not UTF-8"), "{error}");
+    }
+    for name in ["odd?mode=memory%2Fname.db"] {
+        let path = dir.join(&name);
+        let mut argument = std::ffi::OsString::from("sqlite:");
+        argument.push(&path);
+        let choice = StoreChoice::from_os_str(&argument).unwrap();
+        assert_eq!(choice, StoreChoice::Sqlite(path.clone()));
+        let (lab, mut state) = lab_on(choice, config());
+        assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+        drop(lab);
+        assert!(path.exists(), "the file {} was made", path.display());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A Redis password never shows: not in the store's name, its debug form, or the error when
+/// the server cannot be reached.
+#[test]
+fn redis_passwords_are_masked() {
+    let choice: StoreChoice = "redis://alice:hunter2@127.0.0.1:1/3".parse().unwrap();
+    assert_eq!(choice.to_string(), "redis://alice:***@127.0.0.1:1/3");
+    assert!(!format!("{choice:?}").contains("hunter2"));
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: config(),
+        browsers: 0,
+        store: choice,
+        instances: 1,
+    })
+    .unwrap();
+    let mut state = LabState::default();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
+    let error = state.server_error.clone().unwrap();
+    assert!(
+        error.contains("alice:***@") && !error.contains("hunter2"),
+        "{error}"
+    );
+}

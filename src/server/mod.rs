@@ -46,16 +46,31 @@ pub use session::{
 pub use sqlite::SqliteSessions;
 pub use store::{InspectableStore, ListSessions, StoreChange};
 
-/// Which store the embedded server keeps its sessions in.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Which store the embedded server keeps its sessions in. Its `Display` and `Debug` never show
+/// a Redis password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum StoreChoice {
     /// In this process: fast, gone when the server restarts.
     #[default]
     Memory,
     /// In a SQLite file: survives restarts, shared by processes on this machine.
     Sqlite(std::path::PathBuf),
-    /// In a Redis server (`redis://HOST:PORT`): survives restarts, shared by every instance.
+    /// In a Redis server (`redis://[user:password@]HOST:PORT[/DB]`): survives restarts,
+    /// shared by every instance.
     Redis(String),
+}
+
+/// A Redis URL with its password (if any) replaced by `***`, for anything printed.
+pub fn masked_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL: show the scheme only, in case a password hides in it.
+        Err(_) => format!("{}…", url.split("://").next().unwrap_or("")),
+    }
 }
 
 impl StoreChoice {
@@ -68,19 +83,45 @@ impl StoreChoice {
     }
 }
 
+impl StoreChoice {
+    /// Like `parse`, from an argument that need not be UTF-8: `sqlite:PATH` takes the path's
+    /// bytes as they are (a file name is not a URL: `?`, `%2F` and the like stay themselves).
+    pub fn from_os_str(text: &std::ffi::OsStr) -> Result<Self, String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            if let Some(path) = text.as_bytes().strip_prefix(b"sqlite:")
+                && !path.is_empty()
+            {
+                return Ok(Self::Sqlite(std::ffi::OsStr::from_bytes(path).into()));
+            }
+        }
+        match text.to_str() {
+            Some(text) => text.parse(),
+            None => Err(format!(
+                "“{}” is not a store: use memory, sqlite, sqlite:PATH or redis://HOST:PORT",
+                text.to_string_lossy()
+            )),
+        }
+    }
+}
+
 impl std::str::FromStr for StoreChoice {
     type Err = String;
 
-    /// `memory`, `sqlite` (the default file) or `sqlite:PATH`.
+    /// `memory`, `sqlite` (the default file), `sqlite:PATH` or `redis://…`.
     fn from_str(text: &str) -> Result<Self, String> {
         match text.trim() {
             "memory" => Ok(Self::Memory),
             "sqlite" | "sqlite:" => Ok(Self::Sqlite(Self::default_sqlite_path())),
-            other if other.starts_with("redis://") => Ok(Self::Redis(other.to_owned())),
-            other => match other.strip_prefix("sqlite:") {
+            other if other.starts_with("redis://") || other.starts_with("rediss://") => {
+                Ok(Self::Redis(other.to_owned()))
+            }
+            other => match text.strip_prefix("sqlite:") {
                 Some(path) => Ok(Self::Sqlite(path.into())),
                 None => Err(format!(
-                    "unknown store “{other}”: use memory, sqlite, sqlite:PATH or redis://HOST:PORT"
+                    "unknown store “{}”: use memory, sqlite, sqlite:PATH or redis://HOST:PORT",
+                    masked_url(other)
                 )),
             },
         }
@@ -92,7 +133,17 @@ impl std::fmt::Display for StoreChoice {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            Self::Redis(url) => f.write_str(url),
+            Self::Redis(url) => f.write_str(&masked_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Redis(url) => f.debug_tuple("Redis").field(&masked_url(url)).finish(),
         }
     }
 }

@@ -35,25 +35,35 @@ pub struct RedisSessions {
 impl std::fmt::Debug for RedisSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSessions")
-            .field("url", &self.url)
+            .field("url", &super::masked_url(&self.url))
             .finish_non_exhaustive()
     }
 }
 
 impl RedisSessions {
-    /// Connects to the Redis server at `url` (`redis://HOST:PORT`).
+    /// Connects to the Redis server at `url` (`redis://[user:password@]HOST:PORT[/DB]`).
+    /// Messages show the URL with its password masked.
     pub async fn connect(url: &str) -> Result<Self, String> {
-        let config =
-            Config::from_url(url).map_err(|e| format!("“{url}” is not a Redis URL: {e}"))?;
+        let shown = super::masked_url(url);
+        if url.starts_with("rediss://") {
+            return Err(format!(
+                "{shown}: TLS connections to Redis (rediss://) are not supported by this build yet"
+            ));
+        }
+        let config = Config::from_url(url).map_err(|e| {
+            // fred's message may quote the URL: say only what kind of problem it is.
+            let _ = e;
+            format!("“{shown}” is not a Redis URL (redis://[user:password@]host:port[/db])")
+        })?;
         let client = Builder::from_config(config)
             .with_connection_config(|c| c.connection_timeout = TIMEOUT)
             .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
             .set_policy(ReconnectPolicy::new_constant(0, 500))
             .build()
-            .map_err(|e| format!("Redis at {url}: {e}"))?;
+            .map_err(|e| format!("Redis at {shown}: {e}"))?;
         let unreachable = || {
             format!(
-                "Redis at {url} is unreachable: is redis-server running? (or choose the memory store)"
+                "Redis at {shown} is unreachable: is redis-server running? (or choose the memory store)"
             )
         };
         match tokio::time::timeout(TIMEOUT, client.init()).await {
@@ -73,9 +83,9 @@ impl RedisSessions {
         })
     }
 
-    /// The server's URL.
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The server's URL, with its password masked.
+    pub fn url(&self) -> String {
+        super::masked_url(&self.url)
     }
 }
 

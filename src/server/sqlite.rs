@@ -6,7 +6,7 @@
 //! built against tower-sessions 0.14, not the 0.15 this server uses. The table keeps creation
 //! and update times too, for the server panel.
 
-use std::{path::PathBuf, str::FromStr};
+use std::path::PathBuf;
 
 use super::{
     session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
@@ -37,12 +37,20 @@ impl SqliteSessions {
     /// Opens (creating if missing) the database at `path` and its sessions table. A file that
     /// is not a SQLite database, or is locked, is an error and is left untouched.
     pub async fn open(path: PathBuf) -> Result<Self, String> {
+        if path.to_str().is_none() {
+            return Err(format!(
+                "SQLite store {}: the file name is not UTF-8, and the SQLite driver (sqlx) takes \
+                 only UTF-8 file names; choose a name without those bytes",
+                path.display()
+            ));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| format!("{} is not a usable database path: {e}", path.display()))?
+        // A file name, not a URL: `?`, `%2F` and bytes that are not UTF-8 stay themselves.
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             // Write-ahead logging: readers never wait for the writer, and a commit costs one
