@@ -268,3 +268,34 @@ fn panels_out_of_view_come_back_when_scrolled_to() {
             .is_some_and(|e| e.body == "Number of views 1")
     });
 }
+
+/// A store that does not answer at start (Redis down) leaves the window running with a clear
+/// mark; "Start on memory" starts the server, and browsers visit it.
+#[test]
+fn a_failed_start_is_recovered_with_a_click() {
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unreachable.local_addr().unwrap().port();
+    drop(unreachable);
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
+        browsers: 2,
+        store: format!("redis://127.0.0.1:{port}").parse().unwrap(),
+        instances: 1,
+    })
+    .expect("lab starts");
+    let mut harness = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC));
+    step_until(&mut harness, "the start fails", |s| {
+        s.server_error.is_some() && s.browsers.len() == 2
+    });
+    harness.get_by_label("server not running");
+    harness.get_by_label("Start on memory").click();
+    step_until(&mut harness, "the server runs", |s| s.server.is_some());
+    assert_eq!(
+        harness.state().state().server.as_ref().unwrap().store_kind,
+        "memory"
+    );
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+}

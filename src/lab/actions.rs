@@ -336,11 +336,20 @@ pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: u
 }
 
 /// Restarts the embedded server (on another store, if asked) and says what became of the
-/// sessions.
-pub(super) async fn restart_server(core: &Core, store: Option<StoreChoice>) {
+/// sessions; starts it, if it could not start before (its store was unreachable).
+pub(super) async fn restart_server(core: &Arc<Core>, store: Option<StoreChoice>) {
     let servers = core.servers();
     let Some(first) = servers.first() else {
-        core.outbox.problem(None, Problem::ServerNotRunning);
+        let (bind, config) = core.start.clone();
+        let choice = store.unwrap_or_default();
+        match RunningServer::start_with(bind, config, choice).await {
+            Ok(server) => {
+                core.outbox.send(Event::ServerStarted(server_info(&server)));
+                core.add_instance(Arc::new(server));
+                refresh_all_jars(core);
+            }
+            Err(err) => core.outbox.send(Event::ServerFailed(err.to_string())),
+        }
         return;
     };
     let sessions_before = first.session_count().await.unwrap_or(0);

@@ -117,6 +117,9 @@ struct Taken {
 }
 
 struct Core {
+    /// Where the first instance listens and with what settings, to start it again when it could
+    /// not start (a store that was unreachable).
+    start: (std::net::SocketAddr, ServerConfig),
     /// A random tag in the user agent of this lab's browsers, so requests of this lab tell
     /// themselves from those of anyone else (another lab, `session-lab load`, curl).
     tag: String,
@@ -227,6 +230,7 @@ impl Lab {
             waker: Arc::default(),
         };
         let core = Arc::new(Core {
+            start: (config.bind, config.server.clone()),
             tag: format!("{:08x}", rand::random::<u32>()),
             instances: RwLock::default(),
             browsers: Mutex::default(),

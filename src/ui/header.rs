@@ -100,7 +100,8 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
         }
         (None, Some(error)) => {
             theme::dot(ui, theme::bad(dark));
-            ui.colored_label(theme::bad(dark), format!("server stopped: {error}"));
+            ui.colored_label(theme::bad(dark), "server not running")
+                .on_hover_text(error.as_str());
         }
         (None, None) => {
             ui.spinner();
@@ -125,6 +126,32 @@ fn buttons_ui(
     load: &mut LoadDraft,
 ) -> Option<UiCommand> {
     let mut command = None;
+    if state.server.is_none() && state.server_error.is_some() {
+        // The store it was asked for did not answer: start it on one that needs nothing else.
+        if ui
+            .button("Start on SQLite")
+            .on_hover_text(format!(
+                "Start the session server on a SQLite file ({}): sessions survive restarts",
+                crate::server::StoreChoice::default_sqlite_path().display()
+            ))
+            .clicked()
+        {
+            command = Some(UiCommand::Lab(Command::RestartServer(Some(
+                crate::server::StoreChoice::Sqlite(
+                    crate::server::StoreChoice::default_sqlite_path(),
+                ),
+            ))));
+        }
+        if ui
+            .button("Start on memory")
+            .on_hover_text("Start the session server on the memory store: nothing else needed")
+            .clicked()
+        {
+            command = Some(UiCommand::Lab(Command::RestartServer(Some(
+                crate::server::StoreChoice::Memory,
+            ))));
+        }
+    }
     if let Some(server) = &state.server
         && ui
             .button("Open in your browser")

@@ -85,6 +85,8 @@ pub struct SessionLabApp {
     lab: Lab,
     state: LabState,
     drafts: HashMap<BrowserId, BrowserDraft>,
+    /// The address new browsers start with (the embedded server's).
+    default_url: String,
     settings: Option<SettingsDraft>,
     sessions: sessions_panel::SessionsDraft,
     load: header::LoadDraft,
@@ -114,6 +116,7 @@ impl SessionLabApp {
             lab,
             state: LabState::default(),
             drafts: HashMap::new(),
+            default_url: "http://127.0.0.1:3000/".to_owned(),
             settings: None,
             sessions: sessions_panel::SessionsDraft::default(),
             load: header::LoadDraft::default(),
@@ -181,6 +184,16 @@ impl SessionLabApp {
             .server
             .as_ref()
             .map_or_else(|| "http://127.0.0.1:3000/".to_owned(), |s| s.url.clone());
+        if default_url != self.default_url {
+            // The server started (or moved): address fields still showing the old default
+            // follow it; those the user typed stay.
+            for draft in self.drafts.values_mut() {
+                if draft.url == self.default_url {
+                    draft.url.clone_from(&default_url);
+                }
+            }
+            self.default_url.clone_from(&default_url);
+        }
         for browser in &self.state.browsers {
             self.drafts
                 .entry(browser.id)
