@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use session_lab::{
     lab::{self, Lab, LabConfig, LabState},
     server::{
-        RunningServer, Secret, SecretSource, ServerConfig, StoreChoice, default_secret_path,
-        kept_secret,
+        DEFAULT_MAX_SESSIONS, RunningServer, Secret, SecretSource, ServerConfig, StoreChoice,
+        default_secret_path, kept_secret,
     },
     ui,
 };
@@ -106,6 +106,11 @@ struct ServerArgs {
     /// updates, as with express-session (to see the race, or to measure the lock's cost).
     #[arg(long, global = true)]
     naive: bool,
+    /// The most sessions the memory store keeps: beyond it, new visitors get a clear 503 page
+    /// (those with a session are served as usual), so no flood can grow the server without
+    /// bound.
+    #[arg(long, default_value_t = DEFAULT_MAX_SESSIONS, global = true)]
+    max_sessions: usize,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +155,7 @@ impl ServerArgs {
             ..ServerConfig::default()
         };
         config.settings.lock_per_session = !self.naive;
+        config.settings.max_sessions = self.max_sessions;
         Ok(config)
     }
 

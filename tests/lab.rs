@@ -210,3 +210,23 @@ fn load_reports_speed_and_creates_sessions() {
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() >= 10
         && s.requests_served >= 300));
 }
+
+/// When the memory store holds its limit, the lab says so (the header marks it and the log
+/// tells what it means), a new browser's visit gets the 503 page, and the others go on.
+#[test]
+fn a_full_store_is_shown_and_the_others_go_on() {
+    let mut config = session_lab::server::ServerConfig::with_secret(
+        session_lab::server::Secret::from_phrase("full store"),
+    );
+    config.settings.max_sessions = 2;
+    let (lab, mut state) = common::lab_on(session_lab::server::StoreChoice::Memory, config);
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "B");
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.store_full));
+    assert!(state.log.iter().any(|l| l.what == Logged::StoreFull(true)));
+    lab.send(Command::AddBrowser { private: false });
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
+    let refused = visit(&lab, &mut state, "C");
+    assert!(refused.starts_with("No new session"), "{refused}");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+}

@@ -192,3 +192,66 @@ async fn router_answers_in_process() {
         .unwrap();
     assert_eq!(&body[..], b"Number of views 1");
 }
+
+/// The memory store keeps at most its limit of sessions: new visitors beyond it get a clear
+/// 503 page and nothing is stored, while a visitor with a session is served as usual; when a
+/// session goes, there is room again.
+#[tokio::test]
+async fn a_full_memory_store_refuses_new_sessions_only() {
+    let mut config = config();
+    config.settings.max_sessions = 3;
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let mut cookies = Vec::new();
+    for _ in 0..3 {
+        let answer = raw_get(server.addr(), "/", b"").await;
+        assert_eq!(answer.status, 200);
+        cookies.push(answer.set_cookie_pair().unwrap());
+    }
+    let refused = raw_get(server.addr(), "/", b"").await;
+    assert_eq!(refused.status, 503);
+    assert!(
+        refused.body.starts_with("No new session"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.header("set-cookie").is_none(),
+        "no session, so no cookie"
+    );
+    assert_eq!(server.session_count().await.unwrap(), 3);
+    assert!(server.inspector().store_is_full());
+    let returning = raw_get(
+        server.addr(),
+        "/",
+        format!("Cookie: {}\r\n", cookies[0]).as_bytes(),
+    )
+    .await;
+    assert_eq!(returning.body, "Number of views 2");
+    raw_get(
+        server.addr(),
+        "/logout",
+        format!("Cookie: {}\r\n", cookies[1]).as_bytes(),
+    )
+    .await;
+    assert!(!server.inspector().store_is_full());
+    assert_eq!(raw_get(server.addr(), "/", b"").await.status, 200);
+}
+
+/// A user name longer than the limit is refused with a clear 400 page, and nothing is stored.
+#[tokio::test]
+async fn long_user_names_are_refused() {
+    let server = server().await;
+    let name = "n".repeat(session_lab::server::MAX_USER_CHARS + 1);
+    let answer = raw_get(server.addr(), &format!("/login?user={name}"), b"").await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body.contains("at most 64 characters"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(server.session_count().await.unwrap(), 0);
+    let ok = raw_get(server.addr(), "/login?user=ann", b"").await;
+    assert_eq!(ok.status, 200);
+}

@@ -219,6 +219,8 @@ pub enum SettingChange {
     AlwaysSave(bool),
     /// One request at a time per session, now.
     LockPerSession(bool),
+    /// The memory store's session limit, now.
+    MaxSessions(usize),
 }
 
 impl SettingChange {
@@ -260,6 +262,9 @@ impl SettingChange {
         }
         if old.lock_per_session != new.lock_per_session {
             changes.push(Self::LockPerSession(new.lock_per_session));
+        }
+        if old.max_sessions != new.max_sessions {
+            changes.push(Self::MaxSessions(new.max_sessions));
         }
         changes
     }
@@ -478,6 +483,9 @@ pub enum Event {
     StoreDown(String),
     /// The session store answers again.
     StoreBack,
+    /// The memory store holds its limit of sessions (new visitors get a 503 page), or no
+    /// longer does.
+    StoreFull(bool),
     /// A client outside the lab (a real browser, curl) was served.
     External(Arc<Served>),
     /// Requests that came too fast to log one by one.

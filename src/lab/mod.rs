@@ -378,6 +378,12 @@ impl Lab {
                 state.apply(Event::RequestsServed { instance: n, count });
             }
         }
+        if let Some((_, first)) = instances.first() {
+            let full = first.store_is_full();
+            if full != state.store_full {
+                state.apply(Event::StoreFull(full));
+            }
+        }
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         taken.resize_with(instances.len(), || None);
         let mut more = false;

@@ -287,6 +287,8 @@ pub enum Logged {
     StoreDown(String),
     /// The store answers again.
     StoreBack,
+    /// The memory store became full, or has room again.
+    StoreFull(bool),
     /// A burst's outcome.
     Burst(BurstOutcome),
     /// A jar edited by hand.
@@ -335,6 +337,7 @@ impl Logged {
             },
             Self::External(served) if served.status >= 500 => LogLevel::Error,
             Self::ServerStarted(info) if info.fallback_from.is_some() => LogLevel::Warning,
+            Self::StoreFull(true) => LogLevel::Warning,
             Self::ServerFailed(_)
             | Self::StoreDown(_)
             | Self::VisitFailed { .. }
@@ -403,6 +406,8 @@ pub struct LabState {
     pub server_error: Option<String>,
     /// Why the session store is not answering, while it is not.
     pub store_down: Option<String>,
+    /// The memory store holds its limit of sessions: new visitors get a 503 page.
+    pub store_full: bool,
     /// The browsers, in the order they were added.
     pub browsers: Vec<BrowserState>,
     /// The sessions the stores hold, kept from their changes.
@@ -623,6 +628,10 @@ impl LabState {
             Event::StoreBack => {
                 self.store_down = None;
                 self.log_lab(Logged::StoreBack);
+            }
+            Event::StoreFull(full) => {
+                self.store_full = full;
+                self.log_lab(Logged::StoreFull(full));
             }
             Event::External(served) => {
                 self.push_log_at(served.at, LogSource::External, Logged::External(served));

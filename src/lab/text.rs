@@ -315,6 +315,11 @@ pub fn logged_text(what: &Logged) -> String {
         },
         Logged::StoreDown(message) => format!("The session store is not answering: {message}"),
         Logged::StoreBack => "The session store answers again".to_owned(),
+        Logged::StoreFull(true) => "The memory store holds its limit of sessions: new visitors \
+                                    get a 503 page until sessions expire; visitors with a \
+                                    session are served as usual"
+            .to_owned(),
+        Logged::StoreFull(false) => "The memory store has room for new sessions again".to_owned(),
         Logged::Burst(outcome) => burst_text(outcome),
         Logged::Jar(edit) => jar_text(edit),
         Logged::Switch(switch) => switch_text(*switch).to_owned(),
@@ -459,6 +464,7 @@ fn setting_change_text(change: &SettingChange) -> String {
         SettingChange::AlwaysSave(value) => format!("always-save {}", on(value)),
         SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
         SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),
+        SettingChange::MaxSessions(limit) => format!("at most {} sessions", count(*limit as u64)),
     }
 }
 

@@ -158,6 +158,8 @@ pub struct ServerSettings {
     /// Run one request at a time per session, so concurrent requests cannot overwrite each
     /// other's changes (express-session has no such option and loses updates).
     pub lock_per_session: bool,
+    /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
+    pub max_sessions: usize,
 }
 
 impl Default for ServerSettings {
@@ -173,6 +175,7 @@ impl Default for ServerSettings {
             protection: CookieProtection::Signed,
             always_save: false,
             lock_per_session: true,
+            max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
         }
     }
 }

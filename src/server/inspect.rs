@@ -64,6 +64,8 @@ pub trait InspectStore: Send + Sync + 'static {
     async fn get(&self, id: SessionId) -> session_store::Result<Option<SessionRow>>;
     /// The feed the store's changes are published on.
     fn feed(&self) -> Arc<ChangeFeed>;
+    /// Whether the store holds its limit of sessions.
+    fn is_full(&self) -> bool;
 }
 
 #[async_trait]
@@ -86,6 +88,10 @@ impl<S: ListSessions> InspectStore for InspectableStore<S> {
 
     fn feed(&self) -> Arc<ChangeFeed> {
         InspectableStore::feed(self).clone()
+    }
+
+    fn is_full(&self) -> bool {
+        InspectableStore::is_full(self)
     }
 }
 
@@ -277,6 +283,11 @@ impl Inspector {
     /// Whether other processes may write the store too (so it is listed again now and then).
     pub fn store_is_shared(&self) -> bool {
         self.store().is_shared()
+    }
+
+    /// Whether the store holds its limit of sessions (new visitors get a 503 page).
+    pub fn store_is_full(&self) -> bool {
+        self.store().is_full()
     }
 
     /// The server's cookie settings now.

@@ -31,6 +31,7 @@ use super::{
     cookie::{Opened, Outcome, SessionCookie},
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
     locks::{SessionLocks, SharedHeld, SharedLock, shared_name},
+    session::{STORE_FULL, TOO_LARGE},
     store::REQUEST_CHANGES,
 };
 
@@ -206,7 +207,7 @@ impl<St: SessionStore> LayerState<St> {
         } else if (modified || self.always_save) && !empty && !response.status().is_server_error() {
             if let Err(err) = session.save().await {
                 // tower-sessions answers an empty 500 here; we say what happened.
-                return store_unavailable_page(&err.to_string());
+                return save_refused_page(&err.to_string());
             }
             let Some(id) = session.id() else {
                 return (
@@ -266,6 +267,32 @@ impl<St: SessionStore> LayerState<St> {
     }
 }
 
+/// The page for a save the store did not make: too much data (413), a full store (503), or
+/// a store that failed (503).
+fn save_refused_page(err: &str) -> Response {
+    if err.contains(TOO_LARGE) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Html(format!(
+                "Not saved: {err}. Nothing was stored; the session is as it was before this \
+                 request."
+            )),
+        )
+            .into_response();
+    }
+    if err.contains(STORE_FULL) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(format!(
+                "No new session: the {err}. Visitors with a session are served as usual; new \
+                 ones can start when sessions expire."
+            )),
+        )
+            .into_response();
+    }
+    store_unavailable_page(err)
+}
+
 /// A 503 page saying the session store failed, and how.
 pub(super) fn store_unavailable_page(err: &str) -> Response {
     tracing::error!(%err, "session store failed");
@@ -296,5 +323,49 @@ impl Service<Request> for CurrentRouter {
     fn call(&mut self, request: Request) -> Self::Future {
         let mut router = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
         router.call(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, routing::get};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::server::{
+        InspectableStore, MAX_SESSION_BYTES, MemoryStore, ServerConfig, config::Secret,
+        store::ListSessions as _,
+    };
+
+    /// A handler that puts more than the limit into a session gets a 413 page, and the store
+    /// keeps nothing.
+    #[tokio::test]
+    async fn too_much_session_data_is_refused() {
+        let store = InspectableStore::new(MemoryStore::default());
+        let config = ServerConfig::with_secret(Secret::from_phrase("layer tests"));
+        let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
+        let app = Router::new()
+            .route(
+                "/",
+                get(|session: Session| async move {
+                    let big = "x".repeat(MAX_SESSION_BYTES + 1);
+                    session.insert("big", big).await.unwrap();
+                    "stored?"
+                }),
+            )
+            .layer(SessionLayer::new(
+                store.clone(),
+                &config,
+                inspector,
+                None,
+                None,
+            ));
+        let response = app
+            .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        assert_eq!(store.inner().count().await.unwrap(), 0);
     }
 }

@@ -7,7 +7,7 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
 };
 
@@ -19,7 +19,10 @@ use tower_sessions::{
 };
 
 use super::{
-    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    session::{
+        DataText, STORE_FULL, SessionRow, encode_for_store, from_unix_millis, now_millis,
+        unix_millis,
+    },
     store::ListSessions,
 };
 
@@ -90,20 +93,47 @@ impl Default for Shard {
 ///
 /// Ids are random 128-bit values the server made, so they pick their shard and bucket by their
 /// own bits. Ids from cookies that name no session only probe, and are never stored.
+///
+/// It holds at most a limit of sessions (a new one beyond it is refused, existing ones are
+/// served as usual), so a flood of new visitors cannot grow the server without bound.
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
     shards: Arc<[Shard]>,
+    /// How many sessions it holds, kept as they come and go.
+    held: Arc<AtomicUsize>,
+    /// The most it may hold.
+    limit: Arc<AtomicUsize>,
 }
+
+/// The memory store's session limit when none is set.
+pub const DEFAULT_MAX_SESSIONS: usize = 5_000_000;
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-        }
+        Self::with_limit(DEFAULT_MAX_SESSIONS)
     }
 }
 
 impl MemoryStore {
+    /// An empty store that holds at most `limit` sessions.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            held: Arc::default(),
+            limit: Arc::new(AtomicUsize::new(limit)),
+        }
+    }
+
+    /// Changes the most sessions it may hold (those above a lowered limit stay until they go).
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Whether it holds its limit (new sessions are refused).
+    pub fn is_full(&self) -> bool {
+        self.held.load(Ordering::Relaxed) >= self.limit.load(Ordering::Relaxed)
+    }
+
     fn shard_of(&self, id: &Id) -> &Shard {
         // The high bits pick the shard; the map's buckets use the folded low bits.
         &self.shards[((id.0 >> 112) as usize) % self.shards.len()]
@@ -115,8 +145,7 @@ impl MemoryStore {
     }
 
     fn entry(record: &Record, created: i64, now: i64) -> session_store::Result<Entry> {
-        let data =
-            encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encode_for_store(&record.data)?;
         Ok(Entry {
             data: data.into_boxed_slice(),
             expires: unix_millis(record.expiry_date),
@@ -157,6 +186,13 @@ impl SessionStore for MemoryStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let now = now_millis();
         let entry = Self::entry(record, now, now)?;
+        let limit = self.limit.load(Ordering::Relaxed);
+        if self.held.fetch_add(1, Ordering::Relaxed) >= limit {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            return Err(session_store::Error::Backend(format!(
+                "{STORE_FULL}: it holds its limit of {limit} sessions (--max-sessions)"
+            )));
+        }
         loop {
             let shard = self.shard_of(&record.id);
             let mut sessions = Self::lock(shard);
@@ -174,8 +210,12 @@ impl SessionStore for MemoryStore {
         let now = now_millis();
         let shard = self.shard_of(&record.id);
         let mut sessions = Self::lock(shard);
-        let created = sessions.get(&record.id).map_or(now, |e| e.created);
-        let entry = Self::entry(record, created, now)?;
+        let created = sessions.get(&record.id).map(|e| e.created);
+        let entry = Self::entry(record, created.unwrap_or(now), now)?;
+        if created.is_none() {
+            // A save of a session the store does not have (it expired meanwhile) adds one.
+            self.held.fetch_add(1, Ordering::Relaxed);
+        }
         Self::insert(shard, &mut sessions, record.id, entry);
         Ok(())
     }
@@ -189,7 +229,9 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        Self::lock(self.shard_of(id)).remove(id);
+        if Self::lock(self.shard_of(id)).remove(id).is_some() {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 }
@@ -246,6 +288,7 @@ impl ListSessions for MemoryStore {
             // Exact again (writes lower it only while the lock is held, as here).
             shard.earliest_expiry.store(earliest, Ordering::Relaxed);
         }
+        self.held.fetch_sub(gone.len(), Ordering::Relaxed);
         Ok(gone)
     }
 
@@ -260,11 +303,11 @@ impl ListSessions for MemoryStore {
     }
 
     async fn count(&self) -> session_store::Result<usize> {
-        Ok(self
-            .shards
-            .iter()
-            .map(|shard| Self::lock(shard).len())
-            .sum())
+        Ok(self.held.load(Ordering::Relaxed))
+    }
+
+    fn is_full(&self) -> bool {
+        MemoryStore::is_full(self)
     }
 }
 

@@ -35,13 +35,13 @@ pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
 pub use inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text};
 pub use layer::REQUEST_ID_HEADER;
 pub use locks::{SessionLocks, SharedLock};
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
 pub use redis::RedisSessions;
-pub use routes::app;
+pub use routes::{MAX_USER_CHARS, app};
 pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
 pub use session::{
-    DATA_TEXT_MAX, DataText, DeleteReason, SessionData, SessionId, SessionRow, from_unix_millis,
-    now_millis, unix_millis,
+    DATA_TEXT_MAX, DataText, DeleteReason, MAX_SESSION_BYTES, SessionData, SessionId, SessionRow,
+    from_unix_millis, now_millis, unix_millis,
 };
 pub use sqlite::SqliteSessions;
 pub use store::{InspectableStore, ListSessions, StoreChange};
@@ -158,11 +158,16 @@ enum Store {
 
 impl Store {
     /// Opens the chosen store, publishing its changes on `feed`.
-    async fn open(choice: &StoreChoice, feed: Arc<ChangeFeed>) -> Result<Self, ServerError> {
+    async fn open(
+        choice: &StoreChoice,
+        feed: Arc<ChangeFeed>,
+        settings: &ServerSettings,
+    ) -> Result<Self, ServerError> {
         Ok(match choice {
-            StoreChoice::Memory => {
-                Self::Memory(InspectableStore::with_feed(MemoryStore::default(), feed))
-            }
+            StoreChoice::Memory => Self::Memory(InspectableStore::with_feed(
+                MemoryStore::with_limit(settings.max_sessions),
+                feed,
+            )),
             StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_feed(
                 SqliteSessions::open(path.clone())
                     .await
@@ -307,7 +312,7 @@ impl RunningServer {
         locks: SessionLocks,
     ) -> Result<Self, ServerError> {
         let feed = Arc::new(ChangeFeed::default());
-        let store = Store::open(&choice, feed.clone()).await?;
+        let store = Store::open(&choice, feed.clone(), &config.settings).await?;
         let Bound {
             listener,
             fallback_from,
@@ -366,7 +371,8 @@ impl RunningServer {
     /// file with every session in it. The socket stays, so browsers need no new address. If the
     /// store cannot be opened, the server keeps running on the one it has.
     pub async fn restart_with(&self, choice: StoreChoice) -> Result<(), ServerError> {
-        let store = Store::open(&choice, self.feed.clone()).await?;
+        let settings = self.inspector.config().settings.clone();
+        let store = Store::open(&choice, self.feed.clone(), &settings).await?;
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
@@ -389,6 +395,9 @@ impl RunningServer {
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
         let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Store::Memory(memory) = &store {
+            memory.inner().set_limit(config.settings.max_sessions);
+        }
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
     }

@@ -14,7 +14,7 @@ use tower_sessions::{
 };
 
 use super::{
-    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
     store::ListSessions,
 };
 
@@ -102,8 +102,7 @@ fn now() -> i64 {
 }
 
 fn encode(record: &Record) -> session_store::Result<String> {
-    let bytes =
-        encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let bytes = encode_for_store(&record.data)?;
     String::from_utf8(bytes).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 

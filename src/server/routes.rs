@@ -24,6 +24,9 @@ const VIEWS: &str = "views";
 /// The session key `/login` stores the user name under.
 const USER: &str = "user";
 
+/// The longest user name `/login` takes, in characters.
+pub const MAX_USER_CHARS: usize = 64;
+
 /// The session app: the routes under the session layer (configured from `config`).
 pub fn app<S: SessionStore + Clone>(
     store: S,
@@ -88,6 +91,15 @@ async fn login(session: Session, Query(query): Query<LoginQuery>) -> Response {
         )
             .into_response();
     };
+    if user.chars().count() > MAX_USER_CHARS {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(format!(
+                "A user name has at most {MAX_USER_CHARS} characters; nothing was stored."
+            )),
+        )
+            .into_response();
+    }
     if let Err(err) = session.insert(USER, &user).await {
         return store_unavailable(err);
     }

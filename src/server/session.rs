@@ -233,11 +233,36 @@ fn write_canonical(
     serde_json::to_writer(writer, &ordered)
 }
 
+/// The most bytes one session's data may take, as JSON: more is refused (a 413 page), never
+/// stored, so no client can grow a session without bound.
+pub const MAX_SESSION_BYTES: usize = 16 * 1024;
+
+/// Starts the message of a store that refused data over [`MAX_SESSION_BYTES`].
+pub(super) const TOO_LARGE: &str = "session data too large";
+
+/// Starts the message of a store that holds its limit of sessions.
+pub(super) const STORE_FULL: &str = "session store full";
+
 /// A record's data as the stores keep it: JSON with its keys in order, so the same data is the
 /// same bytes in every store and in the inspector.
 pub(super) fn encode_data(data: &HashMap<String, Value>) -> serde_json::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(16);
     write_canonical(&mut bytes, data)?;
+    Ok(bytes)
+}
+
+/// [`encode_data`] for a store to keep: refused when over [`MAX_SESSION_BYTES`].
+pub(super) fn encode_for_store(
+    data: &HashMap<String, Value>,
+) -> tower_sessions::session_store::Result<Vec<u8>> {
+    use tower_sessions::session_store::Error;
+    let bytes = encode_data(data).map_err(|e| Error::Encode(e.to_string()))?;
+    if bytes.len() > MAX_SESSION_BYTES {
+        return Err(Error::Encode(format!(
+            "{TOO_LARGE}: {} bytes, at most {MAX_SESSION_BYTES}",
+            bytes.len()
+        )));
+    }
     Ok(bytes)
 }
 

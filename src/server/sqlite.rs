@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use super::{
-    session::{DataText, SessionRow, encode_data, from_unix_millis, now_millis, unix_millis},
+    session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
     store::ListSessions,
 };
 use async_trait::async_trait;
@@ -109,7 +109,7 @@ fn sql_error(err: sqlx::Error) -> session_store::Error {
 }
 
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    encode_data(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+    encode_for_store(&record.data)
 }
 
 /// One row of the table: id, data, expires, created, updated (times as Unix milliseconds).

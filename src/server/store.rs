@@ -87,6 +87,10 @@ pub trait ListSessions: SessionStore + Clone {
     async fn next_expiry(&self) -> session_store::Result<Option<i64>>;
     /// How many sessions the store holds (expired ones may count until the next sweep).
     async fn count(&self) -> session_store::Result<usize>;
+    /// Whether the store holds its limit of sessions (new ones are refused).
+    fn is_full(&self) -> bool {
+        false
+    }
 }
 
 tokio::task_local! {
@@ -173,6 +177,11 @@ impl<S: ListSessions> InspectableStore<S> {
     /// Whether other processes may write the store too.
     pub fn is_shared(&self) -> bool {
         self.inner.is_shared()
+    }
+
+    /// Whether the store holds its limit of sessions.
+    pub fn is_full(&self) -> bool {
+        self.inner.is_full()
     }
 
     /// The wrapped store.

@@ -80,6 +80,18 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
                     format!("{} store down", server.store_kind),
                 )
                 .on_hover_text(down.as_str());
+            } else if state.store_full {
+                theme::dot(ui, theme::warn(dark));
+                ui.colored_label(
+                    theme::warn(dark),
+                    format!("{} store full", server.store_kind),
+                )
+                .on_hover_text(format!(
+                    "The store holds its limit of {} sessions (--max-sessions, or Server \
+                     settings): new visitors get a 503 page until sessions expire; visitors \
+                     with a session are served as usual.",
+                    crate::lab::text::count(server.settings.max_sessions as u64)
+                ));
             } else {
                 ui.label(format!("{} store", server.store_kind));
             }

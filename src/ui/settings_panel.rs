@@ -191,6 +191,20 @@ pub fn settings_ui(
                     .accessible_name("Cookie domain")
                     .on_hover_text("express-session: cookie.domain — empty means host-only");
                 ui.end_row();
+
+                ui.label("Most sessions").on_hover_text("The memory store's limit (--max-sessions)");
+                ui.add(
+                    egui::DragValue::new(&mut draft.settings.max_sessions)
+                        .range(1..=100_000_000)
+                        .speed(1000.0),
+                )
+                .accessible_name("Most sessions")
+                .on_hover_text(
+                    "The memory store keeps at most this many sessions: beyond it, new visitors get \
+                     a clear 503 page and visitors with a session are served as usual, so no \
+                     flood of new visitors can grow the server without bound",
+                );
+                ui.end_row();
             });
         ui.add_space(8.0);
         ui.horizontal(|ui| {
