@@ -204,7 +204,7 @@ fn a_shared_store_shows_what_other_servers_do() {
 
 /// A 60 KiB URL (hyper refuses longer ones with a 414 before any handler runs) and a 300 KiB
 /// User-Agent cost the records a few hundred bytes each, marked
-/// "…"; a user name of 60 KB is cut in the sessions table; the log's bytes stay bounded
+/// "…"; a user name of 60 KB is refused; the log's bytes stay bounded
 /// however many such requests arrive.
 #[test]
 fn records_are_bounded_in_bytes() {
@@ -238,13 +238,18 @@ fn records_are_bounded_in_bytes() {
         served.weight()
     );
 
+    // A 60 KB user name is refused outright (nothing stored); the longest allowed one keeps
+    // the row within the inspector's budget.
     let login = format!("{url}login?user={}", "n".repeat(60_000));
-    visit_url(&lab, &mut state, "A", &login);
+    let refused = visit_url(&lab, &mut state, "A", &login);
+    assert!(refused.contains("at most 64 characters"), "{refused}");
+    assert!(common::session_of(&state, "A").is_none());
+    let name = "n".repeat(session_lab::server::MAX_USER_CHARS);
+    visit_url(&lab, &mut state, "A", &format!("{url}login?user={name}"));
     let session = common::session_of(&state, "A").unwrap();
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.contains(session)));
     let data = state.session_data(session).unwrap();
-    assert!(data.is_cut() && data.as_str().len() <= DATA_TEXT_MAX);
-    assert!(data.full_len() > 60_000);
+    assert!(!data.is_cut() && data.as_str().len() <= DATA_TEXT_MAX);
 
     let (log_bytes, timeline_bytes) = state.retained_bytes();
     assert!(log_bytes < 64 * 1024, "the log holds {log_bytes} bytes");
