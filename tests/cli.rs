@@ -285,3 +285,61 @@ fn two_processes_on_one_redis_share_sessions_with_no_flags() {
     }
     let _ = std::fs::remove_dir_all(home);
 }
+
+/// 64 requests of one session at once, split across `a` and `b`; then the views count.
+fn burst_across(a: &str, b: &str) -> String {
+    let (body, cookie) = get(a, None);
+    assert_eq!(body, "Number of views 1");
+    let cookie = cookie.unwrap();
+    std::thread::scope(|scope| {
+        for n in 0..64 {
+            let (addr, cookie) = (if n % 2 == 0 { a } else { b }, &cookie);
+            scope.spawn(move || {
+                let (body, _) = get(addr, Some(cookie));
+                assert!(body.starts_with("Number of views"), "{body}");
+            });
+        }
+    });
+    get(b, Some(&cookie)).0
+}
+
+/// Two `serve` processes on one SQLite file lose no update of a session they share: each
+/// request holds the session's lock in the file, which both processes honour.
+#[test]
+fn two_processes_on_one_sqlite_file_lose_no_update() {
+    let home = data_home("sqlite-race");
+    let store = format!("sqlite:{}", home.join("race.db").display());
+    let (mut one, a, _) = serve(&["--store", &store], &home);
+    let (mut two, b, _) = serve(&["--store", &store], &home);
+    assert_eq!(
+        burst_across(&a, &b),
+        "Number of views 66",
+        "1 + 64 + 1, none lost"
+    );
+    for child in [&mut one, &mut two] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// The same with two `serve` processes on one Redis.
+#[test]
+fn two_processes_on_one_redis_lose_no_update() {
+    let Some(redis) = common::RedisServer::start() else {
+        return;
+    };
+    let home = data_home("redis-race");
+    let (mut one, a, _) = serve(&["--store", &redis.url()], &home);
+    let (mut two, b, _) = serve(&["--store", &redis.url()], &home);
+    assert_eq!(
+        burst_across(&a, &b),
+        "Number of views 66",
+        "1 + 64 + 1, none lost"
+    );
+    for child in [&mut one, &mut two] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(home);
+}

@@ -114,47 +114,71 @@ impl SessionLocks {
     }
 }
 
+/// How long a shared lock is leased for: a process that dies holding one (`kill -9`) blocks
+/// the session for at most this long. A live holder renews it while its request runs.
+pub const SHARED_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A per-session lock that other processes honour too (held in the shared store), taken after
-/// the in-process one when several servers share a store.
+/// the in-process one when several servers share a store. Leased for [`SHARED_LEASE`].
 #[async_trait::async_trait]
 pub trait SharedLock: Send + Sync + 'static {
     /// Waits for the lock named `name` and holds it; the token releases it.
     async fn acquire(&self, name: &str) -> Result<String, String>;
+    /// Extends the lease of a lock this process holds; `false` if it no longer does.
+    async fn renew(&self, name: &str, token: &str) -> bool;
     /// Releases a lock this process holds (and only if it still does).
     async fn release(&self, name: &str, token: &str);
 }
 
 /// A held shared lock. [`SharedHeld::release`] gives it back; if the request is dropped first
 /// (the client went away), dropping the guard gives it back in the background, so the session's
-/// next request does not wait for the lease to lapse.
+/// next request does not wait for the lease to lapse. While it is held, a task renews its lease
+/// every third of it, so a request slower than the lease does not lose the lock (and with it,
+/// possibly, an update).
 pub(super) struct SharedHeld {
     lock: Arc<dyn SharedLock>,
     name: String,
     token: String,
     released: bool,
+    renewer: tokio::task::JoinHandle<()>,
 }
 
 impl SharedHeld {
     /// Waits for the lock named `name` in `lock` and holds it.
     pub(super) async fn acquire(lock: &Arc<dyn SharedLock>, name: String) -> Result<Self, String> {
         let token = lock.acquire(&name).await?;
+        let renewer = {
+            let (lock, name, token) = (lock.clone(), name.clone(), token.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SHARED_LEASE / 3).await;
+                    if !lock.renew(&name, &token).await {
+                        tracing::warn!(%name, "a session's shared lock was lost while held");
+                        return;
+                    }
+                }
+            })
+        };
         Ok(Self {
             lock: lock.clone(),
             name,
             token,
             released: false,
+            renewer,
         })
     }
 
     /// Gives the lock back.
     pub(super) async fn release(mut self) {
         self.released = true;
+        self.renewer.abort();
         self.lock.release(&self.name, &self.token).await;
     }
 }
 
 impl Drop for SharedHeld {
     fn drop(&mut self) {
+        self.renewer.abort();
         if self.released {
             return;
         }
@@ -220,6 +244,13 @@ mod tests {
             async fn acquire(&self, name: &str) -> Result<String, String> {
                 Ok(format!("token of {name}"))
             }
+            async fn renew(&self, name: &str, token: &str) -> bool {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{name}: {token} renewed"));
+                true
+            }
             async fn release(&self, name: &str, token: &str) {
                 self.0.lock().unwrap().push(format!("{name}: {token}"));
             }
@@ -234,6 +265,34 @@ mod tests {
             *recorder.0.lock().unwrap(),
             ["a: token of a", "b: token of b"]
         );
+    }
+
+    /// A shared lock held longer than its lease is renewed while held, and no more after.
+    #[tokio::test(start_paused = true)]
+    async fn held_shared_locks_are_renewed() {
+        #[derive(Default)]
+        struct Counter(Mutex<usize>);
+        #[async_trait::async_trait]
+        impl SharedLock for Counter {
+            async fn acquire(&self, _: &str) -> Result<String, String> {
+                Ok("t".into())
+            }
+            async fn renew(&self, _: &str, _: &str) -> bool {
+                *self.0.lock().unwrap() += 1;
+                true
+            }
+            async fn release(&self, _: &str, _: &str) {}
+        }
+        let counter = Arc::new(Counter::default());
+        let lock: Arc<dyn SharedLock> = counter.clone();
+        let held = SharedHeld::acquire(&lock, "a".into()).await.unwrap();
+        // A request three leases long (the paused clock moves on while every task waits).
+        tokio::time::sleep(SHARED_LEASE * 3).await;
+        held.release().await;
+        let renewed = *counter.0.lock().unwrap();
+        assert!(renewed >= 8, "renewed every third of a lease: {renewed}");
+        tokio::time::sleep(SHARED_LEASE * 3).await;
+        assert_eq!(*counter.0.lock().unwrap(), renewed, "not after the release");
     }
 
     /// A held lock makes the session's next request wait; releasing lets it through.

@@ -191,7 +191,14 @@ impl Store {
     ) -> axum::Router {
         match self {
             Self::Memory(store) => app(store.clone(), config, inspector, locks),
-            Self::Sqlite(store) => app(store.clone(), config, inspector, locks),
+            // Stores other processes share take a lock they honour too.
+            Self::Sqlite(store) => routes::app_sharing(
+                store.clone(),
+                config,
+                inspector,
+                locks,
+                Some(Arc::new(store.inner().clone())),
+            ),
             Self::Redis(store) => routes::app_sharing(
                 store.clone(),
                 config,

@@ -124,43 +124,34 @@ fn row(id: &str, fields: &HashMap<String, String>) -> session_store::Result<Opti
     }))
 }
 
+/// Writes a session in one step on the server: data, times and Redis's own expiry together
+/// (so no failure can leave a hash that never expires); with `only_if_new`, only if the key does
+/// not exist yet. Returns 1 when written.
+const WRITE: &str = "if ARGV[4] == '1' and redis.call('exists', KEYS[1]) == 1 then return 0 end
+redis.call('hset', KEYS[1], 'data', ARGV[1], 'updated', ARGV[2], 'expires', ARGV[3])
+redis.call('hsetnx', KEYS[1], 'created', ARGV[2])
+redis.call('pexpireat', KEYS[1], ARGV[3])
+return 1";
+
 impl RedisSessions {
-    /// Writes a record in one transaction: data, times and Redis's own expiry together.
+    /// Writes a record atomically; returns whether it was written (`false`: `only_if_new` and
+    /// the id is taken).
     async fn write(&self, record: &Record, only_if_new: bool) -> session_store::Result<bool> {
-        let key = key(&record.id);
-        let now = now();
-        if only_if_new {
-            let created: bool = self
-                .client
-                .hsetnx(&key, "created", now)
-                .await
-                .map_err(redis_error)?;
-            if !created {
-                return Ok(false);
-            }
-        }
-        let transaction = self.client.multi();
-        let _: () = transaction
-            .hset(
-                &key,
-                [
-                    ("data", encode(record)?),
-                    ("updated", now.to_string()),
-                    ("expires", unix_millis(record.expiry_date).to_string()),
+        let written: i64 = self
+            .client
+            .eval(
+                WRITE,
+                vec![key(&record.id)],
+                vec![
+                    encode(record)?,
+                    now().to_string(),
+                    unix_millis(record.expiry_date).to_string(),
+                    if only_if_new { "1" } else { "0" }.to_owned(),
                 ],
             )
             .await
             .map_err(redis_error)?;
-        let _: () = transaction
-            .hsetnx(&key, "created", now)
-            .await
-            .map_err(redis_error)?;
-        let _: () = transaction
-            .pexpire_at(&key, unix_millis(record.expiry_date), None)
-            .await
-            .map_err(redis_error)?;
-        let _: Value = transaction.exec(true).await.map_err(redis_error)?;
-        Ok(true)
+        Ok(written == 1)
     }
 }
 
@@ -265,11 +256,15 @@ impl ListSessions for RedisSessions {
     }
 }
 
-/// How long a request may hold a session's Redis lock (a crashed holder's lock lapses then).
-const LOCK_LEASE_MS: i64 = 10_000;
+/// How long a session's Redis lock is leased for (a crashed holder's lock lapses then; a live
+/// one renews it).
+const LOCK_LEASE_MS: i64 = super::locks::SHARED_LEASE.as_millis() as i64;
 
 /// Releases a lock only if this process still holds it.
 const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/// Extends a lock's lease only if this process still holds it.
+const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
 #[async_trait]
 impl super::locks::SharedLock for RedisSessions {
@@ -299,6 +294,19 @@ impl super::locks::SharedLock for RedisSessions {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(16));
         }
+    }
+
+    async fn renew(&self, name: &str, token: &str) -> bool {
+        let key = format!("session-lab:lock:{name}");
+        let renewed: Result<i64, _> = self
+            .client
+            .eval(
+                RENEW,
+                vec![key],
+                vec![token.to_owned(), LOCK_LEASE_MS.to_string()],
+            )
+            .await;
+        matches!(renewed, Ok(1))
     }
 
     async fn release(&self, name: &str, token: &str) {

@@ -23,6 +23,10 @@ use tower_sessions::{
 /// The table sessions live in.
 const TABLE: &str = "session_lab_sessions";
 
+/// The table per-session locks live in, so servers in separate processes sharing the file take
+/// turns on a session.
+const LOCKS: &str = "session_lab_locks";
+
 /// How long a write waits for another process's lock on the file before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -69,6 +73,16 @@ impl SqliteSessions {
                 expires integer not null,
                 created integer not null,
                 updated integer not null
+            )"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(|e| describe(&path, &e))?;
+        sqlx::query(&format!(
+            "create table if not exists {LOCKS} (
+                name text primary key not null,
+                token text not null,
+                expires integer not null
             )"
         ))
         .execute(&pool)
@@ -267,5 +281,63 @@ impl ListSessions for SqliteSessions {
             .await
             .map_err(sql_error)?;
         Ok(usize::try_from(count).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl super::locks::SharedLock for SqliteSessions {
+    /// Takes the session's row in the lock table: free, or leased by a holder that stopped
+    /// renewing it (a process that died). One statement, so two processes cannot both win.
+    async fn acquire(&self, name: &str) -> Result<String, String> {
+        let token = Id::default().to_string();
+        let lease = super::locks::SHARED_LEASE;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            let now = now();
+            let taken = sqlx::query(&format!(
+                "insert into {LOCKS} (name, token, expires) values (?, ?, ?)
+                 on conflict(name) do update set token = excluded.token, expires = excluded.expires
+                 where {LOCKS}.expires <= ?"
+            ))
+            .bind(name)
+            .bind(&token)
+            .bind(now + lease.as_millis() as i64)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| format!("SQLite lock: {e}"))?;
+            if taken.rows_affected() == 1 {
+                return Ok(token);
+            }
+            if started.elapsed() > lease {
+                return Err("another request held this session's lock too long".to_owned());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(16));
+        }
+    }
+
+    async fn renew(&self, name: &str, token: &str) -> bool {
+        let renewed = sqlx::query(&format!(
+            "update {LOCKS} set expires = ? where name = ? and token = ?"
+        ))
+        .bind(now() + super::locks::SHARED_LEASE.as_millis() as i64)
+        .bind(name)
+        .bind(token)
+        .execute(&self.pool)
+        .await;
+        matches!(renewed, Ok(done) if done.rows_affected() == 1)
+    }
+
+    async fn release(&self, name: &str, token: &str) {
+        let released = sqlx::query(&format!("delete from {LOCKS} where name = ? and token = ?"))
+            .bind(name)
+            .bind(token)
+            .execute(&self.pool)
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(%err, "could not release a session lock; it lapses by itself");
+        }
     }
 }
