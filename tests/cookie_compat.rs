@@ -12,7 +12,7 @@ use axum::{
 };
 use session_lab::server::{
     CookieProtection, ExpiryPolicy, InspectableStore, Inspector, MemoryStore, SameSitePolicy,
-    Secret, ServerConfig, ServerSettings, SessionLocks, app,
+    Secret, ServerConfig, ServerSettings, SessionLayer, SessionLocks, app,
 };
 use sha2::{Digest, Sha512};
 use tower::ServiceExt;
@@ -31,22 +31,36 @@ async fn logout(session: Session) -> &'static str {
     "Logged out"
 }
 
-/// The two routers over one store: ours, and the reference built the documented way.
-fn routers(config: &ServerConfig) -> (Router, Router) {
-    let store = InspectableStore::new(MemoryStore::default());
-    let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
-    let ours = app(
-        store.clone(),
-        config.clone(),
-        inspector,
-        SessionLocks::default(),
-    );
+async fn peek(session: Session) -> String {
+    let views = session.get::<u64>("views").await.unwrap().unwrap_or(0);
+    format!("Views {views}")
+}
+
+async fn fail(session: Session) -> (axum::http::StatusCode, &'static str) {
+    let views = session.get::<u64>("views").await.unwrap().unwrap_or(0) + 1;
+    session.insert("views", views).await.unwrap();
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed")
+}
+
+async fn cycle(session: Session) -> &'static str {
+    session.cycle_id().await.unwrap();
+    "Cycled"
+}
+
+/// The reference: `routes` under tower-sessions' own layer, built the documented way from the
+/// same settings.
+fn reference(
+    routes: Router,
+    config: &ServerConfig,
+    store: InspectableStore<MemoryStore>,
+) -> Router {
     let key = Key::from(Sha512::digest(PHRASE.as_bytes()).as_slice());
     let config = &config.settings;
     let mut layer = SessionManagerLayer::new(store)
         .with_name(config.cookie_name.clone())
         .with_http_only(config.http_only)
         .with_secure(config.secure)
+        .with_always_save(config.always_save)
         .with_same_site(match config.same_site {
             SameSitePolicy::Strict => SameSite::Strict,
             SameSitePolicy::Lax => SameSite::Lax,
@@ -63,15 +77,47 @@ fn routers(config: &ServerConfig) -> (Router, Router) {
     if let Some(domain) = &config.domain {
         layer = layer.with_domain(domain.clone());
     }
-    let routes = Router::new()
-        .route("/", get(count_views))
-        .route("/logout", get(logout));
-    let reference = match config.protection {
+    match config.protection {
         CookieProtection::Plain => routes.layer(layer),
         CookieProtection::Signed => routes.layer(layer.with_signed(key)),
         CookieProtection::Private => routes.layer(layer.with_private(key)),
-    };
-    (ours, reference)
+    }
+}
+
+/// The two routers over one store: ours (the app's own routes), and the reference.
+fn routers(config: &ServerConfig) -> (Router, Router) {
+    let store = InspectableStore::new(MemoryStore::default());
+    let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
+    let ours = app(
+        store.clone(),
+        config.clone(),
+        inspector,
+        SessionLocks::default(),
+    );
+    let routes = Router::new()
+        .route("/", get(count_views))
+        .route("/logout", get(logout));
+    (ours, reference(routes, config, store))
+}
+
+/// The same routes under both layers, over one store: for behaviour the app's routes do not
+/// show (a failing handler, a read-only one, an id cycle).
+fn layered(config: &ServerConfig) -> (Router, Router) {
+    let store = InspectableStore::new(MemoryStore::default());
+    let inspector = Inspector::new(Arc::new(store.clone()), config.clone());
+    let routes = Router::new()
+        .route("/", get(count_views))
+        .route("/peek", get(peek))
+        .route("/fail", get(fail))
+        .route("/cycle", get(cycle));
+    let ours = routes.clone().layer(SessionLayer::new(
+        store.clone(),
+        config,
+        inspector,
+        None,
+        None,
+    ));
+    (ours, reference(routes, config, store))
 }
 
 struct Answer {
@@ -267,4 +313,90 @@ async fn both_decode_percent_encoded_cookies() {
         visit(&reference, "/", Some(&header)).await.body,
         "Number of views 3"
     );
+}
+
+/// A handler that changes the session and answers 500: neither layer saves it or sets a
+/// cookie, for a new visitor or a returning one.
+#[tokio::test]
+async fn a_server_error_saves_nothing_in_either() {
+    for config in configs() {
+        let (ours, reference) = layered(&config);
+        for router in [&ours, &reference] {
+            let fresh = visit(router, "/fail", None).await;
+            assert_eq!(fresh.set_cookie, None);
+            let cookie = visit(router, "/", None).await.pair();
+            let failed = visit(router, "/fail", Some(&cookie)).await;
+            assert_eq!(failed.set_cookie, None);
+            assert_eq!(visit(router, "/peek", Some(&cookie)).await.body, "Views 1");
+        }
+    }
+}
+
+/// With always-save on, a request that only reads the session still saves it and sets the
+/// cookie again, the same bytes in both.
+#[tokio::test]
+async fn always_save_agrees() {
+    for mut config in configs() {
+        config.settings.always_save = true;
+        config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
+        let (ours, reference) = layered(&config);
+        let cookie = visit(&ours, "/", None).await.pair();
+        let here = visit(&ours, "/peek", Some(&cookie)).await;
+        let there = visit(&reference, "/peek", Some(&cookie)).await;
+        assert_eq!(here.body, "Views 1");
+        assert!(here.set_cookie.is_some() && there.set_cookie.is_some());
+        if config.settings.protection != CookieProtection::Private {
+            assert_eq!(here.set_cookie, there.set_cookie);
+        }
+    }
+}
+
+/// A fixed expiry date: both set the same attributes, and a Max-Age within a second of each
+/// other (each counts from its own now).
+#[tokio::test]
+async fn a_fixed_expiry_date_agrees() {
+    for mut config in configs() {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+        config.settings.expiry = ExpiryPolicy::AtDateTime(at);
+        let (ours, reference) = layered(&config);
+        let here = visit(&ours, "/", None).await.set_cookie.unwrap();
+        let there = visit(&reference, "/", None).await.set_cookie.unwrap();
+        let split = |set: &str| {
+            let mut max_age = None;
+            let rest: Vec<String> = set
+                .split("; ")
+                .skip(1)
+                .filter_map(|part| match part.strip_prefix("Max-Age=") {
+                    Some(secs) => {
+                        max_age = secs.parse::<i64>().ok();
+                        None
+                    }
+                    None => Some(part.to_owned()),
+                })
+                .collect();
+            (rest, max_age.expect("a Max-Age"))
+        };
+        let (here_rest, here_age) = split(&here);
+        let (there_rest, there_age) = split(&there);
+        assert_eq!(here_rest, there_rest);
+        assert!((here_age - there_age).abs() <= 1, "{here} / {there}");
+        assert!((7190..=7200).contains(&here_age), "{here}");
+    }
+}
+
+/// A new id for the same data (`cycle_id`): both drop the old id and set the new one, and
+/// either continues the session under the id the other gave it.
+#[tokio::test]
+async fn cycle_id_agrees() {
+    for config in configs() {
+        let (ours, reference) = layered(&config);
+        for (first, second) in [(&ours, &reference), (&reference, &ours)] {
+            let old = visit(first, "/", None).await.pair();
+            let cycled = visit(first, "/cycle", Some(&old)).await;
+            let new = cycled.pair();
+            assert_ne!(new, old);
+            assert_eq!(visit(second, "/peek", Some(&new)).await.body, "Views 1");
+            assert_eq!(visit(second, "/peek", Some(&old)).await.body, "Views 0");
+        }
+    }
 }
