@@ -205,13 +205,14 @@ fn secret_rotation_rejects_old_cookies() {
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "B");
     let old_fingerprint = state.server.as_ref().unwrap().secret_fingerprint.clone();
-    lab.send(Command::RotateSecret);
+    lab.send(Command::RotateSecret { grace_secs: None });
     assert!(lab.wait_until(&mut state, WAIT, |s| {
         s.server.as_ref().unwrap().secret_fingerprint != old_fingerprint
     }));
     assert!(state.log.iter().any(|l| matches!(
         &l.what,
-        Logged::SecretRotated { old, new } if *old == old_fingerprint && *new != old_fingerprint
+        Logged::SecretRotated { old, new, old_accepted_until: None }
+            if *old == old_fingerprint && *new != old_fingerprint
     )));
     for name in ["A", "B"] {
         assert_eq!(visit(&lab, &mut state, name), "Number of views 1");
@@ -364,4 +365,47 @@ fn burst_reports_what_happened_to_the_counter() {
     assert_eq!(before.views, 31);
     assert_eq!(before.session, after.session);
     assert_eq!(after.views - before.views + naive.lost().unwrap(), 20);
+}
+
+/// A graceful rotation loses no session: the old secret still opens each browser's cookie,
+/// the server says which key did and seals the cookie anew with the new secret, and from then
+/// on the new one opens it.
+#[test]
+fn graceful_rotation_keeps_every_session() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "B");
+    let old = state.server.as_ref().unwrap().secret_fingerprint.clone();
+    lab.send(Command::RotateSecret {
+        grace_secs: Some(600),
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.server.as_ref().unwrap().secret_fingerprint != old
+    }));
+    assert_eq!(state.server.as_ref().unwrap().retired.len(), 1);
+    assert_eq!(state.server.as_ref().unwrap().retired[0].0, old);
+    for name in ["A", "B"] {
+        let session = session_of(&state, name).unwrap();
+        assert_eq!(visit(&lab, &mut state, name), "Number of views 2");
+        let served = last_served(&state, name);
+        let CookieVerdict::Valid { id, retired_key } = served.cookie else {
+            panic!("the old cookie still opens: {:?}", served.cookie);
+        };
+        assert_eq!(id, session);
+        assert_eq!(
+            retired_key.map(session_lab::server::fingerprint_text),
+            Some(old.clone())
+        );
+        let last = state.browser_named(name).unwrap().last.clone().unwrap();
+        assert!(last.set_cookies().next().is_some(), "sealed anew");
+        assert_eq!(visit(&lab, &mut state, name), "Number of views 3");
+        assert_eq!(
+            last_served(&state, name).cookie,
+            CookieVerdict::Valid {
+                id: session,
+                retired_key: None
+            },
+            "the new secret opens it now"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use tokio::task::JoinSet;
 use crate::{
     browser::{Browser, CookieKey},
     server::{
-        ExpiryPolicy, RunningServer, Secret, SecretSource, ServerConfig, ServerSettings,
-        StoreChoice,
+        ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
+        ServerSettings, StoreChoice,
     },
 };
 
@@ -103,7 +103,7 @@ pub(super) fn apply(core: &Core, command: Command) {
             });
         }
         Command::ApplySettings(settings) => apply_settings(core, settings),
-        Command::RotateSecret => rotate_secret(core),
+        Command::RotateSecret { grace_secs } => rotate_secret(core, grace_secs),
         Command::Visit { .. }
         | Command::Burst { .. }
         | Command::Load { .. }
@@ -252,6 +252,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
         settings,
         secret: old.secret.clone(),
         secret_source: old.secret_source.clone(),
+        retired: old.retired.clone(),
     };
     for server in core.servers() {
         server.reconfigure(config.clone());
@@ -274,13 +275,32 @@ fn check_expiry(expiry: ExpiryPolicy) -> Result<(), Problem> {
     }
 }
 
-fn rotate_secret(core: &Core) {
+fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
     let Some(first) = core.first() else {
         core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
     let mut config = (*first.inspector().config()).clone();
     let old = config.secret.fingerprint();
+    let now = time::OffsetDateTime::now_utc();
+    let old_accepted_until = grace_secs
+        .filter(|secs| *secs > 0)
+        .map(|secs| now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)));
+    match old_accepted_until {
+        // Graceful: the old secret still opens cookies for a while (newest first).
+        Some(until) => {
+            config.retired.retain(|r| r.until > now);
+            config.retired.insert(
+                0,
+                RetiredSecret {
+                    secret: config.secret.clone(),
+                    until,
+                },
+            );
+        }
+        // At once: no old secret opens anything any more.
+        None => config.retired.clear(),
+    }
     config.secret = Secret::random();
     config.secret_source = SecretSource::ThisProcess;
     let new = config.secret.fingerprint();
@@ -291,6 +311,7 @@ fn rotate_secret(core: &Core) {
         info: server_info(&first),
         old,
         new,
+        old_accepted_until,
     });
     refresh_all_jars(core);
 }

@@ -94,8 +94,13 @@ pub enum Command {
     RestartBrowser(BrowserId),
     /// Apply new cookie settings to the embedded server (its secret is kept).
     ApplySettings(ServerSettings),
-    /// Give the embedded server a new random secret.
-    RotateSecret,
+    /// Give the embedded server a new random secret. With a grace, the old one still opens
+    /// cookies for that long (and each is sealed anew with the new one as it comes back);
+    /// without, every old cookie is rejected at once.
+    RotateSecret {
+        /// Seconds the old secret is still accepted; `None` for none.
+        grace_secs: Option<u64>,
+    },
     /// Restart the embedded server, on the same store or another: a memory store comes back
     /// empty, a SQLite store keeps its sessions.
     RestartServer(Option<StoreChoice>),
@@ -137,6 +142,8 @@ pub struct ServerInfo {
     pub secret_fingerprint: String,
     /// Where the secret came from.
     pub secret_source: SecretSource,
+    /// Retired secrets that still open cookies: fingerprint and until when.
+    pub retired: Vec<(String, time::OffsetDateTime)>,
 }
 
 /// One request of a visit (a visit that was redirected has several).
@@ -372,6 +379,8 @@ pub enum Event {
         old: String,
         /// The new secret's fingerprint.
         new: String,
+        /// Until when the old secret still opens cookies (`None`: it no longer does).
+        old_accepted_until: Option<time::OffsetDateTime>,
     },
     /// The server restarted on a store.
     ServerRestarted {

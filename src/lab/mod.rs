@@ -652,5 +652,10 @@ fn server_info(server: &RunningServer) -> ServerInfo {
         settings: config.settings.clone(),
         secret_fingerprint: config.secret.fingerprint(),
         secret_source: config.secret_source.clone(),
+        retired: config
+            .retired
+            .iter()
+            .map(|r| (r.secret.fingerprint(), r.until))
+            .collect(),
     }
 }

@@ -266,6 +266,8 @@ pub enum Logged {
         old: String,
         /// The new fingerprint.
         new: String,
+        /// Until when the old one still opens cookies, if at all.
+        old_accepted_until: Option<OffsetDateTime>,
     },
     /// The server restarted on a store.
     ServerRestarted {
@@ -482,8 +484,17 @@ impl LabState {
                 });
                 self.server = Some(info);
             }
-            Event::SecretRotated { info, old, new } => {
-                self.log_lab(Logged::SecretRotated { old, new });
+            Event::SecretRotated {
+                info,
+                old,
+                new,
+                old_accepted_until,
+            } => {
+                self.log_lab(Logged::SecretRotated {
+                    old,
+                    new,
+                    old_accepted_until,
+                });
                 self.server = Some(info);
             }
             Event::ServerRestarted {

@@ -269,10 +269,24 @@ pub fn logged_text(what: &Logged) -> String {
             changes,
             old_cookies_still_valid,
         } => settings_text(changes, *old_cookies_still_valid),
-        Logged::SecretRotated { old, new } => format!(
-            "Secret rotated ({old} → {new}): every cookie signed with the old secret is now \
-             rejected, so each browser's next visit gets a new session; the old sessions stay \
-             in the store until they expire"
+        Logged::SecretRotated {
+            old,
+            new,
+            old_accepted_until: None,
+        } => format!(
+            "Secret rotated at once ({old} → {new}): every cookie signed with the old secret is \
+             now rejected, so each browser's next visit gets a new session; the old sessions \
+             stay in the store until they expire"
+        ),
+        Logged::SecretRotated {
+            old,
+            new,
+            old_accepted_until: Some(until),
+        } => format!(
+            "Secret rotated gracefully ({old} → {new}): new cookies are sealed with {new}; the \
+             old secret still opens cookies until {} UTC, and each browser's cookie is sealed \
+             anew with {new} on its next visit, so no session is lost",
+            clock_time(*until, UtcOffset::UTC)
         ),
         Logged::ServerRestarted {
             store,

@@ -118,9 +118,19 @@ impl Secret {
 
     /// Eight hex digits that identify this secret without revealing it.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha512::digest(self.key.master());
-        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+        fingerprint_text(self.fingerprint_bytes())
     }
+
+    /// The fingerprint's four bytes.
+    pub fn fingerprint_bytes(&self) -> [u8; 4] {
+        let digest = Sha512::digest(self.key.master());
+        [digest[0], digest[1], digest[2], digest[3]]
+    }
+}
+
+/// A secret's fingerprint as eight hex digits.
+pub fn fingerprint_text(bytes: [u8; 4]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for Secret {
@@ -205,15 +215,29 @@ impl SecretSource {
     }
 }
 
+/// A secret that was replaced but still opens cookies for a while (express-session: the
+/// older entries of a `secret` array), so browsers are moved to the new one as they come back.
+#[derive(Clone, Debug)]
+pub struct RetiredSecret {
+    /// The old secret.
+    pub secret: Secret,
+    /// Until when it still opens cookies.
+    pub until: OffsetDateTime,
+}
+
 /// The server's settings and the secret that signs or encrypts its cookies.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Everything but the secret.
     pub settings: ServerSettings,
-    /// The signing / encryption secret (express-session: `secret`).
+    /// The signing / encryption secret (express-session: `secret`): new cookies are sealed
+    /// with it.
     pub secret: Secret,
     /// Where the secret came from.
     pub secret_source: SecretSource,
+    /// Secrets replaced by a graceful rotation that still open cookies until their time is up,
+    /// newest first.
+    pub retired: Vec<RetiredSecret>,
 }
 
 impl ServerConfig {
@@ -223,6 +247,7 @@ impl ServerConfig {
             settings: ServerSettings::default(),
             secret,
             secret_source: SecretSource::ThisProcess,
+            retired: Vec::new(),
         }
     }
 }

@@ -41,6 +41,16 @@ pub(crate) struct SessionCookie {
     /// The HMAC already keyed with the signing key: each use clones it instead of hashing the
     /// key again.
     mac: Hmac<Sha256>,
+    /// Retired secrets that still open cookies until their time is up.
+    retired: Vec<Retired>,
+}
+
+/// A retired secret, ready to open cookies.
+struct Retired {
+    key: Key,
+    mac: Hmac<Sha256>,
+    fingerprint: [u8; 4],
+    until: OffsetDateTime,
 }
 
 /// What the server made of the session cookie a request carried.
@@ -52,6 +62,9 @@ pub enum CookieVerdict {
     Valid {
         /// The session id.
         id: SessionId,
+        /// The fingerprint of the retired secret that opened it, when the current one did not
+        /// (graceful rotation): the response seals it again with the current secret.
+        retired_key: Option<[u8; 4]>,
     },
     /// The cookie was there but could not be used; the request gets a fresh session.
     Rejected {
@@ -83,8 +96,13 @@ pub(crate) enum Opened {
     /// No session cookie could be read: a `Cookie` header is not UTF-8.
     Unreadable,
     /// A genuine cookie naming a session id. `sealed` is the cookie's value as sent: when the
-    /// response sets the same id again, it is that value again, without signing anew.
-    Session { id: Id, sealed: String },
+    /// response sets the same id again, it is that value again, without signing anew — unless
+    /// a retired secret opened it (`retired_key`), then the response seals it anew.
+    Session {
+        id: Id,
+        sealed: String,
+        retired_key: Option<[u8; 4]>,
+    },
     /// A genuine cookie (signature good, or it decrypts, or it is plain) that holds no id.
     NotAnId,
     /// A cookie the server did not make: the reason says how it failed.
@@ -100,6 +118,17 @@ impl Opened {
         }
     }
 
+    /// Whether a retired secret opened it (so the response should seal it anew).
+    pub(crate) fn needs_resealing(&self) -> bool {
+        matches!(
+            self,
+            Self::Session {
+                retired_key: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Whether the cookie came from this server (so an empty session clears it).
     pub(crate) fn is_genuine(&self) -> bool {
         matches!(self, Self::Session { .. } | Self::NotAnId)
@@ -112,7 +141,12 @@ impl Opened {
             Self::Unreadable => CookieVerdict::Rejected {
                 reason: RejectReason::NotUtf8,
             },
-            Self::Session { id, .. } => CookieVerdict::Valid { id: (*id).into() },
+            Self::Session {
+                id, retired_key, ..
+            } => CookieVerdict::Valid {
+                id: (*id).into(),
+                retired_key: *retired_key,
+            },
             Self::NotAnId => CookieVerdict::Rejected {
                 reason: RejectReason::NotAnId,
             },
@@ -150,6 +184,20 @@ impl SessionCookie {
             protection: config.settings.protection,
             key,
             mac,
+            retired: config
+                .retired
+                .iter()
+                .map(|old| {
+                    let key = old.secret.key().clone();
+                    Retired {
+                        mac: Hmac::<Sha256>::new_from_slice(key.signing())
+                            .expect("HMAC takes any key"),
+                        key,
+                        fingerprint: old.secret.fingerprint_bytes(),
+                        until: old.until,
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -201,19 +249,38 @@ impl SessionCookie {
         }
     }
 
-    /// Opens a cookie value (already percent-decoded).
+    /// Opens a cookie value (already percent-decoded): with the current secret, or else with a
+    /// retired one still in its grace.
     pub(crate) fn open(&self, value: &str) -> Opened {
-        let plain = match self.protection {
-            CookieProtection::Plain => Cow::Borrowed(value),
-            CookieProtection::Signed => match self.verify(value) {
-                Some(plain) => Cow::Borrowed(plain),
-                None => return Opened::Forged(RejectReason::BadSignature),
+        let (plain, retired_key) = match self.protection {
+            CookieProtection::Plain => (Cow::Borrowed(value), None),
+            CookieProtection::Signed => match self.verify(value, &self.mac) {
+                Some(plain) => (Cow::Borrowed(plain), None),
+                None => match self
+                    .live_retired()
+                    .find_map(|old| Some((self.verify(value, &old.mac)?, old.fingerprint)))
+                {
+                    Some((plain, by)) => (Cow::Borrowed(plain), Some(by)),
+                    None => return Opened::Forged(RejectReason::BadSignature),
+                },
             },
             CookieProtection::Private => {
-                let cookie = Cookie::new(self.name.clone(), value.to_owned());
-                match CookieJar::new().private(&self.key).decrypt(cookie) {
-                    Some(cookie) => Cow::Owned(cookie.value().to_owned()),
-                    None => return Opened::Forged(RejectReason::DoesNotDecrypt),
+                let decrypt = |key: &Key| {
+                    let cookie = Cookie::new(self.name.clone(), value.to_owned());
+                    CookieJar::new()
+                        .private(key)
+                        .decrypt(cookie)
+                        .map(|c| c.value().to_owned())
+                };
+                match decrypt(&self.key) {
+                    Some(plain) => (Cow::Owned(plain), None),
+                    None => match self
+                        .live_retired()
+                        .find_map(|old| Some((decrypt(&old.key)?, old.fingerprint)))
+                    {
+                        Some((plain, by)) => (Cow::Owned(plain), Some(by)),
+                        None => return Opened::Forged(RejectReason::DoesNotDecrypt),
+                    },
                 }
             }
         };
@@ -221,19 +288,28 @@ impl SessionCookie {
             Ok(id) => Opened::Session {
                 id,
                 sealed: value.to_owned(),
+                retired_key,
             },
             Err(_) => Opened::NotAnId,
         }
     }
 
-    /// The signed value's payload, if its tag is this server's.
-    fn verify<'v>(&self, value: &'v str) -> Option<&'v str> {
+    /// The retired secrets still in their grace.
+    fn live_retired(&self) -> impl Iterator<Item = &Retired> {
+        let now = (!self.retired.is_empty()).then(OffsetDateTime::now_utc);
+        self.retired
+            .iter()
+            .filter(move |old| now.is_some_and(|now| old.until > now))
+    }
+
+    /// The signed value's payload, if its tag is the one `mac` makes.
+    fn verify<'v>(&self, value: &'v str, mac: &Hmac<Sha256>) -> Option<&'v str> {
         if !value.is_char_boundary(TAG_LEN) {
             return None;
         }
         let (tag, payload) = value.split_at(TAG_LEN);
         let tag = BASE64_STANDARD.decode(tag).ok()?;
-        let mut mac = self.mac.clone();
+        let mut mac = mac.clone();
         mac.update(payload.as_bytes());
         mac.verify_slice(&tag).ok().map(|()| payload)
     }
@@ -266,11 +342,14 @@ impl SessionCookie {
                     (CookieProtection::Plain, _) => plain,
                     // The same id as the request's cookie: the same signed value (signing is
                     // deterministic), without computing it again.
-                    (CookieProtection::Signed, Opened::Session { id: sent, sealed })
-                        if *sent == id =>
-                    {
-                        sealed.clone()
-                    }
+                    (
+                        CookieProtection::Signed,
+                        Opened::Session {
+                            id: sent,
+                            sealed,
+                            retired_key: None,
+                        },
+                    ) if *sent == id => sealed.clone(),
                     (CookieProtection::Signed, _) => self.sign(&plain),
                     (CookieProtection::Private, _) => {
                         let mut jar = CookieJar::new();
@@ -383,6 +462,50 @@ mod tests {
         let value = pair.split_once('=').unwrap().1.replace('=', "%3D");
         assert_eq!(jar.open_sent(&value).id(), Some(id));
         assert!(matches!(jar.open(&value), Opened::Forged(_)));
+    }
+
+    /// After a graceful rotation the old secret opens cookies until its time is up, and says
+    /// so; once it is up, they are rejected as forged.
+    #[test]
+    fn retired_secrets_open_cookies_until_their_time() {
+        let old = cookie(CookieProtection::Signed);
+        let id = Id::default();
+        let pair = new_pair(&old, id);
+        let value = pair.split_once('=').unwrap().1.to_owned();
+        let mut config = ServerConfig::with_secret(Secret::from_phrase("the new one"));
+        let retired = crate::server::RetiredSecret {
+            secret: Secret::from_phrase("keyboard cat"),
+            until: OffsetDateTime::now_utc() + time::Duration::minutes(5),
+        };
+        config.retired = vec![retired.clone()];
+        let rotated = SessionCookie::new(&config);
+        let opened = rotated.open(&value);
+        assert_eq!(opened.id(), Some(id));
+        assert!(opened.needs_resealing());
+        let again = rotated.set_cookie(Outcome::Set(id, None), &opened).unwrap();
+        let resealed = again
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_ne!(resealed, pair, "sealed anew with the new secret");
+        assert!(
+            !rotated
+                .open(resealed.split_once('=').unwrap().1)
+                .needs_resealing()
+        );
+
+        config.retired = vec![crate::server::RetiredSecret {
+            until: OffsetDateTime::now_utc() - time::Duration::seconds(1),
+            ..retired
+        }];
+        let expired = SessionCookie::new(&config);
+        assert!(matches!(
+            expired.open(&value),
+            Opened::Forged(RejectReason::BadSignature)
+        ));
     }
 
     /// A returning browser's cookie is set again with the very value it sent.

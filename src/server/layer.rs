@@ -204,7 +204,10 @@ impl<St: SessionStore> LayerState<St> {
         let empty = session.is_empty().await;
         let outcome = if opened.is_genuine() && empty {
             Outcome::Remove
-        } else if (modified || self.always_save) && !empty && !response.status().is_server_error() {
+        } else if (modified || self.always_save || opened.needs_resealing())
+            && !empty
+            && !response.status().is_server_error()
+        {
             if let Err(err) = session.save().await {
                 // tower-sessions answers an empty 500 here; we say what happened.
                 return save_refused_page(&err.to_string());

@@ -27,8 +27,8 @@ use std::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use config::{
-    CookieProtection, ExpiryPolicy, SameSitePolicy, Secret, SecretSource, ServerConfig,
-    ServerSettings,
+    CookieProtection, ExpiryPolicy, RetiredSecret, SameSitePolicy, Secret, SecretSource,
+    ServerConfig, ServerSettings, fingerprint_text,
 };
 pub use cookie::{CookieVerdict, RejectReason};
 pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};

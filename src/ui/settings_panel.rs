@@ -40,6 +40,8 @@ pub struct SettingsDraft {
     expiry: ExpiryKind,
     inactivity_secs: i64,
     at_minutes_from_now: i64,
+    /// How long a graceful rotation keeps the old secret.
+    grace_minutes: u64,
 }
 
 impl SettingsDraft {
@@ -76,6 +78,7 @@ impl SettingsDraft {
             expiry,
             inactivity_secs,
             at_minutes_from_now: 5,
+            grace_minutes: 10,
         }
     }
 
@@ -285,12 +288,45 @@ pub fn settings_ui(
              kept in SQLite or Redis survive a restart. Servers on other machines need the same \
              --secret.",
         );
+        for (fingerprint, until) in &server.retired {
+            if *until > now {
+                ui.label(
+                    RichText::new(format!(
+                        "Old secret {fingerprint} still opens cookies until {}",
+                        crate::lab::text::clock_time(*until, time::UtcOffset::UTC)
+                    ))
+                    .weak(),
+                )
+                .on_hover_text("UTC. Each cookie it opens is sealed anew with the current secret.");
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .button("Rotate gracefully")
+                .on_hover_text(
+                    "express-session: secret: [new, old] — a new random secret seals new cookies; \
+                     the old one still opens cookies for the minutes chosen, and each browser's \
+                     cookie is sealed anew as it comes back, so no session is lost",
+                )
+                .clicked()
+            {
+                command = Some(UiCommand::Lab(Command::RotateSecret {
+                    grace_secs: Some(draft.grace_minutes * 60),
+                }));
+            }
+            ui.add(
+                egui::DragValue::new(&mut draft.grace_minutes)
+                    .range(1..=1440)
+                    .suffix(" min"),
+            )
+            .accessible_name("Grace minutes");
+        });
         if ui
-            .button("Rotate secret")
-            .on_hover_text("express-session: secret — a new random secret: every cookie signed with the old one is rejected")
+            .button("Rotate at once")
+            .on_hover_text("A new random secret, and no grace: every cookie signed with the old one is rejected, so every browser starts a new session")
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::RotateSecret));
+            command = Some(UiCommand::Lab(Command::RotateSecret { grace_secs: None }));
         }
     });
     command
