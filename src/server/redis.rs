@@ -41,19 +41,19 @@ impl std::fmt::Debug for RedisSessions {
 }
 
 impl RedisSessions {
-    /// Connects to the Redis server at `url` (`redis://[user:password@]HOST:PORT[/DB]`).
-    /// Messages show the URL with its password masked.
+    /// Connects to the Redis server at `url` (`redis://[user:password@]HOST:PORT[/DB]`, or
+    /// `rediss://…` over TLS, checked against the system's root certificates — or the file
+    /// `SSL_CERT_FILE` names). Messages show the URL with its password masked.
     pub async fn connect(url: &str) -> Result<Self, String> {
         let shown = super::masked_url(url);
-        if url.starts_with("rediss://") {
-            return Err(format!(
-                "{shown}: TLS connections to Redis (rediss://) are not supported by this build yet"
-            ));
-        }
         let config = Config::from_url(url).map_err(|e| {
-            // fred's message may quote the URL: say only what kind of problem it is.
-            let _ = e;
-            format!("“{shown}” is not a Redis URL (redis://[user:password@]host:port[/db])")
+            if url.starts_with("rediss://") {
+                // A TLS setup problem (no root certificates): say so, without the URL.
+                format!("{shown}: TLS could not be set up: {}", e.details())
+            } else {
+                // fred's message may quote the URL: say only what kind of problem it is.
+                format!("“{shown}” is not a Redis URL (redis[s]://[user:password@]host:port[/db])")
+            }
         })?;
         let client = Builder::from_config(config)
             .with_connection_config(|c| c.connection_timeout = TIMEOUT)
