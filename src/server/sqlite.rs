@@ -41,20 +41,13 @@ impl SqliteSessions {
     /// Opens (creating if missing) the database at `path` and its sessions table. A file that
     /// is not a SQLite database, or is locked, is an error and is left untouched.
     pub async fn open(path: PathBuf) -> Result<Self, String> {
-        if path.to_str().is_none() {
-            return Err(format!(
-                "SQLite store {}: the file name is not UTF-8, and the SQLite driver (sqlx) takes \
-                 only UTF-8 file names; choose a name without those bytes",
-                path.display()
-            ));
-        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         // A file name, not a URL: `?`, `%2F` and bytes that are not UTF-8 stay themselves.
         let options = SqliteConnectOptions::new()
-            .filename(&path)
+            .filename(sqlite_name(&path)?)
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             // Write-ahead logging: readers never wait for the writer, and a commit costs one
@@ -103,6 +96,34 @@ impl SqliteSessions {
     pub fn path(&self) -> &std::path::Path {
         &self.path
     }
+}
+
+/// The name to open `path` by. The driver takes only UTF-8 names but opens them as SQLite
+/// URIs, so a path that is not UTF-8 is given as a `file:` URI whose `%XX` escapes SQLite
+/// decodes back to the very bytes.
+fn sqlite_name(path: &std::path::Path) -> Result<PathBuf, String> {
+    if path.to_str().is_some() {
+        return Ok(path.to_path_buf());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut uri = String::from("file:");
+        for byte in path.as_os_str().as_bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                    uri.push(char::from(*byte));
+                }
+                _ => uri.push_str(&format!("%{byte:02X}")),
+            }
+        }
+        Ok(PathBuf::from(uri))
+    }
+    #[cfg(not(unix))]
+    Err(format!(
+        "SQLite store {}: the file name is not valid Unicode",
+        path.display()
+    ))
 }
 
 /// A database error in words a user can act on.
