@@ -111,6 +111,11 @@ struct ServerArgs {
     /// bound.
     #[arg(long, default_value_t = DEFAULT_MAX_SESSIONS, global = true)]
     max_sessions: usize,
+    /// Milliseconds every store call waits, like a database across a network: the time between
+    /// a request's load and its save becomes real, so `--naive --store-latency 5` loses updates
+    /// to any concurrent client (0 to 100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100), global = true)]
+    store_latency: u64,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +161,7 @@ impl ServerArgs {
         };
         config.settings.lock_per_session = !self.naive;
         config.settings.max_sessions = self.max_sessions;
+        config.settings.store_latency_ms = self.store_latency;
         Ok(config)
     }
 

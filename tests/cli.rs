@@ -527,3 +527,31 @@ fn rediss_with_a_password_works_and_stays_secret() {
     let _ = redis.wait();
     let _ = std::fs::remove_dir_all(home);
 }
+
+/// `serve --naive --store-latency 5` loses updates to any concurrent client: twenty requests
+/// with one cookie at once count far fewer than twenty.
+#[test]
+fn a_naive_server_with_store_latency_loses_updates() {
+    let home = data_home("naive");
+    let (mut child, addr, _) = serve(&["--naive", "--store-latency", "5"], &home);
+    let (body, cookie) = get(&addr, None);
+    assert_eq!(body, "Number of views 1");
+    let cookie = cookie.unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..20 {
+            scope.spawn(|| get(&addr, Some(&cookie)));
+        }
+    });
+    let views: u64 = get(&addr, Some(&cookie))
+        .0
+        .trim_start_matches("Number of views ")
+        .parse()
+        .unwrap();
+    assert!(
+        views < 22,
+        "1 + 20 + 1 would be 22; the naive server lost updates: {views}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(home);
+}

@@ -228,6 +228,8 @@ pub enum SettingChange {
     LockPerSession(bool),
     /// The memory store's session limit, now.
     MaxSessions(usize),
+    /// Milliseconds each store call waits, now.
+    StoreLatency(u64),
 }
 
 impl SettingChange {
@@ -272,6 +274,9 @@ impl SettingChange {
         }
         if old.max_sessions != new.max_sessions {
             changes.push(Self::MaxSessions(new.max_sessions));
+        }
+        if old.store_latency_ms != new.store_latency_ms {
+            changes.push(Self::StoreLatency(new.store_latency_ms));
         }
         changes
     }

@@ -479,6 +479,12 @@ fn setting_change_text(change: &SettingChange) -> String {
         SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
         SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),
         SettingChange::MaxSessions(limit) => format!("at most {} sessions", count(*limit as u64)),
+        SettingChange::StoreLatency(0) => "no store latency".to_owned(),
+        SettingChange::StoreLatency(ms) => {
+            format!(
+                "store latency {ms} ms (each store call waits, like a database across a network)"
+            )
+        }
     }
 }
 

@@ -170,6 +170,8 @@ pub struct ServerSettings {
     pub lock_per_session: bool,
     /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
     pub max_sessions: usize,
+    /// Milliseconds every store call waits, like a database across a network (0: none).
+    pub store_latency_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -186,6 +188,7 @@ impl Default for ServerSettings {
             always_save: false,
             lock_per_session: true,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
+            store_latency_ms: 0,
         }
     }
 }

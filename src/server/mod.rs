@@ -225,6 +225,15 @@ impl Store {
         }
     }
 
+    fn set_latency(&self, millis: u64) {
+        let latency = std::time::Duration::from_millis(millis);
+        match self {
+            Self::Memory(store) => store.set_latency(latency),
+            Self::Sqlite(store) => store.set_latency(latency),
+            Self::Redis(store) => store.set_latency(latency),
+        }
+    }
+
     async fn count(&self) -> tower_sessions::session_store::Result<usize> {
         match self {
             Self::Memory(store) => store.count().await,
@@ -320,6 +329,7 @@ impl RunningServer {
     ) -> Result<Self, ServerError> {
         let feed = Arc::new(ChangeFeed::default());
         let store = Store::open(&choice, feed.clone(), &config.settings).await?;
+        store.set_latency(config.settings.store_latency_ms);
         let Bound {
             listener,
             fallback_from,
@@ -380,6 +390,7 @@ impl RunningServer {
     pub async fn restart_with(&self, choice: StoreChoice) -> Result<(), ServerError> {
         let settings = self.inspector.config().settings.clone();
         let store = Store::open(&choice, self.feed.clone(), &settings).await?;
+        store.set_latency(settings.store_latency_ms);
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
@@ -405,6 +416,7 @@ impl RunningServer {
         if let Store::Memory(memory) = &store {
             memory.inner().set_limit(config.settings.max_sessions);
         }
+        store.set_latency(config.settings.store_latency_ms);
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
     }

@@ -9,7 +9,7 @@ use std::{
     fmt,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -138,6 +138,8 @@ pub struct InspectableStore<S> {
     inner: S,
     feed: Arc<ChangeFeed>,
     sweep: Arc<SweepSchedule>,
+    /// Microseconds every store call waits first, like a database across a network.
+    latency_micros: Arc<AtomicU64>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
@@ -161,6 +163,24 @@ impl<S: ListSessions> InspectableStore<S> {
             inner,
             feed,
             sweep: Arc::default(),
+            latency_micros: Arc::default(),
+        }
+    }
+
+    /// Makes every store call (load, create, save, delete) wait this long first, as a
+    /// database across a network would: the time between a request's load and its save
+    /// becomes real, so concurrent requests of one session overlap as they do in production.
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_micros.store(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    async fn wait_latency(&self) {
+        let micros = self.latency_micros.load(Ordering::Relaxed);
+        if micros > 0 {
+            tokio::time::sleep(Duration::from_micros(micros)).await;
         }
     }
 
@@ -307,6 +327,7 @@ impl<S: ListSessions> InspectableStore<S> {
 #[async_trait]
 impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.wait_latency().await;
         self.inner.create(record).await?;
         self.sweep.note(unix_millis(record.expiry_date));
         self.written(record, true);
@@ -314,6 +335,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.wait_latency().await;
         self.inner.save(record).await?;
         self.sweep.note(unix_millis(record.expiry_date));
         self.written(record, false);
@@ -321,6 +343,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.wait_latency().await;
         let record = self.inner.load(id).await?;
         trace(|| StoreChange::Loaded {
             id: (*id).into(),
@@ -330,6 +353,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.wait_latency().await;
         self.inner.delete(id).await?;
         let id = SessionId::from(*id);
         trace(|| StoreChange::Deleted { id });

@@ -119,6 +119,7 @@ pub fn browser_ui(
                 address_ui(ui, browser, draft, &mut commands);
                 routes_ui(ui, browser, draft, &mut commands);
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
+                burst_outcome_ui(ui, browser);
                 ui.separator();
                 let answered_by = history.first().and_then(|r| r.instance);
                 response_ui(ui, browser, answered_by.filter(|_| instances > 1));
@@ -366,6 +367,31 @@ fn switches_ui(
             }
         }
     });
+}
+
+/// What the browser's last burst did to its counter, in a line (lost increments in amber).
+fn burst_outcome_ui(ui: &mut egui::Ui, browser: &BrowserState) {
+    let Some(outcome) = &browser.last_burst else {
+        return;
+    };
+    let dark = ui.visuals().dark_mode;
+    let text = match (outcome.before, outcome.after, outcome.lost()) {
+        (Some(before), Some(after), Some(0)) => format!(
+            "Last burst: {} at once, views {} → {}, all counted",
+            outcome.sent, before.views, after.views
+        ),
+        (Some(before), Some(after), Some(lost)) => format!(
+            "Last burst: {} at once, views {} → {}, {lost} increments lost",
+            outcome.sent, before.views, after.views
+        ),
+        _ => format!("Last burst: {} at once", outcome.sent),
+    };
+    let label = if outcome.lost().unwrap_or(0) > 0 {
+        ui.colored_label(theme::warn(dark), text)
+    } else {
+        ui.label(RichText::new(text).weak())
+    };
+    label.on_hover_text(crate::lab::text::burst_text(outcome));
 }
 
 /// A checkbox for one of the browser's switches; returns the new value when it was flipped.

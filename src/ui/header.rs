@@ -95,6 +95,15 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
             } else {
                 ui.label(format!("{} store", server.store_kind));
             }
+            if server.settings.store_latency_ms > 0 {
+                ui.label(format!("latency {} ms", server.settings.store_latency_ms))
+                    .on_hover_text(
+                        "Every store call waits this long, like a database across a network: the \
+                     time between a request's load and its save is real, so concurrent requests \
+                     of one session can overwrite each other (turn Safe server off and Burst to \
+                     see it). Server settings → Store latency.",
+                    );
+            }
             ui.label("·");
             let config = &server.settings;
             ui.label(format!(

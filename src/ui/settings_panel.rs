@@ -195,6 +195,18 @@ pub fn settings_ui(
                     .on_hover_text("express-session: cookie.domain — empty means host-only");
                 ui.end_row();
 
+                ui.label("Store latency").on_hover_text("--store-latency");
+                ui.add(
+                    egui::Slider::new(&mut draft.settings.store_latency_ms, 0..=100)
+                        .suffix(" ms"),
+                )
+                .accessible_name("Store latency")
+                .on_hover_text(
+                    "Every store call waits this long, like a database across a network: with a \
+                     few milliseconds and Safe server off, a burst loses increments every time",
+                );
+                ui.end_row();
+
                 ui.label("Most sessions").on_hover_text("The memory store's limit (--max-sessions)");
                 ui.add(
                     egui::DragValue::new(&mut draft.settings.max_sessions)
