@@ -209,6 +209,23 @@ fn load_reports_speed_and_creates_sessions() {
     )));
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() >= 10
         && s.requests_served >= 300));
+    // The load's sessions are tagged as the load's, not as a stranger's.
+    let by_load = state
+        .sessions
+        .iter()
+        .filter(|s| state.is_load_session(s.id))
+        .count();
+    assert!(
+        by_load >= 10,
+        "each of the 10 load browsers holds one: {by_load}"
+    );
+    state.set_session_filter("external");
+    state.finish_sessions();
+    assert_eq!(
+        state.sessions.shown_len(),
+        state.sessions.len() - by_load,
+        "external means held by no browser and made by no load"
+    );
 }
 
 /// When the memory store holds its limit, the lab says so (the header marks it and the log

@@ -299,3 +299,36 @@ fn a_failed_start_is_recovered_with_a_click() {
     );
     click_and_wait(&mut harness, "Visit A", "A", 1);
 }
+
+/// With the settings panel open, turning Safe server off in a browser shows in the panel, and
+/// Apply keeps it off (the panel's draft follows the server; it does not silently revert).
+#[test]
+fn an_open_settings_panel_follows_the_server() {
+    let mut harness = harness();
+    harness.get_by_label("Server settings").click();
+    harness.run_steps(3);
+    harness.get_by_label("Safe server A").click();
+    step_until(&mut harness, "the server runs naive", |s| {
+        !s.server.as_ref().unwrap().settings.lock_per_session
+    });
+    harness.run_steps(2);
+    harness.get_by_label("Apply settings").click();
+    step_until(&mut harness, "the settings are applied", |s| {
+        s.log
+            .iter()
+            .filter(|l| matches!(l.what, session_lab::lab::Logged::SettingsApplied { .. }))
+            .count()
+            >= 2
+    });
+    assert!(
+        !harness
+            .state()
+            .state()
+            .server
+            .as_ref()
+            .unwrap()
+            .settings
+            .lock_per_session,
+        "Apply kept the browser's Safe server switch"
+    );
+}

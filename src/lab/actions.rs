@@ -9,7 +9,7 @@ use crate::{
     browser::{Browser, CookieKey},
     server::{
         ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
-        ServerSettings, StoreChoice,
+        ServerSettings, SessionId, StoreChoice,
     },
 };
 
@@ -467,10 +467,27 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     });
     let total = plan.visits;
     let outbox = core.outbox.clone();
-    let result = super::load::run(&plan, move |done| {
+    let browsers = match super::load::browsers(&plan) {
+        Ok(browsers) => browsers,
+        Err(err) => {
+            core.outbox.send(Event::LoadFinished(Err(err.to_string())));
+            return;
+        }
+    };
+    let result = super::load::run_with(&plan, &browsers, move |done| {
         outbox.send(Event::LoadProgress { done, total });
     })
     .await;
+    // The sessions the load's browsers hold are the load's: tagged so, not "external".
+    let held: Vec<SessionId> = browsers
+        .iter()
+        .filter_map(|browser| {
+            core.jar_cookies(browser)
+                .into_iter()
+                .find_map(|c| c.session_id)
+        })
+        .collect();
+    core.outbox.send(Event::LoadSessions(held));
     core.outbox
         .send(Event::LoadFinished(result.map_err(|e| e.to_string())));
 }

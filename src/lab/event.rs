@@ -530,6 +530,8 @@ pub enum Event {
         /// Visits in all.
         total: usize,
     },
+    /// The sessions a load's browsers hold (the load made them).
+    LoadSessions(Vec<SessionId>),
     /// A load finished (or could not run).
     LoadFinished(Result<LoadReport, String>),
     /// Something the lab could not do.

@@ -84,6 +84,9 @@ pub struct SessionSort {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Holders {
     by_session: IdMap<Vec<String>>,
+    /// Sessions the window's loads made (their browsers hold them), in the order they came.
+    load: IdMap<()>,
+    load_order: std::collections::VecDeque<SessionId>,
 }
 
 impl Holders {
@@ -99,7 +102,37 @@ impl Holders {
                 }
             }
         }
-        Self { by_session }
+        Self {
+            by_session,
+            ..Self::default()
+        }
+    }
+
+    /// Takes the browsers' jars from `jars` (the loads' sessions stay as they are); returns the
+    /// sessions whose holders changed. Cost: the jars' cookies, not the loads' sessions.
+    pub fn replace_jars(&mut self, jars: Holders) -> Vec<SessionId> {
+        let changed = jars.changed_from(self);
+        self.by_session = jars.by_session;
+        changed
+    }
+
+    /// Remembers sessions a load made, keeping the latest `most`. Cost: the sessions added.
+    pub fn add_load_sessions(&mut self, sessions: &[SessionId], most: usize) {
+        for id in sessions {
+            if self.load.insert(*id, ()).is_none() {
+                self.load_order.push_back(*id);
+            }
+        }
+        while self.load_order.len() > most {
+            if let Some(old) = self.load_order.pop_front() {
+                self.load.remove(&old);
+            }
+        }
+    }
+
+    /// Whether one of the window's loads made `session`.
+    pub fn is_load(&self, session: SessionId) -> bool {
+        self.load.contains_key(&session)
     }
 
     /// The lowercase names of the browsers holding `session`.
@@ -194,19 +227,21 @@ impl Matcher {
                 prefix,
             } => {
                 let held = holders.of(id);
+                let load = holders.is_load(id);
                 by_prefix(prefix)
                     || held.iter().any(|n| n.starts_with(lower.as_str()))
-                    || (held.is_empty() && "external".starts_with(lower.as_str()))
+                    || (load && "load".starts_with(lower.as_str()))
+                    || (held.is_empty() && !load && "external".starts_with(lower.as_str()))
                     || data.contains(text.as_str())
             }
             Self::IdPrefix { prefix, .. } => by_prefix(prefix),
             Self::Data(text) => data.contains(text.as_str()),
             Self::Browser(name) => {
                 let held = holders.of(id);
-                if name == "external" {
-                    held.is_empty()
-                } else {
-                    held.iter().any(|n| n == name)
+                match name.as_str() {
+                    "external" => held.is_empty() && !holders.is_load(id),
+                    "load" => holders.is_load(id),
+                    _ => held.iter().any(|n| n == name),
                 }
             }
         }
@@ -228,7 +263,7 @@ impl Matcher {
     /// The few sessions a browser's filter can match, found without a pass over the store.
     fn only_held(&self) -> Option<&str> {
         match self {
-            Self::Browser(name) if name != "external" => Some(name),
+            Self::Browser(name) if name != "external" && name != "load" => Some(name),
             _ => None,
         }
     }

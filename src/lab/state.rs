@@ -20,6 +20,9 @@ use super::{
     sessions::{Holders, SessionSort, SessionTable},
 };
 
+/// The most sessions of loads remembered as the loads' (the latest).
+const MAX_LOAD_SESSIONS: usize = 100_000;
+
 /// The most log lines kept; older ones are dropped first.
 pub const MAX_LOG_LINES: usize = 2000;
 
@@ -414,7 +417,7 @@ pub struct LabState {
     pub browsers: Vec<BrowserState>,
     /// The sessions the stores hold, kept from their changes.
     pub sessions: SessionTable,
-    /// Who holds which session's cookie (from the jars).
+    /// Who holds which session's cookie (from the jars, and the window's loads' jars).
     pub holders: Holders,
     /// Requests the server instances have answered.
     pub requests_served: u64,
@@ -677,6 +680,10 @@ impl LabState {
                     outcome: None,
                 });
             }
+            Event::LoadSessions(held) => {
+                self.holders.add_load_sessions(&held, MAX_LOAD_SESSIONS);
+                self.sessions.refilter(&held, &self.holders);
+            }
             Event::LoadFinished(outcome) => {
                 let outcome = outcome.map_err(|e| cut_text(&e, LOG_TEXT_MAX));
                 self.log_lab(Logged::LoadFinished(outcome.clone()));
@@ -713,6 +720,11 @@ impl LabState {
             .iter()
             .filter(|b| b.holds(session_id))
             .collect()
+    }
+
+    /// Whether the window's load made this session (its browsers hold the cookie).
+    pub fn is_load_session(&self, session_id: SessionId) -> bool {
+        self.holders.is_load(session_id)
     }
 
     /// Nothing is in flight.
@@ -770,15 +782,14 @@ impl LabState {
 
     /// Keeps [`Self::holders`] in step with the jars, and the filter with it.
     fn update_holders(&mut self) {
-        let holders = Holders::new(self.browsers.iter().map(|b| {
+        let jars = Holders::new(self.browsers.iter().map(|b| {
             (
                 b.name.as_str(),
                 b.cookies.iter().filter_map(|c| c.session_id).collect(),
             )
         }));
-        if holders != self.holders {
-            let changed = holders.changed_from(&self.holders);
-            self.holders = holders;
+        let changed = self.holders.replace_jars(jars);
+        if !changed.is_empty() {
             self.sessions.refilter(&changed, &self.holders);
         }
     }

@@ -312,6 +312,9 @@ impl eframe::App for SessionLabApp {
             (false, Some(_), _) => self.settings = None,
             _ => {}
         }
+        if let (Some(draft), Some(server)) = (&mut self.settings, &self.state.server) {
+            draft.follow(&server.settings, self.state.instances.len().max(1));
+        }
         if let Some(draft) = &mut self.settings {
             egui::Panel::right("settings")
                 .resizable(true)

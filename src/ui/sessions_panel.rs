@@ -198,7 +198,10 @@ fn table_ui(
                                 .on_hover_text("The server instances whose stores hold this session");
                         }
                         let holders = state.holders(session.id);
-                        if holders.is_empty() {
+                        if holders.is_empty() && state.is_load_session(session.id) {
+                            ui.label(RichText::new("Load").italics())
+                                .on_hover_text("Made by the window's Load: one of its browsers holds this session's cookie.");
+                        } else if holders.is_empty() {
                             ui.label(RichText::new("external").italics())
                                 .on_hover_text("No simulated browser holds this session's cookie: a real browser, curl, a load, or a jar that was cleared.");
                         }

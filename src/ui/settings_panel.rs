@@ -32,7 +32,11 @@ enum StoreKind {
 #[derive(Clone, Debug)]
 pub struct SettingsDraft {
     settings: ServerSettings,
+    /// The server's settings when the draft last looked: fields still equal to these are the
+    /// ones the user has not touched.
+    base: ServerSettings,
     instances: usize,
+    instances_base: usize,
     store: StoreKind,
     sqlite_path: String,
     redis_url: String,
@@ -70,7 +74,9 @@ impl SettingsDraft {
         };
         Self {
             settings: settings.clone(),
+            base: settings.clone(),
             instances: 1,
+            instances_base: 1,
             store: StoreKind::Memory,
             sqlite_path: StoreChoice::default_sqlite_path().display().to_string(),
             redis_url: "redis://127.0.0.1:6379".to_owned(),
@@ -80,6 +86,47 @@ impl SettingsDraft {
             at_minutes_from_now: 5,
             grace_minutes: 10,
         }
+    }
+
+    /// Follows the running server: a setting changed elsewhere (a browser's Safe server switch,
+    /// another instance count) shows here too, unless the user has edited it in this draft — so
+    /// Apply never silently reverts what was changed meanwhile.
+    pub fn follow(&mut self, server: &ServerSettings, instances: usize) {
+        macro_rules! follow {
+            ($($field:ident),*) => {$(
+                if self.settings.$field == self.base.$field {
+                    self.settings.$field = server.$field.clone();
+                }
+            )*};
+        }
+        if *server != self.base {
+            follow!(
+                cookie_name,
+                http_only,
+                secure,
+                same_site,
+                path,
+                protection,
+                always_save,
+                lock_per_session,
+                max_sessions,
+                store_latency_ms
+            );
+            // Domain and expiry are edited in fields of their own: compare those.
+            if self.domain == self.base.domain.clone().unwrap_or_default() {
+                self.domain = server.domain.clone().unwrap_or_default();
+            }
+            let base = Self::from_settings(&self.base);
+            if (self.expiry, self.inactivity_secs) == (base.expiry, base.inactivity_secs) {
+                let fresh = Self::from_settings(server);
+                (self.expiry, self.inactivity_secs) = (fresh.expiry, fresh.inactivity_secs);
+            }
+            self.base = server.clone();
+        }
+        if self.instances == self.instances_base {
+            self.instances = instances;
+        }
+        self.instances_base = instances;
     }
 
     /// The settings the draft describes.
