@@ -413,3 +413,36 @@ fn graceful_rotation_keeps_every_session() {
         );
     }
 }
+
+/// express-session's saveUninitialized: off (tower-sessions' way), a request that does not
+/// touch the session — `/whoami` from a new browser — stores nothing and sets no cookie; on,
+/// every new visitor gets a stored (empty) session and a cookie, which stays on its return.
+#[test]
+fn save_uninitialized_stores_untouched_sessions_only_when_on() {
+    let (lab, mut state) = lab();
+    let whoami = url(&lab, "/whoami");
+    visit_url(&lab, &mut state, "A", &whoami);
+    assert!(state.browser_named("A").unwrap().cookies.is_empty());
+    assert!(state.sessions.is_empty(), "off: nothing stored");
+
+    let applied = apply(&lab, &mut state, |c| c.save_uninitialized = true);
+    assert_eq!(
+        applied,
+        Logged::SettingsApplied {
+            changes: vec![SettingChange::SaveUninitialized(true)],
+            old_cookies_still_valid: true
+        }
+    );
+    visit_url(&lab, &mut state, "B", &whoami);
+    let session = session_of(&state, "B").expect("on: a cookie for a session never changed");
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.contains(session)));
+    assert_eq!(state.session_data(session).unwrap().as_str(), "{}");
+    visit_url(&lab, &mut state, "B", &whoami);
+    assert_eq!(
+        session_of(&state, "B"),
+        Some(session),
+        "the empty session stays"
+    );
+    assert_eq!(visit(&lab, &mut state, "B"), "Number of views 1");
+    assert_eq!(session_of(&state, "B"), Some(session));
+}

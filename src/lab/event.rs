@@ -224,6 +224,8 @@ pub enum SettingChange {
     Expiry(ExpiryPolicy),
     /// Save on every response, now.
     AlwaysSave(bool),
+    /// Store untouched new sessions, now.
+    SaveUninitialized(bool),
     /// One request at a time per session, now.
     LockPerSession(bool),
     /// The memory store's session limit, now.
@@ -268,6 +270,9 @@ impl SettingChange {
         }
         if old.always_save != new.always_save {
             changes.push(Self::AlwaysSave(new.always_save));
+        }
+        if old.save_uninitialized != new.save_uninitialized {
+            changes.push(Self::SaveUninitialized(new.save_uninitialized));
         }
         if old.lock_per_session != new.lock_per_session {
             changes.push(Self::LockPerSession(new.lock_per_session));

@@ -163,8 +163,13 @@ pub struct ServerSettings {
     pub expiry: ExpiryPolicy,
     /// Plain, signed or encrypted cookie value.
     pub protection: CookieProtection,
-    /// Save and re-send the cookie on every response (express-session: `rolling` + `resave`).
+    /// Save and re-send the cookie on every response (express-session: `resave` + `rolling`;
+    /// tower-sessions: `with_always_save(true)`).
     pub always_save: bool,
+    /// Store a new visitor's session (and give it a cookie) even when the request did not
+    /// change it (express-session: `saveUninitialized`; tower-sessions stores a session only
+    /// once it is changed, as with this off).
+    pub save_uninitialized: bool,
     /// Run one request at a time per session, so concurrent requests cannot overwrite each
     /// other's changes (express-session has no such option and loses updates).
     pub lock_per_session: bool,
@@ -186,6 +191,7 @@ impl Default for ServerSettings {
             expiry: ExpiryPolicy::BrowserSession,
             protection: CookieProtection::Signed,
             always_save: false,
+            save_uninitialized: false,
             lock_per_session: true,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,

@@ -60,6 +60,7 @@ struct LayerState<St> {
     cookie: SessionCookie,
     expiry: Expiry,
     always_save: bool,
+    save_uninitialized: bool,
     inspector: Inspector,
     locks: Option<SessionLocks>,
     shared_lock: Option<Arc<dyn SharedLock>>,
@@ -82,6 +83,7 @@ impl<St: SessionStore> SessionLayer<St> {
                 cookie: SessionCookie::new(config),
                 expiry: config.settings.expiry.to_expiry(),
                 always_save: config.settings.always_save,
+                save_uninitialized: config.settings.save_uninitialized,
                 inspector,
                 shared_lock: shared_lock.filter(|_| locks.is_some()),
                 locks,
@@ -202,10 +204,18 @@ impl<St: SessionStore> LayerState<St> {
         };
         let modified = session.is_modified();
         let empty = session.is_empty().await;
-        let outcome = if opened.is_genuine() && empty {
+        // After the load above, a session the store does not have has no id any more.
+        let stored = session.id().is_some();
+        // express-session's saveUninitialized: a new visitor's session is stored even unchanged,
+        // and an empty stored session keeps its cookie.
+        let keep_uninitialized = self.save_uninitialized && (stored || opened.id().is_none());
+        let outcome = if opened.is_genuine() && empty && !(keep_uninitialized && stored) {
             Outcome::Remove
-        } else if (modified || self.always_save || opened.needs_resealing())
-            && !empty
+        } else if (modified
+            || self.always_save
+            || opened.needs_resealing()
+            || (keep_uninitialized && !stored))
+            && (!empty || keep_uninitialized)
             && !response.status().is_server_error()
         {
             if let Err(err) = session.save().await {

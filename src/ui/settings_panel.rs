@@ -214,8 +214,10 @@ pub fn settings_ui(
                         .on_hover_text("express-session: cookie.httpOnly — hidden from page scripts");
                     ui.checkbox(&mut config.secure, "Secure")
                         .on_hover_text("express-session: cookie.secure — https only (browsers treat 127.0.0.1 as secure, other hosts over http never get it)");
-                    ui.checkbox(&mut config.always_save, "Always save (rolling)")
-                        .on_hover_text("express-session: resave + rolling — save and re-send the cookie on every response");
+                    ui.checkbox(&mut config.always_save, "Resave + rolling")
+                        .on_hover_text("express-session: resave: true + rolling: true — save the session and re-send its cookie on every response, changed or not (tower-sessions: with_always_save(true))");
+                    ui.checkbox(&mut config.save_uninitialized, "Save uninitialized")
+                        .on_hover_text("express-session: saveUninitialized — on: every new visitor gets a stored session and a cookie, even a request that does not touch the session (/whoami); off: only once the session is changed (tower-sessions always works this way). Compare two browsers on /whoami with it on and off.");
                     ui.checkbox(&mut config.lock_per_session, "One request at a time per session")
                         .on_hover_text("No express-session twin: express-session loses updates when requests of one session overlap; this lock prevents it");
                 });
