@@ -128,6 +128,26 @@ struct WindowArgs {
     /// hijack, tampering, timeline).
     #[arg(long, value_enum, default_value = "seed", requires = "screenshot")]
     scene: ui::Scene,
+    /// The window's size in logical pixels, e.g. 1280x720 (by default the size it had when
+    /// last closed).
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
+    size: Option<[f32; 2]>,
+}
+
+/// Parses a window size such as `1280x720`.
+fn parse_window_size(text: &str) -> Result<[f32; 2], String> {
+    let (width, height) = text
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("'{text}' is not a size like 1280x720"))?;
+    let side = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&n| n >= 200)
+            .map(f32::from)
+            .ok_or_else(|| format!("'{s}' is not a side in pixels (200 to 65535)"))
+    };
+    Ok([side(width)?, side(height)?])
 }
 
 impl ServerArgs {
@@ -212,7 +232,10 @@ fn main() -> anyhow::Result<()> {
     match cli.mode.unwrap_or(Mode::Gui) {
         Mode::Gui => ui::run(
             cli.server.lab_config()?,
-            cli.window.screenshot.map(|path| (path, cli.window.scene)),
+            ui::WindowOptions {
+                size: cli.window.size,
+                screenshot: cli.window.screenshot.map(|path| (path, cli.window.scene)),
+            },
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),
         Mode::Load(load) => load_mode(&cli.server, &load),

@@ -3,6 +3,7 @@
 //! left in the jar and why, what came back, how long it took.
 
 mod jar;
+mod site;
 
 use std::{
     sync::{
@@ -18,7 +19,12 @@ use reqwest_cookie_store::CookieStoreMutex;
 use time::OffsetDateTime;
 use url::Url;
 
-pub use jar::{CookieKey, CookieRow, NotSent, NotSentReason, VisitOptions};
+pub use jar::{Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, VisitOptions};
+pub use site::{
+    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, RequestFrom, is_lab_host, site,
+};
+
+use crate::clock::LabClock;
 
 /// The most of a response body a browser keeps; the rest is cut (and the cut is said).
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -81,8 +87,10 @@ pub struct Exchange {
     pub cookie_header: Option<String>,
     /// The jar's cookies that were not sent, and why.
     pub not_sent: Vec<NotSent>,
-    /// Whether the request was made as a cross-site request.
-    pub cross_site: bool,
+    /// Where the request came from (the address bar, a link or an image on some site).
+    pub from: RequestFrom,
+    /// The response's `Set-Cookie`s the browser refused, and why.
+    pub blocked: Vec<Blocked>,
     /// The response status code.
     pub status: u16,
     /// The status's reason phrase ("OK", "Not Found").
@@ -136,15 +144,38 @@ pub struct Browser {
     jar: Arc<CookieStoreMutex>,
     cookies_enabled: Arc<AtomicBool>,
     user_agent: String,
+    /// The jar's time: the lab's clock, which may run ahead of the machine's.
+    clock: LabClock,
 }
 
 impl Browser {
-    /// A browser with an empty jar that announces itself with `user_agent`.
+    /// A browser with an empty jar that announces itself with `user_agent`, on the machine's
+    /// clock, resolving names as the system does.
     pub fn new(user_agent: &str) -> Result<Self, BrowserError> {
+        Self::build(user_agent, reqwest::Client::builder(), LabClock::default())
+    }
+
+    /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, and its
+    /// jar keeps the lab's time.
+    pub fn in_lab(
+        user_agent: &str,
+        target: LabTarget,
+        clock: LabClock,
+    ) -> Result<Self, BrowserError> {
+        let client =
+            reqwest::Client::builder().dns_resolver(Arc::new(site::LabResolver { target }));
+        Self::build(user_agent, client, clock)
+    }
+
+    fn build(
+        user_agent: &str,
+        client: reqwest::ClientBuilder,
+        clock: LabClock,
+    ) -> Result<Self, BrowserError> {
         // Cookies are applied here rather than by reqwest's cookie provider, so that what an
         // exchange says was sent is exactly what was sent, and redirects are followed by hand
         // so that each hop shows its own cookies.
-        let client = reqwest::Client::builder()
+        let client = client
             .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
             .build()
@@ -154,6 +185,7 @@ impl Browser {
             jar: Arc::new(CookieStoreMutex::new(CookieStore::default())),
             cookies_enabled: Arc::new(AtomicBool::new(true)),
             user_agent: user_agent.to_owned(),
+            clock,
         })
     }
 
@@ -240,13 +272,18 @@ impl Browser {
     /// Closes and reopens the browser: session cookies (those without an expiry) are dropped,
     /// as real browsers do; a private browser drops everything. Returns how many went.
     pub fn restart(&self, private: bool) -> usize {
-        jar::close(&mut self.jar(), private)
+        jar::close(&mut self.jar(), private, self.clock.now())
     }
 
     /// One request and its response.
     async fn exchange(&self, url: &Url, options: VisitOptions) -> Result<Exchange, BrowserError> {
-        let (cookie_header, not_sent) =
-            jar::request_cookies(&self.jar(), url, self.cookies_enabled(), options);
+        let (cookie_header, not_sent) = jar::request_cookies(
+            &self.jar(),
+            url,
+            self.cookies_enabled(),
+            options,
+            self.clock.now(),
+        );
         let mut request = self
             .client
             .get(url.clone())
@@ -254,19 +291,24 @@ impl Browser {
         if let Some(cookies) = &cookie_header {
             request = request.header(header::COOKIE, cookies);
         }
-        let sent_at = OffsetDateTime::now_utc();
+        let sent_at = self.clock.now();
         let started = Instant::now();
         let response = request.send().await.map_err(|e| request_error(url, &e))?;
         let status = response.status();
         let response_headers = header_pairs(response.headers());
-        if self.cookies_enabled() {
-            let set_cookies = response
-                .headers()
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
-            jar::store_response_cookies(&mut self.jar(), set_cookies, url);
-        }
+        let set_cookies = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
+        let blocked = jar::store_response_cookies(
+            &mut self.jar(),
+            set_cookies,
+            url,
+            self.cookies_enabled(),
+            options,
+            self.clock.now(),
+        );
         let bytes = response.bytes().await.map_err(|e| request_error(url, &e))?;
         let latency = started.elapsed();
         Ok(Exchange {
@@ -275,7 +317,8 @@ impl Browser {
             url: url.to_string(),
             cookie_header,
             not_sent,
-            cross_site: options.cross_site,
+            from: options.from,
+            blocked,
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
             response_headers,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::{
-    browser::{Browser, CookieKey},
+    browser::{Browser, CookieKey, RequestFrom},
     server::{
         ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
         ServerSettings, SessionId, StoreChoice,
@@ -74,17 +74,11 @@ pub(super) fn apply(core: &Core, command: Command) {
                 slot.browser.set_cookies_enabled(enabled);
             });
         }
-        Command::SetCrossSite {
-            browser,
-            cross_site,
-        } => set_option(
-            core,
-            browser,
-            BrowserSwitch::CrossSite(cross_site),
-            |slot| {
-                slot.cross_site = cross_site;
-            },
-        ),
+        Command::SetRequestFrom { browser, from } => {
+            set_option(core, browser, BrowserSwitch::From(from), |slot| {
+                slot.from = from;
+            });
+        }
         Command::SetSpread { browser, spread } => {
             set_option(core, browser, BrowserSwitch::Spread(spread), |slot| {
                 slot.spread = spread;
@@ -138,7 +132,7 @@ fn add_browser(core: &Core, private: bool) {
         id.0,
         core.tag
     );
-    let browser = match Browser::new(&user_agent) {
+    let browser = match Browser::in_lab(&user_agent, core.lab_target(), core.clock.clone()) {
         Ok(browser) => browser,
         Err(err) => {
             drop(browsers);
@@ -153,7 +147,7 @@ fn add_browser(core: &Core, private: bool) {
             name: name.clone(),
             colour,
             private,
-            cross_site: false,
+            from: RequestFrom::AddressBar,
             spread: false,
             visits: Arc::default(),
             browser,
@@ -200,7 +194,7 @@ fn set_option(
         Event::BrowserOptions {
             browser: id,
             cookies_enabled: slot.browser.cookies_enabled(),
-            cross_site: slot.cross_site,
+            from: slot.from,
             spread: slot.spread,
             flipped,
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::{
-    browser::{CookieKey, Exchange},
+    browser::{CookieKey, Exchange, RequestFrom},
     server::{
         CookieProtection, ExpiryPolicy, SameSitePolicy, SecretSource, Served, ServerSettings,
         SessionChange, SessionId, StoreChoice,
@@ -83,12 +83,13 @@ pub enum Command {
         /// On or off.
         enabled: bool,
     },
-    /// Make a browser's requests cross-site (as if embedded in another site) or not.
-    SetCrossSite {
+    /// Where a browser's requests come from: the address bar, or a link or an image on some
+    /// site's page.
+    SetRequestFrom {
         /// Which browser.
         browser: BrowserId,
-        /// Cross-site or not.
-        cross_site: bool,
+        /// Where from.
+        from: RequestFrom,
     },
     /// Close and reopen a browser: session cookies go (everything, if private).
     RestartBrowser(BrowserId),
@@ -323,8 +324,8 @@ pub enum JarEdit {
 pub enum BrowserSwitch {
     /// Cookies on or off.
     Cookies(bool),
-    /// Cross-site requests on or off.
-    CrossSite(bool),
+    /// Where requests come from.
+    From(RequestFrom),
     /// Visits spread over the instances, or not.
     Spread(bool),
 }
@@ -434,8 +435,8 @@ pub enum Event {
         browser: BrowserId,
         /// Cookies on.
         cookies_enabled: bool,
-        /// Requests made cross-site.
-        cross_site: bool,
+        /// Where requests come from.
+        from: RequestFrom,
         /// Visits spread over the server instances.
         spread: bool,
         /// The switch that was flipped.

@@ -42,7 +42,8 @@ pub use state::{
 pub use text::served_line;
 
 use crate::{
-    browser::{Browser, Exchange},
+    browser::{Browser, Exchange, LabTarget, RequestFrom, is_lab_host},
+    clock::LabClock,
     server::{
         ChangeFeed, Inspector, RunningServer, Served, ServerConfig, SessionChange, SessionId,
         SessionRow, StoreChoice,
@@ -123,8 +124,11 @@ struct Core {
     /// A random tag in the user agent of this lab's browsers, so requests of this lab tell
     /// themselves from those of anyone else (another lab, `session-lab load`, curl).
     tag: String,
-    /// The server instances, the first first (empty if the server could not start).
-    instances: RwLock<Vec<Instance>>,
+    /// The server instances, the first first (empty if the server could not start). Shared
+    /// with the browsers' resolvers, which send the lab's names to the first.
+    instances: Arc<RwLock<Vec<Instance>>>,
+    /// The lab's clock, which the user can move ahead.
+    clock: LabClock,
     browsers: Mutex<BTreeMap<BrowserId, BrowserSlot>>,
     next_id: Mutex<u32>,
     outbox: Outbox,
@@ -135,7 +139,7 @@ struct BrowserSlot {
     name: String,
     colour: usize,
     private: bool,
-    cross_site: bool,
+    from: RequestFrom,
     spread: bool,
     visits: Arc<AtomicUsize>,
     browser: Browser,
@@ -232,7 +236,8 @@ impl Lab {
         let core = Arc::new(Core {
             start: (config.bind, config.server.clone()),
             tag: format!("{:08x}", rand::random::<u32>()),
-            instances: RwLock::default(),
+            instances: Arc::default(),
+            clock: LabClock::default(),
             browsers: Mutex::default(),
             next_id: Mutex::new(1),
             outbox,
@@ -469,6 +474,17 @@ impl Core {
         self.instances.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Where the lab's names (`app.lab.test`, …) lead: the first instance, wherever it
+    /// listens at the time.
+    fn lab_target(&self) -> LabTarget {
+        let instances = Arc::downgrade(&self.instances);
+        Arc::new(move || {
+            let instances = instances.upgrade()?;
+            let instances = instances.read().unwrap_or_else(|e| e.into_inner());
+            instances.first().map(|i| i.server.addr())
+        })
+    }
+
     /// The first instance, on the address asked for.
     fn first(&self) -> Option<Arc<RunningServer>> {
         self.read_instances().first().map(|i| i.server.clone())
@@ -538,9 +554,7 @@ impl Core {
             browser: id,
             url: url.clone(),
         });
-        let options = crate::browser::VisitOptions {
-            cross_site: slot.cross_site,
-        };
+        let options = crate::browser::VisitOptions { from: slot.from };
         let url = if slot.spread {
             let turn = slot.visits.fetch_add(1, Ordering::Relaxed);
             self.spread(&url, turn)
@@ -581,15 +595,22 @@ impl Core {
     /// Which instance `url` points at, and its inspector.
     fn instance_of(&self, url: &str) -> Option<(usize, Inspector)> {
         let url = url::Url::parse(url).ok()?;
-        self.read_instances()
-            .iter()
-            .enumerate()
-            .find_map(|(n, instance)| {
-                let addr = instance.server.addr();
-                (url.host_str() == Some(&addr.ip().to_string())
-                    && url.port_or_known_default() == Some(addr.port()))
-                .then(|| (n, instance.server.inspector().clone()))
-            })
+        let instances = self.read_instances();
+        // The lab's names lead to the first instance, or to the port given with them.
+        if url.host_str().is_some_and(is_lab_host) {
+            let first = instances.first()?.server.addr();
+            let port = url.port().unwrap_or(first.port());
+            return instances.iter().enumerate().find_map(|(n, instance)| {
+                (instance.server.addr().port() == port)
+                    .then(|| (n, instance.server.inspector().clone()))
+            });
+        }
+        instances.iter().enumerate().find_map(|(n, instance)| {
+            let addr = instance.server.addr();
+            (url.host_str() == Some(&addr.ip().to_string())
+                && url.port_or_known_default() == Some(addr.port()))
+            .then(|| (n, instance.server.inspector().clone()))
+        })
     }
 
     /// Whether `url` points at an embedded server instance.

@@ -7,7 +7,7 @@ use std::{collections::VecDeque, sync::Arc};
 use time::OffsetDateTime;
 
 use crate::{
-    browser::{CookieRow, Exchange, NotSentReason},
+    browser::{BlockedReason, CookieRow, Exchange, NotSentReason, RequestFrom},
     server::{CookieVerdict, DataText, Served, SessionId, StoreChoice, cut_text},
 };
 
@@ -65,8 +65,8 @@ pub struct BrowserState {
     pub private: bool,
     /// Cookies on (off: nothing sent, nothing stored).
     pub cookies_enabled: bool,
-    /// Requests are made as cross-site requests.
-    pub cross_site: bool,
+    /// Where its requests come from (the address bar, or a link or an image on a site).
+    pub from: RequestFrom,
     /// Visits to the embedded server go to its instances in turn.
     pub spread: bool,
     /// Requests in flight.
@@ -156,6 +156,11 @@ fn exchange_weight(exchange: &Exchange) -> usize {
             .iter()
             .map(|n| n.key.name.len() + n.key.domain.len() + n.key.path.len() + 96)
             .sum::<usize>()
+        + exchange
+            .blocked
+            .iter()
+            .map(|b| b.name.len() + 96)
+            .sum::<usize>()
 }
 
 /// Who a log line is about.
@@ -202,10 +207,12 @@ pub struct ExchangeLine {
     pub body: String,
     /// Whether the response set cookies.
     pub set_cookie: bool,
-    /// Whether the request was made cross-site.
-    pub cross_site: bool,
+    /// Where the request came from.
+    pub from: RequestFrom,
     /// Cookies the browser kept back, and why.
     pub not_sent: Vec<(String, NotSentReason)>,
+    /// `Set-Cookie`s the browser refused, and why.
+    pub blocked: Vec<(String, BlockedReason)>,
     /// What the embedded server recorded of it, if it went there.
     pub served: Option<Arc<Served>>,
 }
@@ -228,12 +235,18 @@ impl ExchangeLine {
             status: exchange.status,
             body: cut_text(&one_line, BODY_PREVIEW),
             set_cookie: exchange.set_cookies().next().is_some(),
-            cross_site: exchange.cross_site,
+            from: exchange.from,
             not_sent: exchange
                 .not_sent
                 .iter()
                 .take(8)
                 .map(|n| (cut_text(&n.key.name, 64), n.reason.clone()))
+                .collect(),
+            blocked: exchange
+                .blocked
+                .iter()
+                .take(8)
+                .map(|b| (cut_text(&b.name, 64), b.reason.clone()))
                 .collect(),
             served,
         }
@@ -365,7 +378,7 @@ impl Logged {
                     + line.path.len()
                     + line.body.len()
                     + line.cookie_header.as_ref().map_or(0, String::len)
-                    + line.not_sent.len() * 96
+                    + (line.not_sent.len() + line.blocked.len()) * 96
                     + line.served.as_ref().map_or(0, |s| s.weight())
             }
             Self::External(served) => served.weight(),
@@ -535,7 +548,7 @@ impl LabState {
                 colour,
                 private,
                 cookies_enabled: true,
-                cross_site: false,
+                from: RequestFrom::AddressBar,
                 spread: false,
                 in_flight: 0,
                 last: None,
@@ -556,13 +569,13 @@ impl LabState {
             Event::BrowserOptions {
                 browser,
                 cookies_enabled,
-                cross_site,
+                from,
                 spread,
                 flipped,
             } => {
                 if let Some(state) = self.browser_mut(browser) {
                     state.cookies_enabled = cookies_enabled;
-                    state.cross_site = cross_site;
+                    state.from = from;
                     state.spread = spread;
                 }
                 self.log_browser(browser, Logged::Switch(flipped));

@@ -2,6 +2,7 @@
 
 use time::{Duration, OffsetDateTime, UtcOffset};
 
+use crate::browser::RequestFrom;
 use crate::server::{
     CookieVerdict, DataText, ExpiryPolicy, RejectReason, SecretSource, Served, SessionId,
     StoreChoice, StoreStory, cut_text,
@@ -122,8 +123,8 @@ pub fn exchange_line(line: &ExchangeLine) -> String {
     if line.set_cookie {
         text.push_str("  Set-Cookie");
     }
-    if line.cross_site {
-        text.push_str("  (cross-site)");
+    if line.from != RequestFrom::AddressBar {
+        text.push_str(&format!("  (from {})", line.from.label().to_lowercase()));
     }
     if !line.not_sent.is_empty() {
         let held: Vec<String> = line
@@ -132,6 +133,14 @@ pub fn exchange_line(line: &ExchangeLine) -> String {
             .map(|(name, reason)| format!("{name} ({reason})"))
             .collect();
         text.push_str(&format!("  · not sent: {}", held.join(", ")));
+    }
+    if !line.blocked.is_empty() {
+        let refused: Vec<String> = line
+            .blocked
+            .iter()
+            .map(|(name, reason)| format!("{name} ({reason})"))
+            .collect();
+        text.push_str(&format!("  · Set-Cookie refused: {}", refused.join(", ")));
     }
     if let Some(served) = &line.served {
         text.push_str("  · ");
@@ -336,7 +345,7 @@ pub fn logged_text(what: &Logged) -> String {
         Logged::StoreFull(false) => "The memory store has room for new sessions again".to_owned(),
         Logged::Burst(outcome) => burst_text(outcome),
         Logged::Jar(edit) => jar_text(edit),
-        Logged::Switch(switch) => switch_text(*switch).to_owned(),
+        Logged::Switch(switch) => switch_text(*switch),
         Logged::BrowserRestarted { private, dropped } => {
             if *private {
                 format!(
@@ -426,21 +435,33 @@ fn jar_text(edit: &JarEdit) -> String {
     }
 }
 
-fn switch_text(switch: BrowserSwitch) -> &'static str {
-    match switch {
+fn switch_text(switch: BrowserSwitch) -> String {
+    let text = match switch {
         BrowserSwitch::Cookies(true) => "Cookies on",
         BrowserSwitch::Cookies(false) => {
             "Cookies off: this browser neither sends nor stores cookies, so every visit is a stranger"
         }
-        BrowserSwitch::CrossSite(true) => {
-            "Requests are now cross-site (as if embedded in another site): only SameSite=None cookies go along"
+        BrowserSwitch::From(RequestFrom::AddressBar) => {
+            "Requests come from the address bar again: every cookie for the address goes"
         }
-        BrowserSwitch::CrossSite(false) => "Requests are same-site again",
+        BrowserSwitch::From(from @ RequestFrom::Link(_)) => {
+            return format!(
+                "Requests now come from {}: a navigation from another site carries Lax cookies, not Strict ones",
+                from.describe()
+            );
+        }
+        BrowserSwitch::From(from @ RequestFrom::Embed(_)) => {
+            return format!(
+                "Requests now come from {}: a request embedded in another site's page carries only SameSite=None cookies",
+                from.describe()
+            );
+        }
         BrowserSwitch::Spread(true) => {
             "Visits now go to the server instances in turn (round-robin); the cookie for 127.0.0.1 goes to every port"
         }
         BrowserSwitch::Spread(false) => "Visits go to the address as typed again",
-    }
+    };
+    text.to_owned()
 }
 
 /// What changed between two settings, and what it means for existing sessions.

@@ -6,7 +6,7 @@ use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::{
-    browser::CookieKey,
+    browser::{CookieKey, RequestFrom},
     lab::{
         BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
         text::{clock_time, short, short_cookie_header, time_left},
@@ -89,6 +89,8 @@ pub struct PanelContext<'a> {
     pub offset: UtcOffset,
     /// How many server instances run.
     pub instances: usize,
+    /// The embedded server's address, if it runs (the host buttons' 127.0.0.1).
+    pub server_url: Option<&'a str>,
 }
 
 /// Draws one browser; returns what the user asked for.
@@ -118,6 +120,7 @@ pub fn browser_ui(
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
                 routes_ui(ui, browser, draft, &mut commands);
+                sites_ui(ui, browser, draft, context.server_url, &mut commands);
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 burst_outcome_ui(ui, browser);
                 ui.separator();
@@ -280,6 +283,117 @@ fn routes_ui(
     });
 }
 
+/// `address` with its host changed to `host` (the lab's names without a port: they lead to
+/// the embedded server), or to the server's own address.
+fn with_host(address: &str, host: &str, server_url: Option<&str>) -> Option<String> {
+    let mut url = crate::browser::parse_http_url(address).ok()?;
+    if crate::browser::is_lab_host(host) {
+        url.set_host(Some(host)).ok()?;
+        url.set_port(None).ok()?;
+    } else {
+        let server = url::Url::parse(server_url?).ok()?;
+        url.set_host(server.host_str()).ok()?;
+        url.set_port(server.port()).ok()?;
+    }
+    Some(url.to_string())
+}
+
+/// The host buttons (the embedded server under its own address and under the lab's names) and
+/// where requests come from: each origin lesson is one click.
+fn sites_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    server_url: Option<&str>,
+    commands: &mut Vec<UiCommand>,
+) {
+    let name = &browser.name;
+    let current_host = crate::browser::parse_http_url(&draft.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    let server_host = server_url
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Host").weak())
+            .on_hover_text("The same embedded server under other names: the simulated browsers resolve *.lab.test and other-site.test to it");
+        let hosts = [
+            (
+                server_host.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
+                "The server's own address: loopback is a secure context, so Secure cookies work over http",
+            ),
+            (
+                crate::browser::APP_HOST.to_owned(),
+                "The app under a real name: plain http there is not a secure context, so a Secure cookie is refused",
+            ),
+            (
+                crate::browser::API_HOST.to_owned(),
+                "A sibling subdomain: a Domain=lab.test cookie reaches it, a host-only one does not",
+            ),
+        ];
+        for (host, help) in hosts {
+            let target = with_host(&draft.url, &host, server_url);
+            let selected = current_host.as_deref() == Some(host.as_str());
+            if ui
+                .add_enabled(
+                    target.is_some(),
+                    egui::Button::selectable(selected, RichText::new(&host).small()),
+                )
+                .accessible_name(format!("Host {host} {name}"))
+                .on_hover_text(format!("{help}. Click to visit."))
+                .on_disabled_hover_text("Type an http:// address first")
+                .clicked()
+                && let Some(url) = target
+            {
+                draft.url.clone_from(&url);
+                commands.push(lab(Command::Visit {
+                    browser: browser.id,
+                    url,
+                }));
+            }
+        }
+        ui.separator();
+        ui.label(RichText::new("From").weak());
+        let mut from = browser.from;
+        egui::ComboBox::from_id_salt(("from", browser.id))
+            .selected_text(from.label())
+            .show_ui(ui, |ui| {
+                for choice in RequestFrom::CHOICES {
+                    ui.selectable_value(&mut from, choice, choice.label())
+                        .on_hover_text(from_help(choice));
+                }
+            })
+            .response
+            .accessible_name(format!("Request from {name}"))
+            .on_hover_text(
+                "Where the request starts: typed in the address bar, a link on another site \
+                 (Lax cookies go, Strict ones stay), or an image on a page (another site's \
+                 gets only SameSite=None cookies)",
+            );
+        if from != browser.from {
+            commands.push(lab(Command::SetRequestFrom {
+                browser: browser.id,
+                from,
+            }));
+        }
+    });
+}
+
+fn from_help(from: RequestFrom) -> &'static str {
+    match from {
+        RequestFrom::AddressBar => "Typed in the address bar: every cookie for the address goes",
+        RequestFrom::Link(_) => {
+            "A link on another site: a top-level navigation, so Lax cookies go and Strict ones stay"
+        }
+        RequestFrom::Embed(crate::browser::APP_HOST) => {
+            "An image on app.lab.test: same-site with api.lab.test (everything goes), cross-site with 127.0.0.1"
+        }
+        RequestFrom::Embed(_) => {
+            "An image on another site's page: only SameSite=None (and so Secure) cookies go"
+        }
+    }
+}
+
 /// A browser name as it may stand in a query string.
 fn url_word(name: &str) -> String {
     name.chars()
@@ -307,18 +421,6 @@ fn switches_ui(
             commands.push(lab(Command::SetCookiesEnabled {
                 browser: browser.id,
                 enabled,
-            }));
-        }
-        if let Some(cross_site) = switch_ui(
-            ui,
-            browser.cross_site,
-            "Cross-site",
-            format!("Cross-site {name}"),
-            "Send requests as if embedded in another site (CSRF): only SameSite=None cookies go along",
-        ) {
-            commands.push(lab(Command::SetCrossSite {
-                browser: browser.id,
-                cross_site,
             }));
         }
         ui.separator();
@@ -479,6 +581,17 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
             "Cookie “{}” for {}{} stayed in the jar",
             held.key.name, held.key.domain, held.key.path
         ));
+    }
+    for refused in &exchange.blocked {
+        ui.colored_label(
+            theme::warn(dark),
+            RichText::new(format!(
+                "Set-Cookie refused: {} — {}",
+                refused.name, refused.reason
+            ))
+            .small(),
+        )
+        .on_hover_text("The browser did not store this cookie, so the next visit will not send it");
     }
 }
 

@@ -41,6 +41,32 @@ pub enum BottomTab {
     Plot,
 }
 
+impl BottomTab {
+    const ALL: [(Self, &'static str); 3] = [
+        (Self::Log, "Event log"),
+        (Self::Timeline, "Timeline"),
+        (Self::Plot, "Views plot"),
+    ];
+
+    /// The tab's label, also its name in the window's saved state.
+    pub fn label(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(tab, _)| *tab == self)
+            .map_or("", |(_, label)| label)
+    }
+
+    fn from_label(label: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, l)| *l == label)
+            .map(|(tab, _)| *tab)
+    }
+}
+
+/// Where the chosen bottom tab is kept across launches (eframe's storage).
+const BOTTOM_TAB_KEY: &str = "bottom_tab";
+
 /// The window's title.
 pub const TITLE: &str = "Session Lab";
 
@@ -137,6 +163,22 @@ impl SessionLabApp {
             .with_context(|| format!("cannot write the frame log {}", path.display()))?;
         self.frame_log = Some(std::io::BufWriter::new(file));
         Ok(self)
+    }
+
+    /// Restores what the user chose last time (the bottom tab) from eframe's storage.
+    pub fn restore(mut self, storage: Option<&dyn eframe::Storage>) -> Self {
+        if let Some(tab) = storage
+            .and_then(|storage| storage.get_string(BOTTOM_TAB_KEY))
+            .and_then(|label| BottomTab::from_label(&label))
+        {
+            self.bottom_tab = tab;
+        }
+        self
+    }
+
+    /// The bottom panel's tab on show.
+    pub fn bottom_tab(&self) -> BottomTab {
+        self.bottom_tab
     }
 
     /// Plays `scene`, saves a screenshot to `path`, then closes.
@@ -253,6 +295,18 @@ impl SessionLabApp {
 }
 
 impl eframe::App for SessionLabApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // A scripted run (screenshots, smoke tests) leaves the user's choices alone.
+        if self.script.is_none() {
+            storage.set_string(BOTTOM_TAB_KEY, self.bottom_tab.label().to_owned());
+        }
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        // Panel and column sizes; not those a scripted run happened to have.
+        self.script.is_none()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         // The last frame's whole CPU time (drawing and painting included), where the platform
@@ -323,34 +377,96 @@ impl eframe::App for SessionLabApp {
                     commands.extend(settings_panel::settings_ui(ui, &self.state, draft, now));
                 });
         }
-        egui::Panel::bottom("bottom")
-            .resizable(true)
-            .default_size(220.0)
-            .min_size(90.0)
+        // The browsers take the height their panels need (scrolling only past most of the
+        // window), the sessions the height their rows need, and the log the rest: on a small
+        // screen each browser's response and cookie jar stay in view.
+        let screen_height = ui.max_rect().height();
+        egui::Panel::top("browsers")
+            .resizable(false)
             .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    for (tab, label) in [
-                        (BottomTab::Log, "Event log"),
-                        (BottomTab::Timeline, "Timeline"),
-                        (BottomTab::Plot, "Views plot"),
-                    ] {
-                        ui.selectable_value(&mut self.bottom_tab, tab, label);
-                    }
-                });
-                ui.separator();
-                match self.bottom_tab {
-                    BottomTab::Log => log_panel::log_ui(ui, &self.state, self.offset),
-                    BottomTab::Timeline => {
-                        timeline_panel::timeline_ui(ui, &self.state, self.offset);
-                    }
-                    BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
+                if self.state.browsers.is_empty() {
+                    ui.label("No browsers — click “+ Browser” to add one.");
                 }
+                let names: Vec<(BrowserId, String)> = self
+                    .state
+                    .browsers
+                    .iter()
+                    .map(|b| (b.id, b.name.clone()))
+                    .collect();
+                let panel_size = &mut self.panel_size;
+                let drafts = &mut self.drafts;
+                let state = &self.state;
+                let offset = self.offset;
+                // As tall as the tallest panel (measured last frame), up to most of the window.
+                let tallest = panel_size.map_or(300.0, |size| size.y);
+                egui::ScrollArea::both()
+                    .id_salt("browsers")
+                    .auto_shrink([false, true])
+                    .min_scrolled_height(tallest.min(screen_height * 0.6))
+                    .max_height(screen_height * 0.6)
+                    .show_viewport(ui, |ui, viewport| {
+                        ui.horizontal_top(|ui| {
+                            // Only the panels in view are laid out; the others keep their place
+                            // (their size as last drawn), so sixteen browsers cost what two or three
+                            // on screen do.
+                            let gap = ui.spacing().item_spacing.x;
+                            let mut x = 0.0;
+                            let mut drawn = egui::Vec2::ZERO;
+                            for browser in &state.browsers {
+                                let Some(draft) = drafts.get_mut(&browser.id) else {
+                                    continue;
+                                };
+                                let size = panel_size.unwrap_or(egui::vec2(600.0, 300.0));
+                                let in_view = x <= viewport.max.x && x + size.x >= viewport.min.x;
+                                x += size.x + gap;
+                                if !in_view {
+                                    ui.allocate_space(size);
+                                    continue;
+                                }
+                                let peers: Vec<(BrowserId, String)> = names
+                                    .iter()
+                                    .filter(|(id, _)| *id != browser.id)
+                                    .cloned()
+                                    .collect();
+                                let history: Vec<&ExchangeRecord> = state
+                                    .exchanges
+                                    .iter()
+                                    .rev()
+                                    .filter(|r| r.browser == browser.id)
+                                    .take(browser_panel::HISTORY_SHOWN)
+                                    .collect();
+                                let panel = ui.scope(|ui| {
+                                    browser_panel::browser_ui(
+                                        ui,
+                                        browser,
+                                        draft,
+                                        &browser_panel::PanelContext {
+                                            server: state.server.as_ref().map(|s| &s.settings),
+                                            peers: &peers,
+                                            history: &history,
+                                            now,
+                                            offset,
+                                            instances: state.instances.len().max(1),
+                                            server_url: state
+                                                .server
+                                                .as_ref()
+                                                .map(|s| s.url.as_str()),
+                                        },
+                                    )
+                                });
+                                commands.extend(panel.inner);
+                                drawn = drawn.max(panel.response.rect.size());
+                            }
+                            if drawn.x > 0.0 {
+                                *panel_size = Some(drawn);
+                            }
+                        });
+                    });
             });
+
         let mut session_countdown = None;
-        egui::Panel::bottom("sessions")
-            .resizable(true)
-            .default_size(160.0)
-            .min_size(90.0)
+        egui::Panel::top("sessions")
+            .resizable(false)
             .show(ui, |ui| {
                 session_countdown = sessions_panel::sessions_ui(
                     ui,
@@ -361,78 +477,24 @@ impl eframe::App for SessionLabApp {
                 );
             });
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.state.browsers.is_empty() {
-                ui.label("No browsers — click “+ Browser” to add one.");
+            ui.horizontal(|ui| {
+                for (tab, label) in [
+                    (BottomTab::Log, "Event log"),
+                    (BottomTab::Timeline, "Timeline"),
+                    (BottomTab::Plot, "Views plot"),
+                ] {
+                    ui.selectable_value(&mut self.bottom_tab, tab, label);
+                }
+            });
+            ui.separator();
+            match self.bottom_tab {
+                BottomTab::Log => log_panel::log_ui(ui, &self.state, self.offset),
+                BottomTab::Timeline => {
+                    timeline_panel::timeline_ui(ui, &self.state, self.offset);
+                }
+                BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
             }
-            let names: Vec<(BrowserId, String)> = self
-                .state
-                .browsers
-                .iter()
-                .map(|b| (b.id, b.name.clone()))
-                .collect();
-            let panel_size = &mut self.panel_size;
-            let drafts = &mut self.drafts;
-            let state = &self.state;
-            let offset = self.offset;
-            egui::ScrollArea::both()
-                .id_salt("browsers")
-                .auto_shrink([false, false])
-                .show_viewport(ui, |ui, viewport| {
-                    ui.horizontal_top(|ui| {
-                        // Only the panels in view are laid out; the others keep their place
-                        // (their size as last drawn), so sixteen browsers cost what two or three
-                        // on screen do.
-                        let gap = ui.spacing().item_spacing.x;
-                        let mut x = 0.0;
-                        let mut drawn = egui::Vec2::ZERO;
-                        for browser in &state.browsers {
-                            let Some(draft) = drafts.get_mut(&browser.id) else {
-                                continue;
-                            };
-                            let size = panel_size.unwrap_or(egui::vec2(600.0, 300.0));
-                            let in_view = x <= viewport.max.x && x + size.x >= viewport.min.x;
-                            x += size.x + gap;
-                            if !in_view {
-                                ui.allocate_space(size);
-                                continue;
-                            }
-                            let peers: Vec<(BrowserId, String)> = names
-                                .iter()
-                                .filter(|(id, _)| *id != browser.id)
-                                .cloned()
-                                .collect();
-                            let history: Vec<&ExchangeRecord> = state
-                                .exchanges
-                                .iter()
-                                .rev()
-                                .filter(|r| r.browser == browser.id)
-                                .take(browser_panel::HISTORY_SHOWN)
-                                .collect();
-                            let panel = ui.scope(|ui| {
-                                browser_panel::browser_ui(
-                                    ui,
-                                    browser,
-                                    draft,
-                                    &browser_panel::PanelContext {
-                                        server: state.server.as_ref().map(|s| &s.settings),
-                                        peers: &peers,
-                                        history: &history,
-                                        now,
-                                        offset,
-                                        instances: state.instances.len().max(1),
-                                    },
-                                )
-                            });
-                            commands.extend(panel.inner);
-                            drawn = drawn.max(panel.response.rect.size());
-                        }
-                        if drawn.x > 0.0 {
-                            *panel_size = Some(drawn);
-                        }
-                    });
-                });
         });
-
         for command in commands {
             self.apply(&ctx, command);
         }
@@ -445,29 +507,52 @@ impl eframe::App for SessionLabApp {
     }
 }
 
+/// How the window opens.
+#[derive(Clone, Debug, Default)]
+pub struct WindowOptions {
+    /// The window's size, instead of the one it had when last closed.
+    pub size: Option<[f32; 2]>,
+    /// Play a scene, save a screenshot here and close (the user's saved state is neither read
+    /// nor written).
+    pub screenshot: Option<(PathBuf, Scene)>,
+}
+
+/// The window's size the first time it opens.
+const DEFAULT_SIZE: [f32; 2] = [1400.0, 900.0];
+
 /// Opens the window: starts the lab, then runs the app until the window closes.
-pub fn run(config: LabConfig, screenshot: Option<(PathBuf, Scene)>) -> anyhow::Result<()> {
+pub fn run(config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
     // The local offset must be read before other threads start (the `time` crate's rule).
     let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
     let lab = Lab::start(config)?;
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
         .context("the app icon is not a valid PNG")?;
+    // A scripted run keeps its state in a file of its own, removed afterwards, so screenshots
+    // look the same on every machine and the user's layout is left alone.
+    let scripted_storage = window.screenshot.as_ref().map(|_| {
+        std::env::temp_dir().join(format!("session-lab-scripted-{}.ron", std::process::id()))
+    });
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(TITLE)
             .with_app_id("session-lab")
-            .with_inner_size([1400.0, 900.0])
+            .with_inner_size(window.size.unwrap_or(DEFAULT_SIZE))
             .with_min_inner_size([1000.0, 640.0])
             .with_icon(icon),
+        // A size asked for wins over the remembered one.
+        persist_window: window.size.is_none() && window.screenshot.is_none(),
+        persistence_path: scripted_storage.clone(),
         ..Default::default()
     };
-    eframe::run_native(
+    let result = eframe::run_native(
         TITLE,
         options,
         Box::new(move |cc| {
             let mut app = SessionLabApp::new(&cc.egui_ctx, lab, offset);
-            if let Some((path, scene)) = screenshot {
+            if let Some((path, scene)) = window.screenshot {
                 app = app.with_screenshot_script(path, scene);
+            } else {
+                app = app.restore(cc.storage);
             }
             if let Some(path) = std::env::var_os("SESSION_LAB_FRAME_LOG") {
                 app = app.with_frame_log(std::path::Path::new(&path))?;
@@ -475,5 +560,9 @@ pub fn run(config: LabConfig, screenshot: Option<(PathBuf, Scene)>) -> anyhow::R
             Ok(Box::new(app))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!("could not open the window: {e}"));
+    if let Some(path) = scripted_storage {
+        let _ = std::fs::remove_file(path);
+    }
+    result
 }

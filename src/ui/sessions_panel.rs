@@ -132,11 +132,14 @@ fn table_ui(
     let mut new_sort = None;
     let mut next_change: Option<Duration> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
+    // As tall as its rows, up to a third of the window; then it scrolls.
+    let max_height = ui.ctx().content_rect().height() / 3.0;
     TableBuilder::new(ui)
         .id_salt("sessions")
         .striped(true)
         .resizable(true)
-        .auto_shrink([false, false])
+        .auto_shrink([false, true])
+        .max_scroll_height(max_height)
         .column(Column::initial(150.0).at_least(90.0).clip(true))
         .column(Column::initial(210.0).at_least(90.0).clip(true))
         .column(Column::initial(260.0).at_least(80.0).clip(true))

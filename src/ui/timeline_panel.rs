@@ -198,6 +198,12 @@ pub(super) fn details_ui(ui: &mut egui::Ui, record: &ExchangeRecord) {
     for held in &exchange.not_sent {
         ui.monospace(format!("not sent: {} — {}", held.key.name, held.reason));
     }
+    for refused in &exchange.blocked {
+        ui.monospace(format!(
+            "Set-Cookie refused: {} — {}",
+            refused.name, refused.reason
+        ));
+    }
     ui.separator();
     ui.label(
         RichText::new(format!(
