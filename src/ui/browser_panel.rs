@@ -337,7 +337,7 @@ fn sites_ui(
             if ui
                 .add_enabled(
                     target.is_some(),
-                    egui::Button::selectable(selected, RichText::new(&host).small()),
+                    egui::Button::selectable(selected, host.as_str()),
                 )
                 .accessible_name(format!("Host {host} {name}"))
                 .on_hover_text(format!("{help}. Click to visit."))
@@ -708,7 +708,7 @@ fn jar_ui(
 }
 
 /// Column titles and what each attribute means.
-const COOKIE_COLUMNS: [(&str, &str); 11] = [
+const COOKIE_COLUMNS: [(&str, &str); 8] = [
     (
         "",
         "Edit (tamper), copy to another browser (hijack), or delete this cookie.",
@@ -723,25 +723,16 @@ const COOKIE_COLUMNS: [(&str, &str); 11] = [
     ),
     (
         "Domain",
-        "Where the cookie is sent. Host-only: exactly this host (no Domain attribute); otherwise this domain and its subdomains.",
+        "Where the cookie is sent. Host-only: exactly this host (no Domain attribute); .domain: that domain and its subdomains.",
     ),
     ("Path", "Sent only for request paths under this prefix."),
     (
         "Expires",
-        "When the browser drops it. “Session”: no Max-Age/Expires, so it lives until the browser closes.",
-    ),
-    ("Left", "Time until it expires."),
-    (
-        "HttpOnly",
-        "Hidden from page scripts (document.cookie), which blunts XSS cookie theft.",
+        "Time left until the browser drops it (hover for the clock time). “Session”: no Max-Age/Expires, so it lives until the browser closes.",
     ),
     (
-        "Secure",
-        "Sent over https only (browsers treat localhost / 127.0.0.1 as secure).",
-    ),
-    (
-        "SameSite",
-        "Whether cross-site requests carry it: Strict, Lax (top-level navigations) or None.",
+        "Attributes",
+        "HttpOnly: hidden from page scripts (document.cookie). Secure: sent over https only (and to localhost / 127.0.0.1). SameSite: Strict, Lax (links from other sites) or None (every request); unset acts as Lax.",
     ),
     (
         "Size",
@@ -778,7 +769,7 @@ fn cookie_table_ui(
                 let JarCookie { cookie, session_id } = &browser.cookies[row.index()];
                 let who = format!("{} of {}", cookie.name, browser.name);
                 row.col(|ui| {
-                    ui.menu_button("Actions", |ui| {
+                    ui.menu_button("…", |ui| {
                         if ui
                             .button("Edit value (tamper)")
                             .accessible_name(format!("Edit cookie {who}"))
@@ -838,53 +829,40 @@ fn cookie_table_ui(
                     }
                 });
                 row.col(|ui| {
-                    ui.horizontal(|ui| {
-                        if cookie.host_only {
-                            ui.monospace(&cookie.domain).on_hover_text(
-                                "Host-only: no Domain attribute, so it goes to exactly this host",
-                            );
-                            ui.label(RichText::new("host-only").weak().small());
-                        } else {
-                            ui.monospace(format!(".{}", cookie.domain)).on_hover_text(
-                                "Domain cookie: sent to this domain and its subdomains",
-                            );
-                        }
-                    });
+                    if cookie.host_only {
+                        ui.monospace(&cookie.domain).on_hover_text(
+                            "Host-only (no Domain attribute): sent to exactly this host, not its subdomains",
+                        );
+                    } else {
+                        ui.monospace(format!(".{}", cookie.domain)).on_hover_text(format!(
+                            "Domain={}: sent to this domain and every subdomain",
+                            cookie.domain
+                        ));
+                    }
                 });
                 row.col(|ui| {
                     ui.monospace(&cookie.path);
                 });
                 row.col(|ui| {
                     match cookie.expires {
-                        Some(at) => ui
-                            .label(clock_time(at, offset))
-                            .on_hover_text(at.to_string()),
-                        None => ui.label("Session"),
-                    };
-                });
-                row.col(|ui| {
-                    match cookie.expires {
                         Some(at) => {
                             let left = time_left(now, at);
+                            let hover = format!("Expires {} ({at})", clock_time(at, offset));
                             if at - now < time::Duration::minutes(1) {
-                                ui.colored_label(theme::warn(dark), left);
+                                ui.colored_label(theme::warn(dark), left).on_hover_text(hover);
                             } else {
-                                ui.label(left);
+                                ui.label(left).on_hover_text(hover);
                             }
                         }
                         None => {
-                            ui.label("—").on_hover_text("Until the browser closes");
+                            ui.label("Session")
+                                .on_hover_text("No Max-Age or Expires: dropped when the browser closes");
                         }
                     };
                 });
                 row.col(|ui| {
-                    ui.label(yes_no(cookie.http_only));
-                });
-                row.col(|ui| {
-                    ui.label(yes_no(cookie.secure));
-                });
-                row.col(|ui| {
-                    ui.label(cookie.same_site.as_deref().unwrap_or("(unset)"));
+                    ui.label(attributes_text(cookie))
+                        .on_hover_text(attributes_help(cookie));
                 });
                 row.col(|ui| {
                     ui.label(format!("{} B", cookie.size()));
@@ -893,6 +871,38 @@ fn cookie_table_ui(
         });
 }
 
-fn yes_no(flag: bool) -> &'static str {
-    if flag { "yes" } else { "no" }
+/// A cookie's flags as a Set-Cookie header would carry them: "HttpOnly · Secure · Lax".
+fn attributes_text(cookie: &crate::browser::CookieRow) -> String {
+    let mut parts = Vec::new();
+    if cookie.http_only {
+        parts.push("HttpOnly".to_owned());
+    }
+    if cookie.secure {
+        parts.push("Secure".to_owned());
+    }
+    parts.push(match cookie.same_site.as_deref() {
+        Some(value) => value.to_owned(),
+        None => "(Lax)".to_owned(),
+    });
+    parts.join(" · ")
+}
+
+fn attributes_help(cookie: &crate::browser::CookieRow) -> String {
+    let scripts = if cookie.http_only {
+        "HttpOnly: page scripts cannot read it (document.cookie)"
+    } else {
+        "Not HttpOnly: page scripts can read it"
+    };
+    let secure = if cookie.secure {
+        "Secure: sent over https (and to localhost) only"
+    } else {
+        "Not Secure: sent over plain http too"
+    };
+    let same_site = match cookie.same_site.as_deref() {
+        Some("Strict") => "SameSite=Strict: never sent with a request another site started",
+        Some("Lax") => "SameSite=Lax: sent with links from other sites, not their images or forms",
+        Some("None") => "SameSite=None: sent with every request, from any site",
+        _ => "No SameSite: browsers treat it as Lax",
+    };
+    format!("{scripts}\n{secure}\n{same_site}")
 }
