@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use std::sync::Arc;
 
-use common::{WAIT, burst, id, lab, session_of, stored_views, visit, visit_url};
+use common::{WAIT, burst, id, lab, session_of, stored_views, time_passes, visit, visit_url};
 use session_lab::{
     browser::NotSentReason,
     lab::{Command, Lab, LabState, LogLevel, Logged, SettingChange},
@@ -225,27 +223,76 @@ fn secret_rotation_rejects_old_cookies() {
     }
 }
 
-/// With a one-second inactivity timeout, the session expires, leaves the store, and the
-/// next visit gets a new one.
+/// With a ten-minute inactivity timeout, a minute passing changes nothing and each visit
+/// starts the ten minutes again; eleven idle minutes (the lab's clock moved ahead, no
+/// waiting) expire the session in the store and its cookie in the jar at once, and the next
+/// visit gets a new one.
 #[test]
 fn inactivity_expiry_ends_the_session() {
     let (lab, mut state) = lab();
     apply(&lab, &mut state, |c| {
-        c.expiry = ExpiryPolicy::OnInactivity { secs: 1 }
+        c.expiry = ExpiryPolicy::OnInactivity { secs: 600 }
     });
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
     let first = session_of(&state, "A").unwrap();
     let cookie = &state.browser_named("A").unwrap().cookies[0].cookie;
     assert!(cookie.expires.is_some(), "the cookie carries Max-Age now");
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.contains(first)));
+    for views in 2..=3 {
+        time_passes(&lab, &mut state, time::Duration::minutes(9));
+        assert_eq!(
+            visit(&lab, &mut state, "A"),
+            format!("Number of views {views}")
+        );
+    }
+    assert_eq!(
+        session_of(&state, "A"),
+        Some(first),
+        "each visit renewed the timeout"
+    );
+    let expires = state.browser_named("A").unwrap().cookies[0]
+        .cookie
+        .expires
+        .unwrap();
+    let left = expires - state.now();
     assert!(
-        lab.wait_until(&mut state, Duration::from_secs(5), |s| s
-            .sessions
-            .is_empty()),
-        "the expired session is swept from the store"
+        left > time::Duration::minutes(9),
+        "the jar counts from the lab's clock: {left}"
+    );
+    time_passes(&lab, &mut state, time::Duration::minutes(11));
+    assert!(state.clock_ahead >= time::Duration::minutes(29));
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()),
+        "the expired session is swept from the store at once"
+    );
+    assert!(
+        state.browser_named("A").unwrap().cookies.is_empty(),
+        "the jar dropped the expired cookie"
     );
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
     assert_ne!(session_of(&state, "A").unwrap(), first);
+}
+
+/// A browser-session cookie has no expiry of its own; the server still keeps the session at
+/// most two weeks (tower-sessions' default), on the lab's clock too.
+#[test]
+fn a_browser_session_lasts_two_weeks_on_the_server() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    let first = session_of(&state, "A").unwrap();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.contains(first)));
+    time_passes(&lab, &mut state, time::Duration::days(13));
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+    assert!(
+        state.browser_named("A").unwrap().cookies[0]
+            .cookie
+            .expires
+            .is_none(),
+        "still a browser-session cookie"
+    );
+    time_passes(&lab, &mut state, time::Duration::days(15));
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
 }
 
 /// With cookies off, the browser never sends its cookie: every visit is a new session.

@@ -144,7 +144,7 @@ fn a_store_filled_from_outside_ends_equal_to_the_lab() {
 #[test]
 fn the_view_follows_updates_removals_and_expiry() {
     let mut config = ServerConfig::with_secret(Secret::from_phrase("pipeline"));
-    config.settings.expiry = session_lab::server::ExpiryPolicy::OnInactivity { secs: 2 };
+    config.settings.expiry = session_lab::server::ExpiryPolicy::OnInactivity { secs: 600 };
     let (lab, mut state) = lab_on(StoreChoice::Memory, config);
     let url = lab.server_url().unwrap();
     visit_url(&lab, &mut state, "A", &url);
@@ -154,6 +154,7 @@ fn the_view_follows_updates_removals_and_expiry() {
     assert!(lab.wait_until(&mut state, WAIT, |s| common::stored_views(s, a) == Some(2)));
     visit_url(&lab, &mut state, "B", &format!("{url}logout"));
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 1));
+    common::time_passes(&lab, &mut state, time::Duration::minutes(11));
     let started = Instant::now();
     assert!(
         lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()),

@@ -294,13 +294,19 @@ pub(super) fn store_response_cookies<'a>(
             });
         }
     }
+    drop_expired(jar, now);
+    blocked
+}
+
+/// Removes the cookies expired by `now`; returns how many went.
+pub(super) fn drop_expired(jar: &mut CookieStore, now: OffsetDateTime) -> usize {
     let expired: Vec<CookieKey> = jar
         .iter_any()
         .filter(|c| is_expired_at(c, now))
         .map(key_of)
         .collect();
     remove_all(jar, &expired);
-    blocked
+    expired.len()
 }
 
 /// Why a browser would refuse `cookie` from a response to `url`, before the jar's own domain

@@ -269,6 +269,12 @@ impl Browser {
         jar::put(&mut jar, &row)
     }
 
+    /// Drops the cookies whose expiry has passed on the lab's clock (a browser never sends
+    /// them again); returns how many went.
+    pub fn drop_expired(&self) -> usize {
+        jar::drop_expired(&mut self.jar(), self.clock.now())
+    }
+
     /// Closes and reopens the browser: session cookies (those without an expiry) are dropped,
     /// as real browsers do; a private browser drops everything. Returns how many went.
     pub fn restart(&self, private: bool) -> usize {

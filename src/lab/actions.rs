@@ -14,9 +14,9 @@ use crate::{
 };
 
 use super::{
-    BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, Command, Core, Event, JarEdit,
-    MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange, USER_AGENT_PREFIX, Views,
-    server_info, state::LOG_TEXT_MAX,
+    BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Core,
+    Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
+    USER_AGENT_PREFIX, Views, server_info, state::LOG_TEXT_MAX,
 };
 
 /// Carries out a command that needs no network.
@@ -98,6 +98,7 @@ pub(super) fn apply(core: &Core, command: Command) {
         }
         Command::ApplySettings(settings) => apply_settings(core, settings),
         Command::RotateSecret { grace_secs } => rotate_secret(core, grace_secs),
+        Command::MoveClock(how) => move_clock(core, how),
         Command::Visit { .. }
         | Command::Burst { .. }
         | Command::Load { .. }
@@ -106,6 +107,38 @@ pub(super) fn apply(core: &Core, command: Command) {
             tracing::error!("network commands are spawned by Lab::send");
         }
     }
+}
+
+/// Moves the clock; the store's sweep wakes by itself, the browsers drop what expired.
+fn move_clock(core: &Core, how: ClockMove) {
+    let by = match how {
+        ClockMove::Ahead(by) => {
+            core.clock.advance(by);
+            Some(by)
+        }
+        ClockMove::ToRealTime => {
+            core.clock.reset();
+            None
+        }
+    };
+    let slots: Vec<(BrowserId, Browser)> = core
+        .lock_browsers()
+        .iter()
+        .map(|(id, slot)| (*id, slot.browser.clone()))
+        .collect();
+    let mut cookies_dropped = 0;
+    for (id, browser) in slots {
+        let dropped = browser.drop_expired();
+        if dropped > 0 {
+            cookies_dropped += dropped;
+            core.send_cookies(id, &browser);
+        }
+    }
+    core.outbox.send(Event::ClockMoved(ClockMoved {
+        by,
+        ahead: core.clock.ahead(),
+        cookies_dropped,
+    }));
 }
 
 fn add_browser(core: &Core, private: bool) {
@@ -236,7 +269,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
         core.outbox.problem(None, Problem::ServerNotRunning);
         return;
     };
-    if let Err(problem) = check_expiry(settings.expiry) {
+    if let Err(problem) = check_expiry(settings.expiry, core.clock.now()) {
         core.outbox.problem(None, problem);
         return;
     }
@@ -247,6 +280,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
         secret: old.secret.clone(),
         secret_source: old.secret_source.clone(),
         retired: old.retired.clone(),
+        clock: old.clock.clone(),
     };
     for server in core.servers() {
         server.reconfigure(config.clone());
@@ -259,12 +293,10 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
     refresh_all_jars(core);
 }
 
-fn check_expiry(expiry: ExpiryPolicy) -> Result<(), Problem> {
+fn check_expiry(expiry: ExpiryPolicy, now: time::OffsetDateTime) -> Result<(), Problem> {
     match expiry {
         ExpiryPolicy::OnInactivity { secs } if secs <= 0 => Err(Problem::TimeoutNotPositive),
-        ExpiryPolicy::AtDateTime(at) if at <= time::OffsetDateTime::now_utc() => {
-            Err(Problem::ExpiryInPast)
-        }
+        ExpiryPolicy::AtDateTime(at) if at <= now => Err(Problem::ExpiryInPast),
         _ => Ok(()),
     }
 }
@@ -276,7 +308,7 @@ fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
     };
     let mut config = (*first.inspector().config()).clone();
     let old = config.secret.fingerprint();
-    let now = time::OffsetDateTime::now_utc();
+    let now = core.clock.now();
     let old_accepted_until = grace_secs
         .filter(|secs| *secs > 0)
         .map(|secs| now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)));

@@ -107,6 +107,8 @@ pub enum Command {
     RestartServer(Option<StoreChoice>),
     /// Run this many server instances (1 to 4) with the same store configuration.
     SetInstances(usize),
+    /// Move the lab's clock (the server's expiry and the browsers' jars follow at once).
+    MoveClock(ClockMove),
     /// Spread a browser's visits to the embedded server over the instances, round-robin.
     SetSpread {
         /// Which browser.
@@ -506,6 +508,8 @@ pub enum Event {
     /// The memory store holds its limit of sessions (new visitors get a 503 page), or no
     /// longer does.
     StoreFull(bool),
+    /// The lab's clock moved.
+    ClockMoved(ClockMoved),
     /// A client outside the lab (a real browser, curl) was served.
     External(Arc<Served>),
     /// Requests that came too fast to log one by one.
@@ -547,4 +551,24 @@ pub enum Event {
         /// What went wrong.
         problem: Problem,
     },
+}
+
+/// How to move the lab's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockMove {
+    /// Ahead by this much (as if that much time passed at once).
+    Ahead(time::Duration),
+    /// Back to real time.
+    ToRealTime,
+}
+
+/// The lab's clock moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockMoved {
+    /// How far it was moved (`None`: back to real time).
+    pub by: Option<time::Duration>,
+    /// How far ahead of real time it runs now.
+    pub ahead: time::Duration,
+    /// How many cookies the browsers dropped because they expired.
+    pub cookies_dropped: usize,
 }

@@ -31,8 +31,8 @@ use std::{
 use tokio::{runtime::Runtime, task::JoinHandle};
 
 pub use event::{
-    BrowserId, BrowserSwitch, BurstOutcome, Command, Event, Hop, JarEdit, Problem, ServerInfo,
-    SettingChange, Views,
+    BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event, Hop, JarEdit,
+    Problem, ServerInfo, SettingChange, Views,
 };
 pub use sessions::{SessionSort, SessionTable, SessionView, SortColumn};
 pub use state::{
@@ -237,7 +237,7 @@ impl Lab {
             start: (config.bind, config.server.clone()),
             tag: format!("{:08x}", rand::random::<u32>()),
             instances: Arc::default(),
-            clock: LabClock::default(),
+            clock: config.server.clock.clone(),
             browsers: Mutex::default(),
             next_id: Mutex::new(1),
             outbox,

@@ -13,8 +13,8 @@ use crate::{
 
 use super::{
     event::{
-        BrowserId, BrowserSwitch, BurstOutcome, Event, Hop, JarEdit, Problem, ServerInfo,
-        SettingChange,
+        BrowserId, BrowserSwitch, BurstOutcome, ClockMoved, Event, Hop, JarEdit, Problem,
+        ServerInfo, SettingChange,
     },
     load::LoadReport,
     sessions::{Holders, SessionSort, SessionTable},
@@ -307,6 +307,8 @@ pub enum Logged {
     StoreBack,
     /// The memory store became full, or has room again.
     StoreFull(bool),
+    /// The lab's clock moved.
+    Clock(ClockMoved),
     /// A burst's outcome.
     Burst(BurstOutcome),
     /// A jar edited by hand.
@@ -448,6 +450,8 @@ pub struct LabState {
     pub load: Option<LoadStatus>,
     /// The server instances (one unless more were started), the first first.
     pub instances: Vec<InstanceState>,
+    /// How far the lab's clock runs ahead of real time.
+    pub clock_ahead: time::Duration,
 }
 
 /// One server instance as the lab sees it.
@@ -656,6 +660,10 @@ impl LabState {
                 self.store_down = None;
                 self.log_lab(Logged::StoreBack);
             }
+            Event::ClockMoved(moved) => {
+                self.clock_ahead = moved.ahead;
+                self.log_lab(Logged::Clock(moved));
+            }
             Event::StoreFull(full) => {
                 self.store_full = full;
                 self.log_lab(Logged::StoreFull(full));
@@ -857,13 +865,18 @@ impl LabState {
         })
     }
 
+    /// Now on the lab's clock (real time plus how far the user moved it ahead).
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.clock_ahead
+    }
+
     fn log_lab(&mut self, what: Logged) {
-        self.push_log_at(OffsetDateTime::now_utc(), LogSource::Lab, what);
+        self.push_log_at(self.now(), LogSource::Lab, what);
     }
 
     fn log_browser(&mut self, browser: BrowserId, what: Logged) {
         let source = self.browser_source(browser).unwrap_or(LogSource::Lab);
-        self.push_log_at(OffsetDateTime::now_utc(), source, what);
+        self.push_log_at(self.now(), source, what);
     }
 
     fn push_log_at(&mut self, at: OffsetDateTime, source: LogSource, what: Logged) {

@@ -9,7 +9,7 @@ use crate::server::{
 };
 
 use super::{
-    event::{BrowserSwitch, BurstOutcome, JarEdit, Problem, SettingChange},
+    event::{BrowserSwitch, BurstOutcome, ClockMoved, JarEdit, Problem, SettingChange},
     state::{ExchangeLine, Logged},
 };
 
@@ -343,6 +343,7 @@ pub fn logged_text(what: &Logged) -> String {
                                     session are served as usual"
             .to_owned(),
         Logged::StoreFull(false) => "The memory store has room for new sessions again".to_owned(),
+        Logged::Clock(moved) => clock_text(moved),
         Logged::Burst(outcome) => burst_text(outcome),
         Logged::Jar(edit) => jar_text(edit),
         Logged::Switch(switch) => switch_text(*switch),
@@ -559,6 +560,44 @@ fn short_agent(agent: &str) -> String {
     match agent.char_indices().nth(KEEP) {
         Some((cut, _)) => format!("{}…", &agent[..cut]),
         None => agent.to_owned(),
+    }
+}
+
+/// "Clock moved ahead 1 h: it now runs 1 h ahead of real time; sessions and cookies that fell
+/// due in that hour are gone (2 cookies dropped)".
+fn clock_text(moved: &ClockMoved) -> String {
+    let dropped = match moved.cookies_dropped {
+        0 => String::new(),
+        1 => " (1 expired cookie dropped by the browsers)".to_owned(),
+        n => format!(" ({n} expired cookies dropped by the browsers)"),
+    };
+    match moved.by {
+        Some(by) => format!(
+            "Clock moved ahead {}: it now runs {} ahead of real time; whatever fell due meanwhile \
+             expired at once, on the server and in the jars{dropped}",
+            duration_text(by),
+            duration_text(moved.ahead)
+        ),
+        None => format!(
+            "Clock back to real time: what expired stays expired; sessions and cookies made while \
+             it ran ahead keep the dates they got{dropped}"
+        ),
+    }
+}
+
+/// A whole duration in the largest units that fit: "1 d 2 h", "1 h", "5 min", "30 s".
+pub fn duration_text(duration: time::Duration) -> String {
+    let secs = duration.whole_seconds().max(0);
+    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    let parts: Vec<String> = [(days, "d"), (hours, "h"), (mins, "min")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    if parts.is_empty() {
+        format!("{secs} s")
+    } else {
+        parts.join(" ")
     }
 }
 

@@ -6,6 +6,8 @@ use sha2::{Digest, Sha512};
 use time::OffsetDateTime;
 use tower_sessions::cookie::Key;
 
+use crate::clock::LabClock;
+
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSitePolicy {
@@ -247,6 +249,9 @@ pub struct ServerConfig {
     /// Secrets replaced by a graceful rotation that still open cookies until their time is up,
     /// newest first.
     pub retired: Vec<RetiredSecret>,
+    /// The clock expiry is judged by: the lab's, which the user may move ahead (clones of a
+    /// config share it).
+    pub clock: LabClock,
 }
 
 impl ServerConfig {
@@ -257,6 +262,7 @@ impl ServerConfig {
             secret,
             secret_source: SecretSource::ThisProcess,
             retired: Vec::new(),
+            clock: LabClock::default(),
         }
     }
 }

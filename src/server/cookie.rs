@@ -19,6 +19,8 @@ use tower_sessions::{
     session::Id,
 };
 
+use crate::clock::LabClock;
+
 use super::{
     config::{CookieProtection, SameSitePolicy, ServerConfig},
     session::SessionId,
@@ -37,6 +39,8 @@ pub(crate) struct SessionCookie {
     path: String,
     domain: Option<String>,
     protection: CookieProtection,
+    /// The time `Max-Age` of a fixed expiry and the retired secrets' grace are judged by.
+    clock: LabClock,
     key: Key,
     /// The HMAC already keyed with the signing key: each use clones it instead of hashing the
     /// key again.
@@ -182,6 +186,7 @@ impl SessionCookie {
             path: config.settings.path.clone(),
             domain: config.settings.domain.clone(),
             protection: config.settings.protection,
+            clock: config.clock.clone(),
             key,
             mac,
             retired: config
@@ -296,7 +301,7 @@ impl SessionCookie {
 
     /// The retired secrets still in their grace.
     fn live_retired(&self) -> impl Iterator<Item = &Retired> {
-        let now = (!self.retired.is_empty()).then(OffsetDateTime::now_utc);
+        let now = (!self.retired.is_empty()).then(|| self.clock.now());
         self.retired
             .iter()
             .filter(move |old| now.is_some_and(|now| old.until > now))
@@ -365,7 +370,7 @@ impl SessionCookie {
                     .path(self.path.as_str());
                 cookie = match expiry {
                     Some(Expiry::OnInactivity(duration)) => cookie.max_age(duration),
-                    Some(Expiry::AtDateTime(at)) => cookie.max_age(at - OffsetDateTime::now_utc()),
+                    Some(Expiry::AtDateTime(at)) => cookie.max_age(at - self.clock.now()),
                     Some(Expiry::OnSessionEnd) | None => cookie,
                 };
                 if let Some(domain) = &self.domain {

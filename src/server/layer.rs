@@ -26,6 +26,8 @@ use time::OffsetDateTime;
 use tower::{Layer, Service};
 use tower_sessions::{Expiry, Session, SessionStore};
 
+use crate::clock::LabClock;
+
 use super::{
     config::ServerConfig,
     cookie::{Opened, Outcome, SessionCookie},
@@ -59,6 +61,7 @@ struct LayerState<St> {
     store: Arc<St>,
     cookie: SessionCookie,
     expiry: Expiry,
+    clock: LabClock,
     always_save: bool,
     save_uninitialized: bool,
     inspector: Inspector,
@@ -82,6 +85,7 @@ impl<St: SessionStore> SessionLayer<St> {
                 store: Arc::new(store),
                 cookie: SessionCookie::new(config),
                 expiry: config.settings.expiry.to_expiry(),
+                clock: config.clock.clone(),
                 always_save: config.settings.always_save,
                 save_uninitialized: config.settings.save_uninitialized,
                 inspector,
@@ -144,6 +148,26 @@ where
 }
 
 impl<St: SessionStore> LayerState<St> {
+    /// The expiry a request's session gets: the policy's, judged by the lab's clock. On the
+    /// machine's clock that is the policy itself (what tower-sessions does); with the clock
+    /// moved ahead, a relative expiry becomes the date it means on the lab's clock, so the
+    /// store's record expires when the lab says (tower-sessions would count from the machine's
+    /// clock).
+    fn session_expiry(&self) -> Expiry {
+        let ahead = self.clock.ahead();
+        if ahead.is_zero() {
+            return self.expiry;
+        }
+        match self.expiry {
+            Expiry::OnInactivity(idle) => Expiry::AtDateTime(self.clock.now().saturating_add(idle)),
+            // tower-sessions keeps a browser-session session for two weeks of inactivity.
+            Expiry::OnSessionEnd => {
+                Expiry::AtDateTime(self.clock.now().saturating_add(time::Duration::weeks(2)))
+            }
+            fixed @ Expiry::AtDateTime(_) => fixed,
+        }
+    }
+
     /// One request, start to end.
     async fn handle<S>(&self, inner: S, request: Request) -> Response
     where
@@ -196,7 +220,8 @@ impl<St: SessionStore> LayerState<St> {
     where
         S: Service<Request, Response = Response, Error = Infallible>,
     {
-        let session = Session::new(opened.id(), self.store.clone(), Some(self.expiry));
+        let expiry = self.session_expiry();
+        let session = Session::new(opened.id(), self.store.clone(), Some(expiry));
         request.extensions_mut().insert(session.clone());
         let mut response = match inner.call(request).await {
             Ok(response) => response,
@@ -229,7 +254,17 @@ impl<St: SessionStore> LayerState<St> {
                 )
                     .into_response();
             };
-            Outcome::Set(id, session.expiry())
+            // The cookie says what the policy says (a browser-session cookie stays one, an
+            // inactivity timeout is its Max-Age), unless the handler set another expiry.
+            let set = session.expiry();
+            Outcome::Set(
+                id,
+                if set == Some(expiry) {
+                    Some(self.expiry)
+                } else {
+                    set
+                },
+            )
         } else {
             Outcome::Keep
         };

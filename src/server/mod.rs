@@ -26,6 +26,8 @@ use std::{
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+use crate::clock::LabClock;
+
 pub use config::{
     CookieProtection, ExpiryPolicy, RetiredSecret, SameSitePolicy, Secret, SecretSource,
     ServerConfig, ServerSettings, fingerprint_text,
@@ -162,23 +164,27 @@ impl Store {
         choice: &StoreChoice,
         feed: Arc<ChangeFeed>,
         settings: &ServerSettings,
+        clock: &LabClock,
     ) -> Result<Self, ServerError> {
         Ok(match choice {
             StoreChoice::Memory => Self::Memory(InspectableStore::with_feed(
                 MemoryStore::with_limit(settings.max_sessions),
                 feed,
+                clock.clone(),
             )),
             StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_feed(
                 SqliteSessions::open(path.clone())
                     .await
                     .map_err(ServerError::Store)?,
                 feed,
+                clock.clone(),
             )),
             StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_feed(
                 RedisSessions::connect(url)
                     .await
                     .map_err(ServerError::Store)?,
                 feed,
+                clock.clone(),
             )),
         })
     }
@@ -328,7 +334,7 @@ impl RunningServer {
         locks: SessionLocks,
     ) -> Result<Self, ServerError> {
         let feed = Arc::new(ChangeFeed::default());
-        let store = Store::open(&choice, feed.clone(), &config.settings).await?;
+        let store = Store::open(&choice, feed.clone(), &config.settings, &config.clock).await?;
         store.set_latency(config.settings.store_latency_ms);
         let Bound {
             listener,
@@ -388,8 +394,9 @@ impl RunningServer {
     /// file with every session in it. The socket stays, so browsers need no new address. If the
     /// store cannot be opened, the server keeps running on the one it has.
     pub async fn restart_with(&self, choice: StoreChoice) -> Result<(), ServerError> {
-        let settings = self.inspector.config().settings.clone();
-        let store = Store::open(&choice, self.feed.clone(), &settings).await?;
+        let config = self.inspector.config();
+        let settings = config.settings.clone();
+        let store = Store::open(&choice, self.feed.clone(), &settings, &config.clock).await?;
         store.set_latency(settings.store_latency_ms);
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();

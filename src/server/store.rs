@@ -25,8 +25,9 @@ use tower_sessions::{
 
 use super::{
     feed::{ChangeFeed, SessionChange},
-    session::{DataText, DeleteReason, SessionId, SessionRow, now_millis, unix_millis},
+    session::{DataText, DeleteReason, SessionId, SessionRow, unix_millis},
 };
+use crate::clock::LabClock;
 
 /// The longest the sweep sleeps before looking again, even with nothing due (a clock that
 /// jumped, another process's sessions).
@@ -140,6 +141,8 @@ pub struct InspectableStore<S> {
     sweep: Arc<SweepSchedule>,
     /// Microseconds every store call waits first, like a database across a network.
     latency_micros: Arc<AtomicU64>,
+    /// The time expiry is judged by: the lab's clock, which the user may move ahead.
+    clock: LabClock,
 }
 
 impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
@@ -151,20 +154,26 @@ impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
 }
 
 impl<S: ListSessions> InspectableStore<S> {
-    /// Wraps `inner` with a feed of its own.
+    /// Wraps `inner` with a feed of its own, on the machine's clock.
     pub fn new(inner: S) -> Self {
-        Self::with_feed(inner, Arc::default())
+        Self::with_feed(inner, Arc::default(), LabClock::default())
     }
 
     /// Wraps `inner`, publishing its changes on `feed` (shared with the store this one
-    /// replaces, so the reader follows a restarted server).
-    pub fn with_feed(inner: S, feed: Arc<ChangeFeed>) -> Self {
+    /// replaces, so the reader follows a restarted server) and judging expiry by `clock`.
+    pub fn with_feed(inner: S, feed: Arc<ChangeFeed>, clock: LabClock) -> Self {
         Self {
             inner,
             feed,
             sweep: Arc::default(),
             latency_micros: Arc::default(),
+            clock,
         }
+    }
+
+    /// Now on the store's clock, in Unix milliseconds.
+    fn now_millis(&self) -> i64 {
+        unix_millis(self.clock.now())
     }
 
     /// Makes every store call (load, create, save, delete) wait this long first, as a
@@ -227,7 +236,7 @@ impl<S: ListSessions> InspectableStore<S> {
     /// Deletes every expired session from the wrapped store and publishes each; returns how
     /// many went.
     pub async fn delete_expired(&self) -> session_store::Result<usize> {
-        let gone = self.inner.delete_expired(now_millis()).await?;
+        let gone = self.inner.delete_expired(self.now_millis()).await?;
         let count = gone.len();
         for id in gone {
             self.feed.publish(SessionChange::Removed {
@@ -239,18 +248,20 @@ impl<S: ListSessions> InspectableStore<S> {
     }
 
     /// Sweeps expired sessions until the returned task is aborted: it sleeps until the next
-    /// session falls due (a write with an earlier expiry wakes it), so a store with nothing
-    /// due costs nothing.
+    /// session falls due (a write with an earlier expiry wakes it, and so does moving the
+    /// clock), so a store with nothing due costs nothing.
     pub fn spawn_expiry_task(&self) -> tokio::task::JoinHandle<()> {
         let store = self.clone();
+        let mut moved = self.clock.moved();
         tokio::spawn(async move {
             loop {
                 // From here until the next sleep, every write leaves a wake-up.
                 store.sweep.due.store(i64::MAX, Ordering::Relaxed);
+                moved.mark_unchanged();
                 if let Err(err) = store.delete_expired().await {
                     tracing::warn!(%err, "could not delete expired sessions");
                 }
-                let now = now_millis();
+                let now = store.now_millis();
                 let next = match store.inner.next_expiry().await {
                     Ok(next) => next,
                     Err(err) => {
@@ -266,11 +277,17 @@ impl<S: ListSessions> InspectableStore<S> {
                     Duration::from_millis(u64::try_from(due - now).unwrap_or(0)).max(SWEEP_MIN_GAP);
                 tokio::select! {
                     () = tokio::time::sleep(sleep) => {}
+                    // The clock jumped: whatever fell due goes now.
+                    Ok(()) = moved.changed() => {}
                     () = store.sweep.wake.notified() => {
-                        // Something falls due sooner: wait for it (at least the minimum gap).
+                        // Something falls due sooner: wait for it (at least the minimum gap),
+                        // unless the clock jumps first.
                         let due = store.sweep.due.load(Ordering::Relaxed);
-                        let wait = u64::try_from(due - now_millis()).unwrap_or(0);
-                        tokio::time::sleep(Duration::from_millis(wait).max(SWEEP_MIN_GAP)).await;
+                        let wait = u64::try_from(due - store.now_millis()).unwrap_or(0);
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(wait).max(SWEEP_MIN_GAP)) => {}
+                            Ok(()) = moved.changed() => {}
+                        }
                     }
                 }
             }
@@ -345,6 +362,10 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         self.wait_latency().await;
         let record = self.inner.load(id).await?;
+        // The wrapped store judges expiry by the machine's clock; the lab's may be ahead, and
+        // a session due on it is gone (the sweep deletes it).
+        let now = self.clock.now();
+        let record = record.filter(|r| r.expiry_date > now);
         trace(|| StoreChange::Loaded {
             id: (*id).into(),
             data: record.as_ref().map(|r| DataText::of_record(&r.data)),
@@ -445,9 +466,57 @@ mod tests {
         assert_eq!(store.count().await.unwrap(), 1);
         let due = store.sweep.due.load(Ordering::Relaxed);
         assert!(
-            due >= now_millis() + SWEEP_MAX_SLEEP.as_millis() as i64 - 1000,
+            due >= store.now_millis() + SWEEP_MAX_SLEEP.as_millis() as i64 - 1000,
             "with only a session an hour away, the next sweep is the longest sleep away"
         );
+        sweeper.abort();
+    }
+
+    /// Moving the lab's clock ahead expires at once what the time skipped would have: the
+    /// sweep wakes, deletes and tells; a load finds nothing even before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn moving_the_clock_expires_sessions_at_once() {
+        let clock = LabClock::default();
+        let store =
+            InspectableStore::with_feed(MemoryStore::default(), Arc::default(), clock.clone());
+        listened(&store);
+        let mut hour = record(3_600_000);
+        let mut day = record(86_400_000);
+        store.create(&mut hour).await.unwrap();
+        store.create(&mut day).await.unwrap();
+        let _ = store.feed().take();
+        clock.advance(time::Duration::minutes(61));
+        assert!(
+            store.load(&hour.id).await.unwrap().is_none(),
+            "due on the lab's clock"
+        );
+        assert!(store.load(&day.id).await.unwrap().is_some());
+        let sweeper = store.spawn_expiry_task();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut removed = Vec::new();
+        while removed.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the sweep deletes it");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            removed = store.feed().take().into_vec();
+        }
+        assert_eq!(
+            removed,
+            [SessionChange::Removed {
+                id: hour.id.into(),
+                reason: DeleteReason::Expired
+            }]
+        );
+        // The sweep now sleeps (nothing due for hours); a jump wakes it at once.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clock.advance(time::Duration::days(1));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while store.count().await.unwrap() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the jump wakes the sweep"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         sweeper.abort();
     }
 }

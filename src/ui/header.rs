@@ -1,6 +1,8 @@
 //! The header: the server's address and state, counts, and the window-wide buttons.
 
-use crate::lab::{Command, LabState, MAX_BROWSERS};
+use egui::RichText;
+
+use crate::lab::{ClockMove, Command, LabState, MAX_BROWSERS};
 
 use super::{UiCommand, theme};
 
@@ -206,6 +208,24 @@ fn buttons_ui(
     }
     ui.toggle_value(settings_open, "Server settings")
         .on_hover_text("Cookie name, flags, expiry, signing and the secret of the embedded server");
+    if state.clock_ahead.is_positive() {
+        let dark = ui.visuals().dark_mode;
+        let ahead = crate::lab::text::duration_text(state.clock_ahead);
+        if ui
+            .button(
+                RichText::new(format!("Clock +{ahead} · back to real time"))
+                    .color(theme::warn(dark)),
+            )
+            .accessible_name("Back to real time")
+            .on_hover_text(format!(
+                "The lab's clock runs {ahead} ahead of real time (the server's expiry and the \
+                 browsers' jars follow it). Click to return to real time."
+            ))
+            .clicked()
+        {
+            command = Some(UiCommand::Lab(Command::MoveClock(ClockMove::ToRealTime)));
+        }
+    }
     command
 }
 

@@ -345,7 +345,7 @@ impl eframe::App for SessionLabApp {
             ctx.request_repaint();
         }
         self.sync_drafts();
-        let now = OffsetDateTime::now_utc();
+        let now = self.state.now();
         let mut commands = Vec::new();
 
         let mut settings_open = self.settings.is_some();
@@ -472,8 +472,8 @@ impl eframe::App for SessionLabApp {
                     ui,
                     &mut self.state,
                     &mut self.sessions,
-                    now,
-                    self.offset,
+                    (now, self.offset),
+                    &mut commands,
                 );
             });
         egui::CentralPanel::default().show(ui, |ui| {

@@ -9,11 +9,11 @@ use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
-    LabState, SessionSort, SortColumn,
+    ClockMove, Command, LabState, SessionSort, SortColumn,
     text::{clock_time, count, data_text, short_id, time_left, time_left_changes_in},
 };
 
-use super::theme;
+use super::{UiCommand, theme};
 
 /// The filter text being typed (kept by the app between frames).
 #[derive(Clone, Debug, Default)]
@@ -28,8 +28,8 @@ pub fn sessions_ui(
     ui: &mut egui::Ui,
     state: &mut LabState,
     draft: &mut SessionsDraft,
-    now: OffsetDateTime,
-    offset: UtcOffset,
+    (now, offset): (OffsetDateTime, UtcOffset),
+    commands: &mut Vec<UiCommand>,
 ) -> Option<Duration> {
     ui.horizontal(|ui| {
         ui.label(
@@ -66,6 +66,8 @@ pub fn sessions_ui(
         {
             draft.filter.clear();
         }
+        ui.separator();
+        clock_ui(ui, commands);
     });
     state.set_session_filter(&draft.filter);
     let (next_change, new_sort) = table_ui(ui, state, now, offset);
@@ -73,6 +75,28 @@ pub fn sessions_ui(
         state.set_session_sort(sort);
     }
     next_change
+}
+
+/// Buttons that move the lab's clock ahead: expiry without waiting.
+fn clock_ui(ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
+    ui.label(RichText::new("Time passes").weak()).on_hover_text(
+        "Move the lab's clock ahead: the server's expiry, its sweep and the browsers' jars all \
+         follow it, so sessions and cookies that fall due in that time expire at once",
+    );
+    for (label, by) in [
+        ("+1 min", time::Duration::minutes(1)),
+        ("+1 h", time::Duration::hours(1)),
+        ("+1 day", time::Duration::days(1)),
+    ] {
+        if ui
+            .small_button(label)
+            .accessible_name(format!("Clock {label}"))
+            .on_hover_text(format!("As if {} passed at once", &label[1..]))
+            .clicked()
+        {
+            commands.push(UiCommand::Lab(Command::MoveClock(ClockMove::Ahead(by))));
+        }
+    }
 }
 
 /// The table itself; returns the next countdown change and a sort the user clicked.

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use session_lab::{
-    lab::{BrowserId, BurstOutcome, Command, Lab, LabConfig, LabState, LogEntry, LogSource},
+    lab::{
+        BrowserId, BurstOutcome, ClockMove, Command, Lab, LabConfig, LabState, LogEntry, LogSource,
+        Logged,
+    },
     server::{Secret, ServerConfig, SessionId, StoreChoice},
 };
 
@@ -259,4 +262,17 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Moves the lab's clock ahead by `by`, as the "+1 h" buttons do, and waits until the lab has
+/// said so (the server's sweep and the jars follow by themselves).
+pub fn time_passes(lab: &Lab, state: &mut LabState, by: time::Duration) {
+    let lines = state.logged;
+    lab.send(Command::MoveClock(ClockMove::Ahead(by)));
+    assert!(
+        lab.wait_until(state, WAIT, |s| s
+            .log_since(lines)
+            .any(|l| matches!(l.what, Logged::Clock(_)))),
+        "the clock moves"
+    );
 }
