@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::{Harness, kittest::Queryable};
 use session_lab::{
-    lab::{Lab, LabConfig, LabState, text::short},
+    lab::{Lab, LabConfig, LabState, LogSource, Logged, text::short},
     server::{Secret, ServerConfig},
-    ui::SessionLabApp,
+    ui::{BottomTab, SessionLabApp},
 };
 use time::UtcOffset;
 
@@ -49,20 +49,21 @@ fn step_until(
     }
 }
 
+/// Clicks `label` (a Visit button of browser `browser`), waits for that visit's answer and
+/// checks it reads "Number of views {views}".
 fn click_and_wait(
     harness: &mut Harness<'static, SessionLabApp>,
     label: &str,
     browser: &str,
     views: u64,
 ) {
-    harness.get_by_label(label).click();
-    let expected = format!("Number of views {views}");
-    step_until(harness, &expected, |s| {
-        s.browser_named(browser)
-            .and_then(|b| b.last.as_ref())
-            .is_some_and(|e| e.body == expected)
-            && s.is_idle()
-    });
+    let body = click_visit(harness, label, browser);
+    assert_eq!(
+        body,
+        format!("Number of views {views}"),
+        "after clicking {label}"
+    );
+    step_until(harness, "the lab is idle", LabState::is_idle);
 }
 
 /// The seed's lesson in the window: Visit A three times and B once; the panels read 3 and 1
@@ -331,4 +332,514 @@ fn an_open_settings_panel_follows_the_server() {
             .lock_per_session,
         "Apply kept the browser's Safe server switch"
     );
+}
+
+/// Asserts that some widget's text contains `text` (it may show in the panel and the log).
+fn shows(harness: &Harness<'static, SessionLabApp>, text: &str) {
+    assert!(
+        harness.query_all_by_label_contains(text).next().is_some(),
+        "nothing on screen says “{text}”"
+    );
+}
+
+/// How many times the log has said "settings applied".
+fn applied_count(state: &LabState) -> usize {
+    state
+        .log
+        .iter()
+        .filter(|l| matches!(l.what, session_lab::lab::Logged::SettingsApplied { .. }))
+        .count()
+}
+
+/// Opens the settings panel (if it is closed).
+fn open_settings(harness: &mut Harness<'static, SessionLabApp>) {
+    if harness.query_by_label("Apply settings").is_none() {
+        harness.get_by_label("Server settings").click();
+        harness.run_steps(3);
+    }
+}
+
+/// Clicks Apply and waits until the server runs the new settings.
+fn click_apply(harness: &mut Harness<'static, SessionLabApp>) {
+    let before = applied_count(harness.state().state());
+    harness.get_by_label("Apply settings").click();
+    step_until(harness, "the settings are applied", |s| {
+        applied_count(s) > before
+    });
+}
+
+/// Clicks `label` and waits until browser `name` has finished a visit that began after it.
+fn click_visit(harness: &mut Harness<'static, SessionLabApp>, label: &str, name: &str) -> String {
+    let lines = harness.state().state().logged;
+    let id = harness.state().state().browser_named(name).unwrap().id;
+    harness.get_by_label(label).click();
+    step_until(harness, &format!("{label} is answered"), |s| {
+        s.browser(id).is_some_and(|b| b.in_flight == 0)
+            && s.log_since(lines).any(|l| {
+                matches!(&l.source, LogSource::Browser { id: b, .. } if *b == id)
+                    && matches!(l.what, Logged::Exchange(_))
+            })
+    });
+    let state = harness.state().state();
+    let browser = state.browser_named(name).unwrap();
+    browser
+        .last
+        .as_ref()
+        .map(|e| e.body.clone())
+        .unwrap_or_default()
+}
+
+/// Settings by clicking: a ticked box goes back with Reset, Apply puts it on the server (the
+/// header says so), and Rotate at once gives a new secret, so the next visit is a stranger.
+#[test]
+fn settings_reset_apply_and_rotate() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    open_settings(&mut harness);
+    harness.get_by_label("Secure").click();
+    harness.run_steps(2);
+    harness.get_by_label("Reset settings").click();
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    assert!(
+        !harness
+            .state()
+            .state()
+            .server
+            .as_ref()
+            .unwrap()
+            .settings
+            .secure,
+        "Reset took the tick back before Apply"
+    );
+
+    harness.get_by_label("HttpOnly").click();
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    assert!(
+        !harness
+            .state()
+            .state()
+            .server
+            .as_ref()
+            .unwrap()
+            .settings
+            .http_only
+    );
+    click_and_wait(&mut harness, "Visit A", "A", 2);
+    assert!(
+        !harness.state().state().browser_named("A").unwrap().cookies[0]
+            .cookie
+            .http_only,
+        "the new cookie came without HttpOnly"
+    );
+
+    let old = harness
+        .state()
+        .state()
+        .server
+        .as_ref()
+        .unwrap()
+        .secret_fingerprint
+        .clone();
+    harness.get_by_label("Rotate at once").click();
+    step_until(&mut harness, "the secret is new", |s| {
+        s.server.as_ref().unwrap().secret_fingerprint != old
+    });
+    shows(&harness, "Secret rotated at once");
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+}
+
+/// Switching the store by clicking: SQLite file, then Restart server; the header says
+/// "sqlite store", the server starts empty on it, and back on memory likewise.
+#[test]
+fn switching_the_store_from_the_settings() {
+    let dir = std::env::temp_dir().join(format!("session-lab-ui-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sessions.db");
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    open_settings(&mut harness);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::RadioButton, "SQLite file")
+        .click();
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "SQLite file")
+        .set_text_value_accesskit(path.to_str().unwrap());
+    harness.run_steps(2);
+    harness.get_by_label("Restart server").click();
+    step_until(&mut harness, "the server runs on SQLite", |s| {
+        s.server.as_ref().is_some_and(|s| s.store_kind == "sqlite")
+    });
+    shows(&harness, "sqlite store");
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    assert!(path.exists(), "the sessions are in the file asked for");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::RadioButton, "Memory")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Restart server").click();
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        harness.step();
+        let s = harness.state().state();
+        if s.server.as_ref().is_some_and(|s| s.store_kind == "memory") && s.sessions.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server runs on memory, empty: {:?} {} sessions, log {:?}",
+            s.server.as_ref().map(|s| &s.store_kind),
+            s.sessions.len(),
+            s.log
+                .iter()
+                .rev()
+                .take(4)
+                .map(|l| l.text())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The race in clicks: store latency 5 ms (the header shows it), Safe server off, Burst: the
+/// panel says how many increments were lost — some, every time.
+#[test]
+fn a_naive_burst_on_a_slow_store_shows_lost_increments() {
+    let mut harness = harness();
+    open_settings(&mut harness);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "Store latency")
+        .set_value_accesskit(5.0);
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    assert_eq!(
+        harness
+            .state()
+            .state()
+            .server
+            .as_ref()
+            .unwrap()
+            .settings
+            .store_latency_ms,
+        5
+    );
+    harness.get_by_label("latency 5 ms");
+    harness.get_by_label("Safe server A").click();
+    step_until(&mut harness, "the server runs naive", |s| {
+        !s.server.as_ref().unwrap().settings.lock_per_session
+    });
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the burst ends", |s| {
+        s.browser_named("A").unwrap().last_burst.is_some()
+    });
+    let outcome = harness
+        .state()
+        .state()
+        .browser_named("A")
+        .unwrap()
+        .last_burst
+        .clone()
+        .unwrap();
+    let lost = outcome.lost().unwrap();
+    assert!(
+        lost > 0,
+        "a naive burst on a slow store loses increments: {outcome:?}"
+    );
+    shows(&harness, &format!("{lost} increments lost"));
+
+    harness.get_by_label("Safe server A").click();
+    step_until(&mut harness, "the server is safe again", |s| {
+        s.server.as_ref().unwrap().settings.lock_per_session
+    });
+    let sent_before = harness.state().state().logged;
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the safe burst ends", |s| {
+        s.logged > sent_before
+            && s.browser_named("A")
+                .unwrap()
+                .last_burst
+                .as_ref()
+                .is_some_and(|b| b.safe == Some(true))
+    });
+    shows(&harness, "all counted");
+}
+
+/// Tampering by clicking: the cookie's value edited in place; the server rejects the forged
+/// signature, starts a new session and says why.
+#[test]
+fn tampering_with_the_cookie_value() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit A", "A", 2);
+    harness.get_by_label("Actions for cookie id of A").click();
+    harness.run_steps(3);
+    harness.get_by_label("Edit cookie id of A").click();
+    harness.run_steps(2);
+    let field = harness.get_by_label("New value of cookie id of A");
+    let forged = format!("{}x", field.value().unwrap());
+    field.set_text_value_accesskit(&forged);
+    harness.run_steps(2);
+    harness.get_by_label("Save cookie id of A").click();
+    step_until(&mut harness, "the jar holds the forged value", |s| {
+        s.browser_named("A").unwrap().cookies[0].cookie.value == forged
+    });
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    shows(&harness, "its signature does not match");
+}
+
+/// Rename, Private browser, Restart and Remove by clicking.
+#[test]
+fn rename_private_restart_and_remove() {
+    let mut harness = harness();
+    harness.get_by_label("Rename browser A").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("New name for browser A")
+        .set_text_value_accesskit("Alice");
+    harness.run_steps(2);
+    harness.get_by_label("Save name of browser A").click();
+    step_until(&mut harness, "A is Alice", |s| {
+        s.browser_named("Alice").is_some()
+    });
+    harness.get_by_label("Visit Alice");
+
+    // Room for a third panel in view.
+    harness.get_by_label("Remove browser B").click();
+    step_until(&mut harness, "B is gone", |s| {
+        s.browser_named("B").is_none()
+    });
+    assert!(harness.query_by_label("Visit B").is_none());
+
+    harness.get_by_label("+ Private browser").click();
+    step_until(&mut harness, "a private browser", |s| {
+        s.browsers.iter().any(|b| b.private)
+    });
+    let private = harness
+        .state()
+        .state()
+        .browsers
+        .iter()
+        .find(|b| b.private)
+        .unwrap()
+        .name
+        .clone();
+    harness.get_by_label(&format!("Private browser {private}"));
+    click_visit(&mut harness, &format!("Visit {private}"), &private);
+    harness
+        .get_by_label(&format!("Restart browser {private}"))
+        .click();
+    step_until(&mut harness, "the private jar is empty", |s| {
+        s.browser_named(&private).unwrap().cookies.is_empty()
+    });
+}
+
+/// Cookies off by clicking: every visit is a stranger, and the panel says the Set-Cookie was
+/// refused because cookies are off.
+#[test]
+fn cookies_off_makes_every_visit_a_stranger() {
+    let mut harness = harness();
+    harness.get_by_label("Cookies on A").click();
+    step_until(&mut harness, "cookies are off", |s| {
+        !s.browser_named("A").unwrap().cookies_enabled
+    });
+    for _ in 0..2 {
+        assert_eq!(
+            click_visit(&mut harness, "Visit A", "A"),
+            "Number of views 1"
+        );
+    }
+    shows(&harness, "Set-Cookie refused: id — cookies are off");
+    assert!(
+        harness
+            .state()
+            .state()
+            .browser_named("A")
+            .unwrap()
+            .cookies
+            .is_empty()
+    );
+}
+
+/// Chooses where browser `name`'s requests come from in its "From" menu.
+fn choose_from(harness: &mut Harness<'static, SessionLabApp>, name: &str, choice: &str) {
+    harness
+        .get_by_label(&format!("Request from {name}"))
+        .click();
+    harness.run_steps(3);
+    harness.get_by_label(choice).click();
+    step_until(harness, choice, |s| {
+        s.browser_named(name).unwrap().from.label() == choice
+    });
+}
+
+/// Secure on a real origin by clicking: with Secure ticked, app.lab.test (plain http) refuses
+/// the cookie — each visit is a stranger and the panel says why — while 127.0.0.1 keeps it.
+#[test]
+fn secure_on_a_real_origin_in_one_click() {
+    let mut harness = harness();
+    open_settings(&mut harness);
+    harness.get_by_label("Secure").click();
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    for _ in 0..2 {
+        let body = click_visit(&mut harness, "Host app.lab.test A", "A");
+        assert_eq!(body, "Number of views 1");
+    }
+    shows(
+        &harness,
+        "Set-Cookie refused: id — Secure, but set over plain http",
+    );
+    let server_host = "127.0.0.1";
+    click_visit(&mut harness, &format!("Host {server_host} A"), "A");
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 2",
+        "loopback is a secure context: the cookie is kept and sent"
+    );
+}
+
+/// Domain by clicking: host-only, api.lab.test gets no cookie (and the panel says whose it
+/// is); with Domain lab.test, app.lab.test's session continues on api.lab.test.
+#[test]
+fn domain_cookies_across_subdomains_in_clicks() {
+    let mut harness = harness();
+    click_visit(&mut harness, "Host app.lab.test A", "A");
+    assert_eq!(
+        click_visit(&mut harness, "Host api.lab.test A", "A"),
+        "Number of views 1"
+    );
+    shows(&harness, "host-only cookie of app.lab.test");
+
+    open_settings(&mut harness);
+    harness
+        .get_by_label("Cookie domain")
+        .set_text_value_accesskit("lab.test");
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    click_visit(&mut harness, "Host app.lab.test B", "B");
+    assert_eq!(
+        click_visit(&mut harness, "Host api.lab.test B", "B"),
+        "Number of views 2",
+        "the Domain cookie reaches the sibling subdomain"
+    );
+    harness.get_by_label(".lab.test");
+}
+
+/// SameSite by clicking: a link on other-site.test carries the (default Lax) cookie; an image
+/// there does not, and the panel says why.
+#[test]
+fn same_site_link_and_image_in_clicks() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    choose_from(&mut harness, "A", "Link on other-site.test");
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 2"
+    );
+    choose_from(&mut harness, "A", "Image on other-site.test");
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 1"
+    );
+    shows(
+        &harness,
+        "Not sent: id — SameSite=Lax, and this is a cross-site subresource",
+    );
+    choose_from(&mut harness, "A", "Address bar");
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 3",
+        "the image's response could not replace the Lax cookie"
+    );
+}
+
+/// Time passing by clicking: with a ten-minute timeout, "+1 h" expires the session and its
+/// cookie at once; the header says the clock is ahead and takes it back with a click.
+#[test]
+fn fast_forward_expires_the_session() {
+    let mut harness = harness();
+    open_settings(&mut harness);
+    harness.get_by_label("After inactivity of").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("Inactivity seconds")
+        .set_value_accesskit(600.0);
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit A", "A", 2);
+    step_until(&mut harness, "the session is listed", |s| {
+        s.sessions.len() == 1
+    });
+    harness.get_by_label("Clock +1 min").click();
+    step_until(&mut harness, "a minute passed", |s| {
+        s.clock_ahead == time::Duration::minutes(1)
+    });
+    assert_eq!(
+        harness.state().state().sessions.len(),
+        1,
+        "a minute expires nothing"
+    );
+    harness.get_by_label("Clock +1 h").click();
+    step_until(&mut harness, "the session and the cookie expired", |s| {
+        s.sessions.is_empty() && s.browser_named("A").unwrap().cookies.is_empty()
+    });
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    harness
+        .get_by_label("Clock +1 h 1 min · back to real time")
+        .click();
+    step_until(&mut harness, "real time again", |s| s.clock_ahead.is_zero());
+    assert!(
+        harness
+            .query_all_by_label_contains("· back to real time")
+            .next()
+            .is_none()
+    );
+}
+
+/// What eframe keeps between launches, in memory.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// The chosen bottom tab is saved when the window closes and chosen again at the next launch.
+#[test]
+fn the_chosen_tab_is_remembered_across_launches() {
+    let mut storage = MemoryStorage::default();
+    {
+        let mut harness = harness();
+        harness.get_by_label("Timeline").click();
+        harness.run_steps(2);
+        eframe::App::save(harness.state_mut(), &mut storage);
+    }
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
+        browsers: 1,
+        store: Default::default(),
+        instances: 1,
+    })
+    .expect("lab starts");
+    let harness = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .build_eframe(move |cc| {
+            SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC).restore(Some(&storage))
+        });
+    assert_eq!(harness.state().bottom_tab(), BottomTab::Timeline);
 }

@@ -479,11 +479,11 @@ fn burst_outcome_ui(ui: &mut egui::Ui, browser: &BrowserState) {
     let dark = ui.visuals().dark_mode;
     let text = match (outcome.before, outcome.after, outcome.lost()) {
         (Some(before), Some(after), Some(0)) => format!(
-            "Last burst: {} at once, views {} → {}, all counted",
+            "Last burst: {} at once, views {} to {}, all counted",
             outcome.sent, before.views, after.views
         ),
         (Some(before), Some(after), Some(lost)) => format!(
-            "Last burst: {} at once, views {} → {}, {lost} increments lost",
+            "Last burst: {} at once, views {} to {}, {lost} increments lost",
             outcome.sent, before.views, after.views
         ),
         _ => format!("Last burst: {} at once", outcome.sent),

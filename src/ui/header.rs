@@ -216,7 +216,6 @@ fn buttons_ui(
                 RichText::new(format!("Clock +{ahead} · back to real time"))
                     .color(theme::warn(dark)),
             )
-            .accessible_name("Back to real time")
             .on_hover_text(format!(
                 "The lab's clock runs {ahead} ahead of real time (the server's expiry and the \
                  browsers' jars follow it). Click to return to real time."
