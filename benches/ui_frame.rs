@@ -102,6 +102,8 @@ fn load_from_outside(
             .build()
             .expect("a runtime");
         runtime.block_on(async {
+            // reqwest is built without a TLS provider of its own (the crate picks ring).
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let client = reqwest::Client::builder()
                 .user_agent("curl/8.0 (ui bench)")
                 .build()

@@ -31,6 +31,8 @@ async fn no_lost_updates_under_64_way_concurrency() {
     let cookie = first.set_cookie_pair().unwrap();
     assert_eq!(views(&first.body), 1);
 
+    // reqwest is built without a TLS provider of its own (the crate picks ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()

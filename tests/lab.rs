@@ -162,7 +162,7 @@ fn failed_visit_is_reported_and_the_lab_goes_on() {
     assert!(body.starts_with("error: could not connect"), "{body}");
     assert!(state.log.iter().any(|l| l.level == LogLevel::Error));
     let bad = visit_url(&lab, &mut state, "A", "ftp://example.com");
-    assert!(bad.contains("not an http:// address"), "{bad}");
+    assert!(bad.contains("not an http:// or https:// address"), "{bad}");
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
 }
 

@@ -116,6 +116,47 @@ fn a_secure_cookie_is_refused_over_plain_http() {
     assert!(last(&state, "A").blocked.is_empty());
 }
 
+/// Over https (the lab's own certificate, trusted by its browsers) app.lab.test is a secure
+/// context: the Secure cookie is stored and sent; over plain http to the same host it stays in
+/// the jar, with the reason, and the http response cannot replace it (a new session's cookie
+/// is refused there), so back on https the first session goes on.
+#[test]
+fn a_secure_cookie_is_stored_over_https_and_not_sent_over_http() {
+    let (lab, mut state) = lab();
+    apply(&lab, &mut state, |s| s.secure = true);
+    let https = format!("https://{APP_HOST}/");
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &https),
+        "Number of views 1"
+    );
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &https),
+        "Number of views 2"
+    );
+    assert!(
+        state.exchanges.back().unwrap().served.is_some(),
+        "the server's record is found over https"
+    );
+    let cookie = &state.browser_named("A").unwrap().cookies[0].cookie;
+    assert!(cookie.secure && cookie.host_only && cookie.domain == APP_HOST);
+
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &at(APP_HOST)),
+        "Number of views 1"
+    );
+    let exchange = last(&state, "A");
+    assert!(exchange.cookie_header.is_none());
+    assert_eq!(exchange.not_sent[0].reason, NotSentReason::SecureOnHttp);
+    assert_eq!(
+        exchange.blocked[0].reason,
+        BlockedReason::SecureFromInsecure
+    );
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &https),
+        "Number of views 3"
+    );
+}
+
 /// Domain=lab.test reaches the sibling api.lab.test (one session on both); a host-only cookie
 /// does not, and says whose it is.
 #[test]

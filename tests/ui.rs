@@ -693,6 +693,25 @@ fn secure_on_a_real_origin_in_one_click() {
         &harness,
         "Set-Cookie refused: id — Secure, but set over plain http",
     );
+    // The same host over https: a secure context, the cookie is kept and sent…
+    assert_eq!(
+        click_visit(&mut harness, "https A", "A"),
+        "Number of views 1"
+    );
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 2"
+    );
+    // …and withheld from plain http, which cannot replace it either.
+    assert_eq!(
+        click_visit(&mut harness, "https A", "A"),
+        "Number of views 1"
+    );
+    shows(&harness, "Not sent: id — Secure: sent over https only");
+    assert_eq!(
+        click_visit(&mut harness, "https A", "A"),
+        "Number of views 3"
+    );
     let server_host = "127.0.0.1";
     click_visit(&mut harness, &format!("Host {server_host} A"), "A");
     assert_eq!(

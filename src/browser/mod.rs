@@ -38,8 +38,8 @@ const MAX_REDIRECTS: usize = 10;
 /// Errors a visit can end in.
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
-    /// The address is not an http URL.
-    #[error("“{0}” is not an http:// address")]
+    /// The address is not an http(s) URL.
+    #[error("“{0}” is not an http:// or https:// address")]
     BadUrl(String),
     /// The server could not be reached.
     #[error("could not connect to {url}: is a server running there?")]
@@ -155,15 +155,21 @@ impl Browser {
         Self::build(user_agent, reqwest::Client::builder(), LabClock::default())
     }
 
-    /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, and its
-    /// jar keeps the lab's time.
+    /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, its jar
+    /// keeps the lab's time, and for https it trusts `authority` (DER) alone — the lab's own
+    /// certificate authority, so `https://app.lab.test/` is a secure context here and nowhere
+    /// else.
     pub fn in_lab(
         user_agent: &str,
         target: LabTarget,
         clock: LabClock,
+        authority: Option<&[u8]>,
     ) -> Result<Self, BrowserError> {
-        let client =
+        let mut client =
             reqwest::Client::builder().dns_resolver(Arc::new(site::LabResolver { target }));
+        if let Some(authority) = authority {
+            client = client.tls_backend_preconfigured(trusting(authority)?);
+        }
         Self::build(user_agent, client, clock)
     }
 
@@ -172,6 +178,9 @@ impl Browser {
         client: reqwest::ClientBuilder,
         clock: LabClock,
     ) -> Result<Self, BrowserError> {
+        // https elsewhere (the user's own server) verifies with the platform's roots through
+        // rustls, on ring (the one provider compiled in).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         // Cookies are applied here rather than by reqwest's cookie provider, so that what an
         // exchange says was sent is exactly what was sent, and redirects are followed by hand
         // so that each hop shows its own cookies.
@@ -227,7 +236,7 @@ impl Browser {
             next = next
                 .join(&location)
                 .ok()
-                .filter(|u| u.scheme() == "http")
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
                 .ok_or(BrowserError::BadUrl(location))?;
         }
     }
@@ -339,6 +348,24 @@ impl Browser {
     }
 }
 
+/// A TLS client configuration that trusts `authority` (DER) and nothing else.
+fn trusting(authority: &[u8]) -> Result<rustls::ClientConfig, BrowserError> {
+    let problem = |e: rustls::Error| BrowserError::Client(format!("TLS: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(authority.to_vec()))
+        .map_err(problem)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(problem)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// Parses an address typed by a user; a missing scheme means http.
 pub fn parse_http_url(text: &str) -> Result<Url, BrowserError> {
     let text = text.trim();
@@ -348,7 +375,7 @@ pub fn parse_http_url(text: &str) -> Result<Url, BrowserError> {
         format!("http://{text}")
     };
     match Url::parse(&with_scheme) {
-        Ok(url) if url.scheme() == "http" && url.host().is_some() => Ok(url),
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
         _ => Err(BrowserError::BadUrl(text.to_owned())),
     }
 }
@@ -408,9 +435,9 @@ mod tests {
             parse_http_url("127.0.0.1:3000").unwrap().as_str(),
             "http://127.0.0.1:3000/"
         );
-        assert!(parse_http_url("ftp://example.com").is_err());
         assert!(parse_http_url("http://").is_err());
-        let err = parse_http_url("https://example.com").unwrap_err();
+        assert!(parse_http_url("https://app.lab.test/").is_ok());
+        let err = parse_http_url("ftp://example.com").unwrap_err();
         assert!(err.to_string().contains("http://"));
     }
 }

@@ -165,7 +165,13 @@ fn add_browser(core: &Core, private: bool) {
         id.0,
         core.tag
     );
-    let browser = match Browser::in_lab(&user_agent, core.lab_target(), core.clock.clone()) {
+    let authority = core.start.1.tls.as_ref().map(|tls| tls.authority_der());
+    let browser = match Browser::in_lab(
+        &user_agent,
+        core.lab_target(),
+        core.clock.clone(),
+        authority,
+    ) {
         Ok(browser) => browser,
         Err(err) => {
             drop(browsers);
@@ -281,6 +287,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
         secret_source: old.secret_source.clone(),
         retired: old.retired.clone(),
         clock: old.clock.clone(),
+        tls: old.tls.clone(),
     };
     for server in core.servers() {
         server.reconfigure(config.clone());

@@ -233,6 +233,29 @@ impl Lab {
             doorbell: Arc::default(),
             waker: Arc::default(),
         };
+        let mut config = config;
+        if config.server.tls.is_none() {
+            // https for the lab's names (and the server's own address), trusted by the lab's
+            // browsers only; without it the lab still serves http.
+            let mut names: Vec<String> = crate::browser::LAB_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .chain([
+                    "localhost".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    "::1".to_owned(),
+                ])
+                .collect();
+            let bound = config.bind.ip().to_string();
+            if !config.bind.ip().is_unspecified() && !names.contains(&bound) {
+                names.push(bound);
+            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            match crate::server::LabTls::generate(&names) {
+                Ok(tls) => config.server.tls = Some(Arc::new(tls)),
+                Err(err) => tracing::warn!(%err, "https is off"),
+            }
+        }
         let core = Arc::new(Core {
             start: (config.bind, config.server.clone()),
             tag: format!("{:08x}", rand::random::<u32>()),

@@ -252,6 +252,9 @@ pub struct ServerConfig {
     /// The clock expiry is judged by: the lab's, which the user may move ahead (clones of a
     /// config share it).
     pub clock: LabClock,
+    /// https on the same port as http, with a certificate only the lab's browsers trust (the
+    /// window's server); `None` serves http only (`serve`).
+    pub tls: Option<std::sync::Arc<super::LabTls>>,
 }
 
 impl ServerConfig {
@@ -263,6 +266,7 @@ impl ServerConfig {
             secret_source: SecretSource::ThisProcess,
             retired: Vec::new(),
             clock: LabClock::default(),
+            tls: None,
         }
     }
 }

@@ -17,6 +17,7 @@ mod secret_file;
 mod session;
 mod sqlite;
 mod store;
+mod tls;
 
 use std::{
     io,
@@ -47,6 +48,7 @@ pub use session::{
 };
 pub use sqlite::SqliteSessions;
 pub use store::{InspectableStore, ListSessions, StoreChange};
+pub use tls::LabTls;
 
 /// Which store the embedded server keeps its sessions in. Its `Display` and `Debug` never show
 /// a Redis password.
@@ -344,6 +346,7 @@ impl RunningServer {
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
         let sweeper = store.spawn_expiry_task();
+        let listener = tls::Listener::new(listener, config.tls.as_deref());
         let inspector = Inspector::new(store.inspect(), config.clone());
         let router = Arc::new(RwLock::new(store.router(
             config,

@@ -233,7 +233,7 @@ fn address_ui(
                 egui::Button::new("Visit"),
             )
             .accessible_name(format!("Visit {name}"))
-            .on_hover_text("GET this address with this browser's cookies (any http:// URL)")
+            .on_hover_text("GET this address with this browser's cookies (any http:// or https:// URL)")
             .clicked();
         if clicked || entered {
             commands.push(lab(Command::Visit {
@@ -351,6 +351,28 @@ fn sites_ui(
                     url,
                 }));
             }
+        }
+        let https = draft.url.trim_start().starts_with("https://");
+        let target = crate::browser::parse_http_url(&draft.url).ok().and_then(|mut url| {
+            url.set_scheme(if https { "http" } else { "https" }).ok()?;
+            Some(url.to_string())
+        });
+        if ui
+            .add_enabled(target.is_some(), egui::Button::selectable(https, "https"))
+            .accessible_name(format!("https {name}"))
+            .on_hover_text(
+                "The same address over https (the embedded server answers both on one port, with \
+                 a certificate only these browsers trust): a secure context, so Secure cookies are \
+                 kept — and then withheld from plain http. Click to switch and visit.",
+            )
+            .clicked()
+            && let Some(url) = target
+        {
+            draft.url.clone_from(&url);
+            commands.push(lab(Command::Visit {
+                browser: browser.id,
+                url,
+            }));
         }
         ui.separator();
         ui.label(RichText::new("From").weak());

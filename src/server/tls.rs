@@ -1,0 +1,175 @@
+//! https for the lab: a certificate authority made per lab, a server certificate for the lab's
+//! names (and 127.0.0.1, localhost) that it signs, and a listener that serves http and https on
+//! one port by the connection's first byte. Only the lab's browsers trust the authority, so
+//! `https://app.lab.test/` is a secure context there, as a real https site is; nothing else on
+//! the machine is asked to trust anything.
+
+use std::{io, net::SocketAddr, sync::Arc};
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::mpsc,
+};
+use tokio_rustls::{TlsAcceptor, server::TlsStream};
+use tokio_util::either::Either;
+
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// How many connections may finish their first bytes at once before the listener waits.
+const PENDING_CONNECTIONS: usize = 1024;
+
+/// The lab's https identity: its authority (which the browsers trust) and the server's
+/// certificate and key.
+#[derive(Clone)]
+pub struct LabTls {
+    authority: CertificateDer<'static>,
+    server: rustls::ServerConfig,
+}
+
+impl std::fmt::Debug for LabTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabTls").finish_non_exhaustive()
+    }
+}
+
+impl LabTls {
+    /// A new authority and a server certificate for `names` (host names or IP addresses),
+    /// made in memory for this process.
+    pub fn generate(names: &[&str]) -> Result<Self, String> {
+        let problem = |e: rcgen::Error| format!("could not make the lab's certificate: {e}");
+        let mut authority = CertificateParams::new(Vec::<String>::new()).map_err(problem)?;
+        authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        authority.distinguished_name.push(
+            DnType::CommonName,
+            "Session Lab's authority (this process only)",
+        );
+        let authority =
+            CertifiedIssuer::self_signed(authority, KeyPair::generate().map_err(problem)?)
+                .map_err(problem)?;
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut server = CertificateParams::new(names).map_err(problem)?;
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "Session Lab's embedded server");
+        let key = KeyPair::generate().map_err(problem)?;
+        let certificate = server.signed_by(&key, &authority).map_err(problem)?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certificate.der().clone(), authority.der().clone()],
+            key,
+        )
+        .map_err(|e| format!("could not use the lab's certificate: {e}"))?;
+        Ok(Self {
+            authority: authority.der().clone(),
+            server,
+        })
+    }
+
+    /// The authority's certificate (DER), for the browsers to trust.
+    pub fn authority_der(&self) -> &[u8] {
+        self.authority.as_ref()
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        let mut config = self.server.clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+/// A connection: plain, or TLS.
+pub type Connection = Either<TcpStream, TlsStream<TcpStream>>;
+
+/// Serves http, and with a [`LabTls`] https on the same port: a connection whose first byte
+/// starts a TLS handshake is handed to TLS. Each new connection's first byte is awaited on a
+/// task of its own, so a client that connects and says nothing holds up no one.
+pub struct Listener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ready_tx: mpsc::Sender<(Connection, SocketAddr)>,
+    ready_rx: mpsc::Receiver<(Connection, SocketAddr)>,
+}
+
+impl Listener {
+    /// Serves plain http on `tcp`, and https too when `tls` is given.
+    pub fn new(tcp: TcpListener, tls: Option<&LabTls>) -> Self {
+        let (ready_tx, ready_rx) = mpsc::channel(PENDING_CONNECTIONS);
+        Self {
+            tcp,
+            tls: tls.map(LabTls::acceptor),
+            ready_tx,
+            ready_rx,
+        }
+    }
+
+    /// Looks at a new connection's first byte and, for TLS, completes the handshake.
+    async fn sort(stream: TcpStream, tls: TlsAcceptor) -> Option<Connection> {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(1) if first[0] == TLS_HANDSHAKE => match tls.accept(stream).await {
+                Ok(stream) => Some(Either::Right(stream)),
+                Err(err) => {
+                    tracing::debug!(%err, "TLS handshake failed");
+                    None
+                }
+            },
+            Ok(_) => Some(Either::Left(stream)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl axum::serve::Listener for Listener {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((stream, addr)) => {
+                        let Some(tls) = self.tls.clone() else {
+                            return (Either::Left(stream), addr);
+                        };
+                        let ready = self.ready_tx.clone();
+                        tokio::spawn(async move {
+                            if let Some(connection) = Self::sort(stream, tls).await {
+                                let _ = ready.send((connection, addr)).await;
+                            }
+                        });
+                    }
+                    Err(err) => accept_failed(err).await,
+                },
+                Some(ready) = self.ready_rx.recv() => return ready,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// As axum does: a connection that failed before it was accepted is skipped; anything else
+/// (too many open files) waits a moment before trying again.
+async fn accept_failed(err: io::Error) {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%err, "accept error");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
