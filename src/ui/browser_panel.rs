@@ -233,7 +233,9 @@ fn address_ui(
                 egui::Button::new("Visit"),
             )
             .accessible_name(format!("Visit {name}"))
-            .on_hover_text("GET this address with this browser's cookies (any http:// or https:// URL)")
+            .on_hover_text(
+                "GET this address with this browser's cookies (any http:// or https:// URL)",
+            )
             .clicked();
         if clicked || entered {
             commands.push(lab(Command::Visit {
