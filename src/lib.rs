@@ -10,6 +10,7 @@
 //!   `demo` command and the tests drive it with commands and read its state.
 //! - [`ui`]: the egui views (one panel per file), no networking.
 
+pub mod audit;
 pub mod browser;
 pub mod clock;
 pub mod lab;
