@@ -55,6 +55,46 @@ enum Mode {
     /// Headless load: many visits from many new browsers, timed (requests/s, p50, p99); with
     /// one browser it also counts the increments lost to concurrency.
     Load(LoadArgs),
+    /// Audit a server's sessions with simulated browsers: cookie attributes, id strength,
+    /// fixation, logout, exposure, expiry, lost updates — each finding with its evidence, why
+    /// it matters and the fix. Exits with 2 when a finding at or above --fail-on is present.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// The server to audit (default: an embedded server started for the run, with this
+    /// command's server flags, --login and --logout set to its routes).
+    #[arg(long)]
+    url: Option<String>,
+    /// A route that changes the session and shows a count (default: the URL itself).
+    #[arg(long, value_name = "PATH")]
+    counter: Option<String>,
+    /// A route that logs in, {user} standing for the user: "/login?user={user}" or
+    /// "POST /login user={user}&password=secret".
+    #[arg(long, value_name = "ROUTE")]
+    login: Option<session_lab::audit::Route>,
+    /// A route that logs out: "/logout" or "POST /logout".
+    #[arg(long, value_name = "ROUTE")]
+    logout: Option<session_lab::audit::Route>,
+    /// The session cookie's name (by default the audit finds it).
+    #[arg(long, value_name = "NAME")]
+    cookie: Option<String>,
+    /// How many fresh session ids to collect for the strength tests (at least 100).
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
+    /// How many requests the lost-update burst sends at once.
+    #[arg(long, default_value_t = 64)]
+    burst: usize,
+    /// Print the report as JSON (one object; findings with stable ids).
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// Print the report as Markdown.
+    #[arg(long)]
+    markdown: bool,
+    /// Exit with 2 when a finding at or above this severity (info, low, medium, high) is found.
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<session_lab::audit::Severity>,
 }
 
 #[derive(Debug, Args)]
@@ -221,14 +261,21 @@ impl clap::builder::TypedValueParser for StoreChoiceParser {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // An audit replays dead and made-up cookies on purpose: the embedded server's warnings
+    // about them would only clutter the report.
+    let default_filter = if matches!(cli.mode, Some(Mode::Audit(_))) {
+        "error"
+    } else {
+        "warn,session_lab=info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,session_lab=info".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.mode.unwrap_or(Mode::Gui) {
         Mode::Gui => ui::run(
             cli.server.lab_config()?,
@@ -239,6 +286,7 @@ fn main() -> anyhow::Result<()> {
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),
         Mode::Load(load) => load_mode(&cli.server, &load),
+        Mode::Audit(audit) => audit_mode(&cli.server, &audit),
         Mode::Demo { url } => demo(&cli.server, url),
     }
 }
@@ -316,6 +364,77 @@ fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
     println!("Session Lab demo against {url}: browser A visits three times, browser B once.\n");
     let report = lab::demo::run(&lab, &mut state, &url)?;
     print!("{report}");
+    Ok(())
+}
+
+fn audit_mode(args: &ServerArgs, audit: &AuditArgs) -> anyhow::Result<()> {
+    use session_lab::audit;
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    let report = runtime.block_on(async {
+        let mut embedded = None;
+        let mut options = match &audit.url {
+            Some(url) => audit::AuditOptions::new(url),
+            None => {
+                let server =
+                    RunningServer::start_with(args.addr(), args.config()?, args.store.clone())
+                        .await?;
+                let mut options = audit::AuditOptions::new(&server.url());
+                options.login = Some("/login?user={user}".parse().map_err(anyhow::Error::msg)?);
+                options.logout = Some("/logout".parse().map_err(anyhow::Error::msg)?);
+                embedded = Some(server);
+                options
+            }
+        };
+        options.counter.clone_from(&audit.counter);
+        if audit.login.is_some() {
+            options.login.clone_from(&audit.login);
+        }
+        if audit.logout.is_some() {
+            options.logout.clone_from(&audit.logout);
+        }
+        options.cookie.clone_from(&audit.cookie);
+        options.samples = audit.samples;
+        options.burst = audit.burst;
+        eprintln!("Auditing {} …", options.url);
+        // Progress on a terminal only, rewritten in place; a log file gets none.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let shown = std::sync::Mutex::new(String::new());
+        let report = audit::run(options, |progress| {
+            if !terminal {
+                return;
+            }
+            let line = if progress.total > 1 {
+                format!("{} {}/{}", progress.stage, progress.done, progress.total)
+            } else {
+                progress.stage.to_owned()
+            };
+            let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
+            if *shown != line {
+                eprint!("\r\x1b[2K  {line}");
+                *shown = line;
+            }
+        })
+        .await;
+        if terminal {
+            eprint!("\r\x1b[2K");
+        }
+        drop(embedded);
+        report.map_err(anyhow::Error::from)
+    })?;
+    if audit.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if audit.markdown {
+        print!("{}", audit::markdown(&report));
+    } else {
+        print!("{}", audit::text(&report));
+    }
+    if let Some(threshold) = audit.fail_on {
+        let failing = report.at_least(threshold);
+        if failing > 0 {
+            eprintln!("{failing} finding(s) at or above {threshold}");
+            std::process::exit(2);
+        }
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 /// The significance level of each test: a position fails when a test's p-value is below it.
@@ -20,7 +21,8 @@ pub const MIN_BITS: usize = 64;
 const FIPS_BLOCK: usize = 20_000;
 
 /// How the tokens are written, and so how they become bits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// Hexadecimal digits: 4 bits each.
     Hex,
@@ -49,7 +51,8 @@ impl Encoding {
 }
 
 /// A pattern that makes ids guessable whatever their length.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Pattern {
     /// Each id is the previous one plus a constant (or nearly: mostly small steps up).
     Sequential {
@@ -73,7 +76,7 @@ impl std::fmt::Display for Pattern {
 }
 
 /// One of FIPS 140-2's tests over the 20,000-bit blocks of the varying bits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FipsResult {
     /// "monobit", "poker", "runs" or "long runs".
     pub test: &'static str,
@@ -84,7 +87,7 @@ pub struct FipsResult {
 }
 
 /// What the sample says about the ids.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Analysis {
     /// How many ids were analysed.
     pub samples: usize,

@@ -209,6 +209,60 @@ impl CookieRow {
     }
 }
 
+/// A `Set-Cookie` header's cookie and attributes, as written (nothing applied yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetCookie {
+    /// The name.
+    pub name: String,
+    /// The value, as sent.
+    pub value: String,
+    /// `HttpOnly` given.
+    pub http_only: bool,
+    /// `Secure` given.
+    pub secure: bool,
+    /// `SameSite`, if given ("Strict", "Lax", "None").
+    pub same_site: Option<String>,
+    /// `Path`, if given.
+    pub path: Option<String>,
+    /// `Domain`, if given.
+    pub domain: Option<String>,
+    /// `Max-Age` in seconds, if given.
+    pub max_age: Option<i64>,
+    /// `Expires`, if given.
+    pub expires: Option<OffsetDateTime>,
+}
+
+impl SetCookie {
+    /// Parses a `Set-Cookie` header value; `None` if it is not a cookie.
+    pub fn parse(header: &str) -> Option<Self> {
+        let cookie = RawCookie::parse(header.to_owned()).ok()?;
+        Some(Self {
+            name: cookie.name().to_owned(),
+            value: cookie.value().to_owned(),
+            http_only: cookie.http_only().unwrap_or(false),
+            secure: cookie.secure().unwrap_or(false),
+            same_site: cookie.same_site().map(|s| s.to_string()),
+            path: cookie.path().map(str::to_owned),
+            domain: cookie.domain().map(str::to_owned),
+            max_age: cookie.max_age().map(|d| d.whole_seconds()),
+            expires: cookie.expires_datetime(),
+        })
+    }
+
+    /// How long it lives from now: `Max-Age`, else `Expires`; `None` for a browser-session
+    /// cookie.
+    pub fn lifetime(&self, now: OffsetDateTime) -> Option<time::Duration> {
+        self.max_age
+            .map(time::Duration::seconds)
+            .or_else(|| self.expires.map(|at| at - now))
+    }
+
+    /// Whether it deletes the cookie (an expiry already past, or an empty value with Max-Age 0).
+    pub fn is_removal(&self, now: OffsetDateTime) -> bool {
+        self.lifetime(now).is_some_and(|left| left <= time::Duration::ZERO)
+    }
+}
+
 /// The `Cookie` header for `url` (if any cookie goes) and the cookies left out, with reasons.
 pub(super) fn request_cookies(
     jar: &CookieStore,

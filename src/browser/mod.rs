@@ -19,7 +19,10 @@ use reqwest_cookie_store::CookieStoreMutex;
 use time::OffsetDateTime;
 use url::Url;
 
-pub use jar::{Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, VisitOptions};
+pub use jar::{
+    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, SetCookie,
+    VisitOptions,
+};
 pub use site::{
     API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, RequestFrom, is_lab_host, site,
 };
@@ -215,10 +218,30 @@ impl Browser {
         url: &str,
         options: VisitOptions,
     ) -> Result<Vec<Exchange>, BrowserError> {
+        self.navigate(url, None, options).await
+    }
+
+    /// Submits a form: `POST url` with `body` (`application/x-www-form-urlencoded`), then
+    /// follows redirects as browsers do (with GET).
+    pub async fn submit(
+        &self,
+        url: &str,
+        body: &str,
+        options: VisitOptions,
+    ) -> Result<Vec<Exchange>, BrowserError> {
+        self.navigate(url, Some(body), options).await
+    }
+
+    async fn navigate(
+        &self,
+        url: &str,
+        mut form: Option<&str>,
+        options: VisitOptions,
+    ) -> Result<Vec<Exchange>, BrowserError> {
         let mut next = parse_http_url(url)?;
         let mut hops = Vec::new();
         loop {
-            let exchange = self.exchange(&next, options).await?;
+            let exchange = self.exchange(&next, form.take(), options).await?;
             let location = if (300..400).contains(&exchange.status) {
                 exchange.header_values("location").next().map(str::to_owned)
             } else {
@@ -291,7 +314,12 @@ impl Browser {
     }
 
     /// One request and its response.
-    async fn exchange(&self, url: &Url, options: VisitOptions) -> Result<Exchange, BrowserError> {
+    async fn exchange(
+        &self,
+        url: &Url,
+        form: Option<&str>,
+        options: VisitOptions,
+    ) -> Result<Exchange, BrowserError> {
         let (cookie_header, not_sent) = jar::request_cookies(
             &self.jar(),
             url,
@@ -299,10 +327,15 @@ impl Browser {
             options,
             self.clock.now(),
         );
-        let mut request = self
-            .client
-            .get(url.clone())
-            .header(header::USER_AGENT, &self.user_agent);
+        let mut request = match form {
+            None => self.client.get(url.clone()),
+            Some(body) => self
+                .client
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body.to_owned()),
+        }
+        .header(header::USER_AGENT, &self.user_agent);
         if let Some(cookies) = &cookie_header {
             request = request.header(header::COOKIE, cookies);
         }
@@ -328,7 +361,7 @@ impl Browser {
         let latency = started.elapsed();
         Ok(Exchange {
             sent_at,
-            method: "GET".to_owned(),
+            method: if form.is_some() { "POST" } else { "GET" }.to_owned(),
             url: url.to_string(),
             cookie_header,
             not_sent,

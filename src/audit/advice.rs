@@ -1,0 +1,154 @@
+//! Why each finding matters, how to fix it (express-session's option, tower-sessions' call, or
+//! the general rule) and where it is described: OWASP WSTG, the ZAP rule that flags it, CWE.
+
+/// The words that go with a finding.
+pub(super) struct Advice {
+    pub why: &'static str,
+    pub fix: &'static str,
+    pub references: &'static [&'static str],
+}
+
+/// The advice for finding `id`.
+pub(super) fn advice(id: &str) -> Advice {
+    match id {
+        "cookie-no-httponly" => Advice {
+            why: "Page scripts can read the session cookie (document.cookie), so one injected \
+                  script (XSS) sends the session to an attacker.",
+            fix: "express-session: cookie: { httpOnly: true } (its default). tower-sessions: \
+                  SessionManagerLayer::with_http_only(true) (its default).",
+            references: &["WSTG-SESS-02", "ZAP 10010", "CWE-1004"],
+        },
+        "cookie-no-secure" => Advice {
+            why: "Without Secure the browser also sends the cookie over plain http, where anyone \
+                  on the network path can read it and take over the session.",
+            fix: "Serve over https and set express-session: cookie: { secure: true } (behind a \
+                  proxy also app.set('trust proxy', 1)); tower-sessions: with_secure(true).",
+            references: &["WSTG-SESS-02", "ZAP 10011", "CWE-614"],
+        },
+        "cookie-no-samesite" => Advice {
+            why: "Without SameSite the cookie's cross-site behaviour is left to each browser's \
+                  default (Lax in Chrome, not everywhere): cross-site requests may carry the \
+                  session (CSRF).",
+            fix: "express-session: cookie: { sameSite: 'lax' } (or 'strict'); tower-sessions: \
+                  with_same_site(SameSite::Lax) (its default is Strict).",
+            references: &["WSTG-SESS-02", "ZAP 10054", "CWE-1275"],
+        },
+        "cookie-samesite-none-insecure" => Advice {
+            why: "Browsers refuse SameSite=None without Secure: the cookie is not stored at all, \
+                  so sessions silently do not stick.",
+            fix: "Add Secure (and serve over https), or use SameSite=Lax unless the session must \
+                  cross sites.",
+            references: &["WSTG-SESS-02", "ZAP 10054", "CWE-1275"],
+        },
+        "cookie-samesite-none" => Advice {
+            why: "SameSite=None sends the session with every request any other site makes \
+                  (images, forms, fetches): every state-changing route needs its own CSRF \
+                  defence.",
+            fix: "Use SameSite=Lax unless the session must cross sites; if it must, protect \
+                  state-changing routes with CSRF tokens.",
+            references: &["WSTG-SESS-05", "ZAP 10054", "CWE-352"],
+        },
+        "cookie-domain-wide" => Advice {
+            why: "A Domain attribute sends the cookie to every subdomain too: any of them (a \
+                  forgotten staging host, user content) receives the session.",
+            fix: "Leave Domain unset (a host-only cookie) unless subdomains must share the \
+                  session. express-session: no cookie.domain; tower-sessions: no with_domain.",
+            references: &["WSTG-SESS-02", "CWE-1275"],
+        },
+        "cookie-long-lived" => Advice {
+            why: "A persistent session cookie that lives for weeks keeps the session alive on \
+                  shared and lost devices long after the user left.",
+            fix: "Keep session cookies short (hours) or browser-session cookies, with an idle \
+                  timeout on the server. express-session: cookie.maxAge; tower-sessions: \
+                  with_expiry(Expiry::OnInactivity(…)).",
+            references: &["WSTG-SESS-07", "CWE-613"],
+        },
+        "cookie-too-large" => Advice {
+            why: "Browsers drop cookies over about 4096 bytes: the session is lost.",
+            fix: "Keep the session's data on the server and only an id in the cookie.",
+            references: &["WSTG-SESS-02", "RFC 6265 §6.1"],
+        },
+        "session-id-guessable" => Advice {
+            why: "An id that follows a pattern (a counter, the time) can be predicted: an \
+                  attacker computes other users' ids and takes over their sessions.",
+            fix: "Make ids from a cryptographically secure random source (express-session's \
+                  default genid, uid-safe, is; tower-sessions' ids are 128 random bits).",
+            references: &["WSTG-SESS-01", "CWE-330", "CWE-341"],
+        },
+        "session-id-weak" => Advice {
+            why: "Fewer than 64 bits of effective entropy lets an attacker find live sessions by \
+                  trying ids (OWASP's floor is 64 bits).",
+            fix: "Use at least 128 random bits from a CSPRNG for every id.",
+            references: &["WSTG-SESS-01", "CWE-331", "OWASP ASVS V3.2.2"],
+        },
+        "session-id-duplicate" => Advice {
+            why: "Two new visitors got the same id: they share one session.",
+            fix: "Make ids from a cryptographically secure random source with enough bits.",
+            references: &["WSTG-SESS-01", "CWE-330"],
+        },
+        "session-fixation-adopted" => Advice {
+            why: "The server keeps a session under an id the client made up: an attacker plants \
+                  an id in a victim's browser, waits for the login, and uses the same id.",
+            fix: "Never create a session under an id the server did not issue (tower-sessions \
+                  and express-session do not); regenerate the id at login.",
+            references: &["WSTG-SESS-03", "ZAP 40013", "CWE-384"],
+        },
+        "session-fixation-login" => Advice {
+            why: "The id stays the same across login: whoever knew it before (a planted or \
+                  sniffed id) holds the logged-in session afterwards.",
+            fix: "Issue a new id at login. express-session: req.session.regenerate(…); \
+                  tower-sessions: session.cycle_id().await.",
+            references: &["WSTG-SESS-03", "ZAP 40013", "CWE-384"],
+        },
+        "logout-session-alive" => Advice {
+            why: "After logout the old cookie still opens the session: a copy of it (a shared \
+                  computer, a stolen cookie) keeps working.",
+            fix: "Delete the session on the server at logout. express-session: \
+                  req.session.destroy(…); tower-sessions: session.delete().await (or flush()).",
+            references: &["WSTG-SESS-06", "CWE-613"],
+        },
+        "logout-cookie-kept" => Advice {
+            why: "The logout response does not clear the cookie, so the browser keeps sending a \
+                  dead id (harmless if the session is gone, confusing if it is not).",
+            fix: "Clear the cookie at logout (res.clearCookie(name) in Express; tower-sessions \
+                  clears it when the session is deleted).",
+            references: &["WSTG-SESS-06"],
+        },
+        "session-id-in-url" => Advice {
+            why: "An id in a URL leaks through the Referer header, logs, history and shared \
+                  links.",
+            fix: "Carry the session only in a cookie; never put the id in URLs or pages.",
+            references: &["WSTG-SESS-04", "ZAP 3", "CWE-598"],
+        },
+        "cache-control-missing" => Advice {
+            why: "A response that sets the session cookie without Cache-Control: no-store may \
+                  be stored by a shared cache and handed, cookie and all, to someone else.",
+            fix: "Send Cache-Control: no-store (or private) on responses that set the session \
+                  cookie or show session data.",
+            references: &["WSTG-SESS-04", "ZAP 10015", "CWE-525"],
+        },
+        "lost-updates" => Advice {
+            why: "Concurrent requests of one session each load it, change it and save it whole: \
+                  the last save wins and the others' changes are lost (express-session and \
+                  plain tower-sessions both do this).",
+            fix: "Serialise a session's requests (a per-session lock), or change session data \
+                  with atomic store operations instead of read-modify-write of the whole \
+                  record.",
+            references: &["CWE-362", "CWE-367"],
+        },
+        "expiry-not-visible" => Advice {
+            why: "Nothing in the cookie says when the session ends: only the server's own idle \
+                  timeout (invisible from outside) ends it. express-session's MemoryStore keeps \
+                  such sessions forever.",
+            fix: "Set an idle timeout on the server and say it in the cookie. express-session: \
+                  cookie.maxAge with rolling: true; tower-sessions: \
+                  with_expiry(Expiry::OnInactivity(…)).",
+            references: &["WSTG-SESS-07", "CWE-613"],
+        },
+        _ => Advice {
+            why: "",
+            fix: "",
+            references: &[],
+        },
+    }
+}

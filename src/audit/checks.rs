@@ -1,0 +1,1033 @@
+//! The checks, run in order with fresh simulated browsers against the target. Each records a
+//! [`CheckResult`], and a [`Finding`] with its evidence for every weakness it sees.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use time::OffsetDateTime;
+use tokio::task::JoinSet;
+
+use crate::browser::{Browser, CookieRow, Exchange, SetCookie, VisitOptions, parse_http_url};
+
+use super::{
+    AuditError, AuditOptions, AuditReport, CheckResult, CheckStatus, Evidence, Finding, Progress,
+    Route, SCHEMA, Severity, advice::advice, entropy,
+};
+
+/// The user agent of the audit's browsers.
+pub(super) const USER_AGENT: &str = concat!(
+    "SessionLab/",
+    env!("CARGO_PKG_VERSION"),
+    " (session audit)"
+);
+
+/// Names servers commonly give their session cookie, most specific first.
+const SESSION_NAMES: [&str; 12] = [
+    "connect.sid",
+    "PHPSESSID",
+    "JSESSIONID",
+    "ASP.NET_SessionId",
+    "laravel_session",
+    "_session_id",
+    "sessionid",
+    "session_id",
+    "session",
+    "sessid",
+    "sid",
+    "id",
+];
+
+/// Lifetimes longer than this make a session cookie "long-lived".
+const LONG_LIVED: time::Duration = time::Duration::days(30);
+
+/// Requests in flight while collecting ids (few, so the ids arrive in about the order they
+/// were issued).
+const SAMPLE_CONCURRENCY: usize = 8;
+
+/// How much of a body evidence keeps.
+const BODY_EXCERPT: usize = 200;
+
+/// The user the audit logs in as.
+const AUDIT_USER: &str = "audit";
+
+/// Runs every check against `options.url`, telling `progress` how far it has come.
+pub async fn run(
+    options: AuditOptions,
+    progress: impl Fn(Progress) + Send + Sync,
+) -> Result<AuditReport, AuditError> {
+    let started = Instant::now();
+    if options.samples < 100 {
+        return Err(AuditError::Options(format!(
+            "{} ids are too few to test (at least 100)",
+            options.samples
+        )));
+    }
+    let target = parse_http_url(&options.url)?;
+    let counter_url = match &options.counter {
+        Some(path) => target
+            .join(path)
+            .map_err(|e| AuditError::Options(format!("--counter {path}: {e}")))?
+            .to_string(),
+        None => target.to_string(),
+    };
+    let mut audit = Audit {
+        options: &options,
+        target: target.to_string(),
+        counter_url,
+        cookie_name: String::new(),
+        checks: Vec::new(),
+        findings: Vec::new(),
+        seen: Vec::new(),
+        session_values: Vec::new(),
+        progress: &progress,
+    };
+    let first = audit.first_contact().await?;
+    audit.cookie_attributes(&first);
+    audit.expiry(&first).await?;
+    audit.fixation().await?;
+    audit.login().await?;
+    audit.logout(&first).await?;
+    audit.lost_updates().await?;
+    let analysis = audit.id_strength().await?;
+    audit.exposure();
+    audit
+        .findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    Ok(AuditReport {
+        schema: SCHEMA,
+        target: audit.target,
+        cookie_name: audit.cookie_name,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        checks: audit.checks,
+        findings: audit.findings,
+        entropy: analysis,
+    })
+}
+
+/// What a new visitor saw first.
+struct FirstContact {
+    /// The exchange whose response set the session cookie.
+    exchange: Exchange,
+    /// The session cookie as set.
+    cookie: SetCookie,
+    /// The page a stranger gets (to tell a live session from a new one later).
+    stranger_body: String,
+}
+
+struct Audit<'a> {
+    options: &'a AuditOptions,
+    target: String,
+    counter_url: String,
+    cookie_name: String,
+    checks: Vec<CheckResult>,
+    findings: Vec<Finding>,
+    /// Every exchange made (but the id sample), to look for the id where it must not be.
+    seen: Vec<Exchange>,
+    /// Session cookie values and ids seen, to look for.
+    session_values: Vec<String>,
+    progress: &'a (dyn Fn(Progress) + Send + Sync),
+}
+
+impl Audit<'_> {
+    fn browser(&self) -> Result<Browser, AuditError> {
+        Ok((self.options.browsers)()?)
+    }
+
+    fn tell(&self, stage: &'static str, done: usize, total: usize) {
+        (self.progress)(Progress { stage, done, total });
+    }
+
+    fn check(&mut self, id: &'static str, name: &'static str, status: CheckStatus, summary: String) {
+        self.checks.push(CheckResult {
+            id,
+            name,
+            status,
+            summary,
+        });
+    }
+
+    fn find(
+        &mut self,
+        check: &'static str,
+        id: &'static str,
+        severity: Severity,
+        title: impl Into<String>,
+        detail: impl Into<String>,
+        evidence: Vec<Evidence>,
+    ) {
+        let advice = advice(id);
+        self.findings.push(Finding {
+            id,
+            check,
+            severity,
+            title: title.into(),
+            detail: detail.into(),
+            evidence,
+            why: advice.why,
+            fix: advice.fix,
+            references: advice.references.to_vec(),
+        });
+    }
+
+    async fn visit(&mut self, browser: &Browser, url: &str) -> Result<Exchange, AuditError> {
+        let hops = browser.visit(url, VisitOptions::default()).await?;
+        self.seen.extend(hops.iter().cloned());
+        Ok(hops.into_iter().last().expect("a visit has at least one hop"))
+    }
+
+    /// The session cookie among `exchange`'s `Set-Cookie`s.
+    fn session_cookie(&self, exchange: &Exchange) -> Option<SetCookie> {
+        exchange
+            .set_cookies()
+            .filter_map(SetCookie::parse)
+            .find(|c| c.name == self.cookie_name)
+    }
+
+    /// A new visitor's first request: which cookie is the session's, and what a stranger sees.
+    async fn first_contact(&mut self) -> Result<FirstContact, AuditError> {
+        self.tell("first visit", 0, 1);
+        let browser = self.browser()?;
+        let url = self.counter_url.clone();
+        for _ in 0..2 {
+            let hops = browser.visit(&url, VisitOptions::default()).await?;
+            self.seen.extend(hops.iter().cloned());
+            for exchange in &hops {
+                let cookies: Vec<SetCookie> =
+                    exchange.set_cookies().filter_map(SetCookie::parse).collect();
+                let chosen = match &self.options.cookie {
+                    Some(name) => cookies.iter().find(|c| &c.name == name),
+                    None => SESSION_NAMES
+                        .iter()
+                        .find_map(|n| cookies.iter().find(|c| c.name.eq_ignore_ascii_case(n)))
+                        .or_else(|| cookies.iter().max_by_key(|c| c.value.len())),
+                };
+                if let Some(cookie) = chosen.filter(|c| !c.value.is_empty()) {
+                    self.cookie_name = cookie.name.clone();
+                    self.session_values.push(cookie.value.clone());
+                    if let Some((id, _)) = inner_id(&cookie.value) {
+                        self.session_values.push(id);
+                    }
+                    let stranger = self.browser()?;
+                    let stranger_body = stranger
+                        .visit(&url, VisitOptions::default())
+                        .await?
+                        .last()
+                        .map(|e| e.body.clone())
+                        .unwrap_or_default();
+                    return Ok(FirstContact {
+                        exchange: exchange.clone(),
+                        cookie: cookie.clone(),
+                        stranger_body,
+                    });
+                }
+            }
+        }
+        Err(AuditError::NoSessionCookie { url })
+    }
+
+    fn cookie_attributes(&mut self, first: &FirstContact) {
+        const CHECK: &str = "cookie-attributes";
+        let cookie = &first.cookie;
+        let evidence = || vec![evidence("the response that set the session cookie", &first.exchange)];
+        let before = self.findings.len();
+        let name = cookie.name.clone();
+        if !cookie.http_only {
+            self.find(
+                CHECK,
+                "cookie-no-httponly",
+                Severity::Medium,
+                format!("Session cookie “{name}” without HttpOnly"),
+                "The Set-Cookie has no HttpOnly attribute: document.cookie shows it to every script on the page.",
+                evidence(),
+            );
+        }
+        let https = first.exchange.url.starts_with("https:");
+        if !cookie.secure {
+            let (severity, detail) = if https {
+                (
+                    Severity::Medium,
+                    "Served over https, but the cookie has no Secure attribute: a single plain-http request sends it in the clear.".to_owned(),
+                )
+            } else {
+                (
+                    Severity::Low,
+                    "The cookie has no Secure attribute (this target is plain http, where Secure would stop it being stored: set it where the site is served over https).".to_owned(),
+                )
+            };
+            self.find(
+                CHECK,
+                "cookie-no-secure",
+                severity,
+                format!("Session cookie “{name}” without Secure"),
+                detail,
+                evidence(),
+            );
+        }
+        match cookie.same_site.as_deref() {
+            None => self.find(
+                CHECK,
+                "cookie-no-samesite",
+                Severity::Low,
+                format!("Session cookie “{name}” without SameSite"),
+                "No SameSite attribute: each browser applies its own default to cross-site requests.",
+                evidence(),
+            ),
+            Some(value) if value.eq_ignore_ascii_case("none") && !cookie.secure => self.find(
+                CHECK,
+                "cookie-samesite-none-insecure",
+                Severity::Medium,
+                format!("Session cookie “{name}”: SameSite=None without Secure"),
+                "Browsers refuse this cookie outright: SameSite=None requires Secure.",
+                evidence(),
+            ),
+            Some(value) if value.eq_ignore_ascii_case("none") => self.find(
+                CHECK,
+                "cookie-samesite-none",
+                Severity::Low,
+                format!("Session cookie “{name}” sent on cross-site requests (SameSite=None)"),
+                "SameSite=None: every other site's images, forms and fetches carry the session.",
+                evidence(),
+            ),
+            Some(_) => {}
+        }
+        if let Some(domain) = &cookie.domain {
+            self.find(
+                CHECK,
+                "cookie-domain-wide",
+                Severity::Low,
+                format!("Session cookie “{name}” shared with every subdomain of {domain}"),
+                format!("Domain={domain}: the browser sends the session to {domain} and all its subdomains."),
+                evidence(),
+            );
+        }
+        let now = OffsetDateTime::now_utc();
+        if let Some(lifetime) = cookie.lifetime(now).filter(|l| *l > LONG_LIVED) {
+            self.find(
+                CHECK,
+                "cookie-long-lived",
+                Severity::Low,
+                format!(
+                    "Session cookie “{name}” lives {} days",
+                    lifetime.whole_days()
+                ),
+                format!(
+                    "The cookie's {} keeps it for {} days, across browser restarts.",
+                    if cookie.max_age.is_some() { "Max-Age" } else { "Expires" },
+                    lifetime.whole_days()
+                ),
+                evidence(),
+            );
+        }
+        let size = cookie.name.len() + cookie.value.len();
+        if size > 4096 {
+            self.find(
+                CHECK,
+                "cookie-too-large",
+                Severity::Medium,
+                format!("Session cookie “{name}” is {size} bytes"),
+                "Browsers keep at most about 4096 bytes of name and value.",
+                evidence(),
+            );
+        }
+        let summary = format!(
+            "“{name}”: {}{}SameSite={}, Path={}{}, {}, {size} bytes",
+            if cookie.http_only { "HttpOnly, " } else { "" },
+            if cookie.secure { "Secure, " } else { "" },
+            cookie.same_site.as_deref().unwrap_or("(unset)"),
+            cookie.path.as_deref().unwrap_or("(unset)"),
+            cookie
+                .domain
+                .as_ref()
+                .map(|d| format!(", Domain={d}"))
+                .unwrap_or_default(),
+            match cookie.lifetime(now) {
+                Some(l) => format!("lives {}", crate::lab::text::duration_text(l)),
+                None => "a browser-session cookie".to_owned(),
+            },
+        );
+        self.close(CHECK, "Session cookie attributes", before, summary);
+    }
+
+    /// Records the check as passed or failed by whether it added findings since `before`.
+    fn close(&mut self, id: &'static str, name: &'static str, before: usize, summary: String) {
+        let status = if self.findings[before..]
+            .iter()
+            .any(|f| f.severity > Severity::Info)
+        {
+            CheckStatus::Failed
+        } else {
+            CheckStatus::Passed
+        };
+        self.check(id, name, status, summary);
+    }
+
+    /// What the cookie and the server's answers show of the session's end: a lifetime, and
+    /// whether each answer renews it (an idle timeout) or not (an absolute one).
+    async fn expiry(&mut self, first: &FirstContact) -> Result<(), AuditError> {
+        const CHECK: &str = "expiry";
+        self.tell("expiry", 0, 1);
+        let before = self.findings.len();
+        let now = OffsetDateTime::now_utc();
+        let summary = match first.cookie.lifetime(now) {
+            None => {
+                self.find(
+                    CHECK,
+                    "expiry-not-visible",
+                    Severity::Info,
+                    "No session timeout visible",
+                    "The cookie has no Max-Age or Expires: it ends when the browser closes, and only the server's own idle timeout (not visible from outside) ends the session before that.",
+                    vec![evidence("the response that set the session cookie", &first.exchange)],
+                );
+                "a browser-session cookie; the server's idle timeout, if any, is not visible".to_owned()
+            }
+            Some(lifetime) => {
+                // Does a later answer renew it?
+                let browser = self.browser()?;
+                let url = self.counter_url.clone();
+                self.visit(&browser, &url).await?;
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+                let again = self.visit(&browser, &url).await?;
+                let renewed = self.session_cookie(&again).is_some();
+                format!(
+                    "the cookie lives {}; {}",
+                    crate::lab::text::duration_text(lifetime),
+                    if renewed {
+                        "every answer renews it (an idle timeout)"
+                    } else {
+                        "later answers do not renew it (an absolute timeout from the session's start)"
+                    }
+                )
+            }
+        };
+        self.close(CHECK, "Session expiry", before, summary);
+        Ok(())
+    }
+
+    /// Does the server keep a session under an id the client invented?
+    async fn fixation(&mut self) -> Result<(), AuditError> {
+        const CHECK: &str = "session-fixation";
+        self.tell("fixation", 0, 1);
+        let before = self.findings.len();
+        let sample = self.session_values.first().cloned().unwrap_or_default();
+        let invented = invent_like(&sample);
+        let browser = self.browser()?;
+        let host = parse_http_url(&self.counter_url)?
+            .host_str()
+            .unwrap_or("")
+            .to_owned();
+        browser
+            .put_cookie(&CookieRow {
+                name: self.cookie_name.clone(),
+                value: invented.clone(),
+                domain: host,
+                host_only: true,
+                path: "/".to_owned(),
+                expires: None,
+                http_only: false,
+                secure: false,
+                same_site: None,
+            })
+            .map_err(AuditError::Options)?;
+        let url = self.counter_url.clone();
+        let one = self.visit(&browser, &url).await?;
+        let two = self.visit(&browser, &url).await?;
+        let replaced = [&one, &two].iter().any(|e| {
+            self.session_cookie(e)
+                .is_some_and(|c| c.value != invented && !c.value.is_empty())
+        });
+        let echoed = self.session_cookie(&one).is_some_and(|c| c.value == invented);
+        let adopted = echoed || (!replaced && one.body != two.body);
+        if adopted {
+            self.find(
+                CHECK,
+                "session-fixation-adopted",
+                Severity::High,
+                "The server adopts a session id the client invented",
+                format!(
+                    "A browser sent {}={} (made up by the audit); the server kept a session under it: {}.",
+                    self.cookie_name,
+                    crate::lab::text::short(&invented),
+                    if echoed {
+                        "it set the very same id back"
+                    } else {
+                        "the next request with it continued the same state, with no new id"
+                    }
+                ),
+                vec![
+                    evidence("the invented id, first request", &one),
+                    evidence("the invented id, second request", &two),
+                ],
+            );
+        }
+        let summary = if adopted {
+            "the server kept a session under an id the client made up".to_owned()
+        } else {
+            "an id the client made up was replaced by one the server issued".to_owned()
+        };
+        self.close(CHECK, "Session fixation (invented id)", before, summary);
+        Ok(())
+    }
+
+    /// Does the id change at login?
+    async fn login(&mut self) -> Result<(), AuditError> {
+        const CHECK: &str = "login-regenerates";
+        const NAME: &str = "New id at login";
+        let Some(route) = self.options.login.clone() else {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "give --login (e.g. \"/login?user={user}\" or \"POST /login user={user}\") to check".to_owned(),
+            );
+            return Ok(());
+        };
+        self.tell("login", 0, 1);
+        let before = self.findings.len();
+        let browser = self.browser()?;
+        let url = self.counter_url.clone();
+        self.visit(&browser, &url).await?;
+        let id_before = self.jar_value(&browser);
+        let exchange = self.follow(&browser, &route).await?;
+        let id_after = self.jar_value(&browser);
+        if exchange.status >= 400 {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                format!("the login route answered {}", exchange.status),
+            );
+            return Ok(());
+        }
+        if let Some(value) = &id_after {
+            self.session_values.push(value.clone());
+        }
+        let summary = match (&id_before, &id_after) {
+            (Some(old), Some(new)) if old == new => {
+                self.find(
+                    CHECK,
+                    "session-fixation-login",
+                    Severity::Medium,
+                    "The session id does not change at login",
+                    format!(
+                        "Before and after {route} the browser holds the same {}={}.",
+                        self.cookie_name,
+                        crate::lab::text::short(old)
+                    ),
+                    vec![evidence("the login", &exchange)],
+                );
+                "the same id before and after login".to_owned()
+            }
+            (Some(_), Some(_)) => "a new id after login".to_owned(),
+            (None, Some(_)) => "a session first made at login".to_owned(),
+            (_, None) => "no session cookie after login".to_owned(),
+        };
+        self.close(CHECK, NAME, before, summary);
+        Ok(())
+    }
+
+    /// Does the old cookie still open the session after logout?
+    async fn logout(&mut self, first: &FirstContact) -> Result<(), AuditError> {
+        const CHECK: &str = "logout-invalidates";
+        const NAME: &str = "Logout ends the session";
+        let Some(route) = self.options.logout.clone() else {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "give --logout (e.g. /logout) to check".to_owned(),
+            );
+            return Ok(());
+        };
+        self.tell("logout", 0, 1);
+        let before = self.findings.len();
+        let browser = self.browser()?;
+        let url = self.counter_url.clone();
+        if let Some(login) = self.options.login.clone() {
+            self.visit(&browser, &url).await?;
+            self.follow(&browser, &login).await?;
+        }
+        self.visit(&browser, &url).await?;
+        let live = self.visit(&browser, &url).await?;
+        let Some(cookie) = browser
+            .cookies()
+            .into_iter()
+            .find(|c| c.name == self.cookie_name)
+        else {
+            self.check(CHECK, NAME, CheckStatus::Skipped, "no session to log out of".to_owned());
+            return Ok(());
+        };
+        let out = self.follow(&browser, &route).await?;
+        let cleared = out
+            .set_cookies()
+            .filter_map(SetCookie::parse)
+            .any(|c| c.name == self.cookie_name && (c.is_removal(OffsetDateTime::now_utc()) || c.value.is_empty()));
+        // The old cookie, replayed by another browser.
+        let replay = self.browser()?;
+        replay.put_cookie(&cookie).map_err(AuditError::Options)?;
+        let again = self.visit(&replay, &url).await?;
+        let replaced = self
+            .session_cookie(&again)
+            .is_some_and(|c| c.value != cookie.value);
+        let alive = !replaced && again.body != first.stranger_body && again.body != live.body;
+        if alive {
+            self.find(
+                CHECK,
+                "logout-session-alive",
+                Severity::High,
+                "The session outlives logout",
+                format!(
+                    "After {route}, the old cookie, replayed from another browser, still opened the session (it answered “{}” where a stranger gets “{}”).",
+                    excerpt(&again.body, 60),
+                    excerpt(&first.stranger_body, 60)
+                ),
+                vec![evidence("the logout", &out), evidence("the old cookie replayed", &again)],
+            );
+        }
+        if !cleared {
+            self.find(
+                CHECK,
+                "logout-cookie-kept",
+                Severity::Low,
+                "Logout does not clear the session cookie",
+                format!("The answer to {route} sets no expired {} cookie.", self.cookie_name),
+                vec![evidence("the logout", &out)],
+            );
+        }
+        let summary = match (alive, cleared) {
+            (false, true) => "the session is deleted and the cookie cleared".to_owned(),
+            (false, false) => "the session is gone, but the cookie is not cleared".to_owned(),
+            (true, _) => "the old cookie still opens the session".to_owned(),
+        };
+        self.close(CHECK, NAME, before, summary);
+        Ok(())
+    }
+
+    /// A burst of concurrent requests on one session: are all its changes kept?
+    async fn lost_updates(&mut self) -> Result<(), AuditError> {
+        const CHECK: &str = "lost-updates";
+        const NAME: &str = "Concurrent requests of one session";
+        let burst = self.options.burst.max(2);
+        self.tell("concurrency", 0, burst);
+        let before = self.findings.len();
+        let browser = self.browser()?;
+        let url = self.counter_url.clone();
+        let start = self.visit(&browser, &url).await?;
+        let Some(first) = last_number(&start.body) else {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "the counter's answer holds no number (give --counter a route that counts)".to_owned(),
+            );
+            return Ok(());
+        };
+        let mut tasks = JoinSet::new();
+        for _ in 0..burst {
+            let (browser, url) = (browser.clone(), url.clone());
+            tasks.spawn(async move { browser.visit(&url, VisitOptions::default()).await });
+        }
+        let mut failed = 0;
+        while let Some(done) = tasks.join_next().await {
+            if !matches!(done, Ok(Ok(_))) {
+                failed += 1;
+            }
+        }
+        let end = self.visit(&browser, &url).await?;
+        let Some(last) = last_number(&end.body) else {
+            self.check(CHECK, NAME, CheckStatus::Skipped, "the last answer holds no number".to_owned());
+            return Ok(());
+        };
+        let expected = first + burst as i64 + 1 - failed;
+        let lost = expected - last;
+        if lost > 0 {
+            self.find(
+                CHECK,
+                "lost-updates",
+                Severity::Medium,
+                format!("{lost} of {burst} concurrent updates lost"),
+                format!(
+                    "{burst} requests at once on one session: the count went from {first} to {last} where {expected} was due."
+                ),
+                vec![evidence("before the burst", &start), evidence("after the burst", &end)],
+            );
+        }
+        let summary = format!(
+            "{burst} at once: {first} to {last}, {}",
+            if lost > 0 {
+                format!("{lost} lost")
+            } else {
+                "all counted".to_owned()
+            }
+        );
+        self.close(CHECK, NAME, before, summary);
+        Ok(())
+    }
+
+    /// Collects fresh ids and tests them.
+    async fn id_strength(&mut self) -> Result<Option<entropy::Analysis>, AuditError> {
+        const CHECK: &str = "session-id-strength";
+        const NAME: &str = "Session id strength";
+        let total = self.options.samples;
+        self.tell("collecting ids", 0, total);
+        let browser = self.browser()?;
+        browser.set_cookies_enabled(false);
+        let url = Arc::new(self.counter_url.clone());
+        let mut values = Vec::with_capacity(total);
+        let mut tasks = JoinSet::new();
+        let mut next = 0;
+        let deadline = Instant::now() + super::STAGE_TIMEOUT;
+        while values.len() < total {
+            while next < total && tasks.len() < SAMPLE_CONCURRENCY {
+                let (browser, url) = (browser.clone(), url.clone());
+                tasks.spawn(async move { browser.visit(&url, VisitOptions::default()).await });
+                next += 1;
+            }
+            let Some(done) = tasks.join_next().await else {
+                break;
+            };
+            if let Ok(Ok(hops)) = done
+                && let Some(cookie) = hops.iter().find_map(|e| self.session_cookie(e))
+            {
+                values.push(cookie.value);
+                if values.len() % 50 == 0 {
+                    self.tell("collecting ids", values.len(), total);
+                }
+            }
+            if next >= total && tasks.is_empty() || Instant::now() > deadline {
+                break;
+            }
+        }
+        self.tell("testing ids", 0, 1);
+        if values.len() < 100 {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                format!("only {} of {total} fresh visits got a session cookie", values.len()),
+            );
+            return Ok(None);
+        }
+        let format = inner_id(&values[0]).map(|(_, format)| format);
+        let ids: Vec<String> = values
+            .iter()
+            .map(|v| inner_id(v).map_or_else(|| v.clone(), |(id, _)| id))
+            .collect();
+        let before = self.findings.len();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let analysis = entropy::analyse(&ids, self.options.alpha, now);
+        let example = ids[0].clone();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let duplicates = ids.len() - unique.len();
+        let seen = format!(
+            "{} ids like {} ({}{}); {}",
+            ids.len(),
+            crate::lab::text::short(&example),
+            analysis.encoding.describe(),
+            format.map(|f| format!(", taken from {f}")).unwrap_or_default(),
+            entropy_summary(&analysis)
+        );
+        if duplicates > 0 {
+            self.find(
+                CHECK,
+                "session-id-duplicate",
+                Severity::High,
+                format!("{duplicates} new visitors got an id already given"),
+                seen.clone(),
+                vec![],
+            );
+        }
+        if let Some(pattern) = &analysis.pattern {
+            self.find(
+                CHECK,
+                "session-id-guessable",
+                Severity::High,
+                format!("Session ids are predictable: {pattern}"),
+                seen.clone(),
+                vec![],
+            );
+        } else if analysis.entropy_bits() < entropy::MIN_BITS as f64 {
+            self.find(
+                CHECK,
+                "session-id-weak",
+                Severity::High,
+                format!(
+                    "Session ids carry about {:.0} bits of entropy (at least {} needed)",
+                    analysis.entropy_bits(),
+                    entropy::MIN_BITS
+                ),
+                seen.clone(),
+                vec![],
+            );
+        }
+        self.close(CHECK, NAME, before, seen);
+        Ok(Some(analysis))
+    }
+
+    /// The id where it must not be (URLs, bodies), and responses that set it without
+    /// Cache-Control.
+    fn exposure(&mut self) {
+        const CHECK: &str = "exposure";
+        let before = self.findings.len();
+        let needles: Vec<String> = self
+            .session_values
+            .iter()
+            .filter(|v| v.len() >= 8)
+            .cloned()
+            .collect();
+        let leaked = self
+            .seen
+            .iter()
+            .find(|e| {
+                needles.iter().any(|needle| {
+                    e.url.contains(needle.as_str())
+                        || e.header_values("location").any(|l| l.contains(needle.as_str()))
+                        || e.body.contains(needle.as_str())
+                })
+            })
+            .cloned();
+        if let Some(exchange) = &leaked {
+            self.find(
+                CHECK,
+                "session-id-in-url",
+                Severity::High,
+                "The session id appears in a URL or a page",
+                format!("The id shows in {}.", exchange.url),
+                vec![evidence("where the id shows", exchange)],
+            );
+        }
+        let uncached = self
+            .seen
+            .iter()
+            .filter(|e| self.session_cookie(e).is_some())
+            .find(|e| {
+                !e.header_values("cache-control").any(|v| {
+                    let v = v.to_ascii_lowercase();
+                    v.contains("no-store") || v.contains("private")
+                })
+            })
+            .cloned();
+        if let Some(exchange) = &uncached {
+            self.find(
+                CHECK,
+                "cache-control-missing",
+                Severity::Low,
+                "Responses that set the session cookie may be cached",
+                format!(
+                    "The response to {} sets {} without Cache-Control: no-store or private.",
+                    exchange.url, self.cookie_name
+                ),
+                vec![evidence("a response that set the session cookie", exchange)],
+            );
+        }
+        let summary = format!(
+            "the id {} in URLs and pages; responses setting it {}",
+            if leaked.is_some() { "shows" } else { "never shows" },
+            if uncached.is_some() {
+                "may be cached"
+            } else {
+                "forbid caching"
+            }
+        );
+        self.close(CHECK, "Session id exposure", before, summary);
+    }
+
+    /// Follows a route (GET or POST form), with `{user}` filled in.
+    async fn follow(&mut self, browser: &Browser, route: &Route) -> Result<Exchange, AuditError> {
+        let path = route.path.replace("{user}", AUDIT_USER);
+        let url = parse_http_url(&self.target)?
+            .join(&path)
+            .map_err(|e| AuditError::Options(format!("{route}: {e}")))?
+            .to_string();
+        let hops = match &route.body {
+            Some(body) => {
+                browser
+                    .submit(&url, &body.replace("{user}", AUDIT_USER), VisitOptions::default())
+                    .await?
+            }
+            None => browser.visit(&url, VisitOptions::default()).await?,
+        };
+        self.seen.extend(hops.iter().cloned());
+        // The first hop is the route's own answer (its Set-Cookie); redirects follow.
+        Ok(hops.into_iter().next().expect("a visit has at least one hop"))
+    }
+
+    /// The session cookie's value in `browser`'s jar.
+    fn jar_value(&self, browser: &Browser) -> Option<String> {
+        browser
+            .cookies()
+            .into_iter()
+            .find(|c| c.name == self.cookie_name)
+            .map(|c| c.value)
+    }
+}
+
+fn entropy_summary(analysis: &entropy::Analysis) -> String {
+    if let Some(pattern) = &analysis.pattern {
+        return format!("predictable: {pattern}");
+    }
+    let fips = if analysis.fips.is_empty() {
+        String::new()
+    } else {
+        let passed: Vec<String> = analysis
+            .fips
+            .iter()
+            .map(|f| format!("{} {}/{}", f.test, f.passed, f.blocks))
+            .collect();
+        format!("; FIPS 140-2 blocks passed: {}", passed.join(", "))
+    };
+    format!(
+        "about {:.0} bits of effective entropy ({} of {} bit positions pass at {}; {} constant){fips}",
+        analysis.entropy_bits(),
+        analysis.effective_bits,
+        analysis.bit_positions,
+        analysis.alpha,
+        analysis.constant_bits
+    )
+}
+
+/// The evidence of one exchange.
+fn evidence(what: &str, exchange: &Exchange) -> Evidence {
+    Evidence {
+        what: what.to_owned(),
+        request: format!("{} {}", exchange.method, exchange.url),
+        cookie: exchange.cookie_header.clone(),
+        status: exchange.status,
+        set_cookie: exchange.set_cookies().map(str::to_owned).collect(),
+        headers: exchange
+            .response_headers
+            .iter()
+            .filter(|(n, _)| {
+                n.eq_ignore_ascii_case("cache-control") || n.eq_ignore_ascii_case("location")
+            })
+            .cloned()
+            .collect(),
+        body: excerpt(&exchange.body, BODY_EXCERPT),
+    }
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(max).collect::<String>())
+    }
+}
+
+/// The last number in a page ("Number of views 12" → 12).
+fn last_number(body: &str) -> Option<i64> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .rfind(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+/// The id inside a signed cookie value, and the format it was recognised as.
+pub(super) fn inner_id(value: &str) -> Option<(String, &'static str)> {
+    let decoded = percent_decode(value);
+    if let Some(rest) = decoded.strip_prefix("s:")
+        && let Some((id, signature)) = rest.rsplit_once('.')
+        && !id.is_empty()
+        && !signature.is_empty()
+    {
+        return Some((id.to_owned(), "express-session's signed value s:ID.SIGNATURE"));
+    }
+    // The cookie crate's signed value (tower-sessions): 44 characters of base64 HMAC-SHA256,
+    // then the value.
+    let (signature, id) = (decoded.get(..44)?, decoded.get(44..)?);
+    (signature.ends_with('=')
+        && signature[..43]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        && !id.is_empty())
+    .then(|| {
+        (
+            id.to_owned(),
+            "a signed value: base64 HMAC-SHA256, then the id (the cookie crate's, as tower-sessions writes it)",
+        )
+    })
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A value shaped like `sample` that no server issued: the id part made up from the same
+/// characters (a signed format keeps its shape, with a made-up signature).
+fn invent_like(sample: &str) -> String {
+    let made_up = |like: &str| -> String {
+        let chars: Vec<char> = {
+            let mut set: Vec<char> = like.chars().collect();
+            set.sort_unstable();
+            set.dedup();
+            if set.len() < 2 {
+                "abcdefghijklmnopqrstuvwxyz0123456789".chars().collect()
+            } else {
+                set
+            }
+        };
+        (0..like.chars().count().max(16))
+            .map(|_| chars[rand::random_range(0..chars.len())])
+            .collect()
+    };
+    match inner_id(sample) {
+        Some((id, format)) if format.starts_with("express") => {
+            format!("s%3A{}.{}", made_up(&id), made_up("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijk"))
+        }
+        Some((id, _)) => {
+            let signature: String = made_up("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+            format!("{}={}", &signature[..43.min(signature.len())], made_up(&id))
+        }
+        None => made_up(sample),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// express-session's and the cookie crate's signed values give up their ids.
+    #[test]
+    fn signed_values_give_up_their_ids() {
+        assert_eq!(
+            inner_id("s%3AabcDEF123.sigSIG").map(|(id, _)| id).as_deref(),
+            Some("abcDEF123")
+        );
+        let signed = format!("{}{}", "A".repeat(43) + "=", "Xyz_-0123456789abcdefg");
+        assert_eq!(
+            inner_id(&signed).map(|(id, _)| id).as_deref(),
+            Some("Xyz_-0123456789abcdefg")
+        );
+        assert_eq!(inner_id("plainvalue"), None);
+        let invented = invent_like(&signed);
+        assert_eq!(invented.len(), signed.len());
+        assert!(inner_id(&invented).is_some());
+        assert_ne!(invented, signed);
+    }
+
+    /// The counter's number is the last one in the page.
+    #[test]
+    fn the_last_number_is_the_count() {
+        assert_eq!(last_number("Number of views 12"), Some(12));
+        assert_eq!(last_number("no number"), None);
+    }
+}
