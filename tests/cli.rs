@@ -555,3 +555,75 @@ fn a_naive_server_with_store_latency_loses_updates() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(home);
 }
+
+/// `audit` against the embedded server: JSON with stable finding ids on stdout, the exit code
+/// following --fail-on (2 when a finding at or above it is present, 0 otherwise), and a clear
+/// message for a target that sets no cookie.
+#[test]
+fn audit_reports_as_json_and_fails_on_a_threshold() {
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .env("XDG_DATA_HOME", data_home("audit"))
+            .args(["audit", "--port", "0", "--samples", "200"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let output = run(&["--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "cache-control-missing",
+            "cookie-no-secure",
+            "expiry-not-visible"
+        ]
+    );
+    assert_eq!(report["cookie_name"], "id");
+    assert!(report["entropy"]["effective_bits"].as_u64().unwrap() >= 120);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks.iter().all(|c| c["status"] != "skipped"),
+        "{checks:?}"
+    );
+
+    assert_eq!(run(&["--fail-on", "low"]).status.code(), Some(2));
+    let output = run(&["--fail-on", "medium", "--markdown"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("# Session audit of http://"));
+
+    // A server that sets no cookie: a clear error, not a report.
+    let quiet = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = quiet.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in quiet.incoming().flatten().take(8) {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi");
+        }
+    });
+    let output = Command::new(BIN)
+        .args(["audit", "--url", &format!("http://{addr}/")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("set no cookie for a new visitor"),
+        "{stderr}"
+    );
+}

@@ -1,10 +1,7 @@
 //! The checks, run in order with fresh simulated browsers against the target. Each records a
 //! [`CheckResult`], and a [`Finding`] with its evidence for every weakness it sees.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use time::OffsetDateTime;
 use tokio::task::JoinSet;
@@ -17,11 +14,8 @@ use super::{
 };
 
 /// The user agent of the audit's browsers.
-pub(super) const USER_AGENT: &str = concat!(
-    "SessionLab/",
-    env!("CARGO_PKG_VERSION"),
-    " (session audit)"
-);
+pub(super) const USER_AGENT: &str =
+    concat!("SessionLab/", env!("CARGO_PKG_VERSION"), " (session audit)");
 
 /// Names servers commonly give their session cookie, most specific first.
 const SESSION_NAMES: [&str; 12] = [
@@ -139,7 +133,13 @@ impl Audit<'_> {
         (self.progress)(Progress { stage, done, total });
     }
 
-    fn check(&mut self, id: &'static str, name: &'static str, status: CheckStatus, summary: String) {
+    fn check(
+        &mut self,
+        id: &'static str,
+        name: &'static str,
+        status: CheckStatus,
+        summary: String,
+    ) {
         self.checks.push(CheckResult {
             id,
             name,
@@ -174,7 +174,10 @@ impl Audit<'_> {
     async fn visit(&mut self, browser: &Browser, url: &str) -> Result<Exchange, AuditError> {
         let hops = browser.visit(url, VisitOptions::default()).await?;
         self.seen.extend(hops.iter().cloned());
-        Ok(hops.into_iter().last().expect("a visit has at least one hop"))
+        Ok(hops
+            .into_iter()
+            .last()
+            .expect("a visit has at least one hop"))
     }
 
     /// The session cookie among `exchange`'s `Set-Cookie`s.
@@ -194,8 +197,10 @@ impl Audit<'_> {
             let hops = browser.visit(&url, VisitOptions::default()).await?;
             self.seen.extend(hops.iter().cloned());
             for exchange in &hops {
-                let cookies: Vec<SetCookie> =
-                    exchange.set_cookies().filter_map(SetCookie::parse).collect();
+                let cookies: Vec<SetCookie> = exchange
+                    .set_cookies()
+                    .filter_map(SetCookie::parse)
+                    .collect();
                 let chosen = match &self.options.cookie {
                     Some(name) => cookies.iter().find(|c| &c.name == name),
                     None => SESSION_NAMES
@@ -230,7 +235,12 @@ impl Audit<'_> {
     fn cookie_attributes(&mut self, first: &FirstContact) {
         const CHECK: &str = "cookie-attributes";
         let cookie = &first.cookie;
-        let evidence = || vec![evidence("the response that set the session cookie", &first.exchange)];
+        let evidence = || {
+            vec![evidence(
+                "the response that set the session cookie",
+                &first.exchange,
+            )]
+        };
         let before = self.findings.len();
         let name = cookie.name.clone();
         if !cookie.http_only {
@@ -314,7 +324,11 @@ impl Audit<'_> {
                 ),
                 format!(
                     "The cookie's {} keeps it for {} days, across browser restarts.",
-                    if cookie.max_age.is_some() { "Max-Age" } else { "Expires" },
+                    if cookie.max_age.is_some() {
+                        "Max-Age"
+                    } else {
+                        "Expires"
+                    },
                     lifetime.whole_days()
                 ),
                 evidence(),
@@ -380,14 +394,14 @@ impl Audit<'_> {
                     "The cookie has no Max-Age or Expires: it ends when the browser closes, and only the server's own idle timeout (not visible from outside) ends the session before that.",
                     vec![evidence("the response that set the session cookie", &first.exchange)],
                 );
-                "a browser-session cookie; the server's idle timeout, if any, is not visible".to_owned()
+                "a browser-session cookie; the server's idle timeout, if any, is not visible"
+                    .to_owned()
             }
             Some(lifetime) => {
                 // Does a later answer renew it?
                 let browser = self.browser()?;
                 let url = self.counter_url.clone();
                 self.visit(&browser, &url).await?;
-                tokio::time::sleep(Duration::from_millis(1100)).await;
                 let again = self.visit(&browser, &url).await?;
                 let renewed = self.session_cookie(&again).is_some();
                 format!(
@@ -437,7 +451,9 @@ impl Audit<'_> {
             self.session_cookie(e)
                 .is_some_and(|c| c.value != invented && !c.value.is_empty())
         });
-        let echoed = self.session_cookie(&one).is_some_and(|c| c.value == invented);
+        let echoed = self
+            .session_cookie(&one)
+            .is_some_and(|c| c.value == invented);
         let adopted = echoed || (!replaced && one.body != two.body);
         if adopted {
             self.find(
@@ -555,14 +571,19 @@ impl Audit<'_> {
             .into_iter()
             .find(|c| c.name == self.cookie_name)
         else {
-            self.check(CHECK, NAME, CheckStatus::Skipped, "no session to log out of".to_owned());
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "no session to log out of".to_owned(),
+            );
             return Ok(());
         };
         let out = self.follow(&browser, &route).await?;
-        let cleared = out
-            .set_cookies()
-            .filter_map(SetCookie::parse)
-            .any(|c| c.name == self.cookie_name && (c.is_removal(OffsetDateTime::now_utc()) || c.value.is_empty()));
+        let cleared = out.set_cookies().filter_map(SetCookie::parse).any(|c| {
+            c.name == self.cookie_name
+                && (c.is_removal(OffsetDateTime::now_utc()) || c.value.is_empty())
+        });
         // The old cookie, replayed by another browser.
         let replay = self.browser()?;
         replay.put_cookie(&cookie).map_err(AuditError::Options)?;
@@ -591,7 +612,10 @@ impl Audit<'_> {
                 "logout-cookie-kept",
                 Severity::Low,
                 "Logout does not clear the session cookie",
-                format!("The answer to {route} sets no expired {} cookie.", self.cookie_name),
+                format!(
+                    "The answer to {route} sets no expired {} cookie.",
+                    self.cookie_name
+                ),
                 vec![evidence("the logout", &out)],
             );
         }
@@ -614,12 +638,14 @@ impl Audit<'_> {
         let browser = self.browser()?;
         let url = self.counter_url.clone();
         let start = self.visit(&browser, &url).await?;
+        let held = self.jar_value(&browser);
         let Some(first) = last_number(&start.body) else {
             self.check(
                 CHECK,
                 NAME,
                 CheckStatus::Skipped,
-                "the counter's answer holds no number (give --counter a route that counts)".to_owned(),
+                "the counter's answer holds no number (give --counter a route that counts)"
+                    .to_owned(),
             );
             return Ok(());
         };
@@ -635,8 +661,22 @@ impl Audit<'_> {
             }
         }
         let end = self.visit(&browser, &url).await?;
+        if held.is_none() || held != self.jar_value(&browser) {
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "the session did not stay the same through the burst".to_owned(),
+            );
+            return Ok(());
+        }
         let Some(last) = last_number(&end.body) else {
-            self.check(CHECK, NAME, CheckStatus::Skipped, "the last answer holds no number".to_owned());
+            self.check(
+                CHECK,
+                NAME,
+                CheckStatus::Skipped,
+                "the last answer holds no number".to_owned(),
+            );
             return Ok(());
         };
         let expected = first + burst as i64 + 1 - failed;
@@ -705,7 +745,10 @@ impl Audit<'_> {
                 CHECK,
                 NAME,
                 CheckStatus::Skipped,
-                format!("only {} of {total} fresh visits got a session cookie", values.len()),
+                format!(
+                    "only {} of {total} fresh visits got a session cookie",
+                    values.len()
+                ),
             );
             return Ok(None);
         }
@@ -727,7 +770,9 @@ impl Audit<'_> {
             ids.len(),
             crate::lab::text::short(&example),
             analysis.encoding.describe(),
-            format.map(|f| format!(", taken from {f}")).unwrap_or_default(),
+            format
+                .map(|f| format!(", taken from {f}"))
+                .unwrap_or_default(),
             entropy_summary(&analysis)
         );
         if duplicates > 0 {
@@ -784,7 +829,8 @@ impl Audit<'_> {
             .find(|e| {
                 needles.iter().any(|needle| {
                     e.url.contains(needle.as_str())
-                        || e.header_values("location").any(|l| l.contains(needle.as_str()))
+                        || e.header_values("location")
+                            .any(|l| l.contains(needle.as_str()))
                         || e.body.contains(needle.as_str())
                 })
             })
@@ -825,7 +871,11 @@ impl Audit<'_> {
         }
         let summary = format!(
             "the id {} in URLs and pages; responses setting it {}",
-            if leaked.is_some() { "shows" } else { "never shows" },
+            if leaked.is_some() {
+                "shows"
+            } else {
+                "never shows"
+            },
             if uncached.is_some() {
                 "may be cached"
             } else {
@@ -845,14 +895,21 @@ impl Audit<'_> {
         let hops = match &route.body {
             Some(body) => {
                 browser
-                    .submit(&url, &body.replace("{user}", AUDIT_USER), VisitOptions::default())
+                    .submit(
+                        &url,
+                        &body.replace("{user}", AUDIT_USER),
+                        VisitOptions::default(),
+                    )
                     .await?
             }
             None => browser.visit(&url, VisitOptions::default()).await?,
         };
         self.seen.extend(hops.iter().cloned());
         // The first hop is the route's own answer (its Set-Cookie); redirects follow.
-        Ok(hops.into_iter().next().expect("a visit has at least one hop"))
+        Ok(hops
+            .into_iter()
+            .next()
+            .expect("a visit has at least one hop"))
     }
 
     /// The session cookie's value in `browser`'s jar.
@@ -933,7 +990,10 @@ pub(super) fn inner_id(value: &str) -> Option<(String, &'static str)> {
         && !id.is_empty()
         && !signature.is_empty()
     {
-        return Some((id.to_owned(), "express-session's signed value s:ID.SIGNATURE"));
+        return Some((
+            id.to_owned(),
+            "express-session's signed value s:ID.SIGNATURE",
+        ));
     }
     // The cookie crate's signed value (tower-sessions): 44 characters of base64 HMAC-SHA256,
     // then the value.
@@ -991,10 +1051,17 @@ fn invent_like(sample: &str) -> String {
     };
     match inner_id(sample) {
         Some((id, format)) if format.starts_with("express") => {
-            format!("s%3A{}.{}", made_up(&id), made_up("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijk"))
+            format!(
+                "s%3A{}.{}",
+                made_up(&id),
+                made_up(
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijk"
+                )
+            )
         }
         Some((id, _)) => {
-            let signature: String = made_up("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+            let signature: String =
+                made_up("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
             format!("{}={}", &signature[..43.min(signature.len())], made_up(&id))
         }
         None => made_up(sample),
@@ -1009,7 +1076,9 @@ mod tests {
     #[test]
     fn signed_values_give_up_their_ids() {
         assert_eq!(
-            inner_id("s%3AabcDEF123.sigSIG").map(|(id, _)| id).as_deref(),
+            inner_id("s%3AabcDEF123.sigSIG")
+                .map(|(id, _)| id)
+                .as_deref(),
             Some("abcDEF123")
         );
         let signed = format!("{}{}", "A".repeat(43) + "=", "Xyz_-0123456789abcdefg");

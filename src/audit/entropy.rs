@@ -514,6 +514,11 @@ fn pattern(tokens: &[String], now: i64) -> Option<Pattern> {
     if numbers.len() * 10 < tokens.len() * 9 {
         return None;
     }
+    if let Some(step) = common_gap(&numbers) {
+        // Issued in order but collected a few at a time (or shared with other clients): in
+        // sorted order most gaps are one and the same step. Random numbers' gaps never are.
+        return Some(Pattern::Sequential { step });
+    }
     let steps: Vec<i128> = numbers.windows(2).map(|w| w[1] - w[0]).collect();
     let up = steps.iter().filter(|s| **s > 0).count();
     if steps.is_empty() || up * 10 < steps.len() * 9 {
@@ -536,6 +541,23 @@ fn pattern(tokens: &[String], now: i64) -> Option<Pattern> {
             .map_or(median, |(s, _)| s);
         Pattern::Sequential { step }
     })
+}
+
+/// The gap most of the sorted distinct numbers are apart, if at least half of them are.
+fn common_gap(numbers: &[i128]) -> Option<i128> {
+    let mut sorted = numbers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let gaps: Vec<i128> = sorted.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.len() < 10 {
+        return None;
+    }
+    let mut counts = std::collections::HashMap::new();
+    for gap in &gaps {
+        *counts.entry(*gap).or_insert(0usize) += 1;
+    }
+    let (gap, count) = counts.into_iter().max_by_key(|(g, c)| (*c, -*g))?;
+    (count * 2 >= gaps.len()).then_some(gap)
 }
 
 /// The number a token is: decimal, hexadecimal, or a leading run of at least six digits.
@@ -602,6 +624,17 @@ mod tests {
         assert_eq!((analysis.bit_positions, analysis.constant_bits), (132, 4));
         assert!(analysis.effective_bits >= 124, "{analysis:?}");
         assert!(analysis.entropy_bits() >= 124.0);
+    }
+
+    /// A counter collected a few at a time (out of order) is still found.
+    #[test]
+    fn a_shuffled_counter_is_found() {
+        let mut ids: Vec<String> = (5000..6000).map(|n: u32| (n * 3).to_string()).collect();
+        for chunk in ids.chunks_mut(8) {
+            chunk.reverse();
+        }
+        let analysis = analyse(&ids, DEFAULT_ALPHA, NOW);
+        assert_eq!(analysis.pattern, Some(Pattern::Sequential { step: 3 }));
     }
 
     /// A counter scores near zero and is named as sequential, in decimal and in hex.

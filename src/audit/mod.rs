@@ -59,7 +59,9 @@ impl FromStr for Severity {
             "low" => Ok(Self::Low),
             "medium" => Ok(Self::Medium),
             "high" => Ok(Self::High),
-            _ => Err(format!("“{text}” is not a severity (info, low, medium, high)")),
+            _ => Err(format!(
+                "“{text}” is not a severity (info, low, medium, high)"
+            )),
         }
     }
 }
@@ -112,7 +114,9 @@ impl fmt::Display for Route {
     }
 }
 
-/// Makes a fresh simulated browser (its own empty jar) for each part of the audit.
+/// Makes a fresh simulated browser (its own empty jar) for each part of the audit: a probe that
+/// keeps every cookie the server sets ([`Browser::client`]), so the server is tested, not a
+/// browser's rules.
 pub type BrowserFactory = Arc<dyn Fn() -> Result<Browser, BrowserError> + Send + Sync>;
 
 /// What to audit and how.
@@ -151,7 +155,7 @@ impl AuditOptions {
             samples: 1000,
             burst: 64,
             alpha: entropy::DEFAULT_ALPHA,
-            browsers: Arc::new(|| Browser::new(checks::USER_AGENT)),
+            browsers: Arc::new(|| Browser::client(checks::USER_AGENT)),
         }
     }
 }

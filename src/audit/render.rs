@@ -114,7 +114,11 @@ pub fn markdown(report: &AuditReport) -> String {
             finding.detail
         );
         for evidence in &finding.evidence {
-            let _ = writeln!(out, "Evidence — {}:\n\n```http\n{}", evidence.what, evidence.request);
+            let _ = writeln!(
+                out,
+                "Evidence — {}:\n\n```http\n{}",
+                evidence.what, evidence.request
+            );
             if let Some(cookie) = &evidence.cookie {
                 let _ = writeln!(out, "Cookie: {cookie}");
             }
@@ -130,7 +134,11 @@ pub fn markdown(report: &AuditReport) -> String {
             }
             let _ = writeln!(out, "```\n");
         }
-        let _ = writeln!(out, "**Why it matters.** {}\n\n**Fix.** {}", finding.why, finding.fix);
+        let _ = writeln!(
+            out,
+            "**Why it matters.** {}\n\n**Fix.** {}",
+            finding.why, finding.fix
+        );
     }
     out
 }

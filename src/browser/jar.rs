@@ -18,6 +18,18 @@ pub struct VisitOptions {
     pub from: RequestFrom,
 }
 
+/// Which rules the jar applies beyond domain, path and expiry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rules {
+    /// A browser's (Chrome's): Secure only over https (and to localhost), SameSite by where
+    /// the request came from, refusals of Secure from http and None without Secure.
+    #[default]
+    Browser,
+    /// A plain HTTP client's, for probing a server (the audit): every cookie the server sets
+    /// is kept and sent back, whatever its Secure and SameSite say.
+    Client,
+}
+
 /// Why a cookie in the jar was not sent with a request (as DevTools explains it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NotSentReason {
@@ -259,7 +271,8 @@ impl SetCookie {
 
     /// Whether it deletes the cookie (an expiry already past, or an empty value with Max-Age 0).
     pub fn is_removal(&self, now: OffsetDateTime) -> bool {
-        self.lifetime(now).is_some_and(|left| left <= time::Duration::ZERO)
+        self.lifetime(now)
+            .is_some_and(|left| left <= time::Duration::ZERO)
     }
 }
 
@@ -270,11 +283,12 @@ pub(super) fn request_cookies(
     enabled: bool,
     options: VisitOptions,
     now: OffsetDateTime,
+    rules: Rules,
 ) -> (Option<String>, Vec<NotSent>) {
     let mut sent: Vec<&cookie_store::Cookie<'static>> = Vec::new();
     let mut not_sent = Vec::new();
     for cookie in jar.iter_any() {
-        match not_sent_reason(cookie, url, enabled, options, now) {
+        match not_sent_reason(cookie, url, enabled, options, now, rules) {
             None => sent.push(cookie),
             Some(reason) => not_sent.push(NotSent {
                 key: key_of(cookie),
@@ -302,6 +316,7 @@ pub(super) fn store_response_cookies<'a>(
     enabled: bool,
     options: VisitOptions,
     now: OffsetDateTime,
+    rules: Rules,
 ) -> Vec<Blocked> {
     let mut blocked = Vec::new();
     for header in set_cookie_headers {
@@ -316,10 +331,10 @@ pub(super) fn store_response_cookies<'a>(
                 continue;
             }
         };
-        let refusal = if enabled {
-            refusal(&cookie, url, options)
-        } else {
-            Some(BlockedReason::CookiesOff)
+        let refusal = match (enabled, rules) {
+            (false, _) => Some(BlockedReason::CookiesOff),
+            (true, Rules::Browser) => refusal(&cookie, url, options),
+            (true, Rules::Client) => None,
         };
         if let Some(reason) = refusal {
             blocked.push(Blocked {
@@ -462,6 +477,7 @@ fn not_sent_reason(
     enabled: bool,
     options: VisitOptions,
     now: OffsetDateTime,
+    rules: Rules,
 ) -> Option<NotSentReason> {
     if !enabled {
         return Some(NotSentReason::CookiesOff);
@@ -475,6 +491,9 @@ fn not_sent_reason(
     }
     if !cookie.path.matches(url) {
         return Some(NotSentReason::PathMismatch);
+    }
+    if rules == Rules::Client {
+        return None;
     }
     if cookie.secure().unwrap_or(false) && !is_secure_context(url) {
         return Some(NotSentReason::SecureOnHttp);
@@ -557,6 +576,7 @@ mod tests {
             true,
             VisitOptions { from },
             OffsetDateTime::now_utc(),
+            Rules::Browser,
         )
     }
 
@@ -567,9 +587,21 @@ mod tests {
         jar
     }
 
-    fn header(jar: &CookieStore, to: &str, from: RequestFrom) -> Option<String> {
+    /// What a browser sends to `to` for a request from `from`, and what it keeps back.
+    fn request(jar: &CookieStore, to: &str, from: RequestFrom) -> (Option<String>, Vec<NotSent>) {
         let options = VisitOptions { from };
-        request_cookies(jar, &url(to), true, options, OffsetDateTime::now_utc()).0
+        request_cookies(
+            jar,
+            &url(to),
+            true,
+            options,
+            OffsetDateTime::now_utc(),
+            Rules::Browser,
+        )
+    }
+
+    fn header(jar: &CookieStore, to: &str, from: RequestFrom) -> Option<String> {
+        request(jar, to, from).0
     }
 
     /// The cookies sent, sorted (cookies of equal path go in no set order).
@@ -585,10 +617,8 @@ mod tests {
     }
 
     fn reasons(jar: &CookieStore, to: &str, from: RequestFrom) -> Vec<(String, NotSentReason)> {
-        let options = VisitOptions { from };
-        let (_, not_sent) =
-            request_cookies(jar, &url(to), true, options, OffsetDateTime::now_utc());
-        not_sent
+        request(jar, to, from)
+            .1
             .into_iter()
             .map(|n| (n.key.name, n.reason))
             .collect()
@@ -661,8 +691,14 @@ mod tests {
     fn expired_is_explained() {
         let jar = jar_with(&["e=1; Max-Age=600"], HERE);
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(11);
-        let (header, not_sent) =
-            request_cookies(&jar, &url(HERE), true, VisitOptions::default(), later);
+        let (header, not_sent) = request_cookies(
+            &jar,
+            &url(HERE),
+            true,
+            VisitOptions::default(),
+            later,
+            Rules::Browser,
+        );
         assert_eq!(header, None);
         assert_eq!(not_sent[0].reason, NotSentReason::Expired);
     }
@@ -680,11 +716,19 @@ mod tests {
             true,
             VisitOptions::default(),
             ahead,
+            Rules::Browser,
         );
         assert!(blocked.is_empty());
         let expires = rows(&jar)[0].expires.unwrap();
         assert!((expires - ahead - time::Duration::seconds(60)).abs() < time::Duration::seconds(1));
-        let (sent, _) = request_cookies(&jar, &url(HERE), true, VisitOptions::default(), ahead);
+        let (sent, _) = request_cookies(
+            &jar,
+            &url(HERE),
+            true,
+            VisitOptions::default(),
+            ahead,
+            Rules::Browser,
+        );
         assert_eq!(sent.as_deref(), Some("m=1"));
     }
 
@@ -796,6 +840,33 @@ mod tests {
         );
     }
 
+    /// A plain client keeps and sends what a browser would refuse or withhold.
+    #[test]
+    fn a_client_jar_keeps_what_a_browser_refuses() {
+        let mut jar = CookieStore::default();
+        let blocked = store_response_cookies(
+            &mut jar,
+            ["s=1; Secure", "n=1; SameSite=None"].into_iter(),
+            &url("http://app.lab.test/"),
+            true,
+            VisitOptions::default(),
+            OffsetDateTime::now_utc(),
+            Rules::Client,
+        );
+        assert!(blocked.is_empty());
+        let (sent, _) = request_cookies(
+            &jar,
+            &url("http://app.lab.test/"),
+            true,
+            VisitOptions {
+                from: RequestFrom::Embed(OTHER_SITE_HOST),
+            },
+            OffsetDateTime::now_utc(),
+            Rules::Client,
+        );
+        assert_eq!(sent.map(|h| h.len()), Some("s=1; n=1".len()));
+    }
+
     /// Cookies off: nothing is stored, and each Set-Cookie says so.
     #[test]
     fn cookies_off_refuses_every_set_cookie() {
@@ -807,6 +878,7 @@ mod tests {
             false,
             VisitOptions::default(),
             OffsetDateTime::now_utc(),
+            Rules::Browser,
         );
         assert_eq!(blocked[0].reason, BlockedReason::CookiesOff);
         assert!(rows(&jar).is_empty());

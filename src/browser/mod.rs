@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 pub use jar::{
-    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, SetCookie,
+    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, Rules, SetCookie,
     VisitOptions,
 };
 pub use site::{
@@ -149,6 +149,8 @@ pub struct Browser {
     user_agent: String,
     /// The jar's time: the lab's clock, which may run ahead of the machine's.
     clock: LabClock,
+    /// The rules the jar applies: a browser's, or a plain client's.
+    rules: Rules,
 }
 
 impl Browser {
@@ -156,6 +158,15 @@ impl Browser {
     /// clock, resolving names as the system does.
     pub fn new(user_agent: &str) -> Result<Self, BrowserError> {
         Self::build(user_agent, reqwest::Client::builder(), LabClock::default())
+    }
+
+    /// A probe rather than a browser: its jar keeps and sends back every cookie the server
+    /// sets, whatever Secure and SameSite say (so an audit of a plain-http development server
+    /// with Secure set still follows the session).
+    pub fn client(user_agent: &str) -> Result<Self, BrowserError> {
+        let mut probe = Self::new(user_agent)?;
+        probe.rules = Rules::Client;
+        Ok(probe)
     }
 
     /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, its jar
@@ -198,6 +209,7 @@ impl Browser {
             cookies_enabled: Arc::new(AtomicBool::new(true)),
             user_agent: user_agent.to_owned(),
             clock,
+            rules: Rules::Browser,
         })
     }
 
@@ -326,6 +338,7 @@ impl Browser {
             self.cookies_enabled(),
             options,
             self.clock.now(),
+            self.rules,
         );
         let mut request = match form {
             None => self.client.get(url.clone()),
@@ -356,6 +369,7 @@ impl Browser {
             self.cookies_enabled(),
             options,
             self.clock.now(),
+            self.rules,
         );
         let bytes = response.bytes().await.map_err(|e| request_error(url, &e))?;
         let latency = started.elapsed();
