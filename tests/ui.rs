@@ -862,3 +862,40 @@ fn the_chosen_tab_is_remembered_across_launches() {
         });
     assert_eq!(harness.state().bottom_tab(), BottomTab::Timeline);
 }
+
+/// The Audit tab: run the audit against the embedded server, read a finding, tick Secure,
+/// run again and compare: the panel says the Secure finding is fixed.
+#[test]
+fn an_audit_before_and_after_ticking_secure() {
+    let mut harness = harness();
+    harness.get_by_label("Audit").click();
+    harness.run_steps(2);
+    harness.get_by_label("Audit ids").set_value_accesskit(100.0);
+    harness.run_steps(2);
+    harness.get_by_label("Run audit").click();
+    step_until(&mut harness, "the first audit finishes", |s| {
+        s.audit.runs.len() == 1 && s.audit.running.is_none()
+    });
+    assert!(harness.state().state().audit.error.is_none());
+    shows(&harness, "Session cookie “id” without Secure");
+    shows(&harness, "Session id strength");
+
+    open_settings(&mut harness);
+    harness.get_by_label("Secure").click();
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    harness.get_by_label("Run audit").click();
+    step_until(&mut harness, "the second audit finishes", |s| {
+        s.audit.runs.len() == 2 && s.audit.running.is_none()
+    });
+    harness.get_by_label("Audit run compared").click();
+    harness.run_steps(3);
+    harness
+        .query_all_by_label_contains("Run 1 ·")
+        .last()
+        .expect("run 1 is offered")
+        .click();
+    harness.run_steps(3);
+    shows(&harness, "Since run 1");
+    shows(&harness, "Fixed: Session cookie “id” without Secure");
+}

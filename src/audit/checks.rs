@@ -14,8 +14,7 @@ use super::{
 };
 
 /// The user agent of the audit's browsers.
-pub(super) const USER_AGENT: &str =
-    concat!("SessionLab/", env!("CARGO_PKG_VERSION"), " (session audit)");
+pub const USER_AGENT: &str = concat!("SessionLab/", env!("CARGO_PKG_VERSION"), " (session audit)");
 
 /// Names servers commonly give their session cookie, most specific first.
 const SESSION_NAMES: [&str; 12] = [

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::browser::{Browser, BrowserError};
 
-pub use checks::run;
-pub use render::{markdown, text};
+pub use checks::{USER_AGENT, run};
+pub use render::{counts, markdown, text};
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

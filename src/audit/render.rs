@@ -13,7 +13,8 @@ fn status_word(status: CheckStatus) -> &'static str {
     }
 }
 
-fn counts(report: &AuditReport) -> String {
+/// The findings counted by severity: "0 high, 1 medium, 2 low, 1 info".
+pub fn counts(report: &AuditReport) -> String {
     use super::Severity::{High, Info, Low, Medium};
     let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
     format!(

@@ -169,6 +169,13 @@ impl Browser {
         Ok(probe)
     }
 
+    /// The same browser as a probe: its jar keeps and sends every cookie (see
+    /// [`Self::client`]).
+    pub fn into_client(mut self) -> Self {
+        self.rules = Rules::Client;
+        self
+    }
+
     /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, its jar
     /// keeps the lab's time, and for https it trusts `authority` (DER) alone — the lab's own
     /// certificate authority, so `https://app.lab.test/` is a secure context here and nowhere

@@ -14,8 +14,8 @@ use crate::{
 };
 
 use super::{
-    BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Core,
-    Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
+    AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
+    Command, Core, Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
     USER_AGENT_PREFIX, Views, server_info, state::LOG_TEXT_MAX,
 };
 
@@ -103,6 +103,7 @@ pub(super) fn apply(core: &Core, command: Command) {
         | Command::Burst { .. }
         | Command::Load { .. }
         | Command::RestartServer(_)
+        | Command::RunAudit(_)
         | Command::SetInstances(_) => {
             tracing::error!("network commands are spawned by Lab::send");
         }
@@ -478,6 +479,52 @@ pub(super) async fn set_instances(core: &Arc<Core>, count: usize) {
 }
 
 /// Sends a timed load of visits from new browsers to the embedded server.
+/// Audits the target with probes that reach what the lab's browsers reach (the lab's names,
+/// https with the lab's authority) but keep every cookie, as a client does.
+pub(super) async fn audit(core: &Core, request: AuditRequest) {
+    let outcome = async {
+        let route = |text: &str| -> Result<Option<crate::audit::Route>, String> {
+            let text = text.trim();
+            if text.is_empty() {
+                Ok(None)
+            } else {
+                text.parse().map(Some)
+            }
+        };
+        let mut options = crate::audit::AuditOptions::new(request.url.trim());
+        options.login = route(&request.login)?;
+        options.logout = route(&request.logout)?;
+        let counter = request.counter.trim();
+        options.counter = (!counter.is_empty()).then(|| counter.to_owned());
+        options.samples = request.samples;
+        let (target, clock) = (core.lab_target(), core.clock.clone());
+        let authority = core
+            .start
+            .1
+            .tls
+            .as_ref()
+            .map(|tls| tls.authority_der().to_vec());
+        options.browsers = Arc::new(move || {
+            Ok(Browser::in_lab(
+                crate::audit::USER_AGENT,
+                target.clone(),
+                clock.clone(),
+                authority.as_deref(),
+            )?
+            .into_client())
+        });
+        let outbox = core.outbox.clone();
+        crate::audit::run(options, move |progress| {
+            outbox.send(Event::AuditProgress(progress));
+        })
+        .await
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    core.outbox.send(Event::AuditFinished { request, outcome });
+}
+
 pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     let Some(first) = core.first() else {
         core.outbox.send(Event::LoadFinished(Err(

@@ -109,6 +109,8 @@ pub enum Command {
     SetInstances(usize),
     /// Move the lab's clock (the server's expiry and the browsers' jars follow at once).
     MoveClock(ClockMove),
+    /// Audit a server's sessions (the embedded one or any URL) with fresh probes.
+    RunAudit(AuditRequest),
     /// Spread a browser's visits to the embedded server over the instances, round-robin.
     SetSpread {
         /// Which browser.
@@ -510,6 +512,15 @@ pub enum Event {
     StoreFull(bool),
     /// The lab's clock moved.
     ClockMoved(ClockMoved),
+    /// An audit has come this far.
+    AuditProgress(crate::audit::Progress),
+    /// An audit finished (or could not run).
+    AuditFinished {
+        /// What was asked.
+        request: AuditRequest,
+        /// The scorecard, or why there is none.
+        outcome: Result<Arc<crate::audit::AuditReport>, String>,
+    },
     /// A client outside the lab (a real browser, curl) was served.
     External(Arc<Served>),
     /// Requests that came too fast to log one by one.
@@ -571,4 +582,19 @@ pub struct ClockMoved {
     pub ahead: time::Duration,
     /// How many cookies the browsers dropped because they expired.
     pub cookies_dropped: usize,
+}
+
+/// An audit the window asks for: the target and the routes it may use, as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRequest {
+    /// The target.
+    pub url: String,
+    /// A route that logs in (`{user}` for the user), if any.
+    pub login: String,
+    /// A route that logs out, if any.
+    pub logout: String,
+    /// A route that counts, if not the target itself.
+    pub counter: String,
+    /// How many fresh ids to test.
+    pub samples: usize,
 }

@@ -31,13 +31,13 @@ use std::{
 use tokio::{runtime::Runtime, task::JoinHandle};
 
 pub use event::{
-    BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event, Hop, JarEdit,
-    Problem, ServerInfo, SettingChange, Views,
+    AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event,
+    Hop, JarEdit, Problem, ServerInfo, SettingChange, Views,
 };
 pub use sessions::{SessionSort, SessionTable, SessionView, SortColumn};
 pub use state::{
-    BrowserState, ExchangeLine, ExchangeRecord, InstanceState, JarCookie, LabState, LoadStatus,
-    LogEntry, LogLevel, LogSource, Logged, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES,
+    AuditRun, AuditState, BrowserState, ExchangeLine, ExchangeRecord, InstanceState, JarCookie,
+    LabState, LoadStatus, LogEntry, LogLevel, LogSource, Logged, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES,
 };
 pub use text::served_line;
 
@@ -364,6 +364,11 @@ impl Lab {
             Command::Load { visits, browsers } => {
                 self.runtime.spawn(async move {
                     actions::load(&core, visits, browsers).await;
+                });
+            }
+            Command::RunAudit(request) => {
+                self.runtime.spawn(async move {
+                    actions::audit(&core, request).await;
                 });
             }
             // Everything else is quick and touches no network.

@@ -13,8 +13,8 @@ use crate::{
 
 use super::{
     event::{
-        BrowserId, BrowserSwitch, BurstOutcome, ClockMoved, Event, Hop, JarEdit, Problem,
-        ServerInfo, SettingChange,
+        AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMoved, Event, Hop, JarEdit,
+        Problem, ServerInfo, SettingChange,
     },
     load::LoadReport,
     sessions::{Holders, SessionSort, SessionTable},
@@ -340,6 +340,13 @@ pub enum Logged {
     },
     /// A load finished.
     LoadFinished(Result<LoadReport, String>),
+    /// An audit finished: the target, and its findings counted (or why it could not run).
+    Audit {
+        /// The target.
+        target: String,
+        /// "0 high, 1 medium, 2 low, 1 info", or the error.
+        outcome: Result<String, String>,
+    },
     /// Something the lab could not do.
     Problem(Problem),
 }
@@ -362,6 +369,9 @@ impl Logged {
             | Self::StoreDown(_)
             | Self::VisitFailed { .. }
             | Self::LoadFinished(Err(_))
+            | Self::Audit {
+                outcome: Err(_), ..
+            }
             | Self::Problem(_) => LogLevel::Error,
             Self::SettingsApplied { .. }
             | Self::SecretRotated { .. }
@@ -391,6 +401,9 @@ impl Logged {
             Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
             Self::VisitFailed { url, error } => url.len() + error.len(),
             Self::LoadFinished(Err(error)) => error.len(),
+            Self::Audit { target, outcome } => {
+                target.len() + outcome.as_ref().map_or_else(String::len, String::len)
+            }
             _ => 0,
         };
         std::mem::size_of::<LogEntry>() + heap
@@ -452,6 +465,39 @@ pub struct LabState {
     pub instances: Vec<InstanceState>,
     /// How far the lab's clock runs ahead of real time.
     pub clock_ahead: time::Duration,
+    /// The audits run from the window.
+    pub audit: AuditState,
+}
+
+/// How many finished audits the window keeps, for comparing.
+pub const MAX_AUDIT_RUNS: usize = 8;
+
+/// The audits run from the window, and the one under way.
+#[derive(Clone, Debug, Default)]
+pub struct AuditState {
+    /// How far the audit under way has come.
+    pub running: Option<crate::audit::Progress>,
+    /// Finished audits, the newest last.
+    pub runs: VecDeque<AuditRun>,
+    /// Why the last audit could not run.
+    pub error: Option<String>,
+    /// Audits started since the lab began (numbers the runs).
+    pub started: usize,
+}
+
+/// One finished audit.
+#[derive(Clone, Debug)]
+pub struct AuditRun {
+    /// Its number, from 1.
+    pub number: usize,
+    /// When it finished (the lab's clock).
+    pub at: OffsetDateTime,
+    /// What was asked.
+    pub request: AuditRequest,
+    /// The embedded server's settings at the time, in words, if the target was it.
+    pub settings: Option<String>,
+    /// The scorecard.
+    pub report: Arc<crate::audit::AuditReport>,
 }
 
 /// One server instance as the lab sees it.
@@ -705,6 +751,50 @@ impl LabState {
                 self.holders.add_load_sessions(&held, MAX_LOAD_SESSIONS);
                 self.sessions.refilter(&held, &self.holders);
             }
+            Event::AuditProgress(progress) => {
+                if self.audit.running.is_none() {
+                    self.audit.started += 1;
+                    self.audit.error = None;
+                }
+                self.audit.running = Some(progress);
+            }
+            Event::AuditFinished { request, outcome } => {
+                if self.audit.running.take().is_none() {
+                    self.audit.started += 1;
+                }
+                let target = request.url.clone();
+                match outcome {
+                    Ok(report) => {
+                        let settings = self
+                            .server
+                            .as_ref()
+                            .filter(|s| same_server(&s.url, &report.target))
+                            .map(|s| super::text::settings_summary(&s.settings));
+                        self.log_lab(Logged::Audit {
+                            target,
+                            outcome: Ok(crate::audit::counts(&report)),
+                        });
+                        if self.audit.runs.len() == MAX_AUDIT_RUNS {
+                            self.audit.runs.pop_front();
+                        }
+                        self.audit.runs.push_back(AuditRun {
+                            number: self.audit.started,
+                            at: self.now(),
+                            request,
+                            settings,
+                            report,
+                        });
+                    }
+                    Err(error) => {
+                        let error = cut_text(&error, LOG_TEXT_MAX);
+                        self.log_lab(Logged::Audit {
+                            target,
+                            outcome: Err(error.clone()),
+                        });
+                        self.audit.error = Some(error);
+                    }
+                }
+            }
             Event::LoadFinished(outcome) => {
                 let outcome = outcome.map_err(|e| cut_text(&e, LOG_TEXT_MAX));
                 self.log_lab(Logged::LoadFinished(outcome.clone()));
@@ -907,5 +997,15 @@ impl LabState {
     /// Bytes the log and the timeline hold, for budgets and tests.
     pub fn retained_bytes(&self) -> (usize, usize) {
         (self.log_bytes, self.exchange_bytes)
+    }
+}
+
+/// Whether two URLs name the same server (scheme, host and port).
+fn same_server(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
     }
 }

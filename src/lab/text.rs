@@ -368,6 +368,14 @@ pub fn logged_text(what: &Logged) -> String {
         ),
         Logged::LoadFinished(Ok(report)) => format!("Load finished: {}", report.summary()),
         Logged::LoadFinished(Err(error)) => format!("Load failed: {error}"),
+        Logged::Audit {
+            target,
+            outcome: Ok(counts),
+        } => format!("Audit of {target} finished: {counts} (the Audit tab has the scorecard)"),
+        Logged::Audit {
+            target,
+            outcome: Err(error),
+        } => format!("Audit of {target} could not run: {error}"),
         Logged::Problem(problem) => problem_text(problem),
     }
 }
@@ -509,6 +517,32 @@ fn setting_change_text(change: &SettingChange) -> String {
             )
         }
     }
+}
+
+/// The cookie settings in a line, to label an audit: "signed cookie “id”: HttpOnly, Secure,
+/// SameSite=Lax, ends when the browser closes".
+pub fn settings_summary(settings: &crate::server::ServerSettings) -> String {
+    let mut flags = Vec::new();
+    if settings.http_only {
+        flags.push("HttpOnly".to_owned());
+    }
+    if settings.secure {
+        flags.push("Secure".to_owned());
+    }
+    flags.push(format!("SameSite={}", settings.same_site.as_str()));
+    if let Some(domain) = &settings.domain {
+        flags.push(format!("Domain={domain}"));
+    }
+    if !settings.lock_per_session {
+        flags.push("no per-session lock".to_owned());
+    }
+    format!(
+        "{} cookie “{}”: {}, ends {}",
+        settings.protection.as_str(),
+        settings.cookie_name,
+        flags.join(", "),
+        expiry_text(&settings.expiry)
+    )
 }
 
 /// When sessions end, in words.

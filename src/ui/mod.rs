@@ -1,6 +1,7 @@
 //! The egui views: one panel per file, no networking. The app reads [`LabState`] each frame
 //! and sends [`Command`]s; results arrive as events that wake it with `request_repaint`.
 
+mod audit_panel;
 mod browser_panel;
 mod header;
 mod log_panel;
@@ -39,13 +40,16 @@ pub enum BottomTab {
     Timeline,
     /// Views per browser over time.
     Plot,
+    /// The session audit's scorecards.
+    Audit,
 }
 
 impl BottomTab {
-    const ALL: [(Self, &'static str); 3] = [
+    const ALL: [(Self, &'static str); 4] = [
         (Self::Log, "Event log"),
         (Self::Timeline, "Timeline"),
         (Self::Plot, "Views plot"),
+        (Self::Audit, "Audit"),
     ];
 
     /// The tab's label, also its name in the window's saved state.
@@ -116,6 +120,7 @@ pub struct SessionLabApp {
     settings: Option<SettingsDraft>,
     sessions: sessions_panel::SessionsDraft,
     load: header::LoadDraft,
+    audit: audit_panel::AuditDraft,
     bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
@@ -146,6 +151,7 @@ impl SessionLabApp {
             settings: None,
             sessions: sessions_panel::SessionsDraft::default(),
             load: header::LoadDraft::default(),
+            audit: audit_panel::AuditDraft::default(),
             bottom_tab: BottomTab::Log,
             offset,
             script: None,
@@ -478,11 +484,7 @@ impl eframe::App for SessionLabApp {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
-                for (tab, label) in [
-                    (BottomTab::Log, "Event log"),
-                    (BottomTab::Timeline, "Timeline"),
-                    (BottomTab::Plot, "Views plot"),
-                ] {
+                for (tab, label) in BottomTab::ALL {
                     ui.selectable_value(&mut self.bottom_tab, tab, label);
                 }
             });
@@ -493,6 +495,14 @@ impl eframe::App for SessionLabApp {
                     timeline_panel::timeline_ui(ui, &self.state, self.offset);
                 }
                 BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
+                BottomTab::Audit => {
+                    commands.extend(audit_panel::audit_ui(
+                        ui,
+                        &self.state,
+                        &mut self.audit,
+                        self.offset,
+                    ));
+                }
             }
         });
         for command in commands {
