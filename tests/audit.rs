@@ -204,7 +204,7 @@ async fn the_naive_server_loses_updates() {
         .expect("updates are lost");
     assert_eq!(lost.severity, Severity::Medium);
     assert!(
-        lost.title.contains("of 64 concurrent updates lost"),
+        lost.title.contains("of 128 concurrent updates lost"),
         "{}",
         lost.title
     );

@@ -26,15 +26,23 @@ pub fn counts(report: &AuditReport) -> String {
     )
 }
 
+fn took(millis: u64) -> String {
+    if millis < 1000 {
+        format!("{millis} ms")
+    } else {
+        format!("{:.1} s", millis as f64 / 1000.0)
+    }
+}
+
 /// The report for a terminal.
 pub fn text(report: &AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Session audit of {} (cookie “{}”, {:.1} s)",
+        "Session audit of {} (cookie “{}”, {})",
         report.target,
         report.cookie_name,
-        report.duration_ms as f64 / 1000.0
+        took(report.duration_ms)
     );
     let _ = writeln!(out, "Findings: {}\n", counts(report));
     for check in &report.checks {
@@ -89,10 +97,10 @@ pub fn markdown(report: &AuditReport) -> String {
     let _ = writeln!(out, "# Session audit of {}\n", report.target);
     let _ = writeln!(
         out,
-        "Session cookie `{}` · {} · {:.1} s\n",
+        "Session cookie `{}` · {} · {}\n",
         report.cookie_name,
         counts(report),
-        report.duration_ms as f64 / 1000.0
+        took(report.duration_ms)
     );
     let _ = writeln!(out, "| Check | Result | Seen |\n|---|---|---|");
     for check in &report.checks {
