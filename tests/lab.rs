@@ -6,7 +6,7 @@ use common::{
     WAIT, id, lab, raw_get, session_of, stored_views, visit, visit_url, wait_for_sessions,
 };
 use session_lab::{
-    lab::{Command, LogLevel, LogSource, Logged},
+    lab::{Command, LogLevel, LogSource, Logged, Maker},
     server::SessionId,
 };
 
@@ -213,7 +213,7 @@ fn load_reports_speed_and_creates_sessions() {
     let by_load = state
         .sessions
         .iter()
-        .filter(|s| state.is_load_session(s.id))
+        .filter(|s| state.made_by(s.id) == Some(Maker::Load))
         .count();
     assert!(
         by_load >= 10,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::{Harness, kittest::Queryable};
 use session_lab::{
-    lab::{Lab, LabConfig, LabState, LogSource, Logged, text::short},
+    lab::{Lab, LabConfig, LabState, LogSource, Logged, Maker, text::short},
     server::{Secret, ServerConfig},
     ui::{BottomTab, SessionLabApp},
 };
@@ -879,6 +879,18 @@ fn an_audit_before_and_after_ticking_secure() {
     assert!(harness.state().state().audit.error.is_none());
     shows(&harness, "Session cookie “id” without Secure");
     shows(&harness, "Session id strength");
+    // The probes' sessions are tagged as the audit's, not as strangers'.
+    step_until(&mut harness, "the audit's sessions are tagged", |s| {
+        s.sessions
+            .iter()
+            .filter(|row| s.made_by(row.id) == Some(Maker::Audit))
+            .count()
+            >= 100
+    });
+    assert!(
+        harness.query_all_by_label("Audit").count() >= 2,
+        "the sessions table tags rows “Audit” (besides the tab's own label)"
+    );
 
     open_settings(&mut harness);
     harness.get_by_label("Secure").click();
@@ -888,6 +900,17 @@ fn an_audit_before_and_after_ticking_secure() {
     step_until(&mut harness, "the second audit finishes", |s| {
         s.audit.runs.len() == 2 && s.audit.running.is_none()
     });
+    harness.run_steps(3);
+    // The new run is compared with the one before it without asking.
+    shows(&harness, "Since run 1");
+    shows(&harness, "Fixed: Session cookie “id” without Secure");
+
+    // "nothing" shows the scorecard alone; run 1 can be chosen again by name.
+    harness.get_by_label("Audit run compared").click();
+    harness.run_steps(3);
+    harness.get_by_label("nothing").click();
+    harness.run_steps(3);
+    assert!(harness.query_by_label_contains("Since run 1").is_none());
     harness.get_by_label("Audit run compared").click();
     harness.run_steps(3);
     harness
@@ -896,6 +919,5 @@ fn an_audit_before_and_after_ticking_secure() {
         .expect("run 1 is offered")
         .click();
     harness.run_steps(3);
-    shows(&harness, "Since run 1");
     shows(&harness, "Fixed: Session cookie “id” without Secure");
 }

@@ -83,8 +83,9 @@ pub async fn run(
     audit.login().await?;
     audit.logout(&first).await?;
     audit.lost_updates().await?;
-    let analysis = audit.id_strength().await?;
+    let (analysis, sampled) = audit.id_strength().await?;
     audit.exposure();
+    let issued = audit.issued(sampled);
     audit
         .findings
         .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
@@ -96,6 +97,7 @@ pub async fn run(
         checks: audit.checks,
         findings: audit.findings,
         entropy: analysis,
+        issued,
     })
 }
 
@@ -170,6 +172,21 @@ impl Audit<'_> {
         });
     }
 
+    /// Every session cookie value the server set: in the exchanges seen and the id sample.
+    fn issued(&self, sampled: Vec<String>) -> Vec<String> {
+        let mut issued = sampled;
+        issued.extend(self.seen.iter().flat_map(|exchange| {
+            exchange
+                .set_cookies()
+                .filter_map(SetCookie::parse)
+                .filter(|c| c.name == self.cookie_name && !c.value.is_empty())
+                .map(|c| c.value)
+        }));
+        issued.sort_unstable();
+        issued.dedup();
+        issued
+    }
+
     async fn visit(&mut self, browser: &Browser, url: &str) -> Result<Exchange, AuditError> {
         let hops = browser.visit(url, VisitOptions::default()).await?;
         self.seen.extend(hops.iter().cloned());
@@ -214,12 +231,9 @@ impl Audit<'_> {
                         self.session_values.push(id);
                     }
                     let stranger = self.browser()?;
-                    let stranger_body = stranger
-                        .visit(&url, VisitOptions::default())
-                        .await?
-                        .last()
-                        .map(|e| e.body.clone())
-                        .unwrap_or_default();
+                    let hops = stranger.visit(&url, VisitOptions::default()).await?;
+                    let stranger_body = hops.last().map(|e| e.body.clone()).unwrap_or_default();
+                    self.seen.extend(hops);
                     return Ok(FirstContact {
                         exchange: exchange.clone(),
                         cookie: cookie.clone(),
@@ -712,7 +726,10 @@ impl Audit<'_> {
     }
 
     /// Collects fresh ids and tests them.
-    async fn id_strength(&mut self) -> Result<Option<entropy::Analysis>, AuditError> {
+    /// The ids' strength, and the cookie values collected for it.
+    async fn id_strength(
+        &mut self,
+    ) -> Result<(Option<entropy::Analysis>, Vec<String>), AuditError> {
         const CHECK: &str = "session-id-strength";
         const NAME: &str = "Session id strength";
         let total = self.options.samples;
@@ -756,7 +773,7 @@ impl Audit<'_> {
                     values.len()
                 ),
             );
-            return Ok(None);
+            return Ok((None, values));
         }
         let format = inner_id(&values[0]).map(|(_, format)| format);
         let ids: Vec<String> = values
@@ -815,7 +832,7 @@ impl Audit<'_> {
             );
         }
         self.close(CHECK, NAME, before, seen);
-        Ok(Some(analysis))
+        Ok((Some(analysis), values))
     }
 
     /// The id where it must not be (URLs, bodies), and responses that set it without

@@ -257,6 +257,10 @@ pub struct AuditReport {
     pub findings: Vec<Finding>,
     /// The ids' strength, if enough ids were collected.
     pub entropy: Option<entropy::Analysis>,
+    /// Every session cookie value the server set for the audit's probes (not in the JSON: the
+    /// window uses them to tag the sessions the audit made).
+    #[serde(skip)]
+    pub issued: Vec<String>,
 }
 
 impl AuditReport {

@@ -16,7 +16,7 @@ use crate::{
 use super::{
     AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
     Command, Core, Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
-    USER_AGENT_PREFIX, Views, server_info, state::LOG_TEXT_MAX,
+    USER_AGENT_PREFIX, Views, server_info, sessions::Maker, state::LOG_TEXT_MAX,
 };
 
 /// Carries out a command that needs no network.
@@ -522,6 +522,22 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         .map_err(|e| e.to_string())
     }
     .await;
+    // The sessions the probes were given on the embedded server are the audit's: tagged so,
+    // not "external".
+    if let (Ok(report), Some(server)) = (&outcome, core.first()) {
+        let inspector = server.inspector();
+        let sessions: Vec<SessionId> = report
+            .issued
+            .iter()
+            .filter_map(|value| inspector.session_id_of_cookie(&report.cookie_name, value))
+            .collect();
+        if !sessions.is_empty() {
+            core.outbox.send(Event::MadeSessions {
+                by: Maker::Audit,
+                sessions,
+            });
+        }
+    }
     core.outbox.send(Event::AuditFinished { request, outcome });
 }
 
@@ -567,7 +583,10 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
                 .find_map(|c| c.session_id)
         })
         .collect();
-    core.outbox.send(Event::LoadSessions(held));
+    core.outbox.send(Event::MadeSessions {
+        by: Maker::Load,
+        sessions: held,
+    });
     core.outbox
         .send(Event::LoadFinished(result.map_err(|e| e.to_string())));
 }

@@ -12,7 +12,7 @@ use crate::{
     },
 };
 
-use super::{load::LoadReport, state::JarCookie};
+use super::{load::LoadReport, sessions::Maker, state::JarCookie};
 
 /// A simulated browser's stable id (names can change; ids do not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -551,8 +551,13 @@ pub enum Event {
         /// Visits in all.
         total: usize,
     },
-    /// The sessions a load's browsers hold (the load made them).
-    LoadSessions(Vec<SessionId>),
+    /// The sessions a load's browsers hold, or an audit's probes were given (they made them).
+    MadeSessions {
+        /// The load or the audit.
+        by: Maker,
+        /// The sessions.
+        sessions: Vec<SessionId>,
+    },
     /// A load finished (or could not run).
     LoadFinished(Result<LoadReport, String>),
     /// Something the lab could not do.

@@ -34,7 +34,7 @@ pub use event::{
     AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event,
     Hop, JarEdit, Problem, ServerInfo, SettingChange, Views,
 };
-pub use sessions::{SessionSort, SessionTable, SessionView, SortColumn};
+pub use sessions::{Maker, SessionSort, SessionTable, SessionView, SortColumn};
 pub use state::{
     AuditRun, AuditState, BrowserState, ExchangeLine, ExchangeRecord, InstanceState, JarCookie,
     LabState, LoadStatus, LogEntry, LogLevel, LogSource, Logged, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES,

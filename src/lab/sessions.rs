@@ -79,14 +79,50 @@ pub struct SessionSort {
     pub descending: bool,
 }
 
+/// What of the window's, other than its browsers, made a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Maker {
+    /// The header's Load.
+    Load,
+    /// The Audit tab's probes.
+    Audit,
+}
+
+impl Maker {
+    /// The word the sessions table shows, and the filter takes (lowercase).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Load => "Load",
+            Self::Audit => "Audit",
+        }
+    }
+
+    fn keyword(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::Audit => "audit",
+        }
+    }
+
+    /// What the tag means, for its hover.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Load => {
+                "Made by the window's Load: one of its browsers holds this session's cookie."
+            }
+            Self::Audit => "Made by the Audit tab's probes, which held this session's cookie.",
+        }
+    }
+}
+
 /// Who holds a session's cookie: the lowercase names of the simulated browsers whose jars
-/// carry it. Sessions nobody holds are "external".
+/// carry it. Sessions nobody holds are "external" — unless the window's Load or Audit made them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Holders {
     by_session: IdMap<Vec<String>>,
-    /// Sessions the window's loads made (their browsers hold them), in the order they came.
-    load: IdMap<()>,
-    load_order: std::collections::VecDeque<SessionId>,
+    /// Sessions the window's loads and audits made, in the order they came.
+    made: IdMap<Maker>,
+    made_order: std::collections::VecDeque<SessionId>,
 }
 
 impl Holders {
@@ -116,23 +152,24 @@ impl Holders {
         changed
     }
 
-    /// Remembers sessions a load made, keeping the latest `most`. Cost: the sessions added.
-    pub fn add_load_sessions(&mut self, sessions: &[SessionId], most: usize) {
+    /// Remembers sessions a load or an audit made, keeping the latest `most`. Cost: the
+    /// sessions added.
+    pub fn add_made(&mut self, by: Maker, sessions: &[SessionId], most: usize) {
         for id in sessions {
-            if self.load.insert(*id, ()).is_none() {
-                self.load_order.push_back(*id);
+            if self.made.insert(*id, by).is_none() {
+                self.made_order.push_back(*id);
             }
         }
-        while self.load_order.len() > most {
-            if let Some(old) = self.load_order.pop_front() {
-                self.load.remove(&old);
+        while self.made_order.len() > most {
+            if let Some(old) = self.made_order.pop_front() {
+                self.made.remove(&old);
             }
         }
     }
 
-    /// Whether one of the window's loads made `session`.
-    pub fn is_load(&self, session: SessionId) -> bool {
-        self.load.contains_key(&session)
+    /// Which of the window's loads or audits made `session`, if one did.
+    pub fn made_by(&self, session: SessionId) -> Option<Maker> {
+        self.made.get(&session).copied()
     }
 
     /// The lowercase names of the browsers holding `session`.
@@ -227,11 +264,11 @@ impl Matcher {
                 prefix,
             } => {
                 let held = holders.of(id);
-                let load = holders.is_load(id);
+                let made = holders.made_by(id);
                 by_prefix(prefix)
                     || held.iter().any(|n| n.starts_with(lower.as_str()))
-                    || (load && "load".starts_with(lower.as_str()))
-                    || (held.is_empty() && !load && "external".starts_with(lower.as_str()))
+                    || made.is_some_and(|m| m.keyword().starts_with(lower.as_str()))
+                    || (held.is_empty() && made.is_none() && "external".starts_with(lower.as_str()))
                     || data.contains(text.as_str())
             }
             Self::IdPrefix { prefix, .. } => by_prefix(prefix),
@@ -239,8 +276,9 @@ impl Matcher {
             Self::Browser(name) => {
                 let held = holders.of(id);
                 match name.as_str() {
-                    "external" => held.is_empty() && !holders.is_load(id),
-                    "load" => holders.is_load(id),
+                    "external" => held.is_empty() && holders.made_by(id).is_none(),
+                    "load" => holders.made_by(id) == Some(Maker::Load),
+                    "audit" => holders.made_by(id) == Some(Maker::Audit),
                     _ => held.iter().any(|n| n == name),
                 }
             }
@@ -263,7 +301,9 @@ impl Matcher {
     /// The few sessions a browser's filter can match, found without a pass over the store.
     fn only_held(&self) -> Option<&str> {
         match self {
-            Self::Browser(name) if name != "external" && name != "load" => Some(name),
+            Self::Browser(name) if !matches!(name.as_str(), "external" | "load" | "audit") => {
+                Some(name)
+            }
             _ => None,
         }
     }

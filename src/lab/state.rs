@@ -17,11 +17,11 @@ use super::{
         Problem, ServerInfo, SettingChange,
     },
     load::LoadReport,
-    sessions::{Holders, SessionSort, SessionTable},
+    sessions::{Holders, Maker, SessionSort, SessionTable},
 };
 
 /// The most sessions of loads remembered as the loads' (the latest).
-const MAX_LOAD_SESSIONS: usize = 100_000;
+const MAX_MADE_SESSIONS: usize = 100_000;
 
 /// The most log lines kept; older ones are dropped first.
 pub const MAX_LOG_LINES: usize = 2000;
@@ -747,9 +747,9 @@ impl LabState {
                     outcome: None,
                 });
             }
-            Event::LoadSessions(held) => {
-                self.holders.add_load_sessions(&held, MAX_LOAD_SESSIONS);
-                self.sessions.refilter(&held, &self.holders);
+            Event::MadeSessions { by, sessions } => {
+                self.holders.add_made(by, &sessions, MAX_MADE_SESSIONS);
+                self.sessions.refilter(&sessions, &self.holders);
             }
             Event::AuditProgress(progress) => {
                 if self.audit.running.is_none() {
@@ -833,9 +833,9 @@ impl LabState {
             .collect()
     }
 
-    /// Whether the window's load made this session (its browsers hold the cookie).
-    pub fn is_load_session(&self, session_id: SessionId) -> bool {
-        self.holders.is_load(session_id)
+    /// Which of the window's loads or audits made this session, if one did.
+    pub fn made_by(&self, session_id: SessionId) -> Option<Maker> {
+        self.holders.made_by(session_id)
     }
 
     /// Nothing is in flight.

@@ -27,8 +27,8 @@ pub struct AuditDraft {
     pub samples: usize,
     /// The run on show (its number); the newest when `None`.
     pub shown: Option<usize>,
-    /// The run to compare it with, if any.
-    pub compare: Option<usize>,
+    /// The run to compare it with.
+    pub compare: Compare,
     /// The target the fields were filled for (the embedded server's URL at the time).
     filled_for: String,
 }
@@ -42,10 +42,22 @@ impl Default for AuditDraft {
             counter: String::new(),
             samples: 1000,
             shown: None,
-            compare: None,
+            compare: Compare::Previous,
             filled_for: String::new(),
         }
     }
+}
+
+/// Which run the shown one is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    /// The run before it, if any (the default: run, change a setting, run again, read what
+    /// changed).
+    Previous,
+    /// None: the scorecard alone.
+    Nothing,
+    /// This run.
+    Run(usize),
 }
 
 impl AuditDraft {
@@ -174,24 +186,18 @@ pub fn audit_ui(
             &mut draft.shown,
             Some(shown.number),
             offset,
-            false,
         );
         ui.label("compared with");
-        draft.compare = draft.compare.filter(|n| *n != shown.number);
-        run_picker(
-            ui,
-            "Audit run compared",
-            runs,
-            &mut draft.compare,
-            None,
-            offset,
-            true,
-        );
+        if draft.compare == Compare::Run(shown.number) {
+            draft.compare = Compare::Previous;
+        }
+        compare_picker(ui, runs, &mut draft.compare, shown.number, offset);
     });
-    let earlier = draft.compare.and_then(|n| {
-        runs.iter()
-            .find(|r| r.number == n && r.number != shown.number)
-    });
+    let earlier = match draft.compare {
+        Compare::Previous => runs.iter().rev().find(|r| r.number < shown.number),
+        Compare::Nothing => None,
+        Compare::Run(n) => runs.iter().find(|r| r.number == n),
+    };
     egui::ScrollArea::vertical()
         .id_salt("audit")
         .auto_shrink([false, false])
@@ -217,7 +223,6 @@ fn run_picker(
     choice: &mut Option<usize>,
     fallback: Option<usize>,
     offset: UtcOffset,
-    allow_none: bool,
 ) {
     let selected = choice
         .or(fallback)
@@ -227,20 +232,75 @@ fn run_picker(
         .selected_text(selected)
         .width(300.0)
         .show_ui(ui, |ui| {
-            if allow_none {
-                ui.selectable_value(choice, None, "nothing");
-            }
             for run in runs.iter().rev() {
                 ui.selectable_value(choice, Some(run.number), run_label(run, offset))
-                    .on_hover_text(
-                        run.settings
-                            .clone()
-                            .unwrap_or_else(|| run.request.url.clone()),
-                    );
+                    .on_hover_text(run_hover(run));
             }
         })
         .response
         .accessible_name(name);
+}
+
+fn run_hover(run: &AuditRun) -> String {
+    run.settings
+        .clone()
+        .unwrap_or_else(|| run.request.url.clone())
+}
+
+/// The "compared with" choice: the run before the shown one (the default), nothing, or any
+/// other run.
+fn compare_picker(
+    ui: &mut egui::Ui,
+    runs: &std::collections::VecDeque<AuditRun>,
+    choice: &mut Compare,
+    shown: usize,
+    offset: UtcOffset,
+) {
+    let selected = match *choice {
+        Compare::Previous => runs.iter().rev().find(|r| r.number < shown).map_or_else(
+            || "the run before (none yet)".to_owned(),
+            |r| format!("the run before: {}", run_label(r, offset)),
+        ),
+        Compare::Nothing => "nothing".to_owned(),
+        Compare::Run(n) => runs
+            .iter()
+            .find(|r| r.number == n)
+            .map_or_else(|| "nothing".to_owned(), |r| run_label(r, offset)),
+    };
+    egui::ComboBox::from_id_salt("Audit run compared")
+        .selected_text(selected)
+        .width(340.0)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(choice, Compare::Previous, "the run before");
+            ui.selectable_value(choice, Compare::Nothing, "nothing");
+            for run in runs.iter().rev().filter(|r| r.number != shown) {
+                ui.selectable_value(choice, Compare::Run(run.number), run_label(run, offset))
+                    .on_hover_text(run_hover(run));
+            }
+        })
+        .response
+        .accessible_name("Audit run compared");
+}
+
+/// A fixed-width cell of a row.
+fn cell(ui: &mut egui::Ui, width: f32, text: RichText) {
+    ui.allocate_ui(egui::vec2(width, 0.0), |ui| {
+        ui.set_width(width);
+        ui.label(text);
+    });
+}
+
+fn text_width(ui: &egui::Ui, text: &str) -> f32 {
+    ui.fonts_mut(|fonts| {
+        fonts
+            .layout_no_wrap(
+                text.to_owned(),
+                egui::TextStyle::Body.resolve(ui.style()),
+                Color32::WHITE,
+            )
+            .size()
+            .x
+    })
 }
 
 /// The scorecard of `run`, and what changed since `earlier`.
@@ -275,7 +335,12 @@ fn report_ui(ui: &mut egui::Ui, run: &AuditRun, earlier: Option<&AuditRun>) {
             .filter(|f| !before.contains(&f.id))
             .collect();
         ui.group(|ui| {
-            ui.label(RichText::new(format!("Since run {}", earlier.number)).strong());
+            let heading = if earlier.number < run.number {
+                format!("Since run {}", earlier.number)
+            } else {
+                format!("Run {} is later; this run, against it", earlier.number)
+            };
+            ui.label(RichText::new(heading).strong());
             if fixed.is_empty() && new.is_empty() {
                 ui.label("The same findings.");
             }
@@ -291,22 +356,25 @@ fn report_ui(ui: &mut egui::Ui, run: &AuditRun, earlier: Option<&AuditRun>) {
         });
     }
     ui.add_space(4.0);
-    egui::Grid::new(("audit checks", run.number))
-        .num_columns(3)
-        .striped(true)
-        .show(ui, |ui| {
-            for check in &report.checks {
-                let (word, colour) = match check.status {
-                    CheckStatus::Passed => ("pass", theme::good(dark)),
-                    CheckStatus::Failed => ("FAIL", theme::bad(dark)),
-                    CheckStatus::Skipped => ("skip", weak),
-                };
-                ui.colored_label(colour, word);
-                ui.label(check.name);
-                ui.label(&check.summary);
-                ui.end_row();
-            }
+    // One row a check: the verdict and the name in columns, the summary wrapped in the rest.
+    let name_width = report
+        .checks
+        .iter()
+        .map(|c| text_width(ui, c.name))
+        .fold(0.0, f32::max)
+        + 12.0;
+    for check in &report.checks {
+        let (word, colour) = match check.status {
+            CheckStatus::Passed => ("pass", theme::good(dark)),
+            CheckStatus::Failed => ("FAIL", theme::bad(dark)),
+            CheckStatus::Skipped => ("skip", weak),
+        };
+        ui.horizontal_top(|ui| {
+            cell(ui, 40.0, RichText::new(word).color(colour));
+            cell(ui, name_width, check.name.into());
+            ui.vertical(|ui| ui.add(egui::Label::new(&check.summary).wrap()));
         });
+    }
     ui.add_space(6.0);
     for finding in &report.findings {
         let title = RichText::new(format!(

@@ -471,6 +471,13 @@ impl eframe::App for SessionLabApp {
             });
 
         let mut session_countdown = None;
+        // The sessions table is as tall as its rows, up to a third of the window; the Audit
+        // tab's report needs the room more, so there the table keeps a few rows.
+        let sessions_height = if self.bottom_tab == BottomTab::Audit {
+            screen_height * 0.14
+        } else {
+            screen_height / 3.0
+        };
         egui::Panel::top("sessions")
             .resizable(false)
             .show(ui, |ui| {
@@ -479,6 +486,7 @@ impl eframe::App for SessionLabApp {
                     &mut self.state,
                     &mut self.sessions,
                     (now, self.offset),
+                    sessions_height,
                     &mut commands,
                 );
             });

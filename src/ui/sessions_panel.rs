@@ -22,13 +22,14 @@ pub struct SessionsDraft {
     pub filter: String,
 }
 
-/// Draws the sessions table; returns when the soonest visible countdown changes, so the app can
-/// repaint just then.
+/// Draws the sessions table, as tall as its rows up to `max_height` (then it scrolls); returns
+/// when the soonest visible countdown changes, so the app can repaint just then.
 pub fn sessions_ui(
     ui: &mut egui::Ui,
     state: &mut LabState,
     draft: &mut SessionsDraft,
     (now, offset): (OffsetDateTime, UtcOffset),
+    max_height: f32,
     commands: &mut Vec<UiCommand>,
 ) -> Option<Duration> {
     ui.horizontal(|ui| {
@@ -70,7 +71,7 @@ pub fn sessions_ui(
         clock_ui(ui, commands);
     });
     state.set_session_filter(&draft.filter);
-    let (next_change, new_sort) = table_ui(ui, state, now, offset);
+    let (next_change, new_sort) = table_ui(ui, state, (now, offset), max_height);
     if let Some(sort) = new_sort {
         state.set_session_sort(sort);
     }
@@ -103,8 +104,8 @@ fn clock_ui(ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
 fn table_ui(
     ui: &mut egui::Ui,
     state: &LabState,
-    now: OffsetDateTime,
-    offset: UtcOffset,
+    (now, offset): (OffsetDateTime, UtcOffset),
+    max_height: f32,
 ) -> (Option<Duration>, Option<SessionSort>) {
     let dark = ui.visuals().dark_mode;
     if !state.sessions.filter_text().is_empty() || state.sessions.is_busy() {
@@ -156,13 +157,12 @@ fn table_ui(
     let mut new_sort = None;
     let mut next_change: Option<Duration> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
-    // As tall as its rows, up to a third of the window; then it scrolls.
-    let max_height = ui.ctx().content_rect().height() / 3.0;
     TableBuilder::new(ui)
         .id_salt("sessions")
         .striped(true)
         .resizable(true)
         .auto_shrink([false, true])
+        .min_scrolled_height(max_height.min(200.0))
         .max_scroll_height(max_height)
         .column(Column::initial(150.0).at_least(90.0).clip(true))
         .column(Column::initial(210.0).at_least(90.0).clip(true))
@@ -225,9 +225,10 @@ fn table_ui(
                                 .on_hover_text("The server instances whose stores hold this session");
                         }
                         let holders = state.holders(session.id);
-                        if holders.is_empty() && state.is_load_session(session.id) {
-                            ui.label(RichText::new("Load").italics())
-                                .on_hover_text("Made by the window's Load: one of its browsers holds this session's cookie.");
+                        let made = state.made_by(session.id).filter(|_| holders.is_empty());
+                        if let Some(maker) = made {
+                            ui.label(RichText::new(maker.name()).italics())
+                                .on_hover_text(maker.explain());
                         } else if holders.is_empty() {
                             ui.label(RichText::new("external").italics())
                                 .on_hover_text("No simulated browser holds this session's cookie: a real browser, curl, a load, or a jar that was cleared.");

@@ -9,7 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::lab::{BrowserId, Command, LabState};
+use crate::{
+    lab::{AuditRequest, BrowserId, Command, LabState},
+    server::ServerSettings,
+};
 
 use super::BottomTab;
 
@@ -30,6 +33,8 @@ pub enum Scene {
     /// Two server instances: A spreads its visits over both (run with `--store sqlite:…` to
     /// see one session continue across them).
     Instances,
+    /// The audit before and after ticking Secure: the Audit tab shows what changed.
+    Audit,
 }
 
 /// One step of a scene.
@@ -42,11 +47,15 @@ enum Step {
     Tab(BottomTab),
     Instances(usize),
     Spread(&'static str),
+    /// Audit the embedded server (with its login and logout routes).
+    Audit,
+    /// Tick Secure in the server's settings.
+    Secure,
 }
 
 impl Scene {
     fn steps(self) -> Vec<Step> {
-        use Step::{AddBrowser, Hijack, Instances, Spread, Tab, Tamper, Visit};
+        use Step::{AddBrowser, Audit, Hijack, Instances, Secure, Spread, Tab, Tamper, Visit};
         match self {
             Self::Seed => vec![
                 Visit("A", "/"),
@@ -76,6 +85,7 @@ impl Scene {
                 Visit("B", "/"),
                 Tab(BottomTab::Timeline),
             ],
+            Self::Audit => vec![Visit("A", "/"), Tab(BottomTab::Audit), Audit, Secure, Audit],
         }
     }
 }
@@ -104,6 +114,8 @@ enum Waiting {
     Browsers(usize),
     /// The lab knows this many server instances.
     Instances(usize),
+    /// This many audits have finished.
+    Audits(usize),
 }
 
 /// What the app should do after a frame of the script.
@@ -174,6 +186,12 @@ impl SmokeScript {
                 Waiting::Log(lines) => state.logged > *lines,
                 Waiting::Browsers(count) => state.browsers.len() >= *count,
                 Waiting::Instances(count) => state.instances.len() >= *count,
+                Waiting::Audits(count) => {
+                    if let Some(error) = &state.audit.error {
+                        return SmokeStep::Finish(Err(format!("the audit failed: {error}")));
+                    }
+                    state.audit.running.is_none() && state.audit.runs.len() >= *count
+                }
             };
             if !done {
                 return SmokeStep::Continue;
@@ -243,6 +261,23 @@ impl SmokeScript {
                     )
                 }
                 Step::Tab(tab) => return SmokeStep::Tab(*tab),
+                Step::Audit => (
+                    Command::RunAudit(AuditRequest {
+                        url: server.url.clone(),
+                        login: "/login?user={user}".to_owned(),
+                        logout: "/logout".to_owned(),
+                        counter: String::new(),
+                        samples: 1000,
+                    }),
+                    Waiting::Audits(state.audit.runs.len() + 1),
+                ),
+                Step::Secure => (
+                    Command::ApplySettings(ServerSettings {
+                        secure: true,
+                        ..server.settings.clone()
+                    }),
+                    Waiting::Log(state.logged),
+                ),
                 Step::Instances(count) => {
                     (Command::SetInstances(*count), Waiting::Instances(*count))
                 }
