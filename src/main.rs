@@ -24,9 +24,9 @@ use session_lab::{
 struct Cli {
     #[command(subcommand)]
     mode: Option<Mode>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "The embedded server")]
     server: ServerArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "The window")]
     window: WindowArgs,
 }
 
@@ -134,8 +134,9 @@ struct ServerArgs {
         global = true
     )]
     secret: Option<String>,
-    /// Where sessions are kept: memory (gone on restart), sqlite (a file in the platform's
-    /// data directory) or sqlite:PATH (survive restarts).
+    /// Where sessions are kept: memory (gone on restart); sqlite (a file in the platform's
+    /// data directory) or sqlite:PATH; redis://[user:password@]HOST:PORT[/DB] or rediss://…
+    /// (TLS). SQLite and Redis survive restarts and can be shared by several processes.
     #[arg(long, default_value = "memory", global = true, value_parser = StoreChoiceParser)]
     store: StoreChoice,
     /// How many server instances (1 to 4) to run on consecutive ports, sharing the store

@@ -1129,6 +1129,33 @@ mod tests {
         assert_eq!(table.shown_len(), 5);
     }
 
+    /// Sessions a load or an audit made answer to "load" / "audit" (and `@load`, `@audit`),
+    /// not to "external"; the oldest tags give way past the limit.
+    #[test]
+    fn filters_the_sessions_a_load_or_an_audit_made() {
+        let mut table = SessionTable::default();
+        let mut holders = Holders::new([("A", vec![id(0)])]);
+        holders.add_made(Maker::Load, &[id(1)], 10);
+        holders.add_made(Maker::Audit, &[id(2), id(3)], 10);
+        for n in 0..5 {
+            table.apply(0, written(n, 1, n as i64), &holders);
+        }
+        for (filter, want) in [
+            ("load", vec![id(1)]),
+            ("@load", vec![id(1)]),
+            ("aud", vec![id(2), id(3)]),
+            ("browser:audit", vec![id(2), id(3)]),
+            ("external", vec![id(4)]),
+        ] {
+            table.set_filter(filter, &holders);
+            assert_eq!(shown(&mut table), want, "{filter}");
+        }
+        assert_eq!(holders.made_by(id(2)), Some(Maker::Audit));
+        holders.add_made(Maker::Audit, &(10..20).map(id).collect::<Vec<_>>(), 10);
+        assert_eq!(holders.made_by(id(1)), None, "the oldest tag gave way");
+        assert_eq!(holders.made_by(id(19)), Some(Maker::Audit));
+    }
+
     /// The brute-force answer: every row the filter text matches, in the sort's order.
     fn expected(table: &SessionTable, text: &str, holders: &Holders) -> Vec<SessionId> {
         let matcher = Matcher::parse(text);
