@@ -3,21 +3,10 @@
 //! client id, keeps the session after logout, no HttpOnly, the id in a URL). Each expected
 //! finding is asserted, and each expected absence.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+mod common;
 
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use std::collections::BTreeSet;
+
 use session_lab::{
     audit::{self, AuditOptions, AuditReport, CheckStatus, Severity},
     server::{
@@ -210,82 +199,12 @@ async fn the_naive_server_loses_updates() {
     );
 }
 
-/// A server that gets everything wrong, for the audit to find.
-#[derive(Default)]
-struct Weak {
-    next: AtomicU64,
-    sessions: Mutex<HashMap<String, u64>>,
-}
-
-fn sid(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix("sid=").map(str::to_owned))
-}
-
-/// `GET /`: counts views under the cookie's id, whatever it is (a new one if none: the next
-/// number); the cookie has no HttpOnly and lives ten years.
-async fn weak_counter(State(weak): State<Arc<Weak>>, headers: HeaderMap) -> Response {
-    let (id, new) = match sid(&headers) {
-        Some(id) => (id, false),
-        None => (
-            (10_000_000 + weak.next.fetch_add(1, Ordering::Relaxed)).to_string(),
-            true,
-        ),
-    };
-    let views = {
-        let mut sessions = weak.sessions.lock().unwrap();
-        let views = sessions.entry(id.clone()).or_insert(0);
-        *views += 1;
-        *views
-    };
-    let mut response = format!("Number of views {views}").into_response();
-    if new {
-        response.headers_mut().insert(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&format!("sid={id}; Path=/; Max-Age=315360000")).unwrap(),
-        );
-    }
-    response
-}
-
-/// `GET /login`: the same id, and a redirect that puts it in the URL.
-async fn weak_login(headers: HeaderMap) -> Response {
-    let id = sid(&headers).unwrap_or_default();
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, format!("/welcome?sid={id}"))],
-    )
-        .into_response()
-}
-
-/// `GET /logout`: says goodbye, deletes nothing, clears nothing.
-async fn weak_logout() -> &'static str {
-    "Goodbye"
-}
-
-async fn weak_server() -> std::net::SocketAddr {
-    let app = Router::new()
-        .route("/", get(weak_counter))
-        .route("/login", get(weak_login))
-        .route("/logout", get(weak_logout))
-        .route("/welcome", get(|| async { "Welcome" }))
-        .with_state(Arc::new(Weak::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
 /// The weak server's scorecard: sequential ids, adopted client ids, the same id across login,
 /// a session alive after logout, the id in a URL, no HttpOnly, a ten-year cookie — each found
 /// with its severity; no lost updates (its counter is atomic) and no duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weak_server_fails_what_it_gets_wrong() {
-    let addr = weak_server().await;
+    let addr = common::weak::start().await;
     let report = audit(&format!("http://{addr}/"), true).await;
     assert_eq!(report.cookie_name, "sid");
     let severity = |id: &str| {

@@ -921,3 +921,44 @@ fn an_audit_before_and_after_ticking_secure() {
     harness.run_steps(3);
     shows(&harness, "Fixed: Session cookie “id” without Secure");
 }
+
+/// The Audit tab audits any server: typed in, the deliberately weak test server's worst
+/// findings show with their evidence, and its sessions are not tagged as the audit's (they
+/// are not the embedded server's).
+#[test]
+fn the_audit_tab_audits_another_server() {
+    let weak = common::weak::start_in_background();
+    let mut harness = harness();
+    harness.get_by_label("Audit").click();
+    harness.run_steps(2);
+    // Replace the embedded server's URL, as a user would: click, select all, type.
+    harness.get_by_label("Audit target").click();
+    harness.run_steps(2);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness
+        .get_by_label("Audit target")
+        .type_text(&format!("http://{weak}/"));
+    harness.run_steps(2);
+    harness.get_by_label("Audit ids").set_value_accesskit(100.0);
+    harness.run_steps(2);
+    harness.get_by_label("Run audit").click();
+    step_until(&mut harness, "the audit finishes", |s| {
+        s.audit.runs.len() == 1 && s.audit.running.is_none()
+    });
+    assert!(harness.state().state().audit.error.is_none());
+    harness.run_steps(2);
+    shows(&harness, &format!("http://{weak}/ — session cookie “sid”"));
+    shows(
+        &harness,
+        "The server adopts a session id the client invented",
+    );
+    shows(&harness, "The session outlives logout");
+    let state = harness.state().state();
+    assert!(
+        state
+            .sessions
+            .iter()
+            .all(|row| state.made_by(row.id).is_none())
+    );
+}

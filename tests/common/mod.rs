@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod weak;
+
 use std::time::Duration;
 
 use session_lab::{
