@@ -15,4 +15,5 @@ pub mod browser;
 pub mod clock;
 pub mod lab;
 pub mod server;
+pub mod transfer;
 pub mod ui;

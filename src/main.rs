@@ -51,6 +51,10 @@ enum Mode {
         /// e.g. http://localhost:8000/
         #[arg(long)]
         url: Option<String>,
+        /// After the scenario, write each browser's cookies.txt, storageState.json and
+        /// history.har into DIR/<browser>/ (for curl, Playwright and DevTools).
+        #[arg(long, value_name = "DIR")]
+        export: Option<std::path::PathBuf>,
     },
     /// Headless load: many visits from many new browsers, timed (requests/s, p50, p99); with
     /// one browser it also counts the increments lost to concurrency.
@@ -288,7 +292,7 @@ fn main() -> anyhow::Result<()> {
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),
         Mode::Load(load) => load_mode(&cli.server, &load),
         Mode::Audit(audit) => audit_mode(&cli.server, &audit),
-        Mode::Demo { url } => demo(&cli.server, url),
+        Mode::Demo { url, export } => demo(&cli.server, url, export.as_deref()),
     }
 }
 
@@ -343,7 +347,11 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
     })
 }
 
-fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
+fn demo(
+    args: &ServerArgs,
+    url: Option<String>,
+    export: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let mut config = args.lab_config()?;
     if url.is_some() {
         // The embedded server is not the subject; keep it off the usual port.
@@ -365,6 +373,20 @@ fn demo(args: &ServerArgs, url: Option<String>) -> anyhow::Result<()> {
     println!("Session Lab demo against {url}: browser A visits three times, browser B once.\n");
     let report = lab::demo::run(&lab, &mut state, &url)?;
     print!("{report}");
+    if let Some(dir) = export {
+        let folders = lab::export::write_all(&state, dir)
+            .with_context(|| format!("could not write the exports to {}", dir.display()))?;
+        println!();
+        for folder in folders {
+            println!(
+                "Exported {}: {}, {}, {}",
+                folder.display(),
+                session_lab::transfer::COOKIES_TXT,
+                session_lab::transfer::STORAGE_STATE_JSON,
+                session_lab::transfer::HISTORY_HAR
+            );
+        }
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("eframe", &["ui/"]),
     ("egui_extras", &["ui/"]),
     ("egui_plot", &["ui/"]),
+    ("har", &["transfer/"]),
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {

@@ -627,3 +627,52 @@ fn audit_reports_as_json_and_fails_on_a_threshold() {
         "{stderr}"
     );
 }
+
+/// `demo --url … --export DIR` writes each browser's files; curl, given A's cookies.txt,
+/// continues A's session on that server and reads the next count (A made 3 visits: curl sees
+/// 4), and the cookies.txt curl writes back keeps the HttpOnly marking.
+#[test]
+fn curl_continues_a_session_exported_by_demo() {
+    let home = data_home("export");
+    let (mut server, addr, _) = serve(&["--quiet"], &home);
+    let dir = home.join("exports");
+    let output = Command::new(BIN)
+        .env("XDG_DATA_HOME", &home)
+        .args(["demo", "--port", "0", "--url", &format!("http://{addr}/")])
+        .arg("--export")
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for browser in ["A", "B"] {
+        for file in ["cookies.txt", "storageState.json", "history.har"] {
+            assert!(
+                dir.join(browser).join(file).is_file(),
+                "{browser}/{file}: {stdout}"
+            );
+        }
+    }
+    assert!(stdout.contains("Exported"), "{stdout}");
+    if common::have_curl() {
+        let jar = dir.join("A").join("cookies.txt");
+        let output = Command::new("curl")
+            .args(["--silent", "--show-error", "--cookie"])
+            .arg(&jar)
+            .arg("--cookie-jar")
+            .arg(&jar)
+            .arg(format!("http://{addr}/"))
+            .output()
+            .expect("curl runs");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "Number of views 4",
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let written = std::fs::read_to_string(&jar).unwrap();
+        assert!(written.contains("#HttpOnly_127.0.0.1"), "{written}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -88,6 +88,13 @@ pub struct Exchange {
     pub url: String,
     /// The `Cookie` header the browser sent, if any.
     pub cookie_header: Option<String>,
+    /// The request headers the browser set (the HTTP client adds `Accept: */*` and `Host`),
+    /// in order; `Cookie` among them when one was sent.
+    pub request_headers: Vec<(String, String)>,
+    /// The form a `POST` sent (`application/x-www-form-urlencoded`), if any.
+    pub request_body: Option<String>,
+    /// The response's HTTP version ("HTTP/1.1").
+    pub http_version: String,
     /// The jar's cookies that were not sent, and why.
     pub not_sent: Vec<NotSent>,
     /// Where the request came from (the address bar, a link or an image on some site).
@@ -309,6 +316,18 @@ impl Browser {
         jar::put(&mut self.jar(), row)
     }
 
+    /// Puts every cookie of `rows` in the jar, or none: when the jar refuses one, it is left as
+    /// it was and the error names the cookie.
+    pub fn import_cookies(&self, rows: &[CookieRow]) -> Result<(), String> {
+        let mut jar = self.jar();
+        let mut next = jar.clone();
+        for row in rows {
+            jar::put(&mut next, row).map_err(|e| format!("cookie “{}”: {e}", row.name))?;
+        }
+        *jar = next;
+        Ok(())
+    }
+
     /// Sets the value of one cookie, keeping its attributes.
     pub fn set_cookie_value(&self, key: &CookieKey, value: &str) -> Result<(), String> {
         let mut jar = self.jar();
@@ -359,10 +378,17 @@ impl Browser {
         if let Some(cookies) = &cookie_header {
             request = request.header(header::COOKIE, cookies);
         }
+        let request = request.build().map_err(|e| request_error(url, &e))?;
+        let request_headers = header_pairs(request.headers());
         let sent_at = self.clock.now();
         let started = Instant::now();
-        let response = request.send().await.map_err(|e| request_error(url, &e))?;
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| request_error(url, &e))?;
         let status = response.status();
+        let http_version = format!("{:?}", response.version());
         let response_headers = header_pairs(response.headers());
         let set_cookies = response
             .headers()
@@ -385,6 +411,9 @@ impl Browser {
             method: if form.is_some() { "POST" } else { "GET" }.to_owned(),
             url: url.to_string(),
             cookie_header,
+            request_headers,
+            request_body: form.map(str::to_owned),
+            http_version,
             not_sent,
             from: options.from,
             blocked,

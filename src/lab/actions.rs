@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::{
-    browser::{Browser, CookieKey, RequestFrom},
+    browser::{Browser, CookieKey, CookieRow, RequestFrom},
     server::{
         ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
         ServerSettings, SessionId, StoreChoice,
@@ -69,6 +69,11 @@ pub(super) fn apply(core: &Core, command: Command) {
             })
         }),
         Command::CopyCookie { from, to, cookie } => copy_cookie(core, from, to, cookie),
+        Command::ImportCookies {
+            browser,
+            cookies,
+            format,
+        } => import_cookies(core, browser, &cookies, format),
         Command::SetCookiesEnabled { browser, enabled } => {
             set_option(core, browser, BrowserSwitch::Cookies(enabled), |slot| {
                 slot.browser.set_cookies_enabled(enabled);
@@ -268,6 +273,25 @@ fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: CookieKey) {
             });
         }
         Err(err) => core.outbox.problem(Some(to), Problem::JarEditFailed(err)),
+    }
+}
+
+fn import_cookies(core: &Core, id: BrowserId, cookies: &[CookieRow], format: String) {
+    let Some(slot) = core.slot(id) else {
+        return;
+    };
+    match slot.browser.import_cookies(cookies) {
+        Ok(()) => {
+            core.send_cookies(id, &slot.browser);
+            core.outbox.send(Event::JarEdited {
+                browser: id,
+                edit: JarEdit::Imported {
+                    count: cookies.len(),
+                    format,
+                },
+            });
+        }
+        Err(err) => core.outbox.problem(Some(id), Problem::JarEditFailed(err)),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::{
-    browser::{CookieKey, Exchange, RequestFrom},
+    browser::{CookieKey, CookieRow, Exchange, RequestFrom},
     server::{
         CookieProtection, ExpiryPolicy, SameSitePolicy, SecretSource, Served, ServerSettings,
         SessionChange, SessionId, StoreChoice,
@@ -66,6 +66,15 @@ pub enum Command {
         cookie: CookieKey,
         /// The new value.
         value: String,
+    },
+    /// Put cookies read from a file into a browser's jar, all or none.
+    ImportCookies {
+        /// Whose jar.
+        browser: BrowserId,
+        /// The cookies.
+        cookies: Vec<CookieRow>,
+        /// The file's format, for the log.
+        format: String,
     },
     /// Copy a cookie into another browser's jar (hijacking a session).
     CopyCookie {
@@ -320,6 +329,13 @@ pub enum JarEdit {
         cookie: CookieKey,
         /// The browser it came from, by name then.
         from: String,
+    },
+    /// Cookies were brought in from a file.
+    Imported {
+        /// How many.
+        count: usize,
+        /// The file's format ("cookies.txt", "storageState").
+        format: String,
     },
 }
 

@@ -11,6 +11,7 @@
 mod actions;
 pub mod demo;
 mod event;
+pub mod export;
 pub mod load;
 mod ranked;
 pub mod sessions;

@@ -146,9 +146,12 @@ fn exchange_weight(exchange: &Exchange) -> usize {
         + exchange.reason.len()
         + exchange.body.len()
         + exchange.cookie_header.as_ref().map_or(0, String::len)
+        + exchange.request_body.as_ref().map_or(0, String::len)
+        + exchange.http_version.len()
         + exchange
             .response_headers
             .iter()
+            .chain(&exchange.request_headers)
             .map(|(n, v)| n.len() + v.len() + 48)
             .sum::<usize>()
         + exchange

@@ -441,6 +441,9 @@ fn jar_text(edit: &JarEdit) -> String {
             "Copied cookie “{}” from {from}: this browser now presents {from}'s session (a hijack)",
             cookie.name
         ),
+        JarEdit::Imported { count, format } => {
+            format!("Imported {count} cookie(s) from a {format} file: the next visit presents them")
+        }
     }
 }
 

@@ -278,3 +278,20 @@ pub fn time_passes(lab: &Lab, state: &mut LabState, by: time::Duration) {
         "the clock moves"
     );
 }
+
+/// Whether `curl` runs here; under `CI` its absence fails the test (`.ci/run` installs it).
+pub fn have_curl() -> bool {
+    let found = std::process::Command::new("curl")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but curl is missing (.ci/run installs it)"
+        );
+        eprintln!("NOTE: curl is not installed; the curl round trip was not run");
+    }
+    found
+}

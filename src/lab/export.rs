@@ -1,0 +1,101 @@
+//! A browser's state out of the lab: its jar as `cookies.txt` and `storageState`, its history
+//! as HAR, an exchange as a curl command — from what the lab's state holds.
+
+use std::path::{Path, PathBuf};
+
+use crate::transfer::{
+    COOKIES_TXT, HISTORY_HAR, LabRoute, STORAGE_STATE_JSON, curl_command, har_text, netscape,
+    storage_state,
+};
+
+use super::{BrowserId, ExchangeRecord, LabState};
+
+/// One browser's exports, as text.
+#[derive(Clone, Debug)]
+pub struct BrowserExport {
+    /// The browser's name.
+    pub name: String,
+    /// Its jar as a Netscape `cookies.txt`.
+    pub cookies_txt: String,
+    /// Its jar as a Playwright `storageState` JSON.
+    pub storage_state: String,
+    /// Its history (what the lab keeps of it) as HAR 1.2.
+    pub har: String,
+}
+
+impl LabState {
+    /// Browser `id`'s jar and history in the formats other tools read.
+    pub fn export_browser(&self, id: BrowserId) -> Option<BrowserExport> {
+        let browser = self.browser(id)?;
+        let cookies: Vec<_> = browser.cookies.iter().map(|c| c.cookie.clone()).collect();
+        let history = self
+            .exchanges
+            .iter()
+            .filter(|r| r.browser == id)
+            .map(|r| &r.exchange);
+        Some(BrowserExport {
+            name: browser.name.clone(),
+            cookies_txt: netscape(&cookies),
+            storage_state: storage_state(&cookies),
+            har: har_text(&browser.name, history),
+        })
+    }
+
+    /// The curl command that sends `record`'s request again (the lab's names resolved to the
+    /// embedded server).
+    pub fn curl_for(&self, record: &ExchangeRecord) -> String {
+        let route = self
+            .server
+            .as_ref()
+            .and_then(|s| url::Url::parse(&s.url).ok())
+            .and_then(|u| u.socket_addrs(|| None).ok())
+            .and_then(|addrs| addrs.first().copied())
+            .map(|server| LabRoute { server });
+        curl_command(&record.exchange, route)
+    }
+}
+
+impl BrowserExport {
+    /// Writes the three files into `dir/<name>/`; returns the folder.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        let folder = dir.join(file_name(&self.name));
+        std::fs::create_dir_all(&folder)?;
+        for (name, text) in [
+            (COOKIES_TXT, &self.cookies_txt),
+            (STORAGE_STATE_JSON, &self.storage_state),
+            (HISTORY_HAR, &self.har),
+        ] {
+            std::fs::write(folder.join(name), text)?;
+        }
+        Ok(folder)
+    }
+}
+
+/// A browser's name as a folder name: letters, digits, `-` and `_` kept, the rest `_`.
+fn file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "browser".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// Writes every browser's exports into `dir` (a folder each); returns the folders.
+pub fn write_all(state: &LabState, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    state
+        .browsers
+        .iter()
+        .filter_map(|b| state.export_browser(b.id))
+        .map(|export| export.write_to(dir))
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! A browser's state taken out and brought back: jars through `cookies.txt` and
+//! `storageState` into another browser, an exchange replayed with its curl command, the HAR
+//! checked against the HAR 1.2 JSON schema — all against the real embedded server.
+
+mod common;
+
+use common::{WAIT, id, lab, session_of, visit};
+use session_lab::{
+    lab::{Command, LogEntry, Logged},
+    transfer::{self, parse_cookies},
+};
+
+/// Brings `text` into browser `name`'s jar as the window's import does; returns the log entry
+/// that reports it.
+fn import(
+    lab: &session_lab::lab::Lab,
+    state: &mut session_lab::lab::LabState,
+    name: &str,
+    text: &str,
+) -> LogEntry {
+    let read = parse_cookies(text, time::OffsetDateTime::now_utc()).unwrap();
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    let before = state.logged;
+    lab.send(Command::ImportCookies {
+        browser: id(state, name),
+        cookies: read.cookies,
+        format: read.format.to_owned(),
+    });
+    assert!(lab.wait_until(state, WAIT, |s| s.logged > before));
+    state.log_since(before).next().unwrap().clone()
+}
+
+/// A's jar, exported in either format and imported into B, continues A's session: B reads
+/// the next count, and both browsers hold the same session.
+#[test]
+fn an_exported_jar_continues_the_session_in_another_browser() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+    let export = state.export_browser(id(&state, "A")).unwrap();
+
+    let logged = import(&lab, &mut state, "B", &export.cookies_txt);
+    assert!(
+        matches!(&logged.what, Logged::Jar(_)),
+        "the import is logged: {logged:?}"
+    );
+    assert!(
+        logged
+            .text()
+            .contains("Imported 1 cookie(s) from a cookies.txt file")
+    );
+    assert_eq!(visit(&lab, &mut state, "B"), "Number of views 3");
+    assert_eq!(session_of(&state, "A"), session_of(&state, "B"));
+
+    // The same through Playwright's format, into a third browser.
+    lab.send(Command::AddBrowser { private: false });
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.browser_named("C").is_some()));
+    import(&lab, &mut state, "C", &export.storage_state);
+    assert_eq!(visit(&lab, &mut state, "C"), "Number of views 4");
+    let c = state.browser_named("C").unwrap();
+    assert!(c.cookies[0].cookie.http_only, "HttpOnly came through");
+    assert_eq!(c.cookies[0].cookie.same_site.as_deref(), Some("Lax"));
+}
+
+/// An import the jar cannot take whole changes nothing: the good cookie in the file does not
+/// go in alone, and the problem names the cookie.
+#[test]
+fn an_import_is_all_or_nothing() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    let before = state.browser_named("A").unwrap().cookies.clone();
+    let text = "127.0.0.1\tFALSE\t/\tFALSE\t0\tgood\t1\n\
+                no such host!\tFALSE\t/\tFALSE\t0\tbad\t2\n";
+    let read = parse_cookies(text, time::OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(read.cookies.len(), 2);
+    let logged = state.logged;
+    lab.send(Command::ImportCookies {
+        browser: id(&state, "A"),
+        cookies: read.cookies,
+        format: read.format.to_owned(),
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.logged > logged));
+    let line = state.log_since(logged).next().unwrap();
+    assert!(line.text().contains("bad"), "{}", line.text());
+    assert_eq!(state.browser_named("A").unwrap().cookies, before);
+}
+
+/// *Copy as curl*: the command, run by a shell, sends what A sent — its cookie included — so
+/// the server counts on in A's session.
+#[test]
+fn copy_as_curl_replays_the_request() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
+    let a = id(&state, "A");
+    let record = state
+        .exchanges
+        .iter()
+        .rev()
+        .find(|r| r.browser == a)
+        .unwrap()
+        .clone();
+    let command = state.curl_for(&record);
+    assert!(command.contains("-H 'Cookie: id="), "{command}");
+    if !common::have_curl() {
+        return;
+    }
+    let output = std::process::Command::new("sh")
+        .args(["-c", &format!("{command} --silent")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Number of views 3");
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 4");
+}
+
+/// The HAR is valid HAR 1.2 by the har-schema JSON schema (bundled in tests/fixtures) and
+/// reads back with the `har` crate; it holds every exchange with its cookies and timings.
+#[test]
+fn the_har_is_valid_har_1_2() {
+    let (lab, mut state) = lab();
+    visit(&lab, &mut state, "A");
+    let url = lab.server_url().unwrap();
+    common::visit_url(&lab, &mut state, "A", &format!("{url}login?user=ann"));
+    let export = state.export_browser(id(&state, "A")).unwrap();
+    let har: serde_json::Value = serde_json::from_str(&export.har).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/har-1.2.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&har).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema bites: a log without entries is refused.
+    let mut broken = har.clone();
+    broken["log"].as_object_mut().unwrap().remove("entries");
+    assert!(!validator.is_valid(&broken));
+
+    let parsed = har::from_reader(export.har.as_bytes()).unwrap();
+    let har::Spec::V1_2(log) = parsed.log else {
+        panic!("HAR 1.2")
+    };
+    // The visit and the login.
+    assert_eq!(log.entries.len(), 2);
+    assert_eq!(log.creator.name, "Session Lab");
+    let first = &log.entries[0];
+    assert_eq!(first.response.status, 200);
+    assert_eq!(first.response.cookies[0].name, "id");
+    assert_eq!(first.response.cookies[0].http_only, Some(true));
+    assert!(
+        first.request.cookies.is_empty(),
+        "the first visit had no cookie"
+    );
+    assert_eq!(log.entries[1].request.cookies[0].name, "id");
+    assert_eq!(log.entries[1].request.query_string[0].name, "user");
+    assert!(first.time >= 0.0 && first.timings.wait >= 0.0);
+
+    // The folder `demo --export` and the window write.
+    let dir = std::env::temp_dir().join(format!("session-lab-export-{}", std::process::id()));
+    let folder = export.write_to(&dir).unwrap();
+    for name in [
+        transfer::COOKIES_TXT,
+        transfer::STORAGE_STATE_JSON,
+        transfer::HISTORY_HAR,
+    ] {
+        assert!(folder.join(name).is_file(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
