@@ -962,3 +962,78 @@ fn the_audit_tab_audits_another_server() {
             .all(|row| state.made_by(row.id).is_none())
     );
 }
+
+/// Export and import by clicking: A's jar, pasted into B's Import area as Playwright's
+/// storageState, is previewed (with a line it cannot use named) and imported whole, and B
+/// continues A's session; *Save all three* writes the files; *curl* copies the command.
+#[test]
+fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
+    let dir = std::env::temp_dir().join(format!("session-lab-ui-export-{}", std::process::id()));
+    // Only this test reads the variable; the window reads it when saving.
+    unsafe { std::env::set_var("SESSION_LAB_EXPORT_DIR", &dir) };
+    let mut harness = harness();
+    click_visit(&mut harness, "Visit A", "A");
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 2"
+    );
+    let a = harness.state().state().browser_named("A").unwrap().id;
+    let export = harness.state().state().export_browser(a).unwrap();
+
+    harness.get_by_label("Export A").click();
+    harness.run_steps(2);
+    harness.get_by_label("Save all three").click();
+    harness.run_steps(2);
+    shows(
+        &harness,
+        "Saved cookies.txt, storageState.json and history.har in",
+    );
+    let saved = std::fs::read_to_string(dir.join("A").join("cookies.txt")).unwrap();
+    assert_eq!(saved, export.cookies_txt);
+
+    harness.get_by_label("History (2)").click();
+    harness.run_steps(2);
+    harness
+        .query_all_by_label("Copy as curl GET /")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    shows(&harness, "Copied the curl command for GET /");
+
+    harness.get_by_label("Import cookies B").click();
+    harness.run_steps(2);
+    // A storageState with one entry the import cannot use.
+    let mut state: serde_json::Value = serde_json::from_str(&export.storage_state).unwrap();
+    state["cookies"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "broken"}));
+    harness.get_by_label("Import text of B").click();
+    harness.run_steps(1);
+    harness
+        .get_by_label("Import text of B")
+        .type_text(&serde_json::to_string(&state).unwrap());
+    harness.run_steps(2);
+    shows(
+        &harness,
+        "1 cookie(s) in this storageState: id (127.0.0.1/)",
+    );
+    shows(
+        &harness,
+        "Left out — cookies[1]: not a cookie Playwright writes",
+    );
+    let logged = harness.state().state().logged;
+    harness.get_by_label("Import into B").click();
+    step_until(&mut harness, "the import is logged", |s| {
+        s.log_since(logged).any(|l| {
+            l.text()
+                .contains("Imported 1 cookie(s) from a storageState file")
+        })
+    });
+    assert_eq!(
+        click_visit(&mut harness, "Visit B", "B"),
+        "Number of views 3"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

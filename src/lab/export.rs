@@ -44,15 +44,32 @@ impl LabState {
     /// The curl command that sends `record`'s request again (the lab's names resolved to the
     /// embedded server).
     pub fn curl_for(&self, record: &ExchangeRecord) -> String {
-        let route = self
-            .server
-            .as_ref()
-            .and_then(|s| url::Url::parse(&s.url).ok())
-            .and_then(|u| u.socket_addrs(|| None).ok())
-            .and_then(|addrs| addrs.first().copied())
-            .map(|server| LabRoute { server });
-        curl_command(&record.exchange, route)
+        curl_command(
+            &record.exchange,
+            lab_route(self.server.as_ref().map(|s| s.url.as_str())),
+        )
     }
+}
+
+/// Where the window saves exports: `$SESSION_LAB_EXPORT_DIR`, else the user's Downloads
+/// folder (or home), in `session-lab/`.
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SESSION_LAB_EXPORT_DIR") {
+        return PathBuf::from(dir);
+    }
+    dirs::download_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("session-lab")
+}
+
+/// Where the lab's names lead (the embedded server at `server_url`), for curl's `--resolve`.
+pub fn lab_route(server_url: Option<&str>) -> Option<LabRoute> {
+    server_url
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.socket_addrs(|| None).ok())
+        .and_then(|addrs| addrs.first().copied())
+        .map(|server| LabRoute { server })
 }
 
 impl BrowserExport {

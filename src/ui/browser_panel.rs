@@ -55,6 +55,10 @@ pub struct BrowserDraft {
     pub edit: Option<(CookieKey, String)>,
     /// How many parallel visits a burst sends.
     pub burst: usize,
+    /// The import being prepared, while the Import area is open.
+    pub import: Option<super::transfer_ui::ImportDraft>,
+    /// What the last export or copy did, to tell the user.
+    pub notice: Option<String>,
 }
 
 impl BrowserDraft {
@@ -65,6 +69,8 @@ impl BrowserDraft {
             rename: None,
             edit: None,
             burst: 20,
+            import: None,
+            notice: None,
         }
     }
 }
@@ -128,7 +134,7 @@ pub fn browser_ui(
                 response_ui(ui, browser, answered_by.filter(|_| instances > 1));
                 ui.separator();
                 jar_ui(ui, browser, draft, context, &mut commands);
-                history_ui(ui, browser, history, offset);
+                history_ui(ui, browser, draft, context, offset);
             });
         });
     commands
@@ -619,13 +625,16 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
     }
 }
 
-/// The browser's latest exchanges, newest first; hover one for its headers and body.
+/// The browser's latest exchanges, newest first; hover one for its headers and body, click
+/// *curl* for the command that sends it again.
 fn history_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
-    history: &[&ExchangeRecord],
+    draft: &mut BrowserDraft,
+    context: &PanelContext<'_>,
     offset: UtcOffset,
 ) {
+    let history = context.history;
     egui::CollapsingHeader::new(format!("History ({})", history.len()))
         .id_salt(("history", browser.id))
         .show(ui, |ui| {
@@ -642,8 +651,32 @@ fn history_ui(
                     exchange.status,
                     exchange.latency.as_secs_f64() * 1000.0
                 );
-                ui.add(egui::Label::new(RichText::new(line).monospace().size(11.0)).truncate())
-                    .on_hover_ui(|ui| super::timeline_panel::details_ui(ui, record));
+                ui.horizontal(|ui| {
+                    if ui
+                        .small_button("curl")
+                        .accessible_name(format!(
+                            "Copy as curl {} {}",
+                            exchange.method,
+                            exchange.path()
+                        ))
+                        .on_hover_text(
+                            "Copy as curl: the command that sends this request again — method, \
+                             URL, Cookie header and user agent as sent",
+                        )
+                        .clicked()
+                    {
+                        let route = crate::lab::export::lab_route(context.server_url);
+                        ui.ctx()
+                            .copy_text(crate::transfer::curl_command(exchange, route));
+                        draft.notice = Some(format!(
+                            "Copied the curl command for {} {}",
+                            exchange.method,
+                            exchange.path()
+                        ));
+                    }
+                    ui.add(egui::Label::new(RichText::new(line).monospace().size(11.0)).truncate())
+                        .on_hover_ui(|ui| super::timeline_panel::details_ui(ui, record));
+                });
             }
         });
 }
@@ -674,8 +707,31 @@ fn jar_ui(
             {
                 commands.push(lab(Command::ClearCookies(browser.id)));
             }
+            if ui
+                .selectable_label(draft.import.is_some(), "Import")
+                .accessible_name(format!("Import cookies {}", browser.name))
+                .on_hover_text(
+                    "Bring cookies in: a cookies.txt (curl, wget, browser extensions) or a \
+                     Playwright storageState file",
+                )
+                .clicked()
+            {
+                draft.import = match draft.import {
+                    Some(_) => None,
+                    None => Some(Default::default()),
+                };
+            }
+            super::transfer_ui::export_menu(ui, browser, commands);
         });
     });
+    if let Some(notice) = &draft.notice {
+        ui.label(RichText::new(notice).small().weak());
+    }
+    if let Some(import) = &mut draft.import
+        && super::transfer_ui::import_ui(ui, browser, import, context.now, commands)
+    {
+        draft.import = None;
+    }
     if let Some((key, value)) = &mut draft.edit {
         let mut done = false;
         ui.horizontal(|ui| {

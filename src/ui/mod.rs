@@ -11,6 +11,7 @@ mod settings_panel;
 mod smoke;
 pub mod theme;
 mod timeline_panel;
+mod transfer_ui;
 
 use std::{
     collections::HashMap,
@@ -108,6 +109,13 @@ pub enum UiCommand {
     Lab(Command),
     /// Open this address in the user's real browser.
     OpenInBrowser(String),
+    /// Copy or save a browser's exports.
+    Export {
+        /// Whose.
+        browser: BrowserId,
+        /// Which.
+        what: transfer_ui::ExportWhat,
+    },
 }
 
 /// The Session Lab window.
@@ -222,7 +230,34 @@ impl SessionLabApp {
         match command {
             UiCommand::Lab(command) => self.lab.send(command),
             UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+            UiCommand::Export { browser, what } => {
+                let notice = transfer_ui::export(ctx, &self.state, browser, what);
+                if let Some(draft) = self.drafts.get_mut(&browser) {
+                    draft.notice = notice;
+                }
+            }
         }
+    }
+
+    /// A file dropped on the window goes to the browser whose Import area is open (the first
+    /// such, in panel order).
+    fn take_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        let Some(file) = dropped.first() else {
+            return;
+        };
+        let Some(draft) = self
+            .state
+            .browsers
+            .iter()
+            .filter_map(|b| self.drafts.get(&b.id).map(|_| b.id))
+            .find(|id| self.drafts.get(id).is_some_and(|d| d.import.is_some()))
+            .and_then(|id| self.drafts.get_mut(&id))
+        else {
+            return;
+        };
+        let import = draft.import.as_mut().expect("found open");
+        import.load(file.path());
     }
 
     /// Gives new browsers an address bar filled with the server's URL, and forgets removed ones.
@@ -351,6 +386,7 @@ impl eframe::App for SessionLabApp {
             ctx.request_repaint();
         }
         self.sync_drafts();
+        self.take_dropped_files(&ctx);
         let now = self.state.now();
         let mut commands = Vec::new();
 

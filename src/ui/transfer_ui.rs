@@ -1,0 +1,286 @@
+//! A browser panel's Export menu and Import area: the jar as `cookies.txt` or `storageState`,
+//! the history as HAR, all three saved to a folder; and a `cookies.txt` or `storageState`
+//! pasted, loaded from a path or dropped on the window, previewed, then imported whole.
+
+use std::path::PathBuf;
+
+use egui::RichText;
+
+use crate::{
+    lab::{BrowserId, BrowserState, Command, LabState, export::BrowserExport},
+    transfer::{Imported, parse_cookies},
+};
+
+use super::{UiCommand, theme};
+
+/// Which export the user asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportWhat {
+    /// The jar as `cookies.txt`, to the clipboard.
+    CookiesTxt,
+    /// The jar as Playwright `storageState`, to the clipboard.
+    StorageState,
+    /// The history as HAR, to the clipboard.
+    Har,
+    /// All three, as files in the export folder.
+    SaveAll,
+}
+
+/// An import being prepared in a browser's panel.
+#[derive(Clone, Debug, Default)]
+pub struct ImportDraft {
+    /// The pasted (or loaded) text.
+    pub text: String,
+    /// A file to load.
+    pub path: String,
+    /// What `text` reads as (kept until the text changes).
+    preview: Option<(String, Result<Imported, String>)>,
+}
+
+impl ImportDraft {
+    /// Loads `path` into the text (a dropped file, or the path typed in).
+    pub fn load(&mut self, path: &std::path::Path) {
+        match std::fs::read(path) {
+            Ok(bytes) if bytes.len() > MAX_IMPORT_BYTES => {
+                self.preview = Some((
+                    String::new(),
+                    Err(format!(
+                        "{} is {} KiB; an import reads at most {} KiB",
+                        path.display(),
+                        bytes.len() / 1024,
+                        MAX_IMPORT_BYTES / 1024
+                    )),
+                ));
+                self.text.clear();
+            }
+            Ok(bytes) => {
+                self.text = String::from_utf8_lossy(&bytes).into_owned();
+                self.path = path.display().to_string();
+                self.preview = None;
+            }
+            Err(err) => {
+                self.text.clear();
+                self.preview = Some((
+                    String::new(),
+                    Err(format!("could not read {}: {err}", path.display())),
+                ));
+            }
+        }
+    }
+
+    fn preview(&mut self, now: time::OffsetDateTime) -> &Result<Imported, String> {
+        if self
+            .preview
+            .as_ref()
+            .is_none_or(|(text, _)| *text != self.text)
+        {
+            let read = parse_cookies(&self.text, now);
+            self.preview = Some((self.text.clone(), read));
+        }
+        &self.preview.as_ref().expect("just set").1
+    }
+}
+
+/// The largest file an import reads (a browser's whole cookie jar is far smaller).
+const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The Export menu of a browser's jar header.
+pub fn export_menu(ui: &mut egui::Ui, browser: &BrowserState, commands: &mut Vec<UiCommand>) {
+    let id = browser.id;
+    ui.menu_button("Export", |ui| {
+        for (what, label, help) in [
+            (
+                ExportWhat::CookiesTxt,
+                "Copy cookies.txt",
+                "The jar in curl's and wget's Netscape format: curl -b cookies.txt URL",
+            ),
+            (
+                ExportWhat::StorageState,
+                "Copy storageState",
+                "The jar as Playwright's storageState JSON: browser.newContext({ storageState })",
+            ),
+            (
+                ExportWhat::Har,
+                "Copy HAR",
+                "The history as HAR 1.2, for DevTools' Network panel (Import HAR file)",
+            ),
+            (
+                ExportWhat::SaveAll,
+                "Save all three",
+                "cookies.txt, storageState.json and history.har in a folder named after the browser",
+            ),
+        ] {
+            if ui.button(label).on_hover_text(help).clicked() {
+                commands.push(UiCommand::Export { browser: id, what });
+                ui.close();
+            }
+        }
+    })
+    .response
+    .accessible_name(format!("Export {}", browser.name))
+    .on_hover_text("Take this browser's cookies or history to curl, Playwright or DevTools");
+}
+
+/// The import area under a browser's jar header, while open; `close` is set when it is done.
+pub fn import_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    draft: &mut ImportDraft,
+    now: time::OffsetDateTime,
+    commands: &mut Vec<UiCommand>,
+) -> bool {
+    let dark = ui.visuals().dark_mode;
+    let mut close = false;
+    ui.group(|ui| {
+        ui.label(
+            RichText::new(
+                "Paste a cookies.txt or a Playwright storageState JSON, type a file's path, or \
+                 drop the file on the window.",
+            )
+            .small(),
+        );
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut draft.path)
+                    .hint_text("/path/to/cookies.txt")
+                    .desired_width(300.0),
+            )
+            .accessible_name(format!("Import file of {}", browser.name));
+            if ui
+                .add_enabled(!draft.path.trim().is_empty(), egui::Button::new("Load"))
+                .clicked()
+            {
+                let path = PathBuf::from(draft.path.trim());
+                draft.load(&path);
+            }
+        });
+        egui::ScrollArea::vertical()
+            .id_salt(("import text", browser.id))
+            .max_height(90.0)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::multiline(&mut draft.text)
+                        .font(egui::TextStyle::Monospace)
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY),
+                )
+                .accessible_name(format!("Import text of {}", browser.name));
+            });
+        let ready = if draft.text.trim().is_empty() {
+            match &draft.preview {
+                Some((_, Err(error))) => {
+                    ui.colored_label(theme::bad(dark), error);
+                }
+                _ => {
+                    ui.label(RichText::new("Nothing to import yet.").weak());
+                }
+            }
+            None
+        } else {
+            match draft.preview(now) {
+                Err(error) => {
+                    ui.colored_label(theme::bad(dark), error);
+                    None
+                }
+                Ok(read) => {
+                    let names: Vec<String> = read
+                        .cookies
+                        .iter()
+                        .map(|c| format!("{} ({}{})", c.name, c.domain, c.path))
+                        .collect();
+                    ui.label(format!(
+                        "{} cookie(s) in this {}: {}",
+                        read.cookies.len(),
+                        read.format,
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ));
+                    for problem in read.problems.iter().take(6) {
+                        ui.colored_label(
+                            theme::warn(dark),
+                            RichText::new(format!("Left out — {problem}")).small(),
+                        );
+                    }
+                    if read.problems.len() > 6 {
+                        ui.label(
+                            RichText::new(format!("… and {} more", read.problems.len() - 6))
+                                .small(),
+                        );
+                    }
+                    (!read.cookies.is_empty()).then(|| read.clone())
+                }
+            }
+        };
+        ui.horizontal(|ui| {
+            let label = match &ready {
+                Some(read) if read.problems.is_empty() => {
+                    format!("Import {} cookie(s)", read.cookies.len())
+                }
+                Some(read) => format!(
+                    "Import {} cookie(s), leave out {}",
+                    read.cookies.len(),
+                    read.problems.len()
+                ),
+                None => "Import".to_owned(),
+            };
+            if ui
+                .add_enabled(ready.is_some(), egui::Button::new(label))
+                .accessible_name(format!("Import into {}", browser.name))
+                .on_hover_text(
+                    "Put these cookies in the jar, all together (a cookie with the same name, \
+                     domain and path is replaced)",
+                )
+                .clicked()
+                && let Some(read) = ready
+            {
+                commands.push(UiCommand::Lab(Command::ImportCookies {
+                    browser: browser.id,
+                    cookies: read.cookies,
+                    format: read.format.to_owned(),
+                }));
+                close = true;
+            }
+            if ui
+                .button("Cancel")
+                .accessible_name(format!("Cancel import {}", browser.name))
+                .clicked()
+            {
+                close = true;
+            }
+        });
+    });
+    close
+}
+
+/// Carries out an export: text to the clipboard, or files in the export folder. Returns what
+/// to tell the user.
+pub fn export(
+    ctx: &egui::Context,
+    state: &LabState,
+    browser: BrowserId,
+    what: ExportWhat,
+) -> Option<String> {
+    let export: BrowserExport = state.export_browser(browser)?;
+    let copied = |text: &str, name: &str| {
+        ctx.copy_text(text.to_owned());
+        Some(format!("Copied {name} ({} bytes)", text.len()))
+    };
+    match what {
+        ExportWhat::CookiesTxt => copied(&export.cookies_txt, "cookies.txt"),
+        ExportWhat::StorageState => copied(&export.storage_state, "storageState"),
+        ExportWhat::Har => copied(&export.har, "the HAR"),
+        ExportWhat::SaveAll => {
+            let dir = crate::lab::export::default_dir();
+            Some(match export.write_to(&dir) {
+                Ok(folder) => format!(
+                    "Saved cookies.txt, storageState.json and history.har in {}",
+                    folder.display()
+                ),
+                Err(err) => format!("Could not save in {}: {err}", dir.display()),
+            })
+        }
+    }
+}
