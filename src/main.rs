@@ -177,6 +177,10 @@ struct WindowArgs {
     /// last closed).
     #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
     size: Option<[f32; 2]>,
+    /// Start with the seed's lab (browsers A and B, default settings): the lab kept from last
+    /// time is neither read nor overwritten.
+    #[arg(long)]
+    fresh: bool,
 }
 
 /// Parses a window size such as `1280x720`.
@@ -287,6 +291,7 @@ fn main() -> anyhow::Result<()> {
             ui::WindowOptions {
                 size: cli.window.size,
                 screenshot: cli.window.screenshot.map(|path| (path, cli.window.scene)),
+                fresh: cli.window.fresh,
             },
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),

@@ -2,17 +2,30 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use egui_kittest::{Harness, kittest::Queryable};
 use session_lab::{
-    lab::{Lab, LabConfig, LabState, LogSource, Logged, Maker, text::short},
+    lab::{
+        Command, Lab, LabConfig, LabState, LogSource, Logged, Maker,
+        saved::{self, Loaded},
+        text::short,
+    },
     server::{Secret, ServerConfig},
     ui::{BottomTab, SessionLabApp},
 };
 use time::UtcOffset;
 
 fn harness() -> Harness<'static, SessionLabApp> {
+    harness_keeping(None, Loaded::default())
+}
+
+/// A window that keeps its lab in `path` (as the real one does between launches), restoring
+/// what `loaded` found there.
+fn harness_keeping(path: Option<PathBuf>, loaded: Loaded) -> Harness<'static, SessionLabApp> {
     let lab = Lab::start(LabConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
@@ -23,9 +36,11 @@ fn harness() -> Harness<'static, SessionLabApp> {
     .expect("lab starts");
     let mut harness = Harness::builder()
         .with_size([1400.0, 900.0])
-        .build_eframe(move |cc| SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC));
-    step_until(&mut harness, "browsers A and B appear", |s| {
-        s.browsers.len() == 2 && s.server.is_some()
+        .build_eframe(move |cc| {
+            SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC).with_saved_lab(path, loaded)
+        });
+    step_until(&mut harness, "the browsers appear", |s| {
+        s.browsers.len() >= 2 && s.server.is_some()
     });
     harness
 }
@@ -1034,6 +1049,173 @@ fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
     assert_eq!(
         click_visit(&mut harness, "Visit B", "B"),
         "Number of views 3"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A fresh folder for a test's files.
+fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "session-lab-ui-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The lab between launches: a window keeps its browsers (a renamed one, a private one, cookies
+/// off), jars (not the private one's), address fields and settings in its file; a new window
+/// (a new lab and server) restores them all from that file.
+#[test]
+fn the_lab_is_kept_between_launches() {
+    let dir = test_dir("keep");
+    let path = dir.join(saved::FILE_NAME);
+    {
+        let mut harness = harness_keeping(Some(path.clone()), Loaded::default());
+        click_visit(&mut harness, "Visit A", "A");
+        harness.get_by_label("+ Private browser").click();
+        step_until(&mut harness, "C appears", |s| {
+            s.browser_named("C").is_some()
+        });
+        // C's panel is out of view at this width: its visit is sent as the click would.
+        let c = harness.state().state().browser_named("C").unwrap().id;
+        let url = harness.state().state().server.as_ref().unwrap().url.clone();
+        harness.state().send(Command::Visit { browser: c, url });
+        step_until(&mut harness, "C holds a cookie", |s| {
+            s.browser_named("C").is_some_and(|c| c.cookies.len() == 1)
+        });
+        let state = harness.state().state();
+        let (a, b) = (
+            state.browser_named("A").unwrap().id,
+            state.browser_named("B").unwrap().id,
+        );
+        harness
+            .state()
+            .send(Command::RenameBrowser(a, "Alice".into()));
+        harness.state().send(Command::SetCookiesEnabled {
+            browser: b,
+            enabled: false,
+        });
+        step_until(&mut harness, "the rename and the switch", |s| {
+            s.browser_named("Alice").is_some()
+                && s.browser_named("B").is_some_and(|b| !b.cookies_enabled)
+        });
+        open_settings(&mut harness);
+        harness.get_by_label("Secure").click();
+        harness.run_steps(2);
+        click_apply(&mut harness);
+        step_until(&mut harness, "Secure is on", |s| {
+            s.server.as_ref().is_some_and(|s| s.settings.secure)
+        });
+        harness.state_mut().keep_lab();
+    }
+    let kept = saved::load(&path);
+    assert!(kept.notice.is_none());
+    let lab = kept.lab.as_ref().expect("the lab was kept");
+    assert_eq!(lab.browsers.len(), 3);
+    assert!(lab.browsers[2].private && lab.browsers[2].cookies.is_empty());
+    assert!(
+        lab.browsers[0].url.starts_with("http://127.0.0.1:"),
+        "the address field"
+    );
+    assert!(lab.settings.secure);
+
+    let mut harness = harness_keeping(Some(path.clone()), kept);
+    step_until(&mut harness, "the kept lab is back", |s| {
+        s.browser_named("Alice")
+            .is_some_and(|a| a.cookies.len() == 1)
+            && s.browser_named("C").is_some_and(|c| c.private)
+            && s.server.as_ref().is_some_and(|s| s.settings.secure)
+    });
+    let state = harness.state().state();
+    assert_eq!(
+        state
+            .browsers
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Alice", "B", "C"]
+    );
+    assert!(!state.browser_named("B").unwrap().cookies_enabled);
+    assert!(state.browser_named("C").unwrap().cookies.is_empty());
+    harness.run_steps(2);
+    shows(&harness, "Alice");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A kept lab that cannot be read (a newer format here) is set aside with a message, and the
+/// window starts with the seed's lab.
+#[test]
+fn an_unreadable_kept_lab_is_set_aside() {
+    let dir = test_dir("unreadable");
+    let path = dir.join(saved::FILE_NAME);
+    std::fs::write(&path, r#"{"format": 7, "browsers": "?"}"#).unwrap();
+    let mut harness = harness_keeping(Some(path.clone()), saved::load(&path));
+    harness.run_steps(4);
+    shows(&harness, "The saved lab could not be used");
+    shows(&harness, "set aside");
+    assert!(!path.exists(), "moved out of the way");
+    assert_eq!(harness.state().state().browsers.len(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The Lab menu: Save lab as… writes a file, Reset lab goes back to A and B with empty jars,
+/// Open lab… brings the saved browsers and jars back.
+#[test]
+fn save_reset_and_open_a_lab_from_the_menu() {
+    let dir = test_dir("menu");
+    let file = dir.join("class.json");
+    let mut harness = harness();
+    click_visit(&mut harness, "Visit A", "A");
+    harness.get_by_label("+ Browser").click();
+    step_until(&mut harness, "C appears", |s| {
+        s.browser_named("C").is_some()
+    });
+
+    let choose = |harness: &mut Harness<'static, SessionLabApp>, item: &str| {
+        harness.get_by_label("Lab").click();
+        harness.run_steps(2);
+        harness.get_by_label(item).click();
+        harness.run_steps(2);
+    };
+    let use_file = |harness: &mut Harness<'static, SessionLabApp>, button: &str| {
+        harness.get_by_label("Lab file").click();
+        harness.run_steps(1);
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        harness.run_steps(1);
+        harness
+            .get_by_label("Lab file")
+            .type_text(&file.display().to_string());
+        harness.run_steps(1);
+        harness.get_by_label(button).click();
+        // The notice's area is laid out unseen in its first frame.
+        harness.run_steps(3);
+    };
+    choose(&mut harness, "Save lab as…");
+    use_file(&mut harness, "Save");
+    shows(&harness, "Saved the lab (3 browsers)");
+    assert!(file.is_file());
+
+    choose(&mut harness, "Reset lab");
+    step_until(&mut harness, "the seed's lab", |s| {
+        s.browsers.len() == 2
+            && s.browser_named("A").is_some_and(|a| a.cookies.is_empty())
+            && s.browser_named("C").is_none()
+    });
+
+    choose(&mut harness, "Open lab…");
+    use_file(&mut harness, "Open");
+    step_until(&mut harness, "the saved lab is back", |s| {
+        s.browsers.len() == 3 && s.browser_named("A").is_some_and(|a| a.cookies.len() == 1)
+    });
+    // The restored jar carries A's session on: the count goes on.
+    assert_eq!(
+        click_visit(&mut harness, "Visit A", "A"),
+        "Number of views 2"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -16,7 +16,8 @@ use crate::{
 use super::{
     AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
     Command, Core, Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
-    USER_AGENT_PREFIX, Views, server_info, sessions::Maker, state::LOG_TEXT_MAX,
+    USER_AGENT_PREFIX, Views, saved::SavedBrowser, server_info, sessions::Maker,
+    state::LOG_TEXT_MAX,
 };
 
 /// Carries out a command that needs no network.
@@ -74,6 +75,7 @@ pub(super) fn apply(core: &Core, command: Command) {
             cookies,
             format,
         } => import_cookies(core, browser, &cookies, format),
+        Command::RestoreBrowsers(saved) => restore_browsers(core, saved),
         Command::SetCookiesEnabled { browser, enabled } => {
             set_option(core, browser, BrowserSwitch::Cookies(enabled), |slot| {
                 slot.browser.set_cookies_enabled(enabled);
@@ -148,12 +150,21 @@ fn move_clock(core: &Core, how: ClockMove) {
 }
 
 fn add_browser(core: &Core, private: bool) {
+    new_browser(core, private, None);
+}
+
+/// Adds a browser — the next free name and colour, or those given — and returns it.
+fn new_browser(
+    core: &Core,
+    private: bool,
+    named: Option<(String, usize)>,
+) -> Option<(BrowserId, Browser)> {
     let mut browsers = core.lock_browsers();
     if browsers.len() >= MAX_BROWSERS {
         drop(browsers);
         core.outbox
             .problem(None, Problem::TooManyBrowsers { max: MAX_BROWSERS });
-        return;
+        return None;
     }
     let id = {
         let mut next = core.next_id.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,10 +172,13 @@ fn add_browser(core: &Core, private: bool) {
         *next += 1;
         id
     };
-    let name = next_free_name(browsers.values().map(|s| s.name.as_str()));
-    let colour = (0..)
-        .find(|c| browsers.values().all(|s| s.colour != *c))
-        .unwrap_or(0);
+    let (name, colour) = named.unwrap_or_else(|| {
+        let name = next_free_name(browsers.values().map(|s| s.name.as_str()));
+        let colour = (0..)
+            .find(|c| browsers.values().all(|s| s.colour != *c))
+            .unwrap_or(0);
+        (name, colour)
+    });
     let user_agent = format!(
         "{USER_AGENT_PREFIX}{} (simulated browser #{}; lab {})",
         env!("CARGO_PKG_VERSION"),
@@ -183,9 +197,10 @@ fn add_browser(core: &Core, private: bool) {
             drop(browsers);
             core.outbox
                 .problem(None, Problem::BrowserFailed(err.to_string()));
-            return;
+            return None;
         }
     };
+    let handle = browser.clone();
     browsers.insert(
         id,
         BrowserSlot {
@@ -205,6 +220,56 @@ fn add_browser(core: &Core, private: bool) {
         colour,
         private,
     });
+    Some((id, handle))
+}
+
+/// Replaces every browser with `saved` (a saved lab, or the seed's two): names, colours,
+/// options and jars; cookies whose expiry has passed stay out.
+fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
+    let ids: Vec<BrowserId> = core.lock_browsers().keys().copied().collect();
+    for id in ids {
+        if core.lock_browsers().remove(&id).is_some() {
+            core.outbox.send(Event::BrowserRemoved(id));
+        }
+    }
+    let now = core.clock.now();
+    for saved in saved.into_iter().take(MAX_BROWSERS) {
+        let Some((id, browser)) = new_browser(
+            core,
+            saved.private,
+            Some((saved.name.clone(), saved.colour)),
+        ) else {
+            continue;
+        };
+        if !saved.cookies_enabled {
+            apply(
+                core,
+                Command::SetCookiesEnabled {
+                    browser: id,
+                    enabled: false,
+                },
+            );
+        }
+        let from = saved.request_from();
+        if from != RequestFrom::AddressBar {
+            apply(core, Command::SetRequestFrom { browser: id, from });
+        }
+        if saved.spread {
+            apply(
+                core,
+                Command::SetSpread {
+                    browser: id,
+                    spread: true,
+                },
+            );
+        }
+        let cookies: Vec<CookieRow> = saved.cookies.iter().filter_map(|c| c.to_row(now)).collect();
+        // One at a time: a cookie this jar refuses costs only itself here.
+        for cookie in &cookies {
+            let _ = browser.put_cookie(cookie);
+        }
+        core.send_cookies(id, &browser);
+    }
 }
 
 /// Runs a jar edit, then reports the jar and the outcome.

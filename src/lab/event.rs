@@ -76,6 +76,8 @@ pub enum Command {
         /// The file's format, for the log.
         format: String,
     },
+    /// Replace every browser with these (a saved lab, or the seed's two browsers).
+    RestoreBrowsers(Vec<super::saved::SavedBrowser>),
     /// Copy a cookie into another browser's jar (hijacking a session).
     CopyCookie {
         /// Whose jar it comes from.

@@ -14,6 +14,7 @@ mod event;
 pub mod export;
 pub mod load;
 mod ranked;
+pub mod saved;
 pub mod sessions;
 mod state;
 pub mod text;

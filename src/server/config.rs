@@ -9,7 +9,7 @@ use tower_sessions::cookie::Key;
 use crate::clock::LabClock;
 
 /// The `SameSite` attribute of the session cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SameSitePolicy {
     /// Sent only on same-site requests.
     Strict,
@@ -31,7 +31,7 @@ impl SameSitePolicy {
 }
 
 /// When a session ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExpiryPolicy {
     /// The cookie has no `Max-Age`: the browser drops it when it closes. The server keeps the
     /// record for two weeks (tower-sessions' default), like express-session's memory store.
@@ -42,7 +42,7 @@ pub enum ExpiryPolicy {
         secs: i64,
     },
     /// The session ends at a fixed moment.
-    AtDateTime(OffsetDateTime),
+    AtDateTime(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
 }
 
 impl ExpiryPolicy {
@@ -59,7 +59,7 @@ impl ExpiryPolicy {
 }
 
 /// How the session id is protected inside the cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CookieProtection {
     /// The bare session id: anyone can read it and forge look-alikes.
     Plain,
@@ -147,7 +147,10 @@ impl fmt::Debug for Secret {
 ///
 /// The defaults follow the seed's express-session example: HttpOnly on, Secure off (plain http),
 /// SameSite=Lax, Path=/, no Max-Age (a browser-session cookie), signed with a secret.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Saved with the lab (`serde`; a field a saved lab lacks takes its default).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ServerSettings {
     /// The cookie's name (express-session: `name`).
     pub cookie_name: String,

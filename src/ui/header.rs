@@ -31,6 +31,7 @@ pub fn header_ui(
     state: &LabState,
     settings_open: &mut bool,
     load: &mut LoadDraft,
+    keeper: &mut super::lab_file::LabKeeper,
 ) -> Option<UiCommand> {
     let dark = ui.visuals().dark_mode;
     // The buttons are laid out first; the status on the left gets the room that is left and is
@@ -38,7 +39,7 @@ pub fn header_ui(
     let (_, command) = egui::Sides::new().shrink_left().truncate().show(
         ui,
         |ui| status_ui(ui, state, dark),
-        |ui| buttons_ui(ui, state, settings_open, load),
+        |ui| buttons_ui(ui, state, settings_open, load, keeper),
     );
     command
 }
@@ -147,6 +148,7 @@ fn buttons_ui(
     state: &LabState,
     settings_open: &mut bool,
     load: &mut LoadDraft,
+    keeper: &mut super::lab_file::LabKeeper,
 ) -> Option<UiCommand> {
     let mut command = None;
     if state.server.is_none() && state.server_error.is_some() {
@@ -208,6 +210,9 @@ fn buttons_ui(
     }
     ui.toggle_value(settings_open, "Server settings")
         .on_hover_text("Cookie name, flags, expiry, signing and the secret of the embedded server");
+    if let Some(chosen) = super::lab_file::lab_menu(ui, keeper) {
+        command = Some(chosen);
+    }
     if state.clock_ahead.is_positive() {
         let dark = ui.visuals().dark_mode;
         let ahead = crate::lab::text::duration_text(state.clock_ahead);

@@ -4,6 +4,7 @@
 mod audit_panel;
 mod browser_panel;
 mod header;
+mod lab_file;
 mod log_panel;
 mod plot_panel;
 mod sessions_panel;
@@ -24,7 +25,9 @@ use anyhow::Context as _;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
-    BrowserId, Command, ExchangeRecord, Lab, LabConfig, LabState, text::time_left_changes_in,
+    BrowserId, Command, ExchangeRecord, Lab, LabConfig, LabState,
+    saved::{Loaded, SavedLab},
+    text::time_left_changes_in,
 };
 
 pub use browser_panel::BrowserDraft;
@@ -116,6 +119,17 @@ pub enum UiCommand {
         /// Which.
         what: transfer_ui::ExportWhat,
     },
+    /// Back to the seed's lab: browsers A and B, fresh, default settings.
+    ResetLab,
+    /// Write the lab to this file.
+    SaveLab {
+        /// The file.
+        path: PathBuf,
+        /// With each browser's history.
+        history: bool,
+    },
+    /// Replace the lab with the one in this file.
+    OpenLab(PathBuf),
 }
 
 /// The Session Lab window.
@@ -144,6 +158,8 @@ pub struct SessionLabApp {
     /// Where each frame's CPU time is written, when `SESSION_LAB_FRAME_LOG` names a file (for
     /// benchmarks of the real window).
     frame_log: Option<std::io::BufWriter<std::fs::File>>,
+    /// The lab kept between launches, the one being restored, and the Lab menu's dialog.
+    keeper: lab_file::LabKeeper,
 }
 
 impl SessionLabApp {
@@ -168,7 +184,23 @@ impl SessionLabApp {
             last_frame: None,
             panel_size: None,
             frame_log: None,
+            keeper: lab_file::LabKeeper::default(),
         }
+    }
+
+    /// Keeps the lab in `path` between launches (written when eframe saves, and on closing),
+    /// restoring what `loaded` found there once the server runs.
+    pub fn with_saved_lab(mut self, path: Option<PathBuf>, loaded: Loaded) -> Self {
+        self.keeper = lab_file::LabKeeper::new(path, loaded);
+        self
+    }
+
+    /// Writes the kept lab now, if it changed (eframe's save does this every 30 s and on
+    /// closing).
+    pub fn keep_lab(&mut self) {
+        let drafts = &self.drafts;
+        self.keeper
+            .keep(&self.state, |id| drafts.get(&id).map(|d| d.url.clone()));
     }
 
     /// Writes each frame's CPU time (milliseconds, one per line) to `path`.
@@ -230,6 +262,42 @@ impl SessionLabApp {
         match command {
             UiCommand::Lab(command) => self.lab.send(command),
             UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+            UiCommand::ResetLab => {
+                self.keeper.open(SavedLab::seed(&self.default_url));
+                self.keeper.notice =
+                    Some("The lab is back to the seed: browsers A and B, default settings.".into());
+            }
+            UiCommand::SaveLab { path, history } => {
+                let drafts = &self.drafts;
+                let lab = self
+                    .state
+                    .snapshot(|id| drafts.get(&id).map(|d| d.url.clone()), history);
+                self.keeper.notice = Some(match lab.write(&path) {
+                    Ok(()) => format!(
+                        "Saved the lab ({} browsers) in {}",
+                        lab.browsers.len(),
+                        path.display()
+                    ),
+                    Err(err) => format!("Could not save the lab in {}: {err}", path.display()),
+                });
+            }
+            UiCommand::OpenLab(path) => {
+                let read = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| SavedLab::from_json(&text));
+                self.keeper.notice = Some(match read {
+                    Ok(lab) => {
+                        let text = format!(
+                            "Opened {} ({} browsers)",
+                            path.display(),
+                            lab.browsers.len()
+                        );
+                        self.keeper.open(lab);
+                        text
+                    }
+                    Err(why) => format!("Could not open {}: {why}", path.display()),
+                });
+            }
             UiCommand::Export { browser, what } => {
                 let notice = transfer_ui::export(ctx, &self.state, browser, what);
                 if let Some(draft) = self.drafts.get_mut(&browser) {
@@ -278,9 +346,14 @@ impl SessionLabApp {
             self.default_url.clone_from(&default_url);
         }
         for browser in &self.state.browsers {
-            self.drafts
-                .entry(browser.id)
-                .or_insert_with(|| BrowserDraft::new(default_url.clone()));
+            let keeper = &mut self.keeper;
+            self.drafts.entry(browser.id).or_insert_with(|| {
+                BrowserDraft::new(
+                    keeper
+                        .url_for(&browser.name)
+                        .unwrap_or_else(|| default_url.clone()),
+                )
+            });
         }
         let live: Vec<BrowserId> = self.state.browsers.iter().map(|b| b.id).collect();
         self.drafts.retain(|id, _| live.contains(id));
@@ -340,6 +413,7 @@ impl eframe::App for SessionLabApp {
         // A scripted run (screenshots, smoke tests) leaves the user's choices alone.
         if self.script.is_none() {
             storage.set_string(BOTTOM_TAB_KEY, self.bottom_tab.label().to_owned());
+            self.keep_lab();
         }
     }
 
@@ -385,6 +459,9 @@ impl eframe::App for SessionLabApp {
             // More than one frame's budget: carry on next frame.
             ctx.request_repaint();
         }
+        for command in self.keeper.restore(&self.state) {
+            self.lab.send(command);
+        }
         self.sync_drafts();
         self.take_dropped_files(&ctx);
         let now = self.state.now();
@@ -398,6 +475,7 @@ impl eframe::App for SessionLabApp {
                 &self.state,
                 &mut settings_open,
                 &mut self.load,
+                &mut self.keeper,
             ));
             ui.add_space(2.0);
         });
@@ -549,6 +627,7 @@ impl eframe::App for SessionLabApp {
                 }
             }
         });
+        commands.extend(lab_file::dialog_ui(&ctx, &mut self.keeper));
         for command in commands {
             self.apply(&ctx, command);
         }
@@ -569,15 +648,36 @@ pub struct WindowOptions {
     /// Play a scene, save a screenshot here and close (the user's saved state is neither read
     /// nor written).
     pub screenshot: Option<(PathBuf, Scene)>,
+    /// Start with the seed's lab; the saved lab is neither read nor overwritten.
+    pub fresh: bool,
 }
 
 /// The window's size the first time it opens.
 const DEFAULT_SIZE: [f32; 2] = [1400.0, 900.0];
 
 /// Opens the window: starts the lab, then runs the app until the window closes.
-pub fn run(config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
+pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
     // The local offset must be read before other threads start (the `time` crate's rule).
     let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    // The lab kept from last time: its settings and store start the server; its browsers
+    // replace the seed's once it runs.
+    let lab_path = if window.screenshot.is_some() || window.fresh {
+        None
+    } else {
+        crate::lab::saved::default_path()
+    };
+    let loaded = lab_path
+        .as_deref()
+        .map(crate::lab::saved::load)
+        .unwrap_or_default();
+    if let Some(saved) = &loaded.lab {
+        config.server.settings = saved.settings.clone();
+        if config.store == crate::server::StoreChoice::Memory
+            && let Some(store) = saved.store_choice()
+        {
+            config.store = store;
+        }
+    }
     let lab = Lab::start(config)?;
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
         .context("the app icon is not a valid PNG")?;
@@ -606,7 +706,7 @@ pub fn run(config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
             if let Some((path, scene)) = window.screenshot {
                 app = app.with_screenshot_script(path, scene);
             } else {
-                app = app.restore(cc.storage);
+                app = app.restore(cc.storage).with_saved_lab(lab_path, loaded);
             }
             if let Some(path) = std::env::var_os("SESSION_LAB_FRAME_LOG") {
                 app = app.with_frame_log(std::path::Path::new(&path))?;

@@ -1,0 +1,363 @@
+//! The lab as a file: browsers (names, colours, addresses, options, jars unless private),
+//! the server's settings and store, and optionally each browser's history as HAR. The window
+//! keeps one between launches (`<data dir>/session-lab/lab.json`), and *Save lab as…* /
+//! *Open lab…* hand one to someone else.
+//!
+//! A file this version cannot read (an older format, or damage) is never a crash: it is
+//! set aside under a new name and the lab starts fresh, saying so.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{
+    browser::{CookieRow, RequestFrom},
+    server::{ServerSettings, StoreChoice},
+};
+
+use super::{BrowserId, LabState};
+
+/// The format this version writes; a file of another format is set aside.
+pub const FORMAT: u32 = 1;
+
+/// The file the window keeps the lab in between launches.
+pub const FILE_NAME: &str = "lab.json";
+
+/// A saved lab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedLab {
+    /// [`FORMAT`] when written.
+    pub format: u32,
+    /// The Session Lab version that wrote it.
+    pub written_by: String,
+    /// The browsers, in panel order.
+    pub browsers: Vec<SavedBrowser>,
+    /// The embedded server's cookie settings.
+    pub settings: ServerSettings,
+    /// The store (`memory`, `sqlite:PATH`, `redis://HOST…`); none when it held a password.
+    pub store: Option<String>,
+}
+
+/// One saved browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedBrowser {
+    /// Its name.
+    pub name: String,
+    /// Its colour index.
+    pub colour: usize,
+    /// A private browser (its jar is never saved).
+    pub private: bool,
+    /// Cookies on.
+    pub cookies_enabled: bool,
+    /// Where its requests come from, as the panel's menu says it ("Address bar", …).
+    pub from: String,
+    /// Its visits spread over the server instances.
+    pub spread: bool,
+    /// What its address field held.
+    pub url: String,
+    /// Its jar (empty for a private browser).
+    pub cookies: Vec<SavedCookie>,
+    /// Its history as HAR 1.2, when the lab was saved with history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<serde_json::Value>,
+}
+
+/// One saved cookie, with every attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedCookie {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// Domain (no leading dot).
+    pub domain: String,
+    /// Host-only (no `Domain` attribute was given).
+    pub host_only: bool,
+    /// Path.
+    pub path: String,
+    /// Expiry as Unix seconds; none for a session cookie.
+    pub expires: Option<i64>,
+    /// HttpOnly.
+    pub http_only: bool,
+    /// Secure.
+    pub secure: bool,
+    /// SameSite ("Strict", "Lax", "None"), if given.
+    pub same_site: Option<String>,
+}
+
+impl From<&CookieRow> for SavedCookie {
+    fn from(row: &CookieRow) -> Self {
+        Self {
+            name: row.name.clone(),
+            value: row.value.clone(),
+            domain: row.domain.clone(),
+            host_only: row.host_only,
+            path: row.path.clone(),
+            expires: row.expires.map(OffsetDateTime::unix_timestamp),
+            http_only: row.http_only,
+            secure: row.secure,
+            same_site: row.same_site.clone(),
+        }
+    }
+}
+
+impl SavedCookie {
+    /// The cookie for the jar; none when its expiry is past (or out of range).
+    pub fn to_row(&self, now: OffsetDateTime) -> Option<CookieRow> {
+        let expires = match self.expires {
+            None => None,
+            Some(s) => Some(OffsetDateTime::from_unix_timestamp(s).ok()?),
+        };
+        if expires.is_some_and(|at| at <= now) {
+            return None;
+        }
+        Some(CookieRow {
+            name: self.name.clone(),
+            value: self.value.clone(),
+            domain: self.domain.clone(),
+            host_only: self.host_only,
+            path: self.path.clone(),
+            expires,
+            http_only: self.http_only,
+            secure: self.secure,
+            same_site: self.same_site.clone(),
+        })
+    }
+}
+
+impl SavedBrowser {
+    /// Where its requests come from, read back from the menu's words (the address bar if
+    /// unknown).
+    pub fn request_from(&self) -> RequestFrom {
+        RequestFrom::CHOICES
+            .into_iter()
+            .find(|from| from.label() == self.from)
+            .unwrap_or_default()
+    }
+}
+
+impl SavedLab {
+    /// The seed's lab: browsers A and B, fresh, the server's default settings.
+    pub fn seed(url: &str) -> Self {
+        let browser = |name: &str, colour| SavedBrowser {
+            name: name.to_owned(),
+            colour,
+            private: false,
+            cookies_enabled: true,
+            from: RequestFrom::AddressBar.label(),
+            spread: false,
+            url: url.to_owned(),
+            cookies: Vec::new(),
+            history: None,
+        };
+        Self {
+            format: FORMAT,
+            written_by: env!("CARGO_PKG_VERSION").to_owned(),
+            browsers: vec![browser("A", 0), browser("B", 1)],
+            settings: ServerSettings::default(),
+            store: None,
+        }
+    }
+
+    /// Reads a saved lab; the error says why it cannot be used.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<u32>,
+        }
+        let head: Head = serde_json::from_str(text)
+            .map_err(|e| format!("it is not a Session Lab file ({e})"))?;
+        match head.format {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(format!(
+                    "it was written in lab format {other}; this Session Lab reads format {FORMAT}"
+                ));
+            }
+            None => return Err("it is not a Session Lab file (no \"format\")".to_owned()),
+        }
+        serde_json::from_str(text).map_err(|e| format!("it cannot be read: {e}"))
+    }
+
+    /// The lab as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The store to start on, when the file names one.
+    pub fn store_choice(&self) -> Option<StoreChoice> {
+        self.store.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    /// Writes the file (whole, through a temporary file beside it).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = path.with_extension("json.tmp");
+        std::fs::write(&temporary, self.to_json())?;
+        std::fs::rename(&temporary, path)
+    }
+}
+
+/// How a saved lab was found at start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The lab, if there was one and it could be read.
+    pub lab: Option<SavedLab>,
+    /// What to tell the user (a file set aside).
+    pub notice: Option<String>,
+}
+
+/// The file the window keeps the lab in: `<data dir>/session-lab/lab.json`.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("session-lab").join(FILE_NAME))
+}
+
+/// Reads the lab kept at `path`. A file that cannot be read is renamed
+/// `lab.json.unreadable-<time>` (kept for the user, out of the way) and said so.
+pub fn load(path: &Path) -> Loaded {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
+        Err(err) => {
+            return Loaded {
+                lab: None,
+                notice: Some(format!(
+                    "The saved lab {} could not be read ({err}); starting fresh.",
+                    path.display()
+                )),
+            };
+        }
+    };
+    match SavedLab::from_json(&text) {
+        Ok(lab) => Loaded {
+            lab: Some(lab),
+            notice: None,
+        },
+        Err(why) => {
+            let aside = path.with_extension(format!(
+                "json.unreadable-{}",
+                OffsetDateTime::now_utc().unix_timestamp()
+            ));
+            let moved = std::fs::rename(path, &aside).is_ok();
+            Loaded {
+                lab: None,
+                notice: Some(if moved {
+                    format!(
+                        "The saved lab could not be used: {why}. It was set aside as {}; \
+                         starting with a fresh lab.",
+                        aside.display()
+                    )
+                } else {
+                    format!("The saved lab could not be used: {why}; starting fresh.")
+                }),
+            }
+        }
+    }
+}
+
+impl LabState {
+    /// The lab as it is now, with each browser's address field from `url_of`; with each
+    /// browser's history as HAR when `history` is set. Private browsers' jars are left out.
+    pub fn snapshot(
+        &self,
+        url_of: impl Fn(BrowserId) -> Option<String>,
+        history: bool,
+    ) -> SavedLab {
+        let browsers = self
+            .browsers
+            .iter()
+            .map(|b| SavedBrowser {
+                name: b.name.clone(),
+                colour: b.colour,
+                private: b.private,
+                cookies_enabled: b.cookies_enabled,
+                from: b.from.label(),
+                spread: b.spread,
+                url: url_of(b.id).unwrap_or_default(),
+                cookies: if b.private {
+                    Vec::new()
+                } else {
+                    b.cookies.iter().map(|c| (&c.cookie).into()).collect()
+                },
+                history: history
+                    .then(|| self.export_browser(b.id))
+                    .flatten()
+                    .and_then(|export| serde_json::from_str(&export.har).ok()),
+            })
+            .collect();
+        let (settings, store) = self.server.as_ref().map_or_else(
+            || (ServerSettings::default(), None),
+            |server| {
+                let store = match &server.store {
+                    // A password is never written to a file.
+                    StoreChoice::Redis(url)
+                        if url::Url::parse(url).is_ok_and(|u| u.password().is_some()) =>
+                    {
+                        None
+                    }
+                    StoreChoice::Redis(url) => Some(url.clone()),
+                    StoreChoice::Memory => Some("memory".to_owned()),
+                    StoreChoice::Sqlite(path) => Some(format!("sqlite:{}", path.display())),
+                };
+                (server.settings.clone(), store)
+            },
+        );
+        SavedLab {
+            format: FORMAT,
+            written_by: env!("CARGO_PKG_VERSION").to_owned(),
+            browsers,
+            settings,
+            store,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of another format, or not a lab at all, is refused with a reason; a lab round
+    /// trips; a missing field of the settings takes its default.
+    #[test]
+    fn reads_its_own_format_only() {
+        let lab = SavedLab::seed("http://127.0.0.1:3000/");
+        assert_eq!(SavedLab::from_json(&lab.to_json()).unwrap(), lab);
+        assert!(
+            SavedLab::from_json(r#"{"format": 0, "browsers": 3}"#)
+                .unwrap_err()
+                .contains("format 0")
+        );
+        assert!(
+            SavedLab::from_json("[]")
+                .unwrap_err()
+                .contains("not a Session Lab file")
+        );
+        let mut json: serde_json::Value = serde_json::from_str(&lab.to_json()).unwrap();
+        json["settings"].as_object_mut().unwrap().remove("secure");
+        let back = SavedLab::from_json(&json.to_string()).unwrap();
+        assert!(!back.settings.secure);
+    }
+
+    /// An unreadable file is set aside, not lost, and the lab starts fresh with a notice.
+    #[test]
+    fn an_unreadable_file_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("session-lab-saved-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, r#"{"format": 99}"#).unwrap();
+        let loaded = load(&path);
+        assert!(loaded.lab.is_none());
+        assert!(loaded.notice.unwrap().contains("set aside"));
+        assert!(!path.exists());
+        let aside: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(aside.len(), 1);
+        assert!(
+            load(&path).notice.is_none(),
+            "nothing there now: a fresh start"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,248 @@
+//! The lab kept between launches and shared as a file: restoring a saved lab once the server
+//! runs, writing it when eframe saves, and the header's Lab menu (*Save lab as…*, *Open
+//! lab…*, *Reset lab*).
+
+use std::{collections::HashMap, path::PathBuf};
+
+use egui::RichText;
+
+use crate::lab::{
+    BrowserId, Command, LabState,
+    saved::{Loaded, SavedLab},
+};
+
+use super::{UiCommand, theme};
+
+/// What the Lab menu's dialog is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialogKind {
+    /// Writing the lab to a file.
+    Save,
+    /// Reading a lab from a file.
+    Open,
+}
+
+/// The Lab menu's dialog: a path, and for saving whether to include the history.
+#[derive(Clone, Debug)]
+pub struct LabDialog {
+    /// Save or open.
+    pub kind: DialogKind,
+    /// The file.
+    pub path: String,
+    /// Save each browser's history (as HAR) in the file too.
+    pub history: bool,
+}
+
+/// The lab kept between launches, and the one being restored.
+#[derive(Debug, Default)]
+pub struct LabKeeper {
+    /// Where the lab is kept between launches; none when it is not (`--fresh`, scripted runs,
+    /// tests).
+    path: Option<PathBuf>,
+    /// A lab to restore once the server runs.
+    pending: Option<SavedLab>,
+    /// Address fields for browsers about to appear, by name.
+    urls: HashMap<String, String>,
+    /// The text last written, so an unchanged lab is not written again.
+    last_written: String,
+    /// What to tell the user (a file set aside, a lab saved or opened, an error).
+    pub notice: Option<String>,
+    /// The Lab menu's dialog, while open.
+    pub dialog: Option<LabDialog>,
+}
+
+impl LabKeeper {
+    /// Keeps the lab at `path` (if any), restoring what `loaded` found there.
+    pub fn new(path: Option<PathBuf>, loaded: Loaded) -> Self {
+        Self {
+            path,
+            pending: loaded.lab,
+            notice: loaded.notice,
+            ..Self::default()
+        }
+    }
+
+    /// Restores `lab` as soon as the server runs (browsers, jars, addresses, settings).
+    pub fn open(&mut self, lab: SavedLab) {
+        self.pending = Some(lab);
+    }
+
+    /// The commands that restore the pending lab, once the server runs.
+    pub fn restore(&mut self, state: &LabState) -> Vec<Command> {
+        let Some(server) = &state.server else {
+            return Vec::new();
+        };
+        let Some(lab) = self.pending.take() else {
+            return Vec::new();
+        };
+        self.urls = lab
+            .browsers
+            .iter()
+            .map(|b| (b.name.clone(), b.url.clone()))
+            .collect();
+        let mut commands = vec![Command::RestoreBrowsers(lab.browsers)];
+        if lab.settings != server.settings {
+            commands.push(Command::ApplySettings(lab.settings));
+        }
+        commands
+    }
+
+    /// The address field a new browser named `name` starts with, when a restored lab says.
+    pub fn url_for(&mut self, name: &str) -> Option<String> {
+        self.urls.remove(name).filter(|url| !url.is_empty())
+    }
+
+    /// Writes the lab to its file when it changed since the last write.
+    pub fn keep(&mut self, state: &LabState, url_of: impl Fn(BrowserId) -> Option<String>) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        if state.server.is_none() || self.pending.is_some() {
+            // Not started yet, or not restored yet: what is on disk is still the truth.
+            return;
+        }
+        let lab = state.snapshot(url_of, false);
+        let text = lab.to_json();
+        if text == self.last_written {
+            return;
+        }
+        match lab.write(path) {
+            Ok(()) => self.last_written = text,
+            Err(err) => {
+                self.notice = Some(format!(
+                    "Could not keep the lab in {}: {err}",
+                    path.display()
+                ));
+            }
+        }
+    }
+}
+
+/// The folder *Save lab as…* suggests.
+fn suggested_path() -> String {
+    crate::lab::export::default_dir()
+        .join("lab.json")
+        .display()
+        .to_string()
+}
+
+/// The header's Lab menu.
+pub fn lab_menu(ui: &mut egui::Ui, keeper: &mut LabKeeper) -> Option<UiCommand> {
+    let mut command = None;
+    ui.menu_button("Lab", |ui| {
+        if ui
+            .button("Save lab as…")
+            .on_hover_text("Write the browsers, their jars and the server's settings to one file")
+            .clicked()
+        {
+            keeper.dialog = Some(LabDialog {
+                kind: DialogKind::Save,
+                path: suggested_path(),
+                history: false,
+            });
+            ui.close();
+        }
+        if ui
+            .button("Open lab…")
+            .on_hover_text("Replace the browsers and settings with a saved lab's")
+            .clicked()
+        {
+            keeper.dialog = Some(LabDialog {
+                kind: DialogKind::Open,
+                path: suggested_path(),
+                history: false,
+            });
+            ui.close();
+        }
+        ui.separator();
+        if ui
+            .button("Reset lab")
+            .on_hover_text("Back to the seed: browsers A and B with empty jars, default settings")
+            .clicked()
+        {
+            command = Some(UiCommand::ResetLab);
+            ui.close();
+        }
+    })
+    .response
+    .on_hover_text("Save the lab to a file, open one, or start over");
+    command
+}
+
+/// The dialog and the notice, drawn over the window.
+pub fn dialog_ui(ctx: &egui::Context, keeper: &mut LabKeeper) -> Option<UiCommand> {
+    let mut command = None;
+    if let Some(notice) = keeper.notice.clone() {
+        egui::Area::new(egui::Id::unique("lab notice"))
+            .anchor(egui::Align2::CENTER_TOP, [0.0, 36.0])
+            .show(ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(notice);
+                        if ui.small_button("OK").clicked() {
+                            keeper.notice = None;
+                        }
+                    });
+                });
+            });
+    }
+    let Some(dialog) = &mut keeper.dialog else {
+        return None;
+    };
+    let mut close = false;
+    let title = match dialog.kind {
+        DialogKind::Save => "Save lab as",
+        DialogKind::Open => "Open lab",
+    };
+    egui::Window::new(title)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            ui.label("File");
+            ui.add(egui::TextEdit::singleline(&mut dialog.path).desired_width(420.0))
+                .accessible_name("Lab file");
+            if dialog.kind == DialogKind::Save {
+                ui.checkbox(&mut dialog.history, "With each browser's history (as HAR)");
+                ui.label(
+                    RichText::new(
+                        "Jars of private browsers are left out; a Redis password is never written.",
+                    )
+                    .small()
+                    .weak(),
+                );
+            } else {
+                ui.colored_label(
+                    theme::warn(ui.visuals().dark_mode),
+                    RichText::new("The browsers and settings of this lab are replaced.").small(),
+                );
+            }
+            ui.horizontal(|ui| {
+                let path = PathBuf::from(dialog.path.trim());
+                let go = match dialog.kind {
+                    DialogKind::Save => "Save",
+                    DialogKind::Open => "Open",
+                };
+                if ui
+                    .add_enabled(!dialog.path.trim().is_empty(), egui::Button::new(go))
+                    .clicked()
+                {
+                    command = Some(match dialog.kind {
+                        DialogKind::Save => UiCommand::SaveLab {
+                            path,
+                            history: dialog.history,
+                        },
+                        DialogKind::Open => UiCommand::OpenLab(path),
+                    });
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+    if close {
+        keeper.dialog = None;
+    }
+    command
+}
