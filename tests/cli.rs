@@ -167,16 +167,7 @@ fn demo_runs_against_another_server() {
 
 /// A data directory of the test's own (the kept secret goes there, never in the user's home).
 fn data_home(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "session-lab-cli-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir(&format!("cli-{name}"))
 }
 
 /// `serve` with these arguments, no secret given and `home` as the data directory; returns

@@ -946,15 +946,8 @@ fn the_audit_tab_audits_another_server() {
     let mut harness = harness();
     harness.get_by_label("Audit").click();
     harness.run_steps(2);
-    // Replace the embedded server's URL, as a user would: click, select all, type.
-    harness.get_by_label("Audit target").click();
-    harness.run_steps(2);
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.run_steps(1);
-    harness
-        .get_by_label("Audit target")
-        .type_text(&format!("http://{weak}/"));
-    harness.run_steps(2);
+    // Replace the embedded server's URL.
+    replace_text(&mut harness, "Audit target", &format!("http://{weak}/"));
     harness.get_by_label("Audit ids").set_value_accesskit(100.0);
     harness.run_steps(2);
     harness.get_by_label("Run audit").click();
@@ -1053,18 +1046,15 @@ fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A fresh folder for a test's files.
-fn test_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "session-lab-ui-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Replaces the text of the field `label` with `text`, as a user would: click, select all,
+/// type.
+fn replace_text(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
+    harness.get_by_label(label).click();
+    harness.run_steps(2);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(text);
+    harness.run_steps(2);
 }
 
 /// The lab between launches: a window keeps its browsers (a renamed one, a private one, cookies
@@ -1072,7 +1062,7 @@ fn test_dir(name: &str) -> PathBuf {
 /// (a new lab and server) restores them all from that file.
 #[test]
 fn the_lab_is_kept_between_launches() {
-    let dir = test_dir("keep");
+    let dir = common::temp_dir("ui-keep");
     let path = dir.join(saved::FILE_NAME);
     {
         let mut harness = harness_keeping(Some(path.clone()), Loaded::default());
@@ -1151,7 +1141,7 @@ fn the_lab_is_kept_between_launches() {
 /// window starts with the seed's lab.
 #[test]
 fn an_unreadable_kept_lab_is_set_aside() {
-    let dir = test_dir("unreadable");
+    let dir = common::temp_dir("ui-unreadable");
     let path = dir.join(saved::FILE_NAME);
     std::fs::write(&path, r#"{"format": 7, "browsers": "?"}"#).unwrap();
     let mut harness = harness_keeping(Some(path.clone()), saved::load(&path));
@@ -1167,7 +1157,7 @@ fn an_unreadable_kept_lab_is_set_aside() {
 /// Open lab… brings the saved browsers and jars back.
 #[test]
 fn save_reset_and_open_a_lab_from_the_menu() {
-    let dir = test_dir("menu");
+    let dir = common::temp_dir("ui-menu");
     let file = dir.join("class.json");
     let mut harness = harness();
     click_visit(&mut harness, "Visit A", "A");
@@ -1183,14 +1173,7 @@ fn save_reset_and_open_a_lab_from_the_menu() {
         harness.run_steps(2);
     };
     let use_file = |harness: &mut Harness<'static, SessionLabApp>, button: &str| {
-        harness.get_by_label("Lab file").click();
-        harness.run_steps(1);
-        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-        harness.run_steps(1);
-        harness
-            .get_by_label("Lab file")
-            .type_text(&file.display().to_string());
-        harness.run_steps(1);
+        replace_text(harness, "Lab file", &file.display().to_string());
         harness.get_by_label(button).click();
         // The notice's area is laid out unseen in its first frame.
         harness.run_steps(3);
