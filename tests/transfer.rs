@@ -158,6 +158,31 @@ fn the_har_is_valid_har_1_2() {
     assert_eq!(log.entries[1].request.query_string[0].name, "user");
     assert!(first.time >= 0.0 && first.timings.wait >= 0.0);
 
+    // It reads back as the exchanges it was made from (what a saved lab's history restores).
+    let back = transfer::exchanges_from_har(&har).unwrap();
+    let a = id(&state, "A");
+    let original: Vec<_> = state
+        .exchanges
+        .iter()
+        .filter(|r| r.browser == a)
+        .map(|r| &r.exchange)
+        .collect();
+    assert_eq!(back.len(), original.len());
+    for (back, original) in back.iter().zip(original) {
+        assert_eq!(
+            (&back.method, &back.url, back.status, &back.body),
+            (
+                &original.method,
+                &original.url,
+                original.status,
+                &original.body
+            )
+        );
+        assert_eq!(back.cookie_header, original.cookie_header);
+        assert_eq!(back.response_headers, original.response_headers);
+        assert_eq!(back.sent_at, original.sent_at);
+    }
+
     // The folder `demo --export` and the window write.
     let dir = std::env::temp_dir().join(format!("session-lab-export-{}", std::process::id()));
     let folder = export.write_to(&dir).unwrap();

@@ -1174,6 +1174,12 @@ fn save_reset_and_open_a_lab_from_the_menu() {
     };
     let use_file = |harness: &mut Harness<'static, SessionLabApp>, button: &str| {
         replace_text(harness, "Lab file", &file.display().to_string());
+        if button == "Save" {
+            harness
+                .get_by_label("With each browser's history (as HAR)")
+                .click();
+            harness.run_steps(1);
+        }
         harness.get_by_label(button).click();
         // The notice's area is laid out unseen in its first frame.
         harness.run_steps(3);
@@ -1194,6 +1200,14 @@ fn save_reset_and_open_a_lab_from_the_menu() {
     use_file(&mut harness, "Open");
     step_until(&mut harness, "the saved lab is back", |s| {
         s.browsers.len() == 3 && s.browser_named("A").is_some_and(|a| a.cookies.len() == 1)
+    });
+    // With its history: A's page and its exchange in the timeline.
+    step_until(&mut harness, "A's history is back", |s| {
+        let a = s.browser_named("A").unwrap();
+        a.last
+            .as_ref()
+            .is_some_and(|e| e.body == "Number of views 1")
+            && s.exchanges.iter().any(|r| r.browser == a.id)
     });
     // The restored jar carries A's session on: the count goes on.
     assert_eq!(

@@ -269,6 +269,18 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
             let _ = browser.put_cookie(cookie);
         }
         core.send_cookies(id, &browser);
+        if let Some(history) = &saved.history {
+            match crate::transfer::exchanges_from_har(history) {
+                Ok(exchanges) => core.outbox.send(Event::HistoryRestored {
+                    browser: id,
+                    exchanges,
+                }),
+                Err(err) => core.outbox.problem(
+                    Some(id),
+                    Problem::JarEditFailed(format!("its saved history cannot be read: {err}")),
+                ),
+            }
+        }
     }
 }
 

@@ -569,6 +569,13 @@ pub enum Event {
         /// Visits in all.
         total: usize,
     },
+    /// A restored browser's history (from a saved lab), oldest first.
+    HistoryRestored {
+        /// Whose.
+        browser: BrowserId,
+        /// The exchanges.
+        exchanges: Vec<Exchange>,
+    },
     /// The sessions a load's browsers hold, or an audit's probes were given (they made them).
     MadeSessions {
         /// The load or the audit.

@@ -609,6 +609,23 @@ impl LabState {
                 cookies: Vec::new(),
                 last_burst: None,
             }),
+            Event::HistoryRestored { browser, exchanges } => {
+                let Some(state) = self.browser_mut(browser) else {
+                    return;
+                };
+                state.last = exchanges.last().cloned();
+                let (name, colour) = (state.name.clone(), state.colour);
+                for exchange in exchanges {
+                    self.push_exchange(ExchangeRecord {
+                        browser,
+                        name: name.clone(),
+                        colour,
+                        exchange,
+                        served: None,
+                        instance: None,
+                    });
+                }
+            }
             Event::BrowserRemoved(id) => {
                 self.browsers.retain(|b| b.id != id);
                 self.update_holders();
@@ -913,7 +930,7 @@ impl LabState {
             return;
         };
         let Hop {
-            mut exchange,
+            exchange,
             served,
             instance,
         } = hop;
@@ -924,25 +941,30 @@ impl LabState {
             Logged::Exchange(Box::new(line)),
         );
         if let LogSource::Browser { name, colour, .. } = source {
-            if exchange.body.len() > HISTORY_BODY_MAX {
-                exchange.body = cut_text(&exchange.body, HISTORY_BODY_MAX);
-            }
-            let record = ExchangeRecord {
+            self.push_exchange(ExchangeRecord {
                 browser,
                 name,
                 colour,
                 exchange,
                 served,
                 instance,
+            });
+        }
+    }
+
+    /// Adds an exchange to the timeline (its body cut to [`HISTORY_BODY_MAX`]), dropping the
+    /// oldest past the timeline's budget.
+    fn push_exchange(&mut self, mut record: ExchangeRecord) {
+        if record.exchange.body.len() > HISTORY_BODY_MAX {
+            record.exchange.body = cut_text(&record.exchange.body, HISTORY_BODY_MAX);
+        }
+        self.exchange_bytes += record.weight();
+        self.exchanges.push_back(record);
+        while self.exchanges.len() > MAX_EXCHANGES || self.exchange_bytes > MAX_EXCHANGE_BYTES {
+            let Some(old) = self.exchanges.pop_front() else {
+                break;
             };
-            self.exchange_bytes += record.weight();
-            self.exchanges.push_back(record);
-            while self.exchanges.len() > MAX_EXCHANGES || self.exchange_bytes > MAX_EXCHANGE_BYTES {
-                let Some(old) = self.exchanges.pop_front() else {
-                    break;
-                };
-                self.exchange_bytes -= old.weight();
-            }
+            self.exchange_bytes -= old.weight();
         }
     }
 

@@ -185,3 +185,48 @@ pub fn har_log<'a>(browser: &str, exchanges: impl IntoIterator<Item = &'a Exchan
 pub fn har_text<'a>(browser: &str, exchanges: impl IntoIterator<Item = &'a Exchange>) -> String {
     har::to_json(&har_log(browser, exchanges)).unwrap_or_default()
 }
+
+/// The exchanges of a HAR 1.2 log (one this module wrote, or DevTools'), oldest first; what
+/// HAR does not record (cookies held back, where the request came from) is left empty.
+pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, String> {
+    let har: Har =
+        serde_json::from_value(value.clone()).map_err(|e| format!("not HAR 1.2: {e}"))?;
+    let Spec::V1_2(log) = har.log else {
+        return Err("only HAR 1.2 is read".to_owned());
+    };
+    let pairs = |headers: &[Headers]| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+            .collect()
+    };
+    log.entries
+        .into_iter()
+        .map(|entry| {
+            let sent_at = time::OffsetDateTime::parse(&entry.started_date_time, &Rfc3339)
+                .map_err(|e| format!("startedDateTime “{}”: {e}", entry.started_date_time))?;
+            let request_headers = pairs(&entry.request.headers);
+            let cookie_header = request_headers
+                .iter()
+                .find(|(name, _)| name == "cookie")
+                .map(|(_, value)| value.clone());
+            Ok(Exchange {
+                sent_at,
+                method: entry.request.method,
+                url: entry.request.url,
+                cookie_header,
+                request_headers,
+                request_body: entry.request.post_data.and_then(|p| p.text),
+                http_version: entry.response.http_version,
+                not_sent: Vec::new(),
+                from: Default::default(),
+                blocked: Vec::new(),
+                status: u16::try_from(entry.response.status).unwrap_or(0),
+                reason: entry.response.status_text,
+                response_headers: pairs(&entry.response.headers),
+                body: entry.response.content.text.unwrap_or_default(),
+                latency: std::time::Duration::from_secs_f64(entry.time.max(0.0) / 1000.0),
+            })
+        })
+        .collect()
+}

@@ -45,6 +45,8 @@ pub struct LabKeeper {
     urls: HashMap<String, String>,
     /// The text last written, so an unchanged lab is not written again.
     last_written: String,
+    /// When the lab was last compared with the file.
+    last_kept: Option<std::time::Instant>,
     /// What to tell the user (a file set aside, a lab saved or opened, an error).
     pub notice: Option<String>,
     /// The Lab menu's dialog, while open.
@@ -92,8 +94,18 @@ impl LabKeeper {
         self.urls.remove(name).filter(|url| !url.is_empty())
     }
 
+    /// Whether it is time to compare the lab with its file again: every two seconds, so a
+    /// crash or a `kill -9` loses at most that much.
+    pub fn due(&self) -> bool {
+        self.path.is_some()
+            && self
+                .last_kept
+                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(2))
+    }
+
     /// Writes the lab to its file when it changed since the last write.
     pub fn keep(&mut self, state: &LabState, url_of: impl Fn(BrowserId) -> Option<String>) {
+        self.last_kept = Some(std::time::Instant::now());
         let Some(path) = &self.path else {
             return;
         };

@@ -632,6 +632,9 @@ impl eframe::App for SessionLabApp {
             self.apply(&ctx, command);
         }
         self.run_script(&ctx);
+        if self.keeper.due() {
+            self.keep_lab();
+        }
         self.schedule_countdowns(&ctx, now, session_countdown);
         if frame.info().cpu_usage.is_none() {
             // Without the platform's figure (headless), the drawing measured here.
