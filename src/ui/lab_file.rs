@@ -47,6 +47,10 @@ pub struct LabKeeper {
     last_written: String,
     /// When the lab was last compared with the file.
     last_kept: Option<std::time::Instant>,
+    /// Something may have changed since (a log line, the user's input), and when it was seen.
+    dirty: bool,
+    /// The log's length when last looked at.
+    logged: u64,
     /// What to tell the user (a file set aside, a lab saved or opened, an error).
     pub notice: Option<String>,
     /// The Lab menu's dialog, while open.
@@ -94,13 +98,23 @@ impl LabKeeper {
         self.urls.remove(name).filter(|url| !url.is_empty())
     }
 
-    /// Whether it is time to compare the lab with its file again: every two seconds, so a
-    /// crash or a `kill -9` loses at most that much.
-    pub fn due(&self) -> bool {
-        self.path.is_some()
-            && self
-                .last_kept
-                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(2))
+    /// Notes whether the lab may have changed this frame (the log grew, or the user did
+    /// something), and returns how long until it should be compared with its file: at most two
+    /// seconds after a change, so a crash or a `kill -9` loses at most that much. `None` when
+    /// nothing is waiting (an idle window stays idle).
+    pub fn note_frame(&mut self, logged: u64, input: bool) -> Option<std::time::Duration> {
+        self.path.as_ref()?;
+        if logged != self.logged || input {
+            self.logged = logged;
+            self.dirty = true;
+        }
+        if !self.dirty {
+            return None;
+        }
+        const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+        Some(self.last_kept.map_or(std::time::Duration::ZERO, |at| {
+            EVERY.saturating_sub(at.elapsed())
+        }))
     }
 
     /// Writes the lab to its file when it changed since the last write.
@@ -109,6 +123,7 @@ impl LabKeeper {
         let Some(path) = &self.path else {
             return;
         };
+        self.dirty = false;
         if state.server.is_none() || self.pending.is_some() {
             // Not started yet, or not restored yet: what is on disk is still the truth.
             return;

@@ -632,8 +632,11 @@ impl eframe::App for SessionLabApp {
             self.apply(&ctx, command);
         }
         self.run_script(&ctx);
-        if self.keeper.due() {
-            self.keep_lab();
+        let input = ctx.input(|i| !i.events.is_empty());
+        match self.keeper.note_frame(self.state.logged, input) {
+            Some(wait) if wait.is_zero() => self.keep_lab(),
+            Some(wait) => ctx.request_repaint_after(wait),
+            None => {}
         }
         self.schedule_countdowns(&ctx, now, session_countdown);
         if frame.info().cpu_usage.is_none() {
