@@ -1148,7 +1148,14 @@ fn an_unreadable_kept_lab_is_set_aside() {
     harness.run_steps(4);
     shows(&harness, "The saved lab could not be used");
     shows(&harness, "set aside");
-    assert!(!path.exists(), "moved out of the way");
+    let aside: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("lab.json.unreadable-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old file is kept, out of the way");
+    let set_aside = std::fs::read_to_string(dir.join(&aside[0])).unwrap();
+    assert!(set_aside.contains("\"format\": 7"));
     assert_eq!(harness.state().state().browsers.len(), 2);
     let _ = std::fs::remove_dir_all(dir);
 }
