@@ -4,7 +4,7 @@
 use std::{net::IpAddr, net::SocketAddr, path::PathBuf};
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use session_lab::{
     lab::{self, Lab, LabConfig, LabState},
     server::{
@@ -270,7 +270,23 @@ impl clap::builder::TypedValueParser for StoreChoiceParser {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Which server flags were typed (a kept lab's settings give way to them).
+    let typed = |id: &str| {
+        let from = |m: &clap::ArgMatches| {
+            m.try_get_raw(id).ok().flatten().is_some()
+                && m.value_source(id)
+                    .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue)
+        };
+        from(&matches) || matches.subcommand().is_some_and(|(_, sub)| from(sub))
+    };
+    let given = session_lab::lab::saved::GivenFlags {
+        store: typed("store"),
+        naive: typed("naive"),
+        max_sessions: typed("max_sessions"),
+        store_latency: typed("store_latency"),
+    };
     // An audit replays dead and made-up cookies on purpose: the embedded server's warnings
     // about them would only clutter the report.
     let default_filter = if matches!(cli.mode, Some(Mode::Audit(_))) {
@@ -292,6 +308,7 @@ fn main() -> anyhow::Result<()> {
                 size: cli.window.size,
                 screenshot: cli.window.screenshot.map(|path| (path, cli.window.scene)),
                 fresh: cli.window.fresh,
+                given,
             },
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),

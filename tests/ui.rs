@@ -26,14 +26,18 @@ fn harness() -> Harness<'static, SessionLabApp> {
 /// A window that keeps its lab in `path` (as the real one does between launches), restoring
 /// what `loaded` found there.
 fn harness_keeping(path: Option<PathBuf>, loaded: Loaded) -> Harness<'static, SessionLabApp> {
-    let lab = Lab::start(LabConfig {
+    let mut config = LabConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
         browsers: 2,
         store: Default::default(),
         instances: 1,
-    })
-    .expect("lab starts");
+    };
+    // As `ui::run` does: the kept lab's settings and store start the server.
+    if let Some(kept) = &loaded.lab {
+        kept.start(&mut config, Default::default());
+    }
+    let lab = Lab::start(config).expect("lab starts");
     let mut harness = Harness::builder()
         .with_size([1400.0, 900.0])
         .build_eframe(move |cc| {

@@ -201,6 +201,44 @@ impl SavedLab {
     }
 }
 
+/// Which server flags were typed on the command line (not left at their defaults): they win
+/// over a kept lab's settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GivenFlags {
+    /// `--store`.
+    pub store: bool,
+    /// `--naive`.
+    pub naive: bool,
+    /// `--max-sessions`.
+    pub max_sessions: bool,
+    /// `--store-latency`.
+    pub store_latency: bool,
+}
+
+impl SavedLab {
+    /// Starts `config` from this lab: its settings and store, except what the command line
+    /// gave (`given`).
+    pub fn start(&self, config: &mut super::LabConfig, given: GivenFlags) {
+        let typed = &config.server.settings;
+        let mut settings = self.settings.clone();
+        if given.naive {
+            settings.lock_per_session = typed.lock_per_session;
+        }
+        if given.max_sessions {
+            settings.max_sessions = typed.max_sessions;
+        }
+        if given.store_latency {
+            settings.store_latency_ms = typed.store_latency_ms;
+        }
+        config.server.settings = settings;
+        if !given.store
+            && let Some(store) = self.store_choice()
+        {
+            config.store = store;
+        }
+    }
+}
+
 /// How a saved lab was found at start.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -339,6 +377,47 @@ mod tests {
         json["settings"].as_object_mut().unwrap().remove("secure");
         let back = SavedLab::from_json(&json.to_string()).unwrap();
         assert!(!back.settings.secure);
+    }
+
+    /// A kept lab starts the server with its settings and store, but a flag typed on the
+    /// command line wins (`--naive` after a kept safe server gives a naive one).
+    #[test]
+    fn typed_flags_win_over_the_kept_lab() {
+        let mut kept = SavedLab::seed("http://127.0.0.1:3000/");
+        kept.settings.store_latency_ms = 7;
+        kept.settings.secure = true;
+        kept.store = Some("sqlite:/tmp/kept.db".to_owned());
+        let mut config = super::super::LabConfig::default();
+        config.server.settings.lock_per_session = false;
+        kept.start(
+            &mut config,
+            GivenFlags {
+                naive: true,
+                ..GivenFlags::default()
+            },
+        );
+        let settings = &config.server.settings;
+        assert!(!settings.lock_per_session, "--naive was typed");
+        assert_eq!(settings.store_latency_ms, 7);
+        assert!(settings.secure);
+        assert_eq!(
+            config.store,
+            StoreChoice::Sqlite(PathBuf::from("/tmp/kept.db"))
+        );
+        let mut config = super::super::LabConfig::default();
+        kept.start(
+            &mut config,
+            GivenFlags {
+                store: true,
+                ..GivenFlags::default()
+            },
+        );
+        assert_eq!(
+            config.store,
+            StoreChoice::Memory,
+            "--store memory was typed"
+        );
+        assert!(config.server.settings.lock_per_session);
     }
 
     /// An unreadable file is set aside, not lost, and the lab starts fresh with a notice.

@@ -39,8 +39,10 @@ pub struct LabKeeper {
     /// Where the lab is kept between launches; none when it is not (`--fresh`, scripted runs,
     /// tests).
     path: Option<PathBuf>,
-    /// A lab to restore once the server runs.
-    pending: Option<SavedLab>,
+    /// A lab to restore once the server runs, and whether its settings are to be applied
+    /// (not for the kept lab at launch: its settings, merged with the flags typed, started the
+    /// server).
+    pending: Option<(SavedLab, bool)>,
     /// Address fields for browsers about to appear, by name.
     urls: HashMap<String, String>,
     /// The text last written, so an unchanged lab is not written again.
@@ -62,7 +64,7 @@ impl LabKeeper {
     pub fn new(path: Option<PathBuf>, loaded: Loaded) -> Self {
         Self {
             path,
-            pending: loaded.lab,
+            pending: loaded.lab.map(|lab| (lab, false)),
             notice: loaded.notice,
             ..Self::default()
         }
@@ -70,7 +72,7 @@ impl LabKeeper {
 
     /// Restores `lab` as soon as the server runs (browsers, jars, addresses, settings).
     pub fn open(&mut self, lab: SavedLab) {
-        self.pending = Some(lab);
+        self.pending = Some((lab, true));
     }
 
     /// The commands that restore the pending lab, once the server runs.
@@ -78,7 +80,7 @@ impl LabKeeper {
         let Some(server) = &state.server else {
             return Vec::new();
         };
-        let Some(lab) = self.pending.take() else {
+        let Some((lab, apply_settings)) = self.pending.take() else {
             return Vec::new();
         };
         self.urls = lab
@@ -87,7 +89,7 @@ impl LabKeeper {
             .map(|b| (b.name.clone(), b.url.clone()))
             .collect();
         let mut commands = vec![Command::RestoreBrowsers(lab.browsers)];
-        if lab.settings != server.settings {
+        if apply_settings && lab.settings != server.settings {
             commands.push(Command::ApplySettings(lab.settings));
         }
         commands
@@ -123,11 +125,12 @@ impl LabKeeper {
         let Some(path) = &self.path else {
             return;
         };
-        self.dirty = false;
         if state.server.is_none() || self.pending.is_some() {
-            // Not started yet, or not restored yet: what is on disk is still the truth.
+            // Not started yet, or not restored yet: what is on disk is still the truth (and
+            // stays to be compared once it is).
             return;
         }
+        self.dirty = false;
         let lab = state.snapshot(url_of, false);
         let text = lab.to_json();
         if text == self.last_written {

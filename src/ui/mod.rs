@@ -26,7 +26,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
     BrowserId, Command, ExchangeRecord, Lab, LabConfig, LabState,
-    saved::{Loaded, SavedLab},
+    saved::{GivenFlags, Loaded, SavedLab},
     text::time_left_changes_in,
 };
 
@@ -656,6 +656,8 @@ pub struct WindowOptions {
     pub screenshot: Option<(PathBuf, Scene)>,
     /// Start with the seed's lab; the saved lab is neither read nor overwritten.
     pub fresh: bool,
+    /// The server flags typed on the command line: they win over the kept lab's settings.
+    pub given: GivenFlags,
 }
 
 /// The window's size the first time it opens.
@@ -677,12 +679,7 @@ pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
         .map(crate::lab::saved::load)
         .unwrap_or_default();
     if let Some(saved) = &loaded.lab {
-        config.server.settings = saved.settings.clone();
-        if config.store == crate::server::StoreChoice::Memory
-            && let Some(store) = saved.store_choice()
-        {
-            config.store = store;
-        }
+        saved.start(&mut config, window.given);
     }
     let lab = Lab::start(config)?;
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
