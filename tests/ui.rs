@@ -1227,3 +1227,46 @@ fn save_reset_and_open_a_lab_from_the_menu() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A file dropped on the window, as the platform hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// A `cookies.txt` dropped on the window lands in the open Import area and is previewed;
+/// dropped with no Import area open, the window says where to drop it.
+#[test]
+fn a_dropped_cookies_txt_is_previewed() {
+    let dir = common::temp_dir("ui-drop");
+    let file = dir.join("cookies.txt");
+    std::fs::write(
+        &file,
+        "# Netscape HTTP Cookie File\n#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\tid\tabc\nbroken line\n",
+    )
+    .unwrap();
+    let mut harness = harness();
+    let drop = |harness: &mut Harness<'static, SessionLabApp>| {
+        harness
+            .input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(file.clone())));
+        harness.run_steps(4);
+    };
+    drop(&mut harness);
+    shows(&harness, "click Import on a browser's cookie jar first");
+    harness.get_by_label("Import cookies A").click();
+    harness.run_steps(2);
+    drop(&mut harness);
+    shows(&harness, "1 cookie(s) in this cookies.txt: id (127.0.0.1/)");
+    shows(&harness, "Left out — line 3: 1 tab-separated fields");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -322,6 +322,10 @@ impl SessionLabApp {
             .find(|id| self.drafts.get(id).is_some_and(|d| d.import.is_some()))
             .and_then(|id| self.drafts.get_mut(&id))
         else {
+            self.keeper.notice = Some(format!(
+                "To import {}, click Import on a browser's cookie jar first, then drop it there",
+                file.path().display()
+            ));
             return;
         };
         let import = draft.import.as_mut().expect("found open");
