@@ -62,21 +62,23 @@ fn an_exported_jar_continues_the_session_in_another_browser() {
     assert_eq!(c.cookies[0].cookie.same_site.as_deref(), Some("Lax"));
 }
 
-/// An import the jar cannot take whole changes nothing: the good cookie in the file does not
-/// go in alone, and the problem names the cookie.
+/// An import the jar cannot take whole changes nothing: the good cookie does not go in alone,
+/// and the problem names the cookie the jar refused (here one already expired, which the
+/// readers would have left out, sent straight to the jar).
 #[test]
 fn an_import_is_all_or_nothing() {
     let (lab, mut state) = lab();
     visit(&lab, &mut state, "A");
     let before = state.browser_named("A").unwrap().cookies.clone();
-    let text = "127.0.0.1\tFALSE\t/\tFALSE\t0\tgood\t1\n\
-                no such host!\tFALSE\t/\tFALSE\t0\tbad\t2\n";
+    let text = "127.0.0.1\tFALSE\t/\tFALSE\t0\tgood\t1\n";
     let read = parse_cookies(text, time::OffsetDateTime::now_utc()).unwrap();
-    assert_eq!(read.cookies.len(), 2);
+    let mut bad = read.cookies[0].clone();
+    bad.name = "bad".to_owned();
+    bad.expires = Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1));
     let logged = state.logged;
     lab.send(Command::ImportCookies {
         browser: id(&state, "A"),
-        cookies: read.cookies,
+        cookies: vec![read.cookies[0].clone(), bad],
         format: read.format.to_owned(),
     });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.logged > logged));

@@ -85,6 +85,12 @@ fn check_cookie(cookie: &CookieRow) -> Result<(), String> {
     if cookie.domain.is_empty() {
         return Err(format!("cookie “{}” has no domain", cookie.name));
     }
+    if url::Host::parse(&cookie.domain).is_err() || cookie.domain.contains(['/', ':', ' ']) {
+        return Err(format!(
+            "cookie “{}”: the domain “{}” is not a host name",
+            cookie.name, cookie.domain
+        ));
+    }
     if !cookie.path.starts_with('/') {
         return Err(format!(
             "cookie “{}”: the path “{}” does not start with /",

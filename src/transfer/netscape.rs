@@ -162,15 +162,17 @@ mod tests {
                     127.0.0.1\tMAYBE\t/\tFALSE\t0\tx\t1\n\
                     127.0.0.1\tFALSE\t/\tFALSE\tsoon\tx\t1\n\
                     127.0.0.1\tFALSE\t/\tFALSE\t100\told\t1\n\
-                    127.0.0.1\tFALSE\t/\tFALSE\t0\tnovalue\n";
+                    127.0.0.1\tFALSE\t/\tFALSE\t0\tnovalue\n\
+                    no such host!\tFALSE\t/\tFALSE\t0\tx\t1\n";
         let read = parse_netscape(text, OffsetDateTime::from_unix_timestamp(1_000).unwrap());
         let names: Vec<&str> = read.cookies.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["ok", "novalue"]);
         let at: Vec<&str> = read.problems.iter().map(|p| p.at.as_str()).collect();
-        assert_eq!(at, ["line 4", "line 5", "line 6", "line 7"]);
+        assert_eq!(at, ["line 4", "line 5", "line 6", "line 7", "line 9"]);
         assert!(read.problems[0].reason.contains("3 tab-separated fields"));
         assert!(read.problems[1].reason.contains("MAYBE"));
         assert!(read.problems[2].reason.contains("soon"));
         assert!(read.problems[3].reason.contains("expired"));
+        assert!(read.problems[4].reason.contains("not a host name"));
     }
 }
