@@ -282,6 +282,7 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
             }
         }
     }
+    core.outbox.send(Event::BrowsersRestored);
 }
 
 /// Runs a jar edit, then reports the jar and the outcome.

@@ -569,6 +569,9 @@ pub enum Event {
         /// Visits in all.
         total: usize,
     },
+    /// Every browser of a restore (`Command::RestoreBrowsers`) is in place, jars and histories
+    /// included.
+    BrowsersRestored,
     /// A restored browser's history (from a saved lab), oldest first.
     HistoryRestored {
         /// Whose.

@@ -107,12 +107,25 @@ fn file_name(name: &str) -> String {
     }
 }
 
-/// Writes every browser's exports into `dir` (a folder each); returns the folders.
+/// Writes every browser's exports into `dir` (a folder each, named after the browser; two
+/// names that make the same folder name get `-2`, `-3`, …); returns the folders.
 pub fn write_all(state: &LabState, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    state
-        .browsers
-        .iter()
-        .filter_map(|b| state.export_browser(b.id))
-        .map(|export| export.write_to(dir))
-        .collect()
+    let mut used: Vec<String> = Vec::new();
+    let mut folders = Vec::new();
+    for browser in &state.browsers {
+        let Some(mut export) = state.export_browser(browser.id) else {
+            continue;
+        };
+        let base = file_name(&export.name);
+        let mut folder = base.clone();
+        let mut n = 1;
+        while used.contains(&folder) {
+            n += 1;
+            folder = format!("{base}-{n}");
+        }
+        used.push(folder.clone());
+        export.name = folder;
+        folders.push(export.write_to(dir)?);
+    }
+    Ok(folders)
 }

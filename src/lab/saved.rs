@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::{
     browser::{CookieRow, RequestFrom},
-    server::{ServerSettings, StoreChoice},
+    server::{ExpiryPolicy, ServerSettings, StoreChoice},
 };
 
 use super::{BrowserId, LabState};
@@ -190,14 +190,48 @@ impl SavedLab {
         self.store.as_deref().and_then(|s| s.parse().ok())
     }
 
-    /// Writes the file (whole, through a temporary file beside it).
+    /// Writes the file whole: to a temporary file of this process beside it, flushed to disk,
+    /// then renamed over it — a crash, or another window writing at once, never leaves half a
+    /// file.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write as _;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, self.to_json())?;
+        let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(self.to_json().as_bytes())?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(&temporary, path)
+    }
+
+    /// Makes the settings safe to start with, and says what it changed: a fixed expiry that
+    /// has passed becomes a browser-session cookie (or every session would end at once), the
+    /// store latency stays within 0–100 ms and the session limit at least 1.
+    pub fn sanitise(&mut self, now: OffsetDateTime) -> Vec<String> {
+        let mut changed = Vec::new();
+        let settings = &mut self.settings;
+        if let ExpiryPolicy::AtDateTime(at) = settings.expiry
+            && at <= now
+        {
+            settings.expiry = ExpiryPolicy::BrowserSession;
+            changed.push(format!(
+                "its fixed expiry ({at}) has passed, so sessions end with the browser instead"
+            ));
+        }
+        if settings.store_latency_ms > 100 {
+            changed.push(format!(
+                "its store latency of {} ms is now 100 ms, the most there is",
+                settings.store_latency_ms
+            ));
+            settings.store_latency_ms = 100;
+        }
+        if settings.max_sessions == 0 {
+            settings.max_sessions = ServerSettings::default().max_sessions;
+            changed.push("its session limit of 0 is back to the default".to_owned());
+        }
+        changed
     }
 }
 
@@ -244,8 +278,10 @@ impl SavedLab {
 pub struct Loaded {
     /// The lab, if there was one and it could be read.
     pub lab: Option<SavedLab>,
-    /// What to tell the user (a file set aside).
+    /// What to tell the user (a file set aside, a setting made safe).
     pub notice: Option<String>,
+    /// The file is there but could be neither read nor set aside: it must not be overwritten.
+    pub read_only: bool,
 }
 
 /// The file the window keeps the lab in: `<data dir>/session-lab/lab.json`.
@@ -256,41 +292,54 @@ pub fn default_path() -> Option<PathBuf> {
 /// Reads the lab kept at `path`. A file that cannot be read is renamed
 /// `lab.json.unreadable-<time>` (kept for the user, out of the way) and said so.
 pub fn load(path: &Path) -> Loaded {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let read = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| "it is not UTF-8 text".to_owned())
+            .and_then(|text| SavedLab::from_json(&text)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
-        Err(err) => {
-            return Loaded {
-                lab: None,
-                notice: Some(format!(
-                    "The saved lab {} could not be read ({err}); starting fresh.",
-                    path.display()
-                )),
-            };
-        }
+        Err(err) => Err(format!("it cannot be read ({err})")),
     };
-    match SavedLab::from_json(&text) {
-        Ok(lab) => Loaded {
-            lab: Some(lab),
-            notice: None,
-        },
-        Err(why) => {
-            let aside = path.with_extension(format!(
-                "json.unreadable-{}",
-                OffsetDateTime::now_utc().unix_timestamp()
-            ));
-            let moved = std::fs::rename(path, &aside).is_ok();
+    match read {
+        Ok(mut lab) => {
+            let changed = lab.sanitise(OffsetDateTime::now_utc());
             Loaded {
-                lab: None,
-                notice: Some(if moved {
-                    format!(
+                notice: (!changed.is_empty())
+                    .then(|| format!("The kept lab was changed to start: {}.", changed.join("; "))),
+                lab: Some(lab),
+                read_only: false,
+            }
+        }
+        Err(why) => {
+            let stamp = OffsetDateTime::now_utc().unix_timestamp();
+            let aside = (1..)
+                .map(|n| {
+                    path.with_extension(match n {
+                        1 => format!("json.unreadable-{stamp}"),
+                        n => format!("json.unreadable-{stamp}-{n}"),
+                    })
+                })
+                .find(|p| !p.exists())
+                .expect("a free name");
+            match std::fs::rename(path, &aside) {
+                Ok(()) => Loaded {
+                    lab: None,
+                    notice: Some(format!(
                         "The saved lab could not be used: {why}. It was set aside as {}; \
                          starting with a fresh lab.",
                         aside.display()
-                    )
-                } else {
-                    format!("The saved lab could not be used: {why}; starting fresh.")
-                }),
+                    )),
+                    read_only: false,
+                },
+                // Neither readable nor movable: leave it alone, and keep nothing this time.
+                Err(err) => Loaded {
+                    lab: None,
+                    notice: Some(format!(
+                        "The saved lab {} could not be used ({why}) nor set aside ({err}); \
+                         starting fresh, and this lab will not be kept.",
+                        path.display()
+                    )),
+                    read_only: true,
+                },
             }
         }
     }
@@ -320,7 +369,8 @@ impl LabState {
                 } else {
                     b.cookies.iter().map(|c| (&c.cookie).into()).collect()
                 },
-                history: history
+                // A private browser's history holds its cookies too.
+                history: (history && !b.private)
                     .then(|| self.export_browser(b.id))
                     .flatten()
                     .and_then(|export| serde_json::from_str(&export.har).ok()),
@@ -420,6 +470,19 @@ mod tests {
         assert!(config.server.settings.lock_per_session);
     }
 
+    /// A kept fixed expiry that has passed, or an impossible latency, is made safe and said.
+    #[test]
+    fn settings_are_made_safe_to_start() {
+        let mut lab = SavedLab::seed("http://127.0.0.1:3000/");
+        lab.settings.expiry = ExpiryPolicy::AtDateTime(OffsetDateTime::UNIX_EPOCH);
+        lab.settings.store_latency_ms = 10_000_000;
+        let changed = lab.sanitise(OffsetDateTime::now_utc());
+        assert_eq!(changed.len(), 2, "{changed:?}");
+        assert_eq!(lab.settings.expiry, ExpiryPolicy::BrowserSession);
+        assert_eq!(lab.settings.store_latency_ms, 100);
+        assert!(lab.sanitise(OffsetDateTime::now_utc()).is_empty());
+    }
+
     /// An unreadable file is set aside, not lost, and the lab starts fresh with a notice.
     #[test]
     fn an_unreadable_file_is_set_aside() {
@@ -437,6 +500,11 @@ mod tests {
             load(&path).notice.is_none(),
             "nothing there now: a fresh start"
         );
+        // Bytes that are not UTF-8 are set aside the same way (never overwritten).
+        std::fs::write(&path, [0xff, 0xfe, b'{']).unwrap();
+        let loaded = load(&path);
+        assert!(loaded.notice.unwrap().contains("not UTF-8"));
+        assert!(!loaded.read_only && !path.exists());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -462,6 +462,10 @@ pub struct LabState {
     log_bytes: usize,
     /// Lines written to the log since the start (including those dropped since).
     pub logged: u64,
+    /// Events applied since the start (anything may have changed when it moves).
+    pub applied: u64,
+    /// Browser restores (a kept or opened lab, a reset) finished since the start.
+    pub restores: u64,
     /// The load under way or last finished, if any.
     pub load: Option<LoadStatus>,
     /// The server instances (one unless more were started), the first first.
@@ -526,7 +530,9 @@ pub struct LoadStatus {
 impl LabState {
     /// Applies one event. Cost: proportional to the event, never to the store.
     pub fn apply(&mut self, event: Event) {
+        self.applied += 1;
         match event {
+            Event::BrowsersRestored => self.restores += 1,
             Event::ServerStarted(info) => {
                 self.log_lab(Logged::ServerStarted(Box::new(info.clone())));
                 if self.instances.is_empty() {

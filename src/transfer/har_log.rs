@@ -225,7 +225,8 @@ pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, St
                 reason: entry.response.status_text,
                 response_headers: pairs(&entry.response.headers),
                 body: entry.response.content.text.unwrap_or_default(),
-                latency: std::time::Duration::from_secs_f64(entry.time.max(0.0) / 1000.0),
+                latency: std::time::Duration::try_from_secs_f64(entry.time / 1000.0)
+                    .unwrap_or_default(),
             })
         })
         .collect()

@@ -1,6 +1,6 @@
 //! A simulated browser's state in the formats other tools use, and real state brought in.
 //!
-//! Out: *Copy as curl* for an exchange ([`curl_command`]), the jar as curl's and wget's
+//! Out: *Copy as curl* for an exchange ([`curl_command`]), the jar as curl's
 //! Netscape `cookies.txt` ([`netscape`]) and as a Playwright `storageState` file
 //! ([`storage_state`]), and the browser's history as HAR 1.2 ([`har_log`], on the `har`
 //! crate's types). In: [`parse_cookies`] reads either jar format into cookies the jar can take,
@@ -16,7 +16,7 @@ mod storage_state;
 pub use curl::{LabRoute, curl_command};
 pub use har_log::{exchanges_from_har, har_log, har_text};
 pub use netscape::{netscape, parse_netscape};
-pub use storage_state::{parse_storage_state, storage_state};
+pub use storage_state::{parse_cookie_list, parse_storage_state, storage_state};
 
 use crate::browser::CookieRow;
 
@@ -53,16 +53,19 @@ impl std::fmt::Display for ImportProblem {
     }
 }
 
-/// Reads a `cookies.txt` or a `storageState` JSON (told apart by the first character that is
-/// not white space); an error when the text is neither.
+/// Reads a `cookies.txt`, a `storageState` JSON, or a JSON list of cookies (Puppeteer's
+/// `page.cookies()`, the Cookie-Editor extension's export), told apart by the first character
+/// that is not white space; an error when the text is none of them.
 pub fn parse_cookies(text: &str, now: time::OffsetDateTime) -> Result<Imported, String> {
+    // A byte-order mark (some Windows editors write one) is not part of either format.
+    let text = text.trim_start_matches('\u{feff}');
     if text.trim().is_empty() {
         return Err("the text is empty: paste a cookies.txt or a storageState JSON".to_owned());
     }
-    if text.trim_start().starts_with('{') {
-        parse_storage_state(text, now)
-    } else {
-        Ok(parse_netscape(text, now))
+    match text.trim_start().chars().next() {
+        Some('{') => parse_storage_state(text, now),
+        Some('[') => parse_cookie_list(text, now),
+        _ => Ok(parse_netscape(text, now)),
     }
 }
 

@@ -1,4 +1,4 @@
-//! curl's and wget's Netscape `cookies.txt`: one cookie a line, seven tab-separated fields —
+//! curl's Netscape `cookies.txt`: one cookie a line, seven tab-separated fields —
 //! domain, include-subdomains, path, secure, expiry (Unix seconds, 0 for a session cookie),
 //! name, value. curl marks HttpOnly cookies with a `#HttpOnly_` prefix on the domain.
 //! <https://curl.se/docs/http-cookies.html>
@@ -20,6 +20,15 @@ pub fn netscape(cookies: &[CookieRow]) -> String {
     );
     let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
     for cookie in cookies {
+        if cookie.name.contains(['\t', '\n', '\r']) || cookie.value.contains(['\t', '\n', '\r']) {
+            // A tab would split the line into more fields than the format has.
+            let _ = writeln!(
+                out,
+                "# left out: cookie “{}” (its name or value holds a tab or a line break)",
+                cookie.name.replace(['\t', '\n', '\r'], " ")
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "{}{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -88,10 +97,14 @@ fn parse_line(line: &str, http_only: bool, now: OffsetDateTime) -> Result<Cookie
     };
     let subdomains = flag(subdomains, "include-subdomains")?;
     let secure = flag(secure, "secure")?;
-    let seconds: i64 = expires
-        .trim()
-        .parse()
-        .map_err(|_| format!("the expiry “{expires}” is not a number of seconds"))?;
+    // Python's MozillaCookieJar (and yt-dlp) leave a session cookie's expiry empty; curl reads
+    // that as 0.
+    let seconds: i64 = match expires.trim() {
+        "" => 0,
+        text => text
+            .parse()
+            .map_err(|_| format!("the expiry “{expires}” is not a number of seconds"))?,
+    };
     let expires = match seconds {
         0 => None,
         s => Some(
@@ -174,5 +187,23 @@ mod tests {
         assert!(read.problems[2].reason.contains("soon"));
         assert!(read.problems[3].reason.contains("expired"));
         assert!(read.problems[4].reason.contains("not a host name"));
+    }
+
+    /// A session cookie with an empty expiry (Python's cookie jars) reads as a session cookie;
+    /// a value with a tab is left out of the export, with a comment, not written broken.
+    #[test]
+    fn other_writers_quirks() {
+        let read = parse_netscape(
+            "127.0.0.1\tFALSE\t/\tFALSE\t\tsid\tx\n",
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(read.cookies[0].expires, None);
+        let mut tabbed = row("tabbed", true, false, None);
+        tabbed.value = "a\tb".to_owned();
+        let text = netscape(&[tabbed, row("ok", true, false, None)]);
+        assert!(text.contains("# left out: cookie “tabbed”"));
+        let back = parse_netscape(&text, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(back.cookies.len(), 1);
+        assert!(back.problems.is_empty());
     }
 }

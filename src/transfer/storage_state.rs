@@ -9,7 +9,7 @@ use super::{ImportProblem, Imported, check_cookie, dotted_domain};
 use crate::browser::CookieRow;
 
 /// One cookie as Playwright writes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PlaywrightCookie {
     name: String,
@@ -21,6 +21,35 @@ struct PlaywrightCookie {
     http_only: bool,
     secure: bool,
     same_site: String,
+}
+
+/// One cookie as the readers take it: Playwright's (every attribute but name, value and domain
+/// optional, as `addCookies` takes them), Puppeteer's, or the Cookie-Editor extension's
+/// (`expirationDate`, `hostOnly`, `session`, `sameSite` as `no_restriction` / `lax` / …).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadCookie {
+    name: String,
+    value: String,
+    domain: String,
+    #[serde(default = "root_path")]
+    path: String,
+    #[serde(default, alias = "expirationDate")]
+    expires: Option<f64>,
+    #[serde(default)]
+    http_only: bool,
+    #[serde(default)]
+    secure: bool,
+    #[serde(default)]
+    same_site: Option<String>,
+    #[serde(default)]
+    host_only: Option<bool>,
+    #[serde(default)]
+    session: Option<bool>,
+}
+
+fn root_path() -> String {
+    "/".to_owned()
 }
 
 /// The file: cookies, and the origins' local storage (none: the lab's browsers have none).
@@ -67,33 +96,65 @@ pub fn parse_storage_state(text: &str, now: OffsetDateTime) -> Result<Imported, 
         format: "storageState",
         ..Imported::default()
     };
-    for (index, entry) in state.cookies.into_iter().enumerate() {
-        let at = format!("cookies[{index}]");
-        match serde_json::from_value::<PlaywrightCookie>(entry)
-            .map_err(|e| format!("not a cookie Playwright writes: {e}"))
+    read_entries(&mut imported, "cookies", state.cookies, now);
+    Ok(imported)
+}
+
+/// Reads a JSON list of cookies (Puppeteer's `page.cookies()`, the Cookie-Editor extension's
+/// export): every cookie it can use, and why each other entry was left out.
+pub fn parse_cookie_list(text: &str, now: OffsetDateTime) -> Result<Imported, String> {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON list of cookies: {e}"))?;
+    let mut imported = Imported {
+        format: "cookie list (JSON)",
+        ..Imported::default()
+    };
+    read_entries(&mut imported, "", entries, now);
+    Ok(imported)
+}
+
+fn read_entries(
+    imported: &mut Imported,
+    list: &str,
+    entries: Vec<serde_json::Value>,
+    now: OffsetDateTime,
+) {
+    for (index, entry) in entries.into_iter().enumerate() {
+        let at = format!("{list}[{index}]");
+        match serde_json::from_value::<ReadCookie>(entry)
+            .map_err(|e| format!("not a cookie (name, value and domain at least): {e}"))
             .and_then(|c| to_row(c, now))
         {
             Ok(cookie) => imported.cookies.push(cookie),
             Err(reason) => imported.problems.push(ImportProblem { at, reason }),
         }
     }
-    Ok(imported)
 }
 
-fn to_row(cookie: PlaywrightCookie, now: OffsetDateTime) -> Result<CookieRow, String> {
-    let expires = if cookie.expires < 0.0 {
-        None
-    } else {
-        let at = OffsetDateTime::from_unix_timestamp(cookie.expires as i64)
-            .map_err(|_| format!("the expiry {} is out of range", cookie.expires))?;
-        if at <= now {
-            return Err(format!("cookie “{}” expired at {at}", cookie.name));
+fn to_row(cookie: ReadCookie, now: OffsetDateTime) -> Result<CookieRow, String> {
+    let expires = match (cookie.expires, cookie.session) {
+        (_, Some(true)) | (None, _) => None,
+        (Some(seconds), _) if seconds < 0.0 => None,
+        (Some(seconds), _) => {
+            let at = OffsetDateTime::from_unix_timestamp(seconds as i64)
+                .map_err(|_| format!("the expiry {seconds} is out of range"))?;
+            if at <= now {
+                return Err(format!("cookie “{}” expired at {at}", cookie.name));
+            }
+            Some(at)
         }
-        Some(at)
     };
-    let same_site = match cookie.same_site.as_str() {
-        "Strict" | "Lax" | "None" => Some(cookie.same_site.clone()),
-        other => {
+    let same_site = match cookie
+        .same_site
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("unspecified" | "") => None,
+        Some("strict") => Some("Strict".to_owned()),
+        Some("lax") => Some("Lax".to_owned()),
+        Some("none" | "no_restriction") => Some("None".to_owned()),
+        Some(other) => {
             return Err(format!(
                 "cookie “{}”: sameSite “{other}” is none of Strict, Lax, None",
                 cookie.name
@@ -107,7 +168,9 @@ fn to_row(cookie: PlaywrightCookie, now: OffsetDateTime) -> Result<CookieRow, St
         ));
     }
     let row = CookieRow {
-        host_only: !cookie.domain.starts_with('.'),
+        host_only: cookie
+            .host_only
+            .unwrap_or_else(|| !cookie.domain.starts_with('.')),
         domain: cookie.domain.trim_start_matches('.').to_ascii_lowercase(),
         name: cookie.name,
         value: cookie.value,
@@ -168,5 +231,29 @@ mod tests {
         assert!(read.problems[0].reason.contains("missing field"));
         assert!(read.problems[1].reason.contains("without secure"));
         assert!(parse_storage_state("[1,2]", OffsetDateTime::UNIX_EPOCH).is_err());
+    }
+
+    /// A minimal hand-written cookie takes the defaults; Cookie-Editor's export reads with its
+    /// own names (a session cookie, hostOnly, sameSite no_restriction).
+    #[test]
+    fn other_writers_cookies_read() {
+        let minimal = r#"{"cookies":[{"name":"id","value":"1","domain":"127.0.0.1"}]}"#;
+        let read = parse_storage_state(minimal, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let id = &read.cookies[0];
+        assert_eq!(
+            (id.path.as_str(), id.expires, id.host_only),
+            ("/", None, true)
+        );
+        let editor = r#"[{"domain":"lab.test","expirationDate":4000000000.5,"hostOnly":false,
+            "httpOnly":true,"name":"a","path":"/","sameSite":"no_restriction","secure":true,
+            "session":false,"storeId":"0","value":"x"},
+            {"domain":"lab.test","hostOnly":true,"name":"b","path":"/","sameSite":"unspecified",
+            "secure":false,"session":true,"value":"y"}]"#;
+        let read = parse_cookie_list(editor, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let (a, b) = (&read.cookies[0], &read.cookies[1]);
+        assert!(!a.host_only && a.http_only && a.secure && a.expires.is_some());
+        assert_eq!(a.same_site.as_deref(), Some("None"));
+        assert!(b.host_only && b.expires.is_none() && b.same_site.is_none());
     }
 }

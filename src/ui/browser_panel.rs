@@ -711,8 +711,9 @@ fn jar_ui(
                 .selectable_label(draft.import.is_some(), "Import")
                 .accessible_name(format!("Import cookies {}", browser.name))
                 .on_hover_text(
-                    "Bring cookies in: a cookies.txt (curl, wget, browser extensions) or a \
-                     Playwright storageState file",
+                    "Bring cookies in: a cookies.txt (curl, Python, browser extensions), a \
+                     Playwright storageState file, or a JSON list of cookies (Puppeteer, \
+                     Cookie-Editor)",
                 )
                 .clicked()
             {

@@ -43,16 +43,20 @@ pub struct LabKeeper {
     /// (not for the kept lab at launch: its settings, merged with the flags typed, started the
     /// server).
     pending: Option<(SavedLab, bool)>,
-    /// Address fields for browsers about to appear, by name.
+    /// The restored browsers' address fields, by name, handed over once the restore is done.
     urls: HashMap<String, String>,
+    /// The restore under way: done when the state has counted this many restores.
+    awaiting: Option<u64>,
+    /// The same, for handing the addresses over.
+    urls_after: Option<u64>,
     /// The text last written, so an unchanged lab is not written again.
     last_written: String,
     /// When the lab was last compared with the file.
     last_kept: Option<std::time::Instant>,
-    /// Something may have changed since (a log line, the user's input), and when it was seen.
+    /// Something may have changed since (an event, the user's input).
     dirty: bool,
-    /// The log's length when last looked at.
-    logged: u64,
+    /// The state's event count when last looked at.
+    applied: u64,
     /// What to tell the user (a file set aside, a lab saved or opened, an error).
     pub notice: Option<String>,
     /// The Lab menu's dialog, while open.
@@ -63,7 +67,7 @@ impl LabKeeper {
     /// Keeps the lab at `path` (if any), restoring what `loaded` found there.
     pub fn new(path: Option<PathBuf>, loaded: Loaded) -> Self {
         Self {
-            path,
+            path: path.filter(|_| !loaded.read_only),
             pending: loaded.lab.map(|lab| (lab, false)),
             notice: loaded.notice,
             ..Self::default()
@@ -88,6 +92,8 @@ impl LabKeeper {
             .iter()
             .map(|b| (b.name.clone(), b.url.clone()))
             .collect();
+        self.awaiting = Some(state.restores + 1);
+        self.urls_after = self.awaiting;
         let mut commands = vec![Command::RestoreBrowsers(lab.browsers)];
         if apply_settings && lab.settings != server.settings {
             commands.push(Command::ApplySettings(lab.settings));
@@ -95,19 +101,25 @@ impl LabKeeper {
         commands
     }
 
-    /// The address field a new browser named `name` starts with, when a restored lab says.
-    pub fn url_for(&mut self, name: &str) -> Option<String> {
-        self.urls.remove(name).filter(|url| !url.is_empty())
+    /// Once a restore is done (the state holds exactly the restored browsers), their address
+    /// fields by name.
+    pub fn restored_urls(&mut self, state: &LabState) -> Option<HashMap<String, String>> {
+        let after = self.urls_after?;
+        if state.restores < after {
+            return None;
+        }
+        self.urls_after = None;
+        Some(std::mem::take(&mut self.urls))
     }
 
-    /// Notes whether the lab may have changed this frame (the log grew, or the user did
+    /// Notes whether the lab may have changed this frame (an event arrived, or the user did
     /// something), and returns how long until it should be compared with its file: at most two
     /// seconds after a change, so a crash or a `kill -9` loses at most that much. `None` when
     /// nothing is waiting (an idle window stays idle).
-    pub fn note_frame(&mut self, logged: u64, input: bool) -> Option<std::time::Duration> {
+    pub fn note_frame(&mut self, applied: u64, input: bool) -> Option<std::time::Duration> {
         self.path.as_ref()?;
-        if logged != self.logged || input {
-            self.logged = logged;
+        if applied != self.applied || input {
+            self.applied = applied;
             self.dirty = true;
         }
         if !self.dirty {
@@ -125,12 +137,15 @@ impl LabKeeper {
         let Some(path) = &self.path else {
             return;
         };
-        if state.server.is_none() || self.pending.is_some() {
-            // Not started yet, or not restored yet: what is on disk is still the truth (and
-            // stays to be compared once it is).
+        self.dirty = false;
+        if self.awaiting.is_some_and(|n| state.restores >= n) {
+            self.awaiting = None;
+        }
+        if state.server.is_none() || self.pending.is_some() || self.awaiting.is_some() {
+            // Not started, or not restored yet: what is on disk is still the truth. The event
+            // that changes this (the server starting, the restore done) marks the lab changed.
             return;
         }
-        self.dirty = false;
         let lab = state.snapshot(url_of, false);
         let text = lab.to_json();
         if text == self.last_written {

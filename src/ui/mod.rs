@@ -286,12 +286,16 @@ impl SessionLabApp {
                     .map_err(|e| e.to_string())
                     .and_then(|text| SavedLab::from_json(&text));
                 self.keeper.notice = Some(match read {
-                    Ok(lab) => {
-                        let text = format!(
+                    Ok(mut lab) => {
+                        let changed = lab.sanitise(self.state.now());
+                        let mut text = format!(
                             "Opened {} ({} browsers)",
                             path.display(),
                             lab.browsers.len()
                         );
+                        if !changed.is_empty() {
+                            text.push_str(&format!("; changed to start: {}", changed.join("; ")));
+                        }
                         self.keeper.open(lab);
                         text
                     }
@@ -349,15 +353,19 @@ impl SessionLabApp {
             }
             self.default_url.clone_from(&default_url);
         }
+        let restored = self.keeper.restored_urls(&self.state);
         for browser in &self.state.browsers {
-            let keeper = &mut self.keeper;
-            self.drafts.entry(browser.id).or_insert_with(|| {
-                BrowserDraft::new(
-                    keeper
-                        .url_for(&browser.name)
-                        .unwrap_or_else(|| default_url.clone()),
-                )
-            });
+            let draft = self
+                .drafts
+                .entry(browser.id)
+                .or_insert_with(|| BrowserDraft::new(default_url.clone()));
+            if let Some(url) = restored
+                .as_ref()
+                .and_then(|urls| urls.get(&browser.name))
+                .filter(|url| !url.is_empty())
+            {
+                draft.url.clone_from(url);
+            }
         }
         let live: Vec<BrowserId> = self.state.browsers.iter().map(|b| b.id).collect();
         self.drafts.retain(|id, _| live.contains(id));
@@ -637,7 +645,7 @@ impl eframe::App for SessionLabApp {
         }
         self.run_script(&ctx);
         let input = ctx.input(|i| !i.events.is_empty());
-        match self.keeper.note_frame(self.state.logged, input) {
+        match self.keeper.note_frame(self.state.applied, input) {
             Some(wait) if wait.is_zero() => self.keep_lab(),
             Some(wait) => ctx.request_repaint_after(wait),
             None => {}

@@ -33,8 +33,9 @@ pub struct ImportDraft {
     pub text: String,
     /// A file to load.
     pub path: String,
-    /// What `text` reads as (kept until the text changes).
-    preview: Option<(String, Result<Imported, String>)>,
+    /// What `text` read as, and the second (on the lab's clock) it was read in: read again
+    /// when either changes, so a cookie that has since expired is not offered.
+    preview: Option<(String, i64, Result<Imported, String>)>,
 }
 
 impl ImportDraft {
@@ -44,6 +45,7 @@ impl ImportDraft {
             Ok(bytes) if bytes.len() > MAX_IMPORT_BYTES => {
                 self.preview = Some((
                     String::new(),
+                    0,
                     Err(format!(
                         "{} is {} KiB; an import reads at most {} KiB",
                         path.display(),
@@ -62,6 +64,7 @@ impl ImportDraft {
                 self.text.clear();
                 self.preview = Some((
                     String::new(),
+                    0,
                     Err(format!("could not read {}: {err}", path.display())),
                 ));
             }
@@ -69,15 +72,16 @@ impl ImportDraft {
     }
 
     fn preview(&mut self, now: time::OffsetDateTime) -> &Result<Imported, String> {
+        let second = now.unix_timestamp();
         if self
             .preview
             .as_ref()
-            .is_none_or(|(text, _)| *text != self.text)
+            .is_none_or(|(text, at, _)| *text != self.text || *at != second)
         {
             let read = parse_cookies(&self.text, now);
-            self.preview = Some((self.text.clone(), read));
+            self.preview = Some((self.text.clone(), second, read));
         }
-        &self.preview.as_ref().expect("just set").1
+        &self.preview.as_ref().expect("just set").2
     }
 }
 
@@ -92,7 +96,7 @@ pub fn export_menu(ui: &mut egui::Ui, browser: &BrowserState, commands: &mut Vec
             (
                 ExportWhat::CookiesTxt,
                 "Copy cookies.txt",
-                "The jar in curl's and wget's Netscape format: curl -b cookies.txt URL",
+                "The jar in curl's Netscape format: curl -b cookies.txt URL",
             ),
             (
                 ExportWhat::StorageState,
@@ -168,7 +172,7 @@ pub fn import_ui(
             });
         let ready = if draft.text.trim().is_empty() {
             match &draft.preview {
-                Some((_, Err(error))) => {
+                Some((_, _, Err(error))) => {
                     ui.colored_label(theme::bad(dark), error);
                 }
                 _ => {
