@@ -37,6 +37,10 @@ pub struct SavedLab {
     pub settings: ServerSettings,
     /// The store (`memory`, `sqlite:PATH`, `redis://HOST…`); none when it held a password.
     pub store: Option<String>,
+    /// The embedded server's address when the lab was saved (addresses pointing there follow
+    /// the server to wherever it listens next time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
 }
 
 /// One saved browser.
@@ -157,6 +161,7 @@ impl SavedLab {
             browsers: vec![browser("A", 0), browser("B", 1)],
             settings: ServerSettings::default(),
             store: None,
+            server_url: Some(url.to_owned()),
         }
     }
 
@@ -399,8 +404,30 @@ impl LabState {
             browsers,
             settings,
             store,
+            server_url: self.server.as_ref().map(|s| s.url.clone()),
         }
     }
+}
+
+/// `address` as it should read now that the embedded server moved from `was` to `now`: an
+/// address on the old server's port (by 127.0.0.1, localhost or one of the lab's names) takes
+/// the new port; any other address is left as it is.
+pub fn follow_server(address: &str, was: &str, now: &str) -> String {
+    let (Ok(mut url), Ok(was), Ok(now)) = (
+        url::Url::parse(address),
+        url::Url::parse(was),
+        url::Url::parse(now),
+    ) else {
+        return address.to_owned();
+    };
+    let ours = url.host_str().is_some_and(|host| {
+        host == "127.0.0.1" || host == "localhost" || crate::browser::is_lab_host(host)
+    });
+    if ours && url.port_or_known_default() == was.port_or_known_default() {
+        let _ = url.set_port(now.port());
+        return url.to_string();
+    }
+    address.to_owned()
 }
 
 #[cfg(test)]
@@ -468,6 +495,24 @@ mod tests {
             "--store memory was typed"
         );
         assert!(config.server.settings.lock_per_session);
+    }
+
+    /// Addresses on the old server follow it to its new port; others stay.
+    #[test]
+    fn addresses_follow_the_server() {
+        let (was, now) = ("http://127.0.0.1:40001/", "http://127.0.0.1:3000/");
+        assert_eq!(
+            follow_server("http://127.0.0.1:40001/whoami", was, now),
+            "http://127.0.0.1:3000/whoami"
+        );
+        assert_eq!(
+            follow_server("https://app.lab.test:40001/", was, now),
+            "https://app.lab.test:3000/"
+        );
+        assert_eq!(
+            follow_server("http://localhost:8000/", was, now),
+            "http://localhost:8000/"
+        );
     }
 
     /// A kept fixed expiry that has passed, or an impossible latency, is made safe and said.

@@ -90,7 +90,13 @@ impl LabKeeper {
         self.urls = lab
             .browsers
             .iter()
-            .map(|b| (b.name.clone(), b.url.clone()))
+            .map(|b| {
+                let url = match &lab.server_url {
+                    Some(was) => crate::lab::saved::follow_server(&b.url, was, &server.url),
+                    None => b.url.clone(),
+                };
+                (b.name.clone(), url)
+            })
             .collect();
         self.awaiting = Some(state.restores + 1);
         self.urls_after = self.awaiting;
