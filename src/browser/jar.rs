@@ -159,8 +159,9 @@ pub struct CookieKey {
     pub name: String,
 }
 
-/// One cookie in a browser's jar, with every attribute the jar keeps.
-#[derive(Clone, Debug, PartialEq)]
+/// One cookie in a browser's jar, with every attribute the jar keeps (saved with a lab as it
+/// is, the expiry as Unix seconds).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CookieRow {
     /// The cookie's name.
     pub name: String,
@@ -173,6 +174,7 @@ pub struct CookieRow {
     /// The path prefix it is sent for.
     pub path: String,
     /// When it expires; `None` for a browser-session cookie.
+    #[serde(with = "time::serde::timestamp::option")]
     pub expires: Option<OffsetDateTime>,
     /// Hidden from page scripts.
     pub http_only: bool,

@@ -263,9 +263,9 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
                 },
             );
         }
-        let cookies: Vec<CookieRow> = saved.cookies.iter().filter_map(|c| c.to_row(now)).collect();
-        // One at a time: a cookie this jar refuses costs only itself here.
-        for cookie in &cookies {
+        // One at a time: a cookie this jar refuses costs only itself here; those whose expiry
+        // passed since stay out.
+        for cookie in saved.cookies.iter().filter(|c| !c.is_expired_at(now)) {
             let _ = browser.put_cookie(cookie);
         }
         core.send_cookies(id, &browser);

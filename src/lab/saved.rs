@@ -61,73 +61,10 @@ pub struct SavedBrowser {
     /// What its address field held.
     pub url: String,
     /// Its jar (empty for a private browser).
-    pub cookies: Vec<SavedCookie>,
+    pub cookies: Vec<CookieRow>,
     /// Its history as HAR 1.2, when the lab was saved with history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<serde_json::Value>,
-}
-
-/// One saved cookie, with every attribute.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SavedCookie {
-    /// Name.
-    pub name: String,
-    /// Value.
-    pub value: String,
-    /// Domain (no leading dot).
-    pub domain: String,
-    /// Host-only (no `Domain` attribute was given).
-    pub host_only: bool,
-    /// Path.
-    pub path: String,
-    /// Expiry as Unix seconds; none for a session cookie.
-    pub expires: Option<i64>,
-    /// HttpOnly.
-    pub http_only: bool,
-    /// Secure.
-    pub secure: bool,
-    /// SameSite ("Strict", "Lax", "None"), if given.
-    pub same_site: Option<String>,
-}
-
-impl From<&CookieRow> for SavedCookie {
-    fn from(row: &CookieRow) -> Self {
-        Self {
-            name: row.name.clone(),
-            value: row.value.clone(),
-            domain: row.domain.clone(),
-            host_only: row.host_only,
-            path: row.path.clone(),
-            expires: row.expires.map(OffsetDateTime::unix_timestamp),
-            http_only: row.http_only,
-            secure: row.secure,
-            same_site: row.same_site.clone(),
-        }
-    }
-}
-
-impl SavedCookie {
-    /// The cookie for the jar; none when its expiry is past (or out of range).
-    pub fn to_row(&self, now: OffsetDateTime) -> Option<CookieRow> {
-        let expires = match self.expires {
-            None => None,
-            Some(s) => Some(OffsetDateTime::from_unix_timestamp(s).ok()?),
-        };
-        if expires.is_some_and(|at| at <= now) {
-            return None;
-        }
-        Some(CookieRow {
-            name: self.name.clone(),
-            value: self.value.clone(),
-            domain: self.domain.clone(),
-            host_only: self.host_only,
-            path: self.path.clone(),
-            expires,
-            http_only: self.http_only,
-            secure: self.secure,
-            same_site: self.same_site.clone(),
-        })
-    }
 }
 
 impl SavedBrowser {
@@ -372,7 +309,7 @@ impl LabState {
                 cookies: if b.private {
                     Vec::new()
                 } else {
-                    b.cookies.iter().map(|c| (&c.cookie).into()).collect()
+                    b.cookies.iter().map(|c| c.cookie.clone()).collect()
                 },
                 // A private browser's history holds its cookies too.
                 history: (history && !b.private)
