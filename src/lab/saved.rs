@@ -227,8 +227,8 @@ pub struct Loaded {
 }
 
 /// The file the window keeps the lab in: `<data dir>/session-lab/lab.json`.
-pub fn default_path() -> Option<PathBuf> {
-    dirs::data_dir().map(|dir| dir.join("session-lab").join(FILE_NAME))
+pub fn default_path() -> PathBuf {
+    crate::data_dir().join(FILE_NAME)
 }
 
 /// Reads the lab kept at `path`. A file that cannot be read is renamed

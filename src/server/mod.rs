@@ -80,10 +80,7 @@ pub fn masked_url(url: &str) -> String {
 impl StoreChoice {
     /// The SQLite file used when none is named: in the platform's data directory.
     pub fn default_sqlite_path() -> std::path::PathBuf {
-        dirs::data_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("session-lab")
-            .join("sessions.db")
+        crate::data_dir().join("sessions.db")
     }
 }
 

@@ -52,10 +52,7 @@ pub enum SecretFileError {
 /// Where the secret is kept when none is given: `session-lab/secret` in the platform's data
 /// directory (on Linux `$XDG_DATA_HOME`, by default `~/.local/share`).
 pub fn default_secret_path() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("session-lab")
-        .join("secret")
+    crate::data_dir().join("secret")
 }
 
 /// The secret kept at `path`, made there first if there is none; `true` when it was made now.

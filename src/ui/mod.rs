@@ -681,11 +681,8 @@ pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
     let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
     // The lab kept from last time: its settings and store start the server; its browsers
     // replace the seed's once it runs.
-    let lab_path = if window.screenshot.is_some() || window.fresh {
-        None
-    } else {
-        crate::lab::saved::default_path()
-    };
+    let lab_path =
+        (window.screenshot.is_none() && !window.fresh).then(crate::lab::saved::default_path);
     let loaded = lab_path
         .as_deref()
         .map(crate::lab::saved::load)
