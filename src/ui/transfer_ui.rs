@@ -30,58 +30,64 @@ pub enum ExportWhat {
 #[derive(Clone, Debug, Default)]
 pub struct ImportDraft {
     /// The pasted (or loaded) text.
-    pub text: String,
+    text: String,
     /// A file to load.
-    pub path: String,
-    /// What `text` read as, and the second (on the lab's clock) it was read in: read again
-    /// when either changes, so a cookie that has since expired is not offered.
-    preview: Option<(String, i64, Result<Imported, String>)>,
+    path: String,
+    /// What `text` read as: read again only when the text is edited or loaded, or when a
+    /// cookie it offers expires (so an expired one is never offered).
+    preview: Option<Preview>,
+    /// Why the last file could not be loaded.
+    load_error: Option<String>,
+}
+
+/// What an import's text read as, and until when that holds.
+#[derive(Clone, Debug)]
+struct Preview {
+    read: Result<Imported, String>,
+    /// The earliest expiry among the cookies read.
+    stale_at: Option<time::OffsetDateTime>,
 }
 
 impl ImportDraft {
     /// Loads `path` into the text (a dropped file, or the path typed in).
     pub fn load(&mut self, path: &std::path::Path) {
+        self.preview = None;
+        self.load_error = None;
         match std::fs::read(path) {
             Ok(bytes) if bytes.len() > MAX_IMPORT_BYTES => {
-                self.preview = Some((
-                    String::new(),
-                    0,
-                    Err(format!(
-                        "{} is {} KiB; an import reads at most {} KiB",
-                        path.display(),
-                        bytes.len() / 1024,
-                        MAX_IMPORT_BYTES / 1024
-                    )),
+                self.load_error = Some(format!(
+                    "{} is {} KiB; an import reads at most {} KiB",
+                    path.display(),
+                    bytes.len() / 1024,
+                    MAX_IMPORT_BYTES / 1024
                 ));
                 self.text.clear();
             }
             Ok(bytes) => {
                 self.text = String::from_utf8_lossy(&bytes).into_owned();
                 self.path = path.display().to_string();
-                self.preview = None;
             }
             Err(err) => {
                 self.text.clear();
-                self.preview = Some((
-                    String::new(),
-                    0,
-                    Err(format!("could not read {}: {err}", path.display())),
-                ));
+                self.load_error = Some(format!("could not read {}: {err}", path.display()));
             }
         }
     }
 
     fn preview(&mut self, now: time::OffsetDateTime) -> &Result<Imported, String> {
-        let second = now.unix_timestamp();
         if self
             .preview
             .as_ref()
-            .is_none_or(|(text, at, _)| *text != self.text || *at != second)
+            .is_none_or(|p| p.stale_at.is_some_and(|at| at <= now))
         {
             let read = parse_cookies(&self.text, now);
-            self.preview = Some((self.text.clone(), second, read));
+            let stale_at = read
+                .as_ref()
+                .ok()
+                .and_then(|r| r.cookies.iter().filter_map(|c| c.expires).min());
+            self.preview = Some(Preview { read, stale_at });
         }
-        &self.preview.as_ref().expect("just set").2
+        &self.preview.as_ref().expect("just set").read
     }
 }
 
@@ -162,20 +168,26 @@ pub fn import_ui(
             .id_salt(("import text", browser.id))
             .max_height(90.0)
             .show(ui, |ui| {
-                ui.add(
-                    egui::TextEdit::multiline(&mut draft.text)
-                        .font(egui::TextStyle::Monospace)
-                        .desired_rows(3)
-                        .desired_width(f32::INFINITY),
-                )
-                .accessible_name(format!("Import text of {}", browser.name));
+                let edited = ui
+                    .add(
+                        egui::TextEdit::multiline(&mut draft.text)
+                            .font(egui::TextStyle::Monospace)
+                            .desired_rows(3)
+                            .desired_width(f32::INFINITY),
+                    )
+                    .accessible_name(format!("Import text of {}", browser.name))
+                    .changed();
+                if edited {
+                    draft.preview = None;
+                    draft.load_error = None;
+                }
             });
         let ready = if draft.text.trim().is_empty() {
-            match &draft.preview {
-                Some((_, _, Err(error))) => {
+            match &draft.load_error {
+                Some(error) => {
                     ui.colored_label(theme::bad(dark), error);
                 }
-                _ => {
+                None => {
                     ui.label(RichText::new("Nothing to import yet.").weak());
                 }
             }
