@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::transfer::{
-    COOKIES_TXT, HISTORY_HAR, LabRoute, STORAGE_STATE_JSON, curl_command, har_text, netscape,
-    storage_state,
+    COOKIES_TXT, HISTORY_HAR, STORAGE_STATE_JSON, curl_command, har_text, netscape, storage_state,
 };
 
 use super::{BrowserId, ExchangeRecord, LabState};
@@ -46,7 +45,7 @@ impl LabState {
     pub fn curl_for(&self, record: &ExchangeRecord) -> String {
         curl_command(
             &record.exchange,
-            lab_route(self.server.as_ref().map(|s| s.url.as_str())),
+            self.server.as_ref().map(|s| s.url.as_str()),
         )
     }
 }
@@ -61,15 +60,6 @@ pub fn default_dir() -> PathBuf {
         .or_else(dirs::home_dir)
         .unwrap_or_else(std::env::temp_dir)
         .join("session-lab")
-}
-
-/// Where the lab's names lead (the embedded server at `server_url`), for curl's `--resolve`.
-pub fn lab_route(server_url: Option<&str>) -> Option<LabRoute> {
-    server_url
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.socket_addrs(|| None).ok())
-        .and_then(|addrs| addrs.first().copied())
-        .map(|server| LabRoute { server })
 }
 
 impl BrowserExport {

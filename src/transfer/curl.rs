@@ -1,18 +1,9 @@
 //! *Copy as curl*: the command that sends an exchange's request again, byte for byte where it
 //! matters (method, URL, the `Cookie` header, the user agent, a form's body).
 
-use std::net::SocketAddr;
-
 use url::Url;
 
 use crate::browser::{Exchange, is_lab_host};
-
-/// Where the lab's own names (`app.lab.test`, …) lead, so a copied command reaches them too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LabRoute {
-    /// The embedded server's address.
-    pub server: SocketAddr,
-}
 
 /// Quotes `text` for a POSIX shell.
 fn quote(text: &str) -> String {
@@ -20,18 +11,21 @@ fn quote(text: &str) -> String {
 }
 
 /// The curl command for `exchange`'s request. A request to one of the lab's names gets
-/// `--resolve` to the embedded server (only the lab's browsers know those names) and, over
-/// https, `--insecure` (the lab's certificate authority is the lab's alone).
-pub fn curl_command(exchange: &Exchange, lab: Option<LabRoute>) -> String {
+/// `--resolve` to the embedded server at `lab_server` (only the lab's browsers know those
+/// names) and, over https, `--insecure` (the lab's certificate authority is the lab's alone).
+pub fn curl_command(exchange: &Exchange, lab_server: Option<&str>) -> String {
     let mut parts = vec!["curl".to_owned(), quote(&exchange.url)];
-    if let (Some(route), Ok(url)) = (lab, Url::parse(&exchange.url))
+    let server_ip = lab_server
+        .and_then(|u| Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if let (Some(ip), Ok(url)) = (server_ip, Url::parse(&exchange.url))
         && let Some(host) = url.host_str()
         && is_lab_host(host)
     {
         let port = url.port_or_known_default().unwrap_or(80);
         parts.push(format!(
             "--resolve {}",
-            quote(&format!("{host}:{port}:{}", route.server.ip()))
+            quote(&format!("{host}:{port}:{ip}"))
         ));
         if url.scheme() == "https" {
             parts.push("--insecure".to_owned());
@@ -101,9 +95,7 @@ mod tests {
             curl_command(&exchange("http://127.0.0.1:3000/", None), None),
             r"curl 'http://127.0.0.1:3000/' -H 'User-Agent: SessionLab/0.1 (A)' -H 'Cookie: id=a'\''b'"
         );
-        let lab = Some(LabRoute {
-            server: "127.0.0.1:4000".parse().unwrap(),
-        });
+        let lab = Some("http://127.0.0.1:4000/");
         let command = curl_command(
             &exchange("https://app.lab.test:4000/login", Some("user=ann")),
             lab,

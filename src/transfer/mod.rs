@@ -13,7 +13,7 @@ mod har_log;
 mod netscape;
 mod storage_state;
 
-pub use curl::{LabRoute, curl_command};
+pub use curl::curl_command;
 pub use har_log::{exchanges_from_har, har_log, har_text};
 pub use netscape::{netscape, parse_netscape};
 pub use storage_state::{parse_cookie_list, parse_storage_state, storage_state};

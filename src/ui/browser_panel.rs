@@ -665,9 +665,8 @@ fn history_ui(
                         )
                         .clicked()
                     {
-                        let route = crate::lab::export::lab_route(context.server_url);
                         ui.ctx()
-                            .copy_text(crate::transfer::curl_command(exchange, route));
+                            .copy_text(crate::transfer::curl_command(exchange, context.server_url));
                         draft.notice = Some(format!(
                             "Copied the curl command for {} {}",
                             exchange.method,
