@@ -281,11 +281,7 @@ fn routes_ui(
                 .clicked()
                 && let Some(url) = target
             {
-                draft.url.clone_from(&url);
-                commands.push(lab(Command::Visit {
-                    browser: browser.id,
-                    url,
-                }));
+                visit_from_button(browser, draft, url, commands);
             }
         }
     });
@@ -353,11 +349,7 @@ fn sites_ui(
                 .clicked()
                 && let Some(url) = target
             {
-                draft.url.clone_from(&url);
-                commands.push(lab(Command::Visit {
-                    browser: browser.id,
-                    url,
-                }));
+                visit_from_button(browser, draft, url, commands);
             }
         }
         let https = draft.url.trim_start().starts_with("https://");
@@ -376,11 +368,7 @@ fn sites_ui(
             .clicked()
             && let Some(url) = target
         {
-            draft.url.clone_from(&url);
-            commands.push(lab(Command::Visit {
-                browser: browser.id,
-                url,
-            }));
+            visit_from_button(browser, draft, url, commands);
         }
         ui.separator();
         ui.label(RichText::new("From").weak());
@@ -623,6 +611,20 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
         )
         .on_hover_text("The browser did not store this cookie, so the next visit will not send it");
     }
+}
+
+/// A button that visits `url`: the address field shows it, and the lab visits it.
+fn visit_from_button(
+    browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    url: String,
+    commands: &mut Vec<UiCommand>,
+) {
+    draft.url.clone_from(&url);
+    commands.push(lab(Command::Visit {
+        browser: browser.id,
+        url,
+    }));
 }
 
 /// The browser's latest exchanges, newest first; hover one for its headers and body, click
