@@ -5,7 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{WAIT, burst, id, lab, session_of, stored_views, time_passes, visit, visit_url};
+use common::{
+    WAIT, apply, burst, id, lab, session_of, stored_views, time_passes, visit, visit_url,
+};
 use session_lab::{
     browser::NotSentReason,
     lab::{Command, Lab, LabState, LogLevel, Logged, SettingChange},
@@ -53,25 +55,6 @@ fn wait_cookies(lab: &Lab, state: &mut LabState, name: &str, count: usize) {
             == count),
         "{name} holds {count} cookie(s)"
     );
-}
-
-/// Applies changed settings and returns the log's record of what changed.
-fn apply(
-    lab: &Lab,
-    state: &mut LabState,
-    change: impl FnOnce(&mut session_lab::server::ServerSettings),
-) -> Logged {
-    let mut settings = state.server.as_ref().unwrap().settings.clone();
-    change(&mut settings);
-    let lines = state.logged;
-    lab.send(Command::ApplySettings(settings));
-    assert!(
-        lab.wait_until(state, WAIT, |s| s
-            .log_since(lines)
-            .any(|l| matches!(l.what, Logged::SettingsApplied { .. }))),
-        "the settings are applied"
-    );
-    state.log.back().unwrap().what.clone()
 }
 
 /// Copying A's session cookie into B makes B present A's session: they share one counter.

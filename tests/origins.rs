@@ -4,27 +4,14 @@
 
 mod common;
 
-use common::{WAIT, id, lab, visit_url};
+use common::{WAIT, apply, id, lab, visit_url};
 use session_lab::{
     browser::{
         API_HOST, APP_HOST, BlockedReason, Exchange, NotSentReason, OTHER_SITE_HOST, RequestFrom,
     },
-    lab::{Command, Lab, LabState, LogSource, Logged},
-    server::{SameSitePolicy, ServerSettings},
+    lab::{Command, Lab, LabState, LogSource},
+    server::SameSitePolicy,
 };
-
-fn apply(lab: &Lab, state: &mut LabState, change: impl FnOnce(&mut ServerSettings)) {
-    let mut settings = state.server.as_ref().unwrap().settings.clone();
-    change(&mut settings);
-    let lines = state.logged;
-    lab.send(Command::ApplySettings(settings));
-    assert!(
-        lab.wait_until(state, WAIT, |s| s
-            .log_since(lines)
-            .any(|l| matches!(l.what, Logged::SettingsApplied { .. }))),
-        "the settings are applied"
-    );
-}
 
 fn from(lab: &Lab, state: &mut LabState, name: &str, from: RequestFrom) {
     let browser = id(state, name);

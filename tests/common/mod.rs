@@ -309,3 +309,23 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Applies changed settings to the embedded server, waits until the log says so, and returns
+/// the log's record of what changed.
+pub fn apply(
+    lab: &Lab,
+    state: &mut LabState,
+    change: impl FnOnce(&mut session_lab::server::ServerSettings),
+) -> Logged {
+    let mut settings = state.server.as_ref().unwrap().settings.clone();
+    change(&mut settings);
+    let lines = state.logged;
+    lab.send(Command::ApplySettings(settings));
+    assert!(
+        lab.wait_until(state, WAIT, |s| s
+            .log_since(lines)
+            .any(|l| matches!(l.what, Logged::SettingsApplied { .. }))),
+        "the settings are applied"
+    );
+    state.log.back().unwrap().what.clone()
+}
