@@ -14,7 +14,7 @@ use session_lab::{
         saved::{self, Loaded},
         text::short,
     },
-    server::{Secret, ServerConfig},
+    server::{Secret, ServerConfig, ServerSettings},
     ui::{BottomTab, SessionLabApp},
 };
 use time::UtcOffset;
@@ -47,6 +47,21 @@ fn harness_keeping(path: Option<PathBuf>, loaded: Loaded) -> Harness<'static, Se
         s.browsers.len() >= 2 && s.server.is_some()
     });
     harness
+}
+
+/// What the window knows of the embedded server (it runs).
+fn server<'a>(harness: &'a Harness<'static, SessionLabApp>) -> &'a session_lab::lab::ServerInfo {
+    harness
+        .state()
+        .state()
+        .server
+        .as_ref()
+        .expect("the server runs")
+}
+
+/// The embedded server's settings as the window knows them.
+fn server_settings<'a>(harness: &'a Harness<'static, SessionLabApp>) -> &'a ServerSettings {
+    &server(harness).settings
 }
 
 /// Steps frames (background work arrives between them) until `done` holds.
@@ -313,10 +328,7 @@ fn a_failed_start_is_recovered_with_a_click() {
     harness.get_by_label("server not running");
     harness.get_by_label("Start on memory").click();
     step_until(&mut harness, "the server runs", |s| s.server.is_some());
-    assert_eq!(
-        harness.state().state().server.as_ref().unwrap().store_kind,
-        "memory"
-    );
+    assert_eq!(server(&harness).store_kind, "memory");
     click_and_wait(&mut harness, "Visit A", "A", 1);
 }
 
@@ -341,14 +353,7 @@ fn an_open_settings_panel_follows_the_server() {
             >= 2
     });
     assert!(
-        !harness
-            .state()
-            .state()
-            .server
-            .as_ref()
-            .unwrap()
-            .settings
-            .lock_per_session,
+        !server_settings(&harness).lock_per_session,
         "Apply kept the browser's Safe server switch"
     );
 }
@@ -421,30 +426,14 @@ fn settings_reset_apply_and_rotate() {
     harness.run_steps(2);
     click_apply(&mut harness);
     assert!(
-        !harness
-            .state()
-            .state()
-            .server
-            .as_ref()
-            .unwrap()
-            .settings
-            .secure,
+        !server_settings(&harness).secure,
         "Reset took the tick back before Apply"
     );
 
     harness.get_by_label("HttpOnly").click();
     harness.run_steps(2);
     click_apply(&mut harness);
-    assert!(
-        !harness
-            .state()
-            .state()
-            .server
-            .as_ref()
-            .unwrap()
-            .settings
-            .http_only
-    );
+    assert!(!server_settings(&harness).http_only);
     click_and_wait(&mut harness, "Visit A", "A", 2);
     assert!(
         !harness.state().state().browser_named("A").unwrap().cookies[0]
@@ -453,14 +442,7 @@ fn settings_reset_apply_and_rotate() {
         "the new cookie came without HttpOnly"
     );
 
-    let old = harness
-        .state()
-        .state()
-        .server
-        .as_ref()
-        .unwrap()
-        .secret_fingerprint
-        .clone();
+    let old = server(&harness).secret_fingerprint.clone();
     harness.get_by_label("Rotate at once").click();
     step_until(&mut harness, "the secret is new", |s| {
         s.server.as_ref().unwrap().secret_fingerprint != old
@@ -534,17 +516,7 @@ fn a_naive_burst_on_a_slow_store_shows_lost_increments() {
         .set_value_accesskit(5.0);
     harness.run_steps(2);
     click_apply(&mut harness);
-    assert_eq!(
-        harness
-            .state()
-            .state()
-            .server
-            .as_ref()
-            .unwrap()
-            .settings
-            .store_latency_ms,
-        5
-    );
+    assert_eq!(server_settings(&harness).store_latency_ms, 5);
     harness.get_by_label("latency 5 ms");
     harness.get_by_label("Safe server A").click();
     step_until(&mut harness, "the server runs naive", |s| {
@@ -1071,10 +1043,7 @@ fn the_lab_is_kept_between_launches() {
     {
         let mut harness = harness_keeping(Some(path.clone()), Loaded::default());
         click_visit(&mut harness, "Visit A", "A");
-        let whoami = format!(
-            "{}whoami",
-            harness.state().state().server.as_ref().unwrap().url
-        );
+        let whoami = format!("{}whoami", server(&harness).url);
         replace_text(&mut harness, "Address of browser A", &whoami);
         harness.get_by_label("+ Private browser").click();
         step_until(&mut harness, "C appears", |s| {
@@ -1082,7 +1051,7 @@ fn the_lab_is_kept_between_launches() {
         });
         // C's panel is out of view at this width: its visit is sent as the click would.
         let c = harness.state().state().browser_named("C").unwrap().id;
-        let url = harness.state().state().server.as_ref().unwrap().url.clone();
+        let url = server(&harness).url.clone();
         harness.state().send(Command::Visit { browser: c, url });
         step_until(&mut harness, "C holds a cookie", |s| {
             s.browser_named("C").is_some_and(|c| c.cookies.len() == 1)
