@@ -399,7 +399,18 @@ mod tests {
         let set = jar
             .set_cookie(Outcome::Set(id, None), &Opened::Absent)
             .unwrap();
-        set.to_str().unwrap().split(';').next().unwrap().to_owned()
+        name_value(&set)
+    }
+
+    /// The `name=value` of a `Set-Cookie`.
+    fn name_value(set_cookie: &HeaderValue) -> String {
+        set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     fn headers(cookies: &[&[u8]]) -> HeaderMap {
@@ -488,13 +499,7 @@ mod tests {
         assert_eq!(opened.id(), Some(id));
         assert!(opened.needs_resealing());
         let again = rotated.set_cookie(Outcome::Set(id, None), &opened).unwrap();
-        let resealed = again
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let resealed = name_value(&again);
         assert_ne!(resealed, pair, "sealed anew with the new secret");
         assert!(
             !rotated
@@ -521,13 +526,7 @@ mod tests {
         let first = jar
             .set_cookie(Outcome::Set(id, None), &Opened::Absent)
             .unwrap();
-        let pair = first
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let pair = name_value(&first);
         let opened = jar.open_request(&headers(&[pair.as_bytes()]));
         let again = jar.set_cookie(Outcome::Set(id, None), &opened).unwrap();
         assert_eq!(again, first);
