@@ -47,8 +47,6 @@ pub struct LabKeeper {
     urls: HashMap<String, String>,
     /// The restore under way: done when the state has counted this many restores.
     awaiting: Option<u64>,
-    /// The same, for handing the addresses over.
-    urls_after: Option<u64>,
     /// The text last written, so an unchanged lab is not written again.
     last_written: String,
     /// When the lab was last compared with the file.
@@ -99,7 +97,6 @@ impl LabKeeper {
             })
             .collect();
         self.awaiting = Some(state.restores + 1);
-        self.urls_after = self.awaiting;
         let mut commands = vec![Command::RestoreBrowsers(lab.browsers)];
         if apply_settings && lab.settings != server.settings {
             commands.push(Command::ApplySettings(lab.settings));
@@ -110,12 +107,9 @@ impl LabKeeper {
     /// Once a restore is done (the state holds exactly the restored browsers), their address
     /// fields by name.
     pub fn restored_urls(&mut self, state: &LabState) -> Option<HashMap<String, String>> {
-        let after = self.urls_after?;
-        if state.restores < after {
-            return None;
-        }
-        self.urls_after = None;
-        Some(std::mem::take(&mut self.urls))
+        // The frame that sees the restore done hands them over before `keep` ends the wait.
+        let done = self.awaiting.is_some_and(|n| state.restores >= n);
+        (done && !self.urls.is_empty()).then(|| std::mem::take(&mut self.urls))
     }
 
     /// Notes whether the lab may have changed this frame (an event arrived, or the user did
