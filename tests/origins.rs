@@ -7,7 +7,8 @@ mod common;
 use common::{WAIT, apply, id, lab, visit_url};
 use session_lab::{
     browser::{
-        API_HOST, APP_HOST, BlockedReason, Exchange, NotSentReason, OTHER_SITE_HOST, RequestFrom,
+        API_HOST, APP_HOST, BlockedReason, Exchange, NotSentReason, OTHER_SITE_HOST, Page,
+        RequestFrom,
     },
     lab::{Command, Lab, LabState, LogSource},
     server::SameSitePolicy,
@@ -124,8 +125,25 @@ fn a_secure_cookie_is_stored_over_https_and_not_sent_over_http() {
         state.exchanges.back().unwrap().served.is_some(),
         "the server's record is found over https"
     );
-    let cookie = &state.browser_named("A").unwrap().cookies[0].cookie;
+    let held = &state.browser_named("A").unwrap().cookies[0];
+    let cookie = &held.cookie;
     assert!(cookie.secure && cookie.host_only && cookie.domain == APP_HOST);
+    // The map is right on the lab's names: the session is A's, not "external", and the
+    // embedded server is not called a foreign one.
+    let session = held
+        .session_id
+        .expect("the cookie is tied to the embedded server's session");
+    let holders: Vec<&str> = state
+        .holders(session)
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
+    assert_eq!(holders, ["A"]);
+    assert!(
+        state.foreign_origins().is_empty(),
+        "{:?}",
+        state.foreign_origins()
+    );
 
     assert_eq!(
         visit_url(&lab, &mut state, "A", &at(APP_HOST)),
@@ -192,7 +210,12 @@ fn a_link_from_another_site_sends_lax_cookies_not_strict_ones() {
     let (lab, mut state) = lab();
     let app = at(APP_HOST);
     visit_url(&lab, &mut state, "A", &app);
-    from(&lab, &mut state, "A", RequestFrom::Link(OTHER_SITE_HOST));
+    from(
+        &lab,
+        &mut state,
+        "A",
+        RequestFrom::Link(Page::http(OTHER_SITE_HOST)),
+    );
     assert_eq!(
         visit_url(&lab, &mut state, "A", &app),
         "Number of views 2",
@@ -203,7 +226,12 @@ fn a_link_from_another_site_sends_lax_cookies_not_strict_ones() {
     from(&lab, &mut state, "B", RequestFrom::AddressBar);
     visit_url(&lab, &mut state, "B", &app);
     assert_eq!(visit_url(&lab, &mut state, "B", &app), "Number of views 2");
-    from(&lab, &mut state, "B", RequestFrom::Link(OTHER_SITE_HOST));
+    from(
+        &lab,
+        &mut state,
+        "B",
+        RequestFrom::Link(Page::http(OTHER_SITE_HOST)),
+    );
     assert_eq!(
         visit_url(&lab, &mut state, "B", &app),
         "Number of views 1",
@@ -215,7 +243,9 @@ fn a_link_from_another_site_sends_lax_cookies_not_strict_ones() {
         exchange.not_sent[0].reason,
         NotSentReason::SameSite {
             attribute: "Strict".to_owned(),
-            from: RequestFrom::Link(OTHER_SITE_HOST)
+            from: RequestFrom::Link(Page::http(OTHER_SITE_HOST)),
+            unsafe_method: false,
+            redirected: false,
         }
     );
     assert!(
@@ -236,7 +266,12 @@ fn a_cross_site_image_sends_only_same_site_none_secure() {
     let (lab, mut state) = lab();
     let server = lab.server_url().unwrap();
     visit_url(&lab, &mut state, "A", &server);
-    from(&lab, &mut state, "A", RequestFrom::Embed(OTHER_SITE_HOST));
+    from(
+        &lab,
+        &mut state,
+        "A",
+        RequestFrom::Embed(Page::http(OTHER_SITE_HOST)),
+    );
     assert_eq!(
         visit_url(&lab, &mut state, "A", &server),
         "Number of views 1"
@@ -264,7 +299,12 @@ fn a_cross_site_image_sends_only_same_site_none_secure() {
     });
     clear(&lab, &mut state, "B");
     visit_url(&lab, &mut state, "B", &server);
-    from(&lab, &mut state, "B", RequestFrom::Embed(OTHER_SITE_HOST));
+    from(
+        &lab,
+        &mut state,
+        "B",
+        RequestFrom::Embed(Page::http(OTHER_SITE_HOST)),
+    );
     assert_eq!(
         visit_url(&lab, &mut state, "B", &server),
         "Number of views 2"
@@ -280,7 +320,12 @@ fn a_cross_site_image_sends_only_same_site_none_secure() {
     clear(&lab, &mut state, "B");
     from(&lab, &mut state, "B", RequestFrom::AddressBar);
     visit_url(&lab, &mut state, "B", &at(APP_HOST));
-    from(&lab, &mut state, "B", RequestFrom::Embed(APP_HOST));
+    from(
+        &lab,
+        &mut state,
+        "B",
+        RequestFrom::Embed(Page::http(APP_HOST)),
+    );
     assert_eq!(
         visit_url(&lab, &mut state, "B", &at(API_HOST)),
         "Number of views 2"

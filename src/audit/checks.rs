@@ -455,8 +455,9 @@ impl Audit<'_> {
                 http_only: false,
                 secure: false,
                 same_site: None,
+                partition: None,
             })
-            .map_err(AuditError::Options)?;
+            .map_err(|e| AuditError::Options(e.to_string()))?;
         let url = self.counter_url.clone();
         let one = self.visit(&browser, &url).await?;
         let two = self.visit(&browser, &url).await?;
@@ -599,7 +600,9 @@ impl Audit<'_> {
         });
         // The old cookie, replayed by another browser.
         let replay = self.browser()?;
-        replay.put_cookie(&cookie).map_err(AuditError::Options)?;
+        replay
+            .put_cookie(&cookie)
+            .map_err(|e| AuditError::Options(e.to_string()))?;
         let again = self.visit(&replay, &url).await?;
         let replaced = self
             .session_cookie(&again)

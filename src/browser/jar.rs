@@ -1,14 +1,36 @@
-//! The cookie jar's rules, as a browser applies them: what is sent with a request and why the
-//! rest is not, what is kept, and the rows the UI lists.
+//! The cookie jar, as Chrome keeps one: RFC 6265bis §5.7 (what a response may store) and §5.8
+//! (what a request carries, in which order), with Chrome's choices where it departs from the
+//! RFC (`net/cookies/canonical_cookie.cc`, `cookie_monster.cc`, `cookie_util.cc`), each named
+//! where it is made. Every refusal and every cookie left out carries its reason, as DevTools
+//! shows them.
+//!
+//! The jar is the lab's own rather than `cookie_store`'s: RFC 6265bis keys a cookie by name,
+//! domain, host-only flag and path and orders the `Cookie` header by creation time, and
+//! `cookie_store` keeps neither the flag apart nor any creation time.
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
-use cookie::SameSite;
-use cookie_store::{CookieDomain, CookieExpiration, CookieStore, RawCookie};
 use time::OffsetDateTime;
 use url::{Host, Url};
 
-use super::site::RequestFrom;
+use super::set_cookie::{ParseRefusal, SameSite, SetCookie};
+use super::site::{RequestFrom, is_public_suffix, is_secure_context, registrable_domain};
+
+/// The most cookies one site (registrable domain) keeps; past it the oldest go, those without
+/// `Secure` first, down to [`SITE_COOKIES_AFTER_PURGE`] (Chrome's `kDomainMaxCookies`).
+pub const MAX_COOKIES_PER_SITE: usize = 180;
+/// What a purge of one site leaves (Chrome's `kDomainPurgeCookies` = 30 fewer).
+pub const SITE_COOKIES_AFTER_PURGE: usize = 150;
+/// The most cookies a jar keeps (Chrome's `kMaxCookies`); a purge leaves 3,000.
+pub const MAX_COOKIES: usize = 3300;
+/// What a purge of the whole jar leaves (Chrome's `kPurgeCookies` = 300 fewer).
+pub const COOKIES_AFTER_PURGE: usize = 3000;
+
+/// How long a cookie without `SameSite` still goes with a cross-site top-level POST after it
+/// was set: Chrome's "Lax-allowing-unsafe" (`kLaxAllowUnsafeMaxAge`, 2 minutes), kept so that
+/// sites relying on a cross-site POST right after login did not break when Lax became the
+/// default. WPT does not model it.
+pub const LAX_ALLOWING_UNSAFE_SECS: i64 = 120;
 
 /// How a visit is made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,15 +40,36 @@ pub struct VisitOptions {
     pub from: RequestFrom,
 }
 
+/// One request as the jar judges it for `SameSite` (RFC 6265bis §5.2): where it came from,
+/// whether its method is safe, and whether a hop before it in a redirect chain was cross-site.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// Where the chain started.
+    pub from: RequestFrom,
+    /// The method is not a safe one (a form's POST).
+    pub unsafe_method: bool,
+    /// An earlier hop of the redirect chain was cross-site with the page that started it: the
+    /// whole chain is cross-site from then on (WPT `samesite/*` redirect cases).
+    pub redirected_cross_site: bool,
+}
+
+impl RequestContext {
+    /// Whether a request to `url` is cross-site.
+    pub fn is_cross_site(&self, url: &Url) -> bool {
+        self.redirected_cross_site || self.from.is_cross_site(url)
+    }
+}
+
 /// Which rules the jar applies beyond domain, path and expiry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Rules {
     /// A browser's (Chrome's): Secure only over https (and to localhost), SameSite by where
-    /// the request came from, refusals of Secure from http and None without Secure.
+    /// the request came from, prefixes, the public suffix list, refusals of Secure from http
+    /// and None without Secure.
     #[default]
     Browser,
     /// A plain HTTP client's, for probing a server (the audit): every cookie the server sets
-    /// is kept and sent back, whatever its Secure and SameSite say.
+    /// is kept and sent back, whatever its Secure, SameSite and prefix say.
     Client,
 }
 
@@ -54,6 +97,15 @@ pub enum NotSentReason {
         attribute: String,
         /// Where the request came from.
         from: RequestFrom,
+        /// The request is a POST (Lax cookies go only with safe methods).
+        unsafe_method: bool,
+        /// The chain went through another site on the way.
+        redirected: bool,
+    },
+    /// A `Partitioned` cookie goes only to requests under the top-level site it was set under.
+    Partitioned {
+        /// The top-level site it was set under.
+        partition: String,
     },
 }
 
@@ -72,32 +124,140 @@ impl fmt::Display for NotSentReason {
             } => write!(f, "for {domain} and its subdomains only"),
             Self::PathMismatch => f.write_str("path mismatch"),
             Self::SecureOnHttp => f.write_str("Secure: sent over https only, this is plain http"),
-            Self::SameSite { attribute, from } => {
+            Self::SameSite {
+                attribute,
+                from,
+                unsafe_method,
+                redirected,
+            } => {
                 write!(
                     f,
                     "SameSite={attribute}, and this is {}",
                     from.describe_cross_site()
-                )
+                )?;
+                if *unsafe_method {
+                    f.write_str(" with POST (Lax goes only with GET)")?;
+                }
+                if *redirected {
+                    f.write_str(", through another site's redirect")?;
+                }
+                Ok(())
             }
+            Self::Partitioned { partition } => write!(
+                f,
+                "Partitioned: kept for pages under {partition}, this request is under another top-level site"
+            ),
         }
     }
 }
 
-/// Why a `Set-Cookie` of a response was not stored (as DevTools explains it).
+/// A cookie name prefix and what it demands (RFC 6265bis §4.1.3; `__Http-` and
+/// `__Host-Http-` from the layered-cookies draft, which Chrome ships).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefix {
+    /// `__Secure-`: Secure.
+    Secure,
+    /// `__Host-`: Secure, `Path=/`, no `Domain`.
+    Host,
+    /// `__Http-`: Secure and HttpOnly.
+    Http,
+    /// `__Host-Http-`: all of `__Host-`, and HttpOnly.
+    HostHttp,
+}
+
+impl Prefix {
+    /// The prefix a cookie name starts with (matched without regard to case, as RFC 6265bis
+    /// and current Chrome do), the longest first.
+    pub fn of(name: &str) -> Option<Self> {
+        let starts = |prefix: &str| {
+            name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+        };
+        [
+            ("__Host-Http-", Self::HostHttp),
+            // The draft's first spelling, which WPT's `__HostHttp.https.html` still tests.
+            ("__HostHttp-", Self::HostHttp),
+            ("__Secure-", Self::Secure),
+            ("__Host-", Self::Host),
+            ("__Http-", Self::Http),
+        ]
+        .into_iter()
+        .find(|(text, _)| name.is_char_boundary(text.len()) && starts(text))
+        .map(|(_, prefix)| prefix)
+    }
+
+    /// The prefix as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secure => "__Secure-",
+            Self::Host => "__Host-",
+            Self::Http => "__Http-",
+            Self::HostHttp => "__Host-Http-",
+        }
+    }
+
+    /// What it demands, in words.
+    pub fn needs(self) -> &'static str {
+        match self {
+            Self::Secure => "Secure",
+            Self::Host => "Secure, Path=/ and no Domain",
+            Self::Http => "Secure and HttpOnly",
+            Self::HostHttp => "Secure, HttpOnly, Path=/ and no Domain",
+        }
+    }
+
+    /// Whether a cookie with these attributes meets it.
+    fn is_met_by(self, cookie: &SetCookie) -> bool {
+        let host = cookie.secure && cookie.domain.is_none() && cookie.path.as_deref() == Some("/");
+        match self {
+            Self::Secure => cookie.secure,
+            Self::Host => host,
+            Self::Http => cookie.secure && cookie.http_only,
+            Self::HostHttp => host && cookie.http_only,
+        }
+    }
+}
+
+/// Why a `Set-Cookie` of a response (or a cookie edited or imported by hand) was not stored,
+/// as DevTools explains it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlockedReason {
     /// The browser has cookies turned off.
     CookiesOff,
+    /// The line is no cookie at all.
+    Malformed(ParseRefusal),
+    /// The header's bytes are not UTF-8 (Chrome keeps cookies as UTF-8 text).
+    NotUtf8,
     /// `Secure` from a page that is not a secure context: browsers let only https (and
     /// localhost) set a `Secure` cookie.
     SecureFromInsecure,
     /// `SameSite=None` without `Secure`: browsers refuse it.
     NoneWithoutSecure,
+    /// `Partitioned` without `Secure`: Chrome refuses it.
+    PartitionedWithoutSecure,
     /// The `Domain` attribute does not cover the host that set it.
     DomainMismatch {
         /// The `Domain` attribute.
         domain: String,
     },
+    /// The `Domain` attribute is a public suffix (`org`, `co.uk`): no site may set a cookie
+    /// for all of it.
+    DomainIsPublicSuffix {
+        /// The `Domain` attribute.
+        domain: String,
+    },
+    /// The `Domain` attribute is not a host name.
+    DomainInvalid {
+        /// The `Domain` attribute.
+        domain: String,
+    },
+    /// The name's prefix demands attributes the cookie lacks.
+    Prefix(Prefix),
+    /// A nameless cookie whose value starts like a prefixed name (it would read as one in
+    /// `document.cookie`).
+    NamelessWithPrefix,
+    /// An insecure origin may not overwrite or shadow a `Secure` cookie of the same name
+    /// ("Leave Secure Cookies Alone", RFC 6265bis §5.7 step 16).
+    WouldOverwriteSecure,
     /// The response to a cross-site subresource request may set only `SameSite=None` cookies.
     SameSite {
         /// The cookie's `SameSite`, as the browser applies it.
@@ -105,27 +265,55 @@ pub enum BlockedReason {
         /// Where the request came from.
         from: RequestFrom,
     },
-    /// Not a cookie the jar can take.
-    Invalid(String),
+    /// A name or value a `Cookie` header cannot carry (an edit or an import).
+    InvalidCharacter {
+        /// "name" or "value".
+        part: &'static str,
+        /// The character.
+        character: char,
+    },
+    /// A path that does not start with `/` (an edit or an import).
+    InvalidPath,
+    /// Its expiry has already passed (an edit or an import).
+    AlreadyExpired,
 }
 
 impl fmt::Display for BlockedReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CookiesOff => f.write_str("cookies are off in this browser"),
+            Self::Malformed(why) => write!(f, "not a cookie: the line {why}"),
+            Self::NotUtf8 => f.write_str("not a cookie: the header is not UTF-8"),
             Self::SecureFromInsecure => f.write_str(
                 "Secure, but set over plain http (only https and localhost may set Secure cookies)",
             ),
             Self::NoneWithoutSecure => f.write_str("SameSite=None without Secure"),
+            Self::PartitionedWithoutSecure => f.write_str("Partitioned without Secure"),
             Self::DomainMismatch { domain } => {
                 write!(f, "Domain={domain} does not cover the host that set it")
             }
+            Self::DomainIsPublicSuffix { domain } => {
+                write!(f, "Domain={domain} is a public suffix")
+            }
+            Self::DomainInvalid { domain } => write!(f, "Domain={domain} is not a host name"),
+            Self::Prefix(prefix) => write!(f, "`{}` needs {}", prefix.as_str(), prefix.needs()),
+            Self::NamelessWithPrefix => {
+                f.write_str("a nameless cookie whose value starts with a name prefix")
+            }
+            Self::WouldOverwriteSecure => f.write_str("would overwrite a Secure cookie from http"),
             Self::SameSite { attribute, from } => write!(
                 f,
                 "SameSite={attribute} in the response to {}",
                 from.describe_cross_site()
             ),
-            Self::Invalid(why) => write!(f, "not a valid cookie: {why}"),
+            Self::InvalidCharacter { part, character } => {
+                write!(
+                    f,
+                    "the {part} contains {character:?}, which a Cookie header cannot carry"
+                )
+            }
+            Self::InvalidPath => f.write_str("the path does not start with /"),
+            Self::AlreadyExpired => f.write_str("its expiry has already passed"),
         }
     }
 }
@@ -148,22 +336,27 @@ pub struct NotSent {
     pub reason: NotSentReason,
 }
 
-/// Names one cookie in a jar: domain, path and name together are unique.
+/// Names one cookie in a jar: name, domain, host-only flag, path (RFC 6265bis §5.7) and, for a
+/// `Partitioned` cookie, its top-level site together are unique.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CookieKey {
     /// The domain (without a leading dot).
     pub domain: String,
+    /// A host-only cookie of `domain` and a `Domain=domain` cookie are two cookies.
+    pub host_only: bool,
     /// The path.
     pub path: String,
     /// The name.
     pub name: String,
+    /// The top-level site a `Partitioned` cookie belongs to.
+    pub partition: Option<String>,
 }
 
 /// One cookie in a browser's jar, with every attribute the jar keeps (saved with a lab as it
 /// is, the expiry as Unix seconds).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CookieRow {
-    /// The cookie's name.
+    /// The cookie's name (empty for a nameless cookie).
     pub name: String,
     /// The cookie's value, as stored.
     pub value: String,
@@ -182,6 +375,9 @@ pub struct CookieRow {
     pub secure: bool,
     /// The `SameSite` attribute, if set.
     pub same_site: Option<String>,
+    /// For a `Partitioned` (CHIPS) cookie, the top-level site it is kept under.
+    #[serde(default)]
+    pub partition: Option<String>,
 }
 
 impl CookieRow {
@@ -194,8 +390,10 @@ impl CookieRow {
     pub fn key(&self) -> CookieKey {
         CookieKey {
             domain: self.domain.clone(),
+            host_only: self.host_only,
             path: self.path.clone(),
             name: self.name.clone(),
+            partition: self.partition.clone(),
         }
     }
 
@@ -204,201 +402,423 @@ impl CookieRow {
         self.expires.is_some_and(|at| at <= now)
     }
 
-    /// The cookie as the `cookie` crate builds it, for putting back into a jar.
-    fn to_raw(&self) -> RawCookie<'static> {
-        let mut raw = RawCookie::build((self.name.clone(), self.value.clone()))
-            .path(self.path.clone())
-            .http_only(self.http_only)
-            .secure(self.secure);
-        if !self.host_only {
-            raw = raw.domain(self.domain.clone());
+    /// The cookie as a `Cookie` header writes it: `name=value`, or the value alone for a
+    /// nameless cookie (Chrome).
+    pub fn pair(&self) -> String {
+        if self.name.is_empty() {
+            self.value.clone()
+        } else {
+            format!("{}={}", self.name, self.value)
         }
-        if let Some(at) = self.expires {
-            raw = raw.expires(at);
+    }
+
+    /// The `SameSite` the browser applies: the attribute, or Lax when there is none.
+    fn same_site_applied(&self) -> String {
+        same_site_applied(self.same_site.as_deref().and_then(SameSite::parse))
+    }
+
+    /// Whether it would go to `host` (on some path and scheme): the host itself, or for a
+    /// domain cookie its subdomains too.
+    pub fn domain_matches(&self, host: &str) -> bool {
+        if self.host_only {
+            host.eq_ignore_ascii_case(&self.domain)
+        } else {
+            domain_matches(host, &self.domain)
         }
-        if let Some(same_site) = self.same_site.as_deref().and_then(parse_same_site) {
-            raw = raw.same_site(same_site);
-        }
-        raw.build()
     }
 }
 
-/// A `Set-Cookie` header's cookie and attributes, as written (nothing applied yet).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SetCookie {
-    /// The name.
-    pub name: String,
-    /// The value, as sent.
-    pub value: String,
-    /// `HttpOnly` given.
-    pub http_only: bool,
-    /// `Secure` given.
-    pub secure: bool,
-    /// `SameSite`, if given ("Strict", "Lax", "None").
-    pub same_site: Option<String>,
-    /// `Path`, if given.
-    pub path: Option<String>,
-    /// `Domain`, if given.
-    pub domain: Option<String>,
-    /// `Max-Age` in seconds, if given.
-    pub max_age: Option<i64>,
-    /// `Expires`, if given.
-    pub expires: Option<OffsetDateTime>,
+/// A cookie as the jar holds it: the row and the order it was created in (a replaced cookie
+/// keeps its original creation, RFC 6265bis §5.7 step 22).
+#[derive(Clone, Debug)]
+struct Stored {
+    row: CookieRow,
+    created: u64,
+    created_at: OffsetDateTime,
 }
 
-impl SetCookie {
-    /// Parses a `Set-Cookie` header value; `None` if it is not a cookie.
-    pub fn parse(header: &str) -> Option<Self> {
-        let cookie = RawCookie::parse(header.to_owned()).ok()?;
-        Some(Self {
-            name: cookie.name().to_owned(),
-            value: cookie.value().to_owned(),
-            http_only: cookie.http_only().unwrap_or(false),
-            secure: cookie.secure().unwrap_or(false),
-            same_site: cookie.same_site().map(|s| s.to_string()),
-            path: cookie.path().map(str::to_owned),
-            domain: cookie.domain().map(str::to_owned),
-            max_age: cookie.max_age().map(|d| d.whole_seconds()),
-            expires: cookie.expires_datetime(),
+/// A browser's cookies.
+#[derive(Clone, Debug, Default)]
+pub struct Jar {
+    cookies: HashMap<CookieKey, Stored>,
+    /// The creation number the next new cookie gets.
+    next_created: u64,
+}
+
+impl Jar {
+    /// The `Cookie` header for `url` (if any cookie goes) and the cookies left out, with
+    /// reasons. Cookies go longest path first, then oldest first (RFC 6265bis §5.8.3 step 2).
+    pub fn request_cookies(
+        &self,
+        url: &Url,
+        enabled: bool,
+        context: RequestContext,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> (Option<String>, Vec<NotSent>) {
+        let mut sent: Vec<&Stored> = Vec::new();
+        let mut not_sent = Vec::new();
+        for stored in self.cookies.values() {
+            match not_sent_reason(stored, url, enabled, context, now, rules) {
+                None => sent.push(stored),
+                Some(reason) => not_sent.push(NotSent {
+                    key: stored.row.key(),
+                    reason,
+                }),
+            }
+        }
+        sent.sort_by(|a, b| {
+            b.row
+                .path
+                .len()
+                .cmp(&a.row.path.len())
+                .then(a.created.cmp(&b.created))
+        });
+        not_sent.sort_by(|a, b| a.key.name.cmp(&b.key.name));
+        let header = sent
+            .iter()
+            .map(|c| c.row.pair())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ((!header.is_empty()).then_some(header), not_sent)
+    }
+
+    /// Stores the cookies a response to `url` set (each header's raw bytes), under the rules
+    /// browsers apply, and drops expired ones (a server deletes a cookie by sending it already
+    /// expired). A `Max-Age` counts from `now`, the lab's clock. Returns the cookies refused,
+    /// with reasons.
+    pub fn store_response<'a>(
+        &mut self,
+        set_cookie_headers: impl Iterator<Item = &'a [u8]>,
+        url: &Url,
+        enabled: bool,
+        context: RequestContext,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> Vec<Blocked> {
+        let mut blocked = Vec::new();
+        for bytes in set_cookie_headers {
+            let refuse = |reason| Blocked {
+                name: name_of_line(&String::from_utf8_lossy(bytes)),
+                reason,
+            };
+            let Ok(header) = std::str::from_utf8(bytes) else {
+                blocked.push(refuse(BlockedReason::NotUtf8));
+                continue;
+            };
+            if !enabled {
+                blocked.push(refuse(BlockedReason::CookiesOff));
+                continue;
+            }
+            let cookie = match SetCookie::read(header) {
+                Ok(cookie) => cookie,
+                Err(why) => {
+                    blocked.push(refuse(BlockedReason::Malformed(why)));
+                    continue;
+                }
+            };
+            if let Err(reason) = self.store(&cookie, url, context, now, rules) {
+                blocked.push(Blocked {
+                    name: cookie.name.clone(),
+                    reason,
+                });
+            }
+        }
+        self.drop_expired(now);
+        blocked
+    }
+
+    /// Stores one parsed cookie received from `url` (RFC 6265bis §5.7), or says why not.
+    fn store(
+        &mut self,
+        cookie: &SetCookie,
+        url: &Url,
+        context: RequestContext,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> Result<(), BlockedReason> {
+        let browser = rules == Rules::Browser;
+        let secure_origin = is_secure_context(url);
+        let (domain, host_only) = cookie_domain(cookie.domain.as_deref(), url, browser)?;
+        let path = cookie.path.clone().unwrap_or_else(|| default_path(url));
+        if browser {
+            if cookie.secure && !secure_origin {
+                return Err(BlockedReason::SecureFromInsecure);
+            }
+            if cookie.same_site() == Some(SameSite::None) && !cookie.secure {
+                return Err(BlockedReason::NoneWithoutSecure);
+            }
+            if cookie.partitioned && !cookie.secure {
+                return Err(BlockedReason::PartitionedWithoutSecure);
+            }
+            if context.is_cross_site(url)
+                && !context.from.is_navigation()
+                && cookie.same_site() != Some(SameSite::None)
+            {
+                return Err(BlockedReason::SameSite {
+                    attribute: same_site_applied(cookie.same_site()),
+                    from: context.from,
+                });
+            }
+            if cookie.name.is_empty() && Prefix::of(&cookie.value).is_some() {
+                return Err(BlockedReason::NamelessWithPrefix);
+            }
+            if let Some(prefix) = Prefix::of(&cookie.name)
+                && !prefix.is_met_by(cookie)
+            {
+                return Err(BlockedReason::Prefix(prefix));
+            }
+            if !cookie.secure && !secure_origin && self.shadows_secure(cookie, &domain, &path) {
+                return Err(BlockedReason::WouldOverwriteSecure);
+            }
+        }
+        let partition = (browser && cookie.partitioned).then(|| context.from.top_level_site(url));
+        let row = CookieRow {
+            name: cookie.name.clone(),
+            value: cookie.value.clone(),
+            domain,
+            host_only,
+            path,
+            expires: cookie.expiry(now),
+            http_only: cookie.http_only,
+            secure: cookie.secure,
+            same_site: cookie.same_site.clone(),
+            partition,
+        };
+        self.insert(row, now);
+        Ok(())
+    }
+
+    /// Whether a cookie from an insecure origin would overwrite or shadow a `Secure` one: same
+    /// name, one domain within the other, its path within the Secure one's.
+    fn shadows_secure(&self, cookie: &SetCookie, domain: &str, path: &str) -> bool {
+        self.cookies.values().any(|stored| {
+            let old = &stored.row;
+            old.secure
+                && old.name == cookie.name
+                && (domain_matches(domain, &old.domain) || domain_matches(&old.domain, domain))
+                && path_matches(path, &old.path)
         })
     }
 
-    /// How long it lives from now: `Max-Age`, else `Expires`; `None` for a browser-session
-    /// cookie.
-    pub fn lifetime(&self, now: OffsetDateTime) -> Option<time::Duration> {
-        self.max_age
-            .map(time::Duration::seconds)
-            .or_else(|| self.expires.map(|at| at - now))
-    }
-
-    /// Whether it deletes the cookie (an expiry already past, or an empty value with Max-Age 0).
-    pub fn is_removal(&self, now: OffsetDateTime) -> bool {
-        self.lifetime(now)
-            .is_some_and(|left| left <= time::Duration::ZERO)
-    }
-}
-
-/// The `Cookie` header for `url` (if any cookie goes) and the cookies left out, with reasons.
-pub(super) fn request_cookies(
-    jar: &CookieStore,
-    url: &Url,
-    enabled: bool,
-    options: VisitOptions,
-    now: OffsetDateTime,
-    rules: Rules,
-) -> (Option<String>, Vec<NotSent>) {
-    let mut sent: Vec<&cookie_store::Cookie<'static>> = Vec::new();
-    let mut not_sent = Vec::new();
-    for cookie in jar.iter_any() {
-        match not_sent_reason(cookie, url, enabled, options, now, rules) {
-            None => sent.push(cookie),
-            Some(reason) => not_sent.push(NotSent {
-                key: key_of(cookie),
-                reason,
-            }),
+    /// Puts `row` in the jar, replacing the cookie with its key (which keeps its creation);
+    /// an expired row only removes. Then keeps the jar within Chrome's limits.
+    fn insert(&mut self, row: CookieRow, now: OffsetDateTime) {
+        let key = row.key();
+        if row.is_expired_at(now) {
+            self.cookies.remove(&key);
+            return;
         }
-    }
-    // RFC 6265 5.4: cookies with longer paths first.
-    sent.sort_by_key(|c| std::cmp::Reverse(String::from(&c.path).len()));
-    let header = sent
-        .iter()
-        .map(|c| format!("{}={}", c.name(), c.value()))
-        .collect::<Vec<_>>()
-        .join("; ");
-    ((!header.is_empty()).then_some(header), not_sent)
-}
-
-/// Stores the cookies a response to `url` set, under the rules browsers apply, and drops
-/// expired ones (a server deletes a cookie by sending it already expired). A `Max-Age` counts
-/// from `now`, the lab's clock. Returns the cookies refused, with reasons.
-pub(super) fn store_response_cookies<'a>(
-    jar: &mut CookieStore,
-    set_cookie_headers: impl Iterator<Item = &'a str>,
-    url: &Url,
-    enabled: bool,
-    options: VisitOptions,
-    now: OffsetDateTime,
-    rules: Rules,
-) -> Vec<Blocked> {
-    let mut blocked = Vec::new();
-    for header in set_cookie_headers {
-        let mut cookie = match RawCookie::parse(header.to_owned()) {
-            Ok(cookie) => cookie,
-            Err(e) => {
-                let name = header.split(['=', ';']).next().unwrap_or("").trim();
-                blocked.push(Blocked {
-                    name: name.chars().take(64).collect(),
-                    reason: BlockedReason::Invalid(e.to_string()),
-                });
-                continue;
+        let (created, created_at) = match self.cookies.get(&key) {
+            Some(old) => (old.created, old.created_at),
+            None => {
+                self.next_created += 1;
+                (self.next_created, now)
             }
         };
-        let refusal = match (enabled, rules) {
-            (false, _) => Some(BlockedReason::CookiesOff),
-            (true, Rules::Browser) => refusal(&cookie, url, options),
-            (true, Rules::Client) => None,
-        };
-        if let Some(reason) = refusal {
-            blocked.push(Blocked {
-                name: cookie.name().to_owned(),
-                reason,
-            });
-            continue;
-        }
-        if let Some(age) = cookie.max_age() {
-            // The jar would count Max-Age from the machine's clock; the lab's may be ahead.
-            cookie.set_max_age(None);
-            cookie.set_expires(now + age);
-        }
-        if let Err(e) = jar.insert_raw(&cookie, url) {
-            let reason = match e {
-                cookie_store::CookieError::DomainMismatch => BlockedReason::DomainMismatch {
-                    domain: cookie.domain().unwrap_or_default().to_owned(),
-                },
-                // An already expired cookie with nothing to replace: nothing to keep.
-                cookie_store::CookieError::Expired => continue,
-                other => BlockedReason::Invalid(other.to_string()),
-            };
-            blocked.push(Blocked {
-                name: cookie.name().to_owned(),
-                reason,
-            });
-        }
+        let site = site_of_domain(&row.domain).to_owned();
+        self.cookies.insert(
+            key,
+            Stored {
+                row,
+                created,
+                created_at,
+            },
+        );
+        self.purge(&site);
     }
-    drop_expired(jar, now);
-    blocked
-}
 
-/// Removes the cookies expired by `now`; returns how many went.
-pub(super) fn drop_expired(jar: &mut CookieStore, now: OffsetDateTime) -> usize {
-    let expired: Vec<CookieKey> = jar
-        .iter_any()
-        .filter(|c| is_expired_at(c, now))
-        .map(key_of)
-        .collect();
-    remove_all(jar, &expired);
-    expired.len()
-}
-
-/// Why a browser would refuse `cookie` from a response to `url`, before the jar's own domain
-/// rules (Chrome's and Firefox's rules for `Secure` and `SameSite`).
-fn refusal(cookie: &RawCookie<'_>, url: &Url, options: VisitOptions) -> Option<BlockedReason> {
-    let secure = cookie.secure().unwrap_or(false);
-    if secure && !is_secure_context(url) {
-        return Some(BlockedReason::SecureFromInsecure);
-    }
-    if cookie.same_site() == Some(SameSite::None) && !secure {
-        return Some(BlockedReason::NoneWithoutSecure);
-    }
-    if !options.from.is_navigation() && options.from.is_cross_site(url) {
-        match cookie.same_site() {
-            Some(SameSite::None) => {}
-            other => {
-                return Some(BlockedReason::SameSite {
-                    attribute: same_site_applied(other),
-                    from: options.from,
-                });
+    /// Chrome's garbage collection: a site over its limit loses its oldest cookies (without
+    /// `Secure` first), and so does a jar over its own.
+    fn purge(&mut self, site: &str) {
+        if self.cookies.len() <= MAX_COOKIES_PER_SITE {
+            return;
+        }
+        let of_site: Vec<(&CookieKey, &Stored)> = self
+            .cookies
+            .iter()
+            .filter(|(_, s)| site_of_domain(&s.row.domain) == site)
+            .collect();
+        if of_site.len() > MAX_COOKIES_PER_SITE {
+            let doomed = oldest(of_site, SITE_COOKIES_AFTER_PURGE);
+            for key in doomed {
+                self.cookies.remove(&key);
             }
+        }
+        if self.cookies.len() > MAX_COOKIES {
+            let doomed = oldest(self.cookies.iter().collect(), COOKIES_AFTER_PURGE);
+            for key in doomed {
+                self.cookies.remove(&key);
+            }
+        }
+    }
+
+    /// Removes the cookies expired by `now`; returns how many went.
+    pub fn drop_expired(&mut self, now: OffsetDateTime) -> usize {
+        let before = self.cookies.len();
+        self.cookies.retain(|_, s| !s.row.is_expired_at(now));
+        before - self.cookies.len()
+    }
+
+    /// Every cookie in the jar, sorted by domain, path and name.
+    pub fn rows(&self) -> Vec<CookieRow> {
+        let mut rows: Vec<CookieRow> = self.cookies.values().map(|s| s.row.clone()).collect();
+        rows.sort_by(|a, b| {
+            (&a.domain, &a.path, &a.name, a.host_only).cmp(&(
+                &b.domain,
+                &b.path,
+                &b.name,
+                b.host_only,
+            ))
+        });
+        rows
+    }
+
+    /// Empties the jar; returns how many cookies it held.
+    pub fn clear(&mut self) -> usize {
+        let count = self.cookies.len();
+        self.cookies.clear();
+        count
+    }
+
+    /// Deletes one cookie; returns whether it was there.
+    pub fn remove(&mut self, key: &CookieKey) -> bool {
+        self.cookies.remove(key).is_some()
+    }
+
+    /// Puts `row` into the jar by hand (an edit, a copy from another jar, an import), under
+    /// the same rules a response from the cookie's own origin would meet (https when it is
+    /// `Secure`); replaces any cookie with the same key. An expiry past Chrome's 400 days is
+    /// cut to it.
+    pub fn put(
+        &mut self,
+        row: &CookieRow,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> Result<(), BlockedReason> {
+        check_pair(&row.name, &row.value)?;
+        if row.is_expired_at(now) {
+            return Err(BlockedReason::AlreadyExpired);
+        }
+        if !row.path.starts_with('/') {
+            return Err(BlockedReason::InvalidPath);
+        }
+        let scheme = if row.secure { "https" } else { "http" };
+        let host = row.domain.trim_start_matches('.');
+        let url = Url::parse(&format!("{scheme}://{host}{}", row.path)).map_err(|_| {
+            BlockedReason::DomainInvalid {
+                domain: row.domain.clone(),
+            }
+        })?;
+        let cookie = SetCookie {
+            name: row.name.clone(),
+            value: row.value.clone(),
+            http_only: row.http_only,
+            secure: row.secure,
+            same_site: row.same_site.clone(),
+            partitioned: row.partition.is_some(),
+            path: Some(row.path.clone()),
+            domain: (!row.host_only).then(|| row.domain.clone()),
+            max_age: None,
+            expires: row.expires,
+        };
+        // The partition a copied cookie came with is kept, not recomputed from its domain.
+        let context = RequestContext::default();
+        let mut trial = Self::default();
+        trial.store(&cookie, &url, context, now, rules)?;
+        let mut stored = trial.rows().pop().unwrap_or_else(|| row.clone());
+        stored.partition = row.partition.clone();
+        self.insert(stored, now);
+        Ok(())
+    }
+
+    /// Closing a browser: session cookies go; a private browser loses everything.
+    pub fn close(&mut self, private: bool, now: OffsetDateTime) -> usize {
+        let before = self.cookies.len();
+        self.cookies
+            .retain(|_, s| !private && s.row.expires.is_some() && !s.row.is_expired_at(now));
+        before - self.cookies.len()
+    }
+}
+
+/// The keys of the oldest cookies beyond the `keep` newest, those without `Secure` first.
+fn oldest(mut cookies: Vec<(&CookieKey, &Stored)>, keep: usize) -> Vec<CookieKey> {
+    let excess = cookies.len().saturating_sub(keep);
+    cookies.sort_by_key(|(_, s)| (s.row.secure, s.created));
+    cookies
+        .into_iter()
+        .take(excess)
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// The site a cookie's domain counts under for the per-site limit.
+fn site_of_domain(domain: &str) -> &str {
+    registrable_domain(domain).unwrap_or(domain)
+}
+
+/// Why `stored` would not go with a request to `url`, or `None` if it would.
+fn not_sent_reason(
+    stored: &Stored,
+    url: &Url,
+    enabled: bool,
+    context: RequestContext,
+    now: OffsetDateTime,
+    rules: Rules,
+) -> Option<NotSentReason> {
+    let cookie = &stored.row;
+    if !enabled {
+        return Some(NotSentReason::CookiesOff);
+    }
+    if cookie.is_expired_at(now) {
+        return Some(NotSentReason::Expired);
+    }
+    if !url
+        .host_str()
+        .is_some_and(|host| cookie.domain_matches(host))
+    {
+        return Some(NotSentReason::DomainMismatch {
+            domain: cookie.domain.clone(),
+            host_only: cookie.host_only,
+        });
+    }
+    if !path_matches(url.path(), &cookie.path) {
+        return Some(NotSentReason::PathMismatch);
+    }
+    if rules == Rules::Client {
+        return None;
+    }
+    if cookie.secure && !is_secure_context(url) {
+        return Some(NotSentReason::SecureOnHttp);
+    }
+    if let Some(partition) = &cookie.partition
+        && *partition != context.from.top_level_site(url)
+    {
+        return Some(NotSentReason::Partitioned {
+            partition: partition.clone(),
+        });
+    }
+    if context.is_cross_site(url) {
+        let same_site = cookie.same_site.as_deref().and_then(SameSite::parse);
+        let navigation = context.from.is_navigation();
+        let goes = match same_site {
+            Some(SameSite::None) => true,
+            Some(SameSite::Strict) => false,
+            Some(SameSite::Lax) => navigation && !context.unsafe_method,
+            // Lax by default; Chrome still lets a young one go with a cross-site top-level POST.
+            None => {
+                navigation
+                    && (!context.unsafe_method
+                        || (now - stored.created_at).whole_seconds() < LAX_ALLOWING_UNSAFE_SECS)
+            }
+        };
+        if !goes {
+            return Some(NotSentReason::SameSite {
+                attribute: cookie.same_site_applied(),
+                from: context.from,
+                unsafe_method: context.unsafe_method && navigation,
+                redirected: context.redirected_cross_site,
+            });
         }
     }
     None
@@ -412,162 +832,192 @@ fn same_site_applied(attribute: Option<SameSite>) -> String {
     }
 }
 
-/// Whether `cookie` has expired by `now` (the lab's clock, not the machine's).
-fn is_expired_at(cookie: &cookie_store::Cookie<'_>, now: OffsetDateTime) -> bool {
-    match cookie.expires {
-        CookieExpiration::AtUtc(at) => at <= now,
-        CookieExpiration::SessionEnd => false,
-    }
-}
-
-/// Every cookie in the jar, sorted by domain, path and name.
-pub(super) fn rows(jar: &CookieStore) -> Vec<CookieRow> {
-    let mut rows: Vec<CookieRow> = jar
-        .iter_any()
-        .map(|cookie| {
-            let (domain, host_only) = domain_of(cookie);
-            CookieRow {
-                name: cookie.name().to_owned(),
-                value: cookie.value().to_owned(),
-                domain,
-                host_only,
-                path: String::from(&cookie.path),
-                expires: match cookie.expires {
-                    CookieExpiration::AtUtc(at) => Some(at),
-                    CookieExpiration::SessionEnd => None,
-                },
-                http_only: cookie.http_only().unwrap_or(false),
-                secure: cookie.secure().unwrap_or(false),
-                same_site: cookie.same_site().map(|s| s.to_string()),
-            }
-        })
-        .collect();
-    rows.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
-    rows
-}
-
-/// Puts `row` into the jar as it is, replacing any cookie with the same key.
-pub(super) fn put(jar: &mut CookieStore, row: &CookieRow) -> Result<(), String> {
-    let url = Url::parse(&format!("http://{}{}", row.domain, row.path))
-        .map_err(|e| format!("cookie domain “{}” is not a host: {e}", row.domain))?;
-    jar.insert_raw(&row.to_raw(), &url)
-        .map(|_| ())
-        .map_err(|e| format!("the jar refused the cookie: {e}"))
-}
-
-/// Closing a browser: session cookies go; a private browser loses everything.
-pub(super) fn close(jar: &mut CookieStore, private: bool, now: OffsetDateTime) -> usize {
-    let doomed: Vec<CookieKey> = jar
-        .iter_any()
-        .filter(|c| private || !c.is_persistent() || is_expired_at(c, now))
-        .map(key_of)
-        .collect();
-    remove_all(jar, &doomed);
-    doomed.len()
-}
-
-fn remove_all(jar: &mut CookieStore, keys: &[CookieKey]) {
-    for key in keys {
-        jar.remove(&key.domain, &key.path, &key.name);
-    }
-}
-
-/// Why `cookie` would not go with a request to `url`, or `None` if it would.
-fn not_sent_reason(
-    cookie: &cookie_store::Cookie<'static>,
+/// The domain a cookie from `url` is kept under, and whether it is host-only: Chrome's
+/// `cookie_util::GetCookieDomainWithString`. With `Domain`, the host must be the domain or a
+/// subdomain of it, and both must have the same registrable domain (so a public suffix is
+/// refused); a host without one (an IP address, `localhost`, a suffix itself) may name only
+/// itself, which makes a host-only cookie.
+fn cookie_domain(
+    attribute: Option<&str>,
     url: &Url,
-    enabled: bool,
-    options: VisitOptions,
-    now: OffsetDateTime,
-    rules: Rules,
-) -> Option<NotSentReason> {
-    if !enabled {
-        return Some(NotSentReason::CookiesOff);
+    browser: bool,
+) -> Result<(String, bool), BlockedReason> {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let Some(attribute) = attribute else {
+        return Ok((host, true));
+    };
+    let written = attribute.to_owned();
+    let invalid = || BlockedReason::DomainInvalid {
+        domain: written.clone(),
+    };
+    let stripped = attribute.strip_prefix('.').unwrap_or(attribute);
+    let is_ip = matches!(url.host(), Some(Host::Ipv4(_) | Host::Ipv6(_)));
+    if stripped.is_empty() || (is_ip && stripped.eq_ignore_ascii_case(&host)) {
+        return Ok((host, true));
     }
-    if is_expired_at(cookie, now) {
-        return Some(NotSentReason::Expired);
+    // Chrome: no %-escapes in a cookie's domain.
+    if stripped.contains('%') {
+        return Err(invalid());
     }
-    if !cookie.domain.matches(url) {
-        let (domain, host_only) = domain_of(cookie);
-        return Some(NotSentReason::DomainMismatch { domain, host_only });
-    }
-    if !cookie.path.matches(url) {
-        return Some(NotSentReason::PathMismatch);
-    }
-    if rules == Rules::Client {
-        return None;
-    }
-    if cookie.secure().unwrap_or(false) && !is_secure_context(url) {
-        return Some(NotSentReason::SecureOnHttp);
-    }
-    if options.from.is_cross_site(url) {
-        // A cross-site navigation carries Lax cookies (and those without SameSite, which
-        // browsers treat as Lax), not Strict ones; a cross-site subresource only None ones.
-        let same_site = cookie.same_site();
-        let goes = match same_site {
-            Some(SameSite::None) => true,
-            Some(SameSite::Lax) | None => options.from.is_navigation(),
-            Some(SameSite::Strict) => false,
+    let domain = match Host::parse(stripped).map_err(|_| invalid())? {
+        Host::Domain(domain) => domain,
+        ip => ip.to_string(),
+    };
+    let mismatch = || BlockedReason::DomainMismatch {
+        domain: written.clone(),
+    };
+    let Some(host_site) = registrable_domain(&host).filter(|_| !is_ip) else {
+        return if domain == host {
+            Ok((host, true))
+        } else if browser && is_public_suffix(&domain) {
+            Err(BlockedReason::DomainIsPublicSuffix {
+                domain: written.clone(),
+            })
+        } else {
+            Err(mismatch())
         };
-        if !goes {
-            return Some(NotSentReason::SameSite {
-                attribute: same_site_applied(same_site),
-                from: options.from,
-            });
-        }
+    };
+    if browser && registrable_domain(&domain) != Some(host_site) {
+        return Err(if is_public_suffix(&domain) {
+            BlockedReason::DomainIsPublicSuffix {
+                domain: written.clone(),
+            }
+        } else {
+            mismatch()
+        });
     }
-    None
-}
-
-/// https, or http to this machine (browsers treat localhost as a secure context).
-fn is_secure_context(url: &Url) -> bool {
-    url.scheme() == "https"
-        || match url.host() {
-            Some(Host::Domain(d)) => d == "localhost",
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        }
-}
-
-fn key_of(cookie: &cookie_store::Cookie<'_>) -> CookieKey {
-    CookieKey {
-        domain: domain_of(cookie).0,
-        path: String::from(&cookie.path),
-        name: cookie.name().to_owned(),
+    if !domain_matches(&host, &domain) {
+        return Err(mismatch());
     }
+    Ok((domain, false))
 }
 
-/// The cookie's domain, and whether it is host-only.
-fn domain_of(cookie: &cookie_store::Cookie<'_>) -> (String, bool) {
-    match &cookie.domain {
-        CookieDomain::HostOnly(host) => (host.clone(), true),
-        CookieDomain::Suffix(suffix) => (suffix.clone(), false),
-        CookieDomain::NotPresent | CookieDomain::Empty => (String::new(), true),
+/// RFC 6265bis §5.1.3: `host` is `domain`, or ends with `.domain` (and is a name, not an IP).
+pub(super) fn domain_matches(host: &str, domain: &str) -> bool {
+    if host.eq_ignore_ascii_case(domain) {
+        return true;
+    }
+    host.len() > domain.len()
+        && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+        && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+        && host.parse::<std::net::IpAddr>().is_err()
+}
+
+/// RFC 6265bis §5.1.4: the directory of the request's path ("/" when there is none).
+fn default_path(url: &Url) -> String {
+    let path = url.path();
+    match path.rfind('/') {
+        Some(0) | None => "/".to_owned(),
+        Some(end) => path[..end].to_owned(),
     }
 }
 
-fn parse_same_site(text: &str) -> Option<SameSite> {
-    match text.to_ascii_lowercase().as_str() {
-        "strict" => Some(SameSite::Strict),
-        "lax" => Some(SameSite::Lax),
-        "none" => Some(SameSite::None),
-        _ => None,
+/// RFC 6265bis §5.1.4: the request path is the cookie's path, or under it at a `/`. Paths are
+/// compared as written (`%6F` is not `o`: WPT `path/match-percent-encoded`).
+pub(super) fn path_matches(request_path: &str, cookie_path: &str) -> bool {
+    request_path == cookie_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/')
+                || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
+}
+
+/// A name and value a `Set-Cookie` line could carry as they are.
+fn check_pair(name: &str, value: &str) -> Result<(), BlockedReason> {
+    let bad = |part, text: &str, extra: &[char]| {
+        text.chars()
+            .find(|&c| (c.is_control() && c != '\t') || extra.contains(&c))
+            .map(|character| BlockedReason::InvalidCharacter { part, character })
+    };
+    if let Some(reason) = bad("name", name, &[';', '=']).or_else(|| bad("value", value, &[';'])) {
+        return Err(reason);
     }
+    if name.trim_matches([' ', '\t']) != name || value.trim_matches([' ', '\t']) != value {
+        let part = if name.trim_matches([' ', '\t']) != name {
+            "name"
+        } else {
+            "value"
+        };
+        return Err(BlockedReason::InvalidCharacter {
+            part,
+            character: ' ',
+        });
+    }
+    if name.is_empty() && value.is_empty() {
+        return Err(BlockedReason::Malformed(ParseRefusal::Empty));
+    }
+    let bytes = name.len() + value.len();
+    if bytes > super::set_cookie::MAX_NAME_VALUE_BYTES {
+        return Err(BlockedReason::Malformed(ParseRefusal::TooLarge { bytes }));
+    }
+    Ok(())
+}
+
+/// A cookie's name as a refusal shows it: the line up to its first `=` or `;`, cut.
+fn name_of_line(line: &str) -> String {
+    line.split(['=', ';'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::site::{APP_HOST, OTHER_SITE_HOST};
+    use super::super::site::{APP_HOST, OTHER_SITE_HOST, Page};
     use super::*;
+
+    const OTHER: Page = Page::http(OTHER_SITE_HOST);
+
+    fn context(from: RequestFrom) -> RequestContext {
+        RequestContext {
+            from,
+            ..RequestContext::default()
+        }
+    }
+
+    fn store_response_cookies(
+        jar: &mut Jar,
+        set_cookies: impl Iterator<Item = &'static str>,
+        url: &Url,
+        enabled: bool,
+        options: VisitOptions,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> Vec<Blocked> {
+        jar.store_response(
+            set_cookies.map(str::as_bytes),
+            url,
+            enabled,
+            context(options.from),
+            now,
+            rules,
+        )
+    }
+
+    fn request_cookies(
+        jar: &Jar,
+        url: &Url,
+        enabled: bool,
+        options: VisitOptions,
+        now: OffsetDateTime,
+        rules: Rules,
+    ) -> (Option<String>, Vec<NotSent>) {
+        jar.request_cookies(url, enabled, context(options.from), now, rules)
+    }
+
+    fn rows(jar: &Jar) -> Vec<CookieRow> {
+        jar.rows()
+    }
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()
     }
 
     fn store(
-        jar: &mut CookieStore,
-        set_cookies: &[&str],
+        jar: &mut Jar,
+        set_cookies: &[&'static str],
         at: &str,
         from: RequestFrom,
     ) -> Vec<Blocked> {
@@ -582,15 +1032,15 @@ mod tests {
         )
     }
 
-    fn jar_with(set_cookies: &[&str], at: &str) -> CookieStore {
-        let mut jar = CookieStore::default();
+    fn jar_with(set_cookies: &[&'static str], at: &str) -> Jar {
+        let mut jar = Jar::default();
         let blocked = store(&mut jar, set_cookies, at, RequestFrom::AddressBar);
         assert!(blocked.is_empty(), "{blocked:?}");
         jar
     }
 
     /// What a browser sends to `to` for a request from `from`, and what it keeps back.
-    fn request(jar: &CookieStore, to: &str, from: RequestFrom) -> (Option<String>, Vec<NotSent>) {
+    fn request(jar: &Jar, to: &str, from: RequestFrom) -> (Option<String>, Vec<NotSent>) {
         let options = VisitOptions { from };
         request_cookies(
             jar,
@@ -602,12 +1052,12 @@ mod tests {
         )
     }
 
-    fn header(jar: &CookieStore, to: &str, from: RequestFrom) -> Option<String> {
+    fn header(jar: &Jar, to: &str, from: RequestFrom) -> Option<String> {
         request(jar, to, from).0
     }
 
     /// The cookies sent, sorted (cookies of equal path go in no set order).
-    fn sent(jar: &CookieStore, to: &str, from: RequestFrom) -> Vec<String> {
+    fn sent(jar: &Jar, to: &str, from: RequestFrom) -> Vec<String> {
         let mut sent: Vec<String> = header(jar, to, from)
             .unwrap_or_default()
             .split("; ")
@@ -618,7 +1068,7 @@ mod tests {
         sent
     }
 
-    fn reasons(jar: &CookieStore, to: &str, from: RequestFrom) -> Vec<(String, NotSentReason)> {
+    fn reasons(jar: &Jar, to: &str, from: RequestFrom) -> Vec<(String, NotSentReason)> {
         request(jar, to, from)
             .1
             .into_iter()
@@ -663,7 +1113,7 @@ mod tests {
     /// SameSite=None cookie without Secure: the refusals say why.
     #[test]
     fn insecure_origins_cannot_set_secure_cookies() {
-        let mut jar = CookieStore::default();
+        let mut jar = Jar::default();
         let blocked = store(
             &mut jar,
             &["s=1; Secure", "n=1; SameSite=None", "ok=1"],
@@ -709,7 +1159,7 @@ mod tests {
     /// make new cookies look old.
     #[test]
     fn max_age_counts_from_the_lab_clock() {
-        let mut jar = CookieStore::default();
+        let mut jar = Jar::default();
         let ahead = OffsetDateTime::now_utc() + time::Duration::days(2);
         let blocked = store_response_cookies(
             &mut jar,
@@ -759,7 +1209,7 @@ mod tests {
             domain_cookie.1.to_string(),
             "for lab.test and its subdomains only"
         );
-        let mut jar = CookieStore::default();
+        let mut jar = Jar::default();
         let blocked = store(&mut jar, &["d=1; Domain=lab.test"], HERE, BAR);
         assert_eq!(
             blocked[0].reason,
@@ -782,8 +1232,8 @@ mod tests {
             ],
             HERE,
         );
-        let link = RequestFrom::Link(OTHER_SITE_HOST);
-        let image = RequestFrom::Embed(OTHER_SITE_HOST);
+        let link = RequestFrom::Link(OTHER);
+        let image = RequestFrom::Embed(OTHER);
         assert_eq!(
             sent(&jar, HERE, BAR),
             ["lax=1", "none=1", "strict=1", "unset=1"]
@@ -795,7 +1245,9 @@ mod tests {
                 "strict".to_owned(),
                 NotSentReason::SameSite {
                     attribute: "Strict".to_owned(),
-                    from: link
+                    from: link,
+                    unsafe_method: false,
+                    redirected: false,
                 }
             )]
         );
@@ -813,7 +1265,12 @@ mod tests {
         // An image on app.lab.test is same-site with api.lab.test: everything goes.
         let jar = jar_with(&["strict=1; SameSite=Strict"], "http://api.lab.test/");
         assert_eq!(
-            header(&jar, "http://api.lab.test/", RequestFrom::Embed(APP_HOST)).as_deref(),
+            header(
+                &jar,
+                "http://api.lab.test/",
+                RequestFrom::Embed(Page::http(APP_HOST))
+            )
+            .as_deref(),
             Some("strict=1")
         );
     }
@@ -821,8 +1278,8 @@ mod tests {
     /// The response to a cross-site image may set only SameSite=None cookies.
     #[test]
     fn cross_site_subresources_cannot_set_lax_cookies() {
-        let mut jar = CookieStore::default();
-        let image = RequestFrom::Embed(OTHER_SITE_HOST);
+        let mut jar = Jar::default();
+        let image = RequestFrom::Embed(OTHER);
         let blocked = store(
             &mut jar,
             &["lax=1", "none=1; SameSite=None; Secure"],
@@ -831,21 +1288,13 @@ mod tests {
         );
         assert_eq!(blocked.len(), 1);
         assert_eq!(blocked[0].name, "lax");
-        assert!(
-            store(
-                &mut jar,
-                &["lax=1"],
-                HERE,
-                RequestFrom::Link(OTHER_SITE_HOST)
-            )
-            .is_empty()
-        );
+        assert!(store(&mut jar, &["lax=1"], HERE, RequestFrom::Link(OTHER)).is_empty());
     }
 
     /// A plain client keeps and sends what a browser would refuse or withhold.
     #[test]
     fn a_client_jar_keeps_what_a_browser_refuses() {
-        let mut jar = CookieStore::default();
+        let mut jar = Jar::default();
         let blocked = store_response_cookies(
             &mut jar,
             ["s=1; Secure", "n=1; SameSite=None"].into_iter(),
@@ -861,7 +1310,7 @@ mod tests {
             &url("http://app.lab.test/"),
             true,
             VisitOptions {
-                from: RequestFrom::Embed(OTHER_SITE_HOST),
+                from: RequestFrom::Embed(OTHER),
             },
             OffsetDateTime::now_utc(),
             Rules::Client,
@@ -872,7 +1321,7 @@ mod tests {
     /// Cookies off: nothing is stored, and each Set-Cookie says so.
     #[test]
     fn cookies_off_refuses_every_set_cookie() {
-        let mut jar = CookieStore::default();
+        let mut jar = Jar::default();
         let blocked = store_response_cookies(
             &mut jar,
             ["id=1"].into_iter(),
@@ -899,9 +1348,297 @@ mod tests {
     fn closing_drops_session_cookies() {
         let now = OffsetDateTime::now_utc();
         let mut jar = jar_with(&["s=1", "p=1; Max-Age=600"], HERE);
-        assert_eq!(close(&mut jar, false, now), 1);
+        assert_eq!(jar.close(false, now), 1);
         assert_eq!(rows(&jar)[0].name, "p");
-        assert_eq!(close(&mut jar, true, now), 1);
+        assert_eq!(jar.close(true, now), 1);
         assert!(rows(&jar).is_empty());
+    }
+
+    /// Cookies go longest path first, then in the order they were created — and a replaced
+    /// cookie keeps its place (RFC 6265bis §5.8.3), the same every time.
+    #[test]
+    fn cookie_header_order_is_path_then_creation() {
+        let at = "http://127.0.0.1:3000/a/b/c";
+        let mut jar = jar_with(&["z=1; Path=/", "y=1; Path=/", "x=1; Path=/a/b"], at);
+        for _ in 0..20 {
+            assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; z=1; y=1"));
+        }
+        assert!(store(&mut jar, &["z=2; Path=/"], at, BAR).is_empty());
+        assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; z=2; y=1"));
+        // Two cookies of one name on different paths: the deeper one first.
+        let jar = jar_with(&["id=root; Path=/", "id=deep; Path=/a"], at);
+        assert_eq!(header(&jar, at, BAR).as_deref(), Some("id=deep; id=root"));
+    }
+
+    /// A nameless cookie is kept and sent as its value alone; a huge Max-Age lives 400 days.
+    #[test]
+    fn nameless_and_forever_cookies() {
+        let jar = jar_with(&["foo", "sid=x; Max-Age=9223372036854775807"], HERE);
+        assert_eq!(sent(&jar, HERE, BAR), ["foo", "sid=x"]);
+        let sid = rows(&jar).into_iter().find(|c| c.name == "sid").unwrap();
+        let left = sid.expires.unwrap() - OffsetDateTime::now_utc();
+        assert!(left <= time::Duration::days(400) && left > time::Duration::days(399));
+    }
+
+    /// A Domain that is a public suffix is refused with that reason; a host-only cookie and a
+    /// Domain cookie of the same host are two cookies.
+    #[test]
+    fn public_suffixes_and_host_only_keys() {
+        let mut jar = Jar::default();
+        let blocked = store(
+            &mut jar,
+            &["a=1; Domain=org", "b=1; Domain=example.com"],
+            "http://www.example.org/",
+            BAR,
+        );
+        assert_eq!(
+            blocked[0].reason,
+            BlockedReason::DomainIsPublicSuffix {
+                domain: "org".to_owned()
+            }
+        );
+        assert!(matches!(
+            blocked[1].reason,
+            BlockedReason::DomainMismatch { .. }
+        ));
+        assert!(
+            store(
+                &mut jar,
+                &["a=host", "a=domain; Domain=www.example.org"],
+                "http://www.example.org/",
+                BAR
+            )
+            .is_empty()
+        );
+        assert_eq!(rows(&jar).len(), 2);
+        assert_eq!(
+            header(&jar, "http://www.example.org/", BAR).as_deref(),
+            Some("a=host; a=domain")
+        );
+    }
+
+    /// Name prefixes are enforced, case-insensitively, with the reason saying what is missing.
+    #[test]
+    fn prefixes_demand_their_attributes() {
+        let mut jar = Jar::default();
+        let blocked = store(
+            &mut jar,
+            &[
+                "__Host-a=1; Secure; Path=/; Domain=example.test",
+                "__hOsT-b=1; Secure",
+                "__Secure-c=1",
+                "__Http-d=1; Secure",
+                "=__Host-e",
+                "__Host-ok=1; Secure; Path=/",
+                "__Host-Http-ok=1; Secure; Path=/; HttpOnly",
+                "__Secure-ok=1; Secure; Domain=example.test",
+            ],
+            "https://www.example.test/",
+            BAR,
+        );
+        let reasons: Vec<String> = blocked.iter().map(|b| b.reason.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "`__Host-` needs Secure, Path=/ and no Domain",
+                "`__Host-` needs Secure, Path=/ and no Domain",
+                "`__Secure-` needs Secure",
+                "`__Http-` needs Secure and HttpOnly",
+                "a nameless cookie whose value starts with a name prefix",
+            ]
+        );
+        assert_eq!(rows(&jar).len(), 3);
+        // Plain http stores no prefixed cookie at all.
+        let blocked = store(
+            &mut Jar::default(),
+            &["__Secure-x=1; Secure"],
+            "http://www.example.test/",
+            BAR,
+        );
+        assert_eq!(blocked[0].reason, BlockedReason::SecureFromInsecure);
+    }
+
+    /// Plain http can neither overwrite nor shadow a Secure cookie of the same name.
+    #[test]
+    fn insecure_responses_leave_secure_cookies_alone() {
+        let mut jar = jar_with(&["id=secret; Secure; Path=/"], "https://www.example.test/");
+        let blocked = store(
+            &mut jar,
+            &[
+                "id=evil",
+                "id=evil; Path=/deeper; Domain=example.test",
+                "other=1",
+            ],
+            "http://www.example.test/deeper/x",
+            BAR,
+        );
+        assert_eq!(blocked.len(), 2);
+        assert!(
+            blocked
+                .iter()
+                .all(|b| b.reason == BlockedReason::WouldOverwriteSecure)
+        );
+        assert_eq!(
+            header(&jar, "https://www.example.test/", BAR).as_deref(),
+            Some("id=secret")
+        );
+    }
+
+    /// A cross-site POST carries no Lax cookie; a cookie without SameSite goes only while it is
+    /// younger than two minutes (Chrome's Lax-allowing-unsafe); a cross-site redirect in the
+    /// chain makes the rest of it cross-site.
+    #[test]
+    fn same_site_for_posts_and_redirect_chains() {
+        let jar = jar_with(
+            &[
+                "lax=1; SameSite=Lax",
+                "unset=1",
+                "strict=1; SameSite=Strict",
+            ],
+            HERE,
+        );
+        let post = RequestContext {
+            from: RequestFrom::Link(OTHER),
+            unsafe_method: true,
+            redirected_cross_site: false,
+        };
+        let now = OffsetDateTime::now_utc();
+        let (header, not_sent) = jar.request_cookies(&url(HERE), true, post, now, Rules::Browser);
+        assert_eq!(header.as_deref(), Some("unset=1"));
+        assert!(
+            not_sent
+                .iter()
+                .any(|n| n.reason.to_string().contains("with POST"))
+        );
+        let later = now + time::Duration::minutes(3);
+        assert_eq!(
+            jar.request_cookies(&url(HERE), true, post, later, Rules::Browser)
+                .0,
+            None
+        );
+        let chain = RequestContext {
+            from: RequestFrom::Embed(Page::http(APP_HOST)),
+            unsafe_method: false,
+            redirected_cross_site: true,
+        };
+        let jar = jar_with(&["strict=1; SameSite=Strict"], "http://api.lab.test/");
+        let (header, not_sent) = jar.request_cookies(
+            &url("http://api.lab.test/"),
+            true,
+            chain,
+            now,
+            Rules::Browser,
+        );
+        assert_eq!(header, None);
+        assert!(
+            not_sent[0]
+                .reason
+                .to_string()
+                .contains("through another site's redirect")
+        );
+    }
+
+    /// Partitioned cookies need Secure and go only under the top-level site they were set
+    /// under.
+    #[test]
+    fn partitioned_cookies_are_kept_per_top_level_site() {
+        let mut jar = Jar::default();
+        let target = "https://widget.example.test/";
+        let embed = RequestContext {
+            from: RequestFrom::Embed(Page::https(APP_HOST)),
+            ..RequestContext::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        let blocked = jar.store_response(
+            [
+                "p=1; Secure; SameSite=None; Partitioned",
+                "q=1; Partitioned",
+            ]
+            .into_iter()
+            .map(str::as_bytes),
+            &url(target),
+            true,
+            embed,
+            now,
+            Rules::Browser,
+        );
+        assert_eq!(blocked[0].reason, BlockedReason::PartitionedWithoutSecure);
+        assert_eq!(rows(&jar)[0].partition.as_deref(), Some("https://lab.test"));
+        assert_eq!(
+            jar.request_cookies(&url(target), true, embed, now, Rules::Browser)
+                .0
+                .as_deref(),
+            Some("p=1")
+        );
+        let (header, not_sent) = jar.request_cookies(
+            &url(target),
+            true,
+            RequestContext::default(),
+            now,
+            Rules::Browser,
+        );
+        assert_eq!(header, None);
+        assert!(matches!(
+            not_sent[0].reason,
+            NotSentReason::Partitioned { .. }
+        ));
+    }
+
+    /// Edits and imports meet the same rules, and a refusal says why.
+    #[test]
+    fn put_applies_the_rules_and_says_why() {
+        let now = OffsetDateTime::now_utc();
+        let mut jar = Jar::default();
+        let mut row = CookieRow {
+            name: "__Host-id".to_owned(),
+            value: "1".to_owned(),
+            domain: "app.lab.test".to_owned(),
+            host_only: false,
+            path: "/".to_owned(),
+            expires: None,
+            http_only: false,
+            secure: true,
+            same_site: None,
+            partition: None,
+        };
+        assert_eq!(
+            jar.put(&row, now, Rules::Browser),
+            Err(BlockedReason::Prefix(Prefix::Host))
+        );
+        row.host_only = true;
+        assert_eq!(jar.put(&row, now, Rules::Browser), Ok(()));
+        row.value = "a;b".to_owned();
+        assert!(matches!(
+            jar.put(&row, now, Rules::Browser),
+            Err(BlockedReason::InvalidCharacter { part: "value", .. })
+        ));
+        row.value = "2".to_owned();
+        row.expires = Some(now - time::Duration::seconds(1));
+        assert_eq!(
+            jar.put(&row, now, Rules::Browser),
+            Err(BlockedReason::AlreadyExpired)
+        );
+        row.expires = Some(now + time::Duration::days(4000));
+        assert_eq!(jar.put(&row, now, Rules::Browser), Ok(()));
+        assert!(rows(&jar)[0].expires.unwrap() <= now + time::Duration::days(400));
+    }
+
+    /// A site keeps at most 180 cookies: the oldest go first.
+    #[test]
+    fn a_site_keeps_at_most_180_cookies() {
+        let mut jar = Jar::default();
+        let now = OffsetDateTime::now_utc();
+        let lines: Vec<String> = (0..200).map(|i| format!("c{i}=1")).collect();
+        jar.store_response(
+            lines.iter().map(|l| l.as_bytes()),
+            &url(HERE),
+            true,
+            RequestContext::default(),
+            now,
+            Rules::Browser,
+        );
+        assert!(rows(&jar).len() <= MAX_COOKIES_PER_SITE);
+        assert!(rows(&jar).iter().any(|c| c.name == "c199"));
+        assert!(!rows(&jar).iter().any(|c| c.name == "c0"));
     }
 }

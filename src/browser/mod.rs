@@ -3,28 +3,33 @@
 //! left in the jar and why, what came back, how long it took.
 
 mod jar;
+mod set_cookie;
 mod site;
 
 use std::{
     sync::{
-        Arc, MutexGuard,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use cookie_store::CookieStore;
-use reqwest::header::{self, HeaderMap};
-use reqwest_cookie_store::CookieStoreMutex;
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use time::OffsetDateTime;
 use url::Url;
 
+use jar::Jar;
 pub use jar::{
-    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, Rules, SetCookie,
-    VisitOptions,
+    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, Prefix, RequestContext,
+    Rules, VisitOptions,
+};
+pub use set_cookie::{
+    MAX_ATTRIBUTE_VALUE_BYTES, MAX_LIFETIME, MAX_NAME_VALUE_BYTES, ParseRefusal, SameSite,
+    SetCookie, parse_cookie_date,
 };
 pub use site::{
-    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, RequestFrom, is_lab_host, site,
+    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, Page, RequestFrom, is_lab_host,
+    is_public_suffix, is_secure_context, registrable_domain, site,
 };
 
 use crate::clock::LabClock;
@@ -75,6 +80,25 @@ pub enum BrowserError {
     /// The HTTP client could not be built.
     #[error("could not start the browser's HTTP client: {0}")]
     Client(String),
+}
+
+/// Why a cookie could not be put in a jar by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JarError {
+    /// The jar's rules refuse it.
+    #[error("cookie “{name}”: {reason}")]
+    Refused {
+        /// The cookie's name.
+        name: String,
+        /// Why.
+        reason: BlockedReason,
+    },
+    /// The cookie to change is no longer in the jar.
+    #[error("there is no cookie “{name}” in the jar any more")]
+    Gone {
+        /// The cookie's name.
+        name: String,
+    },
 }
 
 /// One request and its response.
@@ -151,7 +175,7 @@ impl Exchange {
 #[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
-    jar: Arc<CookieStoreMutex>,
+    jar: Arc<Mutex<Jar>>,
     cookies_enabled: Arc<AtomicBool>,
     user_agent: String,
     /// The jar's time: the lab's clock, which may run ahead of the machine's.
@@ -184,9 +208,9 @@ impl Browser {
     }
 
     /// A browser of the lab: the lab's names (`app.lab.test`, …) lead to `target`, its jar
-    /// keeps the lab's time, and for https it trusts `authority` (DER) alone — the lab's own
-    /// certificate authority, so `https://app.lab.test/` is a secure context here and nowhere
-    /// else.
+    /// keeps the lab's time, and for https it trusts the platform's roots and `authority` (DER)
+    /// — the lab's own certificate authority, so `https://app.lab.test/` is a secure context
+    /// here and nowhere else, and real https sites work too.
     pub fn in_lab(
         user_agent: &str,
         target: LabTarget,
@@ -195,6 +219,25 @@ impl Browser {
     ) -> Result<Self, BrowserError> {
         let mut client =
             reqwest::Client::builder().dns_resolver(Arc::new(site::LabResolver { target }));
+        if let Some(authority) = authority {
+            client = client.tls_backend_preconfigured(trusting(authority)?);
+        }
+        Self::build(user_agent, client, clock)
+    }
+
+    /// A browser whose `hosts` resolve to the addresses given (the port of each URL still
+    /// counts) and which trusts `authority` (DER) beside the platform's roots: for tests that
+    /// play other sites' names on this machine, as the cookie conformance suites do.
+    pub fn with_hosts(
+        user_agent: &str,
+        hosts: &[(&str, std::net::SocketAddr)],
+        authority: Option<&[u8]>,
+        clock: LabClock,
+    ) -> Result<Self, BrowserError> {
+        let mut client = reqwest::Client::builder();
+        for (host, addr) in hosts {
+            client = client.resolve(host, *addr);
+        }
         if let Some(authority) = authority {
             client = client.tls_backend_preconfigured(trusting(authority)?);
         }
@@ -219,7 +262,7 @@ impl Browser {
             .map_err(|e| BrowserError::Client(e.to_string()))?;
         Ok(Self {
             client,
-            jar: Arc::new(CookieStoreMutex::new(CookieStore::default())),
+            jar: Arc::new(Mutex::new(Jar::default())),
             cookies_enabled: Arc::new(AtomicBool::new(true)),
             user_agent: user_agent.to_owned(),
             clock,
@@ -248,7 +291,7 @@ impl Browser {
     }
 
     /// Submits a form: `POST url` with `body` (`application/x-www-form-urlencoded`), then
-    /// follows redirects as browsers do (with GET).
+    /// follows redirects as browsers do (307 and 308 repeat the POST, the others GET).
     pub async fn submit(
         &self,
         url: &str,
@@ -261,18 +304,25 @@ impl Browser {
     async fn navigate(
         &self,
         url: &str,
-        mut form: Option<&str>,
+        form: Option<&str>,
         options: VisitOptions,
     ) -> Result<Vec<Exchange>, BrowserError> {
         let mut next = parse_http_url(url)?;
+        let mut form = form.map(str::to_owned);
+        let mut context = RequestContext {
+            from: options.from,
+            unsafe_method: form.is_some(),
+            redirected_cross_site: false,
+        };
         let mut hops = Vec::new();
         loop {
-            let exchange = self.exchange(&next, form.take(), options).await?;
+            let exchange = self.exchange(&next, form.as_deref(), context).await?;
             let location = if (300..400).contains(&exchange.status) {
                 exchange.header_values("location").next().map(str::to_owned)
             } else {
                 None
             };
+            let status = exchange.status;
             hops.push(exchange);
             let Some(location) = location else {
                 return Ok(hops);
@@ -282,6 +332,14 @@ impl Browser {
                     url: url.to_owned(),
                 });
             }
+            // Fetch's redirect rules: 307 and 308 keep the method and body; 301, 302 and 303
+            // turn a POST into a GET.
+            if !matches!(status, 307 | 308) {
+                form = None;
+            }
+            context.unsafe_method = form.is_some();
+            // A hop through another site makes the rest of the chain cross-site.
+            context.redirected_cross_site |= options.from.is_cross_site(&next);
             next = next
                 .join(&location)
                 .ok()
@@ -292,63 +350,77 @@ impl Browser {
 
     /// Every cookie in the jar, sorted by domain, path and name.
     pub fn cookies(&self) -> Vec<CookieRow> {
-        jar::rows(&self.jar())
+        self.jar().rows()
     }
 
     /// Empties the jar; returns how many cookies it held.
     pub fn clear_cookies(&self) -> usize {
-        let mut jar = self.jar();
-        let count = jar.iter_any().count();
-        jar.clear();
-        count
+        self.jar().clear()
     }
 
     /// Deletes one cookie; returns whether it was there.
     pub fn delete_cookie(&self, key: &CookieKey) -> bool {
-        self.jar()
-            .remove(&key.domain, &key.path, &key.name)
-            .is_some()
+        self.jar().remove(key)
     }
 
-    /// Puts a cookie in the jar as it is (a copy from another jar), replacing any cookie with
-    /// the same domain, path and name.
-    pub fn put_cookie(&self, row: &CookieRow) -> Result<(), String> {
-        jar::put(&mut self.jar(), row)
+    /// Puts a cookie in the jar (a copy from another jar, an edit), under the rules a response
+    /// from the cookie's own origin would meet, replacing any cookie with the same key.
+    pub fn put_cookie(&self, row: &CookieRow) -> Result<(), JarError> {
+        self.jar()
+            .put(row, self.clock.now(), self.rules)
+            .map_err(|reason| JarError::Refused {
+                name: row.name.clone(),
+                reason,
+            })
     }
 
     /// Puts every cookie of `rows` in the jar, or none: when the jar refuses one, it is left as
-    /// it was and the error names the cookie.
-    pub fn import_cookies(&self, rows: &[CookieRow]) -> Result<(), String> {
+    /// it was and the error names the cookie and why.
+    pub fn import_cookies(&self, rows: &[CookieRow]) -> Result<(), JarError> {
+        let now = self.clock.now();
         let mut jar = self.jar();
         let mut next = jar.clone();
         for row in rows {
-            jar::put(&mut next, row).map_err(|e| format!("cookie “{}”: {e}", row.name))?;
+            next.put(row, now, self.rules)
+                .map_err(|reason| JarError::Refused {
+                    name: row.name.clone(),
+                    reason,
+                })?;
         }
         *jar = next;
         Ok(())
     }
 
-    /// Sets the value of one cookie, keeping its attributes.
-    pub fn set_cookie_value(&self, key: &CookieKey, value: &str) -> Result<(), String> {
+    /// Sets the value of one cookie, keeping its attributes; a value the jar would refuse
+    /// says why.
+    pub fn set_cookie_value(&self, key: &CookieKey, value: &str) -> Result<(), JarError> {
+        let now = self.clock.now();
         let mut jar = self.jar();
-        let mut row = jar::rows(&jar)
+        let mut row = jar
+            .rows()
             .into_iter()
             .find(|c| c.key() == *key)
-            .ok_or_else(|| format!("there is no cookie “{}” in the jar any more", key.name))?;
+            .ok_or_else(|| JarError::Gone {
+                name: key.name.clone(),
+            })?;
         row.value = value.to_owned();
-        jar::put(&mut jar, &row)
+        jar.put(&row, now, self.rules)
+            .map_err(|reason| JarError::Refused {
+                name: row.name.clone(),
+                reason,
+            })
     }
 
     /// Drops the cookies whose expiry has passed on the lab's clock (a browser never sends
     /// them again); returns how many went.
     pub fn drop_expired(&self) -> usize {
-        jar::drop_expired(&mut self.jar(), self.clock.now())
+        self.jar().drop_expired(self.clock.now())
     }
 
     /// Closes and reopens the browser: session cookies (those without an expiry) are dropped,
     /// as real browsers do; a private browser drops everything. Returns how many went.
     pub fn restart(&self, private: bool) -> usize {
-        jar::close(&mut self.jar(), private, self.clock.now())
+        self.jar().close(private, self.clock.now())
     }
 
     /// One request and its response.
@@ -356,13 +428,12 @@ impl Browser {
         &self,
         url: &Url,
         form: Option<&str>,
-        options: VisitOptions,
+        context: RequestContext,
     ) -> Result<Exchange, BrowserError> {
-        let (cookie_header, not_sent) = jar::request_cookies(
-            &self.jar(),
+        let (cookie_header, not_sent) = self.jar().request_cookies(
             url,
             self.cookies_enabled(),
-            options,
+            context,
             self.clock.now(),
             self.rules,
         );
@@ -376,7 +447,13 @@ impl Browser {
         }
         .header(header::USER_AGENT, &self.user_agent);
         if let Some(cookies) = &cookie_header {
-            request = request.header(header::COOKIE, cookies);
+            // From bytes: a UTF-8 cookie is obs-text to HTTP, which `from_str` would refuse.
+            let value =
+                HeaderValue::from_bytes(cookies.as_bytes()).map_err(|e| BrowserError::Http {
+                    url: url.to_string(),
+                    message: format!("the Cookie header cannot be sent: {e}"),
+                })?;
+            request = request.header(header::COOKIE, value);
         }
         let request = request.build().map_err(|e| request_error(url, &e))?;
         let request_headers = header_pairs(request.headers());
@@ -394,13 +471,12 @@ impl Browser {
             .headers()
             .get_all(header::SET_COOKIE)
             .iter()
-            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok());
-        let blocked = jar::store_response_cookies(
-            &mut self.jar(),
+            .map(HeaderValue::as_bytes);
+        let blocked = self.jar().store_response(
             set_cookies,
             url,
             self.cookies_enabled(),
-            options,
+            context,
             self.clock.now(),
             self.rules,
         );
@@ -415,7 +491,7 @@ impl Browser {
             request_body: form.map(str::to_owned),
             http_version,
             not_sent,
-            from: options.from,
+            from: context.from,
             blocked,
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
@@ -425,26 +501,28 @@ impl Browser {
         })
     }
 
-    fn jar(&self) -> MutexGuard<'_, CookieStore> {
+    fn jar(&self) -> MutexGuard<'_, Jar> {
         // A panic elsewhere while holding the jar leaves it usable: cookies are plain data.
         self.jar.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// A TLS client configuration that trusts `authority` (DER) and nothing else.
+/// A TLS client configuration that trusts the platform's roots and `authority` (DER) beside
+/// them (rustls-platform-verifier, as reqwest itself verifies, with one more root).
 fn trusting(authority: &[u8]) -> Result<rustls::ClientConfig, BrowserError> {
     let problem = |e: rustls::Error| BrowserError::Client(format!("TLS: {e}"));
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(authority.to_vec()))
-        .map_err(problem)?;
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(problem)?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+        [rustls::pki_types::CertificateDer::from(authority.to_vec())],
+        provider.clone(),
+    )
+    .map_err(problem)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(problem)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

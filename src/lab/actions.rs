@@ -63,7 +63,7 @@ pub(super) fn apply(core: &Core, command: Command) {
             value,
         } => with_browser(core, browser, |b| {
             b.set_cookie_value(&cookie, &value)
-                .map_err(Problem::JarEditFailed)?;
+                .map_err(|e| Problem::JarEditFailed(e.to_string()))?;
             Ok(JarEdit::Edited {
                 cookie,
                 value: crate::server::cut_text(&value, LOG_TEXT_MAX),
@@ -350,7 +350,9 @@ fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: CookieKey) {
                 },
             });
         }
-        Err(err) => core.outbox.problem(Some(to), Problem::JarEditFailed(err)),
+        Err(err) => core
+            .outbox
+            .problem(Some(to), Problem::JarEditFailed(err.to_string())),
     }
 }
 
@@ -369,7 +371,9 @@ fn import_cookies(core: &Core, id: BrowserId, cookies: &[CookieRow], format: Str
                 },
             });
         }
-        Err(err) => core.outbox.problem(Some(id), Problem::JarEditFailed(err)),
+        Err(err) => core
+            .outbox
+            .problem(Some(id), Problem::JarEditFailed(err.to_string())),
     }
 }
 

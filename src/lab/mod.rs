@@ -44,7 +44,7 @@ pub use state::{
 pub use text::served_line;
 
 use crate::{
-    browser::{Browser, Exchange, LabTarget, RequestFrom, is_lab_host},
+    browser::{Browser, Exchange, LAB_HOSTS, LabTarget, RequestFrom, is_lab_host},
     clock::LabClock,
     server::{
         ChangeFeed, Inspector, RunningServer, Served, ServerConfig, SessionChange, SessionId,
@@ -670,16 +670,22 @@ impl Core {
         inspector.served_request(exchange.request_id()?)
     }
 
-    /// A browser's cookies, each tagged with the embedded server's session it carries.
+    /// A browser's cookies, each tagged with the embedded server's session it carries: any
+    /// cookie the browser would send to the embedded server under one of its names (its
+    /// address, `localhost`, the lab's names; http or https).
     fn jar_cookies(&self, browser: &Browser) -> Vec<JarCookie> {
         let first = self.first();
-        let host = first.as_ref().map(|s| s.addr().ip().to_string());
+        let names: Vec<String> = first
+            .iter()
+            .flat_map(|s| [s.addr().ip().to_string(), "localhost".to_owned()])
+            .chain(LAB_HOSTS.iter().map(|h| (*h).to_owned()))
+            .collect();
         browser
             .cookies()
             .into_iter()
             .map(|cookie| {
-                let session_id = match (&first, &host) {
-                    (Some(server), Some(host)) if &cookie.domain == host => server
+                let session_id = match &first {
+                    Some(server) if names.iter().any(|h| cookie.domain_matches(h)) => server
                         .inspector()
                         .session_id_of_cookie(&cookie.name, &cookie.value),
                     _ => None,

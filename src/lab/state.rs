@@ -896,20 +896,36 @@ impl LabState {
     }
 
     /// The origins (scheme://host:port) the browsers last visited that are not the embedded
-    /// server: their stores cannot be inspected from here.
+    /// server: their stores cannot be inspected from here. The lab's names always lead to the
+    /// embedded server, and so do its address and `localhost` on an instance's port, over http
+    /// or https.
     pub fn foreign_origins(&self) -> Vec<String> {
-        let ours: Vec<url::Origin> = self
+        let ports: Vec<u16> = self
             .instances
             .iter()
             .filter_map(|i| url::Url::parse(&i.url).ok())
-            .map(|u| u.origin())
+            .filter_map(|u| u.port_or_known_default())
             .collect();
+        let hosts: Vec<String> = self
+            .instances
+            .iter()
+            .filter_map(|i| url::Url::parse(&i.url).ok())
+            .filter_map(|u| u.host_str().map(str::to_owned))
+            .chain(["localhost".to_owned()])
+            .collect();
+        let ours = |u: &url::Url| {
+            let host = u.host_str().unwrap_or_default();
+            crate::browser::is_lab_host(host)
+                || (hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+                    && u.port_or_known_default()
+                        .is_some_and(|p| ports.contains(&p)))
+        };
         let mut origins: Vec<String> = self
             .browsers
             .iter()
             .filter_map(|b| b.last.as_ref())
             .filter_map(|e| url::Url::parse(&e.url).ok())
-            .filter(|u| !ours.contains(&u.origin()))
+            .filter(|u| !ours(u))
             .map(|u| u.origin().ascii_serialization())
             .collect();
         origins.sort();

@@ -79,7 +79,9 @@ impl LabTls {
         self.authority.as_ref()
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
+    /// A TLS acceptor with the server's certificate (http/1.1), for a listener of one's own
+    /// (the cookie conformance tests serve other sites' names with it).
+    pub fn acceptor(&self) -> TlsAcceptor {
         let mut config = self.server.clone();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         TlsAcceptor::from(Arc::new(config))

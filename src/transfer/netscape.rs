@@ -128,6 +128,7 @@ fn parse_line(line: &str, http_only: bool, now: OffsetDateTime) -> Result<Cookie
         http_only,
         secure,
         same_site: None,
+        partition: None,
     };
     check_cookie(&cookie)?;
     Ok(cookie)
@@ -148,6 +149,7 @@ mod tests {
             http_only,
             secure: !host_only,
             same_site: None,
+            partition: None,
         }
     }
 

@@ -21,6 +21,9 @@ struct PlaywrightCookie {
     http_only: bool,
     secure: bool,
     same_site: String,
+    /// The top-level site of a `Partitioned` cookie (Playwright's CHIPS field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition_key: Option<String>,
 }
 
 /// One cookie as the readers take it: Playwright's (every attribute but name, value and domain
@@ -46,6 +49,8 @@ struct ReadCookie {
     host_only: Option<bool>,
     #[serde(default)]
     session: Option<bool>,
+    #[serde(default)]
+    partition_key: Option<String>,
 }
 
 fn root_path() -> String {
@@ -75,6 +80,7 @@ pub fn storage_state(cookies: &[CookieRow]) -> String {
                 http_only: cookie.http_only,
                 secure: cookie.secure,
                 same_site: cookie.same_site.clone().unwrap_or_else(|| "Lax".to_owned()),
+                partition_key: cookie.partition.clone(),
             })
             .unwrap_or_default()
         })
@@ -179,6 +185,7 @@ fn to_row(cookie: ReadCookie, now: OffsetDateTime) -> Result<CookieRow, String> 
         http_only: cookie.http_only,
         secure: cookie.secure,
         same_site,
+        partition: cookie.partition_key,
     };
     check_cookie(&row)?;
     Ok(row)
@@ -202,6 +209,7 @@ mod tests {
                 http_only: true,
                 secure: false,
                 same_site: Some("Strict".to_owned()),
+                partition: None,
             },
             CookieRow {
                 name: "wide".to_owned(),
@@ -213,6 +221,7 @@ mod tests {
                 http_only: false,
                 secure: true,
                 same_site: Some("None".to_owned()),
+                partition: Some("https://lab.test".to_owned()),
             },
         ];
         let text = storage_state(&cookies);

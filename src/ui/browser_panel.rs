@@ -403,7 +403,10 @@ fn from_help(from: RequestFrom) -> &'static str {
         RequestFrom::Link(_) => {
             "A link on another site: a top-level navigation, so Lax cookies go and Strict ones stay"
         }
-        RequestFrom::Embed(crate::browser::APP_HOST) => {
+        RequestFrom::Embed(crate::browser::Page {
+            host: crate::browser::APP_HOST,
+            ..
+        }) => {
             "An image on app.lab.test: same-site with api.lab.test (everything goes), cross-site with 127.0.0.1"
         }
         RequestFrom::Embed(_) => {

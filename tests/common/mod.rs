@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod canned;
 pub mod weak;
 
 use std::time::Duration;
