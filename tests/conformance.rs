@@ -17,7 +17,7 @@ use std::{
 use common::canned::{Canned, CannedServer};
 use serde_json::Value;
 use session_lab::{
-    browser::{Browser, Page, RequestFrom, SetCookie, VisitOptions},
+    browser::{Browser, Page, RequestFrom, SetCookie, VisitOptions, site},
     clock::LabClock,
     server::LabTls,
 };
@@ -447,19 +447,28 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
             .collect();
         let last = format!("{}/cookies/resources/echo", chain[chain.len() - 1]);
         let mut url = run.local(&last);
-        // Each earlier hop redirects to the next (a JS navigation of an iframe counts as a
-        // hop as well: the frame's own document starts it).
-        for hop in chain[..chain.len() - 1].iter().rev() {
-            url = run.with_case(
-                &format!("{hop}/cookies/resources/redirect"),
-                Canned {
-                    status: 307,
-                    set_cookies: Vec::new(),
-                    location: Some(url),
-                },
-            );
+        let mut frame = None;
+        if case["hop_kind"] == "js-navigate" {
+            // An iframe at the first URL navigates itself: its document starts the request.
+            let first = Url::parse(chain[0]).unwrap();
+            frame = Some(Page {
+                host: static_host(first.host_str().unwrap()),
+                https: first.scheme() == "https",
+            });
+        } else {
+            // Each earlier hop redirects (307) to the next.
+            for hop in chain[..chain.len() - 1].iter().rev() {
+                url = run.with_case(
+                    &format!("{hop}/cookies/resources/redirect"),
+                    Canned {
+                        status: 307,
+                        set_cookies: Vec::new(),
+                        location: Some(url),
+                    },
+                );
+            }
         }
-        let options = VisitOptions { from };
+        let options = VisitOptions { from, frame };
         let hops = if context.starts_with("top-level-post") {
             run.browser.submit(&url, "x=1", options).await
         } else {
@@ -485,13 +494,26 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
             .filter(|(cookie, want)| want.as_bool() != Some(sent.contains(&cookie.as_str())))
             .map(|(cookie, _)| cookie.as_str())
             .collect();
-        // Chrome departs from WPT here: a cookie without SameSite that is younger than two
-        // minutes still goes with a cross-site top-level POST ("Lax-allowing-unsafe",
-        // `kLaxAllowUnsafeMaxAge` in net/cookies/cookie_constants.h); these cookies were set
-        // a moment ago.
+        // Chrome departs from WPT in two places, and the lab does what Chrome does:
+        // - a cookie without SameSite that is younger than two minutes still goes with a
+        //   cross-site top-level POST ("Lax-allowing-unsafe", `kLaxAllowUnsafeMaxAge` in
+        //   net/cookies/cookie_constants.h); these cookies were set a moment ago;
+        // - a request from a page to its own site that bounces through another site's redirect
+        //   comes back same-site (`kCookieSameSiteConsidersRedirectChain`, off by default;
+        //   measured with Chromium 156 by bench/tools/chromium-compare.sh).
         let lax_allowing_unsafe =
             context.starts_with("top-level-post") && wrong == ["samesite_unspecified"];
-        let outcome = if lax_allowing_unsafe {
+        let page_url = Url::parse(case["page_origin"].as_str().unwrap()).unwrap();
+        let final_url = Url::parse(chain[chain.len() - 1]).unwrap();
+        let bounced_home = case["hop_kind"] == "redirect"
+            && site(&page_url) == site(&final_url)
+            && chain
+                .iter()
+                .any(|hop| site(&Url::parse(hop).unwrap()) != site(&page_url))
+            && wrong
+                .iter()
+                .all(|cookie| expected[*cookie] == Value::Bool(false));
+        let outcome = if !wrong.is_empty() && (lax_allowing_unsafe || bounced_home) {
             Outcome::Chrome
         } else {
             Outcome::pass_if(wrong.is_empty())
@@ -577,5 +599,51 @@ async fn the_browser_passes_the_public_cookie_suites() {
         totals.iter().sum::<usize>(),
         run.failures.join("\n")
     );
-    assert!(totals[0] >= 600, "only {} cases ran", totals[0]);
+    let ran: usize = totals.iter().sum();
+    assert!(ran >= 600, "only {ran} cases ran");
+}
+
+/// Fetch's redirect rules: 307 and 308 repeat the POST with its body; 301, 302 and 303 turn it
+/// into a GET.
+#[tokio::test]
+async fn redirects_keep_the_method_on_307_and_308() {
+    let tls = LabTls::generate(&["home.example.org"]).unwrap();
+    let server = CannedServer::start(tls.acceptor()).await;
+    let browser = Browser::with_hosts(
+        "redirects",
+        &[("home.example.org", server.http)],
+        None,
+        LabClock::default(),
+    )
+    .unwrap();
+    for (status, method) in [
+        (301, "GET"),
+        (302, "GET"),
+        (303, "GET"),
+        (307, "POST"),
+        (308, "POST"),
+    ] {
+        let target = format!("http://home.example.org:{}/done", server.http.port());
+        let selector = server.add(Canned {
+            status,
+            set_cookies: Vec::new(),
+            location: Some(target),
+        });
+        let start = format!(
+            "http://home.example.org:{}/form?{selector}",
+            server.http.port()
+        );
+        let hops = browser
+            .submit(&start, "a=1", VisitOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(hops.len(), 2);
+        assert_eq!(hops[1].method, method, "after a {status}");
+        let body = hops[1].request_body.as_deref();
+        assert_eq!(
+            body,
+            (method == "POST").then_some("a=1"),
+            "after a {status}"
+        );
+    }
 }

@@ -153,6 +153,22 @@ fn tampered_cookie_is_rejected() {
         .cookie
         .value
         .clone();
+    // A value no Cookie header can carry is refused, and the problem says why; the cookie
+    // stays as it was.
+    lab.send(Command::EditCookie {
+        browser: id(&state, "A"),
+        cookie: key.clone(),
+        value: "a;b".to_owned(),
+    });
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        common::last_line_of(s, "A").is_some_and(|l| matches!(&l.what, Logged::Problem(_)))
+    }));
+    let refusal = common::last_line_of(&state, "A").unwrap().text();
+    assert!(refusal.contains("the value contains ';'"), "{refusal}");
+    assert_eq!(
+        state.browser_named("A").unwrap().cookies[0].cookie.value,
+        value
+    );
     let mut forged = value.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });

@@ -245,7 +245,6 @@ fn a_link_from_another_site_sends_lax_cookies_not_strict_ones() {
             attribute: "Strict".to_owned(),
             from: RequestFrom::Link(Page::http(OTHER_SITE_HOST)),
             unsafe_method: false,
-            redirected: false,
         }
     );
     assert!(

@@ -326,7 +326,12 @@ impl Audit<'_> {
             );
         }
         let now = OffsetDateTime::now_utc();
-        if let Some(lifetime) = cookie.lifetime(now).filter(|l| *l > LONG_LIVED) {
+        if let Some(lifetime) = cookie.asked_lifetime(now).filter(|l| *l > LONG_LIVED) {
+            let cut = if lifetime > crate::browser::MAX_LIFETIME {
+                " (browsers cut it to 400 days)"
+            } else {
+                ""
+            };
             self.find(
                 CHECK,
                 "cookie-long-lived",
@@ -336,7 +341,7 @@ impl Audit<'_> {
                     lifetime.whole_days()
                 ),
                 format!(
-                    "The cookie's {} keeps it for {} days, across browser restarts.",
+                    "The cookie's {} keeps it for {} days{cut}, across browser restarts.",
                     if cookie.max_age.is_some() {
                         "Max-Age"
                     } else {

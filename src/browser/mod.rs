@@ -18,10 +18,9 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use time::OffsetDateTime;
 use url::Url;
 
-use jar::Jar;
 pub use jar::{
-    Blocked, BlockedReason, CookieKey, CookieRow, NotSent, NotSentReason, Prefix, RequestContext,
-    Rules, VisitOptions,
+    Blocked, BlockedReason, CookieKey, CookieRow, Jar, NotSent, NotSentReason, Prefix,
+    RequestContext, Rules, VisitOptions,
 };
 pub use set_cookie::{
     MAX_ATTRIBUTE_VALUE_BYTES, MAX_LIFETIME, MAX_NAME_VALUE_BYTES, ParseRefusal, SameSite,
@@ -311,8 +310,8 @@ impl Browser {
         let mut form = form.map(str::to_owned);
         let mut context = RequestContext {
             from: options.from,
+            frame: options.frame,
             unsafe_method: form.is_some(),
-            redirected_cross_site: false,
         };
         let mut hops = Vec::new();
         loop {
@@ -338,8 +337,8 @@ impl Browser {
                 form = None;
             }
             context.unsafe_method = form.is_some();
-            // A hop through another site makes the rest of the chain cross-site.
-            context.redirected_cross_site |= options.from.is_cross_site(&next);
+            // Each hop is judged by where the request started and where it lands, not by the
+            // hops between (Chrome; see `RequestContext`).
             next = next
                 .join(&location)
                 .ok()

@@ -199,12 +199,17 @@ impl SetCookie {
     /// overflow, whatever the numbers); `None` for a browser-session cookie. Zero or less
     /// deletes.
     pub fn lifetime(&self, now: OffsetDateTime) -> Option<time::Duration> {
-        let left = match (self.max_age, self.expires) {
-            (Some(secs), _) => time::Duration::seconds(secs),
-            (None, Some(at)) => at - now,
-            (None, None) => return None,
-        };
-        Some(left.min(MAX_LIFETIME))
+        self.asked_lifetime(now).map(|left| left.min(MAX_LIFETIME))
+    }
+
+    /// How long the server asked it to live (`Max-Age`, else `Expires`), before browsers cut
+    /// it to 400 days.
+    pub fn asked_lifetime(&self, now: OffsetDateTime) -> Option<time::Duration> {
+        match (self.max_age, self.expires) {
+            (Some(secs), _) => Some(time::Duration::seconds(secs)),
+            (None, Some(at)) => Some(at - now),
+            (None, None) => None,
+        }
     }
 
     /// When it expires, counted from `now`: `None` for a browser-session cookie. A deleting

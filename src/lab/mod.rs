@@ -584,7 +584,10 @@ impl Core {
             browser: id,
             url: url.clone(),
         });
-        let options = crate::browser::VisitOptions { from: slot.from };
+        let options = crate::browser::VisitOptions {
+            from: slot.from,
+            frame: None,
+        };
         let url = if slot.spread {
             let turn = slot.visits.fetch_add(1, Ordering::Relaxed);
             self.spread(&url, turn)

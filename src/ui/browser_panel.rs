@@ -896,7 +896,14 @@ fn cookie_table_ui(
                     .on_hover_text("Edit (tamper), copy to another browser (hijack), or delete");
                 });
                 row.col(|ui| {
-                    ui.monospace(&cookie.name);
+                    if cookie.name.is_empty() {
+                        ui.label(RichText::new("(no name)").weak().italics())
+                            .on_hover_text(
+                                "A nameless cookie (a Set-Cookie without '='): browsers keep it and send its value alone",
+                            );
+                    } else {
+                        ui.monospace(&cookie.name);
+                    }
                 });
                 row.col(|ui| {
                     let mut hover = format!("{}\n\nClick to copy.", cookie.value);
@@ -969,6 +976,9 @@ fn attributes_text(cookie: &crate::browser::CookieRow) -> String {
         Some(value) => value.to_owned(),
         None => "(Lax)".to_owned(),
     });
+    if cookie.partition.is_some() {
+        parts.push("Partitioned".to_owned());
+    }
     parts.join(" · ")
 }
 
@@ -989,5 +999,11 @@ fn attributes_help(cookie: &crate::browser::CookieRow) -> String {
         Some("None") => "SameSite=None: sent with every request, from any site",
         _ => "No SameSite: browsers treat it as Lax",
     };
-    format!("{scripts}\n{secure}\n{same_site}")
+    let partition = match &cookie.partition {
+        Some(site) => format!(
+            "\nPartitioned (CHIPS): kept for pages under {site} only; under another top-level site this browser has no such cookie"
+        ),
+        None => String::new(),
+    };
+    format!("{scripts}\n{secure}\n{same_site}{partition}")
 }
