@@ -454,6 +454,11 @@ pub struct Jar {
     cookies: HashMap<CookieKey, Stored>,
     /// The creation number the next new cookie gets.
     next_created: u64,
+    /// How many cookies each site holds (for Chrome's per-site limit, without a scan).
+    per_site: HashMap<String, usize>,
+    /// No cookie expires before this (it may be earlier than the earliest: it is only lowered
+    /// between the scans that drop expired cookies), so most responses skip that scan.
+    next_expiry: Option<OffsetDateTime>,
 }
 
 impl Jar {
@@ -485,7 +490,6 @@ impl Jar {
                 .cmp(&a.row.path.len())
                 .then(a.created.cmp(&b.created))
         });
-        not_sent.sort_by(|a, b| a.key.name.cmp(&b.key.name));
         let header = sent
             .iter()
             .map(|c| c.row.pair())
@@ -617,17 +621,21 @@ impl Jar {
     fn insert(&mut self, row: CookieRow, now: OffsetDateTime) {
         let key = row.key();
         if row.is_expired_at(now) {
-            self.cookies.remove(&key);
+            self.take(&key);
             return;
         }
-        let (created, created_at) = match self.cookies.get(&key) {
-            Some(old) => (old.created, old.created_at),
+        if let Some(at) = row.expires {
+            self.next_expiry = Some(self.next_expiry.map_or(at, |next| next.min(at)));
+        }
+        let (created, created_at, site) = match self.cookies.get(&key) {
+            Some(old) => (old.created, old.created_at, old.site.clone()),
             None => {
                 self.next_created += 1;
-                (self.next_created, now)
+                let site = site_of_domain(&row.domain).to_owned();
+                *self.per_site.entry(site.clone()).or_default() += 1;
+                (self.next_created, now, site)
             }
         };
-        let site = site_of_domain(&row.domain).to_owned();
         self.cookies.insert(
             key,
             Stored {
@@ -643,33 +651,67 @@ impl Jar {
     /// Chrome's garbage collection: a site over its limit loses its oldest cookies (without
     /// `Secure` first), and so does a jar over its own.
     fn purge(&mut self, site: &str) {
-        if self.cookies.len() <= MAX_COOKIES_PER_SITE {
-            return;
-        }
-        let of_site: Vec<(&CookieKey, &Stored)> = self
-            .cookies
-            .iter()
-            .filter(|(_, s)| s.site == site)
-            .collect();
-        if of_site.len() > MAX_COOKIES_PER_SITE {
-            let doomed = oldest(of_site, SITE_COOKIES_AFTER_PURGE);
-            for key in doomed {
-                self.cookies.remove(&key);
+        if self
+            .per_site
+            .get(site)
+            .is_some_and(|n| *n > MAX_COOKIES_PER_SITE)
+        {
+            let of_site: Vec<(&CookieKey, &Stored)> = self
+                .cookies
+                .iter()
+                .filter(|(_, s)| s.site == site)
+                .collect();
+            for key in oldest(of_site, SITE_COOKIES_AFTER_PURGE) {
+                self.take(&key);
             }
         }
         if self.cookies.len() > MAX_COOKIES {
-            let doomed = oldest(self.cookies.iter().collect(), COOKIES_AFTER_PURGE);
-            for key in doomed {
-                self.cookies.remove(&key);
+            for key in oldest(self.cookies.iter().collect(), COOKIES_AFTER_PURGE) {
+                self.take(&key);
             }
         }
     }
 
+    /// Removes one cookie, keeping the per-site count.
+    fn take(&mut self, key: &CookieKey) -> Option<Stored> {
+        let stored = self.cookies.remove(key)?;
+        if let Some(count) = self.per_site.get_mut(&stored.site) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_site.remove(&stored.site);
+            }
+        }
+        Some(stored)
+    }
+
+    /// Keeps the cookies `keep` says yes to; returns how many went. Finds the next expiry anew.
+    fn retain(&mut self, mut keep: impl FnMut(&CookieRow) -> bool) -> usize {
+        let before = self.cookies.len();
+        let per_site = &mut self.per_site;
+        let mut next_expiry: Option<OffsetDateTime> = None;
+        self.cookies.retain(|_, s| {
+            if keep(&s.row) {
+                if let Some(at) = s.row.expires {
+                    next_expiry = Some(next_expiry.map_or(at, |next| next.min(at)));
+                }
+                return true;
+            }
+            if let Some(count) = per_site.get_mut(&s.site) {
+                *count -= 1;
+            }
+            false
+        });
+        self.per_site.retain(|_, count| *count > 0);
+        self.next_expiry = next_expiry;
+        before - self.cookies.len()
+    }
+
     /// Removes the cookies expired by `now`; returns how many went.
     pub fn drop_expired(&mut self, now: OffsetDateTime) -> usize {
-        let before = self.cookies.len();
-        self.cookies.retain(|_, s| !s.row.is_expired_at(now));
-        before - self.cookies.len()
+        if self.next_expiry.is_none_or(|next| next > now) {
+            return 0;
+        }
+        self.retain(|row| !row.is_expired_at(now))
     }
 
     /// Every cookie in the jar, sorted by domain, path and name.
@@ -689,13 +731,16 @@ impl Jar {
     /// Empties the jar; returns how many cookies it held.
     pub fn clear(&mut self) -> usize {
         let count = self.cookies.len();
-        self.cookies.clear();
+        *self = Self {
+            next_created: self.next_created,
+            ..Self::default()
+        };
         count
     }
 
     /// Deletes one cookie; returns whether it was there.
     pub fn remove(&mut self, key: &CookieKey) -> bool {
-        self.cookies.remove(key).is_some()
+        self.take(key).is_some()
     }
 
     /// Puts `row` into the jar by hand (an edit, a copy from another jar, an import), under
@@ -746,10 +791,7 @@ impl Jar {
 
     /// Closing a browser: session cookies go; a private browser loses everything.
     pub fn close(&mut self, private: bool, now: OffsetDateTime) -> usize {
-        let before = self.cookies.len();
-        self.cookies
-            .retain(|_, s| !private && s.row.expires.is_some() && !s.row.is_expired_at(now));
-        before - self.cookies.len()
+        self.retain(|row| !private && row.expires.is_some() && !row.is_expired_at(now))
     }
 }
 
