@@ -54,6 +54,15 @@ pub enum BrowserError {
         /// The address tried.
         url: String,
     },
+    /// The https handshake failed: most often a certificate no root this browser trusts
+    /// vouches for.
+    #[error("https to {url} failed: {message}")]
+    Tls {
+        /// The address tried.
+        url: String,
+        /// What TLS said (`invalid peer certificate: UnknownIssuer`).
+        message: String,
+    },
     /// The server took too long.
     #[error("{url} did not answer within {secs} s")]
     Timeout {
@@ -542,6 +551,12 @@ pub fn parse_http_url(text: &str) -> Result<Url, BrowserError> {
 
 fn request_error(url: &Url, err: &reqwest::Error) -> BrowserError {
     let url = url.to_string();
+    if let Some(tls) = std::error::Error::source(err).and_then(tls_cause) {
+        return BrowserError::Tls {
+            url,
+            message: tls.to_string(),
+        };
+    }
     if err.is_timeout() {
         BrowserError::Timeout {
             url,
@@ -558,6 +573,22 @@ fn request_error(url: &Url, err: &reqwest::Error) -> BrowserError {
         }
         BrowserError::Http { url, message }
     }
+}
+
+/// The TLS error behind `err`, if any: tokio-rustls hands it on inside (nested) io::Errors,
+/// whose `source()` skips the error they wrap.
+fn tls_cause<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(tls) = tls_cause(inner)
+    {
+        return Some(tls);
+    }
+    err.source().and_then(tls_cause)
 }
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
