@@ -291,7 +291,7 @@ impl fmt::Display for BlockedReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CookiesOff => f.write_str("cookies are off in this browser"),
-            Self::Malformed(why) => write!(f, "not a cookie: the line {why}"),
+            Self::Malformed(why) => write!(f, "not a cookie: {why}"),
             Self::NotUtf8 => f.write_str("not a cookie: the header is not UTF-8"),
             Self::SecureFromInsecure => f.write_str(
                 "Secure, but set over plain http (only https and localhost may set Secure cookies)",

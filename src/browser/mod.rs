@@ -488,7 +488,9 @@ impl Browser {
             self.clock.now(),
             self.rules,
         );
-        let bytes = response.bytes().await.map_err(|e| request_error(url, &e))?;
+        let (bytes, cut) = read_body(response)
+            .await
+            .map_err(|e| request_error(url, &e))?;
         let latency = started.elapsed();
         Ok(Exchange {
             sent_at,
@@ -504,7 +506,7 @@ impl Browser {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
             response_headers,
-            body: body_text(&bytes),
+            body: body_text(&bytes, cut),
             latency,
         })
     }
@@ -603,15 +605,31 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn body_text(bytes: &[u8]) -> String {
-    if bytes.len() <= MAX_BODY_BYTES {
-        return String::from_utf8_lossy(bytes).into_owned();
+/// Reads a response body up to [`MAX_BODY_BYTES`] and stops there: an endless or huge body
+/// costs the browser that much memory and no more (the rest is never read; the connection is
+/// dropped). Returns the bytes and whether it was cut.
+async fn read_body(mut response: reqwest::Response) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY_BYTES - bytes.len();
+        if chunk.len() > room {
+            bytes.extend_from_slice(&chunk[..room]);
+            return Ok((bytes, true));
+        }
+        bytes.extend_from_slice(&chunk);
     }
-    let mut text = String::from_utf8_lossy(&bytes[..MAX_BODY_BYTES]).into_owned();
-    text.push_str(&format!(
-        "\n… ({} more bytes not shown)",
-        bytes.len() - MAX_BODY_BYTES
-    ));
+    Ok((bytes, false))
+}
+
+/// The body as text (lossy for bytes that are not UTF-8), saying where it was cut.
+fn body_text(bytes: &[u8], cut: bool) -> String {
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    if cut {
+        text.push_str(&format!(
+            "\n… (cut at {} KiB: the rest was not read)",
+            MAX_BODY_BYTES / 1024
+        ));
+    }
     text
 }
 

@@ -63,13 +63,13 @@ impl fmt::Display for SameSite {
 pub enum ParseRefusal {
     /// A control character other than a tab (RFC 6265bis §5.6 step 1; Chrome rejects such a
     /// line rather than cutting it).
-    #[error("contains a control character (byte 0x{byte:02x})")]
+    #[error("the line contains a control character (byte 0x{byte:02x})")]
     ControlCharacter {
         /// The first such byte.
         byte: u8,
     },
     /// Neither a name nor a value (`Set-Cookie: =` or an empty line).
-    #[error("has neither a name nor a value")]
+    #[error("it has neither a name nor a value")]
     Empty,
     /// Name and value together are over the limit.
     #[error("name+value is {bytes} bytes, over {MAX_NAME_VALUE_BYTES}")]
