@@ -4,7 +4,7 @@
 //! `https://app.lab.test/` is a secure context there, as a real https site is; nothing else on
 //! the machine is asked to trust anything.
 
-use std::{io, net::SocketAddr, sync::Arc};
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -20,6 +20,13 @@ const TLS_HANDSHAKE: u8 = 0x16;
 
 /// How many connections may finish their first bytes at once before the listener waits.
 const PENDING_CONNECTIONS: usize = 1024;
+
+/// How long a new connection may take to send its first byte (nginx's `client_header_timeout`,
+/// 60 s): a client that connects and says nothing is closed then, not held for good.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a TLS handshake may take once it started (nginx's `ssl_handshake_timeout`, 60 s).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The lab's https identity: its authority (which the browsers trust) and the server's
 /// certificate and key.
@@ -113,17 +120,31 @@ impl Listener {
         }
     }
 
-    /// Looks at a new connection's first byte and, for TLS, completes the handshake.
+    /// Looks at a new connection's first byte and, for TLS, completes the handshake; a
+    /// connection that takes too long for either is dropped (closed).
     async fn sort(stream: TcpStream, tls: TlsAcceptor) -> Option<Connection> {
         let mut first = [0u8; 1];
-        match stream.peek(&mut first).await {
-            Ok(1) if first[0] == TLS_HANDSHAKE => match tls.accept(stream).await {
-                Ok(stream) => Some(Either::Right(stream)),
-                Err(err) => {
-                    tracing::debug!(%err, "TLS handshake failed");
-                    None
+        let Ok(peeked) = tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await
+        else {
+            tracing::debug!("a connection sent nothing for {FIRST_BYTE_TIMEOUT:?}: closed");
+            return None;
+        };
+        match peeked {
+            Ok(1) if first[0] == TLS_HANDSHAKE => {
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => Some(Either::Right(stream)),
+                    Ok(Err(err)) => {
+                        tracing::debug!(%err, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!(
+                            "a TLS handshake took over {TLS_HANDSHAKE_TIMEOUT:?}: closed"
+                        );
+                        None
+                    }
                 }
-            },
+            }
             Ok(_) => Some(Either::Left(stream)),
             Err(_) => None,
         }
@@ -174,4 +195,39 @@ async fn accept_failed(err: io::Error) {
     }
     tracing::error!(%err, "accept error");
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A client that connects and says nothing, and one that starts a TLS handshake and stops,
+    /// are both closed once their time is up (on a paused clock: no real waiting).
+    #[tokio::test(start_paused = true)]
+    async fn silent_and_half_handshake_connections_are_closed() {
+        let tls = LabTls::generate(&["127.0.0.1"]).unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = Listener::new(tcp, Some(&tls));
+        tokio::spawn(async move {
+            loop {
+                let _ = axum::serve::Listener::accept(&mut listener).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(&[TLS_HANDSHAKE, 0x03, 0x01]).await.unwrap();
+        let mut buf = [0u8; 16];
+        // Bounded, so that a server that never closes fails the test instead of hanging it.
+        let limit = FIRST_BYTE_TIMEOUT + TLS_HANDSHAKE_TIMEOUT;
+        let read = tokio::time::timeout(limit, silent.read(&mut buf)).await;
+        assert_eq!(read.expect("closed in time").unwrap_or(0), 0);
+        assert!(started.elapsed() >= FIRST_BYTE_TIMEOUT);
+        let read = tokio::time::timeout(limit, half.read(&mut buf)).await;
+        assert_eq!(read.expect("closed in time").unwrap_or(0), 0);
+        assert!(started.elapsed() >= TLS_HANDSHAKE_TIMEOUT);
+    }
 }
