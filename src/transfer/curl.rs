@@ -43,7 +43,9 @@ pub fn curl_command(exchange: &Exchange, lab_server: Option<&str>) -> String {
     match (&exchange.request_body, exchange.method.as_str()) {
         (Some(body), _) => parts.push(format!("--data-raw {}", quote(body))),
         (None, "GET") => {}
-        (None, method) => parts.push(format!("-X {method}")),
+        // Quoted like everything else: a method read from a shared lab's HAR is text from
+        // someone else, and must never become a shell command.
+        (None, method) => parts.push(format!("-X {}", quote(method))),
     }
     parts.join(" ")
 }
@@ -102,5 +104,17 @@ mod tests {
         );
         assert!(command.contains("--resolve 'app.lab.test:4000:127.0.0.1' --insecure"));
         assert!(command.ends_with("--data-raw 'user=ann'"), "{command}");
+    }
+
+    /// A method from an opened file (a HAR) is quoted: it cannot run anything.
+    #[test]
+    fn a_hostile_method_stays_one_argument() {
+        let mut hostile = exchange("http://127.0.0.1:3000/", None);
+        hostile.method = "GET; touch /tmp/pwned #".to_owned();
+        let command = curl_command(&hostile, None);
+        assert!(
+            command.ends_with("-X 'GET; touch /tmp/pwned #'"),
+            "{command}"
+        );
     }
 }
