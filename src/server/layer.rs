@@ -318,11 +318,12 @@ impl<St: SessionStore> LayerState<St> {
 /// The page for a save the store did not make: too much data (413), a full store (503), or
 /// a store that failed (503).
 fn save_refused_page(err: &str) -> Response {
+    let shown = super::routes::html_escape(err);
     if err.contains(TOO_LARGE) {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             Html(format!(
-                "Not saved: {err}. Nothing was stored; the session is as it was before this \
+                "Not saved: {shown}. Nothing was stored; the session is as it was before this \
                  request."
             )),
         )
@@ -332,7 +333,7 @@ fn save_refused_page(err: &str) -> Response {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(format!(
-                "No new session: the {err}. Visitors with a session are served as usual; new \
+                "No new session: the {shown}. Visitors with a session are served as usual; new \
                  ones can start when sessions expire."
             )),
         )
@@ -341,13 +342,15 @@ fn save_refused_page(err: &str) -> Response {
     store_unavailable_page(err)
 }
 
-/// A 503 page saying the session store failed, and how.
+/// A 503 page saying the session store failed, and how (the error escaped: a store's message
+/// can carry text a client wrote, such as a key).
 pub(super) fn store_unavailable_page(err: &str) -> Response {
     tracing::error!(%err, "session store failed");
+    let shown = super::routes::html_escape(err);
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Html(format!(
-            "Session store unavailable: {err}. Your session is safe; try again shortly."
+            "Session store unavailable: {shown}. Your session is safe; try again shortly."
         )),
     )
         .into_response()
@@ -415,5 +418,26 @@ mod tests {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert!(response.headers().get(header::SET_COOKIE).is_none());
         assert_eq!(store.inner().count().await.unwrap(), 0);
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    /// A store error is shown escaped: it cannot put markup or script into the page.
+    #[tokio::test]
+    async fn store_errors_are_escaped_in_the_page() {
+        let page = store_unavailable_page("<script>alert('x')</script> & more");
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(page.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("<script>"), "{body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
+            "{body}"
+        );
     }
 }

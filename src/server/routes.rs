@@ -194,9 +194,11 @@ async fn not_found(request: Request) -> Response {
         .into_response()
 }
 
-fn html_escape(text: &str) -> String {
+/// Text made safe to put in an HTML page (a path, a store's error message).
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
