@@ -4,13 +4,22 @@
 //! `https://app.lab.test/` is a secure context there, as a real https site is; nothing else on
 //! the machine is asked to trust anything.
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    time::{Instant, Sleep},
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_util::either::Either;
@@ -27,6 +36,17 @@ pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a TLS handshake may take once it started (nginx's `ssl_handshake_timeout`, 60 s).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a connection may go without sending a byte before it is closed: a request head
+/// left half-sent, or a keep-alive connection left idle (nginx's `client_header_timeout` and
+/// `keepalive_timeout`, 60 s and 75 s; Node's `headersTimeout`, 60 s).
+pub const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many connections are served at once; further ones wait in the kernel's queue until one
+/// closes, and those already open are served as usual. Below a desktop's usual `ulimit -n` of
+/// 1,024, so the process keeps file descriptors for its store and its browsers (nginx's
+/// default `worker_connections`, 512).
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// The lab's https identity: its authority (which the browsers trust) and the server's
 /// certificate and key.
@@ -96,7 +116,81 @@ impl LabTls {
 }
 
 /// A connection: plain, or TLS.
-pub type Connection = Either<TcpStream, TlsStream<TcpStream>>;
+type Stream = Either<TcpStream, TlsStream<TcpStream>>;
+
+/// A connection being served: closed when the client sends nothing for
+/// [`IDLE_READ_TIMEOUT`], and holding one of the [`MAX_CONNECTIONS`] places until it closes.
+pub struct Connection {
+    stream: Stream,
+    idle: Pin<Box<Sleep>>,
+    _place: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    fn new(stream: Stream, place: OwnedSemaphorePermit) -> Self {
+        Self {
+            stream,
+            idle: Box::pin(tokio::time::sleep(IDLE_READ_TIMEOUT)),
+            _place: place,
+        }
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.idle.as_mut().reset(Instant::now() + IDLE_READ_TIMEOUT);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client sent nothing for {IDLE_READ_TIMEOUT:?}"),
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
 
 /// Serves http, and with a [`LabTls`] https on the same port: a connection whose first byte
 /// starts a TLS handshake is handed to TLS. Each new connection's first byte is awaited on a
@@ -104,6 +198,7 @@ pub type Connection = Either<TcpStream, TlsStream<TcpStream>>;
 pub struct Listener {
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
+    places: Arc<Semaphore>,
     ready_tx: mpsc::Sender<(Connection, SocketAddr)>,
     ready_rx: mpsc::Receiver<(Connection, SocketAddr)>,
 }
@@ -111,10 +206,16 @@ pub struct Listener {
 impl Listener {
     /// Serves plain http on `tcp`, and https too when `tls` is given.
     pub fn new(tcp: TcpListener, tls: Option<&LabTls>) -> Self {
+        Self::with_places(tcp, tls, MAX_CONNECTIONS)
+    }
+
+    /// As [`Self::new`], serving at most `places` connections at once.
+    fn with_places(tcp: TcpListener, tls: Option<&LabTls>, places: usize) -> Self {
         let (ready_tx, ready_rx) = mpsc::channel(PENDING_CONNECTIONS);
         Self {
             tcp,
             tls: tls.map(LabTls::acceptor),
+            places: Arc::new(Semaphore::new(places)),
             ready_tx,
             ready_rx,
         }
@@ -122,7 +223,7 @@ impl Listener {
 
     /// Looks at a new connection's first byte and, for TLS, completes the handshake; a
     /// connection that takes too long for either is dropped (closed).
-    async fn sort(stream: TcpStream, tls: TlsAcceptor) -> Option<Connection> {
+    async fn sort(stream: TcpStream, tls: TlsAcceptor) -> Option<Stream> {
         let mut first = [0u8; 1];
         let Ok(peeked) = tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await
         else {
@@ -157,16 +258,25 @@ impl axum::serve::Listener for Listener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
+            // A place first: with every place taken, new connections wait in the kernel's
+            // queue (the open ones are served meanwhile, and the sorted ones still arrive).
+            let place = tokio::select! {
+                place = self.places.clone().acquire_owned() => match place {
+                    Ok(place) => place,
+                    Err(_) => std::future::pending().await,
+                },
+                Some(ready) = self.ready_rx.recv() => return ready,
+            };
             tokio::select! {
                 accepted = self.tcp.accept() => match accepted {
                     Ok((stream, addr)) => {
                         let Some(tls) = self.tls.clone() else {
-                            return (Either::Left(stream), addr);
+                            return (Connection::new(Either::Left(stream), place), addr);
                         };
                         let ready = self.ready_tx.clone();
                         tokio::spawn(async move {
-                            if let Some(connection) = Self::sort(stream, tls).await {
-                                let _ = ready.send((connection, addr)).await;
+                            if let Some(stream) = Self::sort(stream, tls).await {
+                                let _ = ready.send((Connection::new(stream, place), addr)).await;
                             }
                         });
                     }
@@ -229,5 +339,68 @@ mod tests {
         let read = tokio::time::timeout(limit, half.read(&mut buf)).await;
         assert_eq!(read.expect("closed in time").unwrap_or(0), 0);
         assert!(started.elapsed() >= TLS_HANDSHAKE_TIMEOUT);
+    }
+
+    /// A plain-http server on `places` places that answers "ok".
+    async fn serve_ok(places: usize) -> SocketAddr {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener = Listener::with_places(tcp, None, places);
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// A request head left half-sent is closed once the client has been silent for the idle
+    /// timeout, so such connections cannot pile up.
+    #[tokio::test(start_paused = true)]
+    async fn a_half_sent_request_is_closed() {
+        let addr = serve_ok(MAX_CONNECTIONS).await;
+        let started = tokio::time::Instant::now();
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(2 * IDLE_READ_TIMEOUT, half.read(&mut buf)).await;
+        let read = read.expect("closed in time").unwrap_or(0);
+        assert!(started.elapsed() >= IDLE_READ_TIMEOUT);
+        // hyper may answer the broken head with a 408 or just close: either way it is over.
+        assert!(
+            read == 0 || buf.starts_with(b"HTTP/1.1 4"),
+            "{:?}",
+            &buf[..read]
+        );
+    }
+
+    /// With every place taken, a new connection waits (it is not served, not dropped) and is
+    /// served as soon as a place frees.
+    #[tokio::test(start_paused = true)]
+    async fn connections_beyond_the_cap_wait_for_a_place() {
+        let addr = serve_ok(2).await;
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let mut held = TcpStream::connect(addr).await.unwrap();
+            held.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            holders.push(held);
+        }
+        tokio::task::yield_now().await;
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        third
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let waited =
+            tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf)).await;
+        assert!(waited.is_err(), "served while both places were taken");
+        drop(holders.pop());
+        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf))
+            .await
+            .expect("served once a place freed")
+            .unwrap();
+        assert!(
+            buf.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
     }
 }
