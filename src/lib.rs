@@ -11,19 +11,30 @@
 //! - [`audit`]: the session audit (`session-lab audit` and the Audit tab).
 //! - [`transfer`]: other tools' formats (curl, `cookies.txt`, Playwright, HAR).
 //! - [`ui`]: the egui views (one panel per file), no networking.
+//! - [`files`]: the files the lab keeps, private to the user (0700 folders, 0600 files).
 
 /// Session Lab's folder in the platform's data directory (on Linux `$XDG_DATA_HOME`, by
 /// default `~/.local/share`, then `session-lab/`): the kept secret, the default SQLite store
-/// and the kept lab live here.
+/// and the kept lab live here. Without a home, a folder of this user's own under the
+/// temporary directory (`session-lab-<uid>`), never one shared by every user.
 pub fn data_dir() -> std::path::PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("session-lab")
+    match dirs::data_dir() {
+        Some(dir) => dir.join("session-lab"),
+        None => {
+            #[cfg(unix)]
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let user = unsafe { libc::geteuid() }.to_string();
+            #[cfg(not(unix))]
+            let user = std::env::var("USERNAME").unwrap_or_default();
+            std::env::temp_dir().join(format!("session-lab-{user}"))
+        }
+    }
 }
 
 pub mod audit;
 pub mod browser;
 pub mod clock;
+pub mod files;
 pub mod lab;
 pub mod server;
 pub mod transfer;

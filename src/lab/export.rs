@@ -66,13 +66,14 @@ impl BrowserExport {
     /// Writes the three files into `dir/<name>/`; returns the folder.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let folder = dir.join(file_name(&self.name));
-        std::fs::create_dir_all(&folder)?;
+        // Live session cookies: the folder and the files are the user's alone.
+        crate::files::create_private_dir(&folder)?;
         for (name, text) in [
             (COOKIES_TXT, &self.cookies_txt),
             (STORAGE_STATE_JSON, &self.storage_state),
             (HISTORY_HAR, &self.har),
         ] {
-            std::fs::write(folder.join(name), text)?;
+            crate::files::replace_private(&folder.join(name), text.as_bytes())?;
         }
         Ok(folder)
     }

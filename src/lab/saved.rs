@@ -132,20 +132,15 @@ impl SavedLab {
         self.store.as_deref().and_then(|s| s.parse().ok())
     }
 
-    /// Writes the file whole: to a temporary file of this process beside it, flushed to disk,
-    /// then renamed over it — a crash, or another window writing at once, never leaves half a
-    /// file.
+    /// Writes the file whole and private (it holds live session cookies): to a new 0600
+    /// temporary file of this process beside it, flushed to disk, then renamed over it — a
+    /// crash, or another window writing at once, never leaves half a file. The folder is made
+    /// the user's alone (0700).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write as _;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::files::create_private_dir(dir)?;
         }
-        let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(self.to_json().as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)
+        crate::files::replace_private(path, self.to_json().as_bytes())
     }
 
     /// Makes the settings safe to start with, and says what it changed: a fixed expiry that

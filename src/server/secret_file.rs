@@ -5,11 +5,12 @@
 //! reason; Jupyter keeps its cookie secret in a 0600 file the same way.)
 
 use std::{
-    io::{self, Read as _, Write as _},
+    io::{self, Read as _},
     path::{Path, PathBuf},
 };
 
 use super::config::Secret;
+use crate::files::{create_private_dir, write_private};
 
 /// How many random bytes a kept secret has (the size of the cookie key).
 const SECRET_BYTES: usize = 64;
@@ -135,30 +136,6 @@ fn read(path: &Path) -> Result<Secret, SecretFileError> {
         *byte = u8::from_str_radix(pair, 16).map_err(|_| malformed("it is not hexadecimal"))?;
     }
     Ok(Secret::from_key_bytes(&bytes))
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

@@ -42,8 +42,22 @@ impl SqliteSessions {
     /// is not a SQLite database, or is locked, is an error and is left untouched.
     pub async fn open(path: PathBuf) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            // The lab's own folder is the user's alone; a folder the user named is left as it is.
+            let made = if dir == crate::data_dir() {
+                crate::files::create_private_dir(dir)
+            } else {
+                std::fs::create_dir_all(dir)
+            };
+            made.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        // A new database file is made 0600 before SQLite opens it; SQLite gives its -wal and
+        // -shm files the database's permissions, so the sessions stay the user's alone.
+        if !path.exists() {
+            match crate::files::write_private(&path, b"") {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            }
         }
         // A file name, not a URL: `?`, `%2F` and bytes that are not UTF-8 stay themselves.
         let options = SqliteConnectOptions::new()
@@ -360,5 +374,39 @@ impl super::locks::SharedLock for SqliteSessions {
         if let Err(err) = released {
             tracing::warn!(%err, "could not release a session lock; it lapses by itself");
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    /// A new SQLite store and its write-ahead log are readable by their owner only.
+    #[tokio::test]
+    async fn a_new_store_file_is_private() {
+        let dir = std::env::temp_dir().join(format!(
+            "session-lab-sqlite-mode-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let path = dir.join("sessions.db");
+        let store = SqliteSessions::open(path.clone()).await.unwrap();
+        let mut checked = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(
+                    meta.permissions().mode() & 0o777,
+                    0o600,
+                    "{}",
+                    file.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "the database and its log exist");
+        drop(store);
     }
 }
