@@ -1,6 +1,7 @@
 //! Files the lab keeps are the user's alone: folders 0700 and owned by the user, files 0600,
 //! created new (never through a symlink or over another's file) and put in place whole, by a
-//! rename from a temporary file in the same folder.
+//! rename from a temporary file in the same folder. Files the user names are read only when
+//! they are regular files within a size limit.
 
 use std::{
     io::{self, Write as _},
@@ -81,6 +82,85 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     })
 }
 
+/// Why a file the user named could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A folder, a FIFO, a device: only regular files are read.
+    #[error("{path} is not a regular file")]
+    NotAFile {
+        /// The path given.
+        path: String,
+    },
+    /// Larger than the reader takes.
+    #[error("{path} is {kib} KiB; at most {limit_kib} KiB is read")]
+    TooLarge {
+        /// The path given.
+        path: String,
+        /// Its size.
+        kib: u64,
+        /// The limit.
+        limit_kib: u64,
+    },
+    /// The system refused.
+    #[error("could not read {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// What the system said.
+        source: io::Error,
+    },
+}
+
+impl ReadError {
+    /// Whether there is no such file.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. A FIFO or a device (`/dev/zero`) is refused
+/// before anything is read — it is opened without waiting for a writer, and checked again once
+/// open — and a larger file is refused by its size, never read whole first.
+pub fn read_regular_file(path: &Path, limit: usize) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let io_error = |source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotAFile { path: shown });
+    }
+    if meta.len() > limit as u64 {
+        return Err(ReadError::TooLarge {
+            path: shown,
+            kib: meta.len() / 1024,
+            limit_kib: limit as u64 / 1024,
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > limit {
+        return Err(ReadError::TooLarge {
+            path: shown,
+            kib: bytes.len() as u64 / 1024,
+            limit_kib: limit as u64 / 1024,
+        });
+    }
+    Ok(bytes)
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;
@@ -129,6 +209,23 @@ mod tests {
         replace_private(&link, b"mine").unwrap();
         assert_eq!(std::fs::read(&elsewhere).unwrap(), b"someone else's");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+        assert!(matches!(
+            read_regular_file(Path::new("/dev/zero"), 1024),
+            Err(ReadError::NotAFile { .. })
+        ));
+        let fifo = dir.join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read_regular_file(&fifo, 1024),
+            Err(ReadError::NotAFile { .. })
+        ));
+        assert!(matches!(
+            read_regular_file(&file, 2),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert_eq!(read_regular_file(&file, 1024).unwrap(), b"two");
         let not_a_dir = dir.join("file-not-dir");
         std::fs::write(&not_a_dir, b"").unwrap();
         assert!(create_private_dir(&not_a_dir).is_err());

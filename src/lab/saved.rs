@@ -226,14 +226,18 @@ pub fn default_path() -> PathBuf {
     crate::data_dir().join(FILE_NAME)
 }
 
+/// The largest lab file read: jars and settings are kilobytes; histories, saved as HAR, are
+/// bounded by the lab's own exchange budget (8 MiB a browser).
+pub const MAX_LAB_FILE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Reads the lab kept at `path`. A file that cannot be read is renamed
 /// `lab.json.unreadable-<time>` (kept for the user, out of the way) and said so.
 pub fn load(path: &Path) -> Loaded {
-    let read = match std::fs::read(path) {
+    let read = match crate::files::read_regular_file(path, MAX_LAB_FILE_BYTES) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| "it is not UTF-8 text".to_owned())
             .and_then(|text| SavedLab::from_json(&text)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
+        Err(err) if err.is_not_found() => return Loaded::default(),
         Err(err) => Err(format!("it cannot be read ({err})")),
     };
     match read {

@@ -53,23 +53,14 @@ impl ImportDraft {
     pub fn load(&mut self, path: &std::path::Path) {
         self.preview = None;
         self.load_error = None;
-        match std::fs::read(path) {
-            Ok(bytes) if bytes.len() > MAX_IMPORT_BYTES => {
-                self.load_error = Some(format!(
-                    "{} is {} KiB; an import reads at most {} KiB",
-                    path.display(),
-                    bytes.len() / 1024,
-                    MAX_IMPORT_BYTES / 1024
-                ));
-                self.text.clear();
-            }
+        match crate::files::read_regular_file(path, MAX_IMPORT_BYTES) {
             Ok(bytes) => {
                 self.text = String::from_utf8_lossy(&bytes).into_owned();
                 self.path = path.display().to_string();
             }
             Err(err) => {
                 self.text.clear();
-                self.load_error = Some(format!("could not read {}: {err}", path.display()));
+                self.load_error = Some(err.to_string());
             }
         }
     }
