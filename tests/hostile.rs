@@ -112,3 +112,38 @@ async fn absurd_cookies_are_taken_as_a_browser_takes_them() {
         session_lab::browser::BlockedReason::NotUtf8
     );
 }
+
+/// A fresh 2,000-byte cookie on every visit (data, not an id).
+fn huge_cookie(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let value: String = (0..2000)
+            .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+            .collect();
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nSet-Cookie: sid={value}; HttpOnly\r\nContent-Length: 2\r\n\
+             Connection: close\r\n\r\nok"
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+    })
+}
+
+/// The audit does not feed cookie values too large to be session ids into its randomness
+/// tests: the id-strength check is skipped, and says why.
+#[tokio::test]
+async fn the_audit_skips_values_too_large_to_be_ids() {
+    let url = server(huge_cookie).await;
+    let mut options = session_lab::audit::AuditOptions::new(&url);
+    options.samples = 100;
+    let report = session_lab::audit::run(options, |_| {}).await.unwrap();
+    let strength = report
+        .checks
+        .iter()
+        .find(|c| c.id == "session-id-strength")
+        .unwrap();
+    assert_eq!(strength.status, session_lab::audit::CheckStatus::Skipped);
+    assert!(
+        strength.summary.contains("too large to be session ids"),
+        "{}",
+        strength.summary
+    );
+}

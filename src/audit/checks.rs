@@ -16,6 +16,10 @@ use super::{
 /// The user agent of the audit's browsers.
 pub const USER_AGENT: &str = concat!("SessionLab/", env!("CARGO_PKG_VERSION"), " (session audit)");
 
+/// The longest cookie value the id-strength test takes as an id: real ids are 16 to 64
+/// characters, 100 or so when signed (`s:ID.SIG`); a longer value is data, not an id.
+const MAX_ID_BYTES: usize = 512;
+
 /// Names servers commonly give their session cookie, most specific first.
 const SESSION_NAMES: [&str; 12] = [
     "connect.sid",
@@ -733,7 +737,7 @@ impl Audit<'_> {
         Ok(())
     }
 
-    /// Collects fresh ids and tests them.
+    /// Collects fresh ids and tests them; values over [`MAX_ID_BYTES`] are left out.
     /// The ids' strength, and the cookie values collected for it.
     async fn id_strength(
         &mut self,
@@ -771,16 +775,24 @@ impl Audit<'_> {
             }
         }
         self.tell("testing ids", 0, 1);
+        // A value too large to be an id (client-side data, a hostile server's megabyte) is
+        // not fed to the randomness tests, whose cost grows with every bit.
+        let collected = values.len();
+        values.retain(|v| v.len() <= MAX_ID_BYTES);
+        let too_large = collected - values.len();
         if values.len() < 100 {
-            self.check(
-                CHECK,
-                NAME,
-                CheckStatus::Skipped,
+            let why = if too_large > 0 {
+                format!(
+                    "{too_large} of {collected} session cookie values are over {MAX_ID_BYTES} \
+                     bytes, too large to be session ids (data kept in the cookie?)"
+                )
+            } else {
                 format!(
                     "only {} of {total} fresh visits got a session cookie",
                     values.len()
-                ),
-            );
+                )
+            };
+            self.check(CHECK, NAME, CheckStatus::Skipped, why);
             return Ok((None, values));
         }
         let format = inner_id(&values[0]).map(|(_, format)| format);
