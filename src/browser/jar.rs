@@ -472,10 +472,11 @@ impl Jar {
         now: OffsetDateTime,
         rules: Rules,
     ) -> (Option<String>, Vec<NotSent>) {
+        let request = Request::of(url, context);
         let mut sent: Vec<&Stored> = Vec::new();
         let mut not_sent = Vec::new();
         for stored in self.cookies.values() {
-            match not_sent_reason(stored, url, enabled, context, now, rules) {
+            match not_sent_reason(stored, &request, enabled, now, rules) {
                 None => sent.push(stored),
                 Some(reason) => not_sent.push(NotSent {
                     key: stored.row.key(),
@@ -811,48 +812,69 @@ fn site_of_domain(domain: &str) -> &str {
     registrable_domain(domain).unwrap_or(domain)
 }
 
-/// Why `stored` would not go with a request to `url`, or `None` if it would.
+/// What the jar asks of a request for every cookie, worked out once per request rather than
+/// once per cookie (a site is a public-suffix lookup).
+struct Request<'a> {
+    host: &'a str,
+    path: &'a str,
+    secure: bool,
+    cross_site: bool,
+    top_level_site: String,
+    context: RequestContext,
+}
+
+impl<'a> Request<'a> {
+    fn of(url: &'a Url, context: RequestContext) -> Self {
+        Self {
+            host: url.host_str().unwrap_or_default(),
+            path: url.path(),
+            secure: is_secure_context(url),
+            cross_site: context.is_cross_site(url),
+            top_level_site: context.from.top_level_site(url),
+            context,
+        }
+    }
+}
+
+/// Why `stored` would not go with `request`, or `None` if it would.
 fn not_sent_reason(
     stored: &Stored,
-    url: &Url,
+    request: &Request<'_>,
     enabled: bool,
-    context: RequestContext,
     now: OffsetDateTime,
     rules: Rules,
 ) -> Option<NotSentReason> {
     let cookie = &stored.row;
+    let context = request.context;
     if !enabled {
         return Some(NotSentReason::CookiesOff);
     }
     if cookie.is_expired_at(now) {
         return Some(NotSentReason::Expired);
     }
-    if !url
-        .host_str()
-        .is_some_and(|host| cookie.domain_matches(host))
-    {
+    if !cookie.domain_matches(request.host) {
         return Some(NotSentReason::DomainMismatch {
             domain: cookie.domain.clone(),
             host_only: cookie.host_only,
         });
     }
-    if !path_matches(url.path(), &cookie.path) {
+    if !path_matches(request.path, &cookie.path) {
         return Some(NotSentReason::PathMismatch);
     }
     if rules == Rules::Client {
         return None;
     }
-    if cookie.secure && !is_secure_context(url) {
+    if cookie.secure && !request.secure {
         return Some(NotSentReason::SecureOnHttp);
     }
     if let Some(partition) = &cookie.partition
-        && *partition != context.from.top_level_site(url)
+        && *partition != request.top_level_site
     {
         return Some(NotSentReason::Partitioned {
             partition: partition.clone(),
         });
     }
-    if context.is_cross_site(url) {
+    if request.cross_site {
         let same_site = cookie.same_site.as_deref().and_then(SameSite::parse);
         let navigation = context.from.is_navigation();
         let goes = match same_site {

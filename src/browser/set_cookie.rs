@@ -43,12 +43,9 @@ impl SameSite {
     /// Reads a value case-insensitively; anything else is `None` (browsers then apply their
     /// default, Lax).
     pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_lowercase().as_str() {
-            "strict" => Some(Self::Strict),
-            "lax" => Some(Self::Lax),
-            "none" => Some(Self::None),
-            _ => None,
-        }
+        [Self::Strict, Self::Lax, Self::None]
+            .into_iter()
+            .find(|value| value.as_str().eq_ignore_ascii_case(text))
     }
 }
 
