@@ -553,67 +553,29 @@ impl Jar {
         now: OffsetDateTime,
         rules: Rules,
     ) -> Result<(), BlockedReason> {
-        let browser = rules == Rules::Browser;
-        let secure_origin = is_secure_context(url);
-        let (domain, host_only) = cookie_domain(cookie.domain.as_deref(), url, browser)?;
-        let path = cookie.path.clone().unwrap_or_else(|| default_path(url));
-        if browser {
-            if cookie.secure && !secure_origin {
-                return Err(BlockedReason::SecureFromInsecure);
-            }
-            if cookie.same_site() == Some(SameSite::None) && !cookie.secure {
-                return Err(BlockedReason::NoneWithoutSecure);
-            }
-            if cookie.partitioned && !cookie.secure {
-                return Err(BlockedReason::PartitionedWithoutSecure);
-            }
-            if context.is_cross_site(url)
-                && !context.from.is_navigation()
-                && cookie.same_site() != Some(SameSite::None)
-            {
-                return Err(BlockedReason::SameSite {
-                    attribute: same_site_applied(cookie.same_site()),
-                    from: context.from,
-                });
-            }
-            if cookie.name.is_empty() && Prefix::of(&cookie.value).is_some() {
-                return Err(BlockedReason::NamelessWithPrefix);
-            }
-            if let Some(prefix) = Prefix::of(&cookie.name)
-                && !prefix.is_met_by(cookie)
-            {
-                return Err(BlockedReason::Prefix(prefix));
-            }
-            if !cookie.secure && !secure_origin && self.shadows_secure(cookie, &domain, &path) {
-                return Err(BlockedReason::WouldOverwriteSecure);
-            }
+        let row = admit(cookie, url, context, now, rules)?;
+        // Leave Secure Cookies Alone: the one rule that depends on what the jar holds.
+        if rules == Rules::Browser
+            && !row.secure
+            && !is_secure_context(url)
+            && self.shadows_secure(&row)
+        {
+            return Err(BlockedReason::WouldOverwriteSecure);
         }
-        let partition = (browser && cookie.partitioned).then(|| context.from.top_level_site(url));
-        let row = CookieRow {
-            name: cookie.name.clone(),
-            value: cookie.value.clone(),
-            domain,
-            host_only,
-            path,
-            expires: cookie.expiry(now),
-            http_only: cookie.http_only,
-            secure: cookie.secure,
-            same_site: cookie.same_site.clone(),
-            partition,
-        };
         self.insert(row, now);
         Ok(())
     }
 
     /// Whether a cookie from an insecure origin would overwrite or shadow a `Secure` one: same
     /// name, one domain within the other, its path within the Secure one's.
-    fn shadows_secure(&self, cookie: &SetCookie, domain: &str, path: &str) -> bool {
+    fn shadows_secure(&self, new: &CookieRow) -> bool {
         self.cookies.values().any(|stored| {
             let old = &stored.row;
             old.secure
-                && old.name == cookie.name
-                && (domain_matches(domain, &old.domain) || domain_matches(&old.domain, domain))
-                && path_matches(path, &old.path)
+                && old.name == new.name
+                && (domain_matches(&new.domain, &old.domain)
+                    || domain_matches(&old.domain, &new.domain))
+                && path_matches(&new.path, &old.path)
         })
     }
 
@@ -780,13 +742,10 @@ impl Jar {
             max_age: None,
             expires: row.expires,
         };
+        let mut admitted = admit(&cookie, &url, RequestContext::default(), now, rules)?;
         // The partition a copied cookie came with is kept, not recomputed from its domain.
-        let context = RequestContext::default();
-        let mut trial = Self::default();
-        trial.store(&cookie, &url, context, now, rules)?;
-        let mut stored = trial.rows().pop().unwrap_or_else(|| row.clone());
-        stored.partition = row.partition.clone();
-        self.insert(stored, now);
+        admitted.partition = row.partition.clone();
+        self.insert(admitted, now);
         Ok(())
     }
 
@@ -794,6 +753,62 @@ impl Jar {
     pub fn close(&mut self, private: bool, now: OffsetDateTime) -> usize {
         self.retain(|row| !private && row.expires.is_some() && !row.is_expired_at(now))
     }
+}
+
+/// The cookie a response to `url` would store, by every rule of RFC 6265bis §5.7 and Chrome
+/// that does not depend on what the jar already holds; or why it would not be stored.
+fn admit(
+    cookie: &SetCookie,
+    url: &Url,
+    context: RequestContext,
+    now: OffsetDateTime,
+    rules: Rules,
+) -> Result<CookieRow, BlockedReason> {
+    let browser = rules == Rules::Browser;
+    let secure_origin = is_secure_context(url);
+    let (domain, host_only) = cookie_domain(cookie.domain.as_deref(), url, browser)?;
+    let path = cookie.path.clone().unwrap_or_else(|| default_path(url));
+    if browser {
+        if cookie.secure && !secure_origin {
+            return Err(BlockedReason::SecureFromInsecure);
+        }
+        if cookie.same_site() == Some(SameSite::None) && !cookie.secure {
+            return Err(BlockedReason::NoneWithoutSecure);
+        }
+        if cookie.partitioned && !cookie.secure {
+            return Err(BlockedReason::PartitionedWithoutSecure);
+        }
+        if context.is_cross_site(url)
+            && !context.from.is_navigation()
+            && cookie.same_site() != Some(SameSite::None)
+        {
+            return Err(BlockedReason::SameSite {
+                attribute: same_site_applied(cookie.same_site()),
+                from: context.from,
+            });
+        }
+        if cookie.name.is_empty() && Prefix::of(&cookie.value).is_some() {
+            return Err(BlockedReason::NamelessWithPrefix);
+        }
+        if let Some(prefix) = Prefix::of(&cookie.name)
+            && !prefix.is_met_by(cookie)
+        {
+            return Err(BlockedReason::Prefix(prefix));
+        }
+    }
+    let partition = (browser && cookie.partitioned).then(|| context.from.top_level_site(url));
+    Ok(CookieRow {
+        name: cookie.name.clone(),
+        value: cookie.value.clone(),
+        domain,
+        host_only,
+        path,
+        expires: cookie.expiry(now),
+        http_only: cookie.http_only,
+        secure: cookie.secure,
+        same_site: cookie.same_site.clone(),
+        partition,
+    })
 }
 
 /// The keys of the oldest cookies beyond the `keep` newest, those without `Secure` first.
@@ -1006,12 +1021,12 @@ fn check_pair(name: &str, value: &str) -> Result<(), BlockedReason> {
     if let Some(reason) = bad("name", name, &[';', '=']).or_else(|| bad("value", value, &[';'])) {
         return Err(reason);
     }
-    if name.trim_matches([' ', '\t']) != name || value.trim_matches([' ', '\t']) != value {
-        let part = if name.trim_matches([' ', '\t']) != name {
-            "name"
-        } else {
-            "value"
-        };
+    // A parser trims spaces and tabs at either end, so such a name or value cannot be sent.
+    let padded = |text: &str| text.trim_matches([' ', '\t']) != text;
+    if let Some(part) = [("name", name), ("value", value)]
+        .into_iter()
+        .find_map(|(part, text)| padded(text).then_some(part))
+    {
         return Err(BlockedReason::InvalidCharacter {
             part,
             character: ' ',
