@@ -2,11 +2,14 @@
 //! cap and the visit ends, a redirect loop ends with a clear error, a `Max-Age` of 2^63 and a
 //! `Set-Cookie` that is not UTF-8 are taken as a browser takes them. Each case ends on its own.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::canned::read_head;
 use session_lab::browser::{Browser, BrowserError, VisitOptions};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
 };
 
@@ -16,15 +19,9 @@ async fn server(respond: fn(TcpStream) -> tokio::task::JoinHandle<()>) -> String
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
+            if read_head(&mut stream).await.is_some() {
+                respond(stream);
             }
-            respond(stream);
         }
     });
     format!("http://{addr}/")

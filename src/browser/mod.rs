@@ -225,12 +225,9 @@ impl Browser {
         clock: LabClock,
         authority: Option<&[u8]>,
     ) -> Result<Self, BrowserError> {
-        let mut client =
+        let client =
             reqwest::Client::builder().dns_resolver(Arc::new(site::LabResolver { target }));
-        if let Some(authority) = authority {
-            client = client.tls_backend_preconfigured(trusting(authority)?);
-        }
-        Self::build(user_agent, client, clock)
+        Self::build(user_agent, trusting_too(client, authority)?, clock)
     }
 
     /// A browser whose `hosts` resolve to the addresses given (the port of each URL still
@@ -242,14 +239,12 @@ impl Browser {
         authority: Option<&[u8]>,
         clock: LabClock,
     ) -> Result<Self, BrowserError> {
-        let mut client = reqwest::Client::builder();
-        for (host, addr) in hosts {
-            client = client.resolve(host, *addr);
-        }
-        if let Some(authority) = authority {
-            client = client.tls_backend_preconfigured(trusting(authority)?);
-        }
-        Self::build(user_agent, client, clock)
+        let client = hosts
+            .iter()
+            .fold(reqwest::Client::builder(), |client, (host, addr)| {
+                client.resolve(host, *addr)
+            });
+        Self::build(user_agent, trusting_too(client, authority)?, clock)
     }
 
     fn build(
@@ -515,6 +510,17 @@ impl Browser {
         // A panic elsewhere while holding the jar leaves it usable: cookies are plain data.
         self.jar.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `client`, trusting `authority` (DER) beside the platform's roots when one is given.
+fn trusting_too(
+    client: reqwest::ClientBuilder,
+    authority: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, BrowserError> {
+    Ok(match authority {
+        Some(authority) => client.tls_backend_preconfigured(trusting(authority)?),
+        None => client,
+    })
 }
 
 /// A TLS client configuration that trusts the platform's roots and `authority` (DER) beside

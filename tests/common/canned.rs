@@ -90,21 +90,30 @@ impl CannedServer {
     }
 }
 
-async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    cases: Arc<Mutex<HashMap<u64, Canned>>>,
-) {
+/// Reads a request's head (up to the blank line); `None` when the client hangs up first or
+/// sends more than [`MAX_HEAD_BYTES`].
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
         if head.len() > MAX_HEAD_BYTES {
-            return;
+            return None;
         }
     }
+    Some(head)
+}
+
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    cases: Arc<Mutex<HashMap<u64, Canned>>>,
+) {
+    let Some(head) = read_head(&mut stream).await else {
+        return;
+    };
     let text = String::from_utf8_lossy(&head);
     let target = text.split(' ').nth(1).unwrap_or("/");
     let case = target
