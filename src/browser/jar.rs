@@ -691,6 +691,11 @@ impl Jar {
         rows
     }
 
+    /// The cookie with `key`, if the jar holds it.
+    pub fn get(&self, key: &CookieKey) -> Option<&CookieRow> {
+        self.cookies.get(key).map(|stored| &stored.row)
+    }
+
     /// Empties the jar; returns how many cookies it held.
     pub fn clear(&mut self) -> usize {
         let count = self.cookies.len();

@@ -109,6 +109,16 @@ pub enum JarError {
     },
 }
 
+impl JarError {
+    /// The jar's refusal of `row`, named.
+    fn refused(row: &CookieRow) -> impl FnOnce(BlockedReason) -> Self + '_ {
+        |reason| Self::Refused {
+            name: row.name.clone(),
+            reason,
+        }
+    }
+}
+
 /// One request and its response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exchange {
@@ -371,10 +381,7 @@ impl Browser {
     pub fn put_cookie(&self, row: &CookieRow) -> Result<(), JarError> {
         self.jar()
             .put(row, self.clock.now(), self.rules)
-            .map_err(|reason| JarError::Refused {
-                name: row.name.clone(),
-                reason,
-            })
+            .map_err(JarError::refused(row))
     }
 
     /// Puts every cookie of `rows` in the jar, or none: when the jar refuses one, it is left as
@@ -385,10 +392,7 @@ impl Browser {
         let mut next = jar.clone();
         for row in rows {
             next.put(row, now, self.rules)
-                .map_err(|reason| JarError::Refused {
-                    name: row.name.clone(),
-                    reason,
-                })?;
+                .map_err(JarError::refused(row))?;
         }
         *jar = next;
         Ok(())
@@ -399,19 +403,12 @@ impl Browser {
     pub fn set_cookie_value(&self, key: &CookieKey, value: &str) -> Result<(), JarError> {
         let now = self.clock.now();
         let mut jar = self.jar();
-        let mut row = jar
-            .rows()
-            .into_iter()
-            .find(|c| c.key() == *key)
-            .ok_or_else(|| JarError::Gone {
-                name: key.name.clone(),
-            })?;
+        let mut row = jar.get(key).cloned().ok_or_else(|| JarError::Gone {
+            name: key.name.clone(),
+        })?;
         row.value = value.to_owned();
         jar.put(&row, now, self.rules)
-            .map_err(|reason| JarError::Refused {
-                name: row.name.clone(),
-                reason,
-            })
+            .map_err(JarError::refused(&row))
     }
 
     /// Drops the cookies whose expiry has passed on the lab's clock (a browser never sends

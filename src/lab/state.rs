@@ -900,25 +900,20 @@ impl LabState {
     /// embedded server, and so do its address and `localhost` on an instance's port, over http
     /// or https.
     pub fn foreign_origins(&self) -> Vec<String> {
-        let ports: Vec<u16> = self
+        // Each instance's (host, port), and localhost on its port.
+        let instances: Vec<(String, u16)> = self
             .instances
             .iter()
             .filter_map(|i| url::Url::parse(&i.url).ok())
-            .filter_map(|u| u.port_or_known_default())
-            .collect();
-        let hosts: Vec<String> = self
-            .instances
-            .iter()
-            .filter_map(|i| url::Url::parse(&i.url).ok())
-            .filter_map(|u| u.host_str().map(str::to_owned))
-            .chain(["localhost".to_owned()])
+            .filter_map(|u| Some((u.host_str()?.to_owned(), u.port_or_known_default()?)))
+            .flat_map(|(host, port)| [(host, port), ("localhost".to_owned(), port)])
             .collect();
         let ours = |u: &url::Url| {
             let host = u.host_str().unwrap_or_default();
             crate::browser::is_lab_host(host)
-                || (hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
-                    && u.port_or_known_default()
-                        .is_some_and(|p| ports.contains(&p)))
+                || instances.iter().any(|(h, p)| {
+                    h.eq_ignore_ascii_case(host) && u.port_or_known_default() == Some(*p)
+                })
         };
         let mut origins: Vec<String> = self
             .browsers

@@ -52,12 +52,10 @@ impl SqliteSessions {
         }
         // A new database file is made 0600 before SQLite opens it; SQLite gives its -wal and
         // -shm files the database's permissions, so the sessions stay the user's alone.
-        if !path.exists() {
-            match crate::files::write_private(&path, b"") {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-            }
+        match crate::files::write_private(&path, b"") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
         }
         // A file name, not a URL: `?`, `%2F` and bytes that are not UTF-8 stay themselves.
         let options = SqliteConnectOptions::new()
