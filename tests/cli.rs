@@ -182,7 +182,17 @@ fn serve_with(
     home: &std::path::Path,
     env: &[(&str, &std::path::Path)],
 ) -> (std::process::Child, String, String) {
-    let mut child = Command::new(BIN)
+    serve_from(Command::new(BIN), args, home, env)
+}
+
+/// [`serve_with`], starting from `command` (the binary, perhaps with limits set).
+fn serve_from(
+    mut command: Command,
+    args: &[&str],
+    home: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+) -> (std::process::Child, String, String) {
+    let mut child = command
         .arg("serve")
         .args(["--port", "0"])
         .args(args)
@@ -211,6 +221,55 @@ fn serve_with(
     // Keep reading (and dropping) what it prints, so it never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (child, addr, secret)
+}
+
+/// `serve` under an open-file limit of 64 (a sixteenth of what a desktop usually grants) holds
+/// its ground against as many connections sending half a request as the kernel lets one make
+/// (up to 300): it never exits, and as soon as they go, a visitor is answered again.
+#[test]
+fn serve_outlives_more_connections_than_it_has_files() {
+    use std::os::unix::process::CommandExt as _;
+    let mut command = Command::new(BIN);
+    // SAFETY: setrlimit is async-signal-safe and touches only the child about to exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    };
+    let (mut child, addr, _) = serve_from(command, &[], &data_home("emfile"), &[]);
+    let mut held = Vec::new();
+    let socket: std::net::SocketAddr = addr.parse().unwrap();
+    for _ in 0..300 {
+        // Beyond the server's places connections wait in the kernel's queue; once that is
+        // full too, a connection is not made (the kernel drops its SYN), and the flood stops.
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&socket, Duration::from_secs(1))
+        else {
+            break;
+        };
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\n");
+        held.push(stream);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(child.try_wait().unwrap().is_none(), "serve exited");
+    drop(held);
+    let started = std::time::Instant::now();
+    let (body, _) = get(&addr, None);
+    assert_eq!(body, "Number of views 1");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// `GET /` with `cookie`; returns the body and the `name=value` of any Set-Cookie.

@@ -9,11 +9,13 @@ mod cookie;
 mod feed;
 mod inspect;
 mod layer;
+pub mod limits;
 mod locks;
 mod memory;
 mod redis;
 mod routes;
 mod secret_file;
+mod serve;
 mod session;
 mod sqlite;
 mod store;
@@ -351,16 +353,10 @@ impl RunningServer {
             locks.clone(),
         )));
         let (tx, rx) = oneshot::channel::<()>();
-        let serving = axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(layer::CurrentRouter(
-                router.clone(),
-            )),
-        )
-        .with_graceful_shutdown(async {
+        let serving = serve::serve(listener, layer::CurrentRouter(router.clone()), async {
             let _ = rx.await;
         });
-        let task = tokio::spawn(async move { serving.await });
+        let task = tokio::spawn(serving);
         Ok(Self {
             addr,
             store: RwLock::new(store),

@@ -10,7 +10,6 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
 };
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -24,29 +23,16 @@ use tokio::{
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_util::either::Either;
 
+use super::limits::{
+    ACCEPT_ERROR_PAUSE, FIRST_BYTE_TIMEOUT, IDLE_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT,
+    connection_places,
+};
+
 /// The first byte of a TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
 
 /// How many connections may finish their first bytes at once before the listener waits.
 const PENDING_CONNECTIONS: usize = 1024;
-
-/// How long a new connection may take to send its first byte (nginx's `client_header_timeout`,
-/// 60 s): a client that connects and says nothing is closed then, not held for good.
-pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a TLS handshake may take once it started (nginx's `ssl_handshake_timeout`, 60 s).
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a connection may go without sending a byte before it is closed: a request head
-/// left half-sent, or a keep-alive connection left idle (nginx's `client_header_timeout` and
-/// `keepalive_timeout`, 60 s and 75 s; Node's `headersTimeout`, 60 s).
-pub const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How many connections are served at once; further ones wait in the kernel's queue until one
-/// closes, and those already open are served as usual. Below a desktop's usual `ulimit -n` of
-/// 1,024, so the process keeps file descriptors for its store and its browsers (nginx's
-/// default `worker_connections`, 512).
-pub const MAX_CONNECTIONS: usize = 512;
 
 /// The lab's https identity: its authority (which the browsers trust) and the server's
 /// certificate and key.
@@ -119,7 +105,7 @@ impl LabTls {
 type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
 /// A connection being served: closed when the client sends nothing for
-/// [`IDLE_READ_TIMEOUT`], and holding one of the [`MAX_CONNECTIONS`] places until it closes.
+/// [`IDLE_READ_TIMEOUT`], and holding one of the listener's places until it closes.
 pub struct Connection {
     stream: Stream,
     idle: Pin<Box<Sleep>>,
@@ -204,9 +190,10 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Serves plain http on `tcp`, and https too when `tls` is given.
+    /// Serves plain http on `tcp`, and https too when `tls` is given, on
+    /// [`connection_places`] places.
     pub fn new(tcp: TcpListener, tls: Option<&LabTls>) -> Self {
-        Self::with_places(tcp, tls, MAX_CONNECTIONS)
+        Self::with_places(tcp, tls, connection_places())
     }
 
     /// As [`Self::new`], serving at most `places` connections at once.
@@ -250,13 +237,9 @@ impl Listener {
             Err(_) => None,
         }
     }
-}
 
-impl axum::serve::Listener for Listener {
-    type Io = Connection;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    /// The next connection to serve: waits for a place, then for a client.
+    pub async fn accept(&mut self) -> (Connection, SocketAddr) {
         loop {
             // A place first: with every place taken, new connections wait in the kernel's
             // queue (the open ones are served meanwhile, and the sorted ones still arrive).
@@ -286,14 +269,11 @@ impl axum::serve::Listener for Listener {
             }
         }
     }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
 }
 
 /// As axum does: a connection that failed before it was accepted is skipped; anything else
-/// (too many open files) waits a moment before trying again.
+/// (too many open files) waits [`ACCEPT_ERROR_PAUSE`] before trying again, while the
+/// connections being served go on and free their descriptors.
 async fn accept_failed(err: io::Error) {
     if matches!(
         err.kind(),
@@ -303,15 +283,21 @@ async fn accept_failed(err: io::Error) {
     ) {
         return;
     }
-    tracing::error!(%err, "accept error");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    tracing::warn!(
+        "could not accept a connection ({err}); trying again in {} s",
+        ACCEPT_ERROR_PAUSE.as_secs()
+    );
+    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+    use crate::server::limits::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES};
 
     /// A client that connects and says nothing, and one that starts a TLS handshake and stops,
     /// are both closed once their time is up (on a paused clock: no real waiting).
@@ -323,7 +309,7 @@ mod tests {
         let mut listener = Listener::new(tcp, Some(&tls));
         tokio::spawn(async move {
             loop {
-                let _ = axum::serve::Listener::accept(&mut listener).await;
+                let _ = listener.accept().await;
             }
         });
         let started = tokio::time::Instant::now();
@@ -347,7 +333,11 @@ mod tests {
         let addr = tcp.local_addr().unwrap();
         let listener = Listener::with_places(tcp, None, places);
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(super::super::serve::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
         addr
     }
 
@@ -402,5 +392,61 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&buf)
         );
+    }
+
+    /// A head that drips in a byte at a time, each well inside the idle timeout, is still
+    /// closed once the whole head has taken longer than the header-read timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_dripping_head_is_closed() {
+        let addr = serve_ok(MAX_CONNECTIONS).await;
+        let started = tokio::time::Instant::now();
+        let mut drip = TcpStream::connect(addr).await.unwrap();
+        drip.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut sent = 0;
+        let closed = loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            if drip.write_all(b"X").await.is_err() {
+                break true;
+            }
+            sent += 1;
+            let mut buf = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(1), drip.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break true,
+                Ok(Ok(_)) => break true,
+                Err(_) if sent < 30 => {}
+                Err(_) => break false,
+            }
+        };
+        assert!(closed, "still open after {sent} bytes");
+        let took = started.elapsed();
+        assert!(
+            took >= HEADER_READ_TIMEOUT && took < HEADER_READ_TIMEOUT + Duration::from_secs(20),
+            "{took:?}"
+        );
+    }
+
+    /// A head larger than the limit is answered 431, and the server goes on serving.
+    #[tokio::test]
+    async fn a_head_over_the_limit_is_answered_431() {
+        let addr = serve_ok(MAX_CONNECTIONS).await;
+        let mut big = TcpStream::connect(addr).await.unwrap();
+        let header = format!("X-Big: {}\r\n", "a".repeat(MAX_HEAD_BYTES));
+        let request = format!("GET / HTTP/1.1\r\nHost: x\r\n{header}\r\n");
+        // The server may stop reading and answer before all of it is written.
+        let _ = big.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = big.read_to_end(&mut answer).await;
+        assert!(
+            answer.starts_with(b"HTTP/1.1 431"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        let mut next = TcpStream::connect(addr).await.unwrap();
+        next.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        next.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
     }
 }
