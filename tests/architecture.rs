@@ -10,7 +10,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("axum", &["server/"]),
     ("tower_sessions", &["server/"]),
     ("tower", &["server/"]),
-    ("hyper", &["server/"]),
+    // browser/ names only hyper::Error, to say why a response could not be read.
+    ("hyper", &["server/", "browser/"]),
     ("sqlx", &["server/"]),
     ("fred", &["server/"]),
     ("reqwest", &["browser/"]),

@@ -1,6 +1,9 @@
 //! A hostile server cannot hurt a simulated browser: an endless body is cut at the browser's
 //! cap and the visit ends, a redirect loop ends with a clear error, a `Max-Age` of 2^63 and a
-//! `Set-Cookie` that is not UTF-8 are taken as a browser takes them. Each case ends on its own.
+//! `Set-Cookie` that is not UTF-8 are taken as a browser takes them, a head that never ends, a
+//! response cut mid-head and broken chunking each end the visit with an error that says so,
+//! and thousands of cookies in one response leave the jar at its limit. Each case ends on its
+//! own.
 
 mod common;
 
@@ -143,4 +146,123 @@ async fn the_audit_skips_values_too_large_to_be_ids() {
         "{}",
         strength.summary
     );
+}
+
+/// Writes `head` and then `tail` over and over until the browser hangs up.
+async fn write_then_repeat(mut stream: TcpStream, head: &[u8], tail: &[u8]) {
+    if stream.write_all(head).await.is_err() {
+        return;
+    }
+    while stream.write_all(tail).await.is_ok() {}
+}
+
+/// A response head that never ends: one header line gigabytes long.
+fn endless_head(stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(write_then_repeat(
+        stream,
+        b"HTTP/1.1 200 OK\r\nX-Endless: ",
+        &[b'a'; 64 * 1024],
+    ))
+}
+
+/// A response that stops in the middle of a header line and closes.
+fn cut_mid_head(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nSet-Cook").await;
+    })
+}
+
+/// A chunked body whose chunk size is not a number.
+fn broken_chunks(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nhello\r\n")
+            .await;
+    })
+}
+
+/// A gzip-encoded body that never ends (a bomb, if anyone were to decompress it).
+fn endless_gzip(stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(write_then_repeat(
+        stream,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10000000000\r\n\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+        &[0u8; 64 * 1024],
+    ))
+}
+
+/// 3,000 different cookies in one response.
+fn thousands_of_cookies(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut response = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..3000 {
+            response.push_str(&format!("Set-Cookie: c{i}={i}\r\n"));
+        }
+        response.push_str("Content-Length: 2\r\nConnection: close\r\n\r\nok");
+        let _ = stream.write_all(response.as_bytes()).await;
+    })
+}
+
+/// Visits `respond`'s server once and returns the error the visit must end in, within 10 s.
+async fn visit_error(respond: fn(TcpStream) -> tokio::task::JoinHandle<()>) -> BrowserError {
+    let url = server(respond).await;
+    let browser = Browser::new("hostile").unwrap();
+    let started = Instant::now();
+    let error = browser
+        .visit(&url, VisitOptions::default())
+        .await
+        .expect_err("the visit fails");
+    assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+    error
+}
+
+/// A head that never ends is refused once it passes the browser's limit (not read forever,
+/// not held in memory), with a message that says so.
+#[tokio::test]
+async fn a_head_that_never_ends_is_refused() {
+    let error = visit_error(endless_head).await;
+    assert!(
+        matches!(error, BrowserError::HeadTooLarge { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("too large to read"), "{error}");
+}
+
+/// A response cut in the middle of its head ends the visit with "closed … before its response
+/// was whole".
+#[tokio::test]
+async fn a_response_cut_mid_head_says_so() {
+    let error = visit_error(cut_mid_head).await;
+    assert!(matches!(error, BrowserError::Incomplete { .. }), "{error}");
+}
+
+/// A chunk size that is not a number is broken HTTP, and the visit says so.
+#[tokio::test]
+async fn broken_chunking_is_not_http() {
+    let error = visit_error(broken_chunks).await;
+    assert!(matches!(error, BrowserError::NotHttp { .. }), "{error}");
+    assert!(error.to_string().contains("chunk"), "{error}");
+}
+
+/// The browsers do not decompress: a gzip body that would expand without end is read as the
+/// bytes it is, up to the cap.
+#[tokio::test]
+async fn a_gzip_bomb_is_read_as_bytes_up_to_the_cap() {
+    let url = server(endless_gzip).await;
+    let browser = Browser::new("hostile").unwrap();
+    let hops = browser.visit(&url, VisitOptions::default()).await.unwrap();
+    let body = &hops[0].body;
+    assert!(body.starts_with('\u{1f}'), "not decompressed");
+    assert!(body.ends_with("(cut at 256 KiB: the rest was not read)"));
+    assert!(body.len() < 300 * 1024 * 3, "{}", body.len());
+}
+
+/// 3,000 cookies in one response are read (Chrome counts no header lines), and the jar keeps
+/// no more than Chrome's 180 a site.
+#[tokio::test]
+async fn thousands_of_cookies_leave_the_jar_at_its_limit() {
+    let url = server(thousands_of_cookies).await;
+    let browser = Browser::new("hostile").unwrap();
+    browser.visit(&url, VisitOptions::default()).await.unwrap();
+    let kept = browser.cookies().len();
+    assert!((150..=180).contains(&kept), "{kept}");
 }

@@ -42,6 +42,16 @@ const VISIT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How many redirects a visit follows (browsers cap them too).
 const MAX_REDIRECTS: usize = 10;
 
+/// How many header lines a response may have. Chrome counts none and reads up to 256 KiB of
+/// head; hyper (under reqwest) reads up to about 400 KiB and, by default, 100 lines, which a
+/// response with a few hundred `Set-Cookie`s would break. With this many, the head's size is
+/// what limits a response, as in Chrome.
+const MAX_RESPONSE_HEADERS: usize = 4096;
+
+/// The most of a response head hyper reads (its `max_buf_size` default, which reqwest does not
+/// change), in KiB.
+const MAX_HEAD_KIB: usize = (8192 + 4096 * 100) / 1024;
+
 /// Errors a visit can end in.
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
@@ -78,6 +88,28 @@ pub enum BrowserError {
         url: String,
         /// What went wrong.
         message: String,
+    },
+    /// The response head was larger than a browser reads.
+    #[error(
+        "{url} sent a response head too large to read (over {MAX_HEAD_KIB} KiB, or over {MAX_RESPONSE_HEADERS} header lines): refused"
+    )]
+    HeadTooLarge {
+        /// The address tried.
+        url: String,
+    },
+    /// The server closed the connection before its response was whole.
+    #[error("{url} closed the connection before its response was whole")]
+    Incomplete {
+        /// The address tried.
+        url: String,
+    },
+    /// What came back was not an HTTP response, or its framing was broken.
+    #[error("{url} answered with something that is not valid HTTP: {why}")]
+    NotHttp {
+        /// The address tried.
+        url: String,
+        /// What was wrong, as hyper found it.
+        why: String,
     },
     /// A redirect chain went on too long.
     #[error("{url} redirected more than {MAX_REDIRECTS} times")]
@@ -271,6 +303,7 @@ impl Browser {
         let client = client
             .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
+            .http1_max_headers(MAX_RESPONSE_HEADERS)
             .build()
             .map_err(|e| BrowserError::Client(e.to_string()))?;
         Ok(Self {
@@ -569,6 +602,20 @@ fn request_error(url: &Url, err: &reqwest::Error) -> BrowserError {
         }
     } else if err.is_connect() {
         BrowserError::Connect { url }
+    } else if let Some(hyper) = std::error::Error::source(err).and_then(hyper_cause) {
+        if hyper.is_parse_too_large() {
+            BrowserError::HeadTooLarge { url }
+        } else if hyper.is_incomplete_message() {
+            BrowserError::Incomplete { url }
+        } else {
+            let mut why = hyper.to_string();
+            let mut source = std::error::Error::source(hyper);
+            while let Some(cause) = source {
+                why = format!("{why}: {cause}");
+                source = cause.source();
+            }
+            BrowserError::NotHttp { url, why }
+        }
     } else {
         let mut message = err.to_string();
         let mut source = std::error::Error::source(err);
@@ -578,6 +625,13 @@ fn request_error(url: &Url, err: &reqwest::Error) -> BrowserError {
         }
         BrowserError::Http { url, message }
     }
+}
+
+/// The hyper error behind `err`, if any (a head too large, a connection closed mid-response,
+/// broken framing).
+fn hyper_cause<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a hyper::Error> {
+    err.downcast_ref::<hyper::Error>()
+        .or_else(|| err.source().and_then(hyper_cause))
 }
 
 /// The TLS error behind `err`, if any: tokio-rustls hands it on inside (nested) io::Errors,
