@@ -99,6 +99,10 @@ struct AuditArgs {
     /// Exit with 2 when a finding at or above this severity (info, low, medium, high) is found.
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<session_lab::audit::Severity>,
+    /// Show cookie values whole in the evidence (by default each shows as its start and
+    /// length, `mBAU…(68 bytes)`, so a report can be shared without a live session in it).
+    #[arg(long)]
+    show_secrets: bool,
 }
 
 #[derive(Debug, Args)]
@@ -440,6 +444,7 @@ fn audit_mode(args: &ServerArgs, audit: &AuditArgs) -> anyhow::Result<()> {
         options.cookie.clone_from(&audit.cookie);
         options.samples = audit.samples;
         options.burst = audit.burst;
+        options.show_secrets = audit.show_secrets;
         eprintln!("Auditing {} …", options.url);
         // Progress on a terminal only, rewritten in place; a log file gets none.
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -254,3 +254,39 @@ async fn a_weak_server_fails_what_it_gets_wrong() {
     assert_eq!(json["schema"], 1);
     assert_eq!(json["findings"][0]["severity"], "high");
 }
+
+/// A report holds no live session: every cookie value the server issued shows only as its
+/// start and length in the evidence, text and JSON alike; with `show_secrets` the same audit
+/// shows them whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_hides_live_values_unless_asked() {
+    let server = embedded(|s| s.http_only = false).await;
+    let url = server.url();
+    let run = |show_secrets| {
+        let mut options = AuditOptions::new(&url);
+        options.samples = 100;
+        options.login = Some("/login?user={user}".parse().unwrap());
+        options.logout = Some("/logout".parse().unwrap());
+        options.show_secrets = show_secrets;
+        audit::run(options, |_| {})
+    };
+    let shown = |report: &AuditReport| {
+        let printed = format!(
+            "{}{}{}",
+            serde_json::to_string(report).unwrap(),
+            audit::text(report),
+            audit::markdown(report)
+        );
+        report
+            .issued
+            .iter()
+            .filter(|value| printed.contains(value.as_str()))
+            .count()
+    };
+    let report = run(false).await.unwrap();
+    assert!(!report.findings.iter().all(|f| f.evidence.is_empty()));
+    assert_eq!(shown(&report), 0, "{}", audit::text(&report));
+    assert!(audit::text(&report).contains("bytes)"));
+    let report = run(true).await.unwrap();
+    assert!(shown(&report) > 0, "{}", audit::text(&report));
+}

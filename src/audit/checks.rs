@@ -93,6 +93,12 @@ pub async fn run(
     audit
         .findings
         .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    if !options.show_secrets {
+        for finding in &mut audit.findings {
+            let evidence = std::mem::take(&mut finding.evidence);
+            finding.evidence = evidence.into_iter().map(super::redact::evidence).collect();
+        }
+    }
     Ok(AuditReport {
         schema: SCHEMA,
         target: audit.target,

@@ -7,6 +7,7 @@
 mod advice;
 mod checks;
 pub mod entropy;
+mod redact;
 mod render;
 
 use std::{fmt, str::FromStr, sync::Arc, time::Duration};
@@ -161,6 +162,9 @@ pub struct AuditOptions {
     pub alpha: f64,
     /// Makes the audit's browsers.
     pub browsers: BrowserFactory,
+    /// Whether evidence shows cookie values whole (`--show-secrets`); by default each shows as
+    /// its start and length (`mBAU…(68 bytes)`).
+    pub show_secrets: bool,
 }
 
 impl AuditOptions {
@@ -176,6 +180,7 @@ impl AuditOptions {
             burst: 64,
             alpha: entropy::DEFAULT_ALPHA,
             browsers: Arc::new(|| Browser::client(checks::USER_AGENT)),
+            show_secrets: false,
         }
     }
 }
