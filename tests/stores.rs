@@ -109,17 +109,29 @@ macro_rules! store_suite {
                 assert!(state.browser_named("A").unwrap().cookies.is_empty());
             }
 
-            /// Expired sessions leave the store.
+            /// A session idle past its timeout on the lab's clock is over: the browser drops
+            /// its cookie and the next visit starts again. The memory store deletes it at
+            /// once; a store other processes share (SQLite, Redis) keeps it until the
+            /// machine's clock says so, and the lab shows it as expired meanwhile.
             #[test]
-            fn expiry_empties_the_store() {
+            fn expiry_ends_the_session() {
                 let Some((_db, store)) = ($make) else { return };
+                let shared = !matches!(store, StoreChoice::Memory);
                 let mut config = config();
                 config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
                 let (lab, mut state) = lab_on(store, config);
                 visit(&lab, &mut state, "A");
                 assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 1));
                 common::time_passes(&lab, &mut state, time::Duration::minutes(11));
-                assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
+                if shared {
+                    std::thread::sleep(Duration::from_millis(300));
+                    lab.pump(&mut state);
+                    let now = time::OffsetDateTime::now_utc() + state.clock_ahead;
+                    let session = state.sessions.iter().next().expect("still in the store");
+                    assert!(session.expires_at() <= now, "shown as expired");
+                } else {
+                    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
+                }
                 assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
             }
 
@@ -497,4 +509,85 @@ fn redis_passwords_are_masked() {
         error.contains("alice:***@") && !error.contains("hunter2"),
         "{error}"
     );
+}
+
+/// Moving one lab's clock a day ahead does not delete another process's live sessions (an
+/// hour's idle timeout) from a shared SQLite file: the shared store sweeps by the machine's
+/// clock.
+#[test]
+fn a_moved_clock_leaves_a_shared_sqlite_store_alone() {
+    let db = TempDb::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = || {
+        let mut config = config();
+        config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 3600 };
+        config
+    };
+    runtime.block_on(async {
+        let start = |config| {
+            session_lab::server::RunningServer::start_with(
+                "127.0.0.1:0".parse().unwrap(),
+                config,
+                StoreChoice::Sqlite(db.0.clone()),
+            )
+        };
+        let moved = config();
+        let clock = moved.clock.clone();
+        let (one, other) = (start(moved).await.unwrap(), start(config()).await.unwrap());
+        let first = common::raw_get(other.addr(), "/", b"").await;
+        let cookie = format!("Cookie: {}\r\n", first.set_cookie_pair().unwrap());
+        clock.advance(time::Duration::days(1));
+        // The moved server's sweep wakes on the move; give it time to do its worst.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(one.session_count().await.unwrap(), 1, "the session stays");
+        let again = common::raw_get(other.addr(), "/", cookie.as_bytes()).await;
+        assert_eq!(again.body, "Number of views 2");
+    });
+}
+
+/// A Redis key written by a lab whose clock runs a year ahead expires by the machine's clock:
+/// its time to live is the policy's ten minutes, not a year and ten minutes.
+#[test]
+fn redis_keys_expire_by_the_machine_clock() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut config = config();
+        config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
+        config.clock.advance(time::Duration::days(365));
+        let server = session_lab::server::RunningServer::start_with(
+            "127.0.0.1:0".parse().unwrap(),
+            config,
+            StoreChoice::Redis(redis.url()),
+        )
+        .await
+        .unwrap();
+        let first = common::raw_get(server.addr(), "/", b"").await;
+        assert_eq!(first.body, "Number of views 1");
+        let keys = redis_command(redis.port(), "KEYS session-lab:session:*").await;
+        let key = keys
+            .lines()
+            .find(|l| l.starts_with("session-lab:"))
+            .unwrap();
+        let ttl = redis_command(redis.port(), &format!("PTTL {key}")).await;
+        let ttl: i64 = ttl.trim().trim_start_matches(':').parse().unwrap();
+        assert!((590_000..=600_000).contains(&ttl), "{ttl} ms");
+    });
+}
+
+/// One inline command to Redis; its raw reply.
+async fn redis_command(port: u16, command: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(format!("{command}\r\nQUIT\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    reply.trim_end().trim_end_matches("+OK").to_owned()
 }

@@ -151,6 +151,12 @@ impl std::fmt::Debug for StoreChoice {
     }
 }
 
+/// `config` with the machine's clock in place of the lab's, for a store other processes share.
+fn on_machine_clock(mut config: ServerConfig) -> ServerConfig {
+    config.clock = LabClock::default();
+    config
+}
+
 /// The store a server runs on, whichever it is.
 #[derive(Clone)]
 enum Store {
@@ -160,7 +166,11 @@ enum Store {
 }
 
 impl Store {
-    /// Opens the chosen store, publishing its changes on `feed`.
+    /// Opens the chosen store, publishing its changes on `feed`. The memory store judges
+    /// expiry by the lab's `clock`; a store other processes share (SQLite, Redis) by the
+    /// machine's, so moving the lab's clock never deletes another process's live sessions or
+    /// dates Redis keys into the future. There the lab's clock moves only the lab's own
+    /// judgement: what it shows as expired and what its browsers drop.
     async fn open(
         choice: &StoreChoice,
         feed: Arc<ChangeFeed>,
@@ -178,14 +188,14 @@ impl Store {
                     .await
                     .map_err(ServerError::Store)?,
                 feed,
-                clock.clone(),
+                LabClock::default(),
             )),
             StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_feed(
                 RedisSessions::connect(url)
                     .await
                     .map_err(ServerError::Store)?,
                 feed,
-                clock.clone(),
+                LabClock::default(),
             )),
         })
     }
@@ -198,17 +208,18 @@ impl Store {
     ) -> axum::Router {
         match self {
             Self::Memory(store) => app(store.clone(), config, inspector, locks),
-            // Stores other processes share take a lock they honour too.
+            // Stores other processes share take a lock they honour too, and date sessions by
+            // the machine's clock (as the store judges them).
             Self::Sqlite(store) => routes::app_sharing(
                 store.clone(),
-                config,
+                on_machine_clock(config),
                 inspector,
                 locks,
                 Some(Arc::new(store.inner().clone())),
             ),
             Self::Redis(store) => routes::app_sharing(
                 store.clone(),
-                config,
+                on_machine_clock(config),
                 inspector,
                 locks,
                 Some(Arc::new(store.inner().clone())),
