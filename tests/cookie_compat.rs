@@ -115,7 +115,7 @@ fn layered(config: &ServerConfig) -> (Router, Router) {
         config,
         inspector,
         None,
-        None,
+        false,
     ));
     (ours, reference(routes, config, store))
 }

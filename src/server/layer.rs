@@ -32,7 +32,7 @@ use super::{
     config::ServerConfig,
     cookie::{Opened, Outcome, SessionCookie},
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
-    locks::{SessionLocks, SharedHeld, SharedLock, shared_name},
+    locks::{LEASE_LOST, Lease, SessionLocks},
     session::{STORE_FULL, TOO_LARGE},
     store::REQUEST_CHANGES,
 };
@@ -66,19 +66,20 @@ struct LayerState<St> {
     save_uninitialized: bool,
     inspector: Inspector,
     locks: Option<SessionLocks>,
-    shared_lock: Option<Arc<dyn SharedLock>>,
+    /// Whether each request leases its session in the store (a store other processes share).
+    leases: bool,
 }
 
 impl<St: SessionStore> SessionLayer<St> {
     /// Sessions in `store`, cookies as `config` says, requests numbered and traced for
     /// `inspector`; each session's requests one at a time when `locks` is given, also across
-    /// processes when `shared_lock` is.
+    /// processes when `shared` (the store leases sessions: see [`Lease`]).
     pub fn new(
         store: St,
         config: &ServerConfig,
         inspector: Inspector,
         locks: Option<SessionLocks>,
-        shared_lock: Option<Arc<dyn SharedLock>>,
+        shared: bool,
     ) -> Self {
         Self {
             state: Arc::new(LayerState {
@@ -89,7 +90,7 @@ impl<St: SessionStore> SessionLayer<St> {
                 always_save: config.settings.always_save,
                 save_uninitialized: config.settings.save_uninitialized,
                 inspector,
-                shared_lock: shared_lock.filter(|_| locks.is_some()),
+                leases: shared && locks.is_some(),
                 locks,
             }),
         }
@@ -180,19 +181,23 @@ impl<St: SessionStore> LayerState<St> {
             (Some(locks), Some(id)) => Some(locks.hold(locks.key(&id)).await),
             _ => None,
         };
-        let shared_held = match (&self.shared_lock, id) {
-            (Some(lock), Some(id)) => match SharedHeld::acquire(lock, shared_name(&id)).await {
-                Ok(held) => Some(held),
-                Err(err) => {
-                    if let (Some(locks), Some(held)) = (&self.locks, held) {
-                        locks.release(held);
-                    }
-                    return store_unavailable_page(&err);
-                }
-            },
-            _ => None,
+        let response = if self.leases && id.is_some() {
+            Lease::scope(self.respond(inner, request, opened, number)).await
+        } else {
+            self.respond(inner, request, opened, number).await
         };
-        let response = if self.inspector.is_tracing() {
+        if let (Some(locks), Some(held)) = (&self.locks, held) {
+            locks.release(held);
+        }
+        response
+    }
+
+    /// The response to one request, recorded for the inspector when it records.
+    async fn respond<S>(&self, inner: S, request: Request, opened: Opened, number: u64) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        if self.inspector.is_tracing() {
             let mut response = self.traced(inner, request, opened, number).await;
             // The lab finds the record of its own requests by this number.
             response
@@ -202,14 +207,7 @@ impl<St: SessionStore> LayerState<St> {
         } else {
             // Nobody reads the records (`serve --quiet`, benchmarks): just serve.
             self.serve(inner, request, opened).await
-        };
-        if let Some(shared_held) = shared_held {
-            shared_held.release().await;
         }
-        if let (Some(locks), Some(held)) = (&self.locks, held) {
-            locks.release(held);
-        }
-        response
     }
 
     /// Runs the handler with the session, then saves it and sets or clears the cookie as
@@ -329,6 +327,15 @@ fn save_refused_page(err: &str) -> Response {
         )
             .into_response();
     }
+    if err.contains(LEASE_LOST) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(format!(
+                "Not saved: {shown}. Nothing was overwritten; try again."
+            )),
+        )
+            .into_response();
+    }
     if err.contains(STORE_FULL) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -409,7 +416,7 @@ mod tests {
                 &config,
                 inspector,
                 None,
-                None,
+                false,
             ));
         let response = app
             .oneshot(Request::builder().uri("/").body(Body::empty()).unwrap())
@@ -439,5 +446,17 @@ mod page_tests {
             body.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
             "{body}"
         );
+    }
+
+    /// A save refused for a lost lease answers 503 and says that nothing was overwritten.
+    #[tokio::test]
+    async fn a_lost_lease_answers_503_and_says_so() {
+        let page = save_refused_page(&format!("Session store error: {LEASE_LOST} (…)"));
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(page.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("Nothing was overwritten"), "{body}");
     }
 }

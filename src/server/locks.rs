@@ -114,81 +114,207 @@ impl SessionLocks {
     }
 }
 
-/// How long a shared lock is leased for: a process that dies holding one (`kill -9`) blocks
-/// the session for at most this long. A live holder renews it while its request runs.
+/// How long a shared lease lasts: a process that dies holding one (`kill -9`) blocks the
+/// session for at most this long. A live holder renews it while its request runs.
 pub const SHARED_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A per-session lock that other processes honour too (held in the shared store), taken after
-/// the in-process one when several servers share a store. Leased for [`SHARED_LEASE`].
+/// How long a failed renewal waits before it tries again (a busy SQLite file, a Redis timeout).
+const RENEW_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The words a save refused for a lost lease carries (the layer answers 503 with them).
+pub const LEASE_LOST: &str = "this request's hold on the session lapsed";
+
+/// A store other processes share, whose per-session leases every process honours. The lease
+/// is taken by the store's `load` itself (the session read in the same step) and given back by
+/// its `save` (refused, with [`LEASE_LOST`], when the lease is no longer this request's), so a
+/// request that saves costs the store one write more than without leases, not three.
 #[async_trait::async_trait]
-pub trait SharedLock: Send + Sync + 'static {
-    /// Waits for the lock named `name` and holds it; the token releases it.
-    async fn acquire(&self, name: &str) -> Result<String, String>;
-    /// Extends the lease of a lock this process holds; `false` if it no longer does.
-    async fn renew(&self, name: &str, token: &str) -> bool;
-    /// Releases a lock this process holds (and only if it still does).
-    async fn release(&self, name: &str, token: &str);
+pub trait SharedLease: Send + Sync + 'static {
+    /// Extends the lease `token` holds on `id`: `Ok(false)` if it no longer holds it, an error
+    /// if the store could not be asked.
+    async fn renew(&self, id: &Id, token: &str) -> Result<bool, String>;
+    /// Gives back the lease `token` holds on `id` (only if it still does).
+    async fn release(&self, id: &Id, token: &str);
 }
 
-/// A held shared lock. [`SharedHeld::release`] gives it back; if the request is dropped first
-/// (the client went away), dropping the guard gives it back in the background, so the session's
-/// next request does not wait for the lease to lapse. While it is held, a task renews its lease
-/// every third of it, so a request slower than the lease does not lose the lock (and with it,
-/// possibly, an update).
-pub(super) struct SharedHeld {
-    lock: Arc<dyn SharedLock>,
-    name: String,
+/// What one try at a session's lease found.
+pub enum Attempt<T> {
+    /// The lease is this request's, and the session was read with it.
+    Taken(T),
+    /// Another request holds it.
+    Busy,
+    /// No live session: nothing to lease.
+    Missing,
+}
+
+/// Tries `attempt` until the lease is taken or there is nothing to take, pausing between tries
+/// (1 ms, doubling to 16 ms); after one whole lease of waiting it gives up with an error.
+pub async fn take_lease<T, F>(
+    mut attempt: impl FnMut() -> F,
+) -> tower_sessions::session_store::Result<Option<T>>
+where
+    F: std::future::Future<Output = tower_sessions::session_store::Result<Attempt<T>>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match attempt().await? {
+            Attempt::Taken(found) => return Ok(Some(found)),
+            Attempt::Missing => return Ok(None),
+            Attempt::Busy if started.elapsed() > SHARED_LEASE => {
+                return Err(tower_sessions::session_store::Error::Backend(
+                    "another request held this session too long".to_owned(),
+                ));
+            }
+            Attempt::Busy => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(16));
+    }
+}
+
+tokio::task_local! {
+    /// The lease of the request being served on this task, when its session's store is shared
+    /// and the server takes per-session locks.
+    static LEASE: Arc<Lease>;
+}
+
+/// One request's lease on its session in a shared store: what token it takes leases with,
+/// which session it holds (once the store's load took it) and whether it was lost. While held,
+/// a task renews it every third of [`SHARED_LEASE`], retrying failures until the lease would
+/// have lapsed.
+pub struct Lease {
     token: String,
-    released: bool,
+    held: Mutex<Option<HeldLease>>,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct HeldLease {
+    id: Id,
+    store: Arc<dyn SharedLease>,
     renewer: tokio::task::JoinHandle<()>,
 }
 
-impl SharedHeld {
-    /// Waits for the lock named `name` in `lock` and holds it.
-    pub(super) async fn acquire(lock: &Arc<dyn SharedLock>, name: String) -> Result<Self, String> {
-        let token = lock.acquire(&name).await?;
-        let renewer = {
-            let (lock, name, token) = (lock.clone(), name.clone(), token.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(SHARED_LEASE / 3).await;
-                    if !lock.renew(&name, &token).await {
-                        tracing::warn!(%name, "a session's shared lock was lost while held");
-                        return;
-                    }
-                }
-            })
-        };
-        Ok(Self {
-            lock: lock.clone(),
-            name,
-            token,
-            released: false,
-            renewer,
-        })
+impl Lease {
+    fn new() -> Self {
+        Self {
+            token: Id::default().to_string(),
+            held: Mutex::default(),
+            lost: Arc::default(),
+        }
     }
 
-    /// Gives the lock back.
-    pub(super) async fn release(mut self) {
-        self.released = true;
-        self.renewer.abort();
-        self.lock.release(&self.name, &self.token).await;
+    /// The lease of the request on this task, if it takes one.
+    pub fn current() -> Option<Arc<Self>> {
+        LEASE.try_with(Arc::clone).ok()
+    }
+
+    /// Runs `request` with a lease of its own, and gives the lease back at the end if the
+    /// request did not (a session loaded and not saved). Dropped midway (the client left), the
+    /// lease is given back in the background.
+    pub async fn scope<F: std::future::Future>(request: F) -> F::Output {
+        let lease = Arc::new(Self::new());
+        let output = LEASE.scope(lease.clone(), request).await;
+        if let Some(held) = lease.take() {
+            held.store.release(&held.id, &lease.token).await;
+        }
+        output
+    }
+
+    /// The token the store writes beside the session while the lease is held.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The store took the lease on `id`: keep it renewed.
+    pub fn taken(&self, id: Id, store: Arc<dyn SharedLease>) {
+        let renewer = {
+            let (store, token, lost) = (store.clone(), self.token.clone(), self.lost.clone());
+            tokio::spawn(async move {
+                let mut renewed = tokio::time::Instant::now();
+                let mut wait = SHARED_LEASE / 3;
+                loop {
+                    tokio::time::sleep(wait).await;
+                    match store.renew(&id, &token).await {
+                        Ok(true) => {
+                            renewed = tokio::time::Instant::now();
+                            wait = SHARED_LEASE / 3;
+                        }
+                        Ok(false) => break,
+                        Err(err) if renewed.elapsed() + RENEW_RETRY < SHARED_LEASE => {
+                            tracing::debug!(%err, "renewing a session's lease failed; retrying");
+                            wait = RENEW_RETRY;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                tracing::warn!("a session's lease lapsed while its request ran");
+                lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            })
+        };
+        let previous = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(HeldLease { id, store, renewer });
+        if let Some(previous) = previous {
+            // A second session in one request (not done by the routes): keep the newest.
+            previous.renewer.abort();
+        }
+    }
+
+    /// Whether this lease holds `id` (and has not been told it lapsed).
+    pub fn holds(&self, id: &Id) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::Relaxed)
+            && self
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|held| held.id == *id)
+    }
+
+    /// The store gave the lease on `id` back (a fenced save, a delete): stop renewing it.
+    pub fn given_back(&self, id: &Id) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.as_ref().is_some_and(|h| h.id == *id) {
+            if let Some(held) = held.take() {
+                held.renewer.abort();
+            }
+        }
+    }
+
+    /// The store's fenced save of `id` is done: `written` when the lease was still this
+    /// request's (and is given back with the write), otherwise the save is refused with
+    /// [`LEASE_LOST`].
+    pub fn saved(&self, id: &Id, written: bool) -> tower_sessions::session_store::Result<()> {
+        self.given_back(id);
+        if written {
+            Ok(())
+        } else {
+            Err(tower_sessions::session_store::Error::Backend(format!(
+                "{LEASE_LOST} (another request took it), so this one saved nothing over it"
+            )))
+        }
+    }
+
+    fn take(&self) -> Option<HeldLease> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(held) = &held {
+            held.renewer.abort();
+        }
+        held
     }
 }
 
-impl Drop for SharedHeld {
+impl Drop for Lease {
     fn drop(&mut self) {
-        self.renewer.abort();
-        if self.released {
+        let Some(held) = self.take() else {
             return;
-        }
+        };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (lock, name, token) = (
-                self.lock.clone(),
-                std::mem::take(&mut self.name),
-                std::mem::take(&mut self.token),
-            );
-            runtime.spawn(async move { lock.release(&name, &token).await });
+            let token = std::mem::take(&mut self.token);
+            runtime.spawn(async move { held.store.release(&held.id, &token).await });
         }
     }
 }
@@ -234,65 +360,101 @@ mod tests {
         );
     }
 
-    /// A shared lock whose request was dropped before releasing it is given back anyway.
-    #[tokio::test]
-    async fn dropped_shared_locks_are_released() {
-        #[derive(Default)]
-        struct Recorder(Mutex<Vec<String>>);
-        #[async_trait::async_trait]
-        impl SharedLock for Recorder {
-            async fn acquire(&self, name: &str) -> Result<String, String> {
-                Ok(format!("token of {name}"))
-            }
-            async fn renew(&self, name: &str, token: &str) -> bool {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push(format!("{name}: {token} renewed"));
-                true
-            }
-            async fn release(&self, name: &str, token: &str) {
-                self.0.lock().unwrap().push(format!("{name}: {token}"));
+    /// A lease store that counts renewals, fails the first `failing` of them (or all, with
+    /// `usize::MAX`), and records releases.
+    #[derive(Default)]
+    struct Recorder {
+        renewals: Mutex<usize>,
+        failing: usize,
+        released: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl SharedLease for Recorder {
+        async fn renew(&self, _: &Id, _: &str) -> Result<bool, String> {
+            let mut renewals = self.renewals.lock().unwrap();
+            *renewals += 1;
+            if *renewals <= self.failing {
+                Err("database is locked".into())
+            } else {
+                Ok(true)
             }
         }
+        async fn release(&self, id: &Id, _: &str) {
+            self.released.lock().unwrap().push(id.to_string());
+        }
+    }
+
+    /// A lease the request did not give back is released when the request ends, and one
+    /// whose request was dropped midway (the client left) is released in the background.
+    #[tokio::test]
+    async fn leases_are_given_back_when_requests_end() {
         let recorder = Arc::new(Recorder::default());
-        let lock: Arc<dyn SharedLock> = recorder.clone();
-        let held = SharedHeld::acquire(&lock, "a".into()).await.unwrap();
-        held.release().await;
-        drop(SharedHeld::acquire(&lock, "b".into()).await.unwrap());
+        let store: Arc<dyn SharedLease> = recorder.clone();
+        let (one, two) = (Id(1), Id(2));
+        Lease::scope(async { Lease::current().unwrap().taken(one, store.clone()) }).await;
+        let dropped = tokio::spawn(Lease::scope(async move {
+            Lease::current().unwrap().taken(two, store);
+            std::future::pending::<()>().await;
+        }));
+        tokio::task::yield_now().await;
+        dropped.abort();
+        let _ = dropped.await;
         tokio::task::yield_now().await;
         assert_eq!(
-            *recorder.0.lock().unwrap(),
-            ["a: token of a", "b: token of b"]
+            *recorder.released.lock().unwrap(),
+            [one.to_string(), two.to_string()]
         );
     }
 
-    /// A shared lock held longer than its lease is renewed while held, and no more after.
+    /// A lease held three leases long is renewed every third of a lease, and no more after
+    /// its request ends (on a paused clock).
     #[tokio::test(start_paused = true)]
-    async fn held_shared_locks_are_renewed() {
-        #[derive(Default)]
-        struct Counter(Mutex<usize>);
-        #[async_trait::async_trait]
-        impl SharedLock for Counter {
-            async fn acquire(&self, _: &str) -> Result<String, String> {
-                Ok("t".into())
-            }
-            async fn renew(&self, _: &str, _: &str) -> bool {
-                *self.0.lock().unwrap() += 1;
-                true
-            }
-            async fn release(&self, _: &str, _: &str) {}
-        }
-        let counter = Arc::new(Counter::default());
-        let lock: Arc<dyn SharedLock> = counter.clone();
-        let held = SharedHeld::acquire(&lock, "a".into()).await.unwrap();
-        // A request three leases long (the paused clock moves on while every task waits).
-        tokio::time::sleep(SHARED_LEASE * 3).await;
-        held.release().await;
-        let renewed = *counter.0.lock().unwrap();
+    async fn held_leases_are_renewed() {
+        let recorder = Arc::new(Recorder::default());
+        let store: Arc<dyn SharedLease> = recorder.clone();
+        Lease::scope(async {
+            let lease = Lease::current().unwrap();
+            lease.taken(Id(1), store);
+            tokio::time::sleep(SHARED_LEASE * 3).await;
+            assert!(lease.holds(&Id(1)));
+        })
+        .await;
+        let renewed = *recorder.renewals.lock().unwrap();
         assert!(renewed >= 8, "renewed every third of a lease: {renewed}");
         tokio::time::sleep(SHARED_LEASE * 3).await;
-        assert_eq!(*counter.0.lock().unwrap(), renewed, "not after the release");
+        assert_eq!(*recorder.renewals.lock().unwrap(), renewed, "not after");
+    }
+
+    /// A renewal that fails (a busy file) is retried, and the lease kept; renewals that fail
+    /// until the lease would have lapsed lose it, and the lease says so.
+    #[tokio::test(start_paused = true)]
+    async fn failed_renewals_are_retried_until_the_lease_lapses() {
+        let flaky = Arc::new(Recorder {
+            failing: 3,
+            ..Recorder::default()
+        });
+        let down = Arc::new(Recorder {
+            failing: usize::MAX,
+            ..Recorder::default()
+        });
+        Lease::scope(async {
+            let lease = Lease::current().unwrap();
+            lease.taken(Id(1), flaky.clone());
+            tokio::time::sleep(SHARED_LEASE * 2).await;
+            assert!(lease.holds(&Id(1)), "three failures, then renewed");
+        })
+        .await;
+        Lease::scope(async {
+            let lease = Lease::current().unwrap();
+            lease.taken(Id(2), down.clone());
+            tokio::time::sleep(SHARED_LEASE / 2).await;
+            assert!(lease.holds(&Id(2)), "still within the lease");
+            tokio::time::sleep(SHARED_LEASE).await;
+            assert!(!lease.holds(&Id(2)), "lost once it would have lapsed");
+        })
+        .await;
+        assert!(*down.renewals.lock().unwrap() > 3, "retried");
     }
 
     /// A held lock makes the session's next request wait; releasing lets it through.

@@ -39,7 +39,7 @@ pub use cookie::{CookieVerdict, RejectReason};
 pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
 pub use inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text};
 pub use layer::{REQUEST_ID_HEADER, SessionLayer};
-pub use locks::{SessionLocks, SharedLock};
+pub use locks::SessionLocks;
 pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
 pub use redis::RedisSessions;
 pub use routes::{MAX_USER_CHARS, app};
@@ -215,14 +215,14 @@ impl Store {
                 on_machine_clock(config),
                 inspector,
                 locks,
-                Some(Arc::new(store.inner().clone())),
+                true,
             ),
             Self::Redis(store) => routes::app_sharing(
                 store.clone(),
                 on_machine_clock(config),
                 inspector,
                 locks,
-                Some(Arc::new(store.inner().clone())),
+                true,
             ),
         }
     }

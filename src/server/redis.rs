@@ -14,6 +14,7 @@ use tower_sessions::{
 };
 
 use super::{
+    locks::{Attempt, Lease, SHARED_LEASE, SharedLease, shared_name, take_lease},
     session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
     store::ListSessions,
 };
@@ -166,10 +167,16 @@ impl SessionStore for RedisSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        if let Some(lease) = Lease::current().filter(|l| l.holds(&record.id)) {
+            return self.save_leased(record, &lease).await;
+        }
         self.write(record, false).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(lease) = Lease::current() {
+            return self.load_leased(id, &lease).await;
+        }
         let fields: HashMap<String, String> =
             self.client.hgetall(key(id)).await.map_err(redis_error)?;
         let field = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
@@ -189,6 +196,10 @@ impl SessionStore for RedisSessions {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let _: i64 = self.client.del(key(id)).await.map_err(redis_error)?;
+        if let Some(lease) = Lease::current().filter(|l| l.holds(id)) {
+            lease.given_back(id);
+            self.release(id, lease.token()).await;
+        }
         Ok(())
     }
 }
@@ -259,62 +270,113 @@ impl ListSessions for RedisSessions {
 
 /// How long a session's Redis lock is leased for (a crashed holder's lock lapses then; a live
 /// one renews it).
-const LOCK_LEASE_MS: i64 = super::locks::SHARED_LEASE.as_millis() as i64;
+const LOCK_LEASE_MS: i64 = SHARED_LEASE.as_millis() as i64;
 
-/// Releases a lock only if this process still holds it.
+/// Gives a lease back only if this request still holds it.
 const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-/// Extends a lock's lease only if this process still holds it.
+/// Extends a lease only if this request still holds it.
 const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
-#[async_trait]
-impl super::locks::SharedLock for RedisSessions {
-    async fn acquire(&self, name: &str) -> Result<String, String> {
-        let key = format!("session-lab:lock:{name}");
-        let token = Id::default().to_string();
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let set: Option<String> = self
+/// Takes a live session's lease and reads the session, in one step: `{'taken', data,
+/// expires}`, `{'busy'}` (another request holds it) or `{'none'}` (no live session).
+const LOAD_LEASED: &str = "local expires = tonumber(redis.call('hget', KEYS[1], 'expires'))
+if not expires or expires <= tonumber(ARGV[3]) then return {'none'} end
+if not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
+return {'taken', redis.call('hget', KEYS[1], 'data'), tostring(expires)}";
+
+/// [`WRITE`] for a leased session, only while the lease is still this request's, giving it
+/// back in the same step. Returns 1 when written.
+const SAVE_LEASED: &str = "if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], 'data', ARGV[2], 'updated', ARGV[3], 'expires', ARGV[4])
+redis.call('hsetnx', KEYS[1], 'created', ARGV[3])
+redis.call('pexpireat', KEYS[1], ARGV[4])
+redis.call('del', KEYS[2])
+return 1";
+
+/// The key of a session's lease.
+fn lease_key(id: &Id) -> String {
+    format!("session-lab:lock:{}", shared_name(id))
+}
+
+impl RedisSessions {
+    /// Takes the session's lease and reads it in one script; waits, up to one lease, while
+    /// another request holds it.
+    async fn load_leased(&self, id: &Id, lease: &Lease) -> session_store::Result<Option<Record>> {
+        take_lease(|| async {
+            let answer: Vec<String> = self
                 .client
-                .set(
-                    &key,
-                    token.as_str(),
-                    Some(Expiration::PX(LOCK_LEASE_MS)),
-                    Some(SetOptions::NX),
-                    false,
+                .eval(
+                    LOAD_LEASED,
+                    vec![key(id), lease_key(id)],
+                    vec![
+                        lease.token().to_owned(),
+                        LOCK_LEASE_MS.to_string(),
+                        now().to_string(),
+                    ],
                 )
                 .await
-                .map_err(|e| format!("Redis: {e}"))?;
-            if set.is_some() {
-                return Ok(token);
-            }
-            if started.elapsed() > Duration::from_millis(LOCK_LEASE_MS as u64) {
-                return Err("another request held this session's lock too long".to_owned());
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(16));
-        }
+                .map_err(redis_error)?;
+            Ok(match answer.as_slice() {
+                [taken, data, expires] if taken == "taken" => {
+                    lease.taken(*id, std::sync::Arc::new(self.clone()));
+                    Attempt::Taken(Record {
+                        id: *id,
+                        data: serde_json::from_str(data)
+                            .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+                        expiry_date: from_unix_millis(expires.parse().unwrap_or(0)),
+                    })
+                }
+                [busy] if busy == "busy" => Attempt::Busy,
+                _ => Attempt::Missing,
+            })
+        })
+        .await
     }
 
-    async fn renew(&self, name: &str, token: &str) -> bool {
-        let key = format!("session-lab:lock:{name}");
-        let renewed: Result<i64, _> = self
+    /// Saves a leased session and gives the lease back in one script, only while the lease is
+    /// still this request's.
+    async fn save_leased(&self, record: &Record, lease: &Lease) -> session_store::Result<()> {
+        let written: i64 = self
+            .client
+            .eval(
+                SAVE_LEASED,
+                vec![key(&record.id), lease_key(&record.id)],
+                vec![
+                    lease.token().to_owned(),
+                    encode(record)?,
+                    now().to_string(),
+                    unix_millis(record.expiry_date).to_string(),
+                ],
+            )
+            .await
+            .map_err(redis_error)?;
+        lease.saved(&record.id, written == 1)
+    }
+}
+
+#[async_trait]
+impl SharedLease for RedisSessions {
+    async fn renew(&self, id: &Id, token: &str) -> Result<bool, String> {
+        let renewed: i64 = self
             .client
             .eval(
                 RENEW,
-                vec![key],
+                vec![lease_key(id)],
                 vec![token.to_owned(), LOCK_LEASE_MS.to_string()],
             )
-            .await;
-        matches!(renewed, Ok(1))
+            .await
+            .map_err(|e| format!("Redis: {e}"))?;
+        Ok(renewed == 1)
     }
 
-    async fn release(&self, name: &str, token: &str) {
-        let key = format!("session-lab:lock:{name}");
-        let released: Result<i64, _> = self.client.eval(RELEASE, vec![key], vec![token]).await;
+    async fn release(&self, id: &Id, token: &str) {
+        let released: Result<i64, _> = self
+            .client
+            .eval(RELEASE, vec![lease_key(id)], vec![token])
+            .await;
         if let Err(err) = released {
-            tracing::warn!(%err, "could not release a session lock; it lapses by itself");
+            tracing::warn!(%err, "could not give a session's lease back; it lapses by itself");
         }
     }
 }

@@ -34,17 +34,17 @@ pub fn app<S: SessionStore + Clone>(
     inspector: Inspector,
     locks: SessionLocks,
 ) -> Router {
-    app_sharing(store, config, inspector, locks, None)
+    app_sharing(store, config, inspector, locks, false)
 }
 
-/// [`app`], also taking `shared` — a per-session lock other processes honour — when the store
-/// is shared across processes.
+/// [`app`], for a store other processes share when `shared`: each request then leases its
+/// session in the store, so processes take turns on it too.
 pub fn app_sharing<S: SessionStore + Clone>(
     store: S,
     config: ServerConfig,
     inspector: Inspector,
     locks: SessionLocks,
-    shared: Option<std::sync::Arc<dyn super::locks::SharedLock>>,
+    shared: bool,
 ) -> Router {
     let routes = Router::new()
         .route("/", get(count_views))
