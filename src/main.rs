@@ -155,9 +155,9 @@ struct ServerArgs {
     /// updates, as with express-session (to see the race, or to measure the lock's cost).
     #[arg(long, global = true)]
     naive: bool,
-    /// The most sessions the memory store keeps: beyond it, new visitors get a clear 503 page
-    /// (those with a session are served as usual), so no flood can grow the server without
-    /// bound.
+    /// The most sessions the store keeps (a shared SQLite file or Redis: counted across every
+    /// process that shares it): beyond it, new visitors get a clear 503 page (those with a
+    /// session are served as usual), so no flood can grow the store without bound.
     #[arg(long, default_value_t = DEFAULT_MAX_SESSIONS, global = true)]
     max_sessions: usize,
     /// Milliseconds every store call waits, like a database across a network: the time between

@@ -591,3 +591,40 @@ async fn redis_command(port: u16, command: &str) -> String {
     stream.read_to_string(&mut reply).await.unwrap();
     reply.trim_end().trim_end_matches("+OK").to_owned()
 }
+
+/// `--max-sessions` binds a shared store too, counted across the processes sharing it: with a
+/// limit of 4 and 3 sessions made by another server on the same SQLite file, this server
+/// starts one more, then answers new visitors 503 while a returning one is served.
+#[test]
+fn max_sessions_binds_a_shared_sqlite_store() {
+    let db = TempDb::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let start = || {
+            let mut config = config();
+            config.settings.max_sessions = 4;
+            session_lab::server::RunningServer::start_with(
+                "127.0.0.1:0".parse().unwrap(),
+                config,
+                StoreChoice::Sqlite(db.0.clone()),
+            )
+        };
+        let (other, this) = (start().await.unwrap(), start().await.unwrap());
+        for _ in 0..3 {
+            assert_eq!(common::raw_get(other.addr(), "/", b"").await.status, 200);
+        }
+        let fourth = common::raw_get(this.addr(), "/", b"").await;
+        assert_eq!(fourth.status, 200);
+        let refused = common::raw_get(this.addr(), "/", b"").await;
+        assert_eq!(refused.status, 503);
+        assert!(
+            refused.body.contains("limit of 4 sessions"),
+            "{}",
+            refused.body
+        );
+        let cookie = format!("Cookie: {}\r\n", fourth.set_cookie_pair().unwrap());
+        let returning = common::raw_get(this.addr(), "/", cookie.as_bytes()).await;
+        assert_eq!(returning.body, "Number of views 2");
+        assert_eq!(this.session_count().await.unwrap(), 4);
+    });
+}

@@ -243,6 +243,15 @@ impl Store {
         }
     }
 
+    /// Changes the most sessions the store may hold (`--max-sessions`).
+    fn set_limit(&self, most: usize) {
+        match self {
+            Self::Memory(store) => store.inner().set_limit(most),
+            Self::Sqlite(store) => store.set_limit(most),
+            Self::Redis(store) => store.set_limit(most),
+        }
+    }
+
     fn set_latency(&self, millis: u64) {
         let latency = std::time::Duration::from_millis(millis);
         match self {
@@ -348,6 +357,7 @@ impl RunningServer {
         let feed = Arc::new(ChangeFeed::default());
         let store = Store::open(&choice, feed.clone(), &config.settings, &config.clock).await?;
         store.set_latency(config.settings.store_latency_ms);
+        store.set_limit(config.settings.max_sessions);
         let Bound {
             listener,
             fallback_from,
@@ -405,6 +415,7 @@ impl RunningServer {
         let settings = config.settings.clone();
         let store = Store::open(&choice, self.feed.clone(), &settings, &config.clock).await?;
         store.set_latency(settings.store_latency_ms);
+        store.set_limit(settings.max_sessions);
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
@@ -427,9 +438,7 @@ impl RunningServer {
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
         let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Store::Memory(memory) = &store {
-            memory.inner().set_limit(config.settings.max_sessions);
-        }
+        store.set_limit(config.settings.max_sessions);
         store.set_latency(config.settings.store_latency_ms);
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;

@@ -25,7 +25,7 @@ use tower_sessions::{
 
 use super::{
     feed::{ChangeFeed, SessionChange},
-    session::{DataText, DeleteReason, SessionId, SessionRow, unix_millis},
+    session::{DataText, DeleteReason, STORE_FULL, SessionId, SessionRow, unix_millis},
 };
 use crate::clock::LabClock;
 
@@ -35,6 +35,10 @@ const SWEEP_MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// The shortest time between two sweeps, however many sessions fall due.
 const SWEEP_MIN_GAP: Duration = Duration::from_millis(50);
+
+/// How often a shared store's sessions are counted again for its limit (between counts, this
+/// process adds what it creates and takes off what it deletes).
+const RECOUNT_EVERY_MS: i64 = 1000;
 
 /// One change to the store, recorded against the request that caused it. Ids stay ids here:
 /// they are written out once, when the request's story is told.
@@ -143,6 +147,33 @@ pub struct InspectableStore<S> {
     latency_micros: Arc<AtomicU64>,
     /// The time expiry is judged by: the lab's clock, which the user may move ahead.
     clock: LabClock,
+    /// The limit of a store other processes share (the memory store keeps its own, exactly).
+    limit: Arc<SharedLimit>,
+}
+
+/// `--max-sessions` for a store other processes share: its sessions counted now and then
+/// (every process's), plus what this process created and deleted since.
+#[derive(Debug)]
+struct SharedLimit {
+    /// The most sessions it may hold.
+    most: AtomicU64,
+    /// About how many it holds.
+    held: AtomicI64,
+    /// When it was last counted (Unix milliseconds), `i64::MIN` before the first count.
+    counted_at: AtomicI64,
+    /// Whether a count is under way (one at a time).
+    counting: std::sync::atomic::AtomicBool,
+}
+
+impl Default for SharedLimit {
+    fn default() -> Self {
+        Self {
+            most: AtomicU64::new(super::memory::DEFAULT_MAX_SESSIONS as u64),
+            held: AtomicI64::new(0),
+            counted_at: AtomicI64::new(i64::MIN),
+            counting: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl<S: fmt::Debug> fmt::Debug for InspectableStore<S> {
@@ -168,7 +199,41 @@ impl<S: ListSessions> InspectableStore<S> {
             sweep: Arc::default(),
             latency_micros: Arc::default(),
             clock,
+            limit: Arc::default(),
         }
+    }
+
+    /// Changes the most sessions a shared store may hold (the memory store's own limit is set
+    /// on it). Those above a lowered limit stay until they go.
+    pub fn set_limit(&self, most: usize) {
+        self.limit
+            .most
+            .store(u64::try_from(most).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// About how many sessions a shared store holds: counted again when the last count is
+    /// more than a second old (by one request at a time; the others use the last count).
+    async fn shared_held(&self) -> session_store::Result<u64> {
+        let limit = &self.limit;
+        let now = unix_millis(OffsetDateTime::now_utc());
+        let stale = now.saturating_sub(limit.counted_at.load(Ordering::Relaxed)) > RECOUNT_EVERY_MS;
+        if stale && !limit.counting.swap(true, Ordering::Acquire) {
+            /// Lets the next request count, even if this one is dropped while it counts.
+            struct Counting<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Counting<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, Ordering::Release);
+                }
+            }
+            let _counting = Counting(&limit.counting);
+            let counted = self.inner.count().await?;
+            limit.held.store(
+                i64::try_from(counted).unwrap_or(i64::MAX),
+                Ordering::Relaxed,
+            );
+            limit.counted_at.store(now, Ordering::Relaxed);
+        }
+        Ok(u64::try_from(limit.held.load(Ordering::Relaxed)).unwrap_or(0))
     }
 
     /// Now on the store's clock, in Unix milliseconds.
@@ -210,7 +275,12 @@ impl<S: ListSessions> InspectableStore<S> {
 
     /// Whether the store holds its limit of sessions.
     pub fn is_full(&self) -> bool {
-        self.inner.is_full()
+        if self.inner.is_shared() {
+            let held = u64::try_from(self.limit.held.load(Ordering::Relaxed)).unwrap_or(0);
+            held >= self.limit.most.load(Ordering::Relaxed)
+        } else {
+            self.inner.is_full()
+        }
     }
 
     /// The wrapped store.
@@ -345,6 +415,16 @@ impl<S: ListSessions> InspectableStore<S> {
 impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.wait_latency().await;
+        if self.inner.is_shared() {
+            let most = self.limit.most.load(Ordering::Relaxed);
+            if self.shared_held().await? >= most {
+                return Err(session_store::Error::Backend(format!(
+                    "{STORE_FULL}: it holds its limit of {most} sessions, counted across every \
+                     process that shares it (--max-sessions)"
+                )));
+            }
+            self.limit.held.fetch_add(1, Ordering::Relaxed);
+        }
         self.inner.create(record).await?;
         self.sweep.note(unix_millis(record.expiry_date));
         self.written(record, true);
@@ -376,6 +456,9 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.wait_latency().await;
         self.inner.delete(id).await?;
+        if self.inner.is_shared() {
+            self.limit.held.fetch_sub(1, Ordering::Relaxed);
+        }
         let id = SessionId::from(*id);
         trace(|| StoreChange::Deleted { id });
         self.feed.publish_with(|| SessionChange::Removed {
