@@ -531,4 +531,70 @@ mod tests {
         let again = jar.set_cookie(Outcome::Set(id, None), &opened).unwrap();
         assert_eq!(again, first);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const PROTECTIONS: [CookieProtection; 3] = [
+            CookieProtection::Plain,
+            CookieProtection::Signed,
+            CookieProtection::Private,
+        ];
+
+        proptest! {
+            /// Any bytes in `Cookie` headers open without a panic, and in a signed or private
+            /// cookie never to a session: only the server's own values name one.
+            #[test]
+            fn any_cookie_header_opens_without_panic(
+                raw in proptest::collection::vec(any::<u8>(), 0..300),
+                value in ".{0,200}",
+            ) {
+                for protection in PROTECTIONS {
+                    let jar = cookie(protection);
+                    // What hyper lets through as a header value (no CR, LF or NUL).
+                    if let Ok(raw) = HeaderValue::from_bytes(&raw) {
+                        let mut map = HeaderMap::new();
+                        map.append(header::COOKIE, raw);
+                        let _ = jar.open_request(&map);
+                    }
+                    let Ok(header) = HeaderValue::from_str(&format!("id={value}")) else {
+                        continue;
+                    };
+                    let mut map = HeaderMap::new();
+                    map.append(header::COOKIE, header);
+                    let opened = jar.open_request(&map);
+                    if protection != CookieProtection::Plain {
+                        prop_assert!(opened.id().is_none(), "{protection:?} opened {value:?}");
+                    }
+                    let _ = jar.open_sent(&value);
+                }
+            }
+
+            /// Every id the server seals opens back to itself, and a value with any one byte
+            /// changed opens to no session (signed, private).
+            #[test]
+            fn sealed_ids_round_trip_and_resist_tampering(id in any::<i128>(), at in any::<usize>(), flip in 1u8..) {
+                for protection in PROTECTIONS {
+                    let jar = cookie(protection);
+                    let pair = new_pair(&jar, Id(id));
+                    let opened = jar.open_request(&headers(&[pair.as_bytes()]));
+                    prop_assert_eq!(opened.id(), Some(Id(id)));
+                    if protection == CookieProtection::Plain {
+                        continue;
+                    }
+                    let value = pair.split_once('=').unwrap().1;
+                    let mut bytes = value.as_bytes().to_vec();
+                    let at = at % bytes.len();
+                    bytes[at] ^= flip;
+                    if let Ok(tampered) = String::from_utf8(bytes) && tampered != value {
+                        let opened = jar.open_sent(&tampered);
+                        prop_assert!(opened.id().is_none() || opened.id() == Some(Id(id)),
+                            "{protection:?}: {tampered:?} opened to another session");
+                    }
+                }
+            }
+        }
+    }
 }
