@@ -469,6 +469,7 @@ mod tests {
         }
         assert!(checked >= 2, "the database and its log exist");
         drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// A request whose lease lapsed (paused past it) while another request took the session
