@@ -108,7 +108,11 @@ type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 /// [`IDLE_READ_TIMEOUT`], and holding one of the listener's places until it closes.
 pub struct Connection {
     stream: Stream,
+    /// Fires at the idle deadline as it was when last armed; reads only move `last_read`, and
+    /// the timer is moved forward when it fires early (one timer operation a minute, not one
+    /// per read).
     idle: Pin<Box<Sleep>>,
+    last_read: Instant,
     _place: OwnedSemaphorePermit,
 }
 
@@ -117,6 +121,7 @@ impl Connection {
         Self {
             stream,
             idle: Box::pin(tokio::time::sleep(IDLE_READ_TIMEOUT)),
+            last_read: Instant::now(),
             _place: place,
         }
     }
@@ -132,17 +137,27 @@ impl AsyncRead for Connection {
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    self.idle.as_mut().reset(Instant::now() + IDLE_READ_TIMEOUT);
+                    self.last_read = Instant::now();
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
-            Poll::Pending => match self.idle.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the client sent nothing for {IDLE_READ_TIMEOUT:?}"),
-                ))),
-                Poll::Pending => Poll::Pending,
+            Poll::Pending => loop {
+                match self.idle.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        let deadline = self.last_read + IDLE_READ_TIMEOUT;
+                        if deadline > Instant::now() {
+                            // Bytes came since it was armed: wait out the rest.
+                            self.idle.as_mut().reset(deadline);
+                            continue;
+                        }
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the client sent nothing for {IDLE_READ_TIMEOUT:?}"),
+                        )));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
             },
         }
     }
@@ -448,5 +463,26 @@ mod tests {
         let mut answer = Vec::new();
         next.read_to_end(&mut answer).await.unwrap();
         assert!(answer.starts_with(b"HTTP/1.1 200"));
+    }
+
+    /// A keep-alive connection that asks again every 40 s stays open past the idle timeout:
+    /// each request moves its deadline (on a paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_in_use_is_kept() {
+        let addr = serve_ok(MAX_CONNECTIONS).await;
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        for round in 0..4 {
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf))
+                .await
+                .expect("answered")
+                .unwrap();
+            assert!(buf[..read].starts_with(b"HTTP/1.1 200"), "round {round}");
+            tokio::time::sleep(IDLE_READ_TIMEOUT * 2 / 3).await;
+        }
     }
 }
