@@ -263,15 +263,27 @@ impl Lease {
         }
     }
 
-    /// Whether this lease holds `id` (and has not been told it lapsed).
+    /// Whether this request took the lease on `id` (and has not given it back): its save
+    /// must then be fenced by the token, even when the renewals said the lease lapsed — the
+    /// store, not this process, knows whether another request took it since.
+    pub fn took(&self, id: &Id) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|held| held.id == *id)
+    }
+
+    /// Whether this lease holds `id` and has not been found lapsed.
+    #[cfg(test)]
     pub fn holds(&self, id: &Id) -> bool {
-        !self.lost.load(std::sync::atomic::Ordering::Relaxed)
-            && self
-                .held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .is_some_and(|held| held.id == *id)
+        !self.lost.load(std::sync::atomic::Ordering::Relaxed) && self.took(id)
+    }
+
+    /// As when the renewals found the lease lapsed.
+    #[cfg(test)]
+    pub fn lose(&self) {
+        self.lost.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The store gave the lease on `id` back (a fenced save, a delete): stop renewing it.

@@ -167,7 +167,7 @@ impl SessionStore for RedisSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        if let Some(lease) = Lease::current().filter(|l| l.holds(&record.id)) {
+        if let Some(lease) = Lease::current().filter(|l| l.took(&record.id)) {
             return self.save_leased(record, &lease).await;
         }
         self.write(record, false).await.map(|_| ())
@@ -196,7 +196,7 @@ impl SessionStore for RedisSessions {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let _: i64 = self.client.del(key(id)).await.map_err(redis_error)?;
-        if let Some(lease) = Lease::current().filter(|l| l.holds(id)) {
+        if let Some(lease) = Lease::current().filter(|l| l.took(id)) {
             lease.given_back(id);
             self.release(id, lease.token()).await;
         }

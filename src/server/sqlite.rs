@@ -299,7 +299,7 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        if let Some(lease) = Lease::current().filter(|l| l.holds(&record.id)) {
+        if let Some(lease) = Lease::current().filter(|l| l.took(&record.id)) {
             return self.save_leased(record, &lease).await;
         }
         let sql = format!(
@@ -509,6 +509,8 @@ mod tests {
                 store.load(&id).await.unwrap().unwrap();
                 loaded.notify_one();
                 go.notified().await;
+                // Its renewals found the lease gone, too: the save is still fenced.
+                Lease::current().unwrap().lose();
                 store.save(&record).await
             }))
         };
