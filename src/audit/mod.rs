@@ -320,8 +320,8 @@ pub struct Progress {
 /// Why an audit could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    /// The target could not be reached or answered oddly.
-    #[error("{0}")]
+    /// The target could not be reached or answered oddly (said once: the browser's words).
+    #[error(transparent)]
     Browser(#[from] BrowserError),
     /// No session cookie to audit.
     #[error(
