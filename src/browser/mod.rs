@@ -608,23 +608,28 @@ fn request_error(url: &Url, err: &reqwest::Error) -> BrowserError {
         } else if hyper.is_incomplete_message() {
             BrowserError::Incomplete { url }
         } else {
-            let mut why = hyper.to_string();
-            let mut source = std::error::Error::source(hyper);
-            while let Some(cause) = source {
-                why = format!("{why}: {cause}");
-                source = cause.source();
+            BrowserError::NotHttp {
+                url,
+                why: with_causes(hyper),
             }
-            BrowserError::NotHttp { url, why }
         }
     } else {
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            message = format!("{message}: {cause}");
-            source = cause.source();
+        BrowserError::Http {
+            url,
+            message: with_causes(err),
         }
-        BrowserError::Http { url, message }
     }
+}
+
+/// `err` and every error behind it, joined by ": ".
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
 }
 
 /// The hyper error behind `err`, if any (a head too large, a connection closed mid-response,
