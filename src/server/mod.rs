@@ -151,12 +151,6 @@ impl std::fmt::Debug for StoreChoice {
     }
 }
 
-/// `config` with the machine's clock in place of the lab's, for a store other processes share.
-fn on_machine_clock(mut config: ServerConfig) -> ServerConfig {
-    config.clock = LabClock::default();
-    config
-}
-
 /// The store a server runs on, whichever it is.
 #[derive(Clone)]
 enum Store {
@@ -177,9 +171,9 @@ impl Store {
         settings: &ServerSettings,
         clock: &LabClock,
     ) -> Result<Self, ServerError> {
-        Ok(match choice {
+        let store = match choice {
             StoreChoice::Memory => Self::Memory(InspectableStore::with_feed(
-                MemoryStore::with_limit(settings.max_sessions),
+                MemoryStore::default(),
                 feed,
                 clock.clone(),
             )),
@@ -197,7 +191,18 @@ impl Store {
                 feed,
                 LabClock::default(),
             )),
-        })
+        };
+        store.apply(settings);
+        Ok(store)
+    }
+
+    /// The clock the store judges expiry by (see [`Self::open`]); its sessions are dated by it.
+    fn clock(&self) -> LabClock {
+        match self {
+            Self::Memory(store) => store.clock().clone(),
+            Self::Sqlite(store) => store.clock().clone(),
+            Self::Redis(store) => store.clock().clone(),
+        }
     }
 
     fn router(
@@ -206,24 +211,20 @@ impl Store {
         inspector: Inspector,
         locks: SessionLocks,
     ) -> axum::Router {
+        // Sessions are dated by the clock their store judges them by.
+        let config = ServerConfig {
+            clock: self.clock(),
+            ..config
+        };
         match self {
             Self::Memory(store) => app(store.clone(), config, inspector, locks),
-            // Stores other processes share take a lock they honour too, and date sessions by
-            // the machine's clock (as the store judges them).
-            Self::Sqlite(store) => routes::app_sharing(
-                store.clone(),
-                on_machine_clock(config),
-                inspector,
-                locks,
-                true,
-            ),
-            Self::Redis(store) => routes::app_sharing(
-                store.clone(),
-                on_machine_clock(config),
-                inspector,
-                locks,
-                true,
-            ),
+            // Stores other processes share take a lease they honour too.
+            Self::Sqlite(store) => {
+                routes::app_sharing(store.clone(), config, inspector, locks, true)
+            }
+            Self::Redis(store) => {
+                routes::app_sharing(store.clone(), config, inspector, locks, true)
+            }
         }
     }
 
@@ -243,21 +244,23 @@ impl Store {
         }
     }
 
-    /// Changes the most sessions the store may hold (`--max-sessions`).
-    fn set_limit(&self, most: usize) {
+    /// Applies the settings a running store takes in place: its limit (`--max-sessions`) and
+    /// the latency every store call waits.
+    fn apply(&self, settings: &ServerSettings) {
+        let latency = std::time::Duration::from_millis(settings.store_latency_ms);
         match self {
-            Self::Memory(store) => store.inner().set_limit(most),
-            Self::Sqlite(store) => store.set_limit(most),
-            Self::Redis(store) => store.set_limit(most),
-        }
-    }
-
-    fn set_latency(&self, millis: u64) {
-        let latency = std::time::Duration::from_millis(millis);
-        match self {
-            Self::Memory(store) => store.set_latency(latency),
-            Self::Sqlite(store) => store.set_latency(latency),
-            Self::Redis(store) => store.set_latency(latency),
+            Self::Memory(store) => {
+                store.inner().set_limit(settings.max_sessions);
+                store.set_latency(latency);
+            }
+            Self::Sqlite(store) => {
+                store.set_limit(settings.max_sessions);
+                store.set_latency(latency);
+            }
+            Self::Redis(store) => {
+                store.set_limit(settings.max_sessions);
+                store.set_latency(latency);
+            }
         }
     }
 
@@ -356,8 +359,6 @@ impl RunningServer {
     ) -> Result<Self, ServerError> {
         let feed = Arc::new(ChangeFeed::default());
         let store = Store::open(&choice, feed.clone(), &config.settings, &config.clock).await?;
-        store.set_latency(config.settings.store_latency_ms);
-        store.set_limit(config.settings.max_sessions);
         let Bound {
             listener,
             fallback_from,
@@ -414,8 +415,6 @@ impl RunningServer {
         let config = self.inspector.config();
         let settings = config.settings.clone();
         let store = Store::open(&choice, self.feed.clone(), &settings, &config.clock).await?;
-        store.set_latency(settings.store_latency_ms);
-        store.set_limit(settings.max_sessions);
         *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
@@ -438,8 +437,7 @@ impl RunningServer {
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
         let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
-        store.set_limit(config.settings.max_sessions);
-        store.set_latency(config.settings.store_latency_ms);
+        store.apply(&config.settings);
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
     }

@@ -236,6 +236,11 @@ impl<S: ListSessions> InspectableStore<S> {
         Ok(u64::try_from(limit.held.load(Ordering::Relaxed)).unwrap_or(0))
     }
 
+    /// The clock the store judges expiry by.
+    pub fn clock(&self) -> &LabClock {
+        &self.clock
+    }
+
     /// Now on the store's clock, in Unix milliseconds.
     fn now_millis(&self) -> i64 {
         unix_millis(self.clock.now())
