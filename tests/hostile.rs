@@ -31,14 +31,15 @@ async fn server(respond: fn(TcpStream) -> tokio::task::JoinHandle<()>) -> String
 }
 
 /// A body that never ends: chunks of 64 KiB until the browser hangs up.
-fn endless(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+fn endless(stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
     tokio::spawn(async move {
-        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        if stream.write_all(head.as_bytes()).await.is_err() {
-            return;
-        }
-        let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
-        while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+        write_then_repeat(
+            stream,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            chunk.as_bytes(),
+        )
+        .await;
     })
 }
 

@@ -42,6 +42,16 @@ fn config() -> ServerConfig {
     ServerConfig::with_secret(Secret::from_phrase("store suite"))
 }
 
+/// A server on a free port of 127.0.0.1 with `config`, on `store` (as a process of its own
+/// would be, but in this one).
+async fn serve_on(
+    config: ServerConfig,
+    store: StoreChoice,
+) -> Result<session_lab::server::RunningServer, session_lab::server::ServerError> {
+    session_lab::server::RunningServer::start_with("127.0.0.1:0".parse().unwrap(), config, store)
+        .await
+}
+
 fn url(lab: &Lab, path: &str) -> String {
     format!(
         "{}{}",
@@ -433,13 +443,7 @@ fn redis_servers_in_separate_processes_lose_nothing() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let start = || {
-            session_lab::server::RunningServer::start_with(
-                "127.0.0.1:0".parse().unwrap(),
-                config(),
-                StoreChoice::Redis(redis.url()),
-            )
-        };
+        let start = || serve_on(config(), StoreChoice::Redis(redis.url()));
         let (one, two) = (start().await.unwrap(), start().await.unwrap());
         let first = common::raw_get(one.addr(), "/", b"").await;
         let cookie = first.set_cookie_pair().unwrap();
@@ -524,13 +528,7 @@ fn a_moved_clock_leaves_a_shared_sqlite_store_alone() {
         config
     };
     runtime.block_on(async {
-        let start = |config| {
-            session_lab::server::RunningServer::start_with(
-                "127.0.0.1:0".parse().unwrap(),
-                config,
-                StoreChoice::Sqlite(db.0.clone()),
-            )
-        };
+        let start = |config| serve_on(config, StoreChoice::Sqlite(db.0.clone()));
         let moved = config();
         let clock = moved.clock.clone();
         let (one, other) = (start(moved).await.unwrap(), start(config()).await.unwrap());
@@ -557,13 +555,9 @@ fn redis_keys_expire_by_the_machine_clock() {
         let mut config = config();
         config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
         config.clock.advance(time::Duration::days(365));
-        let server = session_lab::server::RunningServer::start_with(
-            "127.0.0.1:0".parse().unwrap(),
-            config,
-            StoreChoice::Redis(redis.url()),
-        )
-        .await
-        .unwrap();
+        let server = serve_on(config, StoreChoice::Redis(redis.url()))
+            .await
+            .unwrap();
         let first = common::raw_get(server.addr(), "/", b"").await;
         assert_eq!(first.body, "Number of views 1");
         let keys = redis_command(redis.port(), "KEYS session-lab:session:*").await;
@@ -603,11 +597,7 @@ fn max_sessions_binds_a_shared_sqlite_store() {
         let start = || {
             let mut config = config();
             config.settings.max_sessions = 4;
-            session_lab::server::RunningServer::start_with(
-                "127.0.0.1:0".parse().unwrap(),
-                config,
-                StoreChoice::Sqlite(db.0.clone()),
-            )
+            serve_on(config, StoreChoice::Sqlite(db.0.clone()))
         };
         let (other, this) = (start().await.unwrap(), start().await.unwrap());
         for _ in 0..3 {

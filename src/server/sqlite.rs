@@ -444,14 +444,19 @@ mod tests {
 
     use super::*;
 
+    /// A folder of the test's own under the system's temporary folder (not created yet).
+    fn temp_dir(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "session-lab-sqlite-{name}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    }
+
     /// A new SQLite store and its write-ahead log are readable by their owner only.
     #[tokio::test]
     async fn a_new_store_file_is_private() {
-        let dir = std::env::temp_dir().join(format!(
-            "session-lab-sqlite-mode-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let dir = temp_dir("mode");
         let path = dir.join("sessions.db");
         let store = SqliteSessions::open(path.clone()).await.unwrap();
         let mut checked = 0;
@@ -477,11 +482,7 @@ mod tests {
     /// store keeps what the newer request saved.
     #[tokio::test]
     async fn a_save_after_the_lease_was_lost_is_refused() {
-        let dir = std::env::temp_dir().join(format!(
-            "session-lab-sqlite-fence-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let dir = temp_dir("fence");
         let store = SqliteSessions::open(dir.join("sessions.db")).await.unwrap();
         let mut first = Record {
             id: Id::default(),
