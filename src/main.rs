@@ -329,6 +329,9 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
             RunningServer::start_with(args.addr(), args.config()?, args.store.clone()).await?;
         // Listen before saying where: a request right after the first line is printed too.
         let served = server.inspector().served();
+        // Ctrl-C is listened for from here to the end: a press while a line is being printed
+        // is not lost (a new `ctrl_c()` each loop turn would miss it).
+        let stop = ctrl_c_from_now().context("could not listen for Ctrl-C")?;
         if let Some(wanted) = server.fallback_from() {
             println!("{wanted} is taken; using a free port instead.");
         }
@@ -357,11 +360,9 @@ fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()> {
         );
         if quiet {
             server.inspector().set_tracing(record);
-            tokio::signal::ctrl_c()
-                .await
-                .context("could not wait for Ctrl-C")?;
+            stop.await;
         } else {
-            print_requests(served).await;
+            print_requests(served, stop).await;
         }
         println!("Stopping: finishing requests in flight…");
         tokio::time::timeout(std::time::Duration::from_secs(5), server.stop())
@@ -557,13 +558,27 @@ async fn views_of(
         .and_then(|n| n.trim().parse().ok()))
 }
 
-/// Prints a line per request until Ctrl-C.
+/// Ctrl-C, listened for from the moment this is called (not from the first poll), so a press
+/// that comes before or between awaits still ends the wait.
+fn ctrl_c_from_now() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    #[cfg(windows)]
+    let mut signal = tokio::signal::windows::ctrl_c()?;
+    Ok(async move {
+        signal.recv().await;
+    })
+}
+
+/// Prints a line per request until `stop`.
 async fn print_requests(
     mut served: tokio::sync::broadcast::Receiver<std::sync::Arc<session_lab::server::Served>>,
+    stop: impl std::future::Future<Output = ()>,
 ) {
+    let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
             record = served.recv() => match record {
                 Ok(record) => println!("{}", lab::served_line(&record)),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {

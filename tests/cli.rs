@@ -49,7 +49,9 @@ fn demo_prints_the_expected_table() {
     assert_eq!(table[0][1].len(), 22, "a whole session id: {stdout}");
 }
 
-/// `serve` prints its URL, answers real HTTP, and stops cleanly on Ctrl-C (SIGINT).
+/// `serve` prints its URL, answers real HTTP, and stops cleanly on Ctrl-C (SIGINT) — also
+/// when the press comes while it is printing a request line (here: blocked on a full stdout
+/// pipe, the moment a listener made afresh each loop turn misses the press for good).
 #[test]
 fn serve_answers_and_stops_on_ctrl_c() {
     let mut child = Command::new(BIN)
@@ -71,27 +73,52 @@ fn serve_answers_and_stops_on_ctrl_c() {
         .expect("an address")
         .to_owned();
 
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
         .unwrap();
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let response = get("/");
     assert!(response.ends_with("Number of views 1"), "{response}");
+    // 400 lines of over 256 bytes fill the 64 KiB pipe nobody reads yet: the printing loop
+    // is now stuck in a write.
+    let long = format!("/?{}", "x".repeat(400));
+    for _ in 0..400 {
+        get(&long);
+    }
 
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the press lands before the pipe drains
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        rest
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("Ctrl-C was lost: serve still runs 30 s after it");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest = reader.join().unwrap();
     assert!(exit.success(), "exit {exit:?}\n{rest}");
     assert!(rest.contains("GET /"), "the request was logged: {rest}");
     assert!(rest.contains("Stopped."), "{rest}");
