@@ -32,7 +32,7 @@ use super::{
     config::ServerConfig,
     cookie::{Opened, Outcome, SessionCookie},
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
-    locks::{LEASE_LOST, Lease, SessionLocks},
+    locks::{Held, LEASE_LOST, Lease, SessionLocks},
     session::{STORE_FULL, TOO_LARGE},
     store::REQUEST_CHANGES,
 };
@@ -177,12 +177,26 @@ impl<St: SessionStore> LayerState<St> {
         let number = self.inspector.next_request_number();
         let opened = self.cookie.open_request(request.headers());
         let id = opened.id();
-        let held = match (&self.locks, id) {
+        let mut held = match (&self.locks, id) {
             (Some(locks), Some(id)) => Some(locks.hold(locks.key(&id)).await),
             _ => None,
         };
         let response = if self.leases && id.is_some() {
-            Lease::scope(self.respond(inner, request, opened, number)).await
+            // A shared lease the session's previous request here kept for this one (two
+            // sessions sharing a lock key take turns, and do not share leases).
+            let kept = held
+                .as_mut()
+                .and_then(Held::take_kept)
+                .filter(|kept| Some(kept.id()) == id);
+            let queue = held.as_ref().map(Held::queue);
+            let responding = self.respond(inner, request, opened, number);
+            let (response, kept) = Lease::scope_in_turn(kept, queue, responding).await;
+            match (kept, held.as_mut()) {
+                (Some(kept), Some(held)) if held.queue().others_waiting() => held.hand_over(kept),
+                (Some(kept), _) => kept.release().await,
+                (None, _) => {}
+            }
+            response
         } else {
             self.respond(inner, request, opened, number).await
         };

@@ -5,10 +5,10 @@
 
 use std::{
     hash::{BuildHasher, RandomState},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, Weak},
 };
 
-use tower_sessions::session::Id;
+use tower_sessions::session::{Id, Record};
 
 /// How many independently locked parts the lock table has.
 const SHARDS: usize = 16;
@@ -16,8 +16,11 @@ const SHARDS: usize = 16;
 /// How many idle locks a shard keeps for reuse before it forgets them.
 const IDLE_PER_SHARD: usize = 256;
 
+/// A session's lock, and the shared lease a request hands to the next one waiting.
+type Slot = tokio::sync::Mutex<Option<Kept>>;
+
 /// Keys are already keyed SipHash values: the table does not hash them again.
-type Table = super::memory::FoldMap<u64, Arc<tokio::sync::Mutex<()>>>;
+type Table = super::memory::FoldMap<u64, Arc<Slot>>;
 
 /// The locks of the sessions that have a request in flight, keyed by a 64-bit hash of the
 /// session cookie's raw value (a forged value only ever contends with itself; two real
@@ -47,8 +50,53 @@ fn mix(mut x: u64) -> u64 {
 /// A held session lock; released (and forgotten, if nobody waits) by [`SessionLocks::release`].
 pub(super) struct Held {
     key: u64,
-    lock: Arc<tokio::sync::Mutex<()>>,
-    _guard: tokio::sync::OwnedMutexGuard<()>,
+    guard: tokio::sync::OwnedMutexGuard<Option<Kept>>,
+}
+
+impl Held {
+    /// The shared lease the previous holder handed over, if any.
+    pub(super) fn take_kept(&mut self) -> Option<Kept> {
+        self.guard.take()
+    }
+
+    /// Leaves `kept` for the request that takes the lock next.
+    pub(super) fn hand_over(&mut self, kept: Kept) {
+        *self.guard = Some(kept);
+    }
+
+    /// Who waits for this lock after its holder.
+    pub(super) fn queue(&self) -> Queue {
+        Queue(Arc::downgrade(tokio::sync::OwnedMutexGuard::mutex(
+            &self.guard,
+        )))
+    }
+}
+
+/// Whether requests wait for a held session lock: then the holder keeps the session's shared
+/// lease for them instead of giving it back (one write a request instead of two).
+#[derive(Clone)]
+pub struct Queue(Weak<Slot>);
+
+impl Queue {
+    /// Whether a request other than the holder waits (or is about to) for the lock.
+    pub fn others_waiting(&self) -> bool {
+        // The table and the holder's guard are two references; every waiter holds one more.
+        self.0.strong_count() > 2
+    }
+}
+
+/// A waiter for a lock; if it leaves before its turn (the client went away) while the lock is
+/// free, it gives back a lease left in it for nobody.
+struct Waiting(Option<Weak<Slot>>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take().and_then(|slot| slot.upgrade())
+            && let Ok(mut free) = slot.try_lock()
+        {
+            free.take();
+        }
+    }
 }
 
 impl SessionLocks {
@@ -90,21 +138,22 @@ impl SessionLocks {
 
     /// Waits for the session's lock and holds it.
     pub(super) async fn hold(&self, key: u64) -> Held {
-        let lock = self.shard(key).entry(key).or_default().clone();
-        let guard = lock.clone().lock_owned().await;
-        Held {
-            key,
-            lock,
-            _guard: guard,
-        }
+        let slot = self.shard(key).entry(key).or_default().clone();
+        let mut waiting = Waiting(Some(Arc::downgrade(&slot)));
+        let guard = slot.lock_owned().await;
+        waiting.0 = None;
+        Held { key, guard }
     }
 
     /// Releases a held lock. Idle locks stay for the session's next request (no allocation
     /// per request) until the shard holds too many, then the idle ones are forgotten.
-    pub(super) fn release(&self, held: Held) {
-        let Held { key, lock, _guard } = held;
-        drop(_guard);
-        drop(lock);
+    pub(super) fn release(&self, mut held: Held) {
+        if !held.queue().others_waiting() {
+            // Its waiter left since the lease was handed over: give the lease back.
+            held.take_kept();
+        }
+        let Held { key, guard } = held;
+        drop(guard);
         let mut shard = self.shard(key);
         if shard.len() > IDLE_PER_SHARD {
             // Clones are only taken under the shard's mutex, so a lock nobody else references
@@ -187,21 +236,85 @@ pub struct Lease {
     token: String,
     held: Mutex<Option<HeldLease>>,
     lost: Arc<std::sync::atomic::AtomicBool>,
+    /// The requests of the same session waiting in this process, when it has session locks.
+    queue: Option<Queue>,
 }
 
 struct HeldLease {
     id: Id,
     store: Arc<dyn SharedLease>,
     renewer: tokio::task::JoinHandle<()>,
+    remembered: Option<Remembered>,
+}
+
+/// What this process last saved under a lease it still holds: while the lease holds, nobody
+/// else can have written the session since, so the next request here needs no read.
+struct Remembered {
+    record: Record,
+    /// Until when to trust it: half a lease after the save renewed the lease (the store's
+    /// lease runs a whole one), so it is never used past the lease.
+    until: std::time::Instant,
+}
+
+/// A shared lease a request still held when it ended, to hand to the session's next request
+/// in this process (which then reads the session without taking the lease again) or give
+/// back. Lying unused (its next request left), nothing renews it: it lapses within
+/// [`SHARED_LEASE`] like a stopped process's, and is given back when dropped.
+pub struct Kept {
+    id: Id,
+    token: String,
+    store: Arc<dyn SharedLease>,
+    remembered: Option<Remembered>,
+}
+
+impl Kept {
+    /// The session it is a lease on.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// Gives the lease back.
+    pub async fn release(mut self) {
+        let token = std::mem::take(&mut self.token);
+        self.store.release(&self.id, &token).await;
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if self.token.is_empty() {
+            return; // given back by `release`
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, id, token) = (self.store.clone(), self.id, std::mem::take(&mut self.token));
+            runtime.spawn(async move { store.release(&id, &token).await });
+        }
+    }
 }
 
 impl Lease {
-    fn new() -> Self {
+    fn new(token: String, queue: Option<Queue>) -> Self {
         Self {
-            token: Id::default().to_string(),
+            token,
             held: Mutex::default(),
             lost: Arc::default(),
+            queue,
         }
+    }
+
+    /// A lease that continues `kept`, renewed from now on.
+    fn continuing(mut kept: Kept, queue: Option<Queue>) -> Self {
+        let lease = Self::new(std::mem::take(&mut kept.token), queue);
+        lease.taken(kept.id, kept.store.clone());
+        if let Some(held) = lease
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            held.remembered = kept.remembered.take();
+        }
+        lease
     }
 
     /// The lease of the request on this task, if it takes one.
@@ -212,13 +325,42 @@ impl Lease {
     /// Runs `request` with a lease of its own, and gives the lease back at the end if the
     /// request did not (a session loaded and not saved). Dropped midway (the client left), the
     /// lease is given back in the background.
+    #[cfg(test)]
     pub async fn scope<F: std::future::Future>(request: F) -> F::Output {
-        let lease = Arc::new(Self::new());
-        let output = LEASE.scope(lease.clone(), request).await;
-        if let Some(held) = lease.take() {
-            held.store.release(&held.id, &lease.token).await;
+        let (output, kept) = Self::scope_in_turn(None, None, request).await;
+        if let Some(kept) = kept {
+            kept.release().await;
         }
         output
+    }
+
+    /// Runs `request` with a lease: `kept`, handed over by the session's previous request,
+    /// or a new one. While `queue` says other requests of the session wait, a save keeps the
+    /// lease instead of giving it back; whatever lease is still held at the end is returned,
+    /// for the caller to hand over or give back.
+    pub async fn scope_in_turn<F: std::future::Future>(
+        kept: Option<Kept>,
+        queue: Option<Queue>,
+        request: F,
+    ) -> (F::Output, Option<Kept>) {
+        let lease = Arc::new(match kept {
+            Some(kept) => Self::continuing(kept, queue),
+            None => Self::new(Id::default().to_string(), queue),
+        });
+        let output = LEASE.scope(lease.clone(), request).await;
+        let kept = lease.take().map(|held| Kept {
+            id: held.id,
+            token: lease.token.clone(),
+            store: held.store,
+            remembered: held.remembered,
+        });
+        (output, kept)
+    }
+
+    /// Whether a save should keep the lease for the requests of the session waiting in this
+    /// process, rather than give it back.
+    pub fn keeps(&self) -> bool {
+        self.queue.as_ref().is_some_and(Queue::others_waiting)
     }
 
     /// The token the store writes beside the session while the lease is held.
@@ -256,7 +398,12 @@ impl Lease {
             .held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .replace(HeldLease { id, store, renewer });
+            .replace(HeldLease {
+                id,
+                store,
+                renewer,
+                remembered: None,
+            });
         if let Some(previous) = previous {
             // A second session in one request (not done by the routes): keep the newest.
             previous.renewer.abort();
@@ -296,11 +443,42 @@ impl Lease {
         }
     }
 
-    /// The store's fenced save of `id` is done: `written` when the lease was still this
-    /// request's (and is given back with the write), otherwise the save is refused with
-    /// [`LEASE_LOST`].
-    pub fn saved(&self, id: &Id, written: bool) -> tower_sessions::session_store::Result<()> {
-        self.given_back(id);
+    /// The session as this process last saved it under this lease, when the lease is
+    /// still surely held and the session has not expired since: the store need not read it.
+    pub fn remembered(&self, id: &Id) -> Option<Record> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let remembered = held.as_ref().filter(|h| h.id == *id)?.remembered.as_ref()?;
+        (std::time::Instant::now() < remembered.until
+            && remembered.record.expiry_date > time::OffsetDateTime::now_utc())
+        .then(|| remembered.record.clone())
+    }
+
+    /// The store's fenced save of `record` is done: `written` when the lease was still this
+    /// request's (and is given back with the write unless `kept`, then `record` is
+    /// remembered), otherwise the save is refused with [`LEASE_LOST`].
+    pub fn saved(
+        &self,
+        record: &Record,
+        written: bool,
+        kept: bool,
+    ) -> tower_sessions::session_store::Result<()> {
+        let id = &record.id;
+        if written && kept {
+            if let Some(held) = self
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+                .filter(|h| h.id == *id)
+            {
+                held.remembered = Some(Remembered {
+                    record: record.clone(),
+                    until: std::time::Instant::now() + SHARED_LEASE / 2,
+                });
+            }
+        } else {
+            self.given_back(id);
+        }
         if written {
             Ok(())
         } else {
@@ -467,6 +645,66 @@ mod tests {
         })
         .await;
         assert!(*down.renewals.lock().unwrap() > 3, "retried");
+    }
+
+    /// While another request of the session waits, a request's lease is handed to it whole
+    /// (the same token, nothing given back between); the last one gives it back. A waiter that
+    /// leaves before its turn gives back a lease left for it.
+    #[tokio::test]
+    async fn a_lease_is_handed_to_the_next_request_waiting() {
+        let recorder = Arc::new(Recorder::default());
+        let store: Arc<dyn SharedLease> = recorder.clone();
+        let locks = SessionLocks::default();
+        let id = Id(7);
+        let key = locks.key(&id);
+        let mut first = locks.hold(key).await;
+        let next = {
+            let locks = locks.clone();
+            tokio::spawn(async move { locks.hold(key).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(first.queue().others_waiting());
+        let (token, kept) = Lease::scope_in_turn(None, Some(first.queue()), async {
+            let lease = Lease::current().unwrap();
+            lease.taken(id, store.clone());
+            assert!(lease.keeps(), "a request waits: keep the lease for it");
+            lease.token().to_owned()
+        })
+        .await;
+        first.hand_over(kept.expect("still held"));
+        locks.release(first);
+        let mut second = next.await.unwrap();
+        let kept = second.take_kept().expect("handed over");
+        assert!(!second.queue().others_waiting());
+        let ((), kept) = Lease::scope_in_turn(Some(kept), Some(second.queue()), async {
+            let lease = Lease::current().unwrap();
+            assert_eq!(lease.token(), token, "the same lease");
+            assert!(lease.took(&id));
+            assert!(!lease.keeps(), "nobody waits");
+        })
+        .await;
+        assert!(recorder.released.lock().unwrap().is_empty(), "none yet");
+        kept.unwrap().release().await;
+        assert_eq!(*recorder.released.lock().unwrap(), [id.to_string()]);
+
+        // A lease left for a waiter that then leaves is given back.
+        let leaving = {
+            let locks = locks.clone();
+            tokio::spawn(async move { locks.hold(key).await })
+        };
+        tokio::task::yield_now().await;
+        let (_, kept) = Lease::scope_in_turn(None, Some(second.queue()), async {
+            Lease::current().unwrap().taken(id, store.clone());
+        })
+        .await;
+        second.hand_over(kept.unwrap());
+        leaving.abort();
+        let _ = leaving.await;
+        locks.release(second);
+        tokio::task::yield_now().await;
+        let fresh = locks.hold(key).await;
+        assert_eq!(recorder.released.lock().unwrap().len(), 2, "given back");
+        locks.release(fresh);
     }
 
     /// A held lock makes the session's next request wait; releasing lets it through.

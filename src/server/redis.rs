@@ -278,20 +278,23 @@ const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redi
 /// Extends a lease only if this request still holds it.
 const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
-/// Takes a live session's lease and reads the session, in one step: `{'taken', data,
-/// expires}`, `{'busy'}` (another request holds it) or `{'none'}` (no live session).
+/// Takes a live session's lease (or extends it, when handed over by the session's previous
+/// request in this process) and reads the session, in one step: `{'taken', data, expires}`,
+/// `{'busy'}` (another request holds it) or `{'none'}` (no live session).
 const LOAD_LEASED: &str = "local expires = tonumber(redis.call('hget', KEYS[1], 'expires'))
 if not expires or expires <= tonumber(ARGV[3]) then return {'none'} end
-if not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
+if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('pexpire', KEYS[2], ARGV[2])
+elseif not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
 return {'taken', redis.call('hget', KEYS[1], 'data'), tostring(expires)}";
 
 /// [`WRITE`] for a leased session, only while the lease is still this request's, giving it
-/// back in the same step. Returns 1 when written.
+/// back in the same step (or, with a lease length in ARGV[5], renewing it for the session's
+/// next request in this process). Returns 1 when written.
 const SAVE_LEASED: &str = "if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[1], 'data', ARGV[2], 'updated', ARGV[3], 'expires', ARGV[4])
 redis.call('hsetnx', KEYS[1], 'created', ARGV[3])
 redis.call('pexpireat', KEYS[1], ARGV[4])
-redis.call('del', KEYS[2])
+if ARGV[5] == '0' then redis.call('del', KEYS[2]) else redis.call('pexpire', KEYS[2], ARGV[5]) end
 return 1";
 
 /// The key of a session's lease.
@@ -303,6 +306,11 @@ impl RedisSessions {
     /// Takes the session's lease and reads it in one script; waits, up to one lease, while
     /// another request holds it.
     async fn load_leased(&self, id: &Id, lease: &Lease) -> session_store::Result<Option<Record>> {
+        // Handed over by the session's previous request in this process, which saved it: as
+        // it left it (nobody else writes while the lease holds).
+        if let Some(record) = lease.remembered(id) {
+            return Ok(Some(record));
+        }
         take_lease(|| async {
             let answer: Vec<String> = self
                 .client
@@ -334,9 +342,10 @@ impl RedisSessions {
         .await
     }
 
-    /// Saves a leased session and gives the lease back in one script, only while the lease is
-    /// still this request's.
+    /// Saves a leased session and gives the lease back (or keeps it for the session's next
+    /// request here) in one script, only while the lease is still this request's.
     async fn save_leased(&self, record: &Record, lease: &Lease) -> session_store::Result<()> {
+        let keep = lease.keeps();
         let written: i64 = self
             .client
             .eval(
@@ -347,11 +356,12 @@ impl RedisSessions {
                     encode(record)?,
                     now().to_string(),
                     unix_millis(record.expiry_date).to_string(),
+                    if keep { LOCK_LEASE_MS } else { 0 }.to_string(),
                 ],
             )
             .await
             .map_err(redis_error)?;
-        lease.saved(&record.id, written == 1)
+        lease.saved(record, written == 1, keep)
     }
 }
 

@@ -229,6 +229,31 @@ impl SqliteSessions {
     /// holds is waited for, up to one lease; a missing or expired row needs no lease.
     async fn load_leased(&self, id: &Id, lease: &Lease) -> session_store::Result<Option<Record>> {
         let key = id.to_string();
+        if lease.took(id) {
+            // Handed over by the session's previous request in this process, which saved it:
+            // as it left it (nobody else writes while the lease holds), or else a read, no
+            // write, while the lease is still ours.
+            if let Some(record) = lease.remembered(id) {
+                return Ok(Some(record));
+            }
+            let now = now();
+            let row: Option<(Vec<u8>, i64)> = sqlx::query_as(&format!(
+                "select data, expires from {TABLE}
+                 where id = ? and expires > ? and lease = ? and lease_until > ?"
+            ))
+            .bind(&key)
+            .bind(now)
+            .bind(lease.token())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql_error)?;
+            if let Some((data, expires)) = row {
+                return record(*id, &data, expires).map(Some);
+            }
+            // It lapsed (or the session ended) since: take it as any request would.
+            lease.given_back(id);
+        }
         take_lease(|| async {
             let now = now();
             let taken: Option<(Vec<u8>, i64)> = sqlx::query_as(&format!(
@@ -265,23 +290,33 @@ impl SqliteSessions {
         .await
     }
 
-    /// Saves a leased session and gives the lease back, in one statement, only while the
-    /// lease is still this request's: a request that lost it (paused past its lease while
-    /// another took the session) overwrites nothing and says so.
+    /// Saves a leased session and gives the lease back (or, when the session's next request
+    /// in this process waits, renews it for that one), in one statement, only while the lease
+    /// is still this request's: a request that lost it (paused past its lease while another
+    /// took the session) overwrites nothing and says so.
     async fn save_leased(&self, record: &Record, lease: &Lease) -> session_store::Result<()> {
+        let keep = lease.keeps();
+        let now = now();
         let saved = sqlx::query(&format!(
-            "update {TABLE} set data = ?, expires = ?, updated = ?, lease = null, lease_until = 0
+            "update {TABLE} set data = ?, expires = ?, updated = ?,
+                 lease = case when ? then lease end, lease_until = ?
              where id = ? and lease = ?"
         ))
         .bind(encode(record)?)
         .bind(unix_millis(record.expiry_date))
-        .bind(now())
+        .bind(now)
+        .bind(keep)
+        .bind(if keep {
+            now + SHARED_LEASE.as_millis() as i64
+        } else {
+            0
+        })
         .bind(record.id.to_string())
         .bind(lease.token())
         .execute(&self.writer)
         .await
         .map_err(sql_error)?;
-        lease.saved(&record.id, saved.rows_affected() == 1)
+        lease.saved(record, saved.rows_affected() == 1, keep)
     }
 }
 
@@ -536,6 +571,114 @@ mod tests {
         );
         let kept = store.load(&id).await.unwrap().unwrap();
         assert_eq!(kept.data["views"], 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A burst of one session's requests in one process costs one write a request: while the
+    /// next request waits, a save keeps the lease for it (the same token in the row), and
+    /// that request starts from what was saved without writing. A handed-over lease another
+    /// process took meanwhile (it lapsed) saves nothing over that process's write.
+    #[tokio::test]
+    async fn a_kept_lease_is_read_without_a_write() {
+        use super::super::locks::SessionLocks;
+        let dir = temp_dir("kept");
+        let store = SqliteSessions::open(dir.join("sessions.db")).await.unwrap();
+        let mut record = Record {
+            id: Id::default(),
+            data: [("views".to_owned(), serde_json::json!(1))].into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.unwrap();
+        let id = record.id;
+        let views = |n: u64| Record {
+            data: [("views".to_owned(), serde_json::json!(n))].into(),
+            ..record.clone()
+        };
+        // Rows the single writer connection has changed so far.
+        let writes = || async {
+            let (n,): (i64,) = sqlx::query_as("select total_changes()")
+                .fetch_one(&store.writer)
+                .await
+                .unwrap();
+            n
+        };
+        let lease_of = || async {
+            let row: (Option<String>,) =
+                sqlx::query_as(&format!("select lease from {TABLE} where id = ?"))
+                    .bind(id.to_string())
+                    .fetch_one(&store.pool)
+                    .await
+                    .unwrap();
+            row.0
+        };
+        let locks = SessionLocks::default();
+        let key = locks.key(&id);
+        let mut first = locks.hold(key).await;
+        let next = {
+            let locks = locks.clone();
+            tokio::spawn(async move { locks.hold(key).await })
+        };
+        tokio::task::yield_now().await;
+        let before = writes().await;
+        let ((), kept) = Lease::scope_in_turn(None, Some(first.queue()), async {
+            let loaded = store.load(&id).await.unwrap().unwrap();
+            assert_eq!(loaded.data["views"], 1);
+            store.save(&views(2)).await.unwrap();
+        })
+        .await;
+        assert_eq!(writes().await - before, 2, "take and save");
+        let token = lease_of().await.expect("kept for the next request");
+        first.hand_over(kept.unwrap());
+        locks.release(first);
+
+        let mut second = next.await.unwrap();
+        let last = {
+            let locks = locks.clone();
+            tokio::spawn(async move { locks.hold(key).await })
+        };
+        tokio::task::yield_now().await;
+        let before = writes().await;
+        let ((), kept) = Lease::scope_in_turn(second.take_kept(), Some(second.queue()), async {
+            let loaded = store.load(&id).await.unwrap().unwrap();
+            assert_eq!(loaded.data["views"], 2, "the first request's save");
+            assert_eq!(writes().await, before, "not written");
+            assert_eq!(lease_of().await.as_deref(), Some(token.as_str()));
+            store.save(&views(3)).await.unwrap();
+        })
+        .await;
+        assert_eq!(
+            writes().await - before,
+            1,
+            "one write for the second request"
+        );
+        second.hand_over(kept.unwrap());
+        locks.release(second);
+
+        // Meanwhile the lease lapsed and another process took the session and wrote it: the
+        // last request's save is refused, and overwrites nothing.
+        sqlx::query(&format!(
+            "update {TABLE} set lease = 'other', lease_until = ?, data = ? where id = ?"
+        ))
+        .bind(now() + 10_000)
+        .bind(br#"{"views":50}"#.as_slice())
+        .bind(id.to_string())
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let mut last = last.await.unwrap();
+        let (refused, kept) = Lease::scope_in_turn(last.take_kept(), Some(last.queue()), async {
+            store.load(&id).await.unwrap();
+            store.save(&views(4)).await.unwrap_err()
+        })
+        .await;
+        assert!(
+            refused
+                .to_string()
+                .contains(super::super::locks::LEASE_LOST)
+        );
+        assert!(kept.is_none(), "not ours any more");
+        locks.release(last);
+        assert_eq!(store.load(&id).await.unwrap().unwrap().data["views"], 50);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
