@@ -167,6 +167,12 @@ impl SessionLocks {
 /// session for at most this long. A live holder renews it while its request runs.
 pub const SHARED_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a request of another process that found a session's lease taken counts as
+/// waiting for it (it says so again at every try, every 16 ms at most): meanwhile the holder
+/// gives the lease back at its save instead of keeping it for its own next request, so a
+/// burst in one process cannot starve the others.
+pub const WANTED: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How long a failed renewal waits before it tries again (a busy SQLite file, a Redis timeout).
 const RENEW_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 

@@ -14,7 +14,7 @@ use tower_sessions::{
 };
 
 use super::{
-    locks::{Attempt, Lease, SHARED_LEASE, SharedLease, shared_name, take_lease},
+    locks::{Attempt, Lease, SHARED_LEASE, SharedLease, WANTED, shared_name, take_lease},
     session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
     store::ListSessions,
 };
@@ -280,26 +280,40 @@ const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.
 
 /// Takes a live session's lease (or extends it, when handed over by the session's previous
 /// request in this process) and reads the session, in one step: `{'taken', data, expires}`,
-/// `{'busy'}` (another request holds it) or `{'none'}` (no live session).
+/// `{'busy'}` (another request holds it; this one is marked as waiting for [`WANTED`]) or
+/// `{'none'}` (no live session).
 const LOAD_LEASED: &str = "local expires = tonumber(redis.call('hget', KEYS[1], 'expires'))
 if not expires or expires <= tonumber(ARGV[3]) then return {'none'} end
 if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('pexpire', KEYS[2], ARGV[2])
-elseif not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
+elseif not redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('set', KEYS[3], '1', 'PX', ARGV[4])
+  return {'busy'}
+end
 return {'taken', redis.call('hget', KEYS[1], 'data'), tostring(expires)}";
 
 /// [`WRITE`] for a leased session, only while the lease is still this request's, giving it
-/// back in the same step (or, with a lease length in ARGV[5], renewing it for the session's
-/// next request in this process). Returns 1 when written.
+/// back in the same step (or, with a lease length in ARGV[5] and no request of another process
+/// waiting, renewing it for the session's next request in this process). Returns 0 when not
+/// written, 1 when written and given back, 2 when written and kept.
 const SAVE_LEASED: &str = "if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[1], 'data', ARGV[2], 'updated', ARGV[3], 'expires', ARGV[4])
 redis.call('hsetnx', KEYS[1], 'created', ARGV[3])
 redis.call('pexpireat', KEYS[1], ARGV[4])
-if ARGV[5] == '0' then redis.call('del', KEYS[2]) else redis.call('pexpire', KEYS[2], ARGV[5]) end
+if ARGV[5] ~= '0' and redis.call('exists', KEYS[3]) == 0 then
+  redis.call('pexpire', KEYS[2], ARGV[5])
+  return 2
+end
+redis.call('del', KEYS[2])
 return 1";
 
 /// The key of a session's lease.
 fn lease_key(id: &Id) -> String {
     format!("session-lab:lock:{}", shared_name(id))
+}
+
+/// The key that says a request of another process waits for a session's lease.
+fn wanted_key(id: &Id) -> String {
+    format!("session-lab:wanted:{}", shared_name(id))
 }
 
 impl RedisSessions {
@@ -316,11 +330,12 @@ impl RedisSessions {
                 .client
                 .eval(
                     LOAD_LEASED,
-                    vec![key(id), lease_key(id)],
+                    vec![key(id), lease_key(id), wanted_key(id)],
                     vec![
                         lease.token().to_owned(),
                         LOCK_LEASE_MS.to_string(),
                         now().to_string(),
+                        WANTED.as_millis().to_string(),
                     ],
                 )
                 .await
@@ -350,7 +365,7 @@ impl RedisSessions {
             .client
             .eval(
                 SAVE_LEASED,
-                vec![key(&record.id), lease_key(&record.id)],
+                vec![key(&record.id), lease_key(&record.id), wanted_key(&record.id)],
                 vec![
                     lease.token().to_owned(),
                     encode(record)?,
@@ -361,7 +376,7 @@ impl RedisSessions {
             )
             .await
             .map_err(redis_error)?;
-        lease.saved(record, written == 1, keep)
+        lease.saved(record, written >= 1, written == 2)
     }
 }
 

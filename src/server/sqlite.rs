@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use super::{
-    locks::{Attempt, Lease, SHARED_LEASE, SharedLease, take_lease},
+    locks::{Attempt, Lease, SHARED_LEASE, SharedLease, WANTED, take_lease},
     session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
     store::ListSessions,
 };
@@ -24,11 +24,13 @@ use tower_sessions::{
 /// The table sessions live in.
 const TABLE: &str = "session_lab_sessions";
 
-/// The columns a session's lease lives in, beside it: the holder's token and until when
-/// (Unix milliseconds, machine clock). Added to a file made before leases lived there.
-const LEASE_COLUMNS: [(&str, &str); 2] = [
+/// The columns a session's lease lives in, beside it: the holder's token, until when (Unix
+/// milliseconds, machine clock), and until when a request that found it taken waits for it.
+/// Added to a file made before leases lived there.
+const LEASE_COLUMNS: [(&str, &str); 3] = [
     ("lease", "lease text"),
     ("lease_until", "lease_until integer not null default 0"),
+    ("wanted_until", "wanted_until integer not null default 0"),
 ];
 
 /// How long a write waits for another process's lock on the file before it fails.
@@ -273,15 +275,18 @@ impl SqliteSessions {
                 lease.taken(*id, std::sync::Arc::new(self.clone()));
                 return record(*id, &data, expires).map(Attempt::Taken);
             }
-            let live: Option<(i64,)> = sqlx::query_as(&format!(
-                "select lease_until from {TABLE} where id = ? and expires > ?"
+            // Taken by another: say this request waits for it (the holder then gives it back
+            // at its save), which also tells a live row from a missing one.
+            let wanting = sqlx::query(&format!(
+                "update {TABLE} set wanted_until = ? where id = ? and expires > ?"
             ))
+            .bind(now + WANTED.as_millis() as i64)
             .bind(&key)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(sql_error)?;
-            Ok(if live.is_some() {
+            Ok(if wanting.rows_affected() == 1 {
                 Attempt::Busy
             } else {
                 Attempt::Missing
@@ -291,32 +296,33 @@ impl SqliteSessions {
     }
 
     /// Saves a leased session and gives the lease back (or, when the session's next request
-    /// in this process waits, renews it for that one), in one statement, only while the lease
-    /// is still this request's: a request that lost it (paused past its lease while another
-    /// took the session) overwrites nothing and says so.
+    /// in this process waits and no other process does, renews it for that one), in one
+    /// statement, only while the lease is still this request's: a request that lost it
+    /// (paused past its lease while another took the session) overwrites nothing and says so.
     async fn save_leased(&self, record: &Record, lease: &Lease) -> session_store::Result<()> {
         let keep = lease.keeps();
         let now = now();
-        let saved = sqlx::query(&format!(
+        let saved: Option<(bool,)> = sqlx::query_as(&format!(
             "update {TABLE} set data = ?, expires = ?, updated = ?,
-                 lease = case when ? then lease end, lease_until = ?
-             where id = ? and lease = ?"
+                 lease = case when ? and wanted_until <= ? then lease end,
+                 lease_until = case when ? and wanted_until <= ? then ? else 0 end
+             where id = ? and lease = ?
+             returning lease is not null"
         ))
         .bind(encode(record)?)
         .bind(unix_millis(record.expiry_date))
         .bind(now)
         .bind(keep)
-        .bind(if keep {
-            now + SHARED_LEASE.as_millis() as i64
-        } else {
-            0
-        })
+        .bind(now)
+        .bind(keep)
+        .bind(now)
+        .bind(now + SHARED_LEASE.as_millis() as i64)
         .bind(record.id.to_string())
         .bind(lease.token())
-        .execute(&self.writer)
+        .fetch_optional(&self.writer)
         .await
         .map_err(sql_error)?;
-        lease.saved(record, saved.rows_affected() == 1, keep)
+        lease.saved(record, saved.is_some(), saved.is_some_and(|(kept,)| kept))
     }
 }
 
@@ -679,6 +685,70 @@ mod tests {
         assert!(kept.is_none(), "not ours any more");
         locks.release(last);
         assert_eq!(store.load(&id).await.unwrap().unwrap().data["views"], 50);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A lease is kept for this process's next request only while no other process waits for
+    /// it: a request elsewhere that finds it taken says so, the holder gives it back at its
+    /// save, and that request gets its turn (a burst here cannot starve it).
+    #[tokio::test]
+    async fn a_request_of_another_process_gets_its_turn() {
+        use super::super::locks::SessionLocks;
+        let dir = temp_dir("turns");
+        let here = SqliteSessions::open(dir.join("sessions.db")).await.unwrap();
+        let elsewhere = SqliteSessions::open(dir.join("sessions.db")).await.unwrap();
+        let mut record = Record {
+            id: Id::default(),
+            data: [("views".to_owned(), serde_json::json!(1))].into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        here.create(&mut record).await.unwrap();
+        let id = record.id;
+        let locks = SessionLocks::default();
+        let key = locks.key(&id);
+        let held = locks.hold(key).await;
+        let next = {
+            let locks = locks.clone();
+            tokio::spawn(async move { locks.hold(key).await })
+        };
+        tokio::task::yield_now().await;
+        let (other, kept) = Lease::scope_in_turn(None, Some(held.queue()), async {
+            here.load(&id).await.unwrap().unwrap();
+            let other = tokio::spawn(Lease::scope(async move {
+                let loaded = elsewhere.load(&id).await.unwrap().unwrap();
+                elsewhere
+                    .save(&Record {
+                        data: [("views".to_owned(), serde_json::json!(3))].into(),
+                        ..loaded.clone()
+                    })
+                    .await
+                    .unwrap();
+                loaded.data["views"].clone()
+            }));
+            // Until the other process has found the lease taken and said it waits.
+            while sqlx::query_as::<_, (i64,)>(&format!("select wanted_until from {TABLE}"))
+                .fetch_one(&here.pool)
+                .await
+                .unwrap()
+                .0
+                == 0
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            here.save(&Record {
+                data: [("views".to_owned(), serde_json::json!(2))].into(),
+                ..record.clone()
+            })
+            .await
+            .unwrap();
+            other
+        })
+        .await;
+        assert!(kept.is_none(), "given back for the other process");
+        assert_eq!(other.await.unwrap(), 2, "its turn, after this save");
+        locks.release(held);
+        drop(next);
+        assert_eq!(here.load(&id).await.unwrap().unwrap().data["views"], 3);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
