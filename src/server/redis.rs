@@ -365,7 +365,11 @@ impl RedisSessions {
             .client
             .eval(
                 SAVE_LEASED,
-                vec![key(&record.id), lease_key(&record.id), wanted_key(&record.id)],
+                vec![
+                    key(&record.id),
+                    lease_key(&record.id),
+                    wanted_key(&record.id),
+                ],
                 vec![
                     lease.token().to_owned(),
                     encode(record)?,
