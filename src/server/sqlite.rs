@@ -712,9 +712,10 @@ mod tests {
             tokio::spawn(async move { locks.hold(key).await })
         };
         tokio::task::yield_now().await;
-        let (other, kept) = Lease::scope_in_turn(None, Some(held.queue()), async {
+        let mut other = None;
+        let ((), kept) = Lease::scope_in_turn(None, Some(held.queue()), async {
             here.load(&id).await.unwrap().unwrap();
-            let other = tokio::spawn(Lease::scope(async move {
+            other = Some(tokio::spawn(Lease::scope(async move {
                 let loaded = elsewhere.load(&id).await.unwrap().unwrap();
                 elsewhere
                     .save(&Record {
@@ -724,7 +725,7 @@ mod tests {
                     .await
                     .unwrap();
                 loaded.data["views"].clone()
-            }));
+            })));
             // Until the other process has found the lease taken and said it waits.
             while sqlx::query_as::<_, (i64,)>(&format!("select wanted_until from {TABLE}"))
                 .fetch_one(&here.pool)
@@ -741,11 +742,11 @@ mod tests {
             })
             .await
             .unwrap();
-            other
         })
         .await;
         assert!(kept.is_none(), "given back for the other process");
-        assert_eq!(other.await.unwrap(), 2, "its turn, after this save");
+        let other = other.expect("started").await.unwrap();
+        assert_eq!(other, 2, "its turn, after this save");
         locks.release(held);
         drop(next);
         assert_eq!(here.load(&id).await.unwrap().unwrap().data["views"], 3);
