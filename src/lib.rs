@@ -9,6 +9,7 @@
 //! - [`lab`]: the headless core that owns the runtime, the server and the browsers; the UI, the
 //!   `demo` command and the tests drive it with commands and read its state.
 //! - [`audit`]: the session audit (`session-lab audit` and the Audit tab).
+//! - [`scenario`]: guided scenarios (a goal, hints, success judged from the lab's events).
 //! - [`transfer`]: other tools' formats (curl, `cookies.txt`, Playwright, HAR).
 //! - [`ui`]: the egui views (one panel per file), no networking.
 //! - [`files`]: the files the lab keeps, private to the user (0700 folders, 0600 files).
@@ -36,6 +37,7 @@ pub mod browser;
 pub mod clock;
 pub mod files;
 pub mod lab;
+pub mod scenario;
 pub mod server;
 pub mod transfer;
 pub mod ui;

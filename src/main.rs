@@ -63,6 +63,31 @@ enum Mode {
     /// fixation, logout, exposure, expiry, lost updates — each finding with its evidence, why
     /// it matters and the fix. Exits with 2 when a finding at or above --fail-on is present.
     Audit(AuditArgs),
+    /// Guided scenarios: list them, or check them headlessly (each one's reference solution
+    /// must solve it, doing nothing must not, and with its fix applied the solution must fail).
+    #[command(subcommand)]
+    Scenario(ScenarioMode),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenarioMode {
+    /// List the built-in scenarios: level, id, title, WSTG tests, goal.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play scenarios on fresh headless labs and check them; exits 1 when any check fails.
+    Check {
+        /// Built-in scenario ids or scenario files (.toml); none with --all.
+        scenarios: Vec<String>,
+        /// Every built-in scenario.
+        #[arg(long, conflicts_with = "scenarios")]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -291,9 +316,9 @@ fn main() -> anyhow::Result<()> {
         max_sessions: typed("max_sessions"),
         store_latency: typed("store_latency"),
     };
-    // An audit replays dead and made-up cookies on purpose: the embedded server's warnings
-    // about them would only clutter the report.
-    let default_filter = if matches!(cli.mode, Some(Mode::Audit(_))) {
+    // An audit (and a scenario's attack) replays dead and made-up cookies on purpose: the
+    // embedded server's warnings about them would only clutter the report.
+    let default_filter = if matches!(cli.mode, Some(Mode::Audit(_) | Mode::Scenario(_))) {
         "error"
     } else {
         "warn,session_lab=info"
@@ -319,6 +344,51 @@ fn main() -> anyhow::Result<()> {
         Mode::Load(load) => load_mode(&cli.server, &load),
         Mode::Audit(audit) => audit_mode(&cli.server, &audit),
         Mode::Demo { url, export } => demo(&cli.server, url, export.as_deref()),
+        Mode::Scenario(mode) => scenario_mode(mode),
+    }
+}
+
+fn scenario_mode(mode: ScenarioMode) -> anyhow::Result<()> {
+    use session_lab::scenario::{Scenario, report};
+    match mode {
+        ScenarioMode::List { json } => {
+            let all = Scenario::built_in();
+            if json {
+                println!("{}", report::list_json(&all));
+            } else {
+                print!("{}", report::list_text(&all));
+            }
+            Ok(())
+        }
+        ScenarioMode::Check {
+            scenarios,
+            all,
+            json,
+        } => {
+            let chosen = if all || scenarios.is_empty() {
+                Scenario::built_in()
+            } else {
+                scenarios
+                    .iter()
+                    .map(|s| Scenario::find(s))
+                    .collect::<Result<_, _>>()?
+            };
+            let reports = report::check_all(&chosen, |r| {
+                if !json {
+                    println!("{}", report::check_line(r));
+                }
+            });
+            if json {
+                println!("{}", report::check_json(&reports));
+            }
+            let failed = reports.iter().filter(|r| !r.passed()).count();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} scenarios failed their check",
+                reports.len()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -753,3 +753,36 @@ fn curl_continues_a_session_exported_by_demo() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// `scenario list --json` lists the built-ins with their goals; `scenario check ID` plays one
+/// and says ok; an unknown id is an error that names it.
+#[test]
+fn scenario_list_and_check() {
+    let output = Command::new(BIN)
+        .args(["scenario", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert!(list.len() >= 5, "{list:?}");
+    assert!(
+        list.iter()
+            .any(|s| s["id"] == "lost-updates" && s["has_fix"] == true)
+    );
+
+    let output = Command::new(BIN)
+        .args(["scenario", "check", "two-sessions"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.starts_with("ok"), "{stdout}");
+
+    let output = Command::new(BIN)
+        .args(["scenario", "check", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-scenario"));
+}

@@ -1260,3 +1260,164 @@ fn a_dropped_cookies_txt_is_previewed() {
     shows(&harness, "Left out — line 3: 1 tab-separated fields");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Opens the Scenarios tab and the scenario whose title contains `title`, and waits until it
+/// is set up and judged.
+fn open_scenario(harness: &mut Harness<'static, SessionLabApp>, title: &str) {
+    harness.get_by_label("Scenarios").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains(title).click();
+    step_until(harness, "the scenario is set up", |s| s.judge.is_some());
+    shows(harness, "Goal:");
+}
+
+/// The scenario's status as the lab judges it.
+fn verdict(harness: &Harness<'static, SessionLabApp>) -> session_lab::scenario::judge::Verdict {
+    harness
+        .state()
+        .state()
+        .judge
+        .as_ref()
+        .expect("a scenario is under way")
+        .verdict()
+        .clone()
+}
+
+/// The race as a scenario, by clicking: a hint, Visit and Burst on the naive slow server flip
+/// the status to Solved; Fix it starts over with the per-session lock, and the same clicks
+/// now leave it unsolved.
+#[test]
+fn scenario_lost_updates_by_clicking() {
+    use session_lab::scenario::judge::Verdict;
+    let mut harness = harness();
+    open_scenario(&mut harness, "Lost updates");
+    assert!(!server_settings(&harness).lock_per_session);
+    assert_eq!(server_settings(&harness).store_latency_ms, 20);
+    harness.get_by_label("Hint (1 of 3)").click();
+    harness.run_steps(2);
+    shows(&harness, "Hint 1: Each request loads the session");
+    assert!(matches!(verdict(&harness), Verdict::Open { met: 0, .. }));
+
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the burst solves it", |s| {
+        s.judge
+            .as_ref()
+            .is_some_and(|j| *j.verdict() == Verdict::Solved)
+    });
+    shows(&harness, "Status: Solved");
+    shows(&harness, "Fix it");
+
+    harness.get_by_label("Apply the fix and try again").click();
+    step_until(&mut harness, "the scenario starts over with the fix", |s| {
+        s.judge.is_some() && s.server.as_ref().unwrap().settings.lock_per_session
+    });
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the burst ends, all counted", |s| {
+        s.browser_named("A")
+            .unwrap()
+            .last_burst
+            .as_ref()
+            .is_some_and(|b| b.safe == Some(true))
+    });
+    assert!(matches!(verdict(&harness), Verdict::Open { .. }));
+    shows(&harness, "With the fix applied: not solved");
+}
+
+/// Hijacking as a scenario, by clicking: the victim's three visits are played when it opens;
+/// copying the victim's cookie, an hour on the clock and a visit solve it; with the fix (a
+/// ten-minute idle timeout) the same clicks give the attacker a fresh session instead.
+#[test]
+fn scenario_hijack_by_clicking() {
+    use session_lab::scenario::judge::Verdict;
+    let mut harness = harness();
+    open_scenario(&mut harness, "Hijacking a session");
+    for fixed in [false, true] {
+        harness.run_steps(2);
+        harness.get_by_label("Number of views 3"); // the victim's setup
+        harness
+            .get_by_label("Actions for cookie id of Victim")
+            .click();
+        harness.run_steps(3);
+        harness
+            .get_by_label("Copy cookie id of Victim to Attacker")
+            .click();
+        step_until(&mut harness, "the attacker holds the cookie", |s| {
+            s.browser_named("Attacker").unwrap().cookies.len() == 1
+        });
+        harness.get_by_label("Clock +1 h").click();
+        step_until(&mut harness, "an hour passed", |s| {
+            s.clock_ahead >= time::Duration::hours(1)
+        });
+        let body = click_visit(&mut harness, "Visit Attacker", "Attacker");
+        if fixed {
+            assert_eq!(body, "Number of views 1", "the stolen cookie was worthless");
+            step_until(&mut harness, "the lab settles", LabState::is_idle);
+            assert!(matches!(verdict(&harness), Verdict::Open { .. }));
+            shows(&harness, "With the fix applied: not solved");
+        } else {
+            assert_eq!(body, "Number of views 4");
+            step_until(&mut harness, "solved", |s| {
+                s.judge
+                    .as_ref()
+                    .is_some_and(|j| *j.verdict() == Verdict::Solved)
+            });
+            shows(&harness, "Status: Solved");
+            harness.get_by_label("Apply the fix and try again").click();
+            step_until(&mut harness, "it starts over with the fix", |s| {
+                s.judge.is_some()
+                    && s.clock_ahead.is_zero()
+                    && s.browser_named("Victim")
+                        .is_some_and(|v| v.last.as_ref().is_some_and(|e| e.body.ends_with('3')))
+            });
+        }
+    }
+}
+
+/// The seed as a scenario, by clicking: Visit A three times and B once; the checklist ticks
+/// and the status says Solved; a lesson without an attack offers no fix.
+#[test]
+fn scenario_two_sessions_by_clicking() {
+    use session_lab::scenario::judge::Verdict;
+    let mut harness = harness();
+    open_scenario(&mut harness, "Two browsers, two sessions");
+    shows(&harness, "Not yet: A's page says “Number of views 3”");
+    for views in 1..=3 {
+        click_and_wait(&mut harness, "Visit A", "A", views);
+    }
+    assert!(matches!(verdict(&harness), Verdict::Open { .. }));
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    step_until(&mut harness, "solved", |s| {
+        s.judge
+            .as_ref()
+            .is_some_and(|j| *j.verdict() == Verdict::Solved)
+    });
+    shows(&harness, "Status: Solved");
+    shows(&harness, "Done: A and B each have a session of their own");
+    shows(&harness, "Two browsers, two sessions (solved)");
+    assert!(
+        harness
+            .query_by_label("Apply the fix and try again")
+            .is_none()
+    );
+
+    // The progress is kept with the lab, and a window that opens it shows it again.
+    let saved = harness.state().state().snapshot(|_| None, false);
+    assert_eq!(saved.solved_scenarios, ["two-sessions"]);
+    let mut reopened = harness_keeping(
+        None,
+        Loaded {
+            lab: Some(saved),
+            ..Loaded::default()
+        },
+    );
+    reopened.get_by_label("Scenarios").click();
+    reopened.run_steps(2);
+    shows(&reopened, "Two browsers, two sessions (solved)");
+    assert!(
+        reopened
+            .query_by_label_contains("Lost updates: parallel requests of one session (solved)")
+            .is_none()
+    );
+}

@@ -41,6 +41,9 @@ pub struct SavedLab {
     /// the server to wherever it listens next time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_url: Option<String>,
+    /// The guided scenarios solved (without their fix), by id: the learner's progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub solved_scenarios: Vec<String>,
 }
 
 /// One saved browser.
@@ -99,6 +102,7 @@ impl SavedLab {
             settings: ServerSettings::default(),
             store: None,
             server_url: Some(url.to_owned()),
+            solved_scenarios: Vec::new(),
         }
     }
 
@@ -341,6 +345,7 @@ impl LabState {
             settings,
             store,
             server_url: self.server.as_ref().map(|s| s.url.clone()),
+            solved_scenarios: self.solved_scenarios.iter().cloned().collect(),
         }
     }
 }

@@ -474,6 +474,12 @@ pub struct LabState {
     pub clock_ahead: time::Duration,
     /// The audits run from the window.
     pub audit: AuditState,
+    /// The guided scenario under way, judged as events arrive.
+    pub judge: Option<crate::scenario::judge::Judge>,
+    /// Restarts of the embedded server since the start (a scenario waits for its fresh store).
+    pub server_restarts: u64,
+    /// The guided scenarios solved (without their fix), by id; kept with the lab.
+    pub solved_scenarios: std::collections::BTreeSet<String>,
 }
 
 /// How many finished audits the window keeps, for comparing.
@@ -528,8 +534,26 @@ pub struct LoadStatus {
 }
 
 impl LabState {
-    /// Applies one event. Cost: proportional to the event, never to the store.
+    /// Applies one event. Cost: proportional to the event, never to the store. A scenario's
+    /// judge sees the event before and the state after.
     pub fn apply(&mut self, event: Event) {
+        let Some(mut judge) = self.judge.take() else {
+            self.apply_event(event);
+            return;
+        };
+        judge.before(&event, self);
+        self.apply_event(event);
+        judge.after(self);
+        if *judge.verdict() == crate::scenario::judge::Verdict::Solved
+            && !judge.fixed()
+            && !self.solved_scenarios.contains(&judge.scenario().id)
+        {
+            self.solved_scenarios.insert(judge.scenario().id.clone());
+        }
+        self.judge = Some(judge);
+    }
+
+    fn apply_event(&mut self, event: Event) {
         self.applied += 1;
         match event {
             Event::BrowsersRestored => self.restores += 1,
@@ -583,6 +607,7 @@ impl LabState {
                     sessions_after,
                 });
                 self.server = Some(info);
+                self.server_restarts += 1;
             }
             Event::InstancesChanged { urls, store } => {
                 for gone in urls.len()..self.instances.len() {

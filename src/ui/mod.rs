@@ -7,6 +7,7 @@ mod header;
 mod lab_file;
 mod log_panel;
 mod plot_panel;
+mod scenario_panel;
 mod sessions_panel;
 mod settings_panel;
 mod smoke;
@@ -46,14 +47,17 @@ pub enum BottomTab {
     Plot,
     /// The session audit's scorecards.
     Audit,
+    /// Guided scenarios.
+    Scenarios,
 }
 
 impl BottomTab {
-    const ALL: [(Self, &'static str); 4] = [
+    const ALL: [(Self, &'static str); 5] = [
         (Self::Log, "Event log"),
         (Self::Timeline, "Timeline"),
         (Self::Plot, "Views plot"),
         (Self::Audit, "Audit"),
+        (Self::Scenarios, "Scenarios"),
     ];
 
     /// The tab's label, also its name in the window's saved state.
@@ -130,6 +134,13 @@ pub enum UiCommand {
     },
     /// Replace the lab with the one in this file.
     OpenLab(PathBuf),
+    /// Open a scenario: the lab reset to its start (with its fix applied, if `fixed`).
+    OpenScenario {
+        /// Which.
+        scenario: Arc<crate::scenario::Scenario>,
+        /// With the fix in the server's settings.
+        fixed: bool,
+    },
 }
 
 /// The Session Lab window.
@@ -143,6 +154,9 @@ pub struct SessionLabApp {
     sessions: sessions_panel::SessionsDraft,
     load: header::LoadDraft,
     audit: audit_panel::AuditDraft,
+    scenarios: scenario_panel::ScenarioDraft,
+    /// The scenario being opened, one command at a time.
+    opening: Option<crate::scenario::play::Script>,
     bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
@@ -176,6 +190,8 @@ impl SessionLabApp {
             sessions: sessions_panel::SessionsDraft::default(),
             load: header::LoadDraft::default(),
             audit: audit_panel::AuditDraft::default(),
+            scenarios: scenario_panel::ScenarioDraft::default(),
+            opening: None,
             bottom_tab: BottomTab::Log,
             offset,
             script: None,
@@ -191,6 +207,12 @@ impl SessionLabApp {
     /// Keeps the lab in `path` between launches (written when eframe saves, and on closing),
     /// restoring what `loaded` found there once the server runs.
     pub fn with_saved_lab(mut self, path: Option<PathBuf>, loaded: Loaded) -> Self {
+        if let Some(lab) = &loaded.lab {
+            // The learner's progress comes back with the lab.
+            self.state
+                .solved_scenarios
+                .extend(lab.solved_scenarios.iter().cloned());
+        }
         self.keeper = lab_file::LabKeeper::new(path, loaded);
         self
     }
@@ -258,10 +280,34 @@ impl SessionLabApp {
         self.bottom_tab = tab;
     }
 
+    /// Sends the next command of the scenario being opened, once the lab has done the last.
+    fn advance_opening(&mut self) {
+        use crate::scenario::play::Progress;
+        let Some(script) = &mut self.opening else {
+            return;
+        };
+        let lab = &self.lab;
+        match script.advance(&mut self.state, &mut |command| lab.send(command)) {
+            Progress::Working => {}
+            Progress::Done => self.opening = None,
+            Progress::Failed(why) => {
+                self.scenarios.error = Some(why);
+                self.opening = None;
+            }
+        }
+    }
+
     fn apply(&mut self, ctx: &egui::Context, command: UiCommand) {
         match command {
             UiCommand::Lab(command) => self.lab.send(command),
             UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+            UiCommand::OpenScenario { scenario, fixed } => {
+                self.state.judge = None;
+                self.scenarios.hints_shown = 0;
+                self.scenarios.error = None;
+                self.opening = Some(crate::scenario::play::Script::opening(scenario, fixed));
+                self.advance_opening();
+            }
             UiCommand::ResetLab => {
                 self.keeper.open(SavedLab::seed(&self.default_url));
                 self.keeper.notice =
@@ -383,6 +429,14 @@ impl SessionLabApp {
             SmokeStep::Continue => {}
             SmokeStep::Send(command) => self.lab.send(command),
             SmokeStep::Tab(tab) => self.bottom_tab = tab,
+            SmokeStep::OpenScenario(scenario) => self.apply(
+                ctx,
+                UiCommand::OpenScenario {
+                    scenario,
+                    fixed: false,
+                },
+            ),
+            SmokeStep::Hint => self.scenarios.hints_shown += 1,
             SmokeStep::Screenshot => {
                 ctx.request_screenshot(script.screenshot_callback(ctx.clone()));
             }
@@ -478,6 +532,7 @@ impl eframe::App for SessionLabApp {
         for command in self.keeper.restore(&self.state) {
             self.lab.send(command);
         }
+        self.advance_opening();
         self.sync_drafts();
         self.take_dropped_files(&ctx);
         let now = self.state.now();
@@ -639,6 +694,14 @@ impl eframe::App for SessionLabApp {
                         &self.state,
                         &mut self.audit,
                         self.offset,
+                    ));
+                }
+                BottomTab::Scenarios => {
+                    commands.extend(scenario_panel::scenario_ui(
+                        ui,
+                        &self.state,
+                        &mut self.scenarios,
+                        self.opening.is_some(),
                     ));
                 }
             }

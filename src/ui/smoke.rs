@@ -35,6 +35,8 @@ pub enum Scene {
     Instances,
     /// The audit before and after ticking Secure: the Audit tab shows what changed.
     Audit,
+    /// A guided scenario solved: the race on a slow store, with a hint and Fix it showing.
+    Scenario,
 }
 
 /// One step of a scene.
@@ -51,11 +53,22 @@ enum Step {
     Audit,
     /// Tick Secure in the server's settings.
     Secure,
+    /// Open the built-in scenario with this id.
+    OpenScenario(&'static str),
+    /// Show the scenario's next hint.
+    Hint,
+    /// A burst of parallel visits from a browser.
+    Burst(&'static str),
+    /// Wait until the scenario under way is solved.
+    Solved,
 }
 
 impl Scene {
     fn steps(self) -> Vec<Step> {
-        use Step::{AddBrowser, Audit, Hijack, Instances, Secure, Spread, Tab, Tamper, Visit};
+        use Step::{
+            AddBrowser, Audit, Burst, Hijack, Hint, Instances, OpenScenario, Secure, Solved,
+            Spread, Tab, Tamper, Visit,
+        };
         match self {
             Self::Seed => vec![
                 Visit("A", "/"),
@@ -86,6 +99,14 @@ impl Scene {
                 Tab(BottomTab::Timeline),
             ],
             Self::Audit => vec![Visit("A", "/"), Tab(BottomTab::Audit), Audit, Secure, Audit],
+            Self::Scenario => vec![
+                Tab(BottomTab::Scenarios),
+                OpenScenario("lost-updates"),
+                Hint,
+                Visit("A", "/"),
+                Burst("A"),
+                Solved,
+            ],
         }
     }
 }
@@ -116,6 +137,12 @@ enum Waiting {
     Instances(usize),
     /// This many audits have finished.
     Audits(usize),
+    /// A scenario is set up and judged.
+    Judged,
+    /// The scenario under way is solved.
+    Solved,
+    /// The browser's burst finished.
+    Burst(BrowserId),
 }
 
 /// What the app should do after a frame of the script.
@@ -126,6 +153,10 @@ pub enum SmokeStep {
     Send(Command),
     /// Show this bottom tab.
     Tab(BottomTab),
+    /// Open this scenario.
+    OpenScenario(Arc<crate::scenario::Scenario>),
+    /// Show the scenario's next hint.
+    Hint,
     /// Take the screenshot now.
     Screenshot,
     /// Close the window; the process exits with this result.
@@ -192,6 +223,14 @@ impl SmokeScript {
                     }
                     state.audit.running.is_none() && state.audit.runs.len() >= *count
                 }
+                Waiting::Judged => state.judge.is_some(),
+                Waiting::Solved => state
+                    .judge
+                    .as_ref()
+                    .is_some_and(|j| *j.verdict() == crate::scenario::judge::Verdict::Solved),
+                Waiting::Burst(browser) => state
+                    .browser(*browser)
+                    .is_some_and(|b| b.in_flight == 0 && b.last_burst.is_some()),
             };
             if !done {
                 return SmokeStep::Continue;
@@ -261,6 +300,31 @@ impl SmokeScript {
                     )
                 }
                 Step::Tab(tab) => return SmokeStep::Tab(*tab),
+                Step::OpenScenario(id) => {
+                    let Ok(scenario) = crate::scenario::Scenario::find(id) else {
+                        return SmokeStep::Finish(Err(format!("no scenario {id}")));
+                    };
+                    self.waiting = Some(Waiting::Judged);
+                    return SmokeStep::OpenScenario(Arc::new(scenario));
+                }
+                Step::Hint => return SmokeStep::Hint,
+                Step::Solved => {
+                    self.waiting = Some(Waiting::Solved);
+                    return SmokeStep::Continue;
+                }
+                Step::Burst(name) => {
+                    let Some(browser) = named(name) else {
+                        return SmokeStep::Finish(Err("a scripted browser is missing".into()));
+                    };
+                    (
+                        Command::Burst {
+                            browser: browser.id,
+                            url: server.url.clone(),
+                            count: 20,
+                        },
+                        Waiting::Burst(browser.id),
+                    )
+                }
                 Step::Audit => (
                     Command::RunAudit(AuditRequest {
                         url: server.url.clone(),

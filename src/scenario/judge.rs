@@ -1,0 +1,235 @@
+//! Judging a scenario from what the lab saw: every event the lab applies passes the judge
+//! (`LabState::apply`), which notes the shortcuts the scenario forbids and the sessions its
+//! browsers held, and after each event checks the scenario's conditions against the state.
+//! Solved is latched the moment every condition holds; a forbidden shortcut spoils the run
+//! until it is reset.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use super::{Condition, Scenario, Shortcut};
+use crate::{
+    lab::{Event, JarEdit, LabState},
+    server::{DeleteReason, SessionChange, SessionId},
+};
+
+/// Where a scenario run stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not solved yet: how many of the conditions hold now.
+    Open {
+        /// Conditions that hold.
+        met: usize,
+        /// All conditions.
+        of: usize,
+    },
+    /// Every condition held at once.
+    Solved,
+    /// A forbidden shortcut was taken: why it does not count.
+    Spoiled(&'static str),
+}
+
+/// One scenario run's judge.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    scenario: Arc<Scenario>,
+    /// The run is on the fixed server (the attack should fail).
+    fixed: bool,
+    /// Every session each browser (by name) has held since the run began.
+    held: BTreeMap<String, BTreeSet<SessionId>>,
+    /// The views last seen of each session a browser held.
+    views: BTreeMap<SessionId, u64>,
+    /// Sessions the store's expiry removed, with their last views.
+    expired: Vec<(SessionId, u64)>,
+    /// Which conditions hold now.
+    met: Vec<bool>,
+    verdict: Verdict,
+}
+
+impl Judge {
+    /// A judge for a run of `scenario` (on its fixed server, if `fixed`) that starts now, in
+    /// the lab `state` shows.
+    pub fn new(scenario: Arc<Scenario>, fixed: bool, state: &LabState) -> Self {
+        let of = scenario.solved.len();
+        let mut judge = Self {
+            scenario,
+            fixed,
+            held: BTreeMap::new(),
+            views: BTreeMap::new(),
+            expired: Vec::new(),
+            met: vec![false; of],
+            verdict: Verdict::Open { met: 0, of },
+        };
+        judge.after(state);
+        judge
+    }
+
+    /// The scenario being judged.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    /// Whether the run is on the fixed server.
+    pub fn fixed(&self) -> bool {
+        self.fixed
+    }
+
+    /// Where the run stands.
+    pub fn verdict(&self) -> &Verdict {
+        &self.verdict
+    }
+
+    /// Each condition, in words, and whether it holds now.
+    pub fn conditions(&self) -> impl Iterator<Item = (String, bool)> + '_ {
+        self.scenario
+            .solved
+            .iter()
+            .zip(&self.met)
+            .map(|(condition, met)| (condition_text(condition), *met))
+    }
+
+    /// Sees `event` before the state applies it: a forbidden shortcut, a session the store
+    /// expired (while its row, with its views, is still in the state).
+    pub fn before(&mut self, event: &Event, state: &LabState) {
+        let shortcut = match event {
+            Event::JarEdited {
+                edit: JarEdit::Copied { .. },
+                ..
+            } => Some(Shortcut::CopyCookie),
+            Event::JarEdited {
+                edit: JarEdit::Imported { .. },
+                ..
+            } => Some(Shortcut::ImportCookies),
+            Event::SettingsApplied { .. } => Some(Shortcut::ChangeSettings),
+            Event::SessionChanges { changes, .. } => {
+                for change in changes {
+                    if let SessionChange::Removed {
+                        id,
+                        reason: DeleteReason::Expired,
+                    } = change
+                        && self.views.contains_key(id)
+                    {
+                        let views = state
+                            .session_data(*id)
+                            .and_then(|data| data.views())
+                            .or_else(|| self.views.get(id).copied())
+                            .unwrap_or(0);
+                        self.expired.push((*id, views));
+                    }
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(shortcut) = shortcut
+            && self.scenario.forbidden.contains(&shortcut)
+            && self.verdict != Verdict::Solved
+        {
+            self.verdict = Verdict::Spoiled(shortcut.text());
+        }
+    }
+
+    /// Looks at the state after an event: who holds which session now, and whether every
+    /// condition holds (then the run is solved, for good).
+    pub fn after(&mut self, state: &LabState) {
+        for browser in &state.browsers {
+            if !self.scenario.browsers.contains(&browser.name) {
+                continue;
+            }
+            if let Some(id) = browser.session() {
+                self.held
+                    .entry(browser.name.clone())
+                    .or_default()
+                    .insert(id);
+                let views = state.session_data(id).and_then(|data| data.views());
+                if let Some(views) = views {
+                    self.views.insert(id, views);
+                } else {
+                    self.views.entry(id).or_insert(0);
+                }
+            }
+        }
+        for (i, condition) in self.scenario.solved.iter().enumerate() {
+            self.met[i] = self.holds(condition, state);
+        }
+        if matches!(self.verdict, Verdict::Open { .. }) {
+            let met = self.met.iter().filter(|m| **m).count();
+            self.verdict = if met == self.met.len() {
+                Verdict::Solved
+            } else {
+                Verdict::Open {
+                    met,
+                    of: self.met.len(),
+                }
+            };
+        }
+    }
+
+    fn holds(&self, condition: &Condition, state: &LabState) -> bool {
+        let session_of = |name: &str| {
+            state
+                .browser_named(name)?
+                .session()
+                .filter(|id| state.session_data(*id).is_some())
+        };
+        match condition {
+            Condition::Page { browser, says } => state
+                .browser_named(browser)
+                .and_then(|b| b.last.as_ref().filter(|_| b.last_error.is_none()))
+                .is_some_and(|page| page.body.contains(says.as_str())),
+            Condition::SameSession { browsers } => {
+                let ids: Vec<Option<SessionId>> = browsers.iter().map(|b| session_of(b)).collect();
+                ids.first()
+                    .copied()
+                    .flatten()
+                    .is_some_and(|first| ids.iter().all(|id| *id == Some(first)))
+            }
+            Condition::DifferentSessions { browsers } => {
+                let ids: Option<BTreeSet<SessionId>> =
+                    browsers.iter().map(|b| session_of(b)).collect();
+                ids.is_some_and(|ids| ids.len() == browsers.len())
+            }
+            Condition::LostUpdates { browser, at_least } => state
+                .browser_named(browser)
+                .and_then(|b| b.last_burst.as_ref())
+                .and_then(|burst| burst.lost())
+                .is_some_and(|lost| lost >= *at_least),
+            Condition::Expired {
+                browser,
+                views_at_least,
+            } => self.held.get(browser).is_some_and(|held| {
+                self.expired
+                    .iter()
+                    .any(|(id, views)| held.contains(id) && views >= views_at_least)
+            }),
+        }
+    }
+}
+
+/// A condition in words, for the scenario's checklist.
+pub fn condition_text(condition: &Condition) -> String {
+    match condition {
+        Condition::Page { browser, says } => format!("{browser}'s page says “{says}”"),
+        Condition::SameSession { browsers } => {
+            format!("{} are in one session", browsers.join(" and "))
+        }
+        Condition::DifferentSessions { browsers } => {
+            format!(
+                "{} each have a session of their own",
+                browsers.join(" and ")
+            )
+        }
+        Condition::LostUpdates { browser, at_least } => format!(
+            "{browser}'s burst loses at least {at_least} update{}",
+            if *at_least == 1 { "" } else { "s" }
+        ),
+        Condition::Expired {
+            browser,
+            views_at_least,
+        } => {
+            format!("a session of {browser}'s with at least {views_at_least} views ends by expiry")
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Guided scenarios: a goal in one sentence, who you are and what you may use, hints one at a
+//! time, a success condition the lab judges from what really happened (never self-reported),
+//! shortcuts that do not count, the server setting that fixes it, and a reference solution.
+//!
+//! A scenario is a TOML file (the format is documented in `scenarios/README.md`); the built-in
+//! ones are the files in `scenarios/`, compiled in. [`judge`] watches a lab's events and says
+//! when a scenario is solved; [`play`] plays steps on a headless lab (`session-lab scenario
+//! check`, the tests).
+
+pub mod judge;
+pub mod play;
+pub mod report;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::ServerSettings;
+
+/// The built-in scenarios, as files, in the order the list shows them.
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "two-sessions.toml",
+        include_str!("../../scenarios/two-sessions.toml"),
+    ),
+    (
+        "hijack-copied-cookie.toml",
+        include_str!("../../scenarios/hijack-copied-cookie.toml"),
+    ),
+    (
+        "tamper-plain-cookie.toml",
+        include_str!("../../scenarios/tamper-plain-cookie.toml"),
+    ),
+    (
+        "lost-updates.toml",
+        include_str!("../../scenarios/lost-updates.toml"),
+    ),
+    (
+        "idle-timeout.toml",
+        include_str!("../../scenarios/idle-timeout.toml"),
+    ),
+];
+
+/// The largest scenario file read, in bytes.
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+/// What is wrong with a scenario file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// Not TOML of the scenario format.
+    #[error("{file}: {message}")]
+    Format {
+        /// The file.
+        file: String,
+        /// What the TOML reader said.
+        message: String,
+    },
+    /// Well-formed, but it does not hold together.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
+    /// No scenario has this id.
+    #[error("no scenario is called “{0}” (session-lab scenario list shows them)")]
+    Unknown(String),
+}
+
+/// One scenario, as its file says.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short, unique, used on the command line.
+    pub id: String,
+    /// The title the list shows.
+    pub title: String,
+    /// 1 (first steps) to 3 (harder).
+    pub level: u8,
+    /// The OWASP Web Security Testing Guide tests it practises (`WSTG-SESS-03`), if any.
+    #[serde(default)]
+    pub wstg: Vec<String>,
+    /// The real-world issue it comes from.
+    pub source: String,
+    /// The goal, in one sentence.
+    pub goal: String,
+    /// Who the learner is and what they may use.
+    pub you: String,
+    /// The browsers, by name (roles such as *Attacker* and *Victim*), in order.
+    pub browsers: Vec<String>,
+    /// Server settings that differ from the lab's defaults (the names of
+    /// [`ServerSettings`]' fields).
+    #[serde(default)]
+    pub settings: toml::Table,
+    /// Steps played when the scenario opens (the victim's visits before the learner arrives).
+    #[serde(default)]
+    pub setup: Vec<Step>,
+    /// Hints, from a nudge to nearly the answer.
+    pub hints: Vec<String>,
+    /// What must all be true for the scenario to be solved.
+    pub solved: Vec<Condition>,
+    /// What the learner may not do on the way (it says so instead of solving).
+    #[serde(default)]
+    pub forbidden: Vec<Shortcut>,
+    /// The server setting that prevents it, when it is an attack.
+    pub fix: Option<Fix>,
+    /// A reference solution, played by `scenario check`.
+    pub solution: Vec<Step>,
+}
+
+/// The server change that prevents the attack.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fix {
+    /// What it is and why it works, in a sentence or two.
+    pub explain: String,
+    /// The settings that make it (names of [`ServerSettings`]' fields).
+    pub settings: toml::Table,
+    /// The same in express-session's and tower-sessions' words.
+    pub in_express: String,
+    /// The same in tower-sessions' words.
+    pub in_tower_sessions: String,
+}
+
+/// A fact about the lab that a scenario's success needs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The page a browser loaded last says this.
+    Page {
+        /// Which browser.
+        browser: String,
+        /// Words the page contains.
+        says: String,
+    },
+    /// These browsers hold a cookie of one and the same live session.
+    SameSession {
+        /// The browsers.
+        browsers: Vec<String>,
+    },
+    /// These browsers each hold a session, no two the same.
+    DifferentSessions {
+        /// The browsers.
+        browsers: Vec<String>,
+    },
+    /// A browser's latest burst of parallel visits lost at least this many updates.
+    LostUpdates {
+        /// Which browser.
+        browser: String,
+        /// How many lost updates are needed.
+        at_least: u64,
+    },
+    /// A session the browser held, with at least this many views, was removed by the store's
+    /// expiry sweep (not a logout).
+    Expired {
+        /// Which browser held it.
+        browser: String,
+        /// The fewest views it had.
+        views_at_least: u64,
+    },
+}
+
+/// Something a scenario forbids, because it would make the goal trivial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shortcut {
+    /// Copying a cookie from one browser's jar to another's.
+    CopyCookie,
+    /// Bringing cookies in from a file.
+    ImportCookies,
+    /// Changing the server's settings.
+    ChangeSettings,
+}
+
+impl Shortcut {
+    /// Why it does not count, in words.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::CopyCookie => "copying a cookie from another browser is not allowed here",
+            Self::ImportCookies => "importing cookies from a file is not allowed here",
+            Self::ChangeSettings => "changing the server's settings is not allowed here",
+        }
+    }
+}
+
+/// One step of a solution or a setup: what a learner would click.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Visit a path of the embedded server (or a whole URL) from a browser.
+    Visit {
+        /// Which browser.
+        browser: String,
+        /// `/`, `/login?user=alice`, or `http://app.lab.test/`.
+        url: String,
+    },
+    /// Send many visits at once from one browser.
+    Burst {
+        /// Which browser.
+        browser: String,
+        /// The address.
+        url: String,
+        /// How many at once.
+        count: usize,
+    },
+    /// Copy the session cookie from one browser's jar to another's.
+    CopyCookie {
+        /// Whose cookie.
+        from: String,
+        /// Into whose jar.
+        to: String,
+    },
+    /// Change the value of a browser's session cookie. `{session:NAME}` in the value stands
+    /// for the id of the session browser NAME holds, as the store lists it.
+    EditCookie {
+        /// Whose cookie.
+        browser: String,
+        /// Its new value.
+        value: String,
+    },
+    /// Empty a browser's jar.
+    ClearCookies {
+        /// Whose.
+        browser: String,
+    },
+    /// Move the lab's clock ahead, in minutes.
+    MoveClock {
+        /// How many minutes.
+        minutes: i64,
+    },
+}
+
+impl Step {
+    /// The browsers the step names.
+    fn browsers(&self) -> Vec<&str> {
+        match self {
+            Self::Visit { browser, .. }
+            | Self::Burst { browser, .. }
+            | Self::ClearCookies { browser } => vec![browser],
+            Self::EditCookie { browser, value } => {
+                let mut named = vec![browser.as_str()];
+                named.extend(placeholders(value));
+                named
+            }
+            Self::CopyCookie { from, to } => vec![from, to],
+            Self::MoveClock { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Condition {
+    /// The browsers the condition names.
+    fn browsers(&self) -> Vec<&str> {
+        match self {
+            Self::Page { browser, .. }
+            | Self::LostUpdates { browser, .. }
+            | Self::Expired { browser, .. } => vec![browser],
+            Self::SameSession { browsers } | Self::DifferentSessions { browsers } => {
+                browsers.iter().map(String::as_str).collect()
+            }
+        }
+    }
+}
+
+/// The browser names `{session:NAME}` placeholders in `value` refer to.
+pub(crate) fn placeholders(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split("{session:")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
+impl Scenario {
+    /// Reads a scenario from the text of its file (`file` names it in errors).
+    pub fn read(file: &str, text: &str) -> Result<Self, ScenarioError> {
+        let scenario: Self = toml::from_str(text).map_err(|e| ScenarioError::Format {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        scenario.check(file)?;
+        Ok(scenario)
+    }
+
+    /// Reads a scenario file from disk (a regular file of at most [`MAX_FILE_BYTES`]).
+    pub fn open(path: &std::path::Path) -> Result<Self, ScenarioError> {
+        let file = path.display().to_string();
+        let bytes = crate::files::read_regular_file(path, MAX_FILE_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|_| ScenarioError::Format {
+            file: file.clone(),
+            message: "not UTF-8 text".to_owned(),
+        })?;
+        Self::read(&file, &text)
+    }
+
+    /// Every built-in scenario.
+    pub fn built_in() -> Vec<Self> {
+        BUILT_IN
+            .iter()
+            .map(|(file, text)| {
+                Self::read(file, text).unwrap_or_else(|e| panic!("built-in scenario: {e}"))
+            })
+            .collect()
+    }
+
+    /// The built-in scenario with this id, or the file at this path.
+    pub fn find(id_or_file: &str) -> Result<Self, ScenarioError> {
+        if let Some(found) = Self::built_in().into_iter().find(|s| s.id == id_or_file) {
+            return Ok(found);
+        }
+        let path = std::path::Path::new(id_or_file);
+        if path.extension().is_some_and(|e| e == "toml") || path.exists() {
+            return Self::open(path);
+        }
+        Err(ScenarioError::Unknown(id_or_file.to_owned()))
+    }
+
+    /// The server settings the scenario starts with.
+    pub fn start_settings(&self) -> ServerSettings {
+        with_changes(&ServerSettings::default(), &self.settings)
+            .expect("checked when the scenario was read")
+    }
+
+    /// The settings with the fix applied, if there is one.
+    pub fn fixed_settings(&self) -> Option<ServerSettings> {
+        let fix = self.fix.as_ref()?;
+        Some(with_changes(&self.start_settings(), &fix.settings).expect("checked when read"))
+    }
+
+    /// That the file holds together: browsers named where they are used, at least one
+    /// condition and one step, settings that exist.
+    fn check(&self, file: &str) -> Result<(), ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            file: file.to_owned(),
+            message,
+        };
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(invalid(format!(
+                "the id “{}” must be letters, digits and dashes",
+                self.id
+            )));
+        }
+        if self.browsers.is_empty() || self.browsers.len() > 4 {
+            return Err(invalid("a scenario has one to four browsers".to_owned()));
+        }
+        let names: BTreeSet<&str> = self.browsers.iter().map(String::as_str).collect();
+        if names.len() != self.browsers.len() {
+            return Err(invalid("two browsers have the same name".to_owned()));
+        }
+        if self.solved.is_empty() {
+            return Err(invalid("“solved” needs at least one condition".to_owned()));
+        }
+        if self.solution.is_empty() {
+            return Err(invalid("“solution” needs at least one step".to_owned()));
+        }
+        if self.hints.is_empty() {
+            return Err(invalid("give at least one hint".to_owned()));
+        }
+        let named = self
+            .setup
+            .iter()
+            .chain(&self.solution)
+            .flat_map(Step::browsers)
+            .chain(self.solved.iter().flat_map(Condition::browsers));
+        for name in named {
+            if !names.contains(name) {
+                return Err(invalid(format!(
+                    "“{name}” is not one of the scenario's browsers ({})",
+                    self.browsers.join(", ")
+                )));
+            }
+        }
+        with_changes(&ServerSettings::default(), &self.settings)
+            .map_err(|e| invalid(format!("settings: {e}")))?;
+        if let Some(fix) = &self.fix {
+            with_changes(&ServerSettings::default(), &fix.settings)
+                .map_err(|e| invalid(format!("fix.settings: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// `base` with the fields `changes` names set to its values (the names and values of the
+/// saved lab's settings).
+pub fn with_changes(
+    base: &ServerSettings,
+    changes: &toml::Table,
+) -> Result<ServerSettings, String> {
+    let mut value = serde_json::to_value(base).map_err(|e| e.to_string())?;
+    let fields = value.as_object_mut().ok_or("settings are not a table")?;
+    for (name, new) in changes {
+        if !fields.contains_key(name) {
+            let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+            return Err(format!(
+                "no setting is called “{name}” (there are: {})",
+                known.join(", ")
+            ));
+        }
+        fields.insert(
+            name.clone(),
+            serde_json::to_value(new).map_err(|e| e.to_string())?,
+        );
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in scenario reads, and their ids are unique.
+    #[test]
+    fn built_ins_read() {
+        let all = Scenario::built_in();
+        assert_eq!(all.len(), BUILT_IN.len());
+        let ids: BTreeSet<&str> = all.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids.len(), all.len(), "unique ids");
+    }
+
+    /// A file that names a browser it does not have, a setting that does not exist or an
+    /// unknown field is refused with a message that says which.
+    #[test]
+    fn mistakes_are_named() {
+        let base = BUILT_IN[0].1;
+        let stranger = base.replace("browser = \"B\"", "browser = \"Z\"");
+        let err = Scenario::read("x.toml", &stranger).unwrap_err().to_string();
+        assert!(err.contains("“Z” is not one of"), "{err}");
+        let setting = format!(
+            "{base}\n[fix]\nexplain = \"\"\nin_express = \"\"\nin_tower_sessions = \"\"\nsettings = {{ colour = 1 }}\n"
+        );
+        let err = Scenario::read("x.toml", &setting).unwrap_err().to_string();
+        assert!(err.contains("no setting is called “colour”"), "{err}");
+        let field = format!("surprise = 1\n{base}");
+        let err = Scenario::read("x.toml", &field).unwrap_err().to_string();
+        assert!(err.contains("surprise"), "{err}");
+    }
+
+    /// Settings change by name, typed as the saved lab types them.
+    #[test]
+    fn settings_change_by_name() {
+        let changes: toml::Table = toml::from_str(
+            "lock_per_session = false\nstore_latency_ms = 20\nprotection = \"Plain\"\nexpiry = { OnInactivity = { secs = 300 } }",
+        )
+        .unwrap();
+        let changed = with_changes(&ServerSettings::default(), &changes).unwrap();
+        assert!(!changed.lock_per_session);
+        assert_eq!(changed.store_latency_ms, 20);
+        assert_eq!(changed.protection, crate::server::CookieProtection::Plain);
+        assert_eq!(
+            changed.expiry,
+            crate::server::ExpiryPolicy::OnInactivity { secs: 300 }
+        );
+        let wrong: toml::Table = toml::from_str("store_latency_ms = \"slow\"").unwrap();
+        assert!(with_changes(&ServerSettings::default(), &wrong).is_err());
+    }
+}

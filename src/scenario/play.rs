@@ -1,0 +1,541 @@
+//! Playing a scenario on a headless lab, as a learner would click it: `session-lab scenario
+//! check` plays each reference solution three ways (as written: solved; without the attack:
+//! not solved; with the fix applied: not solved), and the tests do the same.
+
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    Scenario, Step,
+    judge::{Judge, Verdict},
+    placeholders,
+};
+use crate::{
+    lab::{ClockMove, Command, Lab, LabConfig, LabState, LogSource, saved::SavedBrowser},
+    server::{Secret, ServerConfig, ServerSettings, StoreChoice},
+};
+
+/// How long one step may take before the play gives up.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a play waits, after its last step, for the lab to see everything that followed
+/// (store changes arrive after the page).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Why a play could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    /// The lab did not start.
+    #[error("the lab did not start: {0}")]
+    Start(String),
+    /// A step (or opening the scenario) did not finish, or could not be played.
+    #[error("{0}")]
+    Step(String),
+}
+
+/// One thing a script does: a step of the scenario, or part of opening it.
+#[derive(Clone, Debug)]
+enum Action {
+    /// The scenario's browsers, with empty jars, in place of the lab's.
+    Browsers(Vec<String>),
+    /// The server's settings.
+    Settings(Box<ServerSettings>),
+    /// An empty memory store.
+    FreshStore,
+    /// The lab's clock back to real time.
+    RealTime,
+    /// A step, numbered from 1.
+    Step(usize, Step),
+    /// Start judging (after the setup).
+    Judge,
+}
+
+/// A done-check: whether the lab shows the last command's work done.
+type Done = Box<dyn Fn(&LabState) -> bool + Send>;
+
+/// Where a script stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A command is under way.
+    Working,
+    /// Everything was played.
+    Done,
+    /// It could not go on.
+    Failed(String),
+}
+
+/// What opening a scenario, or playing steps of it, still has to do: one command at a time,
+/// each sent once the lab shows the previous one done. The window advances it every frame
+/// (never blocking); the headless [`Player`] advances it while it waits.
+pub struct Script {
+    scenario: Arc<Scenario>,
+    fixed: bool,
+    actions: std::collections::VecDeque<Action>,
+    waiting: Option<(Done, String, std::time::Instant)>,
+}
+
+impl Script {
+    /// Opening `scenario` (with its fix, if `fixed`): its browsers with empty jars, the
+    /// settings, an empty memory store, the clock at real time, its setup steps; then judging
+    /// starts.
+    pub fn opening(scenario: Arc<Scenario>, fixed: bool) -> Self {
+        let settings = if fixed {
+            scenario.fixed_settings()
+        } else {
+            None
+        }
+        .unwrap_or_else(|| scenario.start_settings());
+        let mut actions: std::collections::VecDeque<Action> = [
+            Action::Browsers(scenario.browsers.clone()),
+            Action::Settings(Box::new(settings)),
+            Action::FreshStore,
+            Action::RealTime,
+        ]
+        .into();
+        actions.extend(
+            scenario
+                .setup
+                .iter()
+                .enumerate()
+                .map(|(i, step)| Action::Step(i + 1, step.clone())),
+        );
+        actions.push_back(Action::Judge);
+        Self {
+            scenario,
+            fixed,
+            actions,
+            waiting: None,
+        }
+    }
+
+    /// Playing `steps` of `scenario` in the lab as it is.
+    pub fn steps(scenario: Arc<Scenario>, steps: &[Step]) -> Self {
+        Self {
+            scenario,
+            fixed: false,
+            actions: steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| Action::Step(i + 1, step.clone()))
+                .collect(),
+            waiting: None,
+        }
+    }
+
+    /// The scenario it plays.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    /// Whether the command under way is done (or none is), so [`Self::advance`] would send
+    /// the next.
+    pub fn ready(&self, state: &LabState) -> bool {
+        self.waiting.as_ref().is_none_or(|(done, ..)| done(state))
+    }
+
+    /// Sends the next command once the lab shows the previous one done (`send` takes it).
+    pub fn advance(&mut self, state: &mut LabState, send: &mut dyn FnMut(Command)) -> Progress {
+        loop {
+            if let Some((done, what, since)) = &self.waiting {
+                if !done(state) {
+                    if since.elapsed() > STEP_TIMEOUT {
+                        return Progress::Failed(format!(
+                            "{what} did not finish within {} s",
+                            STEP_TIMEOUT.as_secs()
+                        ));
+                    }
+                    return Progress::Working;
+                }
+                self.waiting = None;
+            }
+            let Some(action) = self.actions.pop_front() else {
+                return Progress::Done;
+            };
+            match self.start(action, state) {
+                Ok(Some((command, done, what))) => {
+                    send(command);
+                    self.waiting = Some((done, what, std::time::Instant::now()));
+                }
+                Ok(None) => {}
+                Err(why) => return Progress::Failed(why),
+            }
+        }
+    }
+
+    /// The command an action sends and how to tell it done; `None` when there is nothing to
+    /// send (already so, or done here).
+    fn start(
+        &self,
+        action: Action,
+        state: &mut LabState,
+    ) -> Result<Option<(Command, Done, String)>, String> {
+        let url = state
+            .server
+            .as_ref()
+            .map(|s| s.url.clone())
+            .ok_or("the server is not running")?;
+        Ok(match action {
+            Action::Browsers(names) => {
+                let browsers = names
+                    .iter()
+                    .enumerate()
+                    .map(|(colour, name)| SavedBrowser {
+                        name: name.clone(),
+                        colour,
+                        private: false,
+                        cookies_enabled: true,
+                        from: String::new(),
+                        spread: false,
+                        url: url.clone(),
+                        cookies: Vec::new(),
+                        history: None,
+                    })
+                    .collect();
+                let restores = state.restores;
+                Some((
+                    Command::RestoreBrowsers(browsers),
+                    Box::new(move |s: &LabState| {
+                        s.restores > restores
+                            && s.browsers.len() == names.len()
+                            && s.browsers.iter().zip(&names).all(|(b, n)| b.name == *n)
+                    }),
+                    "opening the scenario's browsers".to_owned(),
+                ))
+            }
+            Action::Settings(settings) => {
+                if state
+                    .server
+                    .as_ref()
+                    .is_some_and(|s| s.settings == *settings)
+                {
+                    return Ok(None);
+                }
+                let wanted = settings.clone();
+                Some((
+                    Command::ApplySettings(*settings),
+                    Box::new(move |s: &LabState| {
+                        s.server.as_ref().is_some_and(|s| s.settings == *wanted)
+                    }),
+                    "applying the scenario's settings".to_owned(),
+                ))
+            }
+            Action::FreshStore => {
+                let restarts = state.server_restarts;
+                Some((
+                    Command::RestartServer(Some(StoreChoice::default())),
+                    Box::new(move |s: &LabState| {
+                        s.server_restarts > restarts && s.sessions.is_empty()
+                    }),
+                    "emptying the store".to_owned(),
+                ))
+            }
+            Action::RealTime => {
+                if state.clock_ahead.is_zero() {
+                    return Ok(None);
+                }
+                Some((
+                    Command::MoveClock(ClockMove::ToRealTime),
+                    Box::new(|s: &LabState| s.clock_ahead.is_zero()),
+                    "setting the clock to real time".to_owned(),
+                ))
+            }
+            Action::Judge => {
+                state.judge = Some(Judge::new(self.scenario.clone(), self.fixed, state));
+                None
+            }
+            Action::Step(number, step) => {
+                let (command, done) = step_command(&step, state, &url)
+                    .map_err(|why| format!("step {number} ({}): {why}", step_text(&step)))?;
+                Some((
+                    command,
+                    done,
+                    format!("step {number} ({})", step_text(&step)),
+                ))
+            }
+        })
+    }
+}
+
+/// The command that plays `step` in the lab `state` shows, and how to tell it done.
+fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Done), String> {
+    let id = |name: &str| {
+        state
+            .browser_named(name)
+            .map(|b| b.id)
+            .ok_or_else(|| format!("there is no browser {name}"))
+    };
+    let absolute = |path: &str| {
+        if path.contains("://") {
+            path.to_owned()
+        } else {
+            format!("{}{}", url.trim_end_matches('/'), path)
+        }
+    };
+    let session_cookie = |name: &str| {
+        state
+            .browser_named(name)
+            .and_then(|b| b.cookies.iter().find(|c| c.session_id.is_some()))
+            .map(|c| c.cookie.clone())
+            .ok_or_else(|| format!("{name} holds no session cookie"))
+    };
+    Ok(match step {
+        Step::Visit { browser, url } => {
+            let id = id(browser)?;
+            let lines = state.logged;
+            (
+                Command::Visit {
+                    browser: id,
+                    url: absolute(url),
+                },
+                Box::new(move |s: &LabState| {
+                    s.browser(id).is_some_and(|b| b.in_flight == 0)
+                        && s.log_since(lines).any(
+                            |l| matches!(&l.source, LogSource::Browser { id: b, .. } if *b == id),
+                        )
+                }),
+            )
+        }
+        Step::Burst {
+            browser,
+            url,
+            count,
+        } => {
+            let id = id(browser)?;
+            let before = state.browser(id).and_then(|b| b.last_burst.clone());
+            (
+                Command::Burst {
+                    browser: id,
+                    url: absolute(url),
+                    count: *count,
+                },
+                Box::new(move |s: &LabState| {
+                    s.browser(id).is_some_and(|b| {
+                        b.in_flight == 0 && b.last_burst.is_some() && b.last_burst != before
+                    })
+                }),
+            )
+        }
+        Step::CopyCookie { from, to } => {
+            let cookie = session_cookie(from)?;
+            let (from, to) = (id(from)?, id(to)?);
+            (
+                Command::CopyCookie {
+                    from,
+                    to,
+                    cookie: cookie.key(),
+                },
+                Box::new(move |s: &LabState| {
+                    s.browser(to)
+                        .is_some_and(|b| b.cookies.iter().any(|c| c.cookie.value == cookie.value))
+                }),
+            )
+        }
+        Step::EditCookie { browser, value } => {
+            let mut new = value.clone();
+            for name in placeholders(value) {
+                let session = state
+                    .browser_named(name)
+                    .and_then(|b| b.session())
+                    .ok_or_else(|| format!("{name} holds no session"))?;
+                new = new.replace(&format!("{{session:{name}}}"), &session.to_string());
+            }
+            let cookie = session_cookie(browser)?.key();
+            let id = id(browser)?;
+            let value = new.clone();
+            (
+                Command::EditCookie {
+                    browser: id,
+                    cookie,
+                    value: new,
+                },
+                Box::new(move |s: &LabState| {
+                    s.browser(id)
+                        .is_some_and(|b| b.cookies.iter().any(|c| c.cookie.value == value))
+                }),
+            )
+        }
+        Step::ClearCookies { browser } => {
+            let id = id(browser)?;
+            (
+                Command::ClearCookies(id),
+                Box::new(move |s: &LabState| s.browser(id).is_some_and(|b| b.cookies.is_empty())),
+            )
+        }
+        Step::MoveClock { minutes } => {
+            let by = time::Duration::minutes(*minutes);
+            let target = state.clock_ahead + by;
+            (
+                Command::MoveClock(ClockMove::Ahead(by)),
+                Box::new(move |s: &LabState| {
+                    s.clock_ahead >= target
+                        // The sweep has run: no session the lab's clock calls expired is left.
+                        && s.sessions.iter().all(|row| row.expires_at() > s.now())
+                }),
+            )
+        }
+    })
+}
+
+/// A scenario's lab, headless: the scenario opened as the window opens it, then steps played
+/// and the judge's verdict read.
+pub struct Player {
+    lab: Lab,
+    state: LabState,
+    scenario: Arc<Scenario>,
+}
+
+impl Player {
+    /// Starts a fresh lab, opens `scenario` (with its fix, if `fixed`) and starts judging.
+    pub fn open(scenario: &Scenario, fixed: bool) -> Result<Self, PlayError> {
+        let lab = Lab::start(LabConfig {
+            bind: "127.0.0.1:0".parse().expect("an address"),
+            server: ServerConfig::with_secret(Secret::random()),
+            browsers: 0,
+            store: StoreChoice::default(),
+            instances: 1,
+        })
+        .map_err(|e| PlayError::Start(e.to_string()))?;
+        let mut state = LabState::default();
+        if !lab.wait_until(&mut state, STEP_TIMEOUT, |s| s.server.is_some()) {
+            return Err(PlayError::Start(
+                state
+                    .server_error
+                    .clone()
+                    .unwrap_or_else(|| "the server did not come up".to_owned()),
+            ));
+        }
+        let scenario = Arc::new(scenario.clone());
+        let mut player = Self {
+            lab,
+            state,
+            scenario: scenario.clone(),
+        };
+        player.run(Script::opening(scenario, fixed))?;
+        Ok(player)
+    }
+
+    /// What the lab shows now.
+    pub fn state(&self) -> &LabState {
+        &self.state
+    }
+
+    /// Where the run stands now.
+    pub fn verdict(&self) -> Verdict {
+        self.state
+            .judge
+            .as_ref()
+            .map_or(Verdict::Open { met: 0, of: 0 }, |j| j.verdict().clone())
+    }
+
+    /// Lets the lab take in what followed the last step (up to [`SETTLE`], less once decided).
+    pub fn settle(&mut self) -> Verdict {
+        self.lab.wait_until(&mut self.state, SETTLE, |s| {
+            s.judge
+                .as_ref()
+                .is_some_and(|j| !matches!(j.verdict(), Verdict::Open { .. }))
+        });
+        self.verdict()
+    }
+
+    /// Plays `steps` in order, each once the previous is done.
+    pub fn play_all(&mut self, steps: &[Step]) -> Result<(), PlayError> {
+        self.run(Script::steps(self.scenario.clone(), steps))
+    }
+
+    fn run(&mut self, mut script: Script) -> Result<(), PlayError> {
+        loop {
+            let lab = &self.lab;
+            match script.advance(&mut self.state, &mut |command| lab.send(command)) {
+                Progress::Done => return Ok(()),
+                Progress::Failed(why) => return Err(PlayError::Step(why)),
+                Progress::Working => {}
+            }
+            self.lab
+                .wait_until(&mut self.state, Duration::from_millis(200), |s| {
+                    script.ready(s)
+                });
+        }
+    }
+}
+
+/// A step in words.
+pub fn step_text(step: &Step) -> String {
+    match step {
+        Step::Visit { browser, url } => format!("{browser} visits {url}"),
+        Step::Burst {
+            browser,
+            url,
+            count,
+        } => format!("{browser} sends {count} visits to {url} at once"),
+        Step::CopyCookie { from, to } => format!("copy {from}'s session cookie to {to}"),
+        Step::EditCookie { browser, value } => {
+            format!("set {browser}'s session cookie to {value}")
+        }
+        Step::ClearCookies { browser } => format!("clear {browser}'s cookies"),
+        Step::MoveClock { minutes } => format!("move the clock {minutes} min ahead"),
+    }
+}
+
+/// What `scenario check` found for one scenario.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The scenario's id.
+    pub id: String,
+    /// The reference solution solves it.
+    pub solution_solves: Result<(), String>,
+    /// Without the solution (setup only), it is not solved.
+    pub nothing_does_not: Result<(), String>,
+    /// With the fix applied, the solution no longer solves it (`None`: no fix, a lesson).
+    pub fix_prevents: Option<Result<(), String>>,
+}
+
+impl CheckReport {
+    /// Whether every part passed.
+    pub fn passed(&self) -> bool {
+        self.solution_solves.is_ok()
+            && self.nothing_does_not.is_ok()
+            && self.fix_prevents.as_ref().is_none_or(Result::is_ok)
+    }
+}
+
+/// Plays `scenario` three ways: its solution (must solve), nothing (must not), its solution
+/// with the fix applied (must not).
+pub fn check(scenario: &Scenario) -> CheckReport {
+    let play = |fixed: bool, steps: &[Step]| -> Result<Verdict, String> {
+        let mut player = Player::open(scenario, fixed).map_err(|e| e.to_string())?;
+        player.play_all(steps).map_err(|e| e.to_string())?;
+        Ok(player.settle())
+    };
+    let solution_solves = match play(false, &scenario.solution) {
+        Ok(Verdict::Solved) => Ok(()),
+        Ok(other) => Err(format!("the solution left it {}", verdict_text(&other))),
+        Err(e) => Err(e),
+    };
+    let nothing_does_not = match play(false, &[]) {
+        Ok(Verdict::Solved) => Err("solved without doing anything".to_owned()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let fix_prevents = scenario
+        .fix
+        .as_ref()
+        .map(|_| match play(true, &scenario.solution) {
+            Ok(Verdict::Solved) => Err("the fix does not stop the solution".to_owned()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        });
+    CheckReport {
+        id: scenario.id.clone(),
+        solution_solves,
+        nothing_does_not,
+        fix_prevents,
+    }
+}
+
+/// A verdict in words.
+pub fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Open { met, of } => format!("not solved ({met} of {of} conditions hold)"),
+        Verdict::Solved => "solved".to_owned(),
+        Verdict::Spoiled(why) => format!("not counted: {why}"),
+    }
+}

@@ -1,0 +1,208 @@
+//! The Scenarios tab: the built-in scenarios by level (marked once solved), and the one under way — its goal, who
+//! you are, a live status judged by the lab (never self-reported), the checklist, hints one
+//! at a time, Reset, and, once solved, Fix it.
+
+use std::sync::Arc;
+
+use crate::{
+    lab::LabState,
+    scenario::{
+        Scenario,
+        judge::{Judge, Verdict},
+        play::verdict_text,
+    },
+};
+
+use super::{UiCommand, theme};
+
+/// What the tab keeps between frames.
+pub struct ScenarioDraft {
+    /// The built-in scenarios.
+    pub scenarios: Vec<Arc<Scenario>>,
+    /// Hints shown of the scenario under way.
+    pub hints_shown: usize,
+    /// Why opening the last scenario failed.
+    pub error: Option<String>,
+}
+
+impl Default for ScenarioDraft {
+    fn default() -> Self {
+        Self {
+            scenarios: Scenario::built_in().into_iter().map(Arc::new).collect(),
+            hints_shown: 0,
+            error: None,
+        }
+    }
+}
+
+/// The tab. `opening` says whether a scenario is being opened (its setup still playing).
+pub fn scenario_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    draft: &mut ScenarioDraft,
+    opening: bool,
+) -> Option<UiCommand> {
+    let mut command = None;
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(260.0);
+            for level in 1..=3 {
+                let scenarios: Vec<&Arc<Scenario>> = draft
+                    .scenarios
+                    .iter()
+                    .filter(|s| s.level == level)
+                    .collect();
+                if scenarios.is_empty() {
+                    continue;
+                }
+                ui.strong(format!("Level {level}"));
+                for scenario in scenarios {
+                    let current = state
+                        .judge
+                        .as_ref()
+                        .is_some_and(|j| j.scenario().id == scenario.id);
+                    let solved = if state.solved_scenarios.contains(&scenario.id) {
+                        " (solved)"
+                    } else {
+                        ""
+                    };
+                    if ui
+                        .selectable_label(current, format!("{}{solved}", scenario.title))
+                        .on_hover_text(&scenario.goal)
+                        .clicked()
+                    {
+                        command = Some(UiCommand::OpenScenario {
+                            scenario: scenario.clone(),
+                            fixed: false,
+                        });
+                    }
+                }
+            }
+        });
+        ui.separator();
+        ui.vertical(|ui| {
+            if let Some(error) = &draft.error {
+                let dark = ui.visuals().dark_mode;
+                ui.colored_label(
+                    theme::bad(dark),
+                    format!("Could not open the scenario: {error}"),
+                );
+            }
+            if opening {
+                ui.label("Opening the scenario: fresh browsers, settings and store…");
+                return;
+            }
+            let Some(judge) = &state.judge else {
+                ui.label(
+                    "Pick a scenario. Each sets the lab up, gives you a goal, and says when you \
+                     have reached it — judged from what really happens, not from a button.",
+                );
+                return;
+            };
+            if let Some(next) = running_ui(ui, judge, draft) {
+                command = Some(next);
+            }
+        });
+    });
+    command
+}
+
+/// The scenario under way.
+fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Option<UiCommand> {
+    let mut command = None;
+    let scenario = judge.scenario();
+    ui.heading(&scenario.title);
+    if !scenario.wstg.is_empty() {
+        ui.small(format!(
+            "{} · from: {}",
+            scenario.wstg.join(", "),
+            scenario.source
+        ));
+    }
+    ui.label(egui::RichText::new(format!("Goal: {}", scenario.goal)).strong());
+    ui.label(format!("You: {}", scenario.you));
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal(|ui| {
+        let (text, colour) = match judge.verdict() {
+            Verdict::Solved if judge.fixed() => (
+                "Solved — even with the fix? Tell us: that is a bug in the scenario".to_owned(),
+                theme::bad(dark),
+            ),
+            Verdict::Solved => ("Solved".to_owned(), theme::good(dark)),
+            Verdict::Spoiled(why) => (
+                format!("Not counted: {why}. Reset to try again."),
+                theme::bad(dark),
+            ),
+            open if judge.fixed() => (
+                format!("With the fix applied: {}", verdict_text(open)),
+                theme::good(dark),
+            ),
+            open => (verdict_text(open), ui.visuals().text_color()),
+        };
+        ui.label(
+            egui::RichText::new(format!("Status: {text}"))
+                .color(colour)
+                .strong(),
+        );
+    });
+    for (condition, met) in judge.conditions() {
+        ui.label(format!(
+            "{} {condition}",
+            if met { "Done:" } else { "Not yet:" }
+        ));
+    }
+    ui.horizontal(|ui| {
+        let left = scenario.hints.len().saturating_sub(draft.hints_shown);
+        if ui
+            .add_enabled(
+                left > 0,
+                egui::Button::new(format!(
+                    "Hint ({} of {})",
+                    draft.hints_shown + 1,
+                    scenario.hints.len()
+                )),
+            )
+            .on_hover_text("One hint at a time, from a nudge to nearly the answer")
+            .clicked()
+        {
+            draft.hints_shown += 1;
+        }
+        if ui
+            .button("Reset")
+            .on_hover_text("Back to the scenario's start: its browsers, settings, store and clock")
+            .clicked()
+        {
+            command = Some(UiCommand::OpenScenario {
+                scenario: scenario.clone(),
+                fixed: judge.fixed(),
+            });
+        }
+    });
+    for (i, hint) in scenario.hints.iter().take(draft.hints_shown).enumerate() {
+        ui.label(format!("Hint {}: {hint}", i + 1));
+    }
+    if draft.hints_shown > 0 {
+        ui.small(format!("Hints used: {}", draft.hints_shown));
+    }
+    if let Some(fix) = &scenario.fix
+        && (matches!(judge.verdict(), Verdict::Solved) || judge.fixed())
+    {
+        ui.separator();
+        ui.strong("Fix it");
+        ui.label(&fix.explain);
+        ui.small(format!("express-session: {}", fix.in_express));
+        ui.small(format!("tower-sessions: {}", fix.in_tower_sessions));
+        if !judge.fixed()
+            && ui
+                .button("Apply the fix and try again")
+                .on_hover_text("Starts the scenario over with the fix in the server's settings")
+                .clicked()
+        {
+            command = Some(UiCommand::OpenScenario {
+                scenario: scenario.clone(),
+                fixed: true,
+            });
+        }
+    }
+    command
+}

@@ -1,0 +1,120 @@
+//! The guided scenarios, played headlessly as `session-lab scenario check` plays them: each
+//! built-in's reference solution solves it, doing nothing does not, and its fix stops the
+//! solution; a shortcut the scenario forbids is refused instead of solving.
+
+use session_lab::scenario::{
+    Scenario, Step,
+    judge::Verdict,
+    play::{Player, check},
+    report::check_line,
+};
+
+fn built_in(id: &str) -> Scenario {
+    Scenario::find(id).expect("a built-in scenario")
+}
+
+/// Plays `id` three ways and requires every part to pass.
+fn checks(id: &str) {
+    let report = check(&built_in(id));
+    assert!(report.passed(), "{}", check_line(&report));
+}
+
+/// The seed as a scenario: three visits from A, one from B, two sessions.
+#[test]
+fn two_sessions_checks() {
+    checks("two-sessions");
+}
+
+/// A copied cookie continues the victim's session half an hour later; a ten-minute idle
+/// timeout stops it.
+#[test]
+fn hijack_copied_cookie_checks() {
+    checks("hijack-copied-cookie");
+}
+
+/// A plain cookie edited to the victim's id is accepted; a signed one is not.
+#[test]
+fn tamper_plain_cookie_checks() {
+    checks("tamper-plain-cookie");
+}
+
+/// Without the per-session lock a burst loses updates (at least one, asserted); with it, none.
+#[test]
+fn lost_updates_checks() {
+    checks("lost-updates");
+}
+
+/// A session with three views ends by its idle timeout on the lab's clock.
+#[test]
+fn idle_timeout_checks() {
+    checks("idle-timeout");
+}
+
+/// A solution without its attack does not solve the scenario, and the check says so: the
+/// check can fail.
+#[test]
+fn a_solution_without_its_attack_fails_the_check() {
+    let mut scenario = built_in("lost-updates");
+    scenario
+        .solution
+        .retain(|step| !matches!(step, Step::Burst { .. }));
+    let report = check(&scenario);
+    assert!(!report.passed());
+    assert!(
+        report
+            .solution_solves
+            .as_ref()
+            .is_err_and(|why| why.contains("not solved")),
+        "{}",
+        check_line(&report)
+    );
+}
+
+/// A fix that changes nothing does not stop the solution, and the check says so.
+#[test]
+fn a_fix_that_does_not_fix_fails_the_check() {
+    let mut scenario = built_in("lost-updates");
+    let fix = scenario.fix.as_mut().unwrap();
+    fix.settings = toml::from_str("lock_per_session = false").unwrap();
+    let report = check(&scenario);
+    assert!(!report.passed());
+    assert!(
+        report
+            .fix_prevents
+            .as_ref()
+            .is_some_and(|r| r.as_ref().is_err_and(|why| why.contains("does not stop"))),
+        "{}",
+        check_line(&report)
+    );
+}
+
+/// Copying the victim's cookie where the scenario forbids it spoils the run: the attacker is
+/// in the victim's session, and the status says why that does not count.
+#[test]
+fn a_forbidden_shortcut_does_not_solve() {
+    let scenario = built_in("tamper-plain-cookie");
+    let mut player = Player::open(&scenario, false).unwrap();
+    player
+        .play_all(&[
+            Step::CopyCookie {
+                from: "Victim".into(),
+                to: "Attacker".into(),
+            },
+            Step::Visit {
+                browser: "Attacker".into(),
+                url: "/".into(),
+            },
+        ])
+        .unwrap();
+    let verdict = player.settle();
+    assert_eq!(
+        verdict,
+        Verdict::Spoiled("copying a cookie from another browser is not allowed here")
+    );
+    let state = player.state();
+    assert_eq!(
+        state.browser_named("Attacker").unwrap().session(),
+        state.browser_named("Victim").unwrap().session(),
+        "the shortcut itself worked"
+    );
+}
