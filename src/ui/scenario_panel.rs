@@ -43,6 +43,23 @@ pub fn scenario_ui(
     opening: bool,
 ) -> Option<UiCommand> {
     let mut command = None;
+    // At 1280×720 the tab has a few hundred pixels: the list and the run scroll.
+    egui::ScrollArea::vertical()
+        .id_salt("scenarios")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            command = tab_ui(ui, state, draft, opening);
+        });
+    command
+}
+
+fn tab_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    draft: &mut ScenarioDraft,
+    opening: bool,
+) -> Option<UiCommand> {
+    let mut command = None;
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(260.0);
