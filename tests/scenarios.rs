@@ -50,6 +50,20 @@ fn idle_timeout_checks() {
     checks("idle-timeout");
 }
 
+/// Without a new id at login, a planted id becomes the victim's logged-in session; with it,
+/// the planted id is worthless.
+#[test]
+fn session_fixation_checks() {
+    checks("session-fixation");
+}
+
+/// A logout that only clears the cookie leaves a copied cookie logged in; destroying the
+/// session ends every copy.
+#[test]
+fn logout_replay_checks() {
+    checks("logout-replay");
+}
+
 /// A solution without its attack does not solve the scenario, and the check says so: the
 /// check can fail.
 #[test]
@@ -109,12 +123,41 @@ fn a_forbidden_shortcut_does_not_solve() {
     let verdict = player.settle();
     assert_eq!(
         verdict,
-        Verdict::Spoiled("copying a cookie from another browser is not allowed here")
+        Verdict::Spoiled("copying a cookie from another browser is not allowed here".into())
     );
     let state = player.state();
     assert_eq!(
         state.browser_named("Attacker").unwrap().session(),
         state.browser_named("Victim").unwrap().session(),
         "the shortcut itself worked"
+    );
+}
+
+/// In the fixation scenario, taking the victim's cookie after login is hijacking, not
+/// fixation: the copy into the attacker's jar is refused as a shortcut, while the copy the
+/// other way (planting) is the attack itself.
+#[test]
+fn a_copy_into_the_attacker_is_not_fixation() {
+    let scenario = built_in("session-fixation");
+    let mut player = Player::open(&scenario, false).unwrap();
+    player
+        .play_all(&[
+            Step::Visit {
+                browser: "Victim".into(),
+                url: "/login?user=alice".into(),
+            },
+            Step::CopyCookie {
+                from: "Victim".into(),
+                to: "Attacker".into(),
+            },
+            Step::Visit {
+                browser: "Attacker".into(),
+                url: "/whoami".into(),
+            },
+        ])
+        .unwrap();
+    assert_eq!(
+        player.settle(),
+        Verdict::Spoiled("copying a cookie into Attacker's jar is not allowed here".into())
     );
 }

@@ -244,6 +244,10 @@ pub enum SettingChange {
     SaveUninitialized(bool),
     /// One request at a time per session, now.
     LockPerSession(bool),
+    /// A new id at login, now.
+    RegenerateOnLogin(bool),
+    /// The session deleted at logout, now.
+    DestroyOnLogout(bool),
     /// The memory store's session limit, now.
     MaxSessions(usize),
     /// Milliseconds each store call waits, now.
@@ -283,6 +287,12 @@ impl SettingChange {
         }
         if old.expiry != new.expiry {
             changes.push(Self::Expiry(new.expiry));
+        }
+        if old.regenerate_on_login != new.regenerate_on_login {
+            changes.push(Self::RegenerateOnLogin(new.regenerate_on_login));
+        }
+        if old.destroy_on_logout != new.destroy_on_logout {
+            changes.push(Self::DestroyOnLogout(new.destroy_on_logout));
         }
         if old.always_save != new.always_save {
             changes.push(Self::AlwaysSave(new.always_save));

@@ -509,6 +509,14 @@ fn setting_change_text(change: &SettingChange) -> String {
         SettingChange::Domain(None) => "host-only (no Domain)".to_owned(),
         SettingChange::Expiry(policy) => format!("expiry: {}", expiry_text(policy)),
         SettingChange::AlwaysSave(value) => format!("resave + rolling {}", on(value)),
+        SettingChange::RegenerateOnLogin(true) => "a new session id at login".to_owned(),
+        SettingChange::RegenerateOnLogin(false) => {
+            "the same session id after login (open to fixation)".to_owned()
+        }
+        SettingChange::DestroyOnLogout(true) => "logout deletes the session".to_owned(),
+        SettingChange::DestroyOnLogout(false) => {
+            "logout only clears the cookie (the session lives on)".to_owned()
+        }
         SettingChange::SaveUninitialized(value) => format!("saveUninitialized {}", on(value)),
         SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
         SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),

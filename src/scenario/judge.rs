@@ -28,7 +28,7 @@ pub enum Verdict {
     /// Every condition held at once.
     Solved,
     /// A forbidden shortcut was taken: why it does not count.
-    Spoiled(&'static str),
+    Spoiled(String),
 }
 
 /// One scenario run's judge.
@@ -95,9 +95,21 @@ impl Judge {
     pub fn before(&mut self, event: &Event, state: &LabState) {
         let shortcut = match event {
             Event::JarEdited {
+                browser,
                 edit: JarEdit::Copied { .. },
-                ..
-            } => Some(Shortcut::CopyCookie),
+            } => {
+                let into = state
+                    .browser(*browser)
+                    .map(|b| Shortcut::CopyCookieTo(b.name.clone()));
+                if into
+                    .as_ref()
+                    .is_some_and(|into| self.scenario.forbidden.contains(into))
+                {
+                    into
+                } else {
+                    Some(Shortcut::CopyCookie)
+                }
+            }
             Event::JarEdited {
                 edit: JarEdit::Imported { .. },
                 ..
@@ -196,6 +208,12 @@ impl Judge {
                 .and_then(|b| b.last_burst.as_ref())
                 .and_then(|burst| burst.lost())
                 .is_some_and(|lost| lost >= *at_least),
+            Condition::Later { browser, than } => state
+                .exchanges
+                .iter()
+                .rev()
+                .find(|r| r.name == *browser || r.name == *than)
+                .is_some_and(|r| r.name == *browser),
             Condition::Expired {
                 browser,
                 views_at_least,
@@ -225,6 +243,9 @@ pub fn condition_text(condition: &Condition) -> String {
             "{browser}'s burst loses at least {at_least} update{}",
             if *at_least == 1 { "" } else { "s" }
         ),
+        Condition::Later { browser, than } => {
+            format!("{browser}'s page comes after {than}'s")
+        }
         Condition::Expired {
             browser,
             views_at_least,

@@ -39,6 +39,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         "idle-timeout.toml",
         include_str!("../../scenarios/idle-timeout.toml"),
     ),
+    (
+        "logout-replay.toml",
+        include_str!("../../scenarios/logout-replay.toml"),
+    ),
+    (
+        "session-fixation.toml",
+        include_str!("../../scenarios/session-fixation.toml"),
+    ),
 ];
 
 /// The largest scenario file read, in bytes.
@@ -154,6 +162,14 @@ pub enum Condition {
         /// How many lost updates are needed.
         at_least: u64,
     },
+    /// The browser's latest page came after the other browser's latest (the replay came
+    /// after the logout).
+    Later {
+        /// Which browser.
+        browser: String,
+        /// The browser whose latest page it must follow.
+        than: String,
+    },
     /// A session the browser held, with at least this many views, was removed by the store's
     /// expiry sweep (not a logout).
     Expired {
@@ -165,11 +181,13 @@ pub enum Condition {
 }
 
 /// Something a scenario forbids, because it would make the goal trivial.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shortcut {
     /// Copying a cookie from one browser's jar to another's.
     CopyCookie,
+    /// Copying a cookie into this browser's jar (`{ copy_cookie_to = "Attacker" }`).
+    CopyCookieTo(String),
     /// Bringing cookies in from a file.
     ImportCookies,
     /// Changing the server's settings.
@@ -178,11 +196,14 @@ pub enum Shortcut {
 
 impl Shortcut {
     /// Why it does not count, in words.
-    pub fn text(self) -> &'static str {
+    pub fn text(&self) -> String {
         match self {
-            Self::CopyCookie => "copying a cookie from another browser is not allowed here",
-            Self::ImportCookies => "importing cookies from a file is not allowed here",
-            Self::ChangeSettings => "changing the server's settings is not allowed here",
+            Self::CopyCookie => "copying a cookie from another browser is not allowed here".into(),
+            Self::CopyCookieTo(to) => {
+                format!("copying a cookie into {to}'s jar is not allowed here")
+            }
+            Self::ImportCookies => "importing cookies from a file is not allowed here".into(),
+            Self::ChangeSettings => "changing the server's settings is not allowed here".into(),
         }
     }
 }
@@ -262,6 +283,7 @@ impl Condition {
             Self::SameSession { browsers } | Self::DifferentSessions { browsers } => {
                 browsers.iter().map(String::as_str).collect()
             }
+            Self::Later { browser, than } => vec![browser, than],
         }
     }
 }

@@ -178,6 +178,14 @@ pub struct ServerSettings {
     /// Run one request at a time per session, so concurrent requests cannot overwrite each
     /// other's changes (express-session has no such option and loses updates).
     pub lock_per_session: bool,
+    /// `/login` gives the session a new id (express-session: `req.session.regenerate()`;
+    /// tower-sessions: `session.cycle_id()`). Off, an id planted before login stays valid
+    /// after it: session fixation.
+    pub regenerate_on_login: bool,
+    /// `/logout` deletes the session from the store (express-session:
+    /// `req.session.destroy()`; tower-sessions: `session.flush()`). Off, it only tells the
+    /// browser to drop the cookie (`res.clearCookie()` alone): a copy of the cookie still works.
+    pub destroy_on_logout: bool,
     /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
     pub max_sessions: usize,
     /// Milliseconds every store call waits, like a database across a network (0: none).
@@ -198,6 +206,8 @@ impl Default for ServerSettings {
             always_save: false,
             save_uninitialized: false,
             lock_per_session: true,
+            regenerate_on_login: true,
+            destroy_on_logout: true,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,
         }

@@ -46,10 +46,25 @@ pub fn app_sharing<S: SessionStore + Clone>(
     locks: SessionLocks,
     shared: bool,
 ) -> Router {
+    let settings = &config.settings;
+    let regenerate_on_login = settings.regenerate_on_login;
+    // The weak logout clears the cookie itself, as `res.clearCookie(name)` does.
+    let weak_logout = (!settings.destroy_on_logout).then(|| {
+        format!(
+            "{}=; Path={}; Max-Age=0",
+            settings.cookie_name, settings.path
+        )
+    });
     let routes = Router::new()
         .route("/", get(count_views))
-        .route("/login", get(login))
-        .route("/logout", get(logout))
+        .route(
+            "/login",
+            get(move |session, query| login(session, query, regenerate_on_login)),
+        )
+        .route(
+            "/logout",
+            get(move |session| logout(session, weak_logout.clone())),
+        )
         .route("/regenerate", get(regenerate))
         .route("/whoami", get(whoami))
         .fallback(not_found);
@@ -81,9 +96,10 @@ struct LoginQuery {
     user: Option<String>,
 }
 
-/// `GET /login?user=NAME`: stores the user and regenerates the session id, the defence
-/// against session fixation (an id planted before login is worthless after it).
-async fn login(session: Session, Query(query): Query<LoginQuery>) -> Response {
+/// `GET /login?user=NAME`: stores the user and regenerates the session id (when
+/// `regenerate`), the defence against session fixation (an id planted before login is
+/// worthless after it).
+async fn login(session: Session, Query(query): Query<LoginQuery>, regenerate: bool) -> Response {
     let Some(user) = query.user.filter(|u| !u.trim().is_empty()) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -103,6 +119,14 @@ async fn login(session: Session, Query(query): Query<LoginQuery>) -> Response {
     if let Err(err) = session.insert(USER, &user).await {
         return store_unavailable(err);
     }
+    if !regenerate {
+        return Html(format!(
+            "Logged in as {}. The session id was kept (no regeneration: open to session \
+             fixation).",
+            html_escape(&user)
+        ))
+        .into_response();
+    }
     if let Err(err) = session.cycle_id().await {
         return store_unavailable(err);
     }
@@ -120,12 +144,27 @@ async fn exists(session: &Session) -> Result<bool, session::Error> {
     Ok(!session.is_empty().await)
 }
 
-/// `GET /logout`: deletes the session from the store and clears the cookie.
-async fn logout(session: Session) -> Response {
+/// `GET /logout`: deletes the session from the store and clears the cookie — or, with
+/// `weak` (the `Set-Cookie` that clears it), only clears the cookie and leaves the session in
+/// the store, as a logout of `res.clearCookie()` alone does.
+async fn logout(session: Session, weak: Option<String>) -> Response {
     let had_session = match exists(&session).await {
         Ok(exists) => exists,
         Err(err) => return store_unavailable(err),
     };
+    if let Some(clear) = weak {
+        let mut page = Html(
+            "Logged out: the cookie was cleared, but the session stays in the store \
+             (no destroy)."
+                .to_owned(),
+        )
+        .into_response();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&clear) {
+            page.headers_mut()
+                .append(axum::http::header::SET_COOKIE, value);
+        }
+        return page;
+    }
     if let Err(err) = session.flush().await {
         return store_unavailable(err);
     }

@@ -109,6 +109,8 @@ impl SettingsDraft {
                 protection,
                 always_save,
                 lock_per_session,
+                regenerate_on_login,
+                destroy_on_logout,
                 max_sessions,
                 store_latency_ms
             );
@@ -220,6 +222,15 @@ pub fn settings_ui(
                         .on_hover_text("express-session: saveUninitialized — on: every new visitor gets a stored session and a cookie, even a request that does not touch the session (/whoami); off: only once the session is changed (tower-sessions always works this way). Compare two browsers on /whoami with it on and off.");
                     ui.checkbox(&mut config.lock_per_session, "One request at a time per session")
                         .on_hover_text("No express-session twin: express-session loses updates when requests of one session overlap; this lock prevents it");
+                });
+                ui.end_row();
+
+                ui.label("Login, logout");
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut config.regenerate_on_login, "New session id at login")
+                        .on_hover_text("express-session: req.session.regenerate() in the login route; tower-sessions: session.cycle_id(). Off, an id planted before login (session fixation) is the logged-in session.");
+                    ui.checkbox(&mut config.destroy_on_logout, "Logout deletes the session")
+                        .on_hover_text("express-session: req.session.destroy(); tower-sessions: session.flush(). Off, logout only clears the cookie (res.clearCookie alone): a copied cookie still works after logout.");
                 });
                 ui.end_row();
 
