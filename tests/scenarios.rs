@@ -64,6 +64,13 @@ fn logout_replay_checks() {
     checks("logout-replay");
 }
 
+/// A cookie without Secure goes out over plain http to the lab's name; with Secure it stays
+/// home.
+#[test]
+fn secure_over_http_checks() {
+    checks("secure-over-http");
+}
+
 /// A solution without its attack does not solve the scenario, and the check says so: the
 /// check can fail.
 #[test]

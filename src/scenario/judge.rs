@@ -208,6 +208,23 @@ impl Judge {
                 .and_then(|b| b.last_burst.as_ref())
                 .and_then(|burst| burst.lost())
                 .is_some_and(|lost| lost >= *at_least),
+            Condition::SentInClear { browser } => {
+                let Some(name) = state.server.as_ref().map(|s| &s.settings.cookie_name) else {
+                    return false;
+                };
+                state
+                    .browser_named(browser)
+                    .and_then(|b| b.last.as_ref())
+                    .is_some_and(|page| {
+                        url::Url::parse(&page.url)
+                            .is_ok_and(|url| !crate::browser::is_secure_context(&url))
+                            && page.cookie_header.as_deref().is_some_and(|header| {
+                                header
+                                    .split(';')
+                                    .any(|pair| pair.trim().split('=').next() == Some(name))
+                            })
+                    })
+            }
             Condition::Later { browser, than } => state
                 .exchanges
                 .iter()
@@ -245,6 +262,9 @@ pub fn condition_text(condition: &Condition) -> String {
         ),
         Condition::Later { browser, than } => {
             format!("{browser}'s page comes after {than}'s")
+        }
+        Condition::SentInClear { browser } => {
+            format!("{browser}'s session cookie crosses the network in clear text (plain http)")
         }
         Condition::Expired {
             browser,

@@ -47,6 +47,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "session-fixation.toml",
         include_str!("../../scenarios/session-fixation.toml"),
     ),
+    (
+        "secure-over-http.toml",
+        include_str!("../../scenarios/secure-over-http.toml"),
+    ),
 ];
 
 /// The largest scenario file read, in bytes.
@@ -161,6 +165,12 @@ pub enum Condition {
         browser: String,
         /// How many lost updates are needed.
         at_least: u64,
+    },
+    /// The browser's latest request went over plain http, to a host that is not a secure
+    /// context, carrying the session cookie: anyone on the network could read it.
+    SentInClear {
+        /// Which browser.
+        browser: String,
     },
     /// The browser's latest page came after the other browser's latest (the replay came
     /// after the logout).
@@ -279,6 +289,7 @@ impl Condition {
         match self {
             Self::Page { browser, .. }
             | Self::LostUpdates { browser, .. }
+            | Self::SentInClear { browser }
             | Self::Expired { browser, .. } => vec![browser],
             Self::SameSession { browsers } | Self::DifferentSessions { browsers } => {
                 browsers.iter().map(String::as_str).collect()
