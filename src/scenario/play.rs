@@ -121,11 +121,6 @@ impl Script {
         }
     }
 
-    /// The scenario it plays.
-    pub fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
-    }
-
     /// Whether the command under way is done (or none is), so [`Self::advance`] would send
     /// the next.
     pub fn ready(&self, state: &LabState) -> bool {
