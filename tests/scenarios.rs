@@ -71,6 +71,82 @@ fn secure_over_http_checks() {
     checks("secure-over-http");
 }
 
+/// A form on other-site.test posts with a SameSite=None cookie and changes alice's e-mail;
+/// under Lax the cookie stays home and the forgery finds nobody logged in.
+#[test]
+fn csrf_form_checks() {
+    checks("csrf-form");
+}
+
+/// A link on other-site.test carries a Lax cookie to a route that changes state on GET;
+/// Strict keeps it home.
+#[test]
+fn csrf_link_checks() {
+    checks("csrf-link");
+}
+
+/// Counted ids: the id after the attacker's is the victim's; random ids make the guess name
+/// nothing.
+#[test]
+fn weak_ids_checks() {
+    checks("weak-ids");
+}
+
+/// A rotation with a grace keeps the victim logged in (and without a rotation nothing is
+/// solved).
+#[test]
+fn secret_rotation_checks() {
+    checks("secret-rotation");
+}
+
+/// /logout-others ends the attacker's own session of alice and keeps the victim's.
+#[test]
+fn logout_others_checks() {
+    checks("logout-others");
+}
+
+/// A rotation without a grace logs the victim out: the rotation lesson stays open.
+#[test]
+fn a_rotation_without_grace_does_not_solve() {
+    let scenario = built_in("secret-rotation");
+    let mut player = Player::open(&scenario, false).unwrap();
+    player
+        .play_all(&[
+            Step::RotateSecret { grace_minutes: 0 },
+            Step::Visit {
+                browser: "Victim".into(),
+                url: "/whoami".into(),
+            },
+        ])
+        .unwrap();
+    assert_eq!(player.settle(), Verdict::Open { met: 0, of: 1 });
+}
+
+/// Logging in with alice's password from the attacker's browser is the shortcut the weak-id
+/// scenario forbids: it says so instead of solving.
+#[test]
+fn logging_in_with_the_victims_password_does_not_count() {
+    let scenario = built_in("weak-ids");
+    let mut player = Player::open(&scenario, false).unwrap();
+    player
+        .play_all(&[
+            Step::Submit {
+                browser: "Attacker".into(),
+                url: "/login".into(),
+                form: "user=alice&password=wonderland".into(),
+            },
+            Step::Visit {
+                browser: "Attacker".into(),
+                url: "/whoami".into(),
+            },
+        ])
+        .unwrap();
+    let Verdict::Spoiled(why) = player.settle() else {
+        panic!("not spoiled: {:?}", player.verdict());
+    };
+    assert!(why.starts_with("logging in as alice"), "{why}");
+}
+
 /// A solution without its attack does not solve the scenario, and the check says so: the
 /// check can fail.
 #[test]

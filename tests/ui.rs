@@ -443,6 +443,9 @@ fn settings_reset_apply_and_rotate() {
     );
 
     let old = server(&harness).secret_fingerprint.clone();
+    // The settings scroll: below the fold at this size, as a user would, scroll to it.
+    harness.get_by_label("Rotate at once").scroll_to_me();
+    harness.run_steps(3);
     harness.get_by_label("Rotate at once").click();
     step_until(&mut harness, "the secret is new", |s| {
         s.server.as_ref().unwrap().secret_fingerprint != old
@@ -1420,4 +1423,79 @@ fn scenario_two_sessions_by_clicking() {
             .query_by_label_contains("Lost updates: parallel requests of one session (solved)")
             .is_none()
     );
+}
+
+/// CSRF as a scenario, by clicking: the attacker's page is written in the Other site tab and
+/// the Victim lured to it; its self-submitting form changes alice's e-mail under SameSite=None
+/// and the status says Solved; with the fix (Lax) the same clicks find nobody logged in.
+#[test]
+fn scenario_csrf_form_by_clicking() {
+    use session_lab::scenario::judge::Verdict;
+    let mut harness = harness();
+    open_scenario(&mut harness, "forgery by a form");
+    for fixed in [false, true] {
+        harness.get_by_label("Other site").click();
+        harness.run_steps(2);
+        replace_text(
+            &mut harness,
+            "Attacker's page",
+            "<form action=\"https://app.lab.test/account/email\" method=\"post\">\
+             <input name=\"email\" value=\"mallory@other-site.test\"></form>\
+             <script>document.forms[0].submit()</script>",
+        );
+        harness.get_by_label("Publish").click();
+        step_until(&mut harness, "the page is served", |s| {
+            s.attacker_page
+                .as_deref()
+                .is_some_and(|p| p.contains("forms[0].submit()"))
+        });
+        harness.get_by_label("Lure Victim").click();
+        step_until(&mut harness, "the victim's browser is done", |s| {
+            s.browser_named("Victim").is_some_and(|v| {
+                v.in_flight == 0
+                    && v.last
+                        .as_ref()
+                        .is_some_and(|e| e.url.ends_with("/account/email"))
+            })
+        });
+        let body = harness
+            .state()
+            .state()
+            .browser_named("Victim")
+            .unwrap()
+            .last
+            .clone()
+            .unwrap()
+            .body;
+        harness.get_by_label("Scenarios").click();
+        harness.run_steps(2);
+        if fixed {
+            assert!(body.starts_with("Not logged in"), "{body}");
+            step_until(&mut harness, "the lab settles", LabState::is_idle);
+            assert!(matches!(verdict(&harness), Verdict::Open { .. }));
+            shows(&harness, "With the fix applied: not solved");
+        } else {
+            assert_eq!(
+                body,
+                "The e-mail address of alice is now mallory@other-site.test."
+            );
+            step_until(&mut harness, "solved", |s| {
+                s.judge
+                    .as_ref()
+                    .is_some_and(|j| *j.verdict() == Verdict::Solved)
+            });
+            shows(&harness, "Status: Solved");
+            harness.get_by_label("Apply the fix and try again").click();
+            step_until(&mut harness, "it starts over with the fix", |s| {
+                s.judge.is_some()
+                    && s.server.as_ref().unwrap().settings.same_site
+                        == session_lab::server::SameSitePolicy::Lax
+                    && s.browser_named("Victim").is_some_and(|v| {
+                        v.last
+                            .as_ref()
+                            .is_some_and(|e| e.body.starts_with("Logged in"))
+                    })
+            });
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! can be listed, edited and cleared, and a record of each exchange: what was sent, what was
 //! left in the jar and why, what came back, how long it took.
 
+mod html;
 mod jar;
 mod set_cookie;
 mod site;
@@ -18,6 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use time::OffsetDateTime;
 use url::Url;
 
+pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page};
 pub use jar::{
     Blocked, BlockedReason, CookieKey, CookieRow, Jar, NotSent, NotSentReason, Prefix,
     RequestContext, Rules, VisitOptions,

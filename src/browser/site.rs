@@ -45,6 +45,16 @@ impl Page {
         Self { host, https: true }
     }
 
+    /// The page `url` is on, when its host is one of the lab's names.
+    pub fn of(url: &Url) -> Option<Self> {
+        let host = url.host_str()?;
+        let host = LAB_HOSTS.iter().find(|h| h.eq_ignore_ascii_case(host))?;
+        Some(Self {
+            host,
+            https: url.scheme() == "https",
+        })
+    }
+
     /// The page's address (its root).
     pub fn url(self) -> Option<Url> {
         let scheme = if self.https { "https" } else { "http" };

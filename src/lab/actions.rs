@@ -106,7 +106,11 @@ pub(super) fn apply(core: &Core, command: Command) {
         Command::ApplySettings(settings) => apply_settings(core, settings),
         Command::RotateSecret { grace_secs } => rotate_secret(core, grace_secs),
         Command::MoveClock(how) => move_clock(core, how),
+        Command::SetAttackerPage(html) => change_site(core, |site| site.set_page(&html)),
+        Command::ResetSite => change_site(core, crate::server::Site::reset),
         Command::Visit { .. }
+        | Command::Submit { .. }
+        | Command::Lure(_)
         | Command::Burst { .. }
         | Command::Load { .. }
         | Command::RestartServer(_)
@@ -115,6 +119,19 @@ pub(super) fn apply(core: &Core, command: Command) {
             tracing::error!("network commands are spawned by Lab::send");
         }
     }
+}
+
+/// Changes the lab's site (accounts, the attacker's page) and says what it holds now.
+fn change_site(core: &Core, change: impl FnOnce(&crate::server::Site)) {
+    let Some(inspector) = core.inspector() else {
+        return;
+    };
+    let site = inspector.config().site.clone();
+    change(&site);
+    core.outbox.send(Event::SiteChanged {
+        page: site.page(),
+        emails: site.emails(),
+    });
 }
 
 /// Moves the clock; the store's sweep wakes by itself, the browsers drop what expired.
@@ -395,6 +412,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
         retired: old.retired.clone(),
         clock: old.clock.clone(),
         tls: old.tls.clone(),
+        site: old.site.clone(),
     };
     for server in core.servers() {
         server.reconfigure(config.clone());

@@ -39,6 +39,24 @@ pub enum Command {
         /// The address typed.
         url: String,
     },
+    /// Submit a form from a browser: `POST url` with `form` (`application/x-www-form-urlencoded`),
+    /// from a page of the same site.
+    Submit {
+        /// Which browser.
+        browser: BrowserId,
+        /// Where the form goes.
+        url: String,
+        /// The form, encoded (`user=alice&password=wonderland`).
+        form: String,
+    },
+    /// Lure a browser to the attacker's page on `other-site.test` (a link in a mail): it opens
+    /// the page, loads its images, submits a form its script submits and clicks its first
+    /// link.
+    Lure(BrowserId),
+    /// Serve this HTML as the attacker's page on `other-site.test`.
+    SetAttackerPage(String),
+    /// The accounts and the attacker's page as a new lab has them.
+    ResetSite,
     /// `count` parallel visits from one browser, then a summary of what they did to its
     /// session's counter.
     Burst {
@@ -248,6 +266,8 @@ pub enum SettingChange {
     RegenerateOnLogin(bool),
     /// The session deleted at logout, now.
     DestroyOnLogout(bool),
+    /// Counted (weak) session ids, now.
+    CountedIds(bool),
     /// The memory store's session limit, now.
     MaxSessions(usize),
     /// Milliseconds each store call waits, now.
@@ -293,6 +313,9 @@ impl SettingChange {
         }
         if old.destroy_on_logout != new.destroy_on_logout {
             changes.push(Self::DestroyOnLogout(new.destroy_on_logout));
+        }
+        if old.counted_ids != new.counted_ids {
+            changes.push(Self::CountedIds(new.counted_ids));
         }
         if old.always_save != new.always_save {
             changes.push(Self::AlwaysSave(new.always_save));
@@ -482,6 +505,14 @@ pub enum Event {
         private: bool,
         /// How many cookies were dropped.
         dropped: usize,
+    },
+    /// The attacker's page changed (or the accounts were reset): what `other-site.test` serves
+    /// now, and every account's e-mail.
+    SiteChanged {
+        /// The page.
+        page: String,
+        /// Each account's user and e-mail address.
+        emails: Vec<(String, String)>,
     },
     /// A visit was sent.
     VisitStarted {

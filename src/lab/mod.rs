@@ -147,6 +147,58 @@ struct BrowserSlot {
     browser: Browser,
 }
 
+/// One request a browser makes: typed, submitted, or asked for by a page.
+#[derive(Clone, Debug)]
+struct Navigation {
+    url: String,
+    /// The form a `POST` sends.
+    form: Option<String>,
+    /// Where the request comes from; `None`: wherever the browser's own choice says.
+    from: Option<RequestFrom>,
+}
+
+/// What a browser does after loading `page` (an HTML page of one of the lab's hosts): its
+/// images, as subresources of the page; the first form, when a script submits it; and its
+/// first link, when `click_first_link`.
+fn follow_ups(page: &Exchange, click_first_link: bool) -> Vec<Navigation> {
+    let Ok(url) = url::Url::parse(&page.url) else {
+        return Vec::new();
+    };
+    let html = page
+        .header_values("content-type")
+        .any(|value| value.to_ascii_lowercase().contains("text/html"));
+    let Some(on) = crate::browser::Page::of(&url).filter(|_| html && page.status < 300) else {
+        return Vec::new();
+    };
+    let parts = crate::browser::read_page(&page.body, &url);
+    let mut next: Vec<Navigation> = parts
+        .images
+        .iter()
+        .map(|image| Navigation {
+            url: image.to_string(),
+            form: None,
+            from: Some(RequestFrom::Embed(on)),
+        })
+        .collect();
+    if parts.submits_itself
+        && let Some(form) = parts.forms.first()
+    {
+        next.push(Navigation {
+            url: form.target().to_string(),
+            form: form.post.then(|| form.encoded()),
+            from: Some(RequestFrom::Link(on)),
+        });
+    }
+    if click_first_link && let Some(link) = parts.links.first() {
+        next.push(Navigation {
+            url: link.to_string(),
+            form: None,
+            from: Some(RequestFrom::Link(on)),
+        });
+    }
+    next
+}
+
 /// One server instance and the tasks that watch it.
 struct Instance {
     server: Arc<RunningServer>,
@@ -342,6 +394,32 @@ impl Lab {
             Command::Visit { browser, url } => {
                 self.runtime.spawn(async move {
                     core.visit(browser, url).await;
+                });
+            }
+            Command::Submit { browser, url, form } => {
+                self.runtime.spawn(async move {
+                    let from = url::Url::parse(&url)
+                        .ok()
+                        .as_ref()
+                        .and_then(crate::browser::Page::of)
+                        .map_or(RequestFrom::AddressBar, RequestFrom::Link);
+                    let navigation = Navigation {
+                        url,
+                        form: Some(form),
+                        from: Some(from),
+                    };
+                    core.navigate(browser, navigation, false).await;
+                });
+            }
+            Command::Lure(browser) => {
+                self.runtime.spawn(async move {
+                    let navigation = Navigation {
+                        url: format!("http://{}/", crate::server::ATTACKER_HOST),
+                        form: None,
+                        // A link in a mail: no page of any site starts it.
+                        from: Some(RequestFrom::AddressBar),
+                    };
+                    core.navigate(browser, navigation, true).await;
                 });
             }
             Command::Burst {
@@ -577,44 +655,83 @@ impl Core {
     }
 
     async fn visit(&self, id: BrowserId, url: String) {
+        self.navigate(
+            id,
+            Navigation {
+                url,
+                form: None,
+                from: None,
+            },
+            false,
+        )
+        .await;
+    }
+
+    /// Loads `first` in a browser, then does what its page asks of a browser — loads its
+    /// images, submits the form its script submits — and, when `click_first_link`, follows its
+    /// first link (a victim lured to the page). Only the first page's requests are followed up.
+    async fn navigate(&self, id: BrowserId, first: Navigation, click_first_link: bool) {
         let Some(slot) = self.slot(id) else {
             return;
         };
         self.outbox.send(Event::VisitStarted {
             browser: id,
-            url: url.clone(),
+            url: first.url.clone(),
         });
-        let options = crate::browser::VisitOptions {
-            from: slot.from,
-            frame: None,
-        };
-        let url = if slot.spread {
-            let turn = slot.visits.fetch_add(1, Ordering::Relaxed);
-            self.spread(&url, turn)
-        } else {
-            url
-        };
-        let result = slot.browser.visit(&url, options).await;
-        // The jar was updated as the responses arrived; say so first, so whoever sees the
-        // finished visit also sees the cookies it set.
-        self.send_cookies(id, &slot.browser);
-        match result {
-            Ok(exchanges) => {
-                let hops = exchanges
-                    .into_iter()
-                    .map(|exchange| Hop {
-                        served: self.served_record(&exchange),
-                        instance: self.instance_of(&exchange.url).map(|(n, _)| n),
-                        exchange,
-                    })
-                    .collect();
-                self.outbox.send(Event::VisitFinished { browser: id, hops });
+        let mut queue = std::collections::VecDeque::from([first]);
+        let mut following_up = false;
+        while let Some(navigation) = queue.pop_front() {
+            let options = crate::browser::VisitOptions {
+                from: navigation.from.unwrap_or(slot.from),
+                frame: None,
+            };
+            let url = if slot.spread && !following_up {
+                let turn = slot.visits.fetch_add(1, Ordering::Relaxed);
+                self.spread(&navigation.url, turn)
+            } else {
+                navigation.url
+            };
+            let result = match &navigation.form {
+                Some(body) => slot.browser.submit(&url, body, options).await,
+                None => slot.browser.visit(&url, options).await,
+            };
+            // The jar was updated as the responses arrived; say so first, so whoever sees the
+            // finished visit also sees the cookies it set.
+            self.send_cookies(id, &slot.browser);
+            if !following_up {
+                following_up = true;
+                let next = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|exchanges| exchanges.last())
+                    .map(|page| follow_ups(page, click_first_link))
+                    .unwrap_or_default();
+                for navigation in &next {
+                    self.outbox.send(Event::VisitStarted {
+                        browser: id,
+                        url: navigation.url.clone(),
+                    });
+                }
+                queue.extend(next);
             }
-            Err(err) => self.outbox.send(Event::VisitFailed {
-                browser: id,
-                url,
-                error: err.to_string(),
-            }),
+            match result {
+                Ok(exchanges) => {
+                    let hops = exchanges
+                        .into_iter()
+                        .map(|exchange| Hop {
+                            served: self.served_record(&exchange),
+                            instance: self.instance_of(&exchange.url).map(|(n, _)| n),
+                            exchange,
+                        })
+                        .collect();
+                    self.outbox.send(Event::VisitFinished { browser: id, hops });
+                }
+                Err(err) => self.outbox.send(Event::VisitFailed {
+                    browser: id,
+                    url,
+                    error: err.to_string(),
+                }),
+            }
         }
     }
 

@@ -325,6 +325,11 @@ pub enum Logged {
         /// Cookies dropped.
         dropped: usize,
     },
+    /// The attacker's page on other-site.test changed, or the accounts were reset.
+    SiteChanged {
+        /// The page's size in bytes.
+        page_bytes: usize,
+    },
     /// A visit failed.
     VisitFailed {
         /// Where to.
@@ -480,6 +485,13 @@ pub struct LabState {
     pub server_restarts: u64,
     /// The guided scenarios solved (without their fix), by id; kept with the lab.
     pub solved_scenarios: std::collections::BTreeSet<String>,
+    /// What other-site.test serves (the attacker's page), once the lab said; `None`: the page
+    /// a new lab serves.
+    pub attacker_page: Option<String>,
+    /// Each account's e-mail address, as last reported (empty until the site changed once).
+    pub emails: Vec<(String, String)>,
+    /// How many times the site changed (the attacker's page, the accounts' reset).
+    pub site_changes: u64,
 }
 
 /// How many finished audits the window keeps, for comparing.
@@ -557,6 +569,14 @@ impl LabState {
         self.applied += 1;
         match event {
             Event::BrowsersRestored => self.restores += 1,
+            Event::SiteChanged { page, emails } => {
+                self.log_lab(Logged::SiteChanged {
+                    page_bytes: page.len(),
+                });
+                self.attacker_page = Some(page);
+                self.emails = emails;
+                self.site_changes += 1;
+            }
             Event::ServerStarted(info) => {
                 self.log_lab(Logged::ServerStarted(Box::new(info.clone())));
                 if self.instances.is_empty() {

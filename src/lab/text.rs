@@ -338,6 +338,9 @@ pub fn logged_text(what: &Logged) -> String {
         },
         Logged::StoreDown(message) => format!("The session store is not answering: {message}"),
         Logged::StoreBack => "The session store answers again".to_owned(),
+        Logged::SiteChanged { page_bytes } => {
+            format!("other-site.test now serves the attacker's page ({page_bytes} bytes)")
+        }
         Logged::StoreFull(true) => "The memory store holds its limit of sessions: new visitors \
                                     get a 503 page until sessions expire; visitors with a \
                                     session are served as usual"
@@ -517,6 +520,8 @@ fn setting_change_text(change: &SettingChange) -> String {
         SettingChange::DestroyOnLogout(false) => {
             "logout only clears the cookie (the session lives on)".to_owned()
         }
+        SettingChange::CountedIds(true) => "counted session ids (weak: guessable)".to_owned(),
+        SettingChange::CountedIds(false) => "random 128-bit session ids".to_owned(),
         SettingChange::SaveUninitialized(value) => format!("saveUninitialized {}", on(value)),
         SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
         SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),

@@ -43,6 +43,12 @@ pub struct Judge {
     views: BTreeMap<SessionId, u64>,
     /// Sessions the store's expiry removed, with their last views.
     expired: Vec<(SessionId, u64)>,
+    /// `Forged` conditions (by index) that happened.
+    forged: BTreeSet<usize>,
+    /// Whether the secret was rotated during the run.
+    rotated: bool,
+    /// Browsers (by name) that loaded a page since the last rotation.
+    after_rotation: BTreeSet<String>,
     /// Which conditions hold now.
     met: Vec<bool>,
     verdict: Verdict,
@@ -59,6 +65,9 @@ impl Judge {
             held: BTreeMap::new(),
             views: BTreeMap::new(),
             expired: Vec::new(),
+            forged: BTreeSet::new(),
+            rotated: false,
+            after_rotation: BTreeSet::new(),
             met: vec![false; of],
             verdict: Verdict::Open { met: 0, of },
         };
@@ -115,6 +124,15 @@ impl Judge {
                 ..
             } => Some(Shortcut::ImportCookies),
             Event::SettingsApplied { .. } => Some(Shortcut::ChangeSettings),
+            Event::SecretRotated { .. } => {
+                self.rotated = true;
+                self.after_rotation.clear();
+                None
+            }
+            Event::VisitFinished { browser, hops } => {
+                let name = state.browser(*browser).map(|b| b.name.clone());
+                name.and_then(|name| self.saw_visit(name, hops))
+            }
             Event::SessionChanges { changes, .. } => {
                 for change in changes {
                     if let SessionChange::Removed {
@@ -141,6 +159,58 @@ impl Judge {
         {
             self.verdict = Verdict::Spoiled(shortcut.text());
         }
+    }
+
+    /// Notes what a finished visit of browser `name` did: forged requests, pages after a
+    /// rotation; returns the forbidden login it was, if it was one.
+    fn saw_visit(&mut self, name: String, hops: &[crate::lab::Hop]) -> Option<Shortcut> {
+        let mut shortcut = None;
+        for hop in hops {
+            let exchange = &hop.exchange;
+            let Ok(url) = url::Url::parse(&exchange.url) else {
+                continue;
+            };
+            for (i, condition) in self.scenario.solved.iter().enumerate() {
+                if let Condition::Forged {
+                    browser,
+                    path,
+                    says,
+                } = condition
+                    && *browser == name
+                    && url.path() == path
+                    && exchange.from.page().is_some()
+                    && exchange.from.is_cross_site(&url)
+                    && exchange.status < 400
+                    && exchange.body.contains(says.as_str())
+                {
+                    self.forged.insert(i);
+                }
+            }
+            if url.path() == "/login" && exchange.status < 400 {
+                let fields = url
+                    .query_pairs()
+                    .chain(url::form_urlencoded::parse(
+                        exchange.request_body.as_deref().unwrap_or("").as_bytes(),
+                    ))
+                    .filter(|(key, _)| key == "user")
+                    .map(|(_, user)| user.into_owned())
+                    .collect::<Vec<_>>();
+                shortcut = self
+                    .scenario
+                    .forbidden
+                    .iter()
+                    .find(|s| {
+                        matches!(s, Shortcut::LogInAs { user, owner }
+                            if *owner != name && fields.contains(user))
+                    })
+                    .cloned()
+                    .or(shortcut);
+            }
+        }
+        if self.rotated && !hops.is_empty() {
+            self.after_rotation.insert(name);
+        }
+        shortcut
     }
 
     /// Looks at the state after an event: who holds which session now, and whether every
@@ -231,6 +301,23 @@ impl Judge {
                 .rev()
                 .find(|r| r.name == *browser || r.name == *than)
                 .is_some_and(|r| r.name == *browser),
+            Condition::Forged { .. } => self
+                .scenario
+                .solved
+                .iter()
+                .position(|c| c == condition)
+                .is_some_and(|i| self.forged.contains(&i)),
+            Condition::AfterRotation { browser, says } => {
+                self.rotated
+                    && self.after_rotation.contains(browser)
+                    && self.holds(
+                        &Condition::Page {
+                            browser: browser.clone(),
+                            says: says.clone(),
+                        },
+                        state,
+                    )
+            }
             Condition::Expired {
                 browser,
                 views_at_least,
@@ -265,6 +352,17 @@ pub fn condition_text(condition: &Condition) -> String {
         }
         Condition::SentInClear { browser } => {
             format!("{browser}'s session cookie crosses the network in clear text (plain http)")
+        }
+        Condition::Forged {
+            browser,
+            path,
+            says,
+        } => format!(
+            "a page on another site makes {browser}'s browser send {path}, and the app answers \
+             “{says}”"
+        ),
+        Condition::AfterRotation { browser, says } => {
+            format!("after a new secret, {browser}'s page still says “{says}”")
         }
         Condition::Expired {
             browser,

@@ -51,6 +51,26 @@ const BUILT_IN: &[(&str, &str)] = &[
         "secure-over-http.toml",
         include_str!("../../scenarios/secure-over-http.toml"),
     ),
+    (
+        "csrf-link.toml",
+        include_str!("../../scenarios/csrf-link.toml"),
+    ),
+    (
+        "csrf-form.toml",
+        include_str!("../../scenarios/csrf-form.toml"),
+    ),
+    (
+        "weak-ids.toml",
+        include_str!("../../scenarios/weak-ids.toml"),
+    ),
+    (
+        "secret-rotation.toml",
+        include_str!("../../scenarios/secret-rotation.toml"),
+    ),
+    (
+        "logout-others.toml",
+        include_str!("../../scenarios/logout-others.toml"),
+    ),
 ];
 
 /// The largest scenario file read, in bytes.
@@ -180,6 +200,25 @@ pub enum Condition {
         /// The browser whose latest page it must follow.
         than: String,
     },
+    /// The browser sent a request to `path` that a page of another site started (a link, a
+    /// form or an image there), and the app's answer says `says`: a forged request that
+    /// worked.
+    Forged {
+        /// Which browser was made to send it.
+        browser: String,
+        /// The app's path it went to (`/account/email`).
+        path: String,
+        /// Words the answer contains.
+        says: String,
+    },
+    /// The secret was rotated during the run, the browser loaded a page after that, and its
+    /// latest page says this.
+    AfterRotation {
+        /// Which browser.
+        browser: String,
+        /// Words the page contains.
+        says: String,
+    },
     /// A session the browser held, with at least this many views, was removed by the store's
     /// expiry sweep (not a logout).
     Expired {
@@ -202,6 +241,14 @@ pub enum Shortcut {
     ImportCookies,
     /// Changing the server's settings.
     ChangeSettings,
+    /// Logging in as this user from any browser but its owner's (`{ log_in_as = { user =
+    /// "alice", owner = "Victim" } }`): knowing the password makes the attack pointless.
+    LogInAs {
+        /// The account.
+        user: String,
+        /// The browser whose account it is.
+        owner: String,
+    },
 }
 
 impl Shortcut {
@@ -214,6 +261,10 @@ impl Shortcut {
             }
             Self::ImportCookies => "importing cookies from a file is not allowed here".into(),
             Self::ChangeSettings => "changing the server's settings is not allowed here".into(),
+            Self::LogInAs { user, owner } => format!(
+                "logging in as {user} from a browser other than {owner}'s is not allowed here \
+                 (that needs {user}'s password, which you do not have)"
+            ),
         }
     }
 }
@@ -253,6 +304,32 @@ pub enum Step {
         /// Its new value.
         value: String,
     },
+    /// Submit a form from a browser (a `POST` from the app's own page).
+    Submit {
+        /// Which browser.
+        browser: String,
+        /// Where the form goes (`/login`).
+        url: String,
+        /// The form's fields, encoded (`user=alice&password=wonderland`).
+        form: String,
+    },
+    /// Write the attacker's page, served on `other-site.test`.
+    WritePage {
+        /// Its HTML.
+        html: String,
+    },
+    /// Lure a browser to the attacker's page (a link in a mail): it loads the page's images,
+    /// submits a form the page's script submits, and clicks its first link.
+    Lure {
+        /// Which browser.
+        browser: String,
+    },
+    /// Give the server a new secret; with `grace_minutes`, the old one still opens cookies for
+    /// that long.
+    RotateSecret {
+        /// Minutes the old secret is still accepted (0: not at all).
+        grace_minutes: u64,
+    },
     /// Empty a browser's jar.
     ClearCookies {
         /// Whose.
@@ -271,14 +348,18 @@ impl Step {
         match self {
             Self::Visit { browser, .. }
             | Self::Burst { browser, .. }
+            | Self::Submit { browser, .. }
+            | Self::Lure { browser }
             | Self::ClearCookies { browser } => vec![browser],
             Self::EditCookie { browser, value } => {
                 let mut named = vec![browser.as_str()];
-                named.extend(placeholders(value));
+                named.extend(placeholders(value).map(|(_, name)| name));
                 named
             }
             Self::CopyCookie { from, to } => vec![from, to],
-            Self::MoveClock { .. } => Vec::new(),
+            Self::MoveClock { .. } | Self::WritePage { .. } | Self::RotateSecret { .. } => {
+                Vec::new()
+            }
         }
     }
 }
@@ -290,6 +371,8 @@ impl Condition {
             Self::Page { browser, .. }
             | Self::LostUpdates { browser, .. }
             | Self::SentInClear { browser }
+            | Self::Forged { browser, .. }
+            | Self::AfterRotation { browser, .. }
             | Self::Expired { browser, .. } => vec![browser],
             Self::SameSession { browsers } | Self::DifferentSessions { browsers } => {
                 browsers.iter().map(String::as_str).collect()
@@ -299,12 +382,14 @@ impl Condition {
     }
 }
 
-/// The browser names `{session:NAME}` placeholders in `value` refer to.
-pub(crate) fn placeholders(value: &str) -> impl Iterator<Item = &str> {
-    value
-        .split("{session:")
-        .skip(1)
-        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+/// The placeholders in `value`: `{session:NAME}` (the id of the session browser NAME holds)
+/// and `{next:NAME}` (the id an attacker would guess comes after it), as (kind, NAME).
+pub(crate) fn placeholders(value: &str) -> impl Iterator<Item = (&str, &str)> {
+    value.split('{').skip(1).filter_map(|rest| {
+        let (inside, _) = rest.split_once('}')?;
+        let (kind, name) = inside.split_once(':')?;
+        matches!(kind, "session" | "next").then_some((kind, name))
+    })
 }
 
 impl Scenario {
@@ -402,7 +487,11 @@ impl Scenario {
             .iter()
             .chain(&self.solution)
             .flat_map(Step::browsers)
-            .chain(self.solved.iter().flat_map(Condition::browsers));
+            .chain(self.solved.iter().flat_map(Condition::browsers))
+            .chain(self.forbidden.iter().filter_map(|shortcut| match shortcut {
+                Shortcut::LogInAs { owner, .. } => Some(owner.as_str()),
+                _ => None,
+            }));
         for name in named {
             if !names.contains(name) {
                 return Err(invalid(format!(

@@ -10,7 +10,9 @@ use super::{
     placeholders,
 };
 use crate::{
-    lab::{ClockMove, Command, Lab, LabConfig, LabState, LogSource, saved::SavedBrowser},
+    lab::{
+        BrowserId, ClockMove, Command, Lab, LabConfig, LabState, LogSource, saved::SavedBrowser,
+    },
     server::{Secret, ServerConfig, ServerSettings, StoreChoice},
 };
 
@@ -43,6 +45,8 @@ enum Action {
     FreshStore,
     /// The lab's clock back to real time.
     RealTime,
+    /// The accounts and the attacker's page as a new lab has them.
+    FreshSite,
     /// A step, numbered from 1.
     Step(usize, Step),
     /// Start judging (after the setup).
@@ -89,6 +93,7 @@ impl Script {
             Action::Settings(Box::new(settings)),
             Action::FreshStore,
             Action::RealTime,
+            Action::FreshSite,
         ]
         .into();
         actions.extend(
@@ -233,6 +238,14 @@ impl Script {
                     "setting the clock to real time".to_owned(),
                 ))
             }
+            Action::FreshSite => {
+                let changes = state.site_changes;
+                Some((
+                    Command::ResetSite,
+                    Box::new(move |s: &LabState| s.site_changes > changes),
+                    "resetting the accounts and the attacker's page".to_owned(),
+                ))
+            }
             Action::Judge => {
                 state.judge = Some(Judge::new(self.scenario.clone(), self.fixed, state));
                 None
@@ -272,20 +285,56 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             .map(|c| c.cookie.clone())
             .ok_or_else(|| format!("{name} holds no session cookie"))
     };
+    // A browser's requests are done: none in flight, and one told of in the log since.
+    let browsed = |id: BrowserId| -> Done {
+        let lines = state.logged;
+        Box::new(move |s: &LabState| {
+            s.browser(id).is_some_and(|b| b.in_flight == 0)
+                && s.log_since(lines)
+                    .any(|l| matches!(&l.source, LogSource::Browser { id: b, .. } if *b == id))
+        })
+    };
     Ok(match step {
         Step::Visit { browser, url } => {
             let id = id(browser)?;
-            let lines = state.logged;
             (
                 Command::Visit {
                     browser: id,
                     url: absolute(url),
                 },
+                browsed(id),
+            )
+        }
+        Step::Submit { browser, url, form } => {
+            let id = id(browser)?;
+            (
+                Command::Submit {
+                    browser: id,
+                    url: absolute(url),
+                    form: form.clone(),
+                },
+                browsed(id),
+            )
+        }
+        Step::Lure { browser } => {
+            let id = id(browser)?;
+            (Command::Lure(id), browsed(id))
+        }
+        Step::WritePage { html } => {
+            let wanted = html.clone();
+            (
+                Command::SetAttackerPage(html.clone()),
+                Box::new(move |s: &LabState| s.attacker_page.as_deref() == Some(wanted.as_str())),
+            )
+        }
+        Step::RotateSecret { grace_minutes } => {
+            let before = state.server.as_ref().map(|s| s.secret_fingerprint.clone());
+            (
+                Command::RotateSecret {
+                    grace_secs: (*grace_minutes > 0).then(|| grace_minutes * 60),
+                },
                 Box::new(move |s: &LabState| {
-                    s.browser(id).is_some_and(|b| b.in_flight == 0)
-                        && s.log_since(lines).any(
-                            |l| matches!(&l.source, LogSource::Browser { id: b, .. } if *b == id),
-                        )
+                    s.server.as_ref().map(|s| s.secret_fingerprint.clone()) != before
                 }),
             )
         }
@@ -326,12 +375,17 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
         }
         Step::EditCookie { browser, value } => {
             let mut new = value.clone();
-            for name in placeholders(value) {
+            for (kind, name) in placeholders(value) {
                 let session = state
                     .browser_named(name)
                     .and_then(|b| b.session())
                     .ok_or_else(|| format!("{name} holds no session"))?;
-                new = new.replace(&format!("{{session:{name}}}"), &session.to_string());
+                let id = if kind == "next" {
+                    crate::server::next_guess(session)
+                } else {
+                    session
+                };
+                new = new.replace(&format!("{{{kind}:{name}}}"), &id.to_string());
             }
             let cookie = session_cookie(browser)?.key();
             let id = id(browser)?;
@@ -466,6 +520,13 @@ pub fn step_text(step: &Step) -> String {
             format!("set {browser}'s session cookie to {value}")
         }
         Step::ClearCookies { browser } => format!("clear {browser}'s cookies"),
+        Step::Submit { browser, url, form } => format!("{browser} submits {form} to {url}"),
+        Step::WritePage { .. } => "write the page on other-site.test".to_owned(),
+        Step::Lure { browser } => format!("lure {browser} to other-site.test"),
+        Step::RotateSecret { grace_minutes: 0 } => "give the server a new secret".to_owned(),
+        Step::RotateSecret { grace_minutes } => {
+            format!("give the server a new secret, the old one accepted {grace_minutes} min more")
+        }
         Step::MoveClock { minutes } => format!("move the clock {minutes} min ahead"),
     }
 }

@@ -186,6 +186,11 @@ pub struct ServerSettings {
     /// `req.session.destroy()`; tower-sessions: `session.flush()`). Off, it only tells the
     /// browser to drop the cookie (`res.clearCookie()` alone): a copy of the cookie still works.
     pub destroy_on_logout: bool,
+    /// New session ids are counted (1001, 1002, …) instead of 128 random bits: the weak
+    /// generator of old servers (express-session: a `genid` such as `() => String(++n)`;
+    /// tower-sessions: a store whose `create` assigns the ids). With a plain cookie, the next
+    /// visitor's session is the next number.
+    pub counted_ids: bool,
     /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
     pub max_sessions: usize,
     /// Milliseconds every store call waits, like a database across a network (0: none).
@@ -208,6 +213,7 @@ impl Default for ServerSettings {
             lock_per_session: true,
             regenerate_on_login: true,
             destroy_on_logout: true,
+            counted_ids: false,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,
         }
@@ -268,6 +274,9 @@ pub struct ServerConfig {
     /// https on the same port as http, with a certificate only the lab's browsers trust (the
     /// window's server); `None` serves http only (`serve`).
     pub tls: Option<std::sync::Arc<super::LabTls>>,
+    /// The accounts, the attacker's page and the weak id counter (clones of a config share
+    /// them, so every instance and every new setting sees the same accounts).
+    pub site: super::Site,
 }
 
 impl ServerConfig {
@@ -280,6 +289,7 @@ impl ServerConfig {
             retired: Vec::new(),
             clock: LabClock::default(),
             tls: None,
+            site: super::Site::default(),
         }
     }
 }

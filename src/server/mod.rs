@@ -17,6 +17,7 @@ mod routes;
 mod secret_file;
 mod serve;
 mod session;
+mod site;
 mod sqlite;
 mod store;
 mod tls;
@@ -47,6 +48,10 @@ pub use secret_file::{SecretFileError, default_secret_path, load_or_create as ke
 pub use session::{
     DATA_TEXT_MAX, DataText, DeleteReason, MAX_SESSION_BYTES, SessionData, SessionId, SessionRow,
     from_unix_millis, now_millis, unix_millis,
+};
+pub use site::{
+    ACCOUNTS, ATTACKER_HOST, DEFAULT_PAGE, LoginRefused, MAX_PAGE_BYTES, Site, counted_id,
+    next_guess,
 };
 pub use sqlite::SqliteSessions;
 pub use store::{InspectableStore, ListSessions, StoreChange};

@@ -2,20 +2,27 @@
 //! session layer (which also records what each request did to the store for the inspector).
 
 use axum::{
-    Json, Router,
+    Form, Json, Router,
     extract::{Query, Request},
     http::StatusCode,
+    middleware::Next,
     response::{Html, IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde::Deserialize;
-use tower_sessions::{Session, SessionStore, session};
+use tower_sessions::{
+    Session, SessionStore, session,
+    session::{Id, Record},
+    session_store,
+};
 
 use super::{
+    SessionId,
     config::ServerConfig,
     inspect::Inspector,
     layer::{SessionLayer, store_unavailable_page},
     locks::SessionLocks,
+    site::{ATTACKER_HOST, LoginRefused, MAX_EMAIL_CHARS, Site},
 };
 
 /// The session key the counter lives under, as in the seed (`request.session.views`).
@@ -46,8 +53,33 @@ pub fn app_sharing<S: SessionStore + Clone>(
     locks: SessionLocks,
     shared: bool,
 ) -> Router {
+    let site = config.site.clone();
+    let locks = config.settings.lock_per_session.then_some(locks);
+    let app = if config.settings.counted_ids {
+        let store = CountedIds {
+            inner: store,
+            site: site.clone(),
+        };
+        routes(&config, store.clone(), inspector.clone())
+            .layer(SessionLayer::new(store, &config, inspector, locks, shared))
+    } else {
+        routes(&config, store.clone(), inspector.clone())
+            .layer(SessionLayer::new(store, &config, inspector, locks, shared))
+    };
+    // The attacker's site is another host on the same server, outside the app's sessions.
+    app.layer(axum::middleware::from_fn(move |request, next| {
+        attacker_site(site.clone(), request, next)
+    }))
+}
+
+/// The app's routes, before the session layer.
+fn routes<S: SessionStore + Clone>(
+    config: &ServerConfig,
+    store: S,
+    inspector: Inspector,
+) -> Router {
     let settings = &config.settings;
-    let regenerate_on_login = settings.regenerate_on_login;
+    let regenerate = settings.regenerate_on_login;
     // The weak logout clears the cookie itself, as `res.clearCookie(name)` does.
     let weak_logout = (!settings.destroy_on_logout).then(|| {
         format!(
@@ -55,21 +87,98 @@ pub fn app_sharing<S: SessionStore + Clone>(
             settings.cookie_name, settings.path
         )
     });
-    let routes = Router::new()
+    let site = config.site.clone();
+    let (site_post, site_account, site_email, site_email_get) =
+        (site.clone(), site.clone(), site.clone(), site);
+    Router::new()
         .route("/", get(count_views))
         .route(
             "/login",
-            get(move |session, query| login(session, query, regenerate_on_login)),
+            get(move |session, query| login(session, query, regenerate)).post(
+                move |session, form| login_with_password(session, form, site_post, regenerate),
+            ),
         )
         .route(
             "/logout",
             get(move |session| logout(session, weak_logout.clone())),
         )
-        .route("/regenerate", get(regenerate))
+        .route(
+            "/logout-others",
+            get(move |session| logout_others(session, store, inspector)),
+        )
+        .route(
+            "/account",
+            get(move |session| account(session, site_account)),
+        )
+        .route(
+            "/account/email",
+            post(move |session, Form(form): Form<EmailForm>| {
+                change_email(session, form.email, site_email)
+            })
+            // The mistake that lets a mere link change state: the route answers GET too.
+            .get(move |session, Query(form): Query<EmailForm>| {
+                change_email(session, form.email, site_email_get)
+            }),
+        )
+        .route("/regenerate", get(regenerate_id))
         .route("/whoami", get(whoami))
-        .fallback(not_found);
-    let locks = config.settings.lock_per_session.then_some(locks);
-    routes.layer(SessionLayer::new(store, &config, inspector, locks, shared))
+        .fallback(not_found)
+}
+
+/// Answers a request for the attacker's host with the attacker's page (only `/`; the rest is
+/// not found); any other host goes on to the app.
+async fn attacker_site(site: Site, request: Request, next: Next) -> Response {
+    let host = request.uri().host().map(str::to_owned).or_else(|| {
+        let host = request
+            .headers()
+            .get(axum::http::header::HOST)?
+            .to_str()
+            .ok()?;
+        Some(
+            host.rsplit_once(':')
+                .map_or(host, |(name, _)| name)
+                .to_owned(),
+        )
+    });
+    if !host.is_some_and(|h| h.eq_ignore_ascii_case(ATTACKER_HOST)) {
+        return next.run(request).await;
+    }
+    if request.uri().path() != "/" {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(format!("{ATTACKER_HOST} has one page: /")),
+        )
+            .into_response();
+    }
+    Html(site.page()).into_response()
+}
+
+/// A session store that hands out counted ids (1001, 1002, …) instead of random ones: the weak
+/// generator. Everything else goes to the store it wraps.
+#[derive(Clone, Debug)]
+struct CountedIds<S> {
+    inner: S,
+    site: Site,
+}
+
+#[async_trait::async_trait]
+impl<S: SessionStore> SessionStore for CountedIds<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        record.id = self.site.next_counted();
+        self.inner.create(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(record).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(id).await
+    }
 }
 
 /// `GET /`: the seed's handler. Data that is not a number starts the count over rather than
@@ -96,17 +205,66 @@ struct LoginQuery {
     user: Option<String>,
 }
 
-/// `GET /login?user=NAME`: stores the user and regenerates the session id (when
-/// `regenerate`), the defence against session fixation (an id planted before login is
-/// worthless after it).
+/// `GET /login?user=NAME`: the quick login of the lessons (no password), which stores the
+/// user and regenerates the session id (when `regenerate`), the defence against session
+/// fixation (an id planted before login is worthless after it). Without `user`, the login
+/// form.
 async fn login(session: Session, Query(query): Query<LoginQuery>, regenerate: bool) -> Response {
-    let Some(user) = query.user.filter(|u| !u.trim().is_empty()) else {
+    let Some(user) = query.user else {
+        return Html(LOGIN_FORM.to_owned()).into_response();
+    };
+    log_in(&session, user, regenerate).await
+}
+
+/// The login form, with the lab's accounts on it.
+const LOGIN_FORM: &str = "<h1>Log in</h1>
+<form action=\"/login\" method=\"post\">
+  <input name=\"user\" value=\"alice\"> <input name=\"password\" type=\"password\">
+  <button>Log in</button>
+</form>
+<p>Accounts: alice (wonderland), bob (builder), mallory (attacker).</p>
+<p>Or the quick login of the lessons, with no password: /login?user=NAME</p>
+";
+
+/// The form `POST /login` takes.
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+/// `POST /login` (`user`, `password`): logs in when the password is the account's.
+async fn login_with_password(
+    session: Session,
+    Form(form): Form<LoginForm>,
+    site: Site,
+    regenerate: bool,
+) -> Response {
+    match site.check_password(&form.user, &form.password) {
+        Ok(()) => log_in(&session, form.user, regenerate).await,
+        Err(refused) => {
+            let why = match refused {
+                LoginRefused::NoSuchUser => "no account has that name",
+                LoginRefused::WrongPassword => "that is not the password",
+            };
+            (
+                StatusCode::UNAUTHORIZED,
+                Html(format!("Login refused: {why}. Nothing was stored.")),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Stores `user` in the session, under a new id when `regenerate`.
+async fn log_in(session: &Session, user: String, regenerate: bool) -> Response {
+    if user.trim().is_empty() {
         return (
             StatusCode::BAD_REQUEST,
             Html("Say who is logging in: /login?user=NAME".to_owned()),
         )
             .into_response();
-    };
+    }
     if user.chars().count() > MAX_USER_CHARS {
         return (
             StatusCode::BAD_REQUEST,
@@ -132,6 +290,124 @@ async fn login(session: Session, Query(query): Query<LoginQuery>, regenerate: bo
     }
     Html(format!(
         "Logged in as {}. The session id was regenerated (session-fixation defence).",
+        html_escape(&user)
+    ))
+    .into_response()
+}
+
+/// The user the session is logged in as, if any.
+async fn user_of(session: &Session) -> Result<Option<String>, session::Error> {
+    session.get::<String>(USER).await.or_else(|err| match err {
+        // Data that is not a name is nobody logged in.
+        session::Error::SerdeJson(_) => Ok(None),
+        err => Err(err),
+    })
+}
+
+/// The page for a request that needs a logged-in user.
+fn not_logged_in() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Html("Not logged in: log in first (/login).".to_owned()),
+    )
+        .into_response()
+}
+
+/// `GET /account`: the user's e-mail address and the form that changes it.
+async fn account(session: Session, site: Site) -> Response {
+    let user = match user_of(&session).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return not_logged_in(),
+        Err(err) => return store_unavailable(err),
+    };
+    let email = site.email(&user).unwrap_or_default();
+    Html(format!(
+        "<h1>Account of {user}</h1>
+<p>E-mail: {email}</p>
+<form action=\"/account/email\" method=\"post\">
+  <input name=\"email\" value=\"{email}\"> <button>Change e-mail</button>
+</form>
+<p><a href=\"/logout-others\">Log out my other sessions</a> · <a href=\"/logout\">Log out</a></p>
+",
+        user = html_escape(&user),
+        email = html_escape(&email),
+    ))
+    .into_response()
+}
+
+/// The form (or query) `/account/email` takes.
+#[derive(Debug, Deserialize)]
+struct EmailForm {
+    email: String,
+}
+
+/// `POST /account/email` (and, the mistake, `GET /account/email?email=`): changes the logged-in
+/// user's e-mail address, the state a forged request changes.
+async fn change_email(session: Session, email: String, site: Site) -> Response {
+    let user = match user_of(&session).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return not_logged_in(),
+        Err(err) => return store_unavailable(err),
+    };
+    if email.trim().is_empty() || email.chars().count() > MAX_EMAIL_CHARS {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(format!(
+                "An e-mail address has 1 to {MAX_EMAIL_CHARS} characters; nothing was changed."
+            )),
+        )
+            .into_response();
+    }
+    if !site.set_email(&user, &email) {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(format!(
+                "{} has no account here (log in with a password to have one); nothing was \
+                 changed.",
+                html_escape(&user)
+            )),
+        )
+            .into_response();
+    }
+    Html(format!(
+        "The e-mail address of {} is now {}.",
+        html_escape(&user),
+        html_escape(&email)
+    ))
+    .into_response()
+}
+
+/// `GET /logout-others`: deletes every other session of the logged-in user (the store is
+/// listed for them), as "log out everywhere else" does; this one stays.
+async fn logout_others<S: SessionStore>(
+    session: Session,
+    store: S,
+    inspector: Inspector,
+) -> Response {
+    let user = match user_of(&session).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return not_logged_in(),
+        Err(err) => return store_unavailable(err),
+    };
+    let this = session.id().map(SessionId::from);
+    let rows = match inspector.sessions().await {
+        Ok(rows) => rows,
+        Err(err) => return store_unavailable_page(&err.to_string()),
+    };
+    let mut ended = 0usize;
+    for row in rows {
+        if Some(row.id) != this
+            && row.data.get(USER).as_ref().and_then(|u| u.as_str()) == Some(user.as_str())
+        {
+            if let Err(err) = store.delete(&row.id.into()).await {
+                return store_unavailable_page(&err.to_string());
+            }
+            ended += 1;
+        }
+    }
+    Html(format!(
+        "Ended {ended} other session{} of {}; this one stays.",
+        if ended == 1 { "" } else { "s" },
         html_escape(&user)
     ))
     .into_response()
@@ -177,7 +453,7 @@ async fn logout(session: Session, weak: Option<String>) -> Response {
 }
 
 /// `GET /regenerate`: the same data under a new session id.
-async fn regenerate(session: Session) -> Response {
+async fn regenerate_id(session: Session) -> Response {
     let exists = match exists(&session).await {
         Ok(exists) => exists,
         Err(err) => return store_unavailable(err),

@@ -20,7 +20,7 @@ use super::{UiCommand, theme};
 pub const PANEL_WIDTH: f32 = 540.0;
 
 /// The session routes of the embedded server, as buttons: (label, path, what it teaches).
-const ROUTES: [(&str, &str, &str); 5] = [
+const ROUTES: [(&str, &str, &str); 6] = [
     ("Home", "/", "GET / — the counter: views + 1"),
     (
         "Login",
@@ -31,6 +31,11 @@ const ROUTES: [(&str, &str, &str); 5] = [
         "Logout",
         "/logout",
         "GET /logout — deletes the session from the store and clears the cookie",
+    ),
+    (
+        "Account",
+        "/account",
+        "GET /account — the logged-in user's e-mail and the form that changes it (POST /account/email), and Log out my other sessions; log in with a password at /login (no ?user=)",
     ),
     (
         "Regenerate",
@@ -59,6 +64,17 @@ pub struct BrowserDraft {
     pub import: Option<super::transfer_ui::ImportDraft>,
     /// What the last export or copy did, to tell the user.
     pub notice: Option<String>,
+    /// The forms on the page shown, with what the user typed in them.
+    pub forms: Option<FormsDraft>,
+}
+
+/// The forms of one page, as the user fills them in.
+#[derive(Clone, Debug)]
+pub struct FormsDraft {
+    /// Which page (its address and when it was requested).
+    page: (String, OffsetDateTime),
+    /// The page's forms, with the values typed.
+    forms: Vec<crate::browser::PageForm>,
 }
 
 impl BrowserDraft {
@@ -71,6 +87,7 @@ impl BrowserDraft {
             burst: 20,
             import: None,
             notice: None,
+            forms: None,
         }
     }
 }
@@ -132,6 +149,7 @@ pub fn browser_ui(
                 ui.separator();
                 let answered_by = history.first().and_then(|r| r.instance);
                 response_ui(ui, browser, answered_by.filter(|_| instances > 1));
+                forms_ui(ui, browser, draft, &mut commands);
                 ui.separator();
                 jar_ui(ui, browser, draft, context, &mut commands);
                 history_ui(ui, browser, draft, context, offset);
@@ -264,7 +282,7 @@ fn routes_ui(
     draft: &mut BrowserDraft,
     commands: &mut Vec<UiCommand>,
 ) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Go to").weak());
         for (label, path, help) in ROUTES {
             let path = if path == "/login" {
@@ -320,7 +338,7 @@ fn sites_ui(
         .and_then(|u| u.host_str().map(str::to_owned));
     ui.horizontal(|ui| {
         ui.label(RichText::new("Host").weak())
-            .on_hover_text("The same embedded server under other names: the simulated browsers resolve *.lab.test and other-site.test to it");
+            .on_hover_text("The same embedded server under other names: the simulated browsers resolve *.lab.test to it (and other-site.test, where it serves the attacker's page of the Other site tab)");
         let hosts = [
             (
                 server_host.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
@@ -613,6 +631,68 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
             .small(),
         )
         .on_hover_text("The browser did not store this cookie, so the next visit will not send it");
+    }
+}
+
+/// The forms on the page shown (the login form, the account's), to fill in and submit.
+fn forms_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    draft: &mut BrowserDraft,
+    commands: &mut Vec<UiCommand>,
+) {
+    let Some(page) = browser
+        .last
+        .as_ref()
+        .filter(|_| browser.last_error.is_none())
+    else {
+        draft.forms = None;
+        return;
+    };
+    let key = (page.url.clone(), page.sent_at);
+    if draft.forms.as_ref().is_none_or(|f| f.page != key) {
+        let forms = if page.body.contains("<form") {
+            url::Url::parse(&page.url)
+                .map(|url| crate::browser::read_page(&page.body, &url).forms)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        draft.forms = Some(FormsDraft { page: key, forms });
+    }
+    let Some(forms) = draft.forms.as_mut() else {
+        return;
+    };
+    for form in &mut forms.forms {
+        ui.horizontal_wrapped(|ui| {
+            let method = if form.post { "POST" } else { "GET" };
+            ui.label(RichText::new(format!("Form → {method} {}", form.action.path())).weak());
+            for (name, value) in &mut form.fields {
+                ui.label(RichText::new(name.as_str()).small());
+                ui.add(egui::TextEdit::singleline(value).desired_width(90.0))
+                    .accessible_name(format!("{} form field {name}", browser.name));
+            }
+            if ui
+                .button("Submit")
+                .accessible_name(format!("Submit {}", browser.name))
+                .on_hover_text(format!("{method} this form from {}", browser.name))
+                .clicked()
+            {
+                let command = if form.post {
+                    Command::Submit {
+                        browser: browser.id,
+                        url: form.action.to_string(),
+                        form: form.encoded(),
+                    }
+                } else {
+                    Command::Visit {
+                        browser: browser.id,
+                        url: form.target().to_string(),
+                    }
+                };
+                commands.push(lab(command));
+            }
+        });
     }
 }
 

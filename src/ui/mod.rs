@@ -10,6 +10,7 @@ mod plot_panel;
 mod scenario_panel;
 mod sessions_panel;
 mod settings_panel;
+mod site_panel;
 mod smoke;
 pub mod theme;
 mod timeline_panel;
@@ -49,15 +50,18 @@ pub enum BottomTab {
     Audit,
     /// Guided scenarios.
     Scenarios,
+    /// The attacker's page on other-site.test.
+    OtherSite,
 }
 
 impl BottomTab {
-    const ALL: [(Self, &'static str); 5] = [
+    const ALL: [(Self, &'static str); 6] = [
         (Self::Log, "Event log"),
         (Self::Timeline, "Timeline"),
         (Self::Plot, "Views plot"),
         (Self::Audit, "Audit"),
         (Self::Scenarios, "Scenarios"),
+        (Self::OtherSite, "Other site"),
     ];
 
     /// The tab's label, also its name in the window's saved state.
@@ -155,6 +159,7 @@ pub struct SessionLabApp {
     load: header::LoadDraft,
     audit: audit_panel::AuditDraft,
     scenarios: scenario_panel::ScenarioDraft,
+    site: site_panel::SiteDraft,
     /// The scenario being opened, one command at a time.
     opening: Option<crate::scenario::play::Script>,
     bottom_tab: BottomTab,
@@ -191,6 +196,7 @@ impl SessionLabApp {
             load: header::LoadDraft::default(),
             audit: audit_panel::AuditDraft::default(),
             scenarios: scenario_panel::ScenarioDraft::default(),
+            site: site_panel::SiteDraft::default(),
             opening: None,
             bottom_tab: BottomTab::Log,
             offset,
@@ -703,6 +709,9 @@ impl eframe::App for SessionLabApp {
                         &mut self.scenarios,
                         self.opening.is_some(),
                     ));
+                }
+                BottomTab::OtherSite => {
+                    commands.extend(site_panel::site_ui(ui, &self.state, &mut self.site));
                 }
             }
         });

@@ -111,6 +111,7 @@ impl SettingsDraft {
                 lock_per_session,
                 regenerate_on_login,
                 destroy_on_logout,
+                counted_ids,
                 max_sessions,
                 store_latency_ms
             );
@@ -231,6 +232,13 @@ pub fn settings_ui(
                         .on_hover_text("express-session: req.session.regenerate() in the login route; tower-sessions: session.cycle_id(). Off, an id planted before login (session fixation) is the logged-in session.");
                     ui.checkbox(&mut config.destroy_on_logout, "Logout deletes the session")
                         .on_hover_text("express-session: req.session.destroy(); tower-sessions: session.flush(). Off, logout only clears the cookie (res.clearCookie alone): a copied cookie still works after logout.");
+                });
+                ui.end_row();
+
+                ui.label("Session ids");
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut config.counted_ids, "Counted (weak)")
+                        .on_hover_text("express-session: genid: () => String(++n); tower-sessions: a store whose create() assigns ids. New sessions get 1001, 1002, … instead of 128 random bits: with a plain cookie, the next visitor's id is a guess away.");
                 });
                 ui.end_row();
 

@@ -60,11 +60,23 @@ pub fn visit(lab: &Lab, state: &mut LabState, name: &str) -> String {
 /// Visits `url` from browser `name` and waits for the answer (or the error); returns the body.
 pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> String {
     let id = id(state, name);
+    browse(
+        lab,
+        state,
+        name,
+        Command::Visit {
+            browser: id,
+            url: url.to_owned(),
+        },
+    )
+}
+
+/// Sends a command that makes browser `name` browse (a visit, a form, a lure) and waits until
+/// every request it led to is answered (or failed); returns the body of the last page.
+pub fn browse(lab: &Lab, state: &mut LabState, name: &str, command: Command) -> String {
+    let id = id(state, name);
     let lines_before = state.logged;
-    lab.send(Command::Visit {
-        browser: id,
-        url: url.to_owned(),
-    });
+    lab.send(command);
     // A finished or failed visit writes a line for the browser.
     assert!(
         lab.wait_until(state, WAIT, |s| {
