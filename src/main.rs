@@ -210,6 +210,10 @@ struct WindowArgs {
     /// time is neither read nor overwritten.
     #[arg(long)]
     fresh: bool,
+    /// Open the window on this guided scenario: a built-in id or a scenario file (.toml, the
+    /// format of scenarios/README.md). The kept lab is neither read nor overwritten.
+    #[arg(long, value_name = "ID|FILE", conflicts_with = "screenshot")]
+    scenario: Option<String>,
 }
 
 /// Parses a window size such as `1280x720`.
@@ -338,6 +342,12 @@ fn main() -> anyhow::Result<()> {
                 screenshot: cli.window.screenshot.map(|path| (path, cli.window.scene)),
                 fresh: cli.window.fresh,
                 given,
+                scenario: cli
+                    .window
+                    .scenario
+                    .as_deref()
+                    .map(session_lab::scenario::Scenario::find)
+                    .transpose()?,
             },
         ),
         Mode::Serve { quiet, record } => serve(&cli.server, quiet, record),

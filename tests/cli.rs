@@ -785,4 +785,16 @@ fn scenario_list_and_check() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-scenario"));
+
+    // The window's --scenario reads its scenario before any window opens: a bad one is an
+    // error on the command line (no display needed to see it).
+    let output = Command::new(BIN)
+        .args(["--scenario", "no-such-scenario"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no scenario is called “no-such-scenario”"), "{stderr}");
 }

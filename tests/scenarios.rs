@@ -105,6 +105,13 @@ fn logout_others_checks() {
     checks("logout-others");
 }
 
+/// Behind the TLS proxy a cookie without Secure goes out over plain http too; Secure with a
+/// trusted proxy keeps it home (and still sets it behind the proxy).
+#[test]
+fn secure_behind_proxy_checks() {
+    checks("secure-behind-proxy");
+}
+
 /// A rotation without a grace logs the victim out: the rotation lesson stays open.
 #[test]
 fn a_rotation_without_grace_does_not_solve() {
@@ -242,5 +249,32 @@ fn a_copy_into_the_attacker_is_not_fixation() {
     assert_eq!(
         player.settle(),
         Verdict::Spoiled("copying a cookie into Attacker's jar is not allowed here".into())
+    );
+}
+
+/// Cookie tossing: the sandbox's Domain cookie lands in the Victim's jar and the login joins
+/// the attacker's session; with the fix the browser refuses the tossed `__Host-` cookie for
+/// its prefix, so the Victim logs in to a session of its own.
+#[test]
+fn cookie_tossing_checks_and_the_prefix_refuses_the_tossed_cookie() {
+    checks("cookie-tossing");
+    let scenario = built_in("cookie-tossing");
+    let mut player = Player::open(&scenario, true).unwrap();
+    player.play_all(&scenario.solution).unwrap();
+    let state = player.state();
+    let toss = state
+        .exchanges
+        .iter()
+        .find(|r| r.name == "Victim" && r.exchange.url.contains("sandbox.lab.test"))
+        .expect("the Victim opened the sandbox page");
+    assert!(
+        toss.exchange.blocked.iter().any(|b| b.name == "__Host-id"
+            && matches!(b.reason, session_lab::browser::BlockedReason::Prefix(_))),
+        "{:?}",
+        toss.exchange.blocked
+    );
+    assert_ne!(
+        state.browser_named("Victim").unwrap().session(),
+        state.browser_named("Attacker").unwrap().session()
     );
 }

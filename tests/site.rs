@@ -9,7 +9,7 @@ use common::{WAIT, apply, browse, id, lab, session_of, visit_url};
 use session_lab::{
     browser::NotSentReason,
     lab::{Command, Lab, LabState},
-    server::counted_id,
+    server::{AttackerPage, counted_id},
 };
 
 fn app(path: &str) -> String {
@@ -113,10 +113,14 @@ fn a_lured_browser_acts_on_the_attackers_page_with_samesite_applied() {
 </form>
 <script>document.forms[0].submit()</script>
 <a href="http://app.lab.test/account/email?email=link%40evil.test">Claim</a>"#;
-    lab.send(Command::SetAttackerPage(page.to_owned()));
+    let attacker = AttackerPage {
+        html: page.to_owned(),
+        set_cookie: String::new(),
+    };
+    lab.send(Command::SetAttackerPage(attacker.clone()));
     assert!(
-        lab.wait_until(&mut state, WAIT, |s| s.attacker_page.as_deref()
-            == Some(page))
+        lab.wait_until(&mut state, WAIT, |s| s.attacker_page.as_ref()
+            == Some(&attacker))
     );
     // B, not logged in, opens it from the address bar: the page is the attacker's, and B
     // too loads the image and submits the form (to no effect: B has no session).
@@ -134,7 +138,15 @@ fn a_lured_browser_acts_on_the_attackers_page_with_samesite_applied() {
     );
     let a = id(&state, "A");
     let before = state.exchanges.len();
-    let last = browse(&lab, &mut state, "A", Command::Lure(a));
+    let last = browse(
+        &lab,
+        &mut state,
+        "A",
+        Command::Lure {
+            browser: a,
+            host: "other-site.test".to_owned(),
+        },
+    );
     assert_eq!(last, "The e-mail address of alice is now link@evil.test.");
     let made: Vec<_> = state
         .exchanges
@@ -233,4 +245,50 @@ fn logout_others_ends_only_the_users_other_sessions() {
     assert_eq!(who(&lab, &mut state, "A"), "alice");
     assert_eq!(who(&lab, &mut state, "B"), serde_json::Value::Null);
     assert_eq!(who(&lab, &mut state, &third), "bob");
+}
+
+/// Behind the lab's TLS-terminating proxy, express-session's rule holds: with Secure and no
+/// trust in the proxy, the server sets no cookie and no session sticks (every visit is the
+/// first); trusting X-Forwarded-Proto, the Secure cookie is set and the counter counts.
+#[test]
+fn secure_cookies_behind_the_proxy_need_trust() {
+    let (lab, mut state) = lab();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.proxy_url.is_some()));
+    let proxy = state.proxy_url.clone().unwrap();
+    apply(&lab, &mut state, |s| {
+        s.secure = true;
+        s.secure_requests = session_lab::server::SecureRequests::Tls;
+    });
+    for _ in 0..2 {
+        assert_eq!(
+            visit_url(&lab, &mut state, "A", &proxy),
+            "Number of views 1"
+        );
+    }
+    assert_eq!(
+        session_of(&state, "A"),
+        None,
+        "no cookie was set behind the proxy"
+    );
+    // Straight to the server over TLS, the same rule sets it.
+    let direct = app("/").replace("http://", "https://");
+    visit_url(&lab, &mut state, "B", &direct);
+    assert_eq!(
+        visit_url(&lab, &mut state, "B", &direct),
+        "Number of views 2"
+    );
+
+    apply(&lab, &mut state, |s| {
+        s.secure_requests = session_lab::server::SecureRequests::TlsOrProxy;
+    });
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &proxy),
+        "Number of views 1"
+    );
+    assert_eq!(
+        visit_url(&lab, &mut state, "A", &proxy),
+        "Number of views 2"
+    );
+    let cookie = &state.browser_named("A").unwrap().cookies[0].cookie;
+    assert!(cookie.secure, "{cookie:?}");
 }

@@ -1025,6 +1025,18 @@ fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Focuses the field `label`, selects what it holds and types `text` over it.
+fn type_into(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
+    harness.get_by_label(label).scroll_to_me();
+    harness.run_steps(3);
+    harness.get_by_label(label).focus();
+    harness.run_steps(2);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(text);
+    harness.run_steps(2);
+}
+
 /// Replaces the text of the field `label` with `text`, as a user would: click, select all,
 /// type.
 fn replace_text(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
@@ -1446,8 +1458,8 @@ fn scenario_csrf_form_by_clicking() {
         harness.get_by_label("Publish").click();
         step_until(&mut harness, "the page is served", |s| {
             s.attacker_page
-                .as_deref()
-                .is_some_and(|p| p.contains("forms[0].submit()"))
+                .as_ref()
+                .is_some_and(|p| p.html.contains("forms[0].submit()"))
         });
         harness.get_by_label("Lure Victim").click();
         step_until(&mut harness, "the victim's browser is done", |s| {
@@ -1498,4 +1510,42 @@ fn scenario_csrf_form_by_clicking() {
             });
         }
     }
+}
+
+/// A teacher's own scenario, opened from the tab by its path: it joins the list and opens with
+/// its goal; a file that is not a scenario says why and opens nothing.
+#[test]
+fn a_scenario_file_opens_from_the_tab() {
+    let dir = common::temp_dir("scenario-file");
+    let path = dir.join("lesson.toml");
+    let text = include_str!("../scenarios/two-sessions.toml")
+        .replace("id = \"two-sessions\"", "id = \"my-lesson\"")
+        .replace("title = \"", "title = \"My lesson: ");
+    std::fs::write(&path, text).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "id = 3").unwrap();
+
+    let mut harness = harness();
+    harness.get_by_label("Scenarios").click();
+    harness.run_steps(2);
+    type_into(&mut harness, "Scenario file", &bad.display().to_string());
+    harness.get_by_label("Open scenario file").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label_contains("Could not open the scenario")
+        .scroll_to_me();
+    harness.run_steps(2);
+    shows(&harness, "Could not open the scenario");
+    assert!(harness.state().state().judge.is_none());
+
+    type_into(&mut harness, "Scenario file", &path.display().to_string());
+    harness.get_by_label("Open scenario file").click();
+    step_until(&mut harness, "the scenario is set up", |s| {
+        s.judge
+            .as_ref()
+            .is_some_and(|j| j.scenario().id == "my-lesson")
+    });
+    shows(&harness, "Goal:");
+    shows(&harness, "My lesson:");
+    let _ = std::fs::remove_dir_all(dir);
 }

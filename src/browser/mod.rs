@@ -29,8 +29,8 @@ pub use set_cookie::{
     SetCookie, parse_cookie_date,
 };
 pub use site::{
-    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, Page, RequestFrom, is_lab_host,
-    is_public_suffix, is_secure_context, registrable_domain, site,
+    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, Page, RequestFrom, SANDBOX_HOST,
+    is_lab_host, is_public_suffix, is_secure_context, registrable_domain, site,
 };
 
 use crate::clock::LabClock;

@@ -13,11 +13,14 @@ pub const APP_HOST: &str = "app.lab.test";
 pub const API_HOST: &str = "api.lab.test";
 /// Another site altogether, for cross-site requests.
 pub const OTHER_SITE_HOST: &str = "other-site.test";
+/// A sibling subdomain whose pages anyone may write (as user-content hosts once were): same
+/// site as the app, so a `Domain=lab.test` cookie set here reaches the app (cookie tossing).
+pub const SANDBOX_HOST: &str = "sandbox.lab.test";
 
 /// The names the simulated browsers resolve to the embedded server (the `.test` top-level
 /// domain is reserved, so they can never mean a real host). Nothing else on the machine knows
 /// them.
-pub const LAB_HOSTS: [&str; 3] = [APP_HOST, API_HOST, OTHER_SITE_HOST];
+pub const LAB_HOSTS: [&str; 4] = [APP_HOST, API_HOST, OTHER_SITE_HOST, SANDBOX_HOST];
 
 /// Whether `host` is one of the lab's names.
 pub fn is_lab_host(host: &str) -> bool {

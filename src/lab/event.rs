@@ -49,12 +49,17 @@ pub enum Command {
         /// The form, encoded (`user=alice&password=wonderland`).
         form: String,
     },
-    /// Lure a browser to the attacker's page on `other-site.test` (a link in a mail): it opens
-    /// the page, loads its images, submits a form its script submits and clicks its first
-    /// link.
-    Lure(BrowserId),
-    /// Serve this HTML as the attacker's page on `other-site.test`.
-    SetAttackerPage(String),
+    /// Lure a browser to the attacker's page (a link in a mail): it opens the page on `host`
+    /// (`other-site.test` or `sandbox.lab.test`), loads its images, submits a form its script
+    /// submits and clicks its first link.
+    Lure {
+        /// Which browser.
+        browser: BrowserId,
+        /// One of the hosts the attacker's page is served on.
+        host: String,
+    },
+    /// Serve this as the attacker's page on `other-site.test` and `sandbox.lab.test`.
+    SetAttackerPage(crate::server::AttackerPage),
     /// The accounts and the attacker's page as a new lab has them.
     ResetSite,
     /// `count` parallel visits from one browser, then a summary of what they did to its
@@ -268,6 +273,8 @@ pub enum SettingChange {
     DestroyOnLogout(bool),
     /// Counted (weak) session ids, now.
     CountedIds(bool),
+    /// Which requests get a Secure cookie, now.
+    SecureRequests(crate::server::SecureRequests),
     /// The memory store's session limit, now.
     MaxSessions(usize),
     /// Milliseconds each store call waits, now.
@@ -316,6 +323,9 @@ impl SettingChange {
         }
         if old.counted_ids != new.counted_ids {
             changes.push(Self::CountedIds(new.counted_ids));
+        }
+        if old.secure_requests != new.secure_requests {
+            changes.push(Self::SecureRequests(new.secure_requests));
         }
         if old.always_save != new.always_save {
             changes.push(Self::AlwaysSave(new.always_save));
@@ -510,9 +520,15 @@ pub enum Event {
     /// now, and every account's e-mail.
     SiteChanged {
         /// The page.
-        page: String,
+        page: crate::server::AttackerPage,
         /// Each account's user and e-mail address.
         emails: Vec<(String, String)>,
+    },
+    /// The TLS-terminating proxy in front of the server listens (https to the browsers, plain
+    /// http to the server).
+    ProxyStarted {
+        /// Its address under the app's name.
+        url: String,
     },
     /// A visit was sent.
     VisitStarted {

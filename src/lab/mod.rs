@@ -134,6 +134,8 @@ struct Core {
     browsers: Mutex<BTreeMap<BrowserId, BrowserSlot>>,
     next_id: Mutex<u32>,
     outbox: Outbox,
+    /// The TLS-terminating proxy in front of the first instance (while the lab has https).
+    proxy: Mutex<Option<crate::server::TlsProxy>>,
 }
 
 #[derive(Clone)]
@@ -318,7 +320,28 @@ impl Lab {
             browsers: Mutex::default(),
             next_id: Mutex::new(1),
             outbox,
+            proxy: Mutex::default(),
         });
+        if let Some(tls) = config.server.tls.clone() {
+            let instances = core.instances.clone();
+            let backend: crate::server::Backend = Arc::new(move || {
+                let instances = instances.read().unwrap_or_else(|e| e.into_inner());
+                instances.first().map(|i| i.server.addr())
+            });
+            match runtime.block_on(crate::server::TlsProxy::start(&tls, backend)) {
+                Ok(proxy) => {
+                    core.outbox.send(Event::ProxyStarted {
+                        url: format!(
+                            "https://{}:{}/",
+                            crate::browser::APP_HOST,
+                            proxy.addr().port()
+                        ),
+                    });
+                    *core.proxy.lock().unwrap_or_else(|e| e.into_inner()) = Some(proxy);
+                }
+                Err(err) => tracing::warn!(%err, "the TLS proxy did not start"),
+            }
+        }
         match runtime.block_on(RunningServer::start_with(
             config.bind,
             config.server,
@@ -411,10 +434,14 @@ impl Lab {
                     core.navigate(browser, navigation, false).await;
                 });
             }
-            Command::Lure(browser) => {
+            Command::Lure { browser, host } => {
+                let host = crate::server::ATTACKER_HOSTS
+                    .into_iter()
+                    .find(|h| h.eq_ignore_ascii_case(&host))
+                    .unwrap_or(crate::server::ATTACKER_HOST);
                 self.runtime.spawn(async move {
                     let navigation = Navigation {
-                        url: format!("http://{}/", crate::server::ATTACKER_HOST),
+                        url: format!("http://{host}/"),
                         form: None,
                         // A link in a mail: no page of any site starts it.
                         from: Some(RequestFrom::AddressBar),

@@ -325,10 +325,14 @@ pub enum Logged {
         /// Cookies dropped.
         dropped: usize,
     },
+    /// The TLS-terminating proxy listens here.
+    ProxyStarted(String),
     /// The attacker's page on other-site.test changed, or the accounts were reset.
     SiteChanged {
         /// The page's size in bytes.
         page_bytes: usize,
+        /// The `Set-Cookie` it answers with (empty: none).
+        set_cookie: String,
     },
     /// A visit failed.
     VisitFailed {
@@ -487,9 +491,11 @@ pub struct LabState {
     pub solved_scenarios: std::collections::BTreeSet<String>,
     /// What other-site.test serves (the attacker's page), once the lab said; `None`: the page
     /// a new lab serves.
-    pub attacker_page: Option<String>,
+    pub attacker_page: Option<crate::server::AttackerPage>,
     /// Each account's e-mail address, as last reported (empty until the site changed once).
     pub emails: Vec<(String, String)>,
+    /// The TLS-terminating proxy's address (`https://app.lab.test:PORT/`), once it listens.
+    pub proxy_url: Option<String>,
     /// How many times the site changed (the attacker's page, the accounts' reset).
     pub site_changes: u64,
 }
@@ -569,9 +575,14 @@ impl LabState {
         self.applied += 1;
         match event {
             Event::BrowsersRestored => self.restores += 1,
+            Event::ProxyStarted { url } => {
+                self.log_lab(Logged::ProxyStarted(url.clone()));
+                self.proxy_url = Some(url);
+            }
             Event::SiteChanged { page, emails } => {
                 self.log_lab(Logged::SiteChanged {
-                    page_bytes: page.len(),
+                    page_bytes: page.html.len(),
+                    set_cookie: crate::server::cut_text(&page.set_cookie, LOG_TEXT_MAX),
                 });
                 self.attacker_page = Some(page);
                 self.emails = emails;

@@ -338,8 +338,23 @@ pub fn logged_text(what: &Logged) -> String {
         },
         Logged::StoreDown(message) => format!("The session store is not answering: {message}"),
         Logged::StoreBack => "The session store answers again".to_owned(),
-        Logged::SiteChanged { page_bytes } => {
-            format!("other-site.test now serves the attacker's page ({page_bytes} bytes)")
+        Logged::ProxyStarted(url) => format!(
+            "A TLS-terminating proxy listens at {url}: https to the browsers, plain http to the \
+             server with X-Forwarded-Proto: https (Server settings: which requests get a Secure \
+             cookie)"
+        ),
+        Logged::SiteChanged {
+            page_bytes,
+            set_cookie,
+        } if !set_cookie.is_empty() => format!(
+            "other-site.test and sandbox.lab.test now serve the attacker's page ({page_bytes} \
+             bytes) with Set-Cookie: {set_cookie}"
+        ),
+        Logged::SiteChanged { page_bytes, .. } => {
+            format!(
+                "other-site.test and sandbox.lab.test now serve the attacker's page \
+                 ({page_bytes} bytes)"
+            )
         }
         Logged::StoreFull(true) => "The memory store holds its limit of sessions: new visitors \
                                     get a 503 page until sessions expire; visitors with a \
@@ -522,6 +537,9 @@ fn setting_change_text(change: &SettingChange) -> String {
         }
         SettingChange::CountedIds(true) => "counted session ids (weak: guessable)".to_owned(),
         SettingChange::CountedIds(false) => "random 128-bit session ids".to_owned(),
+        SettingChange::SecureRequests(which) => {
+            format!("a Secure cookie is set on {}", which.as_str())
+        }
         SettingChange::SaveUninitialized(value) => format!("saveUninitialized {}", on(value)),
         SettingChange::LockPerSession(true) => "per-session lock on (safe server)".to_owned(),
         SettingChange::LockPerSession(false) => "per-session lock off (naive server)".to_owned(),

@@ -71,6 +71,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         "logout-others.toml",
         include_str!("../../scenarios/logout-others.toml"),
     ),
+    (
+        "cookie-tossing.toml",
+        include_str!("../../scenarios/cookie-tossing.toml"),
+    ),
+    (
+        "secure-behind-proxy.toml",
+        include_str!("../../scenarios/secure-behind-proxy.toml"),
+    ),
 ];
 
 /// The largest scenario file read, in bytes.
@@ -313,16 +321,23 @@ pub enum Step {
         /// The form's fields, encoded (`user=alice&password=wonderland`).
         form: String,
     },
-    /// Write the attacker's page, served on `other-site.test`.
+    /// Write the attacker's page, served on `other-site.test` and `sandbox.lab.test`.
     WritePage {
         /// Its HTML.
         html: String,
+        /// A `Set-Cookie` it answers with. `{cookie:NAME}` stands for the `name=value` of the
+        /// session cookie browser NAME holds.
+        #[serde(default)]
+        set_cookie: Option<String>,
     },
     /// Lure a browser to the attacker's page (a link in a mail): it loads the page's images,
     /// submits a form the page's script submits, and clicks its first link.
     Lure {
         /// Which browser.
         browser: String,
+        /// `other-site.test` (the default) or `sandbox.lab.test`.
+        #[serde(default)]
+        host: Option<String>,
     },
     /// Give the server a new secret; with `grace_minutes`, the old one still opens cookies for
     /// that long.
@@ -349,8 +364,12 @@ impl Step {
             Self::Visit { browser, .. }
             | Self::Burst { browser, .. }
             | Self::Submit { browser, .. }
-            | Self::Lure { browser }
+            | Self::Lure { browser, .. }
             | Self::ClearCookies { browser } => vec![browser],
+            Self::WritePage {
+                set_cookie: Some(set_cookie),
+                ..
+            } => placeholders(set_cookie).map(|(_, name)| name).collect(),
             Self::EditCookie { browser, value } => {
                 let mut named = vec![browser.as_str()];
                 named.extend(placeholders(value).map(|(_, name)| name));
@@ -382,13 +401,14 @@ impl Condition {
     }
 }
 
-/// The placeholders in `value`: `{session:NAME}` (the id of the session browser NAME holds)
-/// and `{next:NAME}` (the id an attacker would guess comes after it), as (kind, NAME).
+/// The placeholders in `value`: `{session:NAME}` (the id of the session browser NAME holds),
+/// `{next:NAME}` (the id an attacker would guess comes after it) and `{cookie:NAME}` (the
+/// `name=value` of NAME's session cookie), as (kind, NAME).
 pub(crate) fn placeholders(value: &str) -> impl Iterator<Item = (&str, &str)> {
     value.split('{').skip(1).filter_map(|rest| {
         let (inside, _) = rest.split_once('}')?;
         let (kind, name) = inside.split_once(':')?;
-        matches!(kind, "session" | "next").then_some((kind, name))
+        matches!(kind, "session" | "next" | "cookie").then_some((kind, name))
     })
 }
 
@@ -497,6 +517,18 @@ impl Scenario {
                 return Err(invalid(format!(
                     "“{name}” is not one of the scenario's browsers ({})",
                     self.browsers.join(", ")
+                )));
+            }
+        }
+        for step in self.setup.iter().chain(&self.solution) {
+            if let Step::Lure {
+                host: Some(host), ..
+            } = step
+                && !crate::server::ATTACKER_HOSTS.contains(&host.as_str())
+            {
+                return Err(invalid(format!(
+                    "a lure goes to {}, not to {host}",
+                    crate::server::ATTACKER_HOSTS.join(" or ")
                 )));
             }
         }

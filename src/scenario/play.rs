@@ -271,12 +271,19 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             .map(|b| b.id)
             .ok_or_else(|| format!("there is no browser {name}"))
     };
-    let absolute = |path: &str| {
-        if path.contains("://") {
+    let proxy = state.proxy_url.clone();
+    let absolute = |path: &str| -> Result<String, String> {
+        if let Some(rest) = path.strip_prefix("{proxy}") {
+            let proxy = proxy
+                .as_deref()
+                .ok_or("the lab's TLS proxy is not running")?;
+            return Ok(format!("{}{rest}", proxy.trim_end_matches('/')));
+        }
+        Ok(if path.contains("://") {
             path.to_owned()
         } else {
             format!("{}{}", url.trim_end_matches('/'), path)
-        }
+        })
     };
     let session_cookie = |name: &str| {
         state
@@ -300,7 +307,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             (
                 Command::Visit {
                     browser: id,
-                    url: absolute(url),
+                    url: absolute(url)?,
                 },
                 browsed(id),
             )
@@ -310,21 +317,40 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             (
                 Command::Submit {
                     browser: id,
-                    url: absolute(url),
+                    url: absolute(url)?,
                     form: form.clone(),
                 },
                 browsed(id),
             )
         }
-        Step::Lure { browser } => {
+        Step::Lure { browser, host } => {
             let id = id(browser)?;
-            (Command::Lure(id), browsed(id))
-        }
-        Step::WritePage { html } => {
-            let wanted = html.clone();
+            let host = host.as_deref().unwrap_or(crate::server::ATTACKER_HOST);
             (
-                Command::SetAttackerPage(html.clone()),
-                Box::new(move |s: &LabState| s.attacker_page.as_deref() == Some(wanted.as_str())),
+                Command::Lure {
+                    browser: id,
+                    host: host.to_owned(),
+                },
+                browsed(id),
+            )
+        }
+        Step::WritePage { html, set_cookie } => {
+            let mut header = set_cookie.clone().unwrap_or_default();
+            for (kind, name) in placeholders(&header.clone()) {
+                let cookie = session_cookie(name)?;
+                header = header.replace(
+                    &format!("{{{kind}:{name}}}"),
+                    &format!("{}={}", cookie.name, cookie.value),
+                );
+            }
+            let page = crate::server::AttackerPage {
+                html: html.clone(),
+                set_cookie: header,
+            };
+            let wanted = page.clone();
+            (
+                Command::SetAttackerPage(page),
+                Box::new(move |s: &LabState| s.attacker_page.as_ref() == Some(&wanted)),
             )
         }
         Step::RotateSecret { grace_minutes } => {
@@ -348,7 +374,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             (
                 Command::Burst {
                     browser: id,
-                    url: absolute(url),
+                    url: absolute(url)?,
                     count: *count,
                 },
                 Box::new(move |s: &LabState| {
@@ -380,12 +406,12 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                     .browser_named(name)
                     .and_then(|b| b.session())
                     .ok_or_else(|| format!("{name} holds no session"))?;
-                let id = if kind == "next" {
-                    crate::server::next_guess(session)
-                } else {
-                    session
+                let text = match kind {
+                    "next" => crate::server::next_guess(session).to_string(),
+                    "cookie" => session_cookie(name)?.value,
+                    _ => session.to_string(),
                 };
-                new = new.replace(&format!("{{{kind}:{name}}}"), &id.to_string());
+                new = new.replace(&format!("{{{kind}:{name}}}"), &text);
             }
             let cookie = session_cookie(browser)?.key();
             let id = id(browser)?;
@@ -522,7 +548,10 @@ pub fn step_text(step: &Step) -> String {
         Step::ClearCookies { browser } => format!("clear {browser}'s cookies"),
         Step::Submit { browser, url, form } => format!("{browser} submits {form} to {url}"),
         Step::WritePage { .. } => "write the page on other-site.test".to_owned(),
-        Step::Lure { browser } => format!("lure {browser} to other-site.test"),
+        Step::Lure { browser, host } => format!(
+            "lure {browser} to {}",
+            host.as_deref().unwrap_or(crate::server::ATTACKER_HOST)
+        ),
         Step::RotateSecret { grace_minutes: 0 } => "give the server a new secret".to_owned(),
         Step::RotateSecret { grace_minutes } => {
             format!("give the server a new secret, the old one accepted {grace_minutes} min more")

@@ -58,6 +58,48 @@ impl ExpiryPolicy {
     }
 }
 
+/// Which requests get a `Secure` cookie set: the question a server behind a TLS-terminating
+/// proxy answers (the proxy speaks https to the browser, plain http to the server).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SecureRequests {
+    /// Any request (tower-sessions: the cookie is set whatever the connection).
+    #[default]
+    Any,
+    /// Only a request that came over TLS to this server (express-session without `trust
+    /// proxy`: behind a proxy, a `Secure` cookie is never set and no session sticks).
+    Tls,
+    /// A request over TLS, or one a proxy says was (`X-Forwarded-Proto: https`; express-session
+    /// with `app.set('trust proxy', 1)`).
+    TlsOrProxy,
+}
+
+impl SecureRequests {
+    /// Whether a request over `tls`, with `forwarded_proto` (the `X-Forwarded-Proto` header)
+    /// counts as secure.
+    pub fn secure(self, tls: bool, forwarded_proto: Option<&str>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tls => tls,
+            Self::TlsOrProxy => {
+                tls || forwarded_proto.is_some_and(|p| {
+                    p.split(',')
+                        .next()
+                        .is_some_and(|first| first.trim().eq_ignore_ascii_case("https"))
+                })
+            }
+        }
+    }
+
+    /// A short word for the settings panel and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any request",
+            Self::Tls => "https only",
+            Self::TlsOrProxy => "https or a trusted proxy",
+        }
+    }
+}
+
 /// How the session id is protected inside the cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CookieProtection {
@@ -191,6 +233,8 @@ pub struct ServerSettings {
     /// tower-sessions: a store whose `create` assigns the ids). With a plain cookie, the next
     /// visitor's session is the next number.
     pub counted_ids: bool,
+    /// Which requests get a `Secure` cookie (behind a proxy, express-session's `trust proxy`).
+    pub secure_requests: SecureRequests,
     /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
     pub max_sessions: usize,
     /// Milliseconds every store call waits, like a database across a network (0: none).
@@ -214,6 +258,7 @@ impl Default for ServerSettings {
             regenerate_on_login: true,
             destroy_on_logout: true,
             counted_ids: false,
+            secure_requests: SecureRequests::Any,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,
         }

@@ -29,7 +29,7 @@ use tower_sessions::{Expiry, Session, SessionStore};
 use crate::clock::LabClock;
 
 use super::{
-    config::ServerConfig,
+    config::{SecureRequests, ServerConfig},
     cookie::{Opened, Outcome, SessionCookie},
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
     locks::{Held, LEASE_LOST, Lease, SessionLocks},
@@ -68,6 +68,8 @@ struct LayerState<St> {
     locks: Option<SessionLocks>,
     /// Whether each request leases its session in the store (a store other processes share).
     leases: bool,
+    /// A `Secure` cookie is set only on requests this says are secure (express-session).
+    secure_only: Option<SecureRequests>,
 }
 
 impl<St: SessionStore> SessionLayer<St> {
@@ -92,6 +94,10 @@ impl<St: SessionStore> SessionLayer<St> {
                 inspector,
                 leases: shared && locks.is_some(),
                 locks,
+                secure_only: config
+                    .settings
+                    .secure
+                    .then_some(config.settings.secure_requests),
             }),
         }
     }
@@ -233,6 +239,18 @@ impl<St: SessionStore> LayerState<St> {
         S: Service<Request, Response = Response, Error = Infallible>,
     {
         let expiry = self.session_expiry();
+        // express-session sets no Secure cookie on a request it does not judge secure.
+        let cookie_allowed = self.secure_only.is_none_or(|rule| {
+            let tls = request
+                .extensions()
+                .get::<super::tls::Transport>()
+                .is_some_and(|t| t.tls);
+            let proto = request
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok());
+            rule.secure(tls, proto)
+        });
         let session = Session::new(opened.id(), self.store.clone(), Some(expiry));
         request.extensions_mut().insert(session.clone());
         let mut response = match inner.call(request).await {
@@ -280,7 +298,7 @@ impl<St: SessionStore> LayerState<St> {
         } else {
             Outcome::Keep
         };
-        if let Some(value) = self.cookie.set_cookie(outcome, &opened) {
+        if cookie_allowed && let Some(value) = self.cookie.set_cookie(outcome, &opened) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         response

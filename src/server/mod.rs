@@ -12,6 +12,7 @@ mod layer;
 pub mod limits;
 mod locks;
 mod memory;
+mod proxy;
 mod redis;
 mod routes;
 mod secret_file;
@@ -34,7 +35,7 @@ use crate::clock::LabClock;
 
 pub use config::{
     CookieProtection, ExpiryPolicy, RetiredSecret, SameSitePolicy, Secret, SecretSource,
-    ServerConfig, ServerSettings, fingerprint_text,
+    SecureRequests, ServerConfig, ServerSettings, fingerprint_text,
 };
 pub use cookie::{CookieVerdict, RejectReason};
 pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
@@ -42,6 +43,7 @@ pub use inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_t
 pub use layer::{REQUEST_ID_HEADER, SessionLayer};
 pub use locks::SessionLocks;
 pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
+pub use proxy::{Backend, TlsProxy};
 pub use redis::RedisSessions;
 pub use routes::{MAX_USER_CHARS, app};
 pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
@@ -50,8 +52,8 @@ pub use session::{
     from_unix_millis, now_millis, unix_millis,
 };
 pub use site::{
-    ACCOUNTS, ATTACKER_HOST, DEFAULT_PAGE, LoginRefused, MAX_PAGE_BYTES, Site, counted_id,
-    next_guess,
+    ACCOUNTS, ATTACKER_HOST, ATTACKER_HOSTS, AttackerPage, DEFAULT_PAGE, LoginRefused,
+    MAX_PAGE_BYTES, Site, counted_id, next_guess,
 };
 pub use sqlite::SqliteSessions;
 pub use store::{InspectableStore, ListSessions, StoreChange};

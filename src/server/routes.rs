@@ -22,7 +22,7 @@ use super::{
     inspect::Inspector,
     layer::{SessionLayer, store_unavailable_page},
     locks::SessionLocks,
-    site::{ATTACKER_HOST, LoginRefused, MAX_EMAIL_CHARS, Site},
+    site::{ATTACKER_HOSTS, LoginRefused, MAX_EMAIL_CHARS, Site},
 };
 
 /// The session key the counter lives under, as in the seed (`request.session.views`).
@@ -140,17 +140,31 @@ async fn attacker_site(site: Site, request: Request, next: Next) -> Response {
                 .to_owned(),
         )
     });
-    if !host.is_some_and(|h| h.eq_ignore_ascii_case(ATTACKER_HOST)) {
+    let Some(host) = host.and_then(|h| {
+        ATTACKER_HOSTS
+            .iter()
+            .find(|attacker| attacker.eq_ignore_ascii_case(&h))
+    }) else {
         return next.run(request).await;
-    }
+    };
     if request.uri().path() != "/" {
         return (
             StatusCode::NOT_FOUND,
-            Html(format!("{ATTACKER_HOST} has one page: /")),
+            Html(format!("{host} has one page: /")),
         )
             .into_response();
     }
-    Html(site.page()).into_response()
+    let page = site.page();
+    let mut response = Html(page.html).into_response();
+    // What a header may not hold is not sent (the tab says the page is served as written).
+    if !page.set_cookie.is_empty()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&page.set_cookie)
+    {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// A session store that hands out counted ids (1001, 1002, …) instead of random ones: the weak

@@ -19,7 +19,7 @@ use tower::{Service, ServiceExt as _};
 
 use super::{
     limits::{HEADER_READ_TIMEOUT, MAX_HEAD_BYTES, REQUEST_TIMEOUT},
-    tls::Listener,
+    tls::{Listener, Transport},
 };
 
 /// Serves `service` on every connection `listener` accepts until `stop` completes, then lets
@@ -42,7 +42,9 @@ where
             () = &mut stop => break,
         };
         let service = service.clone();
-        let service = tower::service_fn(move |request: Request<Incoming>| {
+        let transport = Transport { tls: io.is_tls() };
+        let service = tower::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(transport);
             within_time(service.clone(), request.map(Body::new), REQUEST_TIMEOUT)
         });
         let connection = builder

@@ -22,6 +22,29 @@ use super::SessionId;
 /// The host the attacker's page is served on: another site altogether.
 pub const ATTACKER_HOST: &str = crate::browser::OTHER_SITE_HOST;
 
+/// Every host the attacker's page is served on: another site, and a sibling subdomain of the
+/// app whose pages anyone may write (same site, so its cookies can reach the app).
+pub const ATTACKER_HOSTS: [&str; 2] = [ATTACKER_HOST, crate::browser::SANDBOX_HOST];
+
+/// The attacker's page: its HTML and, if any, a `Set-Cookie` it answers with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttackerPage {
+    /// The page.
+    pub html: String,
+    /// A `Set-Cookie` header value (empty: none).
+    pub set_cookie: String,
+}
+
+impl AttackerPage {
+    /// The page a new lab serves.
+    pub fn new_lab() -> Self {
+        Self {
+            html: DEFAULT_PAGE.to_owned(),
+            set_cookie: String::new(),
+        }
+    }
+}
+
 /// The accounts every lab starts with: user, password, e-mail. The passwords are printed on
 /// the login form: this is a lab, and the lessons are about sessions, not about passwords.
 pub const ACCOUNTS: [(&str, &str, &str); 3] = [
@@ -54,8 +77,8 @@ pub struct Site {
 struct SiteInner {
     /// User → (password, e-mail).
     accounts: Mutex<BTreeMap<String, (String, String)>>,
-    /// The HTML `other-site.test` answers with.
-    page: Mutex<String>,
+    /// What the attacker's hosts answer with.
+    page: Mutex<AttackerPage>,
     /// The last counted id handed out.
     counted: AtomicU64,
 }
@@ -75,7 +98,7 @@ impl Default for Site {
                         })
                         .collect(),
                 ),
-                page: Mutex::new(DEFAULT_PAGE.to_owned()),
+                page: Mutex::new(AttackerPage::new_lab()),
                 // Counted ids start where the list is easy to read.
                 counted: AtomicU64::new(1000),
             }),
@@ -134,7 +157,7 @@ impl Site {
     }
 
     /// The attacker's page.
-    pub fn page(&self) -> String {
+    pub fn page(&self) -> AttackerPage {
         self.inner
             .page
             .lock()
@@ -142,19 +165,26 @@ impl Site {
             .clone()
     }
 
-    /// Replaces the attacker's page (cut to [`MAX_PAGE_BYTES`] on a character boundary).
-    pub fn set_page(&self, html: &str) {
-        let mut end = html.len().min(MAX_PAGE_BYTES);
-        while !html.is_char_boundary(end) {
-            end -= 1;
-        }
-        *self.inner.page.lock().unwrap_or_else(|e| e.into_inner()) = html[..end].to_owned();
+    /// Replaces the attacker's page (its HTML cut to [`MAX_PAGE_BYTES`] and its `Set-Cookie`
+    /// to 4 KiB, on character boundaries).
+    pub fn set_page(&self, page: &AttackerPage) {
+        let cut = |text: &str, most: usize| {
+            let mut end = text.len().min(most);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].to_owned()
+        };
+        *self.inner.page.lock().unwrap_or_else(|e| e.into_inner()) = AttackerPage {
+            html: cut(&page.html, MAX_PAGE_BYTES),
+            set_cookie: cut(page.set_cookie.trim(), 4096),
+        };
     }
 
     /// The accounts (with their first e-mail addresses) and the page a new lab has.
     pub fn reset(&self) {
         *self.accounts() = Self::default().accounts().clone();
-        self.set_page(DEFAULT_PAGE);
+        self.set_page(&AttackerPage::new_lab());
     }
 
     /// The next counted session id (the weak generator).
@@ -218,7 +248,11 @@ mod tests {
         assert!(site.set_email("alice", "a@b.test"));
         assert_eq!(site.email("alice").as_deref(), Some("a@b.test"));
         assert!(!site.set_email("eve", "e@b.test"));
-        site.set_page(&"é".repeat(MAX_PAGE_BYTES));
-        assert!(site.page().len() <= MAX_PAGE_BYTES);
+        site.set_page(&AttackerPage {
+            html: "é".repeat(MAX_PAGE_BYTES),
+            set_cookie: "é".repeat(4096),
+        });
+        assert!(site.page().html.len() <= MAX_PAGE_BYTES);
+        assert!(site.page().set_cookie.len() <= 4096);
     }
 }

@@ -125,6 +125,18 @@ impl Connection {
             _place: place,
         }
     }
+
+    /// Whether the connection is TLS (https).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Either::Right(_))
+    }
+}
+
+/// How a request reached the server: over TLS or not (an extension of every request).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// Over TLS.
+    pub tls: bool,
 }
 
 impl AsyncRead for Connection {

@@ -114,6 +114,8 @@ pub struct PanelContext<'a> {
     pub instances: usize,
     /// The embedded server's address, if it runs (the host buttons' 127.0.0.1).
     pub server_url: Option<&'a str>,
+    /// The TLS-terminating proxy in front of it, if it listens.
+    pub proxy_url: Option<&'a str>,
 }
 
 /// Draws one browser; returns what the user asked for.
@@ -143,7 +145,13 @@ pub fn browser_ui(
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
                 routes_ui(ui, browser, draft, &mut commands);
-                sites_ui(ui, browser, draft, context.server_url, &mut commands);
+                sites_ui(
+                    ui,
+                    browser,
+                    draft,
+                    (context.server_url, context.proxy_url),
+                    &mut commands,
+                );
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 burst_outcome_ui(ui, browser);
                 ui.separator();
@@ -326,7 +334,7 @@ fn sites_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    server_url: Option<&str>,
+    (server_url, proxy_url): (Option<&str>, Option<&str>),
     commands: &mut Vec<UiCommand>,
 ) {
     let name = &browser.name;
@@ -336,7 +344,7 @@ fn sites_ui(
     let server_host = server_url
         .and_then(|u| url::Url::parse(u).ok())
         .and_then(|u| u.host_str().map(str::to_owned));
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Host").weak())
             .on_hover_text("The same embedded server under other names: the simulated browsers resolve *.lab.test to it (and other-site.test, where it serves the attacker's page of the Other site tab)");
         let hosts = [
@@ -387,6 +395,31 @@ fn sites_ui(
             && let Some(url) = target
         {
             visit_from_button(browser, draft, url, commands);
+        }
+        // The same path through the lab's TLS-terminating proxy.
+        let proxied = proxy_url.and_then(|proxy| {
+            let path = crate::browser::parse_http_url(&draft.url).ok()?;
+            let mut url = url::Url::parse(proxy).ok()?;
+            url.set_path(path.path());
+            url.set_query(path.query());
+            Some(url)
+        });
+        let via_proxy = proxy_url
+            .and_then(|p| url::Url::parse(p).ok())
+            .zip(crate::browser::parse_http_url(&draft.url).ok())
+            .is_some_and(|(proxy, here)| proxy.port() == here.port() && here.scheme() == "https");
+        if ui
+            .add_enabled(proxied.is_some(), egui::Button::selectable(via_proxy, "proxy"))
+            .accessible_name(format!("Proxy {name}"))
+            .on_hover_text(
+                "The same path through the lab's TLS-terminating proxy: https to this browser, \
+                 plain http to the server with X-Forwarded-Proto: https (Server settings: Secure \
+                 cookie on…). Click to visit.",
+            )
+            .clicked()
+            && let Some(url) = proxied
+        {
+            visit_from_button(browser, draft, url.to_string(), commands);
         }
         ui.separator();
         ui.label(RichText::new("From").weak());

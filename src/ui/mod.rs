@@ -162,6 +162,8 @@ pub struct SessionLabApp {
     site: site_panel::SiteDraft,
     /// The scenario being opened, one command at a time.
     opening: Option<crate::scenario::play::Script>,
+    /// A scenario to open once the server runs (`--scenario`).
+    pending_scenario: Option<Arc<crate::scenario::Scenario>>,
     bottom_tab: BottomTab,
     offset: UtcOffset,
     script: Option<SmokeScript>,
@@ -198,6 +200,7 @@ impl SessionLabApp {
             scenarios: scenario_panel::ScenarioDraft::default(),
             site: site_panel::SiteDraft::default(),
             opening: None,
+            pending_scenario: None,
             bottom_tab: BottomTab::Log,
             offset,
             script: None,
@@ -258,6 +261,13 @@ impl SessionLabApp {
     /// Plays `scene`, saves a screenshot to `path`, then closes.
     pub fn with_screenshot_script(mut self, path: PathBuf, scene: Scene) -> Self {
         self.script = Some(SmokeScript::new(path, scene));
+        self
+    }
+
+    /// Opens `scenario` (added to the Scenarios tab's list) as soon as the server runs.
+    pub fn with_scenario(mut self, scenario: crate::scenario::Scenario) -> Self {
+        self.pending_scenario = Some(self.scenarios.add(scenario));
+        self.bottom_tab = BottomTab::Scenarios;
         self
     }
 
@@ -648,6 +658,7 @@ impl eframe::App for SessionLabApp {
                                                 .server
                                                 .as_ref()
                                                 .map(|s| s.url.as_str()),
+                                            proxy_url: state.proxy_url.as_deref(),
                                         },
                                     )
                                 });
@@ -716,6 +727,14 @@ impl eframe::App for SessionLabApp {
             }
         });
         commands.extend(lab_file::dialog_ui(&ctx, &mut self.keeper));
+        if self.state.server.is_some()
+            && let Some(scenario) = self.pending_scenario.take()
+        {
+            commands.push(UiCommand::OpenScenario {
+                scenario,
+                fixed: false,
+            });
+        }
         for command in commands {
             self.apply(&ctx, command);
         }
@@ -746,6 +765,9 @@ pub struct WindowOptions {
     pub fresh: bool,
     /// The server flags typed on the command line: they win over the kept lab's settings.
     pub given: GivenFlags,
+    /// Open this scenario once the server runs (the kept lab is then neither read nor
+    /// overwritten, as with `fresh`).
+    pub scenario: Option<crate::scenario::Scenario>,
 }
 
 /// The window's size the first time it opens.
@@ -757,8 +779,8 @@ pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
     let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
     // The lab kept from last time: its settings and store start the server; its browsers
     // replace the seed's once it runs.
-    let lab_path =
-        (window.screenshot.is_none() && !window.fresh).then(crate::lab::saved::default_path);
+    let lab_path = (window.screenshot.is_none() && !window.fresh && window.scenario.is_none())
+        .then(crate::lab::saved::default_path);
     let loaded = lab_path
         .as_deref()
         .map(crate::lab::saved::load)
@@ -793,6 +815,8 @@ pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
             let mut app = SessionLabApp::new(&cc.egui_ctx, lab, offset);
             if let Some((path, scene)) = window.screenshot {
                 app = app.with_screenshot_script(path, scene);
+            } else if let Some(scenario) = window.scenario {
+                app = app.restore(cc.storage).with_scenario(scenario);
             } else {
                 app = app.restore(cc.storage).with_saved_lab(lab_path, loaded);
             }

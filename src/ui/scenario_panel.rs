@@ -23,6 +23,19 @@ pub struct ScenarioDraft {
     pub hints_shown: usize,
     /// Why opening the last scenario failed.
     pub error: Option<String>,
+    /// The path typed to open a scenario file.
+    pub path: String,
+}
+
+impl ScenarioDraft {
+    /// Adds a scenario read from a file to the list (replacing one with the same id) and
+    /// returns it.
+    pub fn add(&mut self, scenario: Scenario) -> Arc<Scenario> {
+        let scenario = Arc::new(scenario);
+        self.scenarios.retain(|s| s.id != scenario.id);
+        self.scenarios.push(scenario.clone());
+        scenario
+    }
 }
 
 impl Default for ScenarioDraft {
@@ -31,6 +44,7 @@ impl Default for ScenarioDraft {
             scenarios: Scenario::built_in().into_iter().map(Arc::new).collect(),
             hints_shown: 0,
             error: None,
+            path: String::new(),
         }
     }
 }
@@ -63,6 +77,35 @@ fn tab_ui(
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(260.0);
+            ui.label(egui::RichText::new("Your own (a .toml file)").weak());
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut draft.path)
+                        .hint_text("path/to/lesson.toml")
+                        .desired_width(170.0),
+                )
+                .accessible_name("Scenario file");
+                if ui
+                    .add_enabled(!draft.path.trim().is_empty(), egui::Button::new("Open"))
+                    .accessible_name("Open scenario file")
+                    .on_hover_text(
+                        "Read the scenario file (the format is in scenarios/README.md) and open it",
+                    )
+                    .clicked()
+                {
+                    match Scenario::open(std::path::Path::new(draft.path.trim())) {
+                        Ok(scenario) => {
+                            let scenario = draft.add(scenario);
+                            command = Some(UiCommand::OpenScenario {
+                                scenario,
+                                fixed: false,
+                            });
+                        }
+                        Err(err) => draft.error = Some(err.to_string()),
+                    }
+                }
+            });
+            ui.add_space(6.0);
             for level in 1..=3 {
                 let scenarios: Vec<&Arc<Scenario>> = draft
                     .scenarios

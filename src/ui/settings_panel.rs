@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use crate::{
     lab::{Command, LabState},
-    server::{CookieProtection, ExpiryPolicy, SameSitePolicy, ServerSettings, StoreChoice},
+    server::{
+        CookieProtection, ExpiryPolicy, SameSitePolicy, SecureRequests, ServerSettings, StoreChoice,
+    },
 };
 
 use super::UiCommand;
@@ -112,6 +114,7 @@ impl SettingsDraft {
                 regenerate_on_login,
                 destroy_on_logout,
                 counted_ids,
+                secure_requests,
                 max_sessions,
                 store_latency_ms
             );
@@ -232,6 +235,26 @@ pub fn settings_ui(
                         .on_hover_text("express-session: req.session.regenerate() in the login route; tower-sessions: session.cycle_id(). Off, an id planted before login (session fixation) is the logged-in session.");
                     ui.checkbox(&mut config.destroy_on_logout, "Logout deletes the session")
                         .on_hover_text("express-session: req.session.destroy(); tower-sessions: session.flush(). Off, logout only clears the cookie (res.clearCookie alone): a copied cookie still works after logout.");
+                });
+                ui.end_row();
+
+                ui.label("Secure cookie on")
+                    .on_hover_text("Behind a TLS-terminating proxy: express-session's trust proxy");
+                ui.horizontal(|ui| {
+                    egui::ComboBox::from_id_salt("secure requests")
+                        .selected_text(config.secure_requests.as_str())
+                        .show_ui(ui, |ui| {
+                            for (value, help) in [
+                                (SecureRequests::Any, "tower-sessions: the Secure cookie is set on every request, whatever the connection"),
+                                (SecureRequests::Tls, "express-session without trust proxy: only on a request that came over TLS — behind the lab's TLS proxy no Secure cookie is ever set, so no session sticks"),
+                                (SecureRequests::TlsOrProxy, "express-session with app.set('trust proxy', 1): also when the proxy says X-Forwarded-Proto: https"),
+                            ] {
+                                ui.selectable_value(&mut config.secure_requests, value, value.as_str())
+                                    .on_hover_text(help);
+                            }
+                        })
+                        .response
+                        .on_hover_text("Which requests get a Secure cookie: the question behind a TLS-terminating proxy (express-session's trust proxy)");
                 });
                 ui.end_row();
 

@@ -1,11 +1,13 @@
-//! The Other site tab: the attacker's page the lab serves on `other-site.test`, written here,
-//! and the lure that sends a browser to it (a link in a mail), for the cross-site lessons.
+//! The Other site tab: the attacker's page the lab serves on `other-site.test` (another site)
+//! and `sandbox.lab.test` (a sibling subdomain of the app), written here with the `Set-Cookie`
+//! it answers with, and the lure that sends a browser to it (a link in a mail), for the
+//! cross-site and cookie-tossing lessons.
 
 use egui::RichText;
 
 use crate::{
     lab::{Command, LabState},
-    server::{ACCOUNTS, DEFAULT_PAGE},
+    server::{ACCOUNTS, ATTACKER_HOSTS, AttackerPage},
 };
 
 use super::UiCommand;
@@ -14,19 +16,23 @@ use super::UiCommand;
 #[derive(Default)]
 pub struct SiteDraft {
     /// The page as edited, before it is published.
-    pub html: Option<String>,
+    pub page: Option<AttackerPage>,
 }
 
 /// The tab.
 pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Vec<UiCommand> {
     let mut commands = Vec::new();
-    let served = state.attacker_page.as_deref().unwrap_or(DEFAULT_PAGE);
+    let served = state
+        .attacker_page
+        .clone()
+        .unwrap_or_else(AttackerPage::new_lab);
     ui.label(
         RichText::new(
-            "other-site.test is another site (a different registrable domain) served by the \
-             lab. Write its page here. The lab's browsers load its <img src>, submit a form a \
-             script submits (document.forms[0].submit()), and, lured, click its first link — \
-             with SameSite applied as Chrome does.",
+            "The attacker's page, served on other-site.test (another site) and \
+             sandbox.lab.test (a sibling subdomain of the app that anyone may write to). The \
+             lab's browsers load its <img src>, submit a form a script submits \
+             (document.forms[0].submit()), and, lured, click its first link — with SameSite \
+             and Domain applied as Chrome does.",
         )
         .weak(),
     );
@@ -42,44 +48,65 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
         .weak()
         .small(),
     );
-    let mut html = draft.html.clone().unwrap_or_else(|| served.to_owned());
+    let mut page = draft.page.clone().unwrap_or_else(|| served.clone());
+    let mut edited = false;
     ui.horizontal(|ui| {
-        let changed = html != served;
+        ui.label("Set-Cookie").on_hover_text(
+            "A Set-Cookie header the page answers with (empty: none), e.g. \
+             id=…; Domain=lab.test; Path=/ — from sandbox.lab.test it reaches the app",
+        );
+        edited |= ui
+            .add(egui::TextEdit::singleline(&mut page.set_cookie).desired_width(420.0))
+            .accessible_name("Attacker's Set-Cookie")
+            .changed();
+    });
+    ui.horizontal_wrapped(|ui| {
+        let changed = page != served;
         if ui
             .add_enabled(changed, egui::Button::new("Publish"))
-            .on_hover_text("Serve this page on http://other-site.test/ from now on")
+            .on_hover_text("Serve this page from now on")
             .clicked()
         {
-            commands.push(UiCommand::Lab(Command::SetAttackerPage(html.clone())));
-            draft.html = None;
+            commands.push(UiCommand::Lab(Command::SetAttackerPage(page.clone())));
+            draft.page = None;
         }
         if ui
             .add_enabled(changed, egui::Button::new("Revert"))
             .on_hover_text("Back to the page being served")
             .clicked()
         {
-            html = served.to_owned();
-            draft.html = None;
+            page = served.clone();
+            draft.page = None;
         }
-        ui.separator();
-        ui.label("Send the link to");
-        for browser in &state.browsers {
-            if ui
-                .button(&browser.name)
-                .accessible_name(format!("Lure {}", browser.name))
-                .on_hover_text(format!(
-                    "{} opens http://other-site.test/ (as from a link in a mail), loads its \
-                     images, submits the form its script submits and clicks its first link \
-                     (unpublished changes are published first)",
-                    browser.name
-                ))
-                .clicked()
-            {
-                if html != served {
-                    commands.push(UiCommand::Lab(Command::SetAttackerPage(html.clone())));
-                    draft.html = None;
+        for host in ATTACKER_HOSTS {
+            ui.separator();
+            ui.label(format!("Send http://{host}/ to"));
+            for browser in &state.browsers {
+                let label = if host == crate::server::ATTACKER_HOST {
+                    format!("Lure {}", browser.name)
+                } else {
+                    format!("Lure {} to {host}", browser.name)
+                };
+                if ui
+                    .button(&browser.name)
+                    .accessible_name(label)
+                    .on_hover_text(format!(
+                        "{} opens http://{host}/ (as from a link in a mail), loads its images, \
+                         submits the form its script submits and clicks its first link \
+                         (unpublished changes are published first)",
+                        browser.name
+                    ))
+                    .clicked()
+                {
+                    if page != served {
+                        commands.push(UiCommand::Lab(Command::SetAttackerPage(page.clone())));
+                        draft.page = None;
+                    }
+                    commands.push(UiCommand::Lab(Command::Lure {
+                        browser: browser.id,
+                        host: host.to_owned(),
+                    }));
                 }
-                commands.push(UiCommand::Lab(Command::Lure(browser.id)));
             }
         }
     });
@@ -87,17 +114,18 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
         .id_salt("attacker page")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let editor = ui
+            edited |= ui
                 .add(
-                    egui::TextEdit::multiline(&mut html)
+                    egui::TextEdit::multiline(&mut page.html)
                         .code_editor()
                         .desired_width(f32::INFINITY)
                         .desired_rows(10),
                 )
-                .accessible_name("Attacker's page");
-            if editor.changed() {
-                draft.html = Some(html.clone());
-            }
+                .accessible_name("Attacker's page")
+                .changed();
         });
+    if edited {
+        draft.page = Some(page);
+    }
     commands
 }
