@@ -796,5 +796,8 @@ fn scenario_list_and_check() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("no scenario is called “no-such-scenario”"), "{stderr}");
+    assert!(
+        stderr.contains("no scenario is called “no-such-scenario”"),
+        "{stderr}"
+    );
 }

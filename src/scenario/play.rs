@@ -23,6 +23,11 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 /// (store changes arrive after the page).
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// How long a settled lab must stay quiet (nothing in flight, no event) before a play's
+/// verdict is read: store changes and follow-up requests arrive within a few milliseconds of
+/// the last page.
+const QUIET: Duration = Duration::from_millis(300);
+
 /// Why a play could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
@@ -501,13 +506,27 @@ impl Player {
             .map_or(Verdict::Open { met: 0, of: 0 }, |j| j.verdict().clone())
     }
 
-    /// Lets the lab take in what followed the last step (up to [`SETTLE`], less once decided).
+    /// Lets the lab take in what followed the last step: until the verdict is decided, or
+    /// nothing is in flight and no event has arrived for [`QUIET`], or at most [`SETTLE`].
     pub fn settle(&mut self) -> Verdict {
-        self.lab.wait_until(&mut self.state, SETTLE, |s| {
+        let decided = |s: &LabState| {
             s.judge
                 .as_ref()
                 .is_some_and(|j| !matches!(j.verdict(), Verdict::Open { .. }))
-        });
+        };
+        let deadline = std::time::Instant::now() + SETTLE;
+        let mut seen = self.state.applied;
+        let mut quiet_since = std::time::Instant::now();
+        while std::time::Instant::now() < deadline && !decided(&self.state) {
+            self.lab
+                .wait_until(&mut self.state, Duration::from_millis(50), decided);
+            if self.state.applied != seen || !self.state.is_idle() {
+                seen = self.state.applied;
+                quiet_since = std::time::Instant::now();
+            } else if quiet_since.elapsed() >= QUIET {
+                break;
+            }
+        }
         self.verdict()
     }
 
