@@ -112,6 +112,13 @@ fn secure_behind_proxy_checks() {
     checks("secure-behind-proxy");
 }
 
+/// A cookieless session's address is the session: a shared link lets the attacker in; with
+/// ids in cookies the same link names only a page.
+#[test]
+fn id_in_url_checks() {
+    checks("id-in-url");
+}
+
 /// A rotation without a grace logs the victim out: the rotation lesson stays open.
 #[test]
 fn a_rotation_without_grace_does_not_solve() {

@@ -292,3 +292,41 @@ fn secure_cookies_behind_the_proxy_need_trust() {
     let cookie = &state.browser_named("A").unwrap().cookies[0].cookie;
     assert!(cookie.secure, "{cookie:?}");
 }
+
+/// Cookieless sessions: the login redirects to an address that carries the id, the page's
+/// links carry it too, no cookie is set — and whoever opens the address is in the session,
+/// while the same browser typing an address without it is not.
+#[test]
+fn cookieless_sessions_travel_in_urls() {
+    let (lab, mut state) = lab();
+    apply(&lab, &mut state, |s| s.id_in_url = true);
+    let account = submit(
+        &lab,
+        &mut state,
+        "A",
+        &app("/login"),
+        "user=alice&password=wonderland",
+    );
+    assert!(account.contains("Account of alice"), "{account}");
+    assert!(account.contains("href=\"/logout-others?sid="), "{account}");
+    let a = state.browser_named("A").unwrap();
+    let address = a.last.as_ref().unwrap().url.clone();
+    assert!(address.contains("/account?sid="), "{address}");
+    assert!(a.cookies.is_empty(), "no cookie: {:?}", a.cookies);
+    assert!(
+        visit_url(&lab, &mut state, "B", &address).contains("Account of alice"),
+        "the address is the session"
+    );
+    assert!(visit_url(&lab, &mut state, "A", &app("/account")).starts_with("Not logged in"));
+
+    apply(&lab, &mut state, |s| s.id_in_url = false);
+    let page = submit(
+        &lab,
+        &mut state,
+        "A",
+        &app("/login"),
+        "user=bob&password=builder",
+    );
+    assert!(page.starts_with("Logged in as bob"), "{page}");
+    assert!(session_of(&state, "A").is_some(), "a cookie again");
+}

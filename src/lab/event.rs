@@ -275,6 +275,8 @@ pub enum SettingChange {
     CountedIds(bool),
     /// Which requests get a Secure cookie, now.
     SecureRequests(crate::server::SecureRequests),
+    /// Session ids in URLs instead of cookies, now.
+    IdInUrl(bool),
     /// The memory store's session limit, now.
     MaxSessions(usize),
     /// Milliseconds each store call waits, now.
@@ -323,6 +325,9 @@ impl SettingChange {
         }
         if old.counted_ids != new.counted_ids {
             changes.push(Self::CountedIds(new.counted_ids));
+        }
+        if old.id_in_url != new.id_in_url {
+            changes.push(Self::IdInUrl(new.id_in_url));
         }
         if old.secure_requests != new.secure_requests {
             changes.push(Self::SecureRequests(new.secure_requests));

@@ -537,6 +537,11 @@ fn setting_change_text(change: &SettingChange) -> String {
         }
         SettingChange::CountedIds(true) => "counted session ids (weak: guessable)".to_owned(),
         SettingChange::CountedIds(false) => "random 128-bit session ids".to_owned(),
+        SettingChange::IdInUrl(true) => {
+            "session ids in URLs, no cookie (cookieless: anyone the URL reaches holds the session)"
+                .to_owned()
+        }
+        SettingChange::IdInUrl(false) => "session ids in cookies, not in URLs".to_owned(),
         SettingChange::SecureRequests(which) => {
             format!("a Secure cookie is set on {}", which.as_str())
         }

@@ -79,6 +79,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "secure-behind-proxy.toml",
         include_str!("../../scenarios/secure-behind-proxy.toml"),
     ),
+    (
+        "id-in-url.toml",
+        include_str!("../../scenarios/id-in-url.toml"),
+    ),
 ];
 
 /// The largest scenario file read, in bytes.
@@ -345,6 +349,14 @@ pub enum Step {
         /// Minutes the old secret is still accepted (0: not at all).
         grace_minutes: u64,
     },
+    /// A browser shares the address of the page it is on (a link pasted in a chat, a mail, a
+    /// screenshot), and another opens it.
+    SharePage {
+        /// Whose address.
+        from: String,
+        /// Who opens it.
+        to: String,
+    },
     /// Empty a browser's jar.
     ClearCookies {
         /// Whose.
@@ -375,7 +387,7 @@ impl Step {
                 named.extend(placeholders(value).map(|(_, name)| name));
                 named
             }
-            Self::CopyCookie { from, to } => vec![from, to],
+            Self::CopyCookie { from, to } | Self::SharePage { from, to } => vec![from, to],
             Self::MoveClock { .. } | Self::WritePage { .. } | Self::RotateSecret { .. } => {
                 Vec::new()
             }

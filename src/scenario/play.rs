@@ -433,6 +433,21 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 }),
             )
         }
+        Step::SharePage { from, to } => {
+            let address = state
+                .browser_named(from)
+                .and_then(|b| b.last.as_ref())
+                .map(|page| page.url.clone())
+                .ok_or_else(|| format!("{from} has no page open"))?;
+            let to = id(to)?;
+            (
+                Command::Visit {
+                    browser: to,
+                    url: address,
+                },
+                browsed(to),
+            )
+        }
         Step::ClearCookies { browser } => {
             let id = id(browser)?;
             (
@@ -565,6 +580,9 @@ pub fn step_text(step: &Step) -> String {
             format!("set {browser}'s session cookie to {value}")
         }
         Step::ClearCookies { browser } => format!("clear {browser}'s cookies"),
+        Step::SharePage { from, to } => {
+            format!("{from} shares the address of their page with {to}")
+        }
         Step::Submit { browser, url, form } => format!("{browser} submits {form} to {url}"),
         Step::WritePage { .. } => "write the page on other-site.test".to_owned(),
         Step::Lure { browser, host } => format!(

@@ -233,6 +233,12 @@ pub struct ServerSettings {
     /// tower-sessions: a store whose `create` assigns the ids). With a plain cookie, the next
     /// visitor's session is the next number.
     pub counted_ids: bool,
+    /// Cookieless sessions: the id travels in URLs (`?sid=…`), never in a cookie — links and
+    /// redirects in the app's pages are rewritten to carry it (PHP: `session.use_cookies=0`
+    /// with `session.use_trans_sid=1`; ASP.NET: `cookieless="UseUri"`; Java: `;jsessionid`).
+    /// express-session and tower-sessions have no such mode. Anyone the URL reaches (a shared
+    /// link, a log, a Referer) holds the session.
+    pub id_in_url: bool,
     /// Which requests get a `Secure` cookie (behind a proxy, express-session's `trust proxy`).
     pub secure_requests: SecureRequests,
     /// The most sessions the memory store keeps; new visitors beyond it get a 503 page.
@@ -259,6 +265,7 @@ impl Default for ServerSettings {
             destroy_on_logout: true,
             counted_ids: false,
             secure_requests: SecureRequests::Any,
+            id_in_url: false,
             max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,
         }

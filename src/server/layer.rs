@@ -70,6 +70,9 @@ struct LayerState<St> {
     leases: bool,
     /// A `Secure` cookie is set only on requests this says are secure (express-session).
     secure_only: Option<SecureRequests>,
+    /// Cookieless: the id comes in the `sid` query parameter and goes out in the page's links
+    /// and redirects, never in a cookie.
+    id_in_url: bool,
 }
 
 impl<St: SessionStore> SessionLayer<St> {
@@ -98,6 +101,7 @@ impl<St: SessionStore> SessionLayer<St> {
                     .settings
                     .secure
                     .then_some(config.settings.secure_requests),
+                id_in_url: config.settings.id_in_url,
             }),
         }
     }
@@ -181,7 +185,13 @@ impl<St: SessionStore> LayerState<St> {
         S: Service<Request, Response = Response, Error = Infallible>,
     {
         let number = self.inspector.next_request_number();
-        let opened = self.cookie.open_request(request.headers());
+        let mut opened = self.cookie.open_request(request.headers());
+        if self.id_in_url
+            && matches!(opened, Opened::Absent)
+            && let Some(sid) = url_sid(request.uri())
+        {
+            opened = self.cookie.open(&sid);
+        }
         let id = opened.id();
         let mut held = match (&self.locks, id) {
             (Some(locks), Some(id)) => Some(locks.hold(locks.key(&id)).await),
@@ -298,6 +308,21 @@ impl<St: SessionStore> LayerState<St> {
         } else {
             Outcome::Keep
         };
+        if self.id_in_url {
+            // Cookieless: the id the session goes on with is written into the links instead.
+            let sid = match (&outcome, &opened) {
+                (Outcome::Remove, _) => None,
+                (Outcome::Keep, Opened::Session { sealed, .. }) => Some(sealed.clone()),
+                _ => self
+                    .cookie
+                    .set_cookie(outcome, &opened)
+                    .and_then(|v| cookie_value(v.to_str().ok()?)),
+            };
+            return match sid {
+                Some(sid) => with_sid_in_links(response, &sid).await,
+                None => response,
+            };
+        }
         if cookie_allowed && let Some(value) = self.cookie.set_cookie(outcome, &opened) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -414,6 +439,87 @@ impl Service<Request> for CurrentRouter {
         let mut router = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
         router.call(request)
     }
+}
+
+/// The session id a cookieless request carries in its `sid` query parameter.
+fn url_sid(uri: &axum::http::Uri) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(name, _)| name == "sid")
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The value of a `Set-Cookie` header (`name=value; …`).
+fn cookie_value(set_cookie: &str) -> Option<String> {
+    let pair = set_cookie.split(';').next()?;
+    pair.split_once('=').map(|(_, value)| value.to_owned())
+}
+
+/// The largest page whose links are rewritten; a larger one goes out as it is.
+const MAX_REWRITTEN_BYTES: usize = 1024 * 1024;
+
+/// `response` with `sid` added to its redirect (`Location`) and to the `href` and `action`
+/// addresses of its HTML that stay on the app (those starting with `/`), as PHP's
+/// `use_trans_sid` rewrites a page.
+async fn with_sid_in_links(response: Response, sid: &str) -> Response {
+    let encoded: String = url::form_urlencoded::byte_serialize(sid.as_bytes()).collect();
+    let (mut parts, body) = response.into_parts();
+    if let Some(location) = parts
+        .headers
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        && location.starts_with('/')
+        && let Ok(value) = HeaderValue::from_str(&with_sid(location, &encoded))
+    {
+        parts.headers.insert(header::LOCATION, value);
+    }
+    let html = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html"));
+    if !html {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_REWRITTEN_BYTES).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page was too large to rewrite",
+        )
+            .into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes);
+    let mut out = String::with_capacity(page.len() + 64);
+    let mut rest = page.as_ref();
+    while let Some(at) = ["href=\"/", "action=\"/"]
+        .iter()
+        .filter_map(|attr| rest.find(attr).map(|i| (i, attr.len() - 1)))
+        .min()
+    {
+        let (start, skip) = at;
+        let address_start = start + skip;
+        out.push_str(&rest[..address_start]);
+        let after = &rest[address_start..];
+        let end = after.find('"').unwrap_or(after.len());
+        out.push_str(&with_sid(&after[..end], &encoded));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(out))
+}
+
+/// `address` with `sid=` (already encoded) added to its query.
+fn with_sid(address: &str, sid: &str) -> String {
+    let (path, fragment) = address
+        .split_once('#')
+        .map_or((address, None), |(p, f)| (p, Some(f)));
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    let mut out = format!("{path}{joiner}sid={sid}");
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::{LabTls, limits::HEADER_READ_TIMEOUT};
+use super::{
+    LabTls,
+    limits::{HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT},
+};
 
 /// The most connections the proxy serves at once (more wait in the kernel's queue).
 const MAX_CONNECTIONS: usize = 64;
@@ -59,7 +62,12 @@ impl TlsProxy {
                 tokio::spawn(async move {
                     let _place = place;
                     let connection = async {
-                        let tls = acceptor.accept(tcp).await?;
+                        // A handshake that never ends gives its place back, as the server's do.
+                        let tls = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                            .await
+                            .map_err(|_| {
+                                std::io::Error::other("the TLS handshake took too long")
+                            })??;
                         let service = hyper::service::service_fn(move |request| {
                             forward(request, peer, backend.clone())
                         });
@@ -130,4 +138,36 @@ async fn forward(
         *response.status_mut() = StatusCode::BAD_GATEWAY;
         response
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// More clients than the proxy has places connect and say nothing, or stop halfway
+    /// through a handshake: each is closed once the handshake's time is up, so the places
+    /// come back and the ones queued behind them are served in turn (on a paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn stalled_handshakes_give_their_places_back() {
+        let tls = LabTls::generate(&["app.lab.test"]).unwrap();
+        let proxy = TlsProxy::start(&tls, Arc::new(|| None)).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut clients = Vec::new();
+        for n in 0..MAX_CONNECTIONS + 16 {
+            let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+            if n % 2 == 0 {
+                client.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+            }
+            clients.push(client);
+        }
+        let mut buf = [0u8; 16];
+        for client in &mut clients {
+            let read = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT * 3, client.read(&mut buf)).await;
+            assert_eq!(read.expect("closed in time").unwrap_or(0), 0);
+        }
+        assert!(started.elapsed() >= TLS_HANDSHAKE_TIMEOUT);
+        assert!(started.elapsed() < TLS_HANDSHAKE_TIMEOUT * 3);
+    }
 }

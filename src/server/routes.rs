@@ -80,6 +80,8 @@ fn routes<S: SessionStore + Clone>(
 ) -> Router {
     let settings = &config.settings;
     let regenerate = settings.regenerate_on_login;
+    // Cookieless sessions go on in the URL: a login leads to a page whose address carries it.
+    let then_account = settings.id_in_url;
     // The weak logout clears the cookie itself, as `res.clearCookie(name)` does.
     let weak_logout = (!settings.destroy_on_logout).then(|| {
         format!(
@@ -95,7 +97,9 @@ fn routes<S: SessionStore + Clone>(
         .route(
             "/login",
             get(move |session, query| login(session, query, regenerate)).post(
-                move |session, form| login_with_password(session, form, site_post, regenerate),
+                move |session, form| {
+                    login_with_password(session, form, site_post, (regenerate, then_account))
+                },
             ),
         )
         .route(
@@ -252,10 +256,17 @@ async fn login_with_password(
     session: Session,
     Form(form): Form<LoginForm>,
     site: Site,
-    regenerate: bool,
+    (regenerate, then_account): (bool, bool),
 ) -> Response {
     match site.check_password(&form.user, &form.password) {
-        Ok(()) => log_in(&session, form.user, regenerate).await,
+        Ok(()) => {
+            let page = log_in(&session, form.user, regenerate).await;
+            if then_account && page.status().is_success() {
+                axum::response::Redirect::to("/account").into_response()
+            } else {
+                page
+            }
+        }
         Err(refused) => {
             let why = match refused {
                 LoginRefused::NoSuchUser => "no account has that name",

@@ -114,6 +114,7 @@ impl SettingsDraft {
                 regenerate_on_login,
                 destroy_on_logout,
                 counted_ids,
+                id_in_url,
                 secure_requests,
                 max_sessions,
                 store_latency_ms
@@ -260,6 +261,8 @@ pub fn settings_ui(
 
                 ui.label("Session ids");
                 ui.horizontal(|ui| {
+                    ui.checkbox(&mut config.id_in_url, "In URLs, no cookie")
+                        .on_hover_text("Cookieless sessions (PHP: session.use_cookies=0 + use_trans_sid=1; ASP.NET cookieless=\"UseUri\"; Java ;jsessionid — express-session and tower-sessions have none): the id travels as ?sid=… in the links and redirects of the app's pages. Anyone the URL reaches — a shared link, a log — holds the session.");
                     ui.checkbox(&mut config.counted_ids, "Counted (weak)")
                         .on_hover_text("express-session: genid: () => String(++n); tower-sessions: a store whose create() assigns ids. New sessions get 1001, 1002, … instead of 128 random bits: with a plain cookie, the next visitor's id is a guess away.");
                 });
