@@ -37,7 +37,18 @@ pub enum Scene {
     Audit,
     /// A guided scenario solved: the race on a slow store, with a hint and Fix it showing.
     Scenario,
+    /// Cross-site request forgery: the attacker's page on other-site.test, the lured Victim's
+    /// browser posting its form, the Other site tab.
+    Csrf,
 }
+
+/// The attacker's page the CSRF scene publishes.
+const CSRF_PAGE: &str = "<h1>You won a prize!</h1>
+<form action=\"https://app.lab.test/account/email\" method=\"post\">
+  <input type=\"hidden\" name=\"email\" value=\"mallory@other-site.test\">
+</form>
+<script>document.forms[0].submit()</script>
+";
 
 /// One step of a scene.
 #[derive(Clone, Debug)]
@@ -61,13 +72,17 @@ enum Step {
     Burst(&'static str),
     /// Wait until the scenario under way is solved.
     Solved,
+    /// Publish the attacker's page.
+    WritePage(&'static str),
+    /// Lure a browser to other-site.test.
+    Lure(&'static str),
 }
 
 impl Scene {
     fn steps(self) -> Vec<Step> {
         use Step::{
-            AddBrowser, Audit, Burst, Hijack, Hint, Instances, OpenScenario, Secure, Solved,
-            Spread, Tab, Tamper, Visit,
+            AddBrowser, Audit, Burst, Hijack, Hint, Instances, Lure, OpenScenario, Secure, Solved,
+            Spread, Tab, Tamper, Visit, WritePage,
         };
         match self {
             Self::Seed => vec![
@@ -106,6 +121,14 @@ impl Scene {
                 Visit("A", "/"),
                 Burst("A"),
                 Solved,
+            ],
+            Self::Csrf => vec![
+                Tab(BottomTab::Scenarios),
+                OpenScenario("csrf-form"),
+                WritePage(CSRF_PAGE),
+                Lure("Victim"),
+                Solved,
+                Tab(BottomTab::OtherSite),
             ],
         }
     }
@@ -308,6 +331,33 @@ impl SmokeScript {
                     return SmokeStep::OpenScenario(Arc::new(scenario));
                 }
                 Step::Hint => return SmokeStep::Hint,
+                Step::WritePage(html) => (
+                    Command::SetAttackerPage(crate::server::AttackerPage {
+                        html: (*html).to_owned(),
+                        set_cookie: String::new(),
+                    }),
+                    Waiting::Log(state.logged),
+                ),
+                Step::Lure(name) => {
+                    let Some(browser) = named(name) else {
+                        return SmokeStep::Finish(Err("a scripted browser is missing".into()));
+                    };
+                    let exchanges = state
+                        .exchanges
+                        .iter()
+                        .filter(|r| r.browser == browser.id)
+                        .count();
+                    (
+                        Command::Lure {
+                            browser: browser.id,
+                            host: crate::server::ATTACKER_HOST.to_owned(),
+                        },
+                        Waiting::Visit {
+                            browser: browser.id,
+                            exchanges,
+                        },
+                    )
+                }
                 Step::Solved => {
                     self.waiting = Some(Waiting::Solved);
                     return SmokeStep::Continue;
