@@ -130,6 +130,7 @@ fn a_rotation_without_grace_does_not_solve() {
             Step::Visit {
                 browser: "Victim".into(),
                 url: "/whoami".into(),
+                from: None,
             },
         ])
         .unwrap();
@@ -152,6 +153,7 @@ fn logging_in_with_the_victims_password_does_not_count() {
             Step::Visit {
                 browser: "Attacker".into(),
                 url: "/whoami".into(),
+                from: None,
             },
         ])
         .unwrap();
@@ -159,6 +161,24 @@ fn logging_in_with_the_victims_password_does_not_count() {
         panic!("not spoiled: {:?}", player.verdict());
     };
     assert!(why.starts_with("logging in as alice"), "{why}");
+}
+
+/// An expectation the solution does not meet fails the check, naming what was expected and
+/// what the lab showed instead.
+#[test]
+fn an_unmet_expectation_fails_the_solution() {
+    let mut scenario = built_in("two-sessions");
+    scenario.solution.push(Step::ExpectPage {
+        browser: "A".into(),
+        says: "Number of views 99".into(),
+    });
+    let report = check(&scenario);
+    let why = report.solution_solves.unwrap_err();
+    assert!(
+        why.contains("expect A's page to say “Number of views 99”"),
+        "{why}"
+    );
+    assert!(why.contains("A's page says “Number of views 3”"), "{why}");
 }
 
 /// A solution without its attack does not solve the scenario, and the check says so: the
@@ -214,6 +234,7 @@ fn a_forbidden_shortcut_does_not_solve() {
             Step::Visit {
                 browser: "Attacker".into(),
                 url: "/".into(),
+                from: None,
             },
         ])
         .unwrap();
@@ -242,6 +263,7 @@ fn a_copy_into_the_attacker_is_not_fixation() {
             Step::Visit {
                 browser: "Victim".into(),
                 url: "/login?user=alice".into(),
+                from: None,
             },
             Step::CopyCookie {
                 from: "Victim".into(),
@@ -250,6 +272,7 @@ fn a_copy_into_the_attacker_is_not_fixation() {
             Step::Visit {
                 browser: "Attacker".into(),
                 url: "/whoami".into(),
+                from: None,
             },
         ])
         .unwrap();

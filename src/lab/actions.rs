@@ -110,6 +110,7 @@ pub(super) fn apply(core: &Core, command: Command) {
         Command::ResetSite => change_site(core, crate::server::Site::reset),
         Command::Visit { .. }
         | Command::Submit { .. }
+        | Command::VisitFrom { .. }
         | Command::Lure { .. }
         | Command::Burst { .. }
         | Command::Load { .. }

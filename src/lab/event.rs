@@ -39,6 +39,16 @@ pub enum Command {
         /// The address typed.
         url: String,
     },
+    /// `GET url` from a browser, as if from `from` (a link or an image on some site's page),
+    /// whatever the browser's own choice is.
+    VisitFrom {
+        /// Which browser.
+        browser: BrowserId,
+        /// The address.
+        url: String,
+        /// Where the request comes from.
+        from: RequestFrom,
+    },
     /// Submit a form from a browser: `POST url` with `form` (`application/x-www-form-urlencoded`),
     /// from a page of the same site.
     Submit {

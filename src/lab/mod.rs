@@ -419,6 +419,16 @@ impl Lab {
                     core.visit(browser, url).await;
                 });
             }
+            Command::VisitFrom { browser, url, from } => {
+                self.runtime.spawn(async move {
+                    let navigation = Navigation {
+                        url,
+                        form: None,
+                        from: Some(from),
+                    };
+                    core.navigate(browser, navigation, false).await;
+                });
+            }
             Command::Submit { browser, url, form } => {
                 self.runtime.spawn(async move {
                     let from = url::Url::parse(&url)

@@ -282,7 +282,7 @@ impl Shortcut {
 }
 
 /// One step of a solution or a setup: what a learner would click.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Visit a path of the embedded server (or a whole URL) from a browser.
@@ -291,6 +291,11 @@ pub enum Step {
         browser: String,
         /// `/`, `/login?user=alice`, or `http://app.lab.test/`.
         url: String,
+        /// Where the request comes from, in the browser panel's words ("Link on
+        /// other-site.test", "Image on other-site.test"); by default the browser's own choice
+        /// (the address bar).
+        #[serde(default)]
+        from: Option<String>,
     },
     /// Send many visits at once from one browser.
     Burst {
@@ -357,6 +362,38 @@ pub enum Step {
         /// Who opens it.
         to: String,
     },
+    /// Change server settings (names of [`ServerSettings`]' fields), as the settings panel
+    /// does.
+    ChangeSettings {
+        /// The settings and their new values.
+        settings: toml::Table,
+    },
+    /// Expect the browser's latest page to contain `says` (the play stops if it does not).
+    ExpectPage {
+        /// Which browser.
+        browser: String,
+        /// Words the page contains.
+        says: String,
+    },
+    /// Expect the browser's latest request to have carried (`sent = true`) or kept back
+    /// (`sent = false`) its cookie `name` (by default the server's session cookie).
+    ExpectCookie {
+        /// Which browser.
+        browser: String,
+        /// The cookie's name; by default the session cookie's.
+        #[serde(default)]
+        name: Option<String>,
+        /// Sent or not.
+        sent: bool,
+    },
+    /// Expect the store to hold the session the browser's cookie names, with `has` in its
+    /// data.
+    ExpectStore {
+        /// Which browser.
+        browser: String,
+        /// Text the session's data contains (`"user":"alice"`).
+        has: String,
+    },
     /// Empty a browser's jar.
     ClearCookies {
         /// Whose.
@@ -376,6 +413,9 @@ impl Step {
             Self::Visit { browser, .. }
             | Self::Burst { browser, .. }
             | Self::Submit { browser, .. }
+            | Self::ExpectPage { browser, .. }
+            | Self::ExpectCookie { browser, .. }
+            | Self::ExpectStore { browser, .. }
             | Self::Lure { browser, .. }
             | Self::ClearCookies { browser } => vec![browser],
             Self::WritePage {
@@ -388,9 +428,10 @@ impl Step {
                 named
             }
             Self::CopyCookie { from, to } | Self::SharePage { from, to } => vec![from, to],
-            Self::MoveClock { .. } | Self::WritePage { .. } | Self::RotateSecret { .. } => {
-                Vec::new()
-            }
+            Self::MoveClock { .. }
+            | Self::WritePage { .. }
+            | Self::RotateSecret { .. }
+            | Self::ChangeSettings { .. } => Vec::new(),
         }
     }
 }
@@ -533,6 +574,24 @@ impl Scenario {
             }
         }
         for step in self.setup.iter().chain(&self.solution) {
+            if let Step::Visit {
+                from: Some(from), ..
+            } = step
+                && request_from(from).is_none()
+            {
+                let known: Vec<String> = crate::browser::RequestFrom::CHOICES
+                    .iter()
+                    .map(|c| format!("“{}”", c.label()))
+                    .collect();
+                return Err(invalid(format!(
+                    "a visit comes from {}, not from “{from}”",
+                    known.join(", ")
+                )));
+            }
+            if let Step::ChangeSettings { settings } = step {
+                with_changes(&ServerSettings::default(), settings)
+                    .map_err(|e| invalid(format!("change_settings: {e}")))?;
+            }
             if let Step::Lure {
                 host: Some(host), ..
             } = step
@@ -552,6 +611,14 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// Where a request comes from, read from the browser panel's words ("Link on
+/// other-site.test").
+pub fn request_from(label: &str) -> Option<crate::browser::RequestFrom> {
+    crate::browser::RequestFrom::CHOICES
+        .into_iter()
+        .find(|from| from.label().eq_ignore_ascii_case(label.trim()))
 }
 
 /// `base` with the fields `changes` names set to its values (the names and values of the

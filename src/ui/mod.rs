@@ -306,7 +306,7 @@ impl SessionLabApp {
         match script.advance(&mut self.state, &mut |command| lab.send(command)) {
             Progress::Working => {}
             Progress::Done => self.opening = None,
-            Progress::Failed(why) => {
+            Progress::Failed(why) | Progress::Unmet(why) => {
                 self.scenarios.error = Some(why);
                 self.opening = None;
             }
