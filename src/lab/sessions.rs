@@ -879,7 +879,7 @@ impl SessionTable {
             {
                 filter.shown.insert(*key);
             }
-            if looked % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            if looked.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
                 finished = false;
                 break;
             }

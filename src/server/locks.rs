@@ -442,10 +442,10 @@ impl Lease {
     /// The store gave the lease on `id` back (a fenced save, a delete): stop renewing it.
     pub fn given_back(&self, id: &Id) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        if held.as_ref().is_some_and(|h| h.id == *id) {
-            if let Some(held) = held.take() {
-                held.renewer.abort();
-            }
+        if held.as_ref().is_some_and(|h| h.id == *id)
+            && let Some(held) = held.take()
+        {
+            held.renewer.abort();
         }
     }
 

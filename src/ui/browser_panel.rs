@@ -525,8 +525,8 @@ fn switches_ui(
                 spread,
             }));
         }
-        if let Some(config) = server {
-            if let Some(safe) = switch_ui(
+        if let Some(config) = server
+            && let Some(safe) = switch_ui(
                 ui,
                 config.lock_per_session,
                 "Safe server",
@@ -534,11 +534,11 @@ fn switches_ui(
                 "On: the server runs one request at a time per session, so a burst counts \
                  every visit. Off: the naive server (like express-session) loses increments \
                  when requests of one session overlap. Applies to the whole server.",
-            ) {
-                let mut settings = config.clone();
-                settings.lock_per_session = safe;
-                commands.push(lab(Command::ApplySettings(settings)));
-            }
+            )
+        {
+            let mut settings = config.clone();
+            settings.lock_per_session = safe;
+            commands.push(lab(Command::ApplySettings(settings)));
         }
     });
 }
