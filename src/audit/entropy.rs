@@ -20,6 +20,17 @@ pub const MIN_BITS: usize = 64;
 /// Bits per FIPS 140-2 block.
 const FIPS_BLOCK: usize = 20_000;
 
+/// The alphabets known generators write ids in, narrowest first, each in its generator's
+/// order (a character's value is its place): PHP's `session.sid_bits_per_character` 5
+/// (`0-9a-v`, PHP 8's default: 26 characters, 130 bits), RFC 4648 base32, Django's
+/// `get_random_string` (`a-z0-9`, 36 symbols: not whole bits) and PHP's 6 (`0-9a-zA-Z,-`).
+const KNOWN_ALPHABETS: [&str; 4] = [
+    "0123456789abcdefghijklmnopqrstuv",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,-",
+];
+
 /// How the tokens are written, and so how they become bits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,11 +52,28 @@ impl Encoding {
             Self::Hex => "hexadecimal (4 bits a character)".to_owned(),
             Self::Base64 => "base64 (6 bits a character)".to_owned(),
             Self::Decimal => "decimal numbers (read as binary)".to_owned(),
-            Self::Alphabet(chars) => format!(
-                "{} distinct characters ({} bits a character)",
-                chars.chars().count(),
-                bits_for(chars.chars().count())
-            ),
+            Self::Alphabet(chars) => {
+                let size = chars.chars().count();
+                let known = match KNOWN_ALPHABETS.iter().position(|a| a == chars) {
+                    Some(0) => "PHP's 0-9a-v, ",
+                    Some(1) => "base32, ",
+                    Some(2) => "a-z0-9 (Django's), ",
+                    Some(3) => "PHP's 0-9a-zA-Z,-, ",
+                    _ => "",
+                };
+                if size.is_power_of_two() {
+                    format!(
+                        "{known}{size} characters ({} bits a character)",
+                        bits_for(size)
+                    )
+                } else {
+                    format!(
+                        "{known}{size} characters ({:.2} bits a character, not whole bits: \
+                         judged character by character)",
+                        (size as f64).log2()
+                    )
+                }
+            }
         }
     }
 }
@@ -127,6 +155,12 @@ impl Analysis {
         }
         (self.effective_bits as f64).max(self.character_bits)
     }
+
+    /// Whether each character is a whole number of bits (so the bit-level tests and FIPS
+    /// apply): every encoding but an alphabet whose size is not a power of two.
+    pub fn whole_bits(&self) -> bool {
+        whole_bits(&self.encoding)
+    }
 }
 
 /// Analyses `tokens` (in the order they were issued) at significance level `alpha`. `now` is
@@ -157,6 +191,13 @@ pub fn analyse(tokens: &[String], alpha: f64, now: i64) -> Analysis {
         .flat_map(|row| varying.iter().map(move |&p| row[p]))
         .collect();
     let (serial_correlation, serial_p) = serial_correlation(&stream);
+    // With an alphabet that is not whole bits (36 symbols in 6 bits), the top bit positions
+    // are uneven by construction: no bit-level verdict, only the characters'.
+    let (effective_bits, fips_results) = if whole_bits(&encoding) {
+        (effective_bits, fips(&stream))
+    } else {
+        (0, Vec::new())
+    };
     Analysis {
         samples,
         length: tokens.iter().map(|t| t.chars().count()).max().unwrap_or(0),
@@ -166,7 +207,7 @@ pub fn analyse(tokens: &[String], alpha: f64, now: i64) -> Analysis {
         effective_bits,
         uniform_characters,
         character_bits,
-        fips: fips(&stream),
+        fips: fips_results,
         serial_correlation,
         serial_p,
         pattern: pattern(tokens, now),
@@ -183,12 +224,32 @@ fn encoding_of(tokens: &[String]) -> Encoding {
     if all(|c| c.is_ascii_hexdigit()) {
         return Encoding::Hex;
     }
+    // A known generator's alphabet, when the sample uses nothing outside it (a sizeable sample
+    // of random ids uses all of it).
+    let used: BTreeSet<char> = tokens
+        .iter()
+        .flat_map(|t| t.trim_end_matches('=').chars())
+        .collect();
+    if let Some(known) = KNOWN_ALPHABETS
+        .iter()
+        .find(|a| used.iter().all(|c| a.contains(*c)))
+    {
+        return Encoding::Alphabet((*known).to_owned());
+    }
     let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_' | '=');
     if all(base64) {
         return Encoding::Base64;
     }
     let chars: BTreeSet<char> = tokens.iter().flat_map(|t| t.chars()).collect();
     Encoding::Alphabet(chars.into_iter().collect())
+}
+
+/// Whether `encoding` writes a whole number of bits a character.
+fn whole_bits(encoding: &Encoding) -> bool {
+    match encoding {
+        Encoding::Alphabet(chars) => chars.chars().count().is_power_of_two(),
+        _ => true,
+    }
 }
 
 fn bits_for(alphabet: usize) -> usize {
@@ -224,6 +285,7 @@ fn to_bits(tokens: &[String], encoding: &Encoding) -> Vec<Vec<bool>> {
                 let alphabet: Vec<char> = chars.chars().collect();
                 let width = bits_for(alphabet.len());
                 token
+                    .trim_end_matches('=')
                     .chars()
                     .flat_map(|c| {
                         let v = alphabet.iter().position(|a| *a == c).unwrap_or(0);
@@ -624,6 +686,55 @@ mod tests {
         assert_eq!((analysis.bit_positions, analysis.constant_bits), (132, 4));
         assert!(analysis.effective_bits >= 124, "{analysis:?}");
         assert!(analysis.entropy_bits() >= 124.0);
+    }
+
+    /// Ids from known generators read at their true strength, in their own alphabets, with
+    /// the bit-level tests consistent with the verdict: PHP 8's default (26 characters of
+    /// 0-9a-v, 130 bits) passes FIPS; Django's 32 characters of a-z0-9 (165 bits) are judged
+    /// character by character, with no bit-level test that its uneven bits would fail.
+    #[test]
+    fn known_alphabets_read_at_their_strength() {
+        let draw = |alphabet: &str, length: usize| -> Vec<String> {
+            let chars: Vec<char> = alphabet.chars().collect();
+            (0..1000)
+                .map(|_| {
+                    (0..length)
+                        .map(|_| chars[rand::random_range(0..chars.len())])
+                        .collect()
+                })
+                .collect()
+        };
+        let php = analyse(&draw(KNOWN_ALPHABETS[0], 26), DEFAULT_ALPHA, NOW);
+        assert_eq!(
+            php.encoding,
+            Encoding::Alphabet(KNOWN_ALPHABETS[0].to_owned())
+        );
+        assert_eq!(php.bit_positions, 130);
+        assert!((124.0..=130.0).contains(&php.entropy_bits()), "{php:?}");
+        assert!(
+            php.fips.iter().all(|f| f.passed * 10 >= f.blocks * 8),
+            "{:?}",
+            php.fips
+        );
+        assert!(
+            php.encoding
+                .describe()
+                .starts_with("PHP's 0-9a-v, 32 characters (5 bits")
+        );
+
+        let django = analyse(&draw(KNOWN_ALPHABETS[2], 32), DEFAULT_ALPHA, NOW);
+        assert_eq!(
+            django.encoding,
+            Encoding::Alphabet(KNOWN_ALPHABETS[2].to_owned())
+        );
+        let true_bits = 32.0 * 36f64.log2();
+        assert!(
+            (true_bits - 6.0..=true_bits).contains(&django.entropy_bits()),
+            "{} of {true_bits}",
+            django.entropy_bits()
+        );
+        assert!(django.fips.is_empty() && django.effective_bits == 0);
+        assert!(!django.whole_bits());
     }
 
     /// A counter collected a few at a time (out of order) is still found.
