@@ -168,6 +168,20 @@ enum Waiting {
     Burst(BrowserId),
 }
 
+impl Waiting {
+    /// Until the browser has finished a request begun from now.
+    fn after_exchanges_of(state: &LabState, browser: BrowserId) -> Self {
+        Self::Visit {
+            browser,
+            exchanges: state
+                .exchanges
+                .iter()
+                .filter(|r| r.browser == browser)
+                .count(),
+        }
+    }
+}
+
 /// What the app should do after a frame of the script.
 pub enum SmokeStep {
     /// Keep going.
@@ -272,20 +286,12 @@ impl SmokeScript {
                         self.steps.push_front(step);
                         return SmokeStep::Continue;
                     };
-                    let exchanges = state
-                        .exchanges
-                        .iter()
-                        .filter(|r| r.browser == browser.id)
-                        .count();
                     (
                         Command::Visit {
                             browser: browser.id,
                             url: format!("{}{}", server.url, path.trim_start_matches('/')),
                         },
-                        Waiting::Visit {
-                            browser: browser.id,
-                            exchanges,
-                        },
+                        Waiting::after_exchanges_of(state, browser.id),
                     )
                 }
                 Step::Hijack(from, to) => {
@@ -342,20 +348,12 @@ impl SmokeScript {
                     let Some(browser) = named(name) else {
                         return SmokeStep::Finish(Err("a scripted browser is missing".into()));
                     };
-                    let exchanges = state
-                        .exchanges
-                        .iter()
-                        .filter(|r| r.browser == browser.id)
-                        .count();
                     (
                         Command::Lure {
                             browser: browser.id,
                             host: crate::server::ATTACKER_HOST.to_owned(),
                         },
-                        Waiting::Visit {
-                            browser: browser.id,
-                            exchanges,
-                        },
+                        Waiting::after_exchanges_of(state, browser.id),
                     )
                 }
                 Step::Solved => {
