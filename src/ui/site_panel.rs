@@ -22,10 +22,9 @@ pub struct SiteDraft {
 /// The tab.
 pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Vec<UiCommand> {
     let mut commands = Vec::new();
-    let served = state
-        .attacker_page
-        .clone()
-        .unwrap_or_else(AttackerPage::new_lab);
+    static NEW_LAB: std::sync::LazyLock<AttackerPage> =
+        std::sync::LazyLock::new(AttackerPage::new_lab);
+    let served = state.attacker_page.as_ref().unwrap_or(&NEW_LAB);
     ui.label(
         RichText::new(
             "The attacker's page, served on other-site.test (another site) and \
@@ -61,7 +60,7 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
             .changed();
     });
     ui.horizontal_wrapped(|ui| {
-        let changed = page != served;
+        let changed = page != *served;
         if ui
             .add_enabled(changed, egui::Button::new("Publish"))
             .on_hover_text("Serve this page from now on")
@@ -98,7 +97,7 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
                     ))
                     .clicked()
                 {
-                    if page != served {
+                    if page != *served {
                         commands.push(UiCommand::Lab(Command::SetAttackerPage(page.clone())));
                         draft.page = None;
                     }
