@@ -1025,21 +1025,11 @@ fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Focuses the field `label`, selects what it holds and types `text` over it.
-fn type_into(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
+/// Replaces the text of the field `label` with `text`, as a user would: scroll to it, click,
+/// select all, type.
+fn replace_text(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
     harness.get_by_label(label).scroll_to_me();
     harness.run_steps(3);
-    harness.get_by_label(label).focus();
-    harness.run_steps(2);
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.run_steps(1);
-    harness.get_by_label(label).type_text(text);
-    harness.run_steps(2);
-}
-
-/// Replaces the text of the field `label` with `text`, as a user would: click, select all,
-/// type.
-fn replace_text(harness: &mut Harness<'static, SessionLabApp>, label: &str, text: &str) {
     harness.get_by_label(label).click();
     harness.run_steps(2);
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -1528,7 +1518,7 @@ fn a_scenario_file_opens_from_the_tab() {
     let mut harness = harness();
     harness.get_by_label("Scenarios").click();
     harness.run_steps(2);
-    type_into(&mut harness, "Scenario file", &bad.display().to_string());
+    replace_text(&mut harness, "Scenario file", &bad.display().to_string());
     harness.get_by_label("Open scenario file").click();
     harness.run_steps(2);
     harness
@@ -1538,7 +1528,7 @@ fn a_scenario_file_opens_from_the_tab() {
     shows(&harness, "Could not open the scenario");
     assert!(harness.state().state().judge.is_none());
 
-    type_into(&mut harness, "Scenario file", &path.display().to_string());
+    replace_text(&mut harness, "Scenario file", &path.display().to_string());
     harness.get_by_label("Open scenario file").click();
     step_until(&mut harness, "the scenario is set up", |s| {
         s.judge
