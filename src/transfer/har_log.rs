@@ -1,37 +1,177 @@
-//! A browser's history as HAR 1.2 (the `har` crate's types), for DevTools' Network panel
-//! (*Import HAR file*), proxies and HAR viewers.
+//! A browser's history as HAR 1.2 (W3C's HTTP Archive draft, the format DevTools' Network panel
+//! imports and exports), for DevTools (*Import HAR file*), proxies and HAR viewers.
+//!
+//! The types are the part of HAR 1.2 the lab writes and reads, with the spec's field names;
+//! reading ignores what they leave out (DevTools' `_initiator`, `pages`, …), so a real
+//! browser's HAR loads too.
 
-use har::{
-    Har, Spec,
-    v1_2::{
-        Cache, Content, Cookies, Creator, Entries, Headers, Log, PostData, QueryString, Request,
-        Response, Timings,
-    },
-};
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use url::Url;
 
 use crate::browser::{Exchange, SetCookie};
 
-fn headers(pairs: &[(String, String)]) -> Vec<Headers> {
+/// A HAR file: `{"log": …}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Har {
+    pub log: Log,
+}
+
+/// The log: who wrote it and its entries, oldest first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Log {
+    /// "1.2".
+    pub version: String,
+    pub creator: Creator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<Creator>,
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The program that wrote the log, or the browser whose history it is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Creator {
+    pub name: String,
+    pub version: String,
+}
+
+/// One request and its response.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub started_date_time: String,
+    /// The whole exchange, in milliseconds.
+    pub time: f64,
+    pub request: Request,
+    pub response: Response,
+    #[serde(default)]
+    pub cache: Cache,
+    pub timings: Timings,
+    #[serde(
+        default,
+        rename = "serverIPAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_ip_address: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub http_version: String,
+    #[serde(default)]
+    pub cookies: Vec<Cookie>,
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    #[serde(default)]
+    pub query_string: Vec<Header>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_data: Option<PostData>,
+    pub headers_size: i64,
+    pub body_size: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    pub status: i64,
+    pub status_text: String,
+    pub http_version: String,
+    #[serde(default)]
+    pub cookies: Vec<Cookie>,
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    pub content: Content,
+    #[serde(rename = "redirectURL")]
+    pub redirect_url: String,
+    pub headers_size: i64,
+    pub body_size: i64,
+}
+
+/// A header, or a query string's name and value.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cookie {
+    pub name: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure: Option<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostData {
+    pub mime_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Content {
+    pub size: i64,
+    pub mime_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// What a cache did (the lab's browsers keep none: always empty).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Cache {}
+
+/// Where the time went, in milliseconds; -1 for a part not measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Timings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<f64>,
+    pub send: f64,
+    pub wait: f64,
+    pub receive: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<f64>,
+}
+
+fn headers(pairs: &[(String, String)]) -> Vec<Header> {
     pairs
         .iter()
-        .map(|(name, value)| Headers {
+        .map(|(name, value)| Header {
             name: name.clone(),
             value: value.clone(),
-            comment: None,
         })
         .collect()
 }
 
 /// The request's cookies, from the `Cookie` header it sent.
-fn request_cookies(header: Option<&str>) -> Vec<Cookies> {
+fn request_cookies(header: Option<&str>) -> Vec<Cookie> {
     header
         .into_iter()
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            Some(Cookies {
+            Some(Cookie {
                 name: name.to_owned(),
                 value: value.to_owned(),
                 path: None,
@@ -39,18 +179,17 @@ fn request_cookies(header: Option<&str>) -> Vec<Cookies> {
                 expires: None,
                 http_only: None,
                 secure: None,
-                comment: None,
             })
         })
         .collect()
 }
 
 /// The response's cookies, from its `Set-Cookie` headers, with their attributes.
-fn response_cookies(exchange: &Exchange) -> Vec<Cookies> {
+fn response_cookies(exchange: &Exchange) -> Vec<Cookie> {
     exchange
         .set_cookies()
         .filter_map(SetCookie::parse)
-        .map(|cookie| Cookies {
+        .map(|cookie| Cookie {
             name: cookie.name,
             value: cookie.value,
             path: cookie.path,
@@ -58,27 +197,23 @@ fn response_cookies(exchange: &Exchange) -> Vec<Cookies> {
             expires: cookie.expires.and_then(|at| at.format(&Rfc3339).ok()),
             http_only: Some(cookie.http_only),
             secure: Some(cookie.secure),
-            comment: None,
         })
         .collect()
 }
 
-fn entry(exchange: &Exchange) -> Entries {
+fn entry(exchange: &Exchange) -> Entry {
     let url = Url::parse(&exchange.url).ok();
     let query_string = url
         .iter()
         .flat_map(|u| u.query_pairs())
-        .map(|(name, value)| QueryString {
+        .map(|(name, value)| Header {
             name: name.into_owned(),
             value: value.into_owned(),
-            comment: None,
         })
         .collect();
     let post_data = exchange.request_body.as_ref().map(|body| PostData {
         mime_type: "application/x-www-form-urlencoded".to_owned(),
         text: Some(body.clone()),
-        params: None,
-        comment: None,
     });
     let millis = exchange.latency.as_secs_f64() * 1000.0;
     let mime_type = exchange
@@ -87,8 +222,7 @@ fn entry(exchange: &Exchange) -> Entries {
         .unwrap_or("text/plain")
         .to_owned();
     let size = i64::try_from(exchange.body.len()).unwrap_or(i64::MAX);
-    Entries {
-        pageref: None,
+    Entry {
         started_date_time: exchange
             .sent_at
             .format(&Rfc3339)
@@ -107,7 +241,6 @@ fn entry(exchange: &Exchange) -> Entries {
                 .map_or(0, |b| i64::try_from(b.len()).unwrap_or(i64::MAX)),
             post_data,
             headers_size: -1,
-            comment: None,
         },
         response: Response {
             status: i64::from(exchange.status),
@@ -117,22 +250,16 @@ fn entry(exchange: &Exchange) -> Entries {
             headers: headers(&exchange.response_headers),
             content: Content {
                 size,
-                compression: None,
-                mime_type: Some(mime_type),
+                mime_type,
                 text: Some(exchange.body.clone()),
-                encoding: None,
-                comment: None,
             },
-            redirect_url: Some(
-                exchange
-                    .header_values("location")
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
-            ),
+            redirect_url: exchange
+                .header_values("location")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
             headers_size: -1,
             body_size: size,
-            comment: None,
         },
         cache: Cache::default(),
         // The browser times the whole exchange; the parts it cannot see are -1, as HAR says.
@@ -144,15 +271,12 @@ fn entry(exchange: &Exchange) -> Entries {
             wait: millis,
             receive: 0.0,
             ssl: Some(-1.0),
-            comment: None,
         },
         server_ip_address: url
             .as_ref()
             .and_then(|u| u.host_str())
             .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
             .map(str::to_owned),
-        connection: None,
-        comment: None,
     }
 }
 
@@ -160,41 +284,39 @@ fn entry(exchange: &Exchange) -> Entries {
 pub fn har_log<'a>(browser: &str, exchanges: impl IntoIterator<Item = &'a Exchange>) -> Har {
     let version = env!("CARGO_PKG_VERSION").to_owned();
     Har {
-        log: Spec::V1_2(Log {
+        log: Log {
+            version: "1.2".to_owned(),
             creator: Creator {
                 name: "Session Lab".to_owned(),
                 version: version.clone(),
-                comment: None,
             },
             browser: Some(Creator {
                 name: format!("Session Lab browser {browser}"),
                 version,
-                comment: None,
             }),
-            pages: None,
             entries: exchanges.into_iter().map(entry).collect(),
             comment: Some(
                 "Response bodies longer than the lab keeps (2 KiB in its history) are cut."
                     .to_owned(),
             ),
-        }),
+        },
     }
 }
 
 /// The HAR as pretty JSON.
 pub fn har_text<'a>(browser: &str, exchanges: impl IntoIterator<Item = &'a Exchange>) -> String {
-    har::to_json(&har_log(browser, exchanges)).unwrap_or_default()
+    serde_json::to_string_pretty(&har_log(browser, exchanges)).unwrap_or_default()
 }
 
 /// The exchanges of a HAR 1.2 log (one this module wrote, or DevTools'), oldest first; what
 /// HAR does not record (cookies held back, where the request came from) is left empty.
 pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, String> {
-    let har: Har =
-        serde_json::from_value(value.clone()).map_err(|e| format!("not HAR 1.2: {e}"))?;
-    let Spec::V1_2(log) = har.log else {
-        return Err("only HAR 1.2 is read".to_owned());
-    };
-    let pairs = |headers: &[Headers]| -> Vec<(String, String)> {
+    let har = Har::deserialize(value).map_err(|e| format!("not HAR 1.2: {e}"))?;
+    let log = har.log;
+    if log.version != "1.2" {
+        return Err(format!("only HAR 1.2 is read, not {}", log.version));
+    }
+    let pairs = |headers: &[Header]| -> Vec<(String, String)> {
         headers
             .iter()
             .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))

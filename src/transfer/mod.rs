@@ -2,14 +2,14 @@
 //!
 //! Out: *Copy as curl* for an exchange ([`curl_command`]), the jar as curl's
 //! Netscape `cookies.txt` ([`netscape`]) and as a Playwright `storageState` file
-//! ([`storage_state`]), and the browser's history as HAR 1.2 ([`har_log`], on the `har`
-//! crate's types). In: [`parse_cookies`] reads either jar format into cookies the jar can take,
+//! ([`storage_state`]), and the browser's history as HAR 1.2 ([`har_log`], its types
+//! written with serde). In: [`parse_cookies`] reads either jar format into cookies the jar can take,
 //! with a message for every line or entry it cannot use — nothing is applied here.
 //!
 //! Plain functions of plain data (`CookieRow`, `Exchange`): no lab, no window, no network.
 
 mod curl;
-mod har_log;
+pub mod har_log;
 mod netscape;
 mod storage_state;
 
