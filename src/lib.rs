@@ -12,6 +12,8 @@
 //! - [`scenario`]: guided scenarios (a goal, hints, success judged from the lab's events).
 //! - [`transfer`]: other tools' formats (curl, `cookies.txt`, Playwright, HAR).
 //! - [`ui`]: the egui views (one panel per file), no networking.
+//! - [`cli`]: the subcommands, one function each, which the binary's `main` calls.
+//! - [`words`]: words every layer writes alike (a value shortened, a count, a duration).
 //! - [`files`]: the files the lab keeps, private to the user (0700 folders, 0600 files).
 
 /// Session Lab's folder in the platform's data directory (on Linux `$XDG_DATA_HOME`, by
@@ -34,6 +36,7 @@ pub fn data_dir() -> std::path::PathBuf {
 
 pub mod audit;
 pub mod browser;
+pub mod cli;
 pub mod clock;
 pub mod files;
 pub mod lab;
@@ -41,3 +44,4 @@ pub mod scenario;
 pub mod server;
 pub mod transfer;
 pub mod ui;
+pub mod words;

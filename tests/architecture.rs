@@ -22,7 +22,6 @@ const RULES: &[(&str, &[&str])] = &[
     ("eframe", &["ui/"]),
     ("egui_extras", &["ui/"]),
     ("egui_plot", &["ui/"]),
-    ("har", &["transfer/"]),
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -150,4 +149,214 @@ fn the_checker_sees_imports_and_paths() {
     assert!(roots_named("// axum::Router in a comment").is_empty());
     assert!(roots_named(r#"let s = "axum::Router";"#).is_empty());
     assert!(roots_named("self.cookie::x").is_empty());
+}
+
+/// The crate's modules from the bottom up: a module may use its own layer's files and the
+/// layers below it, never one above (ARCHITECTURE.md, "Layers").
+const LAYERS: &[&[&str]] = &[
+    &["words", "clock", "files"],
+    &["browser"],
+    &["server", "transfer"],
+    &["audit"],
+    &["lab"],
+    &["scenario"],
+    &["ui"],
+    &["cli"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+/// A file's code without its `#[cfg(test)] mod tests` (tests may reach anywhere) and without
+/// comment lines.
+fn code_of(text: &str) -> String {
+    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first names of the paths after each `prefix` (`crate::lab::x` → `lab`; `crate::{lab::x,
+/// server}` → `lab`, `server`).
+fn names_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    let ident = |s: &'a str| -> &'a str {
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        &s[..end]
+    };
+    for (at, _) in code.match_indices(prefix) {
+        if code[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let rest = &code[at + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The group's top-level items.
+            let (mut depth, mut start) = (0, 0);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        names.push(ident(group[start..i].trim_start()));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.push(ident(group[start..i].trim_start()));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            names.push(ident(rest));
+        }
+    }
+    names.retain(|n| !n.is_empty() && *n != "self");
+    names
+}
+
+/// Every module of `src/` (a file or a folder) with the source of each of its files.
+fn modules() -> Vec<(String, Vec<(String, String)>)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut modules: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let module = relative
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = code_of(&std::fs::read_to_string(&file).unwrap());
+        match modules.iter_mut().find(|(m, _)| *m == module) {
+            Some((_, files)) => files.push((relative, text)),
+            None => modules.push((module, vec![(relative, text)])),
+        }
+    }
+    modules
+}
+
+/// No module uses one in a layer above its own, and every module has a layer.
+#[test]
+fn layers_are_used_from_above_only() {
+    let modules = modules();
+    let mut broken = Vec::new();
+    for (module, files) in &modules {
+        let own = layer_of(module).unwrap_or_else(|| panic!("{module} is in no layer"));
+        for (file, code) in files {
+            for name in names_after(code, "crate::") {
+                let Some(theirs) = layer_of(name) else {
+                    continue;
+                };
+                if theirs > own {
+                    broken.push(format!(
+                        "src/{file}: {module} uses {name}, a layer above it"
+                    ));
+                }
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    assert!(
+        broken.is_empty(),
+        "imports against the layers:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// Within a folder, the files (mod.rs aside, which gathers them) use each other without a
+/// circle: each could be read after the ones it uses.
+#[test]
+fn files_in_a_folder_use_each_other_without_circles() {
+    let mut circles = Vec::new();
+    for (module, files) in modules() {
+        let siblings: Vec<(String, &String)> = files
+            .iter()
+            .filter(|(path, _)| path.matches('/').count() == 1 && !path.ends_with("/mod.rs"))
+            .map(|(path, code)| {
+                let stem = path.rsplit('/').next().unwrap().trim_end_matches(".rs");
+                (stem.to_owned(), code)
+            })
+            .collect();
+        let uses = |code: &str| -> Vec<String> {
+            let mut names = names_after(code, "super::");
+            names.extend(names_after(code, &format!("crate::{module}::")));
+            names
+                .into_iter()
+                .filter(|n| siblings.iter().any(|(s, _)| s == n))
+                .map(str::to_owned)
+                .collect()
+        };
+        let graph: Vec<(String, Vec<String>)> = siblings
+            .iter()
+            .map(|(stem, code)| (stem.clone(), uses(code)))
+            .collect();
+        // Depth-first search for a path back to where it started.
+        fn back_to<'a>(
+            graph: &'a [(String, Vec<String>)],
+            start: &str,
+            at: &'a str,
+            path: &mut Vec<&'a str>,
+        ) -> bool {
+            let Some((_, next)) = graph.iter().find(|(n, _)| n == at) else {
+                return false;
+            };
+            for n in next {
+                if n == start {
+                    return true;
+                }
+                if !path.contains(&n.as_str()) {
+                    path.push(n);
+                    if back_to(graph, start, n, path) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+            false
+        }
+        for (stem, _) in &graph {
+            let mut path = vec![stem.as_str()];
+            if back_to(&graph, stem, stem, &mut path) {
+                circles.push(format!("{module}/: {} → {stem}", path.join(" → ")));
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "files that use each other in a circle:\n{}",
+        circles.join("\n")
+    );
+}
+
+/// The layer and circle checkers read what they should.
+#[test]
+fn the_layer_checker_reads_paths_and_groups() {
+    assert_eq!(names_after("use crate::lab::text;", "crate::"), ["lab"]);
+    assert_eq!(
+        names_after("use crate::{\n    lab::{a, b},\n    server,\n};", "crate::"),
+        ["lab", "server"]
+    );
+    assert_eq!(names_after("x = crate::ui::run();", "crate::"), ["ui"]);
+    assert!(names_after("my_crate::lab", "crate::").is_empty());
+    assert_eq!(
+        names_after("use super::{feed::X, store};", "super::"),
+        ["feed", "store"]
+    );
+    assert_eq!(layer_of("browser"), Some(1));
+    assert!(code_of("a\n// crate::ui\nb").lines().count() == 2);
 }

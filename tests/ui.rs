@@ -14,6 +14,7 @@ use session_lab::{
         saved::{self, Loaded},
         text::short,
     },
+    scenario::judge::Judge,
     server::{Secret, ServerConfig, ServerSettings},
     ui::{BottomTab, SessionLabApp},
 };
@@ -1278,11 +1279,7 @@ fn open_scenario(harness: &mut Harness<'static, SessionLabApp>, title: &str) {
 
 /// The scenario's status as the lab judges it.
 fn verdict(harness: &Harness<'static, SessionLabApp>) -> session_lab::scenario::judge::Verdict {
-    harness
-        .state()
-        .state()
-        .judge
-        .as_ref()
+    Judge::of(harness.state().state())
         .expect("a scenario is under way")
         .verdict()
         .clone()
@@ -1306,9 +1303,7 @@ fn scenario_lost_updates_by_clicking() {
     click_and_wait(&mut harness, "Visit A", "A", 1);
     harness.get_by_label("Burst A").click();
     step_until(&mut harness, "the burst solves it", |s| {
-        s.judge
-            .as_ref()
-            .is_some_and(|j| *j.verdict() == Verdict::Solved)
+        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
     });
     shows(&harness, "Status: Solved");
     shows(&harness, "Fix it");
@@ -1364,9 +1359,7 @@ fn scenario_hijack_by_clicking() {
         } else {
             assert_eq!(body, "Number of views 4");
             step_until(&mut harness, "solved", |s| {
-                s.judge
-                    .as_ref()
-                    .is_some_and(|j| *j.verdict() == Verdict::Solved)
+                Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
             });
             shows(&harness, "Status: Solved");
             harness.get_by_label("Apply the fix and try again").click();
@@ -1394,9 +1387,7 @@ fn scenario_two_sessions_by_clicking() {
     assert!(matches!(verdict(&harness), Verdict::Open { .. }));
     click_and_wait(&mut harness, "Visit B", "B", 1);
     step_until(&mut harness, "solved", |s| {
-        s.judge
-            .as_ref()
-            .is_some_and(|j| *j.verdict() == Verdict::Solved)
+        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
     });
     shows(&harness, "Status: Solved");
     shows(&harness, "Done: A and B each have a session of their own");
@@ -1482,9 +1473,7 @@ fn scenario_csrf_form_by_clicking() {
                 "The e-mail address of alice is now mallory@other-site.test."
             );
             step_until(&mut harness, "solved", |s| {
-                s.judge
-                    .as_ref()
-                    .is_some_and(|j| *j.verdict() == Verdict::Solved)
+                Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
             });
             shows(&harness, "Status: Solved");
             harness.get_by_label("Apply the fix and try again").click();
@@ -1531,9 +1520,7 @@ fn a_scenario_file_opens_from_the_tab() {
     replace_text(&mut harness, "Scenario file", &path.display().to_string());
     harness.get_by_label("Open scenario file").click();
     step_until(&mut harness, "the scenario is set up", |s| {
-        s.judge
-            .as_ref()
-            .is_some_and(|j| j.scenario().id == "my-lesson")
+        Judge::of(s).is_some_and(|j| j.scenario().id == "my-lesson")
     });
     shows(&harness, "Goal:");
     shows(&harness, "My lesson:");

@@ -385,7 +385,7 @@ impl Audit<'_> {
                 .map(|d| format!(", Domain={d}"))
                 .unwrap_or_default(),
             match cookie.lifetime(now) {
-                Some(l) => format!("lives {}", crate::lab::text::duration_text(l)),
+                Some(l) => format!("lives {}", crate::words::duration_text(l)),
                 None => "a browser-session cookie".to_owned(),
             },
         );
@@ -434,7 +434,7 @@ impl Audit<'_> {
                 let renewed = self.session_cookie(&again).is_some();
                 format!(
                     "the cookie lives {}; {}",
-                    crate::lab::text::duration_text(lifetime),
+                    crate::words::duration_text(lifetime),
                     if renewed {
                         "every answer renews it (an idle timeout)"
                     } else {
@@ -493,7 +493,7 @@ impl Audit<'_> {
                 format!(
                     "A browser sent {}={} (made up by the audit); the server kept a session under it: {}.",
                     self.cookie_name,
-                    crate::lab::text::short(&invented),
+                    crate::words::short(&invented),
                     if echoed {
                         "it set the very same id back"
                     } else {
@@ -558,7 +558,7 @@ impl Audit<'_> {
                     format!(
                         "Before and after {route} the browser holds the same {}={}.",
                         self.cookie_name,
-                        crate::lab::text::short(old)
+                        crate::words::short(old)
                     ),
                     vec![evidence("the login", &exchange)],
                 );
@@ -817,7 +817,7 @@ impl Audit<'_> {
         let seen = format!(
             "{} ids like {} ({}{}); {}",
             ids.len(),
-            crate::lab::text::short(&example),
+            crate::words::short(&example),
             analysis.encoding.describe(),
             format
                 .map(|f| format!(", taken from {f}"))
@@ -1024,11 +1024,9 @@ fn excerpt(text: &str, max: usize) -> String {
     }
 }
 
-/// The last number in a page ("Number of views 12" → 12).
+/// The count a counter page shows ("Number of views 12" → 12), as a number to subtract from.
 fn last_number(body: &str) -> Option<i64> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .rfind(|s| !s.is_empty())
-        .and_then(|s| s.parse().ok())
+    crate::browser::views_shown(body).and_then(|n| i64::try_from(n).ok())
 }
 
 /// The id inside a signed cookie value, and the format it was recognised as.

@@ -208,9 +208,31 @@ fn read_tag(text: &str) -> (Option<Tag<'_>>, &str) {
     (Some(Tag { name, attrs }), rest)
 }
 
+/// The count a counter page shows: its last number — the seed's `Number of views 3` → 3, and
+/// any other counter (`<p>Visits: 3</p>` → 3) — or `None` for a page with no number. The one
+/// reader of a views count: the lab's plot, `demo`, `load` and the audit's burst use it.
+pub fn views_shown(body: &str) -> Option<u64> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .rfind(|digits| !digits.is_empty())
+        .and_then(|digits| digits.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The seed's page, another counter's markup and a page without a number.
+    #[test]
+    fn the_views_count_is_the_pages_last_number() {
+        assert_eq!(views_shown("Number of views 12"), Some(12));
+        assert_eq!(views_shown("<p>Visits: 3</p>"), Some(3));
+        assert_eq!(views_shown("hello"), None);
+        assert_eq!(
+            views_shown("99999999999999999999999"),
+            None,
+            "too big for a count"
+        );
+    }
 
     fn base() -> Url {
         Url::parse("http://other-site.test/").unwrap()

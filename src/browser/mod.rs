@@ -7,9 +7,10 @@ mod jar;
 mod set_cookie;
 mod site;
 
+use parking_lot::{Mutex, MutexGuard};
 use std::{
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -19,7 +20,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use time::OffsetDateTime;
 use url::Url;
 
-pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page};
+pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page, views_shown};
 pub use jar::{
     Blocked, BlockedReason, CookieKey, CookieRow, Jar, NotSent, NotSentReason, Prefix,
     RequestContext, Rules, VisitOptions,
@@ -540,7 +541,7 @@ impl Browser {
 
     fn jar(&self) -> MutexGuard<'_, Jar> {
         // A panic elsewhere while holding the jar leaves it usable: cookies are plain data.
-        self.jar.lock().unwrap_or_else(|e| e.into_inner())
+        self.jar.lock()
     }
 }
 

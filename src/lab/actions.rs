@@ -16,8 +16,7 @@ use crate::{
 use super::{
     AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
     Command, Core, Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
-    USER_AGENT_PREFIX, Views, saved::SavedBrowser, server_info, sessions::Maker,
-    state::LOG_TEXT_MAX,
+    USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX, saved::SavedBrowser, server_info, sessions::Maker,
 };
 
 /// Carries out a command that needs no network.
@@ -185,7 +184,7 @@ fn new_browser(
         return None;
     }
     let id = {
-        let mut next = core.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = core.next_id.lock();
         let id = BrowserId(*next);
         *next += 1;
         id

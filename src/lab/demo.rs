@@ -101,7 +101,7 @@ pub fn run(lab: &Lab, state: &mut LabState, url: &str) -> Result<DemoReport, Dem
                 browser
                     .last
                     .as_ref()
-                    .and_then(|exchange| views_in_body(&exchange.body))
+                    .and_then(|exchange| crate::browser::views_shown(&exchange.body))
             });
             DemoRow {
                 browser: browser.name.clone(),
@@ -162,13 +162,6 @@ fn state_is_settled(state: &LabState) -> bool {
     })
 }
 
-/// "Number of views 3" → 3.
-fn views_in_body(body: &str) -> Option<u64> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .rfind(|part| !part.is_empty())
-        .and_then(|digits| digits.parse().ok())
-}
-
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for line in &self.transcript {
@@ -187,17 +180,5 @@ impl fmt::Display for DemoReport {
             writeln!(f, "{:<8} {:<24} {:>5}", row.browser, session, views)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The views count is read from the seed's page text.
-    #[test]
-    fn views_come_from_the_page() {
-        assert_eq!(views_in_body("Number of views 12"), Some(12));
-        assert_eq!(views_in_body("hello"), None);
     }
 }

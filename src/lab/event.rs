@@ -12,7 +12,17 @@ use crate::{
     },
 };
 
-use super::{load::LoadReport, sessions::Maker, state::JarCookie};
+use super::{load::LoadReport, sessions::Maker};
+
+/// A cookie in a browser's jar, and the server session it stands for (if it is a valid
+/// session cookie of the embedded server).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JarCookie {
+    /// The cookie itself.
+    pub cookie: CookieRow,
+    /// The embedded server's session id this cookie carries, if any.
+    pub session_id: Option<SessionId>,
+}
 
 /// A simulated browser's stable id (names can change; ids do not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,6 +13,7 @@ pub mod demo;
 mod event;
 pub mod export;
 pub mod load;
+mod log;
 mod ranked;
 pub mod saved;
 pub mod sessions;
@@ -20,10 +21,11 @@ mod state;
 pub mod text;
 mod watch;
 
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc, Condvar, Mutex, RwLock,
+        Arc,
         atomic::{AtomicUsize, Ordering},
         mpsc,
     },
@@ -34,12 +36,13 @@ use tokio::{runtime::Runtime, task::JoinHandle};
 
 pub use event::{
     AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event,
-    Hop, JarEdit, Problem, ServerInfo, SettingChange, Views,
+    Hop, JarCookie, JarEdit, Problem, ServerInfo, SettingChange, Views,
 };
+pub use log::{ExchangeLine, LogLevel, LogSource, Logged};
 pub use sessions::{Maker, SessionSort, SessionTable, SessionView, SortColumn};
 pub use state::{
-    AuditRun, AuditState, BrowserState, ExchangeLine, ExchangeRecord, InstanceState, JarCookie,
-    LabState, LoadStatus, LogEntry, LogLevel, LogSource, Logged, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES,
+    AuditRun, AuditState, BrowserState, ExchangeRecord, InstanceState, LabState, LoadStatus,
+    LogEntry, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES, Referee,
 };
 pub use text::served_line;
 
@@ -216,17 +219,14 @@ struct Doorbell {
 
 impl Doorbell {
     fn ring(&self) {
-        *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *self.rung.lock() = true;
         self.ring.notify_all();
     }
 
     /// Waits until rung (or `timeout`), and resets it.
     fn wait(&self, timeout: Duration) {
-        let rung = self.rung.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut rung, _) = self
-            .ring
-            .wait_timeout_while(rung, timeout, |rung| !*rung)
-            .unwrap_or_else(|e| e.into_inner());
+        let mut rung = self.rung.lock();
+        self.ring.wait_while_for(&mut rung, |rung| !*rung, timeout);
         *rung = false;
     }
 }
@@ -252,7 +252,7 @@ impl Outbox {
 
     fn wake(&self) {
         self.doorbell.ring();
-        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let waker = self.waker.lock().clone();
         if let Some(wake) = waker {
             wake();
         }
@@ -325,7 +325,7 @@ impl Lab {
         if let Some(tls) = config.server.tls.clone() {
             let instances = core.instances.clone();
             let backend: crate::server::Backend = Arc::new(move || {
-                let instances = instances.read().unwrap_or_else(|e| e.into_inner());
+                let instances = instances.read();
                 instances.first().map(|i| i.server.addr())
             });
             match runtime.block_on(crate::server::TlsProxy::start(&tls, backend)) {
@@ -337,7 +337,7 @@ impl Lab {
                             proxy.addr().port()
                         ),
                     });
-                    *core.proxy.lock().unwrap_or_else(|e| e.into_inner()) = Some(proxy);
+                    *core.proxy.lock() = Some(proxy);
                 }
                 Err(err) => tracing::warn!(%err, "the TLS proxy did not start"),
             }
@@ -374,12 +374,7 @@ impl Lab {
 
     /// Calls `waker` whenever an event or store changes are ready (and once now).
     pub fn set_waker(&self, waker: Waker) {
-        *self
-            .core
-            .outbox
-            .waker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
+        *self.core.outbox.waker.lock() = Some(waker.clone());
         waker();
     }
 
@@ -534,7 +529,7 @@ impl Lab {
                 state.apply(Event::StoreFull(full));
             }
         }
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = self.taken.lock();
         taken.resize_with(instances.len(), || None);
         let mut more = false;
         for (n, (feed, _)) in instances.iter().enumerate() {
@@ -611,12 +606,12 @@ impl Drop for Lab {
 }
 
 impl Core {
-    fn read_instances(&self) -> std::sync::RwLockReadGuard<'_, Vec<Instance>> {
-        self.instances.read().unwrap_or_else(|e| e.into_inner())
+    fn read_instances(&self) -> parking_lot::RwLockReadGuard<'_, Vec<Instance>> {
+        self.instances.read()
     }
 
-    fn write_instances(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Instance>> {
-        self.instances.write().unwrap_or_else(|e| e.into_inner())
+    fn write_instances(&self) -> parking_lot::RwLockWriteGuard<'_, Vec<Instance>> {
+        self.instances.write()
     }
 
     /// Where the lab's names (`app.lab.test`, …) lead: the first instance, wherever it
@@ -625,7 +620,7 @@ impl Core {
         let instances = Arc::downgrade(&self.instances);
         Arc::new(move || {
             let instances = instances.upgrade()?;
-            let instances = instances.read().unwrap_or_else(|e| e.into_inner());
+            let instances = instances.read();
             instances.first().map(|i| i.server.addr())
         })
     }
@@ -683,8 +678,8 @@ impl Core {
         true
     }
 
-    fn lock_browsers(&self) -> std::sync::MutexGuard<'_, BTreeMap<BrowserId, BrowserSlot>> {
-        self.browsers.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_browsers(&self) -> parking_lot::MutexGuard<'_, BTreeMap<BrowserId, BrowserSlot>> {
+        self.browsers.lock()
     }
 
     fn slot(&self, id: BrowserId) -> Option<BrowserSlot> {

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::ranked::RankedKeys as RankedSet;
 
 use crate::server::{
-    DataText, SessionChange, SessionId, SessionRow, from_unix_millis, unix_millis,
+    DataText, FoldHasher, SessionChange, SessionId, SessionRow, from_unix_millis, unix_millis,
 };
 
 /// Rows live in chunks of this many, allocated once each: the rows' memory grows a chunk at a
@@ -35,28 +35,8 @@ const CHUNK: usize = 16384;
 /// Below this many rows a sort or filter is built at once (it takes less than a millisecond).
 const BUILD_AT_ONCE: usize = 20_000;
 
-/// Hashes session ids (already random) by folding their bits.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_i128(&mut self, n: i128) {
-        self.0 = (n as u64) ^ ((n >> 64) as u64);
-    }
-}
-
 /// A map keyed by session id.
-pub type IdMap<V> = HashMap<SessionId, V, BuildHasherDefault<IdHasher>>;
+pub type IdMap<V> = HashMap<SessionId, V, BuildHasherDefault<FoldHasher>>;
 
 /// Which column the table is sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -361,7 +341,7 @@ struct Slot {
 const KEY_SHARDS: usize = 64;
 
 /// Slot numbers by the id's two halves folded into one (16-byte entries instead of 24).
-type SlotIndex = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
+type SlotIndex = HashMap<u64, u32, BuildHasherDefault<FoldHasher>>;
 
 /// The rows: densely in chunks, found by id through a small index of slot numbers.
 #[derive(Clone, Debug)]
@@ -370,7 +350,7 @@ struct Rows {
     by_key: Vec<SlotIndex>,
     /// Ids whose fold another id already has (about one in 2^64 pairs: practically never,
     /// but then correctly).
-    overflow: HashMap<Key, u32, BuildHasherDefault<IdHasher>>,
+    overflow: HashMap<Key, u32, BuildHasherDefault<FoldHasher>>,
     len: usize,
     free: Vec<u32>,
 }

@@ -7,16 +7,14 @@ use std::{collections::VecDeque, sync::Arc};
 use time::OffsetDateTime;
 
 use crate::{
-    browser::{BlockedReason, CookieRow, Exchange, NotSentReason, RequestFrom},
-    server::{CookieVerdict, DataText, Served, SessionId, StoreChoice, cut_text},
+    browser::{Exchange, RequestFrom},
+    server::{DataText, Served, SessionId, cut_text},
 };
 
 use super::{
-    event::{
-        AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMoved, Event, Hop, JarEdit,
-        Problem, ServerInfo, SettingChange,
-    },
+    event::{AuditRequest, BrowserId, BurstOutcome, Event, Hop, JarCookie, ServerInfo},
     load::LoadReport,
+    log::{ExchangeLine, LOG_TEXT_MAX, LogLevel, LogSource, Logged},
     sessions::{Holders, Maker, SessionSort, SessionTable},
 };
 
@@ -38,19 +36,6 @@ pub const MAX_EXCHANGE_BYTES: usize = 8 * 1024 * 1024;
 /// The most of a response body an exchange on the timeline keeps (the browser's last page is
 /// kept whole, up to the browser's own limit).
 pub const HISTORY_BODY_MAX: usize = 2048;
-
-/// The most bytes of any one text the log keeps (a URL, a cookie value, an error).
-pub const LOG_TEXT_MAX: usize = 256;
-
-/// A cookie in a browser's jar, and the server session it stands for (if it is a valid
-/// session cookie of the embedded server).
-#[derive(Clone, Debug, PartialEq)]
-pub struct JarCookie {
-    /// The cookie itself.
-    pub cookie: CookieRow,
-    /// The embedded server's session id this cookie carries, if any.
-    pub session_id: Option<SessionId>,
-}
 
 /// One simulated browser as the UI shows it.
 #[derive(Clone, Debug)]
@@ -122,21 +107,21 @@ pub struct ExchangeRecord {
 }
 
 impl ExchangeRecord {
-    /// The views count the page showed ("Number of views 3" → 3), if it is the counter page.
+    /// The views count the page showed ("Number of views 3" → 3), if it was a counter page
+    /// that answered with success.
     pub fn views(&self) -> Option<u64> {
-        views_of(&self.exchange.body)
+        let exchange = &self.exchange;
+        if (200..300).contains(&exchange.status) {
+            crate::browser::views_shown(&exchange.body)
+        } else {
+            None
+        }
     }
 
     /// Roughly how many bytes the record holds.
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>() + exchange_weight(&self.exchange) + self.name.len()
     }
-}
-
-/// The views count a page shows ("Number of views 3" → 3).
-pub fn views_of(body: &str) -> Option<u64> {
-    body.strip_prefix("Number of views ")
-        .and_then(|n| n.trim().parse().ok())
 }
 
 fn exchange_weight(exchange: &Exchange) -> usize {
@@ -166,262 +151,6 @@ fn exchange_weight(exchange: &Exchange) -> usize {
             .sum::<usize>()
 }
 
-/// Who a log line is about.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LogSource {
-    /// A simulated browser.
-    Browser {
-        /// Its id.
-        id: BrowserId,
-        /// Its name when the line was written.
-        name: String,
-        /// Its colour index.
-        colour: usize,
-    },
-    /// A client that is not one of the lab's browsers (a real browser, curl).
-    External,
-    /// The lab or the server itself.
-    Lab,
-}
-
-/// How a log line should be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    /// Something happened.
-    Info,
-    /// Something worth a look (a rejected cookie, a port fallback, a lost update).
-    Warning,
-    /// Something failed.
-    Error,
-}
-
-/// One exchange of a simulated browser, as the log tells it: bounded, whatever the exchange.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExchangeLine {
-    /// Request method.
-    pub method: String,
-    /// Request path and query (cut).
-    pub path: String,
-    /// The `Cookie` header sent, if any (cut).
-    pub cookie_header: Option<String>,
-    /// Response status.
-    pub status: u16,
-    /// The start of the response body, on one line.
-    pub body: String,
-    /// Whether the response set cookies.
-    pub set_cookie: bool,
-    /// Where the request came from.
-    pub from: RequestFrom,
-    /// Cookies the browser kept back, and why.
-    pub not_sent: Vec<(String, NotSentReason)>,
-    /// `Set-Cookie`s the browser refused, and why.
-    pub blocked: Vec<(String, BlockedReason)>,
-    /// What the embedded server recorded of it, if it went there.
-    pub served: Option<Arc<Served>>,
-}
-
-impl ExchangeLine {
-    /// The log's line for an exchange.
-    pub fn of(exchange: &Exchange, served: Option<Arc<Served>>) -> Self {
-        const BODY_PREVIEW: usize = 60;
-        let one_line = cut_text(&exchange.body, 4 * BODY_PREVIEW)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        Self {
-            method: exchange.method.clone(),
-            path: cut_text(&exchange.path(), LOG_TEXT_MAX),
-            cookie_header: exchange
-                .cookie_header
-                .as_deref()
-                .map(|h| cut_text(h, LOG_TEXT_MAX)),
-            status: exchange.status,
-            body: cut_text(&one_line, BODY_PREVIEW),
-            set_cookie: exchange.set_cookies().next().is_some(),
-            from: exchange.from,
-            not_sent: exchange
-                .not_sent
-                .iter()
-                .take(8)
-                .map(|n| (cut_text(&n.key.name, 64), n.reason.clone()))
-                .collect(),
-            blocked: exchange
-                .blocked
-                .iter()
-                .take(8)
-                .map(|b| (cut_text(&b.name, 64), b.reason.clone()))
-                .collect(),
-            served,
-        }
-    }
-}
-
-/// What a log line says, as data; `text.rs` writes it in words.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Logged {
-    /// A simulated browser's exchange.
-    Exchange(Box<ExchangeLine>),
-    /// A request from a client outside the lab.
-    External(Arc<Served>),
-    /// Requests that came too fast to log one by one.
-    Skipped {
-        /// How many.
-        count: u64,
-    },
-    /// The server started.
-    ServerStarted(Box<ServerInfo>),
-    /// The server could not start.
-    ServerFailed(String),
-    /// Settings were applied in place.
-    SettingsApplied {
-        /// What changed.
-        changes: Vec<SettingChange>,
-        /// Whether old cookies still name their sessions.
-        old_cookies_still_valid: bool,
-    },
-    /// The secret was rotated.
-    SecretRotated {
-        /// The old fingerprint.
-        old: String,
-        /// The new fingerprint.
-        new: String,
-        /// Until when the old one still opens cookies, if at all.
-        old_accepted_until: Option<OffsetDateTime>,
-    },
-    /// The server restarted on a store.
-    ServerRestarted {
-        /// Which store.
-        store: StoreChoice,
-        /// Sessions before.
-        sessions_before: usize,
-        /// Sessions after.
-        sessions_after: usize,
-    },
-    /// The set of instances changed.
-    Instances {
-        /// Their URLs.
-        urls: Vec<String>,
-        /// Their store configuration.
-        store: StoreChoice,
-    },
-    /// The store stopped answering.
-    StoreDown(String),
-    /// The store answers again.
-    StoreBack,
-    /// The memory store became full, or has room again.
-    StoreFull(bool),
-    /// The lab's clock moved.
-    Clock(ClockMoved),
-    /// A burst's outcome.
-    Burst(BurstOutcome),
-    /// A jar edited by hand.
-    Jar(JarEdit),
-    /// A browser switch flipped.
-    Switch(BrowserSwitch),
-    /// A browser closed and reopened.
-    BrowserRestarted {
-        /// Whether it is private.
-        private: bool,
-        /// Cookies dropped.
-        dropped: usize,
-    },
-    /// The TLS-terminating proxy listens here.
-    ProxyStarted(String),
-    /// The attacker's page on other-site.test changed, or the accounts were reset.
-    SiteChanged {
-        /// The page's size in bytes.
-        page_bytes: usize,
-        /// The `Set-Cookie` it answers with (empty: none).
-        set_cookie: String,
-    },
-    /// A visit failed.
-    VisitFailed {
-        /// Where to.
-        url: String,
-        /// Why.
-        error: String,
-    },
-    /// A load began.
-    LoadStarted {
-        /// Visits.
-        visits: usize,
-        /// Browsers.
-        browsers: usize,
-        /// At once.
-        concurrency: usize,
-    },
-    /// A load finished.
-    LoadFinished(Result<LoadReport, String>),
-    /// An audit finished: the target, and its findings counted (or why it could not run).
-    Audit {
-        /// The target.
-        target: String,
-        /// "0 high, 1 medium, 2 low, 1 info", or the error.
-        outcome: Result<String, String>,
-    },
-    /// Something the lab could not do.
-    Problem(Problem),
-}
-
-impl Logged {
-    /// How to read it.
-    pub fn level(&self) -> LogLevel {
-        match self {
-            Self::Exchange(line) => match (&line.served, line.status) {
-                (_, 500..) => LogLevel::Error,
-                (Some(served), _) if matches!(served.cookie, CookieVerdict::Rejected { .. }) => {
-                    LogLevel::Warning
-                }
-                _ => LogLevel::Info,
-            },
-            Self::External(served) if served.status >= 500 => LogLevel::Error,
-            Self::ServerStarted(info) if info.fallback_from.is_some() => LogLevel::Warning,
-            Self::StoreFull(true) => LogLevel::Warning,
-            Self::ServerFailed(_)
-            | Self::StoreDown(_)
-            | Self::VisitFailed { .. }
-            | Self::LoadFinished(Err(_))
-            | Self::Audit {
-                outcome: Err(_), ..
-            }
-            | Self::Problem(_) => LogLevel::Error,
-            Self::SettingsApplied { .. }
-            | Self::SecretRotated { .. }
-            | Self::ServerRestarted { .. }
-            | Self::Jar(JarEdit::Copied { .. }) => LogLevel::Warning,
-            Self::Burst(outcome) if outcome.lost().unwrap_or(0) > 0 => LogLevel::Warning,
-            _ => LogLevel::Info,
-        }
-    }
-
-    /// Roughly how many bytes it holds (for the log's byte budget).
-    fn weight(&self) -> usize {
-        let heap = match self {
-            Self::Exchange(line) => {
-                std::mem::size_of::<ExchangeLine>()
-                    + line.path.len()
-                    + line.body.len()
-                    + line.cookie_header.as_ref().map_or(0, String::len)
-                    + (line.not_sent.len() + line.blocked.len()) * 96
-                    + line.served.as_ref().map_or(0, |s| s.weight())
-            }
-            Self::External(served) => served.weight(),
-            Self::ServerStarted(info) => std::mem::size_of::<ServerInfo>() + info.url.len(),
-            Self::ServerFailed(text) | Self::StoreDown(text) => text.len(),
-            Self::SettingsApplied { changes, .. } => changes.len() * 64,
-            Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
-            Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
-            Self::VisitFailed { url, error } => url.len() + error.len(),
-            Self::LoadFinished(Err(error)) => error.len(),
-            Self::Audit { target, outcome } => {
-                target.len() + outcome.as_ref().map_or_else(String::len, String::len)
-            }
-            _ => 0,
-        };
-        std::mem::size_of::<LogEntry>() + heap
-    }
-}
-
 /// One line of the event log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
@@ -439,6 +168,26 @@ impl LogEntry {
     /// The line in words (without time and source).
     pub fn text(&self) -> String {
         super::text::logged_text(&self.what)
+    }
+}
+
+/// Whoever judges the lab as it goes — a guided scenario's judge (`scenario::Judge`): it sees
+/// each event before the state applies it and the state after. The lab calls it and keeps
+/// what it solved; what a scenario is, the lab does not know.
+pub trait Referee: std::any::Any + std::fmt::Debug + Send {
+    /// Sees `event` before the state applies it.
+    fn before(&mut self, event: &Event, state: &LabState);
+    /// Looks at the state after an event.
+    fn after(&mut self, state: &LabState);
+    /// The id of the scenario solved for real (not on its fixed server), once it is.
+    fn solved(&self) -> Option<&str>;
+    /// A copy (the state is cloned for a saved lab and for tests).
+    fn clone_boxed(&self) -> Box<dyn Referee>;
+}
+
+impl Clone for Box<dyn Referee> {
+    fn clone(&self) -> Self {
+        self.clone_boxed()
     }
 }
 
@@ -483,8 +232,9 @@ pub struct LabState {
     pub clock_ahead: time::Duration,
     /// The audits run from the window.
     pub audit: AuditState,
-    /// The guided scenario under way, judged as events arrive.
-    pub judge: Option<crate::scenario::judge::Judge>,
+    /// The guided scenario under way, judged as events arrive (`scenario::Judge`; the lab
+    /// knows only that it referees).
+    pub judge: Option<Box<dyn Referee>>,
     /// Restarts of the embedded server since the start (a scenario waits for its fresh store).
     pub server_restarts: u64,
     /// The guided scenarios solved (without their fix), by id; kept with the lab.
@@ -562,11 +312,10 @@ impl LabState {
         judge.before(&event, self);
         self.apply_event(event);
         judge.after(self);
-        if *judge.verdict() == crate::scenario::judge::Verdict::Solved
-            && !judge.fixed()
-            && !self.solved_scenarios.contains(&judge.scenario().id)
+        if let Some(id) = judge.solved()
+            && !self.solved_scenarios.contains(id)
         {
-            self.solved_scenarios.insert(judge.scenario().id.clone());
+            self.solved_scenarios.insert(id.to_owned());
         }
         self.judge = Some(judge);
     }
@@ -1074,14 +823,14 @@ impl LabState {
             level: what.level(),
             what,
         };
-        self.log_bytes += entry.what.weight();
+        self.log_bytes += std::mem::size_of::<LogEntry>() + entry.what.heap_bytes();
         self.log.push_back(entry);
         self.logged += 1;
         while self.log.len() > MAX_LOG_LINES || self.log_bytes > MAX_LOG_BYTES {
             let Some(old) = self.log.pop_front() else {
                 break;
             };
-            self.log_bytes -= old.what.weight();
+            self.log_bytes -= std::mem::size_of::<LogEntry>() + old.what.heap_bytes();
         }
     }
 

@@ -8,33 +8,12 @@ use crate::server::{
     StoreChoice, StoreStory, cut_text,
 };
 
+pub use crate::words::{count, duration_text, short};
+
 use super::{
     event::{BrowserSwitch, BurstOutcome, ClockMoved, JarEdit, Problem, SettingChange},
-    state::{ExchangeLine, Logged},
+    log::{ExchangeLine, Logged},
 };
-
-/// Shortens a session id or cookie value for tables and the log: the first eight characters
-/// and an ellipsis.
-pub fn short(text: &str) -> String {
-    const KEEP: usize = 8;
-    match text.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-/// A count with thousands separated: `100,001`.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
 
 /// A session id, shortened.
 pub fn short_id(id: SessionId) -> String {
@@ -655,22 +634,6 @@ fn clock_text(moved: &ClockMoved) -> String {
             "Clock back to real time: what expired stays expired; sessions and cookies made while \
              it ran ahead keep the dates they got{dropped}"
         ),
-    }
-}
-
-/// A whole duration in the largest units that fit: "1 d 2 h", "1 h", "5 min", "30 s".
-pub fn duration_text(duration: time::Duration) -> String {
-    let secs = duration.whole_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    let parts: Vec<String> = [(days, "d"), (hours, "h"), (mins, "min")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n} {unit}"))
-        .collect();
-    if parts.is_empty() {
-        format!("{secs} s")
-    } else {
-        parts.join(" ")
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
 
 use super::{Condition, Scenario, Shortcut};
 use crate::{
-    lab::{Event, JarEdit, LabState},
+    lab::{Event, JarEdit, LabState, Referee},
     server::{DeleteReason, SessionChange, SessionId},
 };
 
@@ -54,7 +54,31 @@ pub struct Judge {
     verdict: Verdict,
 }
 
+impl Referee for Judge {
+    fn before(&mut self, event: &Event, state: &LabState) {
+        Judge::before(self, event, state);
+    }
+
+    fn after(&mut self, state: &LabState) {
+        Judge::after(self, state);
+    }
+
+    fn solved(&self) -> Option<&str> {
+        (self.verdict == Verdict::Solved && !self.fixed).then_some(self.scenario.id.as_str())
+    }
+
+    fn clone_boxed(&self) -> Box<dyn Referee> {
+        Box::new(self.clone())
+    }
+}
+
 impl Judge {
+    /// The judge of the scenario under way in the lab `state` shows, if one is.
+    pub fn of(state: &LabState) -> Option<&Judge> {
+        let referee: &dyn std::any::Any = state.judge.as_deref()?;
+        referee.downcast_ref()
+    }
+
     /// A judge for a run of `scenario` (on its fixed server, if `fixed`) that starts now, in
     /// the lab `state` shows.
     pub fn new(scenario: Arc<Scenario>, fixed: bool, state: &LabState) -> Self {

@@ -291,7 +291,11 @@ impl Script {
                 ))
             }
             Action::Judge => {
-                state.judge = Some(Judge::new(self.scenario.clone(), self.fixed, state));
+                state.judge = Some(Box::new(Judge::new(
+                    self.scenario.clone(),
+                    self.fixed,
+                    state,
+                )));
                 None
             }
             Action::Step(number, step) => {
@@ -659,19 +663,14 @@ impl Player {
 
     /// Where the run stands now.
     pub fn verdict(&self) -> Verdict {
-        self.state
-            .judge
-            .as_ref()
-            .map_or(Verdict::Open { met: 0, of: 0 }, |j| j.verdict().clone())
+        Judge::of(&self.state).map_or(Verdict::Open { met: 0, of: 0 }, |j| j.verdict().clone())
     }
 
     /// Lets the lab take in what followed the last step: until the verdict is decided, or
     /// nothing is in flight and no event has arrived for [`QUIET`], or at most [`SETTLE`].
     pub fn settle(&mut self) -> Verdict {
         let decided = |s: &LabState| {
-            s.judge
-                .as_ref()
-                .is_some_and(|j| !matches!(j.verdict(), Verdict::Open { .. }))
+            Judge::of(s).is_some_and(|j| !matches!(j.verdict(), Verdict::Open { .. }))
         };
         let deadline = std::time::Instant::now() + SETTLE;
         let mut seen = self.state.applied;

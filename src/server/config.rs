@@ -266,7 +266,7 @@ impl Default for ServerSettings {
             counted_ids: false,
             secure_requests: SecureRequests::Any,
             id_in_url: false,
-            max_sessions: super::memory::DEFAULT_MAX_SESSIONS,
+            max_sessions: super::store::DEFAULT_MAX_SESSIONS,
             store_latency_ms: 0,
         }
     }

@@ -11,22 +11,20 @@
 //! write) is published through the same feed, so its rows and concurrent writes reach the reader
 //! in one order: a write that happens while a listing is under way always wins over the listing.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::{
     collections::HashMap,
     hash::BuildHasherDefault,
     mem,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
 };
 
 use tokio::sync::Notify;
 
-use super::{
-    memory::FoldHasher,
-    session::{DeleteReason, SessionId, SessionRow},
-};
+use super::session::{DeleteReason, FoldHasher, SessionId, SessionRow};
 
 /// The most changes the feed holds for a reader that does not take them; past this, they are
 /// dropped and the reader is told to start over from a listing (memory stays bounded).
@@ -145,13 +143,13 @@ impl std::fmt::Debug for ChangeFeed {
 
 impl ChangeFeed {
     fn lock(&self) -> MutexGuard<'_, Pending> {
-        // A std Mutex: held only to merge one change or to swap the pending map out.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        // A blocking mutex: held only to merge one change or to swap the pending map out.
+        self.pending.lock()
     }
 
     /// Starts publishing; `waker` is called whenever changes become available after a take.
     pub fn listen(&self, waker: FeedWaker) {
-        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
+        *self.waker.lock() = Some(waker);
         self.listening.store(true, Ordering::Release);
         self.want_full_listing();
     }
@@ -214,7 +212,7 @@ impl ChangeFeed {
     }
 
     fn wake(&self) {
-        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let waker = self.waker.lock().clone();
         if let Some(wake) = waker {
             wake();
         }

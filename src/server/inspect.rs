@@ -1,9 +1,10 @@
 //! The inspector: the server's window onto its store and its traffic, read by the lab.
 
+use parking_lot::{Mutex, RwLock};
 use std::{
     collections::VecDeque,
     sync::{
-        Arc, Mutex, RwLock,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
@@ -263,16 +264,12 @@ impl Inspector {
     }
 
     fn store(&self) -> Arc<dyn InspectStore> {
-        self.inner
-            .store
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.store.read().clone()
     }
 
     /// Points the inspector at a new store (after a restart).
     pub(crate) fn set_store(&self, store: Arc<dyn InspectStore>) {
-        *self.inner.store.write().unwrap_or_else(|e| e.into_inner()) = store;
+        *self.inner.store.write() = store;
     }
 
     /// The store's kind ("memory", …).
@@ -292,26 +289,16 @@ impl Inspector {
 
     /// The server's cookie settings now.
     pub fn config(&self) -> Arc<ServerConfig> {
-        self.inner
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        self.inner.config.read().0.clone()
     }
 
     fn cookie(&self) -> Arc<SessionCookie> {
-        self.inner
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .1
-            .clone()
+        self.inner.config.read().1.clone()
     }
 
     /// Switches to new cookie settings (the server's router is rebuilt alongside).
     pub(crate) fn set_config(&self, config: ServerConfig) {
-        *self.inner.config.write().unwrap_or_else(|e| e.into_inner()) = settings(config);
+        *self.inner.config.write() = settings(config);
     }
 
     /// One session, if the store holds it.
@@ -353,7 +340,7 @@ impl Inspector {
 
     /// The record of request `number`, if it is recent enough to be remembered.
     pub fn served_request(&self, number: u64) -> Option<Arc<Served>> {
-        let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = self.inner.recent.lock();
         recent
             .records
             .iter()
@@ -364,7 +351,7 @@ impl Inspector {
 
     /// How many requests are remembered and the bytes they hold.
     pub fn recent_size(&self) -> (usize, usize) {
-        let recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = self.inner.recent.lock();
         (recent.records.len(), recent.bytes)
     }
 
@@ -391,7 +378,7 @@ impl Inspector {
     pub(crate) fn record(&self, served: Served) {
         let served = Arc::new(served);
         {
-            let mut recent = self.inner.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let mut recent = self.inner.recent.lock();
             recent.bytes += served.weight();
             recent.records.push_back(served.clone());
             while recent.records.len() > RECENT_SERVED || recent.bytes > RECENT_BYTES {

@@ -8,11 +8,12 @@
 //! It does what tower-sessions' `SessionManagerLayer` does, with the same `Session`, stores
 //! and cookie bytes (see [`super::cookie`]), and adds the lock and the inspector around it.
 
+use parking_lot::{Mutex, RwLock};
 use std::{
     convert::Infallible,
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex, RwLock},
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -355,7 +356,7 @@ impl<St: SessionStore> LayerState<St> {
         let response = REQUEST_CHANGES
             .scope(changes.clone(), self.serve(inner, request, opened))
             .await;
-        let changes = std::mem::take(&mut *changes.lock().unwrap_or_else(|e| e.into_inner()));
+        let changes = std::mem::take(&mut *changes.lock());
         self.inspector.record(Served {
             number,
             at,
@@ -373,7 +374,7 @@ impl<St: SessionStore> LayerState<St> {
 /// The page for a save the store did not make: too much data (413), a full store (503), or
 /// a store that failed (503).
 fn save_refused_page(err: &str) -> Response {
-    let shown = super::routes::html_escape(err);
+    let shown = crate::words::html_escape(err);
     if err.contains(TOO_LARGE) {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -410,7 +411,7 @@ fn save_refused_page(err: &str) -> Response {
 /// can carry text a client wrote, such as a key).
 pub(super) fn store_unavailable_page(err: &str) -> Response {
     tracing::error!(%err, "session store failed");
-    let shown = super::routes::html_escape(err);
+    let shown = crate::words::html_escape(err);
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Html(format!(
@@ -436,7 +437,7 @@ impl Service<Request> for CurrentRouter {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let mut router = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut router = self.0.read().clone();
         router.call(request)
     }
 }

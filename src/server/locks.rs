@@ -3,9 +3,10 @@
 //! update that express-session and plain tower-sessions both suffer). Requests of different
 //! sessions never wait on each other.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::{
     hash::{BuildHasher, RandomState},
-    sync::{Arc, Mutex, MutexGuard, Weak},
+    sync::{Arc, Weak},
 };
 
 use tower_sessions::session::{Id, Record};
@@ -20,7 +21,7 @@ const IDLE_PER_SHARD: usize = 256;
 type Slot = tokio::sync::Mutex<Option<Kept>>;
 
 /// Keys are already keyed SipHash values: the table does not hash them again.
-type Table = super::memory::FoldMap<u64, Arc<Slot>>;
+type Table = super::session::FoldMap<u64, Arc<Slot>>;
 
 /// The locks of the sessions that have a request in flight, keyed by a 64-bit hash of the
 /// session cookie's raw value (a forged value only ever contends with itself; two real
@@ -106,7 +107,6 @@ impl SessionLocks {
             .iter()
             .map(|s| {
                 s.lock()
-                    .unwrap_or_else(|e| e.into_inner())
                     .values()
                     .filter(|lock| Arc::strong_count(lock) > 1)
                     .count()
@@ -116,10 +116,7 @@ impl SessionLocks {
 
     /// How many locks the table keeps (in use or idle); bounded by the idle limit.
     pub fn kept(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// The key of a session's lock: its id mixed with a key that is random per server, so
@@ -131,9 +128,7 @@ impl SessionLocks {
     }
 
     fn shard(&self, key: u64) -> MutexGuard<'_, Table> {
-        self.shards[((key >> 56) as usize) % self.shards.len()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.shards[((key >> 56) as usize) % self.shards.len()].lock()
     }
 
     /// Waits for the session's lock and holds it.
@@ -312,12 +307,7 @@ impl Lease {
     fn continuing(mut kept: Kept, queue: Option<Queue>) -> Self {
         let lease = Self::new(std::mem::take(&mut kept.token), queue);
         lease.taken(kept.id, kept.store.clone());
-        if let Some(held) = lease
-            .held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
+        if let Some(held) = lease.held.lock().as_mut() {
             held.remembered = kept.remembered.take();
         }
         lease
@@ -400,16 +390,12 @@ impl Lease {
                 lost.store(true, std::sync::atomic::Ordering::Relaxed);
             })
         };
-        let previous = self
-            .held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(HeldLease {
-                id,
-                store,
-                renewer,
-                remembered: None,
-            });
+        let previous = self.held.lock().replace(HeldLease {
+            id,
+            store,
+            renewer,
+            remembered: None,
+        });
         if let Some(previous) = previous {
             // A second session in one request (not done by the routes): keep the newest.
             previous.renewer.abort();
@@ -420,11 +406,7 @@ impl Lease {
     /// must then be fenced by the token, even when the renewals said the lease lapsed — the
     /// store, not this process, knows whether another request took it since.
     pub fn took(&self, id: &Id) -> bool {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|held| held.id == *id)
+        self.held.lock().as_ref().is_some_and(|held| held.id == *id)
     }
 
     /// Whether this lease holds `id` and has not been found lapsed.
@@ -441,7 +423,7 @@ impl Lease {
 
     /// The store gave the lease on `id` back (a fenced save, a delete): stop renewing it.
     pub fn given_back(&self, id: &Id) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.held.lock();
         if held.as_ref().is_some_and(|h| h.id == *id)
             && let Some(held) = held.take()
         {
@@ -452,7 +434,7 @@ impl Lease {
     /// The session as this process last saved it under this lease, when the lease is
     /// still surely held and the session has not expired since: the store need not read it.
     pub fn remembered(&self, id: &Id) -> Option<Record> {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let held = self.held.lock();
         let remembered = held.as_ref().filter(|h| h.id == *id)?.remembered.as_ref()?;
         (std::time::Instant::now() < remembered.until
             && remembered.record.expiry_date > time::OffsetDateTime::now_utc())
@@ -470,13 +452,7 @@ impl Lease {
     ) -> tower_sessions::session_store::Result<()> {
         let id = &record.id;
         if written && kept {
-            if let Some(held) = self
-                .held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_mut()
-                .filter(|h| h.id == *id)
-            {
+            if let Some(held) = self.held.lock().as_mut().filter(|h| h.id == *id) {
                 held.remembered = Some(Remembered {
                     record: record.clone(),
                     until: std::time::Instant::now() + SHARED_LEASE / 2,
@@ -495,7 +471,7 @@ impl Lease {
     }
 
     fn take(&self) -> Option<HeldLease> {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let held = self.held.lock().take();
         if let Some(held) = &held {
             held.renewer.abort();
         }
@@ -568,7 +544,7 @@ mod tests {
     #[async_trait::async_trait]
     impl SharedLease for Recorder {
         async fn renew(&self, _: &Id, _: &str) -> Result<bool, String> {
-            let mut renewals = self.renewals.lock().unwrap();
+            let mut renewals = self.renewals.lock();
             *renewals += 1;
             if *renewals <= self.failing {
                 Err("database is locked".into())
@@ -577,7 +553,7 @@ mod tests {
             }
         }
         async fn release(&self, id: &Id, _: &str) {
-            self.released.lock().unwrap().push(id.to_string());
+            self.released.lock().push(id.to_string());
         }
     }
 
@@ -598,7 +574,7 @@ mod tests {
         let _ = dropped.await;
         tokio::task::yield_now().await;
         assert_eq!(
-            *recorder.released.lock().unwrap(),
+            *recorder.released.lock(),
             [one.to_string(), two.to_string()]
         );
     }
@@ -616,10 +592,10 @@ mod tests {
             assert!(lease.holds(&Id(1)));
         })
         .await;
-        let renewed = *recorder.renewals.lock().unwrap();
+        let renewed = *recorder.renewals.lock();
         assert!(renewed >= 8, "renewed every third of a lease: {renewed}");
         tokio::time::sleep(SHARED_LEASE * 3).await;
-        assert_eq!(*recorder.renewals.lock().unwrap(), renewed, "not after");
+        assert_eq!(*recorder.renewals.lock(), renewed, "not after");
     }
 
     /// A renewal that fails (a busy file) is retried, and the lease kept; renewals that fail
@@ -650,7 +626,7 @@ mod tests {
             assert!(!lease.holds(&Id(2)), "lost once it would have lapsed");
         })
         .await;
-        assert!(*down.renewals.lock().unwrap() > 3, "retried");
+        assert!(*down.renewals.lock() > 3, "retried");
     }
 
     /// While another request of the session waits, a request's lease is handed to it whole
@@ -689,9 +665,9 @@ mod tests {
             assert!(!lease.keeps(), "nobody waits");
         })
         .await;
-        assert!(recorder.released.lock().unwrap().is_empty(), "none yet");
+        assert!(recorder.released.lock().is_empty(), "none yet");
         kept.unwrap().release().await;
-        assert_eq!(*recorder.released.lock().unwrap(), [id.to_string()]);
+        assert_eq!(*recorder.released.lock(), [id.to_string()]);
 
         // A lease left for a waiter that then leaves is given back.
         let leaving = {
@@ -709,7 +685,7 @@ mod tests {
         locks.release(second);
         tokio::task::yield_now().await;
         let fresh = locks.hold(key).await;
-        assert_eq!(recorder.released.lock().unwrap().len(), 2, "given back");
+        assert_eq!(recorder.released.lock().len(), 2, "given back");
         locks.release(fresh);
     }
 

@@ -2,13 +2,10 @@
 //! JSON bytes beside three timestamps), sharded so that sessions rarely contend, and able to
 //! list itself for the inspector and sweep its expired sessions.
 
-use std::{
-    collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
-    sync::{
-        Arc, Mutex, MutexGuard,
-        atomic::{AtomicI64, AtomicUsize, Ordering},
-    },
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, AtomicUsize, Ordering},
 };
 
 use async_trait::async_trait;
@@ -19,11 +16,12 @@ use tower_sessions::{
 };
 
 use super::{
+    session::FoldMap,
     session::{
         DataText, STORE_FULL, SessionRow, encode_for_store, from_unix_millis, now_millis,
         unix_millis,
     },
-    store::ListSessions,
+    store::{DEFAULT_MAX_SESSIONS, ListSessions},
 };
 
 /// How many independently locked parts the store has. Many, so that growing one part's table
@@ -40,35 +38,6 @@ struct Entry {
     created: i64,
     updated: i64,
 }
-
-/// Hashes keys that are already uniformly random (session ids from a CSPRNG, keyed hashes) by
-/// folding their bits: no need to hash them again.
-#[derive(Default)]
-pub(super) struct FoldHasher(u64);
-
-impl Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used by the keys above; a plain FNV-1a fallback keeps it correct for any key.
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn write_i128(&mut self, n: i128) {
-        self.0 = (n as u64) ^ ((n >> 64) as u64);
-    }
-}
-
-/// A hash map for already-random keys.
-pub(super) type FoldMap<K, V> = HashMap<K, V, BuildHasherDefault<FoldHasher>>;
 
 /// One independently locked part of the store.
 #[derive(Debug)]
@@ -105,9 +74,6 @@ pub struct MemoryStore {
     limit: Arc<AtomicUsize>,
 }
 
-/// The memory store's session limit when none is set.
-pub const DEFAULT_MAX_SESSIONS: usize = 5_000_000;
-
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::with_limit(DEFAULT_MAX_SESSIONS)
@@ -139,9 +105,9 @@ impl MemoryStore {
         &self.shards[((id.0 >> 112) as usize) % self.shards.len()]
     }
 
-    // A std Mutex, not a tokio one: no await happens while a shard is held.
+    // A blocking mutex, not a tokio one: no await happens while a shard is held.
     fn lock(shard: &Shard) -> MutexGuard<'_, FoldMap<Id, Entry>> {
-        shard.sessions.lock().unwrap_or_else(|e| e.into_inner())
+        shard.sessions.lock()
     }
 
     fn entry(record: &Record, created: i64, now: i64) -> session_store::Result<Entry> {
@@ -320,7 +286,7 @@ mod tests {
     fn record(secs_left: i64, views: u64) -> Record {
         Record {
             id: Id::default(),
-            data: HashMap::from([("views".to_owned(), serde_json::json!(views))]),
+            data: std::collections::HashMap::from([("views".to_owned(), serde_json::json!(views))]),
             expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(secs_left),
         }
     }

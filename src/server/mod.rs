@@ -23,11 +23,8 @@ mod sqlite;
 mod store;
 mod tls;
 
-use std::{
-    io,
-    net::SocketAddr,
-    sync::{Arc, Mutex, RwLock},
-};
+use parking_lot::{Mutex, RwLock};
+use std::{io, net::SocketAddr, sync::Arc};
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -42,20 +39,21 @@ pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
 pub use inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text};
 pub use layer::{REQUEST_ID_HEADER, SessionLayer};
 pub use locks::SessionLocks;
-pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
+pub use memory::MemoryStore;
 pub use proxy::{Backend, TlsProxy};
 pub use redis::RedisSessions;
 pub use routes::{MAX_USER_CHARS, app};
 pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
 pub use session::{
-    DATA_TEXT_MAX, DataText, DeleteReason, MAX_SESSION_BYTES, SessionData, SessionId, SessionRow,
-    from_unix_millis, now_millis, unix_millis,
+    DATA_TEXT_MAX, DataText, DeleteReason, FoldHasher, MAX_SESSION_BYTES, SessionData, SessionId,
+    SessionRow, from_unix_millis, now_millis, unix_millis,
 };
 pub use site::{
     ACCOUNTS, ATTACKER_HOST, ATTACKER_HOSTS, AttackerPage, DEFAULT_PAGE, LoginRefused,
     MAX_PAGE_BYTES, Site, counted_id, next_guess,
 };
 pub use sqlite::SqliteSessions;
+pub use store::DEFAULT_MAX_SESSIONS;
 pub use store::{InspectableStore, ListSessions, StoreChange};
 pub use tls::LabTls;
 
@@ -408,10 +406,7 @@ impl RunningServer {
 
     /// The store the server runs on.
     pub fn store_choice(&self) -> StoreChoice {
-        self.choice
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.choice.read().clone()
     }
 
     /// Restarts the server's state as a process restart would, on another store or the same:
@@ -422,18 +417,14 @@ impl RunningServer {
         let config = self.inspector.config();
         let settings = config.settings.clone();
         let store = Store::open(&choice, self.feed.clone(), &settings, &config.clock).await?;
-        *self.choice.write().unwrap_or_else(|e| e.into_inner()) = choice;
+        *self.choice.write() = choice;
         let config = (*self.inspector.config()).clone();
         self.inspector.set_store(store.inspect());
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
-        *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
+        *self.router.write() = router;
         let sweeper = store.spawn_expiry_task();
-        std::mem::replace(
-            &mut *self.sweeper.lock().unwrap_or_else(|e| e.into_inner()),
-            sweeper,
-        )
-        .abort();
-        *self.store.write().unwrap_or_else(|e| e.into_inner()) = store;
+        std::mem::replace(&mut *self.sweeper.lock(), sweeper).abort();
+        *self.store.write() = store;
         // Whoever reads the feed now holds a view of the old store: start it over.
         self.feed.reset();
         Ok(())
@@ -443,15 +434,15 @@ impl RunningServer {
     /// requests from now on use the new settings (requests in flight finish with the old).
     pub fn reconfigure(&self, config: ServerConfig) {
         self.inspector.set_config(config.clone());
-        let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let store = self.store.read().clone();
         store.apply(&config.settings);
         let router = store.router(config, self.inspector.clone(), self.locks.clone());
-        *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
+        *self.router.write() = router;
     }
 
     /// How many sessions the store holds now (expired ones count until the next sweep).
     pub async fn session_count(&self) -> tower_sessions::session_store::Result<usize> {
-        let store = self.store.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let store = self.store.read().clone();
         store.count().await
     }
 
@@ -487,18 +478,10 @@ impl RunningServer {
 
     /// Tells the server to stop accepting connections, without waiting.
     pub fn shutdown(&self) {
-        if let Some(tx) = self
-            .shutdown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(tx) = self.shutdown.lock().take() {
             let _ = tx.send(());
         }
-        self.sweeper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .abort();
+        self.sweeper.lock().abort();
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits for that.

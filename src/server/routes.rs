@@ -306,7 +306,7 @@ async fn log_in(session: &Session, user: String, regenerate: bool) -> Response {
         return Html(format!(
             "Logged in as {}. The session id was kept (no regeneration: open to session \
              fixation).",
-            html_escape(&user)
+            crate::words::html_escape(&user)
         ))
         .into_response();
     }
@@ -315,7 +315,7 @@ async fn log_in(session: &Session, user: String, regenerate: bool) -> Response {
     }
     Html(format!(
         "Logged in as {}. The session id was regenerated (session-fixation defence).",
-        html_escape(&user)
+        crate::words::html_escape(&user)
     ))
     .into_response()
 }
@@ -354,8 +354,8 @@ async fn account(session: Session, site: Site) -> Response {
 </form>
 <p><a href=\"/logout-others\">Log out my other sessions</a> · <a href=\"/logout\">Log out</a></p>
 ",
-        user = html_escape(&user),
-        email = html_escape(&email),
+        user = crate::words::html_escape(&user),
+        email = crate::words::html_escape(&email),
     ))
     .into_response()
 }
@@ -389,15 +389,15 @@ async fn change_email(session: Session, email: String, site: Site) -> Response {
             Html(format!(
                 "{} has no account here (log in with a password to have one); nothing was \
                  changed.",
-                html_escape(&user)
+                crate::words::html_escape(&user)
             )),
         )
             .into_response();
     }
     Html(format!(
         "The e-mail address of {} is now {}.",
-        html_escape(&user),
-        html_escape(&email)
+        crate::words::html_escape(&user),
+        crate::words::html_escape(&email)
     ))
     .into_response()
 }
@@ -433,7 +433,7 @@ async fn logout_others<S: SessionStore>(
     Html(format!(
         "Ended {ended} other session{} of {}; this one stays.",
         if ended == 1 { "" } else { "s" },
-        html_escape(&user)
+        crate::words::html_escape(&user)
     ))
     .into_response()
 }
@@ -526,19 +526,10 @@ fn store_unavailable(err: session::Error) -> Response {
 
 /// Any other path: Express's wording.
 async fn not_found(request: Request) -> Response {
-    let path = html_escape(request.uri().path());
+    let path = crate::words::html_escape(request.uri().path());
     (
         StatusCode::NOT_FOUND,
         Html(format!("Cannot {} {path}", request.method())),
     )
         .into_response()
-}
-
-/// Text made safe to put in an HTML page (a path, a store's error message).
-pub(super) fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -1,7 +1,12 @@
 //! What the inspector says about one session: its id, its data as bounded JSON text, its times.
 //! Plain values, shared by the stores, the change feed, the served-request records and the lab.
 
-use std::{collections::HashMap, fmt, io::Write as _};
+use std::{
+    collections::HashMap,
+    fmt,
+    hash::{BuildHasherDefault, Hasher},
+    io::Write as _,
+};
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -311,6 +316,35 @@ pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
 pub fn now_millis() -> i64 {
     unix_millis(OffsetDateTime::now_utc())
 }
+
+/// Hashes keys that are already uniformly random (session ids from a CSPRNG, keyed hashes) by
+/// folding their bits: no need to hash them again.
+#[derive(Default)]
+pub struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by the keys above; a plain FNV-1a fallback keeps it correct for any key.
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn write_i128(&mut self, n: i128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
+/// A hash map for already-random keys.
+pub type FoldMap<K, V> = HashMap<K, V, BuildHasherDefault<FoldHasher>>;
 
 #[cfg(test)]
 mod tests {

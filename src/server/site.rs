@@ -7,10 +7,11 @@
 //! restarts (accounts are not sessions: a restarted memory store forgets who is logged in, not
 //! who has an account).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -117,10 +118,7 @@ pub enum LoginRefused {
 
 impl Site {
     fn accounts(&self) -> MutexGuard<'_, BTreeMap<String, (String, String)>> {
-        self.inner
-            .accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.inner.accounts.lock()
     }
 
     /// Whether `password` is `user`'s.
@@ -158,11 +156,7 @@ impl Site {
 
     /// The attacker's page.
     pub fn page(&self) -> AttackerPage {
-        self.inner
-            .page
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.page.lock().clone()
     }
 
     /// Replaces the attacker's page (its HTML cut to [`MAX_PAGE_BYTES`] and its `Set-Cookie`
@@ -175,7 +169,7 @@ impl Site {
             }
             text[..end].to_owned()
         };
-        *self.inner.page.lock().unwrap_or_else(|e| e.into_inner()) = AttackerPage {
+        *self.inner.page.lock() = AttackerPage {
             html: cut(&page.html, MAX_PAGE_BYTES),
             set_cookie: cut(page.set_cookie.trim(), 4096),
         };

@@ -5,10 +5,11 @@
 //! Stores implement [`ListSessions`] to enumerate themselves: our [`MemoryStore`](super::MemoryStore)
 //! by scanning its shards, SQL and Redis stores by query.
 
+use parking_lot::Mutex;
 use std::{
     fmt,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
@@ -28,6 +29,9 @@ use super::{
     session::{DataText, DeleteReason, STORE_FULL, SessionId, SessionRow, unix_millis},
 };
 use crate::clock::LabClock;
+
+/// The most sessions a store keeps when no limit is set.
+pub const DEFAULT_MAX_SESSIONS: usize = 5_000_000;
 
 /// The longest the sweep sleeps before looking again, even with nothing due (a clock that
 /// jumped, another process's sessions).
@@ -168,7 +172,7 @@ struct SharedLimit {
 impl Default for SharedLimit {
     fn default() -> Self {
         Self {
-            most: AtomicU64::new(super::memory::DEFAULT_MAX_SESSIONS as u64),
+            most: AtomicU64::new(DEFAULT_MAX_SESSIONS as u64),
             held: AtomicI64::new(0),
             counted_at: AtomicI64::new(i64::MIN),
             counting: std::sync::atomic::AtomicBool::new(false),
@@ -375,10 +379,7 @@ fn trace(change: impl FnOnce() -> StoreChange) {
     // Outside a traced request (the expiry task, tests, untraced serving) there is nobody to
     // tell, and the change is not even built.
     let _ = REQUEST_CHANGES.try_with(|changes| {
-        changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(change());
+        changes.lock().push(change());
     });
 }
 

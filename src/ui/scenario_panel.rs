@@ -117,9 +117,7 @@ fn tab_ui(
                 }
                 ui.strong(format!("Level {level}"));
                 for scenario in scenarios {
-                    let current = state
-                        .judge
-                        .as_ref()
+                    let current = crate::scenario::judge::Judge::of(state)
                         .is_some_and(|j| j.scenario().id == scenario.id);
                     let solved = if state.solved_scenarios.contains(&scenario.id) {
                         " (solved)"
@@ -152,7 +150,7 @@ fn tab_ui(
                 ui.label("Opening the scenario: fresh browsers, settings and store…");
                 return;
             }
-            let Some(judge) = &state.judge else {
+            let Some(judge) = crate::scenario::judge::Judge::of(state) else {
                 ui.label(
                     "Pick a scenario. Each sets the lab up, gives you a goal, and says when you \
                      have reached it — judged from what really happens, not from a button.",

@@ -2,10 +2,11 @@
 //! from a user), saves a screenshot of itself and closes. CI uses the seed scene to prove a
 //! real window works; the README's pictures come from these scenes too.
 
+use parking_lot::Mutex;
 use std::{
     collections::VecDeque,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -216,12 +217,7 @@ impl SmokeScript {
 
     /// Advances the script by one frame.
     pub fn step(&mut self, state: &LabState) -> SmokeStep {
-        if let Some(outcome) = self
-            .outcome
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(outcome) = self.outcome.lock().take() {
             return SmokeStep::Finish(outcome);
         }
         if self.started.elapsed() > SCRIPT_TIMEOUT {
@@ -261,9 +257,7 @@ impl SmokeScript {
                     state.audit.running.is_none() && state.audit.runs.len() >= *count
                 }
                 Waiting::Judged => state.judge.is_some(),
-                Waiting::Solved => state
-                    .judge
-                    .as_ref()
+                Waiting::Solved => crate::scenario::judge::Judge::of(state)
                     .is_some_and(|j| *j.verdict() == crate::scenario::judge::Verdict::Solved),
                 Waiting::Burst(browser) => state
                     .browser(*browser)
@@ -434,7 +428,7 @@ impl SmokeScript {
                 image::ColorType::Rgba8,
             )
             .map_err(|e| format!("could not save the screenshot to {}: {e}", path.display()));
-            *outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            *outcome.lock() = Some(result);
             ctx.request_repaint();
         }
     }
