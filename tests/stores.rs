@@ -12,7 +12,7 @@ use std::{
 use common::{RedisServer, WAIT, burst, id, lab_on, session_of, visit, visit_url};
 use session_lab::{
     lab::{Command, Lab, LabConfig, LabState, Logged},
-    server::{ExpiryPolicy, Secret, ServerConfig, StoreChoice},
+    server::{ExpiryPolicy, Secret, ServerConfig, ServerError, StoreChoice, StoreError},
 };
 
 /// A database file of its own for each SQLite test, removed when the test ends.
@@ -212,7 +212,10 @@ fn sqlite_sessions_survive_a_restart() {
     // A second server on the same file sees the same sessions (another process would too).
     let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 2));
-    assert_eq!(state.server.as_ref().unwrap().store_kind, "sqlite");
+    assert_eq!(
+        state.server.as_ref().unwrap().store_kind,
+        session_lab::server::StoreKind::Sqlite
+    );
 }
 
 /// A file that is not a SQLite database is refused with a clear message and left unchanged.
@@ -231,7 +234,10 @@ fn corrupt_sqlite_file_is_refused_and_kept() {
     let mut state = LabState::default();
     assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
     let error = state.server_error.clone().unwrap();
-    assert!(error.contains("not a SQLite database"), "{error}");
+    assert!(
+        matches!(*error, ServerError::Store(StoreError::NotSqlite { .. })),
+        "{error}"
+    );
     assert_eq!(
         std::fs::read(&db.0).unwrap(),
         b"this is not a database, and it is precious"
@@ -346,7 +352,10 @@ fn redis_sessions_survive_a_restart() {
     let (_, after) = restart(&lab, &mut state);
     assert_eq!(after, 1, "the session was kept in Redis");
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 3");
-    assert_eq!(state.server.as_ref().unwrap().store_kind, "redis");
+    assert_eq!(
+        state.server.as_ref().unwrap().store_kind,
+        session_lab::server::StoreKind::Redis
+    );
 }
 
 /// Two instances sharing Redis, one browser spreading a burst over both: one session, nothing
@@ -386,7 +395,10 @@ fn redis_faults_are_clear_and_recoverable() {
     let mut state = LabState::default();
     assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
     assert!(
-        state.server_error.as_ref().unwrap().contains("unreachable"),
+        matches!(
+            state.server_error.as_deref(),
+            Some(ServerError::Store(StoreError::RedisUnreachable { .. }))
+        ),
         "{:?}",
         state.server_error
     );
@@ -508,7 +520,7 @@ fn redis_passwords_are_masked() {
     .unwrap();
     let mut state = LabState::default();
     assert!(lab.wait_until(&mut state, WAIT, |s| s.server_error.is_some()));
-    let error = state.server_error.clone().unwrap();
+    let error = state.server_error.clone().unwrap().to_string();
     assert!(
         error.contains("alice:***@") && !error.contains("hunter2"),
         "{error}"

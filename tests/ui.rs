@@ -15,7 +15,7 @@ use session_lab::{
         text::short,
     },
     scenario::judge::Judge,
-    server::{Secret, ServerConfig, ServerSettings},
+    server::{Secret, ServerConfig, ServerSettings, StoreKind},
     ui::{BottomTab, SessionLabApp},
 };
 use time::UtcOffset;
@@ -329,7 +329,7 @@ fn a_failed_start_is_recovered_with_a_click() {
     harness.get_by_label("server not running");
     harness.get_by_label("Start on memory").click();
     step_until(&mut harness, "the server runs", |s| s.server.is_some());
-    assert_eq!(server(&harness).store_kind, "memory");
+    assert_eq!(server(&harness).store_kind, StoreKind::Memory);
     click_and_wait(&mut harness, "Visit A", "A", 1);
 }
 
@@ -475,7 +475,9 @@ fn switching_the_store_from_the_settings() {
     harness.run_steps(2);
     harness.get_by_label("Restart server").click();
     step_until(&mut harness, "the server runs on SQLite", |s| {
-        s.server.as_ref().is_some_and(|s| s.store_kind == "sqlite")
+        s.server
+            .as_ref()
+            .is_some_and(|s| s.store_kind == StoreKind::Sqlite)
     });
     shows(&harness, "sqlite store");
     click_and_wait(&mut harness, "Visit A", "A", 1);
@@ -489,7 +491,11 @@ fn switching_the_store_from_the_settings() {
     loop {
         harness.step();
         let s = harness.state().state();
-        if s.server.as_ref().is_some_and(|s| s.store_kind == "memory") && s.sessions.is_empty() {
+        if s.server
+            .as_ref()
+            .is_some_and(|s| s.store_kind == StoreKind::Memory)
+            && s.sessions.is_empty()
+        {
             break;
         }
         assert!(
@@ -957,9 +963,8 @@ fn the_audit_tab_audits_another_server() {
 #[test]
 fn a_jar_goes_from_one_browser_to_another_through_the_panels() {
     let dir = std::env::temp_dir().join(format!("session-lab-ui-export-{}", std::process::id()));
-    // Only this test reads the variable; the window reads it when saving.
-    unsafe { std::env::set_var("SESSION_LAB_EXPORT_DIR", &dir) };
     let mut harness = harness();
+    harness.state_mut().set_export_dir(dir.clone());
     click_visit(&mut harness, "Visit A", "A");
     assert_eq!(
         click_visit(&mut harness, "Visit A", "A"),
@@ -1085,7 +1090,7 @@ fn the_lab_is_kept_between_launches() {
         step_until(&mut harness, "Secure is on", |s| {
             s.server.as_ref().is_some_and(|s| s.settings.secure)
         });
-        harness.state_mut().keep_lab();
+        harness.state_mut().keep_lab_and_wait();
     }
     let kept = saved::load(&path);
     assert!(kept.notice.is_none());
@@ -1101,7 +1106,7 @@ fn the_lab_is_kept_between_launches() {
 
     let mut harness = harness_keeping(Some(path.clone()), kept);
     // While the kept lab is being restored, the file is not overwritten with the seed's.
-    harness.state_mut().keep_lab();
+    harness.state_mut().keep_lab_and_wait();
     assert_eq!(saved::load(&path).lab.unwrap().browsers.len(), 3);
     step_until(&mut harness, "the kept lab is back", |s| {
         s.browser_named("Alice")
@@ -1129,7 +1134,7 @@ fn the_lab_is_kept_between_launches() {
             .value()
             .is_some_and(|v| v.ends_with("/whoami"))
     );
-    harness.state_mut().keep_lab();
+    harness.state_mut().keep_lab_and_wait();
     let kept = saved::load(&path).lab.unwrap();
     assert_eq!(kept.browsers[0].name, "Alice");
     assert_eq!(kept.browsers[0].cookies.len(), 1);
@@ -1193,6 +1198,9 @@ fn save_reset_and_open_a_lab_from_the_menu() {
     };
     choose(&mut harness, "Save lab as…");
     use_file(&mut harness, "Save");
+    // The file is written off the UI thread; once it is, the notice says so.
+    harness.state_mut().wait_for_lab_files();
+    harness.run_steps(3);
     shows(&harness, "Saved the lab (3 browsers)");
     assert!(file.is_file());
 

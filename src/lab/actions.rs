@@ -527,7 +527,7 @@ pub(super) async fn restart_server(core: &Arc<Core>, store: Option<StoreChoice>)
                 core.add_instance(Arc::new(server));
                 refresh_all_jars(core);
             }
-            Err(err) => core.outbox.send(Event::ServerFailed(err.to_string())),
+            Err(err) => core.outbox.send(Event::ServerFailed(Arc::new(err))),
         }
         return;
     };

@@ -190,7 +190,7 @@ pub struct ServerInfo {
     /// The address asked for, when it was taken and a free port was used instead.
     pub fallback_from: Option<String>,
     /// "memory", …
-    pub store_kind: String,
+    pub store_kind: crate::server::StoreKind,
     /// The store in full (`memory`, `sqlite:PATH`).
     pub store: StoreChoice,
     /// Whether other processes may write the store too.
@@ -462,7 +462,7 @@ pub enum Event {
     /// The embedded server is listening.
     ServerStarted(ServerInfo),
     /// The embedded server could not start.
-    ServerFailed(String),
+    ServerFailed(Arc<crate::server::ServerError>),
     /// New settings were applied in place.
     SettingsApplied {
         /// The server now.

@@ -126,7 +126,7 @@ pub enum Logged {
     /// The server started.
     ServerStarted(Box<ServerInfo>),
     /// The server could not start.
-    ServerFailed(String),
+    ServerFailed(Arc<crate::server::ServerError>),
     /// Settings were applied in place.
     SettingsApplied {
         /// What changed.
@@ -262,7 +262,8 @@ impl Logged {
             }
             Self::External(served) => served.weight(),
             Self::ServerStarted(info) => std::mem::size_of::<ServerInfo>() + info.url.len(),
-            Self::ServerFailed(text) | Self::StoreDown(text) => text.len(),
+            Self::ServerFailed(_) => 256,
+            Self::StoreDown(text) => text.len(),
             Self::SettingsApplied { changes, .. } => changes.len() * 64,
             Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
             Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,

@@ -355,7 +355,7 @@ impl Lab {
                 let _guard = runtime.enter();
                 core.add_instance(Arc::new(server));
             }
-            Err(err) => core.outbox.send(Event::ServerFailed(err.to_string())),
+            Err(err) => core.outbox.send(Event::ServerFailed(Arc::new(err))),
         }
         let lab = Self {
             core,
@@ -855,7 +855,7 @@ fn server_info(server: &RunningServer) -> ServerInfo {
     ServerInfo {
         url: server.url(),
         fallback_from: server.fallback_from().map(|a| a.to_string()),
-        store_kind: inspector.store_kind().to_owned(),
+        store_kind: inspector.store_kind(),
         store: server.store_choice(),
         shared_store: inspector.store_is_shared(),
         settings: config.settings.clone(),

@@ -141,10 +141,7 @@ impl SavedLab {
     /// crash, or another window writing at once, never leaves half a file. The folder is made
     /// the user's alone (0700).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::files::create_private_dir(dir)?;
-        }
-        crate::files::replace_private(path, self.to_json().as_bytes())
+        write_text(path, &self.to_json())
     }
 
     /// Makes the settings safe to start with, and says what it changed: a fixed expiry that
@@ -369,6 +366,144 @@ pub fn follow_server(address: &str, was: &str, now: &str) -> String {
         return url.to_string();
     }
     address.to_owned()
+}
+
+/// [`SavedLab::write`] for a lab already written as text.
+fn write_text(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::files::create_private_dir(dir)?;
+    }
+    crate::files::replace_private(path, text.as_bytes())
+}
+
+/// Why a write is made: the kept lab, or *Save lab as…*.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFor {
+    /// The lab kept between launches (only the latest matters).
+    Keeping,
+    /// A copy the user asked for (each is written).
+    SavingAs,
+}
+
+/// A write done: where, why, and how it went.
+#[derive(Debug)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was written.
+    pub why: WriteFor,
+    /// The browsers it holds.
+    pub browsers: usize,
+    /// Whether it worked.
+    pub result: std::io::Result<()>,
+}
+
+enum Job {
+    Write(Written, String),
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// Writes lab files on a thread of its own, so the window never waits for the disk (a write
+/// is a new file, an fsync and a rename). Writes happen in order; of several kept-lab writes
+/// waiting, only the latest is made. Dropping the writer finishes what was asked — the lab
+/// kept as the window closes is on disk when the process ends.
+#[derive(Debug, Default)]
+pub struct LabWriter {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    done: Option<std::sync::mpsc::Receiver<Written>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LabWriter {
+    /// Asks for `text` (a [`SavedLab`] with `browsers` browsers, as JSON) to be written to
+    /// `path`; [`Self::finished`] tells how it went.
+    pub fn write(&mut self, path: PathBuf, why: WriteFor, browsers: usize, text: String) {
+        let written = Written {
+            path,
+            why,
+            browsers,
+            result: Ok(()),
+        };
+        if let Some(jobs) = self.jobs() {
+            // The thread ends only when this sender is dropped.
+            let _ = jobs.send(Job::Write(written, text));
+        }
+    }
+
+    /// The writes done since last asked.
+    pub fn finished(&self) -> Vec<Written> {
+        self.done
+            .as_ref()
+            .map(|done| done.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits until every write asked for so far is done (for tests and the end).
+    pub fn flush(&mut self) {
+        let Some(jobs) = &self.jobs else { return };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if jobs.send(Job::Flush(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    fn jobs(&mut self) -> Option<&std::sync::mpsc::Sender<Job>> {
+        if self.jobs.is_none() {
+            let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+            let (tell, done) = std::sync::mpsc::channel();
+            let thread = std::thread::Builder::new()
+                .name("lab-file-writer".to_owned())
+                .spawn(move || write_jobs(&queue, &tell))
+                .ok()?;
+            self.jobs = Some(jobs);
+            self.done = Some(done);
+            self.thread = Some(thread);
+        }
+        self.jobs.as_ref()
+    }
+}
+
+/// The writer thread: each job in turn; a kept-lab write that a later one replaces is skipped.
+fn write_jobs(queue: &std::sync::mpsc::Receiver<Job>, tell: &std::sync::mpsc::Sender<Written>) {
+    let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv() {
+                Ok(job) => waiting.push_back(job),
+                Err(_) => return,
+            }
+        }
+        waiting.extend(queue.try_iter());
+        let Some(job) = waiting.pop_front() else {
+            continue;
+        };
+        match job {
+            Job::Flush(ack) => {
+                let _ = ack.send(());
+            }
+            Job::Write(mut written, text) => {
+                let superseded = written.why == WriteFor::Keeping
+                    && waiting.iter().any(
+                        |later| matches!(later, Job::Write(w, _) if w.why == WriteFor::Keeping),
+                    );
+                if superseded {
+                    continue;
+                }
+                written.result = write_text(&written.path, &text);
+                let _ = tell.send(written);
+            }
+        }
+    }
+}
+
+impl Drop for LabWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has written what it was given.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[cfg(test)]

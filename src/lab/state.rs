@@ -197,7 +197,7 @@ pub struct LabState {
     /// The embedded server, once started.
     pub server: Option<ServerInfo>,
     /// Why the embedded server is not running, if it failed.
-    pub server_error: Option<String>,
+    pub server_error: Option<Arc<crate::server::ServerError>>,
     /// Why the session store is not answering, while it is not.
     pub store_down: Option<String>,
     /// The memory store holds its limit of sessions: new visitors get a 503 page.
@@ -323,7 +323,48 @@ impl LabState {
     fn apply_event(&mut self, event: Event) {
         self.applied += 1;
         match event {
-            Event::BrowsersRestored => self.restores += 1,
+            Event::ProxyStarted { .. }
+            | Event::SiteChanged { .. }
+            | Event::ServerStarted(_)
+            | Event::ServerFailed(_)
+            | Event::SettingsApplied { .. }
+            | Event::SecretRotated { .. }
+            | Event::ServerRestarted { .. }
+            | Event::InstancesChanged { .. }
+            | Event::SessionChanges { .. }
+            | Event::StoreDown(_)
+            | Event::StoreBack
+            | Event::ClockMoved(_)
+            | Event::StoreFull(_)
+            | Event::External(_)
+            | Event::RequestsSkipped { .. }
+            | Event::RequestsServed { .. } => self.apply_server_event(event),
+            Event::BrowsersRestored
+            | Event::BrowserAdded { .. }
+            | Event::HistoryRestored { .. }
+            | Event::BrowserRemoved(_)
+            | Event::BrowserRenamed { .. }
+            | Event::BrowserOptions { .. }
+            | Event::BrowserRestarted { .. }
+            | Event::VisitStarted { .. }
+            | Event::VisitFinished { .. }
+            | Event::VisitFailed { .. }
+            | Event::Cookies { .. }
+            | Event::JarEdited { .. }
+            | Event::BurstFinished(_)
+            | Event::Problem { .. } => self.apply_browser_event(event),
+            Event::LoadStarted { .. }
+            | Event::LoadProgress { .. }
+            | Event::MadeSessions { .. }
+            | Event::AuditProgress(_)
+            | Event::AuditFinished { .. }
+            | Event::LoadFinished(_) => self.apply_run_event(event),
+        }
+    }
+
+    /// The server, its store and settings, the proxy and the attacker's site, the clock.
+    fn apply_server_event(&mut self, event: Event) {
+        match event {
             Event::ProxyStarted { url } => {
                 self.log_lab(Logged::ProxyStarted(url.clone()));
                 self.proxy_url = Some(url);
@@ -401,6 +442,52 @@ impl LabState {
                 self.requests_served = self.instances.iter().map(|i| i.requests).sum();
                 self.log_lab(Logged::Instances { urls, store });
             }
+            Event::SessionChanges {
+                instance,
+                reset,
+                changes,
+            } => {
+                if reset {
+                    self.sessions.forget_instance(instance);
+                }
+                for change in changes {
+                    self.sessions.apply(instance, change, &self.holders);
+                }
+            }
+            Event::StoreDown(message) => {
+                self.log_lab(Logged::StoreDown(cut_text(&message, LOG_TEXT_MAX)));
+                self.store_down = Some(message);
+            }
+            Event::StoreBack => {
+                self.store_down = None;
+                self.log_lab(Logged::StoreBack);
+            }
+            Event::ClockMoved(moved) => {
+                self.clock_ahead = moved.ahead;
+                self.log_lab(Logged::Clock(moved));
+            }
+            Event::StoreFull(full) => {
+                self.store_full = full;
+                self.log_lab(Logged::StoreFull(full));
+            }
+            Event::External(served) => {
+                self.push_log_at(served.at, LogSource::External, Logged::External(served));
+            }
+            Event::RequestsSkipped { count } => self.log_lab(Logged::Skipped { count }),
+            Event::RequestsServed { instance, count } => {
+                if let Some(state) = self.instances.get_mut(instance) {
+                    state.requests = state.requests.max(count);
+                }
+                self.requests_served = self.instances.iter().map(|i| i.requests).sum();
+            }
+            other => unreachable!("not a server event: {other:?}"),
+        }
+    }
+
+    /// The browsers: added, changed, visiting; their jars, bursts and problems.
+    fn apply_browser_event(&mut self, event: Event) {
+        match event {
+            Event::BrowsersRestored => self.restores += 1,
             Event::BrowserAdded {
                 id,
                 name,
@@ -517,44 +604,20 @@ impl LabState {
                 }
                 self.log_browser(browser, Logged::Burst(outcome));
             }
-            Event::SessionChanges {
-                instance,
-                reset,
-                changes,
-            } => {
-                if reset {
-                    self.sessions.forget_instance(instance);
-                }
-                for change in changes {
-                    self.sessions.apply(instance, change, &self.holders);
+            Event::Problem { browser, problem } => {
+                let what = Logged::Problem(problem);
+                match browser {
+                    Some(browser) => self.log_browser(browser, what),
+                    None => self.log_lab(what),
                 }
             }
-            Event::StoreDown(message) => {
-                self.log_lab(Logged::StoreDown(cut_text(&message, LOG_TEXT_MAX)));
-                self.store_down = Some(message);
-            }
-            Event::StoreBack => {
-                self.store_down = None;
-                self.log_lab(Logged::StoreBack);
-            }
-            Event::ClockMoved(moved) => {
-                self.clock_ahead = moved.ahead;
-                self.log_lab(Logged::Clock(moved));
-            }
-            Event::StoreFull(full) => {
-                self.store_full = full;
-                self.log_lab(Logged::StoreFull(full));
-            }
-            Event::External(served) => {
-                self.push_log_at(served.at, LogSource::External, Logged::External(served));
-            }
-            Event::RequestsSkipped { count } => self.log_lab(Logged::Skipped { count }),
-            Event::RequestsServed { instance, count } => {
-                if let Some(state) = self.instances.get_mut(instance) {
-                    state.requests = state.requests.max(count);
-                }
-                self.requests_served = self.instances.iter().map(|i| i.requests).sum();
-            }
+            other => unreachable!("not a browser event: {other:?}"),
+        }
+    }
+
+    /// Loads and audits under way and done.
+    fn apply_run_event(&mut self, event: Event) {
+        match event {
             Event::LoadStarted {
                 visits,
                 browsers,
@@ -636,13 +699,7 @@ impl LabState {
                     outcome: Some(outcome),
                 });
             }
-            Event::Problem { browser, problem } => {
-                let what = Logged::Problem(problem);
-                match browser {
-                    Some(browser) => self.log_browser(browser, what),
-                    None => self.log_lab(what),
-                }
-            }
+            other => unreachable!("not a run event: {other:?}"),
         }
     }
 

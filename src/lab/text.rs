@@ -394,7 +394,22 @@ pub fn secret_source_text(source: &SecretSource) -> String {
     }
 }
 
-/// What a burst did to the counter.
+/// What a browser's last burst did to its counter, in a line (under its buttons).
+pub fn burst_line(outcome: &BurstOutcome) -> String {
+    match (outcome.before, outcome.after, outcome.lost()) {
+        (Some(before), Some(after), Some(0)) => format!(
+            "Last burst: {} at once, views {} to {}, all counted",
+            outcome.sent, before.views, after.views
+        ),
+        (Some(before), Some(after), Some(lost)) => format!(
+            "Last burst: {} at once, views {} to {}, {lost} increments lost",
+            outcome.sent, before.views, after.views
+        ),
+        _ => format!("Last burst: {} at once", outcome.sent),
+    }
+}
+
+/// What a burst did, in full: the log's line and the short line's tooltip.
 pub fn burst_text(outcome: &BurstOutcome) -> String {
     let count = outcome.sent;
     let mode = match outcome.safe {

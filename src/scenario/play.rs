@@ -639,12 +639,10 @@ impl Player {
         .map_err(|e| PlayError::Start(e.to_string()))?;
         let mut state = LabState::default();
         if !lab.wait_until(&mut state, STEP_TIMEOUT, |s| s.server.is_some()) {
-            return Err(PlayError::Start(
-                state
-                    .server_error
-                    .clone()
-                    .unwrap_or_else(|| "the server did not come up".to_owned()),
-            ));
+            return Err(PlayError::Start(state.server_error.as_ref().map_or_else(
+                || "the server did not come up".to_owned(),
+                ToString::to_string,
+            )));
         }
         let scenario = Arc::new(scenario.clone());
         let mut player = Self {

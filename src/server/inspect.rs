@@ -19,7 +19,7 @@ use super::{
     cookie::{CookieVerdict, SessionCookie},
     feed::ChangeFeed,
     session::{DataText, SessionId, SessionRow},
-    store::{InspectableStore, ListSessions, StoreChange},
+    store::{InspectableStore, ListSessions, StoreChange, StoreKind},
 };
 
 /// How many served requests the inspector remembers for the lab to look up.
@@ -56,7 +56,7 @@ pub fn cut_text(text: &str, max: usize) -> String {
 #[async_trait]
 pub trait InspectStore: Send + Sync + 'static {
     /// The store's kind, for the header ("memory", …).
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> StoreKind;
     /// Whether other processes may write the store too.
     fn is_shared(&self) -> bool;
     /// Every live session, oldest first.
@@ -71,7 +71,7 @@ pub trait InspectStore: Send + Sync + 'static {
 
 #[async_trait]
 impl<S: ListSessions> InspectStore for InspectableStore<S> {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> StoreKind {
         InspectableStore::kind(self)
     }
 
@@ -272,8 +272,8 @@ impl Inspector {
         *self.inner.store.write() = store;
     }
 
-    /// The store's kind ("memory", …).
-    pub fn store_kind(&self) -> &'static str {
+    /// The store's kind.
+    pub fn store_kind(&self) -> StoreKind {
         self.store().kind()
     }
 

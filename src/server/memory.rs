@@ -21,7 +21,7 @@ use super::{
         DataText, STORE_FULL, SessionRow, encode_for_store, from_unix_millis, now_millis,
         unix_millis,
     },
-    store::{DEFAULT_MAX_SESSIONS, ListSessions},
+    store::{DEFAULT_MAX_SESSIONS, ListSessions, StoreKind},
 };
 
 /// How many independently locked parts the store has. Many, so that growing one part's table
@@ -204,8 +204,8 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl ListSessions for MemoryStore {
-    fn kind(&self) -> &'static str {
-        "memory"
+    fn kind(&self) -> StoreKind {
+        StoreKind::Memory
     }
 
     fn is_shared(&self) -> bool {

@@ -54,7 +54,7 @@ pub use site::{
 };
 pub use sqlite::SqliteSessions;
 pub use store::DEFAULT_MAX_SESSIONS;
-pub use store::{InspectableStore, ListSessions, StoreChange};
+pub use store::{InspectableStore, ListSessions, StoreChange, StoreKind};
 pub use tls::LabTls;
 
 /// Which store the embedded server keeps its sessions in. Its `Display` and `Debug` never show
@@ -183,16 +183,12 @@ impl Store {
                 clock.clone(),
             )),
             StoreChoice::Sqlite(path) => Self::Sqlite(InspectableStore::with_feed(
-                SqliteSessions::open(path.clone())
-                    .await
-                    .map_err(ServerError::Store)?,
+                SqliteSessions::open(path.clone()).await?,
                 feed,
                 LabClock::default(),
             )),
             StoreChoice::Redis(url) => Self::Redis(InspectableStore::with_feed(
-                RedisSessions::connect(url)
-                    .await
-                    .map_err(ServerError::Store)?,
+                RedisSessions::connect(url).await?,
                 feed,
                 LabClock::default(),
             )),
@@ -282,8 +278,8 @@ impl Store {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The session store could not be opened.
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Neither the wanted address nor any free port could be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -291,6 +287,97 @@ pub enum ServerError {
         addr: SocketAddr,
         /// Why it failed.
         source: io::Error,
+    },
+}
+
+/// Two failures are the same when they are the same kind and say the same (an I/O error has no
+/// other equality): for the lab's log, which compares its lines.
+impl PartialEq for ServerError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+/// Why a session store could not be opened, in words a user can act on (a Redis URL shown with
+/// its password masked).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A folder, or the database file, could not be made.
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        /// What was to be made.
+        path: std::path::PathBuf,
+        /// Why it could not be.
+        source: io::Error,
+    },
+    /// The file is not a SQLite database, or is corrupt; it was not changed.
+    #[error(
+        "SQLite store {}: {reason} — the file is not a SQLite database (or is corrupt); it was \
+         not changed. Choose another path or move the file away.",
+        path.display()
+    )]
+    NotSqlite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// SQLite's words.
+        reason: String,
+    },
+    /// Another program holds a lock on the database.
+    #[error(
+        "SQLite store {}: {reason} — another program holds a lock on it; try again when it is \
+         done.",
+        path.display()
+    )]
+    Locked {
+        /// The file.
+        path: std::path::PathBuf,
+        /// SQLite's words.
+        reason: String,
+    },
+    /// Any other SQLite failure.
+    #[error("SQLite store {}: {reason}", path.display())]
+    Sqlite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// SQLite's words.
+        reason: String,
+    },
+    /// A file name this platform's SQLite cannot be given.
+    #[error("SQLite store {}: the file name is not valid Unicode", path.display())]
+    NotUnicode {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// Not a Redis URL.
+    #[error("“{shown}” is not a Redis URL (redis[s]://[user:password@]host:port[/db])")]
+    RedisUrl {
+        /// The URL, its password masked.
+        shown: String,
+    },
+    /// `rediss://`, and TLS could not be set up (no root certificates).
+    #[error("{shown}: TLS could not be set up: {details}")]
+    RedisTls {
+        /// The URL, its password masked.
+        shown: String,
+        /// What was missing.
+        details: String,
+    },
+    /// Nothing answered at the URL.
+    #[error(
+        "Redis at {shown} is unreachable: is redis-server running? (or choose the memory store)"
+    )]
+    RedisUnreachable {
+        /// The URL, its password masked.
+        shown: String,
+    },
+    /// Any other Redis failure.
+    #[error("Redis at {shown}: {reason}")]
+    Redis {
+        /// The URL, its password masked.
+        shown: String,
+        /// The client's words.
+        reason: String,
     },
 }
 

@@ -14,9 +14,10 @@ use tower_sessions::{
 };
 
 use super::{
+    StoreError,
     locks::{Attempt, Lease, SHARED_LEASE, SharedLease, WANTED, shared_name, take_lease},
     session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
-    store::ListSessions,
+    store::{ListSessions, StoreKind},
 };
 
 /// Every key this store writes starts with this.
@@ -45,15 +46,20 @@ impl RedisSessions {
     /// Connects to the Redis server at `url` (`redis://[user:password@]HOST:PORT[/DB]`, or
     /// `rediss://…` over TLS, checked against the system's root certificates — or the file
     /// `SSL_CERT_FILE` names). Messages show the URL with its password masked.
-    pub async fn connect(url: &str) -> Result<Self, String> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let shown = super::masked_url(url);
         let config = Config::from_url(url).map_err(|e| {
             if url.starts_with("rediss://") {
                 // A TLS setup problem (no root certificates): say so, without the URL.
-                format!("{shown}: TLS could not be set up: {}", e.details())
+                StoreError::RedisTls {
+                    shown: shown.clone(),
+                    details: e.details().to_string(),
+                }
             } else {
                 // fred's message may quote the URL: say only what kind of problem it is.
-                format!("“{shown}” is not a Redis URL (redis[s]://[user:password@]host:port[/db])")
+                StoreError::RedisUrl {
+                    shown: shown.clone(),
+                }
             }
         })?;
         let client = Builder::from_config(config)
@@ -61,11 +67,12 @@ impl RedisSessions {
             .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
             .set_policy(ReconnectPolicy::new_constant(0, 500))
             .build()
-            .map_err(|e| format!("Redis at {shown}: {e}"))?;
-        let unreachable = || {
-            format!(
-                "Redis at {shown} is unreachable: is redis-server running? (or choose the memory store)"
-            )
+            .map_err(|e| StoreError::Redis {
+                shown: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        let unreachable = || StoreError::RedisUnreachable {
+            shown: shown.clone(),
         };
         match tokio::time::timeout(TIMEOUT, client.init()).await {
             Ok(Ok(_)) => {}
@@ -206,8 +213,8 @@ impl SessionStore for RedisSessions {
 
 #[async_trait]
 impl ListSessions for RedisSessions {
-    fn kind(&self) -> &'static str {
-        "redis"
+    fn kind(&self) -> StoreKind {
+        StoreKind::Redis
     }
 
     fn is_shared(&self) -> bool {

@@ -9,9 +9,10 @@
 use std::path::PathBuf;
 
 use super::{
+    StoreError,
     locks::{Attempt, Lease, SHARED_LEASE, SharedLease, WANTED, take_lease},
     session::{DataText, SessionRow, encode_for_store, from_unix_millis, now_millis, unix_millis},
-    store::ListSessions,
+    store::{ListSessions, StoreKind},
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -51,7 +52,7 @@ pub struct SqliteSessions {
 impl SqliteSessions {
     /// Opens (creating if missing) the database at `path` and its sessions table. A file that
     /// is not a SQLite database, or is locked, is an error and is left untouched.
-    pub async fn open(path: PathBuf) -> Result<Self, String> {
+    pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // The lab's own folder is the user's alone; a folder the user named is left as it is.
             let made = if dir == crate::data_dir() {
@@ -59,14 +60,17 @@ impl SqliteSessions {
             } else {
                 std::fs::create_dir_all(dir)
             };
-            made.map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            made.map_err(|source| StoreError::Create {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         // A new database file is made 0600 before SQLite opens it; SQLite gives its -wal and
         // -shm files the database's permissions, so the sessions stay the user's alone.
         match crate::files::write_private(&path, b"") {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            Err(source) => return Err(StoreError::Create { path, source }),
         }
         // A file name, not a URL: `?`, `%2F` and bytes that are not UTF-8 stay themselves.
         let options = SqliteConnectOptions::new()
@@ -132,7 +136,7 @@ impl SqliteSessions {
 /// The name to open `path` by. The driver takes only UTF-8 names but opens them as SQLite
 /// URIs, so a path that is not UTF-8 is given as a `file:` URI whose `%XX` escapes SQLite
 /// decodes back to the very bytes.
-fn sqlite_name(path: &std::path::Path) -> Result<PathBuf, String> {
+fn sqlite_name(path: &std::path::Path) -> Result<PathBuf, StoreError> {
     if path.to_str().is_some() {
         return Ok(path.to_path_buf());
     }
@@ -151,23 +155,22 @@ fn sqlite_name(path: &std::path::Path) -> Result<PathBuf, String> {
         Ok(PathBuf::from(uri))
     }
     #[cfg(not(unix))]
-    Err(format!(
-        "SQLite store {}: the file name is not valid Unicode",
-        path.display()
-    ))
+    Err(StoreError::NotUnicode {
+        path: path.to_path_buf(),
+    })
 }
 
-/// A database error in words a user can act on.
-fn describe(path: &std::path::Path, err: &sqlx::Error) -> String {
-    let text = err.to_string();
-    let hint = if text.contains("not a database") || text.contains("malformed") {
-        " — the file is not a SQLite database (or is corrupt); it was not changed. Choose another path or move the file away."
-    } else if text.contains("locked") || text.contains("busy") {
-        " — another program holds a lock on it; try again when it is done."
+/// A database error, told apart by what the user can do about it.
+fn describe(path: &std::path::Path, err: &sqlx::Error) -> StoreError {
+    let reason = err.to_string();
+    let path = path.to_path_buf();
+    if reason.contains("not a database") || reason.contains("malformed") {
+        StoreError::NotSqlite { path, reason }
+    } else if reason.contains("locked") || reason.contains("busy") {
+        StoreError::Locked { path, reason }
     } else {
-        ""
-    };
-    format!("SQLite store {}: {text}{hint}", path.display())
+        StoreError::Sqlite { path, reason }
+    }
 }
 
 fn sql_error(err: sqlx::Error) -> session_store::Error {
@@ -385,8 +388,8 @@ impl SessionStore for SqliteSessions {
 
 #[async_trait]
 impl ListSessions for SqliteSessions {
-    fn kind(&self) -> &'static str {
-        "sqlite"
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
     }
 
     fn is_shared(&self) -> bool {

@@ -76,11 +76,39 @@ pub enum StoreChange {
     },
 }
 
+/// Which kind of store keeps the sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// This process's memory.
+    Memory,
+    /// A SQLite file.
+    Sqlite,
+    /// A Redis server.
+    Redis,
+}
+
+impl StoreKind {
+    /// Its name, as `--store` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite => "sqlite",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A session store that can say what it holds.
 #[async_trait]
 pub trait ListSessions: SessionStore + Clone {
-    /// The store's kind, for the header ("memory", …).
-    fn kind(&self) -> &'static str;
+    /// The store's kind, for the header.
+    fn kind(&self) -> StoreKind;
     /// Whether other processes may write this store too (so it must be listed again now and
     /// then to see their changes).
     fn is_shared(&self) -> bool;
@@ -273,7 +301,7 @@ impl<S: ListSessions> InspectableStore<S> {
     }
 
     /// The store's kind, for the header.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> StoreKind {
         self.inner.kind()
     }
 

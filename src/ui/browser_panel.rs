@@ -549,17 +549,7 @@ fn burst_outcome_ui(ui: &mut egui::Ui, browser: &BrowserState) {
         return;
     };
     let dark = ui.visuals().dark_mode;
-    let text = match (outcome.before, outcome.after, outcome.lost()) {
-        (Some(before), Some(after), Some(0)) => format!(
-            "Last burst: {} at once, views {} to {}, all counted",
-            outcome.sent, before.views, after.views
-        ),
-        (Some(before), Some(after), Some(lost)) => format!(
-            "Last burst: {} at once, views {} to {}, {lost} increments lost",
-            outcome.sent, before.views, after.views
-        ),
-        _ => format!("Last burst: {} at once", outcome.sent),
-    };
+    let text = crate::lab::text::burst_line(outcome);
     let label = if outcome.lost().unwrap_or(0) > 0 {
         ui.colored_label(theme::warn(dark), text)
     } else {

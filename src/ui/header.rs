@@ -125,7 +125,7 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
         (None, Some(error)) => {
             theme::dot(ui, theme::bad(dark));
             ui.colored_label(theme::bad(dark), "server not running")
-                .on_hover_text(error.as_str());
+                .on_hover_text(error.to_string());
         }
         (None, None) => {
             ui.spinner();

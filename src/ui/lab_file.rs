@@ -8,7 +8,7 @@ use egui::RichText;
 
 use crate::lab::{
     BrowserId, Command, LabState,
-    saved::{Loaded, SavedLab},
+    saved::{LabWriter, Loaded, SavedLab, WriteFor},
 };
 
 use super::{UiCommand, theme};
@@ -59,6 +59,10 @@ pub struct LabKeeper {
     pub notice: Option<String>,
     /// The Lab menu's dialog, while open.
     pub dialog: Option<LabDialog>,
+    /// Writes the files off the UI thread.
+    writer: LabWriter,
+    /// Writes asked for and not reported yet.
+    writing: usize,
 }
 
 impl LabKeeper {
@@ -117,6 +121,11 @@ impl LabKeeper {
     /// seconds after a change, so a crash or a `kill -9` loses at most that much. `None` when
     /// nothing is waiting (an idle window stays idle).
     pub fn note_frame(&mut self, applied: u64, input: bool) -> Option<std::time::Duration> {
+        self.take_finished();
+        if self.writing > 0 {
+            // A write under way: look again shortly to say how it went.
+            return Some(std::time::Duration::from_millis(50));
+        }
         self.path.as_ref()?;
         if applied != self.applied || input {
             self.applied = applied;
@@ -151,13 +160,52 @@ impl LabKeeper {
         if text == self.last_written {
             return;
         }
-        match lab.write(path) {
-            Ok(()) => self.last_written = text,
-            Err(err) => {
-                self.notice = Some(format!(
-                    "Could not keep the lab in {}: {err}",
-                    path.display()
-                ));
+        self.writing += 1;
+        self.writer.write(
+            path.clone(),
+            WriteFor::Keeping,
+            lab.browsers.len(),
+            text.clone(),
+        );
+        // Not written again unless it changes; a failed write clears this (see below).
+        self.last_written = text;
+    }
+
+    /// Writes `lab` to `path` (*Save lab as…*); the notice says how it went once it is done.
+    pub fn save_as(&mut self, lab: &SavedLab, path: PathBuf) {
+        self.writing += 1;
+        self.writer
+            .write(path, WriteFor::SavingAs, lab.browsers.len(), lab.to_json());
+    }
+
+    /// Waits for every write asked for, and says how they went (for tests; the window never
+    /// waits).
+    pub fn flush(&mut self) {
+        self.writer.flush();
+        self.take_finished();
+    }
+
+    /// What the writes done since the last frame mean for the user.
+    fn take_finished(&mut self) {
+        for done in self.writer.finished() {
+            self.writing = self.writing.saturating_sub(1);
+            let path = done.path.display();
+            match (done.why, done.result) {
+                (WriteFor::Keeping, Ok(())) => {}
+                (WriteFor::Keeping, Err(err)) => {
+                    // Try again at the next change.
+                    self.last_written.clear();
+                    self.notice = Some(format!("Could not keep the lab in {path}: {err}"));
+                }
+                (WriteFor::SavingAs, Ok(())) => {
+                    self.notice = Some(format!(
+                        "Saved the lab ({} browsers) in {path}",
+                        done.browsers
+                    ));
+                }
+                (WriteFor::SavingAs, Err(err)) => {
+                    self.notice = Some(format!("Could not save the lab in {path}: {err}"));
+                }
             }
         }
     }

@@ -149,6 +149,8 @@ pub enum UiCommand {
 
 /// The Session Lab window.
 pub struct SessionLabApp {
+    /// Where *Save all three* writes a browser's files.
+    export_dir: PathBuf,
     lab: Lab,
     state: LabState,
     drafts: HashMap<BrowserId, BrowserDraft>,
@@ -210,7 +212,13 @@ impl SessionLabApp {
             panel_size: None,
             frame_log: None,
             keeper: lab_file::LabKeeper::default(),
+            export_dir: crate::lab::export::default_dir(),
         }
+    }
+
+    /// Saves exports (*Save all three*) in `dir` from now on, instead of the usual folder.
+    pub fn set_export_dir(&mut self, dir: PathBuf) {
+        self.export_dir = dir;
     }
 
     /// Keeps the lab in `path` between launches (written when eframe saves, and on closing),
@@ -227,11 +235,23 @@ impl SessionLabApp {
     }
 
     /// Writes the kept lab now, if it changed (eframe's save does this every 30 s and on
-    /// closing).
+    /// closing), off the UI thread.
     pub fn keep_lab(&mut self) {
         let drafts = &self.drafts;
         self.keeper
             .keep(&self.state, |id| drafts.get(&id).map(|d| d.url.clone()));
+    }
+
+    /// Writes the kept lab now, if it changed, and waits until it is on disk (for tests).
+    pub fn keep_lab_and_wait(&mut self) {
+        self.keep_lab();
+        self.wait_for_lab_files();
+    }
+
+    /// Waits until every lab file asked for is written, and takes in how it went (for tests;
+    /// the window never waits).
+    pub fn wait_for_lab_files(&mut self) {
+        self.keeper.flush();
     }
 
     /// Writes each frame's CPU time (milliseconds, one per line) to `path`.
@@ -334,14 +354,8 @@ impl SessionLabApp {
                 let lab = self
                     .state
                     .snapshot(|id| drafts.get(&id).map(|d| d.url.clone()), history);
-                self.keeper.notice = Some(match lab.write(&path) {
-                    Ok(()) => format!(
-                        "Saved the lab ({} browsers) in {}",
-                        lab.browsers.len(),
-                        path.display()
-                    ),
-                    Err(err) => format!("Could not save the lab in {}: {err}", path.display()),
-                });
+                self.keeper.save_as(&lab, path);
+                ctx.request_repaint();
             }
             UiCommand::OpenLab(path) => {
                 let read =
@@ -369,7 +383,7 @@ impl SessionLabApp {
                 });
             }
             UiCommand::Export { browser, what } => {
-                let notice = transfer_ui::export(ctx, &self.state, browser, what);
+                let notice = transfer_ui::export(ctx, &self.state, browser, what, &self.export_dir);
                 if let Some(draft) = self.drafts.get_mut(&browser) {
                     draft.notice = notice;
                 }

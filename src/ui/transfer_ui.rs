@@ -269,6 +269,7 @@ pub fn export(
     state: &LabState,
     browser: BrowserId,
     what: ExportWhat,
+    dir: &std::path::Path,
 ) -> Option<String> {
     let export: BrowserExport = state.export_browser(browser)?;
     let copied = |text: &str, name: &str| {
@@ -279,15 +280,12 @@ pub fn export(
         ExportWhat::CookiesTxt => copied(&export.cookies_txt, "cookies.txt"),
         ExportWhat::StorageState => copied(&export.storage_state, "storageState"),
         ExportWhat::Har => copied(&export.har, "the HAR"),
-        ExportWhat::SaveAll => {
-            let dir = crate::lab::export::default_dir();
-            Some(match export.write_to(&dir) {
-                Ok(folder) => format!(
-                    "Saved cookies.txt, storageState.json and history.har in {}",
-                    folder.display()
-                ),
-                Err(err) => format!("Could not save in {}: {err}", dir.display()),
-            })
-        }
+        ExportWhat::SaveAll => Some(match export.write_to(dir) {
+            Ok(folder) => format!(
+                "Saved cookies.txt, storageState.json and history.har in {}",
+                folder.display()
+            ),
+            Err(err) => format!("Could not save in {}: {err}", dir.display()),
+        }),
     }
 }
