@@ -62,7 +62,7 @@ pub(super) fn apply(core: &Core, command: Command) {
             value,
         } => with_browser(core, browser, |b| {
             b.set_cookie_value(&cookie, &value)
-                .map_err(|e| Problem::JarEditFailed(e.to_string()))?;
+                .map_err(Problem::JarEditFailed)?;
             Ok(JarEdit::Edited {
                 cookie,
                 value: crate::server::cut_text(&value, LOG_TEXT_MAX),
@@ -292,10 +292,9 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
                     browser: id,
                     exchanges,
                 }),
-                Err(err) => core.outbox.problem(
-                    Some(id),
-                    Problem::JarEditFailed(format!("its saved history cannot be read: {err}")),
-                ),
+                Err(err) => core
+                    .outbox
+                    .problem(Some(id), Problem::HistoryUnreadable(err)),
             }
         }
     }
@@ -367,9 +366,7 @@ fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: CookieKey) {
                 },
             });
         }
-        Err(err) => core
-            .outbox
-            .problem(Some(to), Problem::JarEditFailed(err.to_string())),
+        Err(err) => core.outbox.problem(Some(to), Problem::JarEditFailed(err)),
     }
 }
 
@@ -388,9 +385,7 @@ fn import_cookies(core: &Core, id: BrowserId, cookies: &[CookieRow], format: Str
                 },
             });
         }
-        Err(err) => core
-            .outbox
-            .problem(Some(id), Problem::JarEditFailed(err.to_string())),
+        Err(err) => core.outbox.problem(Some(id), Problem::JarEditFailed(err)),
     }
 }
 

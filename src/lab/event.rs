@@ -438,7 +438,9 @@ pub enum Problem {
         name: String,
     },
     /// A jar edit was refused.
-    JarEditFailed(String),
+    JarEditFailed(crate::browser::JarError),
+    /// A saved browser's history (HAR) could not be read back.
+    HistoryUnreadable(String),
     /// The inactivity timeout must be positive.
     TimeoutNotPositive,
     /// The fixed expiry time is already past.

@@ -595,7 +595,8 @@ fn problem_text(problem: &Problem) -> String {
         }
         Problem::BrowserFailed(error) => error.clone(),
         Problem::CookieGone { name } => format!("Cookie “{name}” is no longer in the jar"),
-        Problem::JarEditFailed(error) => error.clone(),
+        Problem::JarEditFailed(error) => error.to_string(),
+        Problem::HistoryUnreadable(why) => format!("its saved history cannot be read: {why}"),
         Problem::TimeoutNotPositive => {
             "The inactivity timeout must be at least one second".to_owned()
         }

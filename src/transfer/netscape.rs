@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use time::OffsetDateTime;
 
-use super::{ImportProblem, Imported, check_cookie, dotted_domain};
+use super::{CookieProblem, ImportProblem, Imported, check_cookie, dotted_domain};
 use crate::browser::CookieRow;
 
 const HTTP_ONLY_PREFIX: &str = "#HttpOnly_";
@@ -76,24 +76,25 @@ pub fn parse_netscape(text: &str, now: OffsetDateTime) -> Imported {
     imported
 }
 
-fn parse_line(line: &str, http_only: bool, now: OffsetDateTime) -> Result<CookieRow, String> {
+fn parse_line(
+    line: &str,
+    http_only: bool,
+    now: OffsetDateTime,
+) -> Result<CookieRow, CookieProblem> {
     let fields: Vec<&str> = line.split('\t').collect();
     // curl writes a cookie without a value with six fields.
     let (domain, subdomains, path, secure, expires, name, value) = match fields.as_slice() {
         [d, f, p, s, e, n, v] => (*d, *f, *p, *s, *e, *n, *v),
         [d, f, p, s, e, n] => (*d, *f, *p, *s, *e, *n, ""),
-        _ => {
-            return Err(format!(
-                "{} tab-separated fields where cookies.txt has 7 (domain, subdomains, path, \
-                 secure, expiry, name, value)",
-                fields.len()
-            ));
-        }
+        _ => return Err(CookieProblem::Fields(fields.len())),
     };
-    let flag = |text: &str, what: &str| match text.to_ascii_uppercase().as_str() {
+    let flag = |text: &str, field: &'static str| match text.to_ascii_uppercase().as_str() {
         "TRUE" => Ok(true),
         "FALSE" => Ok(false),
-        other => Err(format!("the {what} field is “{other}”, not TRUE or FALSE")),
+        other => Err(CookieProblem::NotAFlag {
+            field,
+            text: other.to_owned(),
+        }),
     };
     let subdomains = flag(subdomains, "include-subdomains")?;
     let secure = flag(secure, "secure")?;
@@ -103,19 +104,22 @@ fn parse_line(line: &str, http_only: bool, now: OffsetDateTime) -> Result<Cookie
         "" => 0,
         text => text
             .parse()
-            .map_err(|_| format!("the expiry “{expires}” is not a number of seconds"))?,
+            .map_err(|_| CookieProblem::ExpiryNotANumber(expires.to_owned()))?,
     };
     let expires = match seconds {
         0 => None,
         s => Some(
             OffsetDateTime::from_unix_timestamp(s)
-                .map_err(|_| format!("the expiry {s} is out of range"))?,
+                .map_err(|_| CookieProblem::ExpiryOutOfRange(s.to_string()))?,
         ),
     };
     if let Some(at) = expires
         && at <= now
     {
-        return Err(format!("cookie “{name}” expired at {at}"));
+        return Err(CookieProblem::Expired {
+            name: name.to_owned(),
+            at,
+        });
     }
     let host_only = !subdomains && !domain.starts_with('.');
     let cookie = CookieRow {
@@ -184,11 +188,12 @@ mod tests {
         assert_eq!(names, ["ok", "novalue"]);
         let at: Vec<&str> = read.problems.iter().map(|p| p.at.as_str()).collect();
         assert_eq!(at, ["line 4", "line 5", "line 6", "line 7", "line 9"]);
-        assert!(read.problems[0].reason.contains("3 tab-separated fields"));
-        assert!(read.problems[1].reason.contains("MAYBE"));
-        assert!(read.problems[2].reason.contains("soon"));
-        assert!(read.problems[3].reason.contains("expired"));
-        assert!(read.problems[4].reason.contains("not a host name"));
+        let reasons: Vec<&CookieProblem> = read.problems.iter().map(|p| &p.reason).collect();
+        assert!(matches!(reasons[0], CookieProblem::Fields(3)));
+        assert!(matches!(reasons[1], CookieProblem::NotAFlag { text, .. } if text == "MAYBE"));
+        assert!(matches!(reasons[2], CookieProblem::ExpiryNotANumber(text) if text == "soon"));
+        assert!(matches!(reasons[3], CookieProblem::Expired { .. }));
+        assert!(matches!(reasons[4], CookieProblem::BadDomain { .. }));
     }
 
     /// A session cookie with an empty expiry (Python's cookie jars) reads as a session cookie;

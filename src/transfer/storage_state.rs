@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{ImportProblem, Imported, check_cookie, dotted_domain};
+use super::{CookieProblem, ImportError, ImportProblem, Imported, check_cookie, dotted_domain};
 use crate::browser::CookieRow;
 
 /// One cookie as Playwright writes it.
@@ -94,10 +94,9 @@ pub fn storage_state(cookies: &[CookieRow]) -> String {
 
 /// Reads a `storageState` JSON: every cookie it can use, and why each other entry was left
 /// out; an error when the text is not such a file at all.
-pub fn parse_storage_state(text: &str, now: OffsetDateTime) -> Result<Imported, String> {
-    let state: StorageState = serde_json::from_str(text).map_err(|e| {
-        format!("not a Playwright storageState file (an object with a \"cookies\" list): {e}")
-    })?;
+pub fn parse_storage_state(text: &str, now: OffsetDateTime) -> Result<Imported, ImportError> {
+    let state: StorageState =
+        serde_json::from_str(text).map_err(|e| ImportError::NotStorageState(e.to_string()))?;
     let mut imported = Imported {
         format: "storageState",
         ..Imported::default()
@@ -108,9 +107,9 @@ pub fn parse_storage_state(text: &str, now: OffsetDateTime) -> Result<Imported, 
 
 /// Reads a JSON list of cookies (Puppeteer's `page.cookies()`, the Cookie-Editor extension's
 /// export): every cookie it can use, and why each other entry was left out.
-pub fn parse_cookie_list(text: &str, now: OffsetDateTime) -> Result<Imported, String> {
+pub fn parse_cookie_list(text: &str, now: OffsetDateTime) -> Result<Imported, ImportError> {
     let entries: Vec<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| format!("not a JSON list of cookies: {e}"))?;
+        serde_json::from_str(text).map_err(|e| ImportError::NotCookieList(e.to_string()))?;
     let mut imported = Imported {
         format: "cookie list (JSON)",
         ..Imported::default()
@@ -128,7 +127,7 @@ fn read_entries(
     for (index, entry) in entries.into_iter().enumerate() {
         let at = format!("{list}[{index}]");
         match serde_json::from_value::<ReadCookie>(entry)
-            .map_err(|e| format!("not a cookie (name, value and domain at least): {e}"))
+            .map_err(|e| CookieProblem::NotACookie(e.to_string()))
             .and_then(|c| to_row(c, now))
         {
             Ok(cookie) => imported.cookies.push(cookie),
@@ -137,15 +136,18 @@ fn read_entries(
     }
 }
 
-fn to_row(cookie: ReadCookie, now: OffsetDateTime) -> Result<CookieRow, String> {
+fn to_row(cookie: ReadCookie, now: OffsetDateTime) -> Result<CookieRow, CookieProblem> {
     let expires = match (cookie.expires, cookie.session) {
         (_, Some(true)) | (None, _) => None,
         (Some(seconds), _) if seconds < 0.0 => None,
         (Some(seconds), _) => {
             let at = OffsetDateTime::from_unix_timestamp(seconds as i64)
-                .map_err(|_| format!("the expiry {seconds} is out of range"))?;
+                .map_err(|_| CookieProblem::ExpiryOutOfRange(seconds.to_string()))?;
             if at <= now {
-                return Err(format!("cookie “{}” expired at {at}", cookie.name));
+                return Err(CookieProblem::Expired {
+                    name: cookie.name,
+                    at,
+                });
             }
             Some(at)
         }
@@ -161,17 +163,14 @@ fn to_row(cookie: ReadCookie, now: OffsetDateTime) -> Result<CookieRow, String> 
         Some("lax") => Some("Lax".to_owned()),
         Some("none" | "no_restriction") => Some("None".to_owned()),
         Some(other) => {
-            return Err(format!(
-                "cookie “{}”: sameSite “{other}” is none of Strict, Lax, None",
-                cookie.name
-            ));
+            return Err(CookieProblem::SameSite {
+                name: cookie.name,
+                value: other.to_owned(),
+            });
         }
     };
     if same_site.as_deref() == Some("None") && !cookie.secure {
-        return Err(format!(
-            "cookie “{}”: sameSite None without secure, which browsers refuse",
-            cookie.name
-        ));
+        return Err(CookieProblem::NoneWithoutSecure(cookie.name));
     }
     let row = CookieRow {
         host_only: cookie
@@ -237,8 +236,14 @@ mod tests {
         let read = parse_storage_state(bad, OffsetDateTime::UNIX_EPOCH).unwrap();
         assert!(read.cookies.is_empty());
         assert_eq!(read.problems[0].at, "cookies[0]");
-        assert!(read.problems[0].reason.contains("missing field"));
-        assert!(read.problems[1].reason.contains("without secure"));
+        assert!(matches!(
+            &read.problems[0].reason,
+            CookieProblem::NotACookie(why) if why.contains("missing field")
+        ));
+        assert!(matches!(
+            read.problems[1].reason,
+            CookieProblem::NoneWithoutSecure(_)
+        ));
         assert!(parse_storage_state("[1,2]", OffsetDateTime::UNIX_EPOCH).is_err());
     }
 

@@ -8,7 +8,7 @@ use egui::RichText;
 
 use crate::{
     lab::{BrowserId, BrowserState, Command, LabState, export::BrowserExport},
-    transfer::{Imported, parse_cookies},
+    transfer::{ImportError, Imported, parse_cookies},
 };
 
 use super::{UiCommand, theme};
@@ -43,7 +43,7 @@ pub struct ImportDraft {
 /// What an import's text read as, and until when that holds.
 #[derive(Clone, Debug)]
 struct Preview {
-    read: Result<Imported, String>,
+    read: Result<Imported, ImportError>,
     /// The earliest expiry among the cookies read.
     stale_at: Option<time::OffsetDateTime>,
 }
@@ -65,7 +65,7 @@ impl ImportDraft {
         }
     }
 
-    fn preview(&mut self, now: time::OffsetDateTime) -> &Result<Imported, String> {
+    fn preview(&mut self, now: time::OffsetDateTime) -> &Result<Imported, ImportError> {
         if self
             .preview
             .as_ref()
@@ -186,7 +186,7 @@ pub fn import_ui(
         } else {
             match draft.preview(now) {
                 Err(error) => {
-                    ui.colored_label(theme::bad(dark), error);
+                    ui.colored_label(theme::bad(dark), error.to_string());
                     None
                 }
                 Ok(read) => {
