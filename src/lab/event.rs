@@ -440,7 +440,7 @@ pub enum Problem {
     /// A jar edit was refused.
     JarEditFailed(crate::browser::JarError),
     /// A saved browser's history (HAR) could not be read back.
-    HistoryUnreadable(String),
+    HistoryUnreadable(crate::transfer::HarError),
     /// The inactivity timeout must be positive.
     TimeoutNotPositive,
     /// The fixed expiry time is already past.

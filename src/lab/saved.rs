@@ -18,6 +18,29 @@ use crate::{
 
 use super::{BrowserId, LabState};
 
+/// Why a lab file cannot be used (the words finish "The saved lab could not be used: …").
+#[derive(Debug, thiserror::Error)]
+pub enum LabFileError {
+    /// It could not be read at all.
+    #[error("it cannot be read ({0})")]
+    Unreadable(crate::files::ReadError),
+    /// Not text.
+    #[error("it is not UTF-8 text")]
+    NotUtf8,
+    /// Not JSON of an object (the parser's words).
+    #[error("it is not a Session Lab file ({0})")]
+    NotALab(String),
+    /// JSON without a format number.
+    #[error("it is not a Session Lab file (no \"format\")")]
+    NoFormat,
+    /// Another version's format.
+    #[error("it was written in lab format {0}; this Session Lab reads format {FORMAT}")]
+    OtherFormat(u32),
+    /// This format, but something in it does not fit (the parser's words).
+    #[error("it cannot be read: {0}")]
+    Broken(String),
+}
+
 /// The format this version writes; a file of another format is set aside.
 pub const FORMAT: u32 = 1;
 
@@ -107,23 +130,27 @@ impl SavedLab {
     }
 
     /// Reads a saved lab; the error says why it cannot be used.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    pub fn from_json(text: &str) -> Result<Self, LabFileError> {
         #[derive(Deserialize)]
         struct Head {
             format: Option<u32>,
         }
-        let head: Head = serde_json::from_str(text)
-            .map_err(|e| format!("it is not a Session Lab file ({e})"))?;
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| LabFileError::NotALab(e.to_string()))?;
         match head.format {
             Some(FORMAT) => {}
-            Some(other) => {
-                return Err(format!(
-                    "it was written in lab format {other}; this Session Lab reads format {FORMAT}"
-                ));
-            }
-            None => return Err("it is not a Session Lab file (no \"format\")".to_owned()),
+            Some(other) => return Err(LabFileError::OtherFormat(other)),
+            None => return Err(LabFileError::NoFormat),
         }
-        serde_json::from_str(text).map_err(|e| format!("it cannot be read: {e}"))
+        serde_json::from_str(text).map_err(|e| LabFileError::Broken(e.to_string()))
+    }
+
+    /// Reads the lab file at `path` (a regular file, at most [`MAX_LAB_FILE_BYTES`]).
+    pub fn read(path: &Path) -> Result<Self, LabFileError> {
+        let bytes = crate::files::read_regular_file(path, MAX_LAB_FILE_BYTES)
+            .map_err(LabFileError::Unreadable)?;
+        let text = String::from_utf8(bytes).map_err(|_| LabFileError::NotUtf8)?;
+        Self::from_json(&text)
     }
 
     /// The lab as pretty JSON.
@@ -234,12 +261,9 @@ pub const MAX_LAB_FILE_BYTES: usize = 256 * 1024 * 1024;
 /// Reads the lab kept at `path`. A file that cannot be read is renamed
 /// `lab.json.unreadable-<time>` (kept for the user, out of the way) and said so.
 pub fn load(path: &Path) -> Loaded {
-    let read = match crate::files::read_regular_file(path, MAX_LAB_FILE_BYTES) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| "it is not UTF-8 text".to_owned())
-            .and_then(|text| SavedLab::from_json(&text)),
-        Err(err) if err.is_not_found() => return Loaded::default(),
-        Err(err) => Err(format!("it cannot be read ({err})")),
+    let read = match SavedLab::read(path) {
+        Err(LabFileError::Unreadable(err)) if err.is_not_found() => return Loaded::default(),
+        read => read,
     };
     match read {
         Ok(mut lab) => {
@@ -516,16 +540,14 @@ mod tests {
     fn reads_its_own_format_only() {
         let lab = SavedLab::seed("http://127.0.0.1:3000/");
         assert_eq!(SavedLab::from_json(&lab.to_json()).unwrap(), lab);
-        assert!(
-            SavedLab::from_json(r#"{"format": 0, "browsers": 3}"#)
-                .unwrap_err()
-                .contains("format 0")
-        );
-        assert!(
-            SavedLab::from_json("[]")
-                .unwrap_err()
-                .contains("not a Session Lab file")
-        );
+        assert!(matches!(
+            SavedLab::from_json(r#"{"format": 0, "browsers": 3}"#),
+            Err(LabFileError::OtherFormat(0))
+        ));
+        assert!(matches!(
+            SavedLab::from_json("[]"),
+            Err(LabFileError::NotALab(_))
+        ));
         let mut json: serde_json::Value = serde_json::from_str(&lab.to_json()).unwrap();
         json["settings"].as_object_mut().unwrap().remove("secure");
         let back = SavedLab::from_json(&json.to_string()).unwrap();

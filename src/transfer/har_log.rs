@@ -308,13 +308,32 @@ pub fn har_text<'a>(browser: &str, exchanges: impl IntoIterator<Item = &'a Excha
     serde_json::to_string_pretty(&har_log(browser, exchanges)).unwrap_or_default()
 }
 
+/// Why a HAR log cannot be read back.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HarError {
+    /// Not HAR (the parser's words).
+    #[error("not HAR 1.2: {0}")]
+    NotHar(String),
+    /// Another HAR version.
+    #[error("only HAR 1.2 is read, not {0}")]
+    Version(String),
+    /// An entry's `startedDateTime` that is not an RFC 3339 date.
+    #[error("startedDateTime “{value}”: {reason}")]
+    Date {
+        /// What it said.
+        value: String,
+        /// The parser's words.
+        reason: String,
+    },
+}
+
 /// The exchanges of a HAR 1.2 log (one this module wrote, or DevTools'), oldest first; what
 /// HAR does not record (cookies held back, where the request came from) is left empty.
-pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, String> {
-    let har = Har::deserialize(value).map_err(|e| format!("not HAR 1.2: {e}"))?;
+pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, HarError> {
+    let har = Har::deserialize(value).map_err(|e| HarError::NotHar(e.to_string()))?;
     let log = har.log;
     if log.version != "1.2" {
-        return Err(format!("only HAR 1.2 is read, not {}", log.version));
+        return Err(HarError::Version(log.version));
     }
     let pairs = |headers: &[Header]| -> Vec<(String, String)> {
         headers
@@ -325,8 +344,13 @@ pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, St
     log.entries
         .into_iter()
         .map(|entry| {
-            let sent_at = time::OffsetDateTime::parse(&entry.started_date_time, &Rfc3339)
-                .map_err(|e| format!("startedDateTime “{}”: {e}", entry.started_date_time))?;
+            let sent_at =
+                time::OffsetDateTime::parse(&entry.started_date_time, &Rfc3339).map_err(|e| {
+                    HarError::Date {
+                        value: entry.started_date_time.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
             let request_headers = pairs(&entry.request.headers);
             let cookie_header = request_headers
                 .iter()
@@ -352,4 +376,48 @@ pub fn exchanges_from_har(value: &serde_json::Value) -> Result<Vec<Exchange>, St
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What cannot be read back says why: not HAR, another version, a date that is not one.
+    #[test]
+    fn unreadable_logs_name_their_fault() {
+        assert!(matches!(
+            exchanges_from_har(&serde_json::json!({"entries": []})),
+            Err(HarError::NotHar(_))
+        ));
+        let log = |version: &str, date: &str| {
+            serde_json::json!({"log": {
+                "version": version,
+                "creator": {"name": "t", "version": "1"},
+                "entries": [{
+                    "startedDateTime": date,
+                    "time": 1.0,
+                    "request": {"method": "GET", "url": "http://a.test/", "httpVersion": "HTTP/1.1",
+                                "headersSize": -1, "bodySize": 0},
+                    "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                                 "content": {"size": 0, "mimeType": "text/plain"},
+                                 "redirectURL": "", "headersSize": -1, "bodySize": 0},
+                    "timings": {"send": 0, "wait": 1, "receive": 0}
+                }]
+            }})
+        };
+        assert_eq!(
+            exchanges_from_har(&log("1.1", "2026-12-03T10:00:00Z")),
+            Err(HarError::Version("1.1".into()))
+        );
+        assert!(matches!(
+            exchanges_from_har(&log("1.2", "yesterday")),
+            Err(HarError::Date { value, .. }) if value == "yesterday"
+        ));
+        assert_eq!(
+            exchanges_from_har(&log("1.2", "2026-12-03T10:00:00Z"))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
 }

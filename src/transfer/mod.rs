@@ -14,7 +14,7 @@ mod netscape;
 mod storage_state;
 
 pub use curl::curl_command;
-pub use har_log::{exchanges_from_har, har_log, har_text};
+pub use har_log::{HarError, exchanges_from_har, har_log, har_text};
 pub use netscape::{netscape, parse_netscape};
 pub use storage_state::{parse_cookie_list, parse_storage_state, storage_state};
 

@@ -358,13 +358,7 @@ impl SessionLabApp {
                 ctx.request_repaint();
             }
             UiCommand::OpenLab(path) => {
-                let read =
-                    crate::files::read_regular_file(&path, crate::lab::saved::MAX_LAB_FILE_BYTES)
-                        .map_err(|e| e.to_string())
-                        .and_then(|bytes| {
-                            String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
-                        })
-                        .and_then(|text| SavedLab::from_json(&text));
+                let read = SavedLab::read(&path);
                 self.keeper.notice = Some(match read {
                     Ok(mut lab) => {
                         let changed = lab.sanitise(self.state.now());
