@@ -12,7 +12,9 @@ use std::{
 use common::{RedisServer, WAIT, burst, id, lab_on, session_of, visit, visit_url};
 use session_lab::{
     lab::{Command, Lab, LabConfig, LabState, Logged},
-    server::{ExpiryPolicy, Secret, ServerConfig, ServerError, StoreChoice, StoreError},
+    server::{
+        ExpiryPolicy, Secret, ServerConfig, ServerError, StoreChoice, StoreError, UnknownStore,
+    },
 };
 
 /// A database file of its own for each SQLite test, removed when the test ends.
@@ -258,10 +260,9 @@ fn store_choice_parses() {
     assert!(
         matches!("sqlite".parse::<StoreChoice>().unwrap(), StoreChoice::Sqlite(p) if p.ends_with("sessions.db"))
     );
-    let err = "mongo".parse::<StoreChoice>().unwrap_err();
+    // Shown as a URL is (its password masked, anything unparsed cut short).
     assert!(
-        err.contains("memory, sqlite, sqlite:PATH or redis://HOST:PORT"),
-        "{err}"
+        matches!("mongo".parse::<StoreChoice>(), Err(UnknownStore(shown)) if shown.starts_with("mongo")),
     );
 }
 

@@ -297,8 +297,8 @@ impl clap::builder::TypedValueParser for StoreChoiceParser {
         _argument: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<StoreChoice, clap::Error> {
-        StoreChoice::from_os_str(value).map_err(|message| {
-            clap::Error::raw(clap::error::ErrorKind::InvalidValue, message + "\n")
+        StoreChoice::from_os_str(value).map_err(|unknown| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{unknown}\n"))
         })
     }
 }

@@ -55,7 +55,7 @@ pub use site::{
 pub use sqlite::SqliteSessions;
 pub use store::DEFAULT_MAX_SESSIONS;
 pub use store::{InspectableStore, ListSessions, StoreChange, StoreKind};
-pub use tls::LabTls;
+pub use tls::{LabTls, TlsSetupError};
 
 /// Which store the embedded server keeps its sessions in. Its `Display` and `Debug` never show
 /// a Redis password.
@@ -94,7 +94,7 @@ impl StoreChoice {
 impl StoreChoice {
     /// Like `parse`, from an argument that need not be UTF-8: `sqlite:PATH` takes the path's
     /// bytes as they are (a file name is not a URL: `?`, `%2F` and the like stay themselves).
-    pub fn from_os_str(text: &std::ffi::OsStr) -> Result<Self, String> {
+    pub fn from_os_str(text: &std::ffi::OsStr) -> Result<Self, UnknownStore> {
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt as _;
@@ -106,19 +106,21 @@ impl StoreChoice {
         }
         match text.to_str() {
             Some(text) => text.parse(),
-            None => Err(format!(
-                "“{}” is not a store: use memory, sqlite, sqlite:PATH or redis://HOST:PORT",
-                text.to_string_lossy()
-            )),
+            None => Err(UnknownStore(text.to_string_lossy().into_owned())),
         }
     }
 }
 
+/// A `--store` that names no store (shown with any password masked).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown store “{0}”: use memory, sqlite, sqlite:PATH or redis://HOST:PORT")]
+pub struct UnknownStore(pub String);
+
 impl std::str::FromStr for StoreChoice {
-    type Err = String;
+    type Err = UnknownStore;
 
     /// `memory`, `sqlite` (the default file), `sqlite:PATH` or `redis://…`.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UnknownStore> {
         match text.trim() {
             "memory" => Ok(Self::Memory),
             "sqlite" | "sqlite:" => Ok(Self::Sqlite(Self::default_sqlite_path())),
@@ -127,10 +129,7 @@ impl std::str::FromStr for StoreChoice {
             }
             other => match text.strip_prefix("sqlite:") {
                 Some(path) => Ok(Self::Sqlite(path.into())),
-                None => Err(format!(
-                    "unknown store “{}”: use memory, sqlite, sqlite:PATH or redis://HOST:PORT",
-                    masked_url(other)
-                )),
+                None => Err(UnknownStore(masked_url(other))),
             },
         }
     }

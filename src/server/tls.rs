@@ -48,11 +48,22 @@ impl std::fmt::Debug for LabTls {
     }
 }
 
+/// Why the lab's https could not be set up (it then runs without).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// The certificate could not be made.
+    #[error("could not make the lab's certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("could not use the lab's certificate: {0}")]
+    Config(#[from] rustls::Error),
+}
+
 impl LabTls {
     /// A new authority and a server certificate for `names` (host names or IP addresses),
     /// made in memory for this process.
-    pub fn generate(names: &[&str]) -> Result<Self, String> {
-        let problem = |e: rcgen::Error| format!("could not make the lab's certificate: {e}");
+    pub fn generate(names: &[&str]) -> Result<Self, TlsSetupError> {
+        let problem = TlsSetupError::Certificate;
         let mut authority = CertificateParams::new(Vec::<String>::new()).map_err(problem)?;
         authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         authority.distinguished_name.push(
@@ -74,13 +85,13 @@ impl LabTls {
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(TlsSetupError::Config)?
         .with_no_client_auth()
         .with_single_cert(
             vec![certificate.der().clone(), authority.der().clone()],
             key,
         )
-        .map_err(|e| format!("could not use the lab's certificate: {e}"))?;
+        .map_err(TlsSetupError::Config)?;
         Ok(Self {
             authority: authority.der().clone(),
             server,
