@@ -431,11 +431,21 @@ enum Job {
 /// is a new file, an fsync and a rename). Writes happen in order; of several kept-lab writes
 /// waiting, only the latest is made. Dropping the writer finishes what was asked — the lab
 /// kept as the window closes is on disk when the process ends.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LabWriter {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     done: Option<std::sync::mpsc::Receiver<Written>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Called after each write, so the window takes in how it went without polling.
+    waker: Option<super::Waker>,
+}
+
+impl std::fmt::Debug for LabWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabWriter")
+            .field("running", &self.thread.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LabWriter {
@@ -471,13 +481,19 @@ impl LabWriter {
         }
     }
 
+    /// Calls `waker` after each write from now on (the window's repaint).
+    pub fn set_waker(&mut self, waker: super::Waker) {
+        self.waker = Some(waker);
+    }
+
     fn jobs(&mut self) -> Option<&std::sync::mpsc::Sender<Job>> {
         if self.jobs.is_none() {
             let (jobs, queue) = std::sync::mpsc::channel::<Job>();
             let (tell, done) = std::sync::mpsc::channel();
+            let waker = self.waker.clone();
             let thread = std::thread::Builder::new()
                 .name("lab-file-writer".to_owned())
-                .spawn(move || write_jobs(&queue, &tell))
+                .spawn(move || write_jobs(&queue, &tell, waker.as_ref()))
                 .ok()?;
             self.jobs = Some(jobs);
             self.done = Some(done);
@@ -488,7 +504,11 @@ impl LabWriter {
 }
 
 /// The writer thread: each job in turn; a kept-lab write that a later one replaces is skipped.
-fn write_jobs(queue: &std::sync::mpsc::Receiver<Job>, tell: &std::sync::mpsc::Sender<Written>) {
+fn write_jobs(
+    queue: &std::sync::mpsc::Receiver<Job>,
+    tell: &std::sync::mpsc::Sender<Written>,
+    waker: Option<&super::Waker>,
+) {
     let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     loop {
         if waiting.is_empty() {
@@ -515,6 +535,9 @@ fn write_jobs(queue: &std::sync::mpsc::Receiver<Job>, tell: &std::sync::mpsc::Se
                 }
                 written.result = write_text(&written.path, &text);
                 let _ = tell.send(written);
+                if let Some(wake) = waker {
+                    wake();
+                }
             }
         }
     }

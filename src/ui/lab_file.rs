@@ -59,10 +59,8 @@ pub struct LabKeeper {
     pub notice: Option<String>,
     /// The Lab menu's dialog, while open.
     pub dialog: Option<LabDialog>,
-    /// Writes the files off the UI thread.
+    /// Writes lab files off the UI thread (and wakes the window when one is done).
     writer: LabWriter,
-    /// Writes asked for and not reported yet.
-    writing: usize,
 }
 
 impl LabKeeper {
@@ -74,6 +72,11 @@ impl LabKeeper {
             notice: loaded.notice,
             ..Self::default()
         }
+    }
+
+    /// Wakes the window (`waker`) when a write is done, so its outcome shows without polling.
+    pub fn set_waker(&mut self, waker: crate::lab::Waker) {
+        self.writer.set_waker(waker);
     }
 
     /// Restores `lab` as soon as the server runs (browsers, jars, addresses, settings).
@@ -122,10 +125,6 @@ impl LabKeeper {
     /// nothing is waiting (an idle window stays idle).
     pub fn note_frame(&mut self, applied: u64, input: bool) -> Option<std::time::Duration> {
         self.take_finished();
-        if self.writing > 0 {
-            // A write under way: look again shortly to say how it went.
-            return Some(std::time::Duration::from_millis(50));
-        }
         self.path.as_ref()?;
         if applied != self.applied || input {
             self.applied = applied;
@@ -160,7 +159,6 @@ impl LabKeeper {
         if text == self.last_written {
             return;
         }
-        self.writing += 1;
         self.writer.write(
             path.clone(),
             WriteFor::Keeping,
@@ -173,7 +171,6 @@ impl LabKeeper {
 
     /// Writes `lab` to `path` (*Save lab as…*); the notice says how it went once it is done.
     pub fn save_as(&mut self, lab: &SavedLab, path: PathBuf) {
-        self.writing += 1;
         self.writer
             .write(path, WriteFor::SavingAs, lab.browsers.len(), lab.to_json());
     }
@@ -188,7 +185,6 @@ impl LabKeeper {
     /// What the writes done since the last frame mean for the user.
     fn take_finished(&mut self) {
         for done in self.writer.finished() {
-            self.writing = self.writing.saturating_sub(1);
             let path = done.path.display();
             match (done.why, done.result) {
                 (WriteFor::Keeping, Ok(())) => {}

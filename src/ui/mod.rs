@@ -149,6 +149,8 @@ pub enum UiCommand {
 
 /// The Session Lab window.
 pub struct SessionLabApp {
+    /// Asks for a frame (from any thread): the lab's events and finished lab-file writes.
+    repaint: crate::lab::Waker,
     /// Where *Save all three* writes a browser's files.
     export_dir: PathBuf,
     lab: Lab,
@@ -189,7 +191,10 @@ impl SessionLabApp {
     /// An app over a started lab; `ctx` is woken whenever the lab has news.
     pub fn new(ctx: &egui::Context, lab: Lab, offset: UtcOffset) -> Self {
         let waker_ctx = ctx.clone();
-        lab.set_waker(Arc::new(move || waker_ctx.request_repaint()));
+        let repaint: crate::lab::Waker = Arc::new(move || waker_ctx.request_repaint());
+        lab.set_waker(repaint.clone());
+        let mut keeper = lab_file::LabKeeper::default();
+        keeper.set_waker(repaint.clone());
         Self {
             lab,
             state: LabState::default(),
@@ -211,7 +216,8 @@ impl SessionLabApp {
             last_frame: None,
             panel_size: None,
             frame_log: None,
-            keeper: lab_file::LabKeeper::default(),
+            keeper,
+            repaint,
             export_dir: crate::lab::export::default_dir(),
         }
     }
@@ -231,6 +237,7 @@ impl SessionLabApp {
                 .extend(lab.solved_scenarios.iter().cloned());
         }
         self.keeper = lab_file::LabKeeper::new(path, loaded);
+        self.keeper.set_waker(self.repaint.clone());
         self
     }
 
@@ -355,7 +362,6 @@ impl SessionLabApp {
                     .state
                     .snapshot(|id| drafts.get(&id).map(|d| d.url.clone()), history);
                 self.keeper.save_as(&lab, path);
-                ctx.request_repaint();
             }
             UiCommand::OpenLab(path) => {
                 let read = SavedLab::read(&path);
