@@ -1534,3 +1534,52 @@ fn a_scenario_file_opens_from_the_tab() {
     shows(&harness, "My lesson:");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The session kept in the cookie, by clicking: *Session kept in → The cookie itself*, Apply.
+/// A visits twice and B once: the counters diverge, yet the store lists no session, and A's
+/// cookie table shows the data anyone can read ({"views":2}). A copy of A's cookie goes to B;
+/// A logs out (its jar empties), and B's copy still counts on: logout cannot revoke it.
+#[test]
+fn sessions_kept_in_the_cookie_by_clicking() {
+    let mut harness = harness();
+    open_settings(&mut harness);
+    harness.get_by_label("The cookie itself").scroll_to_me();
+    harness.run_steps(3);
+    harness.get_by_label("The cookie itself").click();
+    harness.run_steps(2);
+    click_apply(&mut harness);
+    assert_eq!(
+        server_settings(&harness).kept_in,
+        session_lab::server::KeptIn::Cookie
+    );
+    // The settings panel closed again, so both browsers are in view.
+    // (The header's toggle comes first; the panel's heading has the same words.)
+    harness
+        .query_all_by_label("Server settings")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(3);
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit A", "A", 2);
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    harness.get_by_label("Server sessions (0)");
+    shows(&harness, r#"→ {"views":2}"#);
+    harness.get_by_label("Actions for cookie id of A").click();
+    harness.run_steps(3);
+    harness.get_by_label("Copy cookie id of A to B").click();
+    step_until(&mut harness, "B holds A's cookie", |s| {
+        s.browser_named("B").unwrap().cookies[0].cookie.value
+            == s.browser_named("A").unwrap().cookies[0].cookie.value
+    });
+    harness.get_by_label("Logout A").click();
+    step_until(&mut harness, "A is logged out", |s| {
+        let a = s.browser_named("A").unwrap();
+        a.last
+            .as_ref()
+            .is_some_and(|e| e.body.starts_with("Logged out"))
+            && a.cookies.is_empty()
+    });
+    click_and_wait(&mut harness, "Visit B", "B", 3);
+    harness.get_by_label("Server sessions (0)");
+}

@@ -145,6 +145,76 @@ pub(super) fn advice(id: &str) -> Advice {
                   with_expiry(Expiry::OnInactivity(…)).",
             references: &["WSTG-SESS-07", "CWE-613"],
         },
+        "logout-not-revocable" => Advice {
+            why: "A session kept in the cookie is the cookie: the server holds nothing it could \
+                  delete, so logout only asks the browser to forget it. Any copy (a stolen \
+                  cookie, a shared computer's history, a proxy log) stays logged in until it \
+                  expires.",
+            fix: "Keep sessions on the server (express-session, Django's database sessions, \
+                  tower-sessions with a store), or check a server-side revocation list or a \
+                  per-user version on every request, with a short expiry inside the signed data.",
+            references: &["WSTG-SESS-06", "CWE-613"],
+        },
+        "client-data-readable" => Advice {
+            why: "Signing stops changes, not reading: the data is base64, and anyone holding the \
+                  cookie decodes it. Whatever the session holds (a role, an email, a cart) is \
+                  disclosed to the user, to scripts if the cookie is not HttpOnly, and to logs.",
+            fix: "Keep only what the user may see in a signed cookie, or encrypt it (Rails' \
+                  encrypted store, the cookie crate's private jar), or keep the data on the \
+                  server and only an id in the cookie.",
+            references: &["WSTG-SESS-01", "CWE-315"],
+        },
+        "client-data-unsigned" => Advice {
+            why: "The session's data travels unsigned: a user edits the cookie and the server \
+                  believes the new data (another user's id, a role, a price).",
+            fix: "Sign the cookie (cookie-session: keys and signed: true, its default; Flask: \
+                  SECRET_KEY) or keep the data on the server.",
+            references: &["WSTG-SESS-01", "CWE-565", "CWE-642"],
+        },
+        "client-signature-unchecked" => Advice {
+            why: "A signature the server does not check protects nothing: any data, any claims, \
+                  can be sent as the session.",
+            fix: "Verify the signature (or the encryption's tag) on every request and refuse the \
+                  cookie when it does not match; use the framework's own session loader.",
+            references: &["WSTG-SESS-01", "CWE-347"],
+        },
+        "client-rollback" => Advice {
+            why: "Each answer gives the browser a new signed copy of the state, and every older \
+                  copy stays valid: a user replays the copy from before a purchase, a used \
+                  coupon or a demotion and gets that state back.",
+            fix: "Keep state that must not go back (balances, one-time actions, roles) on the \
+                  server; or put a version in the signed data and check it against the server's.",
+            references: &["WSTG-SESS-01", "CWE-294"],
+        },
+        "client-no-expiry" => Advice {
+            why: "The cookie's Max-Age only tells the browser when to forget it; the value itself \
+                  carries no time the server checks, so a copy taken once works until the \
+                  secret changes.",
+            fix: "Put an expiry in the signed data and check it (itsdangerous' max_age, Django's \
+                  SESSION_COOKIE_AGE, a JWT's exp); cookie-session: keep an expiry field and \
+                  refuse it when past.",
+            references: &["WSTG-SESS-07", "CWE-613"],
+        },
+        "jwt-alg-none" => Advice {
+            why: "A token with alg: none has no signature; a server that accepts it lets anyone \
+                  write any claims (another user, an admin role).",
+            fix: "Verify with a fixed, expected algorithm (jsonwebtoken's Validation::new(HS256), \
+                  jose's algorithms: ['HS256']); never take the algorithm from the token.",
+            references: &["WSTG-SESS-10", "CWE-347", "CVE-2015-9235"],
+        },
+        "jwt-no-exp" => Advice {
+            why: "A JWT without exp is good forever: logout cannot revoke it, and only changing \
+                  the signing key ends a stolen copy.",
+            fix: "Set exp (minutes to hours for a session token) and check it; refresh tokens \
+                  kept on the server for longer sessions.",
+            references: &["WSTG-SESS-10", "CWE-613"],
+        },
+        "jwt-long-lived" => Advice {
+            why: "The longer a token lives, the longer a stolen copy works: a JWT cannot be \
+                  revoked without a server-side list.",
+            fix: "Keep exp short and renew it while the user is active.",
+            references: &["WSTG-SESS-10", "CWE-613"],
+        },
         _ => Advice {
             why: "",
             fix: "",

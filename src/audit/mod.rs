@@ -1,5 +1,7 @@
-//! Auditing any server's sessions with simulated browsers: the session cookie's attributes,
-//! the ids' strength, fixation, logout, exposure, expiry and lost updates — each finding with a
+//! Auditing any server's sessions with simulated browsers: what the session cookie holds (an
+//! id, the data itself, a JWT: [`SessionKind`]), the cookie's attributes, the ids' strength,
+//! fixation, logout, exposure, expiry and lost updates — or, for a session kept in the cookie,
+//! its readable data, tampering, rollback and the copy logout cannot revoke — each finding with a
 //! severity, the exchange that shows it, why it matters, the fix and its references (OWASP
 //! WSTG, ZAP rule, CWE). Headless: `session-lab audit`, the window's Audit tab and the tests
 //! share it.
@@ -7,6 +9,7 @@
 mod advice;
 mod checks;
 pub mod entropy;
+mod kind;
 mod redact;
 mod render;
 
@@ -17,6 +20,7 @@ use serde::Serialize;
 use crate::browser::{Browser, BrowserError};
 
 pub use checks::{USER_AGENT, run};
+pub use kind::{Kind, SessionKind, decode as decode_cookie};
 pub use render::{counts, markdown, text};
 
 /// How much a finding matters.
@@ -274,6 +278,8 @@ pub struct AuditReport {
     pub target: String,
     /// The session cookie's name.
     pub cookie_name: String,
+    /// What the session cookie holds (an id, the data itself, a JWT), and what shows it.
+    pub kind: SessionKind,
     /// How long the audit took, in milliseconds.
     pub duration_ms: u64,
     /// Every check, in the order run.
@@ -304,7 +310,7 @@ impl AuditReport {
 }
 
 /// The version of [`AuditReport`]'s JSON.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// How far the audit has come.
 #[derive(Clone, Debug, PartialEq, Eq)]

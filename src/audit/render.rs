@@ -44,6 +44,7 @@ pub fn text(report: &AuditReport) -> String {
         report.cookie_name,
         took(report.duration_ms)
     );
+    let _ = writeln!(out, "Session kept in: {}", report.kind.summary());
     let _ = writeln!(out, "Findings: {}\n", counts(report));
     for check in &report.checks {
         let _ = writeln!(
@@ -102,6 +103,7 @@ pub fn markdown(report: &AuditReport) -> String {
         counts(report),
         took(report.duration_ms)
     );
+    let _ = writeln!(out, "**Session kept in:** {}\n", report.kind.summary());
     let _ = writeln!(out, "| Check | Result | Seen |\n|---|---|---|");
     for check in &report.checks {
         let _ = writeln!(

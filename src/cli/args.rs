@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     lab::LabConfig,
     server::{
-        DEFAULT_MAX_SESSIONS, RunningServer, Secret, SecretSource, ServerConfig, StoreChoice,
-        default_secret_path, kept_secret,
+        CookieProtection, DEFAULT_MAX_SESSIONS, KeptIn, RunningServer, Secret, SecretSource,
+        ServerConfig, StoreChoice, default_secret_path, kept_secret,
     },
     ui,
 };
@@ -190,6 +190,35 @@ pub struct ServerArgs {
     /// to any concurrent client (0 to 100).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100), global = true)]
     pub store_latency: u64,
+    /// Keep each session's data in the cookie itself instead of the store, as Express's
+    /// cookie-session and Flask do: the store stays empty, logout cannot revoke a copy of the
+    /// cookie, and an older copy brings older data back.
+    #[arg(long, global = true)]
+    pub data_in_cookie: bool,
+    /// How the cookie's value (the id, or the data with --data-in-cookie) is protected.
+    #[arg(long, value_enum, default_value = "signed", global = true)]
+    pub cookie_protection: ProtectionArg,
+}
+
+/// `--cookie-protection`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ProtectionArg {
+    /// As it is: readable and forgeable.
+    Plain,
+    /// With an HMAC signature: readable, not forgeable.
+    Signed,
+    /// Encrypted and authenticated: neither readable nor forgeable.
+    Private,
+}
+
+impl From<ProtectionArg> for CookieProtection {
+    fn from(arg: ProtectionArg) -> Self {
+        match arg {
+            ProtectionArg::Plain => Self::Plain,
+            ProtectionArg::Signed => Self::Signed,
+            ProtectionArg::Private => Self::Private,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +293,10 @@ impl ServerArgs {
         config.settings.lock_per_session = !self.naive;
         config.settings.max_sessions = self.max_sessions;
         config.settings.store_latency_ms = self.store_latency;
+        config.settings.protection = self.cookie_protection.into();
+        if self.data_in_cookie {
+            config.settings.kept_in = KeptIn::Cookie;
+        }
         Ok(config)
     }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::{
     browser::{CookieKey, CookieRow, Exchange, RequestFrom},
     server::{
-        CookieProtection, ExpiryPolicy, SameSitePolicy, SecretSource, Served, ServerSettings,
-        SessionChange, SessionId, StoreChoice,
+        CookieProtection, ExpiryPolicy, KeptIn, SameSitePolicy, SecretSource, Served,
+        ServerSettings, SessionChange, SessionId, StoreChoice,
     },
 };
 
@@ -269,6 +269,8 @@ pub enum SettingChange {
         /// After.
         new: CookieProtection,
     },
+    /// Where the session's data is kept, now (the store, or the cookie itself).
+    KeptIn(KeptIn),
     /// HttpOnly, now.
     HttpOnly(bool),
     /// Secure, now.
@@ -318,6 +320,9 @@ impl SettingChange {
                 old: old.protection,
                 new: new.protection,
             });
+        }
+        if old.kept_in != new.kept_in {
+            changes.push(Self::KeptIn(new.kept_in));
         }
         if old.http_only != new.http_only {
             changes.push(Self::HttpOnly(new.http_only));
@@ -372,7 +377,10 @@ impl SettingChange {
 
     /// Whether cookies the server set before this change stop naming their sessions.
     pub fn breaks_cookies(&self) -> bool {
-        matches!(self, Self::CookieName { .. } | Self::Protection { .. })
+        matches!(
+            self,
+            Self::CookieName { .. } | Self::Protection { .. } | Self::KeptIn(_)
+        )
     }
 }
 

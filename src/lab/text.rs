@@ -168,7 +168,13 @@ pub fn story_text(served: &Served) -> String {
         _ => String::new(),
     };
     let story = match &served.story {
-        StoreStory::Untouched => "no session".to_owned(),
+        StoreStory::Untouched => match served.cookie {
+            CookieVerdict::Data { values } => format!(
+                "the session's data came in the cookie ({values} value{}); the store keeps nothing",
+                if values == 1 { "" } else { "s" }
+            ),
+            _ => "no session".to_owned(),
+        },
         StoreStory::Created { id, data } => {
             format!("session {} created {}", short_id(*id), data_text(data))
         }
@@ -513,6 +519,7 @@ fn setting_change_text(change: &SettingChange) -> String {
         SettingChange::Protection { old, new } => {
             format!("protection {} → {}", old.as_str(), new.as_str())
         }
+        SettingChange::KeptIn(kept_in) => format!("session kept in {}", kept_in.as_str()),
         SettingChange::HttpOnly(value) => format!("HttpOnly {}", on(value)),
         SettingChange::Secure(value) => format!("Secure {}", on(value)),
         SettingChange::SameSite(value) => format!("SameSite={}", value.as_str()),
@@ -568,6 +575,9 @@ pub fn settings_summary(settings: &crate::server::ServerSettings) -> String {
     }
     if !settings.lock_per_session {
         flags.push("no per-session lock".to_owned());
+    }
+    if settings.kept_in == crate::server::KeptIn::Cookie {
+        flags.push("the session's data in the cookie".to_owned());
     }
     format!(
         "{} cookie “{}”: {}, ends {}",

@@ -122,6 +122,30 @@ impl CookieProtection {
     }
 }
 
+/// Where the server keeps each session's data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KeptIn {
+    /// In the session store; the cookie carries only the id (express-session, tower-sessions,
+    /// PHP, Django's database sessions).
+    #[default]
+    Store,
+    /// In the cookie itself, protected as [`CookieProtection`] says: plain, signed (Express's
+    /// cookie-session, Flask) or encrypted (Rails). The store stays empty; logout can only ask
+    /// the browser to forget the cookie, so a copy still gets in, and an older copy brings the
+    /// older data back.
+    Cookie,
+}
+
+impl KeptIn {
+    /// In words: "the server's store", "the cookie itself".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Store => "the server's store",
+            Self::Cookie => "the cookie itself",
+        }
+    }
+}
+
 /// The secret that signs or encrypts session cookies.
 ///
 /// Its `Debug` output never shows the key: only a short fingerprint, so two secrets can be told
@@ -210,6 +234,9 @@ pub struct ServerSettings {
     pub expiry: ExpiryPolicy,
     /// Plain, signed or encrypted cookie value.
     pub protection: CookieProtection,
+    /// Where the session's data lives: the store (the cookie holds an id) or the cookie itself
+    /// (Express's cookie-session, Flask's default).
+    pub kept_in: KeptIn,
     /// Save and re-send the cookie on every response (express-session: `resave` + `rolling`;
     /// tower-sessions: `with_always_save(true)`).
     pub always_save: bool,
@@ -258,6 +285,7 @@ impl Default for ServerSettings {
             domain: None,
             expiry: ExpiryPolicy::BrowserSession,
             protection: CookieProtection::Signed,
+            kept_in: KeptIn::Store,
             always_save: false,
             save_uninitialized: false,
             lock_per_session: true,

@@ -9,7 +9,10 @@
 use std::borrow::Cow;
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use base64::{Engine, prelude::BASE64_STANDARD};
+use base64::{
+    Engine,
+    prelude::{BASE64_STANDARD, BASE64_URL_SAFE_NO_PAD},
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -22,9 +25,15 @@ use tower_sessions::{
 use crate::clock::LabClock;
 
 use super::{
-    config::{CookieProtection, SameSitePolicy, ServerConfig},
+    config::{CookieProtection, KeptIn, SameSitePolicy, ServerConfig},
     session::SessionId,
 };
+
+/// A session's data, as tower-sessions keeps it.
+pub(crate) type Data = std::collections::HashMap<String, serde_json::Value>;
+
+/// The most bytes of data a cookie-kept session's cookie is opened for (browsers keep 4096).
+const MAX_DATA_BYTES: usize = 8 * 1024;
 
 /// Length of the base64 HMAC-SHA256 tag a signed value starts with (as the cookie crate writes
 /// it).
@@ -39,6 +48,8 @@ pub(crate) struct SessionCookie {
     path: String,
     domain: Option<String>,
     protection: CookieProtection,
+    /// Whether the cookie carries the session's data itself rather than an id.
+    data_in_cookie: bool,
     /// The time `Max-Age` of a fixed expiry and the retired secrets' grace are judged by.
     clock: LabClock,
     key: Key,
@@ -70,6 +81,12 @@ pub enum CookieVerdict {
         /// (graceful rotation): the response seals it again with the current secret.
         retired_key: Option<[u8; 4]>,
     },
+    /// The cookie checked out and carries the session's data itself (the session is kept in
+    /// the cookie).
+    Data {
+        /// How many values the data holds.
+        values: usize,
+    },
     /// The cookie was there but could not be used; the request gets a fresh session.
     Rejected {
         /// Why.
@@ -82,7 +99,7 @@ pub enum CookieVerdict {
 pub enum RejectReason {
     /// A `Cookie` header is not valid UTF-8.
     NotUtf8,
-    /// The cookie is genuine but holds no session id.
+    /// The cookie is genuine but holds no session id (or, kept in the cookie, no data).
     NotAnId,
     /// Its signature does not match the server's secret.
     BadSignature,
@@ -107,6 +124,12 @@ pub(crate) enum Opened {
         sealed: String,
         retired_key: Option<[u8; 4]>,
     },
+    /// A genuine cookie carrying the session's data itself (the session is kept in the
+    /// cookie). A retired secret that opened it is named, so the response seals it anew.
+    Data {
+        data: Data,
+        retired_key: Option<[u8; 4]>,
+    },
     /// A genuine cookie (signature good, or it decrypts, or it is plain) that holds no id.
     NotAnId,
     /// A cookie the server did not make: the reason says how it failed.
@@ -129,13 +152,19 @@ impl Opened {
             Self::Session {
                 retired_key: Some(_),
                 ..
+            } | Self::Data {
+                retired_key: Some(_),
+                ..
             }
         )
     }
 
     /// Whether the cookie came from this server (so an empty session clears it).
     pub(crate) fn is_genuine(&self) -> bool {
-        matches!(self, Self::Session { .. } | Self::NotAnId)
+        matches!(
+            self,
+            Self::Session { .. } | Self::Data { .. } | Self::NotAnId
+        )
     }
 
     /// What the inspector records of it.
@@ -151,6 +180,7 @@ impl Opened {
                 id: (*id).into(),
                 retired_key: *retired_key,
             },
+            Self::Data { data, .. } => CookieVerdict::Data { values: data.len() },
             Self::NotAnId => CookieVerdict::Rejected {
                 reason: RejectReason::NotAnId,
             },
@@ -167,6 +197,8 @@ pub(crate) enum Outcome {
     Remove,
     /// Set it to this id.
     Set(Id, Option<Expiry>),
+    /// Set it to this data (the session kept in the cookie).
+    SetData(Data, Option<Expiry>),
 }
 
 impl SessionCookie {
@@ -186,6 +218,7 @@ impl SessionCookie {
             path: config.settings.path.clone(),
             domain: config.settings.domain.clone(),
             protection: config.settings.protection,
+            data_in_cookie: config.settings.kept_in == KeptIn::Cookie,
             clock: config.clock.clone(),
             key,
             mac,
@@ -289,6 +322,12 @@ impl SessionCookie {
                 }
             }
         };
+        if self.data_in_cookie {
+            return match decode_data(&plain) {
+                Some(data) => Opened::Data { data, retired_key },
+                None => Opened::NotAnId,
+            };
+        }
         match plain.parse::<Id>() {
             Ok(id) => Opened::Session {
                 id,
@@ -342,9 +381,7 @@ impl SessionCookie {
                 cookie
             }
             Outcome::Set(id, expiry) => {
-                let plain = id.to_string();
                 let value = match (self.protection, opened) {
-                    (CookieProtection::Plain, _) => plain,
                     // The same id as the request's cookie: the same signed value (signing is
                     // deterministic), without computing it again.
                     (
@@ -355,32 +392,65 @@ impl SessionCookie {
                             retired_key: None,
                         },
                     ) if *sent == id => sealed.clone(),
-                    (CookieProtection::Signed, _) => self.sign(&plain),
-                    (CookieProtection::Private, _) => {
-                        let mut jar = CookieJar::new();
-                        jar.private_mut(&self.key)
-                            .add(Cookie::new(self.name.clone(), plain));
-                        jar.get(&self.name)?.value().to_owned()
-                    }
+                    _ => self.seal(id.to_string())?,
                 };
-                let mut cookie = Cookie::build((self.name.as_str(), value))
-                    .http_only(self.http_only)
-                    .same_site(self.same_site)
-                    .secure(self.secure)
-                    .path(self.path.as_str());
-                cookie = match expiry {
-                    Some(Expiry::OnInactivity(duration)) => cookie.max_age(duration),
-                    Some(Expiry::AtDateTime(at)) => cookie.max_age(at - self.clock.now()),
-                    Some(Expiry::OnSessionEnd) | None => cookie,
-                };
-                if let Some(domain) = &self.domain {
-                    cookie = cookie.domain(domain.as_str());
-                }
-                cookie.build()
+                self.cookie_of(value, expiry)
+            }
+            Outcome::SetData(data, expiry) => {
+                self.cookie_of(self.seal(encode_data(&data))?, expiry)
             }
         };
         HeaderValue::from_str(&cookie.to_string()).ok()
     }
+
+    /// `plain` as the cookie carries it: as it is, signed, or encrypted.
+    fn seal(&self, plain: String) -> Option<String> {
+        Some(match self.protection {
+            CookieProtection::Plain => plain,
+            CookieProtection::Signed => self.sign(&plain),
+            CookieProtection::Private => {
+                let mut jar = CookieJar::new();
+                jar.private_mut(&self.key)
+                    .add(Cookie::new(self.name.clone(), plain));
+                jar.get(&self.name)?.value().to_owned()
+            }
+        })
+    }
+
+    /// The session cookie with `value`, its attributes and the `Max-Age` `expiry` gives.
+    fn cookie_of(&self, value: String, expiry: Option<Expiry>) -> Cookie<'_> {
+        let mut cookie = Cookie::build((self.name.as_str(), value))
+            .http_only(self.http_only)
+            .same_site(self.same_site)
+            .secure(self.secure)
+            .path(self.path.as_str());
+        cookie = match expiry {
+            Some(Expiry::OnInactivity(duration)) => cookie.max_age(duration),
+            Some(Expiry::AtDateTime(at)) => cookie.max_age(at - self.clock.now()),
+            Some(Expiry::OnSessionEnd) | None => cookie,
+        };
+        if let Some(domain) = &self.domain {
+            cookie = cookie.domain(domain.as_str());
+        }
+        cookie.build()
+    }
+}
+
+/// Session data as a cookie-kept session's cookie carries it before sealing: base64url JSON
+/// (the form Flask's and cookie-session's data take, readable by anyone when only signed).
+pub(crate) fn encode_data(data: &Data) -> String {
+    // Keys in order, so the same data always seals to the same value.
+    let ordered: std::collections::BTreeMap<&String, &serde_json::Value> = data.iter().collect();
+    BASE64_URL_SAFE_NO_PAD.encode(serde_json::to_vec(&ordered).unwrap_or_default())
+}
+
+/// The data [`encode_data`] wrote, if `plain` is that.
+fn decode_data(plain: &str) -> Option<Data> {
+    if plain.len() > MAX_DATA_BYTES * 4 / 3 + 4 {
+        return None;
+    }
+    let bytes = BASE64_URL_SAFE_NO_PAD.decode(plain).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ use tower_sessions::{Expiry, Session, SessionStore};
 use crate::clock::LabClock;
 
 use super::{
-    config::{SecureRequests, ServerConfig},
+    config::{KeptIn, SecureRequests, ServerConfig},
     cookie::{Opened, Outcome, SessionCookie},
+    in_cookie::OneRecord,
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
     locks::{Held, LEASE_LOST, Lease, SessionLocks},
     session::{STORE_FULL, TOO_LARGE},
@@ -74,6 +75,8 @@ struct LayerState<St> {
     /// Cookieless: the id comes in the `sid` query parameter and goes out in the page's links
     /// and redirects, never in a cookie.
     id_in_url: bool,
+    /// The session's data is kept in the cookie itself, not in the store.
+    data_in_cookie: bool,
 }
 
 impl<St: SessionStore> SessionLayer<St> {
@@ -103,6 +106,7 @@ impl<St: SessionStore> SessionLayer<St> {
                     .secure
                     .then_some(config.settings.secure_requests),
                 id_in_url: config.settings.id_in_url,
+                data_in_cookie: config.settings.kept_in == KeptIn::Cookie,
             }),
         }
     }
@@ -262,6 +266,11 @@ impl<St: SessionStore> LayerState<St> {
                 .and_then(|v| v.to_str().ok());
             rule.secure(tls, proto)
         });
+        if self.data_in_cookie {
+            return self
+                .serve_in_cookie(inner, request, opened, expiry, cookie_allowed)
+                .await;
+        }
         let session = Session::new(opened.id(), self.store.clone(), Some(expiry));
         request.extensions_mut().insert(session.clone());
         let mut response = match inner.call(request).await {
@@ -325,6 +334,58 @@ impl<St: SessionStore> LayerState<St> {
             };
         }
         if cookie_allowed && let Some(value) = self.cookie.set_cookie(outcome, &opened) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+
+    /// [`Self::serve`] for a session kept in the cookie: the handler's session holds the
+    /// cookie's data in a store of this request alone; a changed session's data is sealed into
+    /// the response's cookie, an emptied one (logout) clears it. The server keeps nothing.
+    async fn serve_in_cookie<S>(
+        &self,
+        mut inner: S,
+        mut request: Request,
+        opened: Opened,
+        expiry: Expiry,
+        cookie_allowed: bool,
+    ) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let resealing = opened.needs_resealing();
+        let genuine = opened.is_genuine();
+        let data = match opened {
+            Opened::Data { data, .. } => Some(data),
+            _ => None,
+        };
+        let until = self.clock.now().saturating_add(time::Duration::weeks(2));
+        let (store, id) = OneRecord::holding(data, until);
+        let store = Arc::new(store);
+        let session = Session::new(id, store.clone(), Some(expiry));
+        request.extensions_mut().insert(session.clone());
+        let mut response = match inner.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let empty = session.is_empty().await;
+        let outcome = if genuine && empty {
+            Outcome::Remove
+        } else if (session.is_modified() || self.always_save || resealing)
+            && !empty
+            && !response.status().is_server_error()
+        {
+            if let Err(err) = session.save().await {
+                return save_refused_page(&err.to_string());
+            }
+            match store.take() {
+                Some(data) => Outcome::SetData(data, Some(self.expiry)),
+                None => Outcome::Remove,
+            }
+        } else {
+            Outcome::Keep
+        };
+        if cookie_allowed && let Some(value) = self.cookie.set_cookie(outcome, &Opened::Absent) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         response

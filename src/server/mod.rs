@@ -7,6 +7,7 @@
 mod config;
 mod cookie;
 mod feed;
+mod in_cookie;
 mod inspect;
 mod layer;
 pub mod limits;
@@ -31,7 +32,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use crate::clock::LabClock;
 
 pub use config::{
-    CookieProtection, ExpiryPolicy, RetiredSecret, SameSitePolicy, Secret, SecretSource,
+    CookieProtection, ExpiryPolicy, KeptIn, RetiredSecret, SameSitePolicy, Secret, SecretSource,
     SecureRequests, ServerConfig, ServerSettings, fingerprint_text,
 };
 pub use cookie::{CookieVerdict, RejectReason};

@@ -82,6 +82,7 @@ fn routes<S: SessionStore + Clone>(
     let regenerate = settings.regenerate_on_login;
     // Cookieless sessions go on in the URL: a login leads to a page whose address carries it.
     let then_account = settings.id_in_url;
+    let in_cookie = settings.kept_in == super::KeptIn::Cookie;
     // The weak logout clears the cookie itself, as `res.clearCookie(name)` does.
     let weak_logout = (!settings.destroy_on_logout).then(|| {
         format!(
@@ -104,7 +105,7 @@ fn routes<S: SessionStore + Clone>(
         )
         .route(
             "/logout",
-            get(move |session| logout(session, weak_logout.clone())),
+            get(move |session| logout(session, weak_logout.clone(), in_cookie)),
         )
         .route(
             "/logout-others",
@@ -448,11 +449,23 @@ async fn exists(session: &Session) -> Result<bool, session::Error> {
 /// `GET /logout`: deletes the session from the store and clears the cookie — or, with
 /// `weak` (the `Set-Cookie` that clears it), only clears the cookie and leaves the session in
 /// the store, as a logout of `res.clearCookie()` alone does.
-async fn logout(session: Session, weak: Option<String>) -> Response {
+async fn logout(session: Session, weak: Option<String>, in_cookie: bool) -> Response {
     let had_session = match exists(&session).await {
         Ok(exists) => exists,
         Err(err) => return store_unavailable(err),
     };
+    if in_cookie {
+        // The session is the cookie: emptied, the layer clears the cookie; a copy lives on.
+        if let Err(err) = session.flush().await {
+            return store_unavailable(err);
+        }
+        return Html(
+            "Logged out: the cookie was cleared. The session was the cookie itself, so the \
+             server kept nothing to delete: a copy of the old cookie still gets in."
+                .to_owned(),
+        )
+        .into_response();
+    }
     if let Some(clear) = weak {
         let mut page = Html(
             "Logged out: the cookie was cleared, but the session stays in the store \

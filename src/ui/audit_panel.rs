@@ -317,6 +317,8 @@ fn report_ui(ui: &mut egui::Ui, run: &AuditRun, earlier: Option<&AuditRun>) {
         ))
         .strong(),
     );
+    ui.label(format!("Session kept in: {}", report.kind.summary()))
+        .on_hover_text(report.kind.evidence.as_str());
     if let Some(settings) = &run.settings {
         ui.label(RichText::new(format!("The embedded server ran: {settings}")).weak());
     }

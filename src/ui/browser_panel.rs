@@ -1013,9 +1013,26 @@ fn cookie_table_ui(
                     if let Some(id) = session_id {
                         hover = format!("Session {id}\n{hover}");
                     }
+                    // Data anyone holding the cookie can read (signed is not encrypted): shown
+                    // beside the value, as the audit decodes it.
+                    let siblings: Vec<String> =
+                        browser.cookies.iter().map(|c| c.cookie.name.clone()).collect();
+                    let readable = crate::audit::decode_cookie(&cookie.name, &cookie.value, &siblings)
+                        .filter(|kind| kind.data.is_some());
+                    let mut shown = short(&cookie.value);
+                    if let Some(kind) = &readable {
+                        let data = kind.data.as_deref().unwrap_or_default();
+                        let head: String = data.chars().take(40).collect();
+                        let more = if head.len() < data.len() { "…" } else { "" };
+                        shown = format!("{shown} → {head}{more}");
+                        hover = format!(
+                            "Readable by anyone who holds it: {data}\n{}\n\n{hover}",
+                            kind.summary()
+                        );
+                    }
                     let value = ui
                         .add(
-                            egui::Label::new(RichText::new(short(&cookie.value)).monospace())
+                            egui::Label::new(RichText::new(shown).monospace())
                                 .sense(egui::Sense::click()),
                         )
                         .on_hover_text(hover);

@@ -110,9 +110,14 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
             ui.label("·");
             let config = &server.settings;
             ui.label(format!(
-                "{} cookie “{}”",
+                "{} cookie “{}”{}",
                 config.protection.as_str(),
-                config.cookie_name
+                config.cookie_name,
+                if config.kept_in == crate::server::KeptIn::Cookie {
+                    " holding the data"
+                } else {
+                    ""
+                }
             ))
             .on_hover_text(format!(
                 "Cookies are {} with a secret (fingerprint {}), {}; the secret itself is never \

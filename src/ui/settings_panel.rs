@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use crate::{
     lab::{Command, LabState},
     server::{
-        CookieProtection, ExpiryPolicy, SameSitePolicy, SecureRequests, ServerSettings, StoreChoice,
+        CookieProtection, ExpiryPolicy, KeptIn, SameSitePolicy, SecureRequests, ServerSettings,
+        StoreChoice,
     },
 };
 
@@ -109,6 +110,7 @@ impl SettingsDraft {
                 same_site,
                 path,
                 protection,
+                kept_in,
                 always_save,
                 lock_per_session,
                 regenerate_on_login,
@@ -191,6 +193,17 @@ pub fn settings_ui(
                         (CookieProtection::Private, "Private (encrypted)", "The id encrypted and authenticated: neither readable nor forgeable."),
                     ] {
                         ui.radio_value(&mut config.protection, value, label).on_hover_text(help);
+                    }
+                });
+                ui.end_row();
+
+                ui.label("Session kept in").on_hover_text("Where each session's data lives");
+                ui.vertical(|ui| {
+                    for (value, label, help) in [
+                        (KeptIn::Store, "The server's store", "express-session, tower-sessions, PHP, Django's database sessions: the cookie carries only an id; the data stays on the server, which can delete it at logout."),
+                        (KeptIn::Cookie, "The cookie itself", "Express's cookie-session, Flask's and Rails' defaults: the data itself travels in the cookie, protected as Protection says (signed: readable, not forgeable; private: encrypted). The store stays empty; logout only asks the browser to forget the cookie, so a copy still gets in, and an older copy brings older data back."),
+                    ] {
+                        ui.radio_value(&mut config.kept_in, value, label).on_hover_text(help);
                     }
                 });
                 ui.end_row();

@@ -4,6 +4,7 @@
 
 pub mod canned;
 pub mod json_schema;
+pub mod kinds;
 pub mod weak;
 
 use std::time::Duration;
