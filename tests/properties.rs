@@ -1,6 +1,6 @@
 //! Properties of every parser that reads outside input, over generated inputs: a `Set-Cookie`
 //! header, a `cookies.txt`, a Playwright `storageState`, a JSON cookie list, a HAR log and a
-//! saved lab never panic whatever they hold, and what the lab writes reads back as it was.
+//! saved lab, and a session cookie the audit decodes, never panic whatever they hold, and what the lab writes reads back as it was.
 //! (The server's opening of signed and private cookie values has its own properties in
 //! `src/server/cookie.rs`; `fuzz/` runs the same parsers under a coverage-guided fuzzer.)
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::Value;
 use session_lab::{
+    audit,
     browser::{CookieRow, Exchange, RequestFrom, SetCookie, parse_cookie_date},
     lab::saved::SavedLab,
     transfer::{
@@ -154,6 +155,31 @@ proptest! {
         failure_persistence: None,
         ..ProptestConfig::with_cases(512)
     })]
+
+    /// Any cookie value — text, or shaped like the session formats the audit reads (dots,
+    /// colons, `--`, base64 of anything, a compressed payload) — is read or left opaque by the
+    /// audit's decoder: no panic.
+    #[test]
+    fn any_session_cookie_value_is_decoded_or_left_opaque(
+        text in ".{0,200}",
+        parts in proptest::collection::vec("[A-Za-z0-9_=+/-]{0,40}", 1..4),
+        joiner in "[.:]|--",
+        bytes in proptest::collection::vec(any::<u8>(), 0..120),
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        for value in [
+            text.clone(),
+            parts.join(&joiner),
+            format!("{b64}.{}", parts.join(".")),
+            format!(".{b64}:{}", parts.join(":")),
+            format!("eyJhbGciOiJub25lIn0.{b64}.{}", parts[0]),
+        ] {
+            if let Some(kind) = audit::decode_cookie("session", &value, &["session.sig".into()]) {
+                let _ = kind.summary();
+            }
+        }
+    }
 
     /// Any text as a `Set-Cookie` header, or as a cookie date, is read or refused: no panic.
     #[test]

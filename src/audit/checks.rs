@@ -133,6 +133,14 @@ pub async fn run(
     })
 }
 
+/// A copy of what a browser held of the session, to send again from another browser.
+struct Copy {
+    /// The session cookie's value.
+    value: String,
+    /// The cookies that travel with it (cookie-session's `NAME.sig`), as they were.
+    companions: Vec<CookieRow>,
+}
+
 /// What a new visitor saw first.
 struct FirstContact {
     /// The exchange whose response set the session cookie.
@@ -300,12 +308,12 @@ impl Audit<'_> {
             let browser = self.browser()?;
             let url = self.counter_url.clone();
             let one = self.visit(&browser, &url).await?;
-            let early = self.jar_value(&browser);
+            let early = self.copy_of(&browser);
             let two = self.visit(&browser, &url).await?;
-            let late = self.jar_value(&browser);
+            let late = self.copy_of(&browser);
             let moved_on = last_number(&two.body).is_some() && one.body != two.body;
             let state_in_value = match (&early, &late) {
-                (Some(early), Some(late)) if early != late && moved_on => {
+                (Some(early), Some(late)) if early.value != late.value && moved_on => {
                     let again = self.replay(early).await?;
                     again.body == two.body && again.body != first.stranger_body
                 }
@@ -319,7 +327,9 @@ impl Audit<'_> {
             } else {
                 SessionKind::server_id(
                     "an opaque id",
-                    if early.is_some() && early == late {
+                    if early.is_some()
+                        && early.as_ref().map(|c| &c.value) == late.as_ref().map(|c| &c.value)
+                    {
                         "the value stays the same while the state changes: it names the session"
                     } else {
                         "the value does not carry the state (an older copy does not bring an \
@@ -353,36 +363,56 @@ impl Audit<'_> {
         self.check(id, name, CheckStatus::Skipped, why.to_owned());
     }
 
-    /// A fresh browser holding only `value` as the session cookie visits the counter.
-    async fn replay(&mut self, value: &str) -> Result<Exchange, AuditError> {
-        let browser = self.browser_holding(value)?;
+    /// A fresh browser holding only `copy` visits the counter.
+    async fn replay(&mut self, copy: &Copy) -> Result<Exchange, AuditError> {
+        let browser = self.browser_holding(copy)?;
         let url = self.counter_url.clone();
         self.visit(&browser, &url).await
     }
 
-    /// A fresh browser whose jar holds only `value` as the session cookie (for the counter's
-    /// host, host-only, no attributes).
-    fn browser_holding(&self, value: &str) -> Result<Browser, AuditError> {
+    /// A fresh browser whose jar holds only `copy`: the session cookie (for the counter's host,
+    /// host-only, no attributes) and its companions as they were.
+    fn browser_holding(&self, copy: &Copy) -> Result<Browser, AuditError> {
         let browser = self.browser()?;
         let host = parse_http_url(&self.counter_url)?
             .host_str()
             .unwrap_or("")
             .to_owned();
-        browser
-            .put_cookie(&CookieRow {
-                name: self.cookie_name.clone(),
-                value: cookie_safe(value),
-                domain: host,
-                host_only: true,
-                path: "/".to_owned(),
-                expires: None,
-                http_only: false,
-                secure: false,
-                same_site: None,
-                partition: None,
-            })
-            .map_err(|e| AuditError::Options(e.to_string()))?;
+        let session = CookieRow {
+            name: self.cookie_name.clone(),
+            value: cookie_safe(&copy.value),
+            domain: host,
+            host_only: true,
+            path: "/".to_owned(),
+            expires: None,
+            http_only: false,
+            secure: false,
+            same_site: None,
+            partition: None,
+        };
+        for row in std::iter::once(&session).chain(&copy.companions) {
+            browser
+                .put_cookie(row)
+                .map_err(|e| AuditError::Options(e.to_string()))?;
+        }
         Ok(browser)
+    }
+
+    /// What `browser` holds of the session: the session cookie's value and the cookies that
+    /// travel with it (cookie-session's `NAME.sig`).
+    fn copy_of(&self, browser: &Browser) -> Option<Copy> {
+        let cookies = browser.cookies();
+        let value = cookies
+            .iter()
+            .find(|c| c.name == self.cookie_name)?
+            .value
+            .clone();
+        let prefix = format!("{}.", self.cookie_name);
+        let companions = cookies
+            .into_iter()
+            .filter(|c| c.name.starts_with(&prefix))
+            .collect();
+        Some(Copy { value, companions })
     }
 
     /// Whether `exchange` continued a session rather than starting one: its count is past a
@@ -445,12 +475,24 @@ impl Audit<'_> {
             );
             seen.push("its data readable".to_owned());
         }
-        let value = kind::unwrap_value(&first.cookie.value);
+        // A session of the audit's own, to change and send back.
+        let base_browser = self.browser()?;
+        let url = self.counter_url.clone();
+        self.visit(&base_browser, &url).await?;
+        let base = self.copy_of(&base_browser).unwrap_or_else(|| Copy {
+            value: first.cookie.value.clone(),
+            companions: Vec::new(),
+        });
+        let value = kind::unwrap_value(&base.value);
+        let with_value = |value: String| Copy {
+            value,
+            companions: base.companions.clone(),
+        };
         // Unsigned data: change it and see whether the server believes it.
         if found.kind == Kind::PlainData
             && let Some(forgery) = kind::forged(&value)
         {
-            let answer = self.replay(&forgery).await?;
+            let answer = self.replay(&with_value(forgery)).await?;
             if Self::continues(first, &answer) {
                 self.find(
                     CHECK,
@@ -469,8 +511,16 @@ impl Audit<'_> {
                 seen.push("changed data refused".to_owned());
             }
         }
-        // A changed signature.
-        if let Some(tampered) = kind::tampered(&value, &found) {
+        // A changed signature: in the value, or in the cookie beside it that carries it.
+        let tampered = match kind::tampered(&value, &found) {
+            Some(tampered) => Some(with_value(tampered)),
+            None => base.companions.first().map(|signature| {
+                let mut copy = with_value(value.clone());
+                copy.companions[0].value = kind::altered(&signature.value);
+                copy
+            }),
+        };
+        if let Some(tampered) = tampered {
             let answer = self.replay(&tampered).await?;
             if Self::continues(first, &answer) {
                 self.find(
@@ -491,7 +541,7 @@ impl Audit<'_> {
             }
         }
         if found.kind == Kind::Jwt {
-            self.jwt_claims(first, &found, &value, &mut seen).await?;
+            self.jwt_claims(first, &found, &base, &mut seen).await?;
         }
         self.rollback(&mut seen).await?;
         // How long a stolen copy is good for.
@@ -537,12 +587,16 @@ impl Audit<'_> {
         &mut self,
         first: &FirstContact,
         found: &SessionKind,
-        value: &str,
+        base: &Copy,
         seen: &mut Vec<String>,
     ) -> Result<(), AuditError> {
         const CHECK: &str = "client-side-session";
-        if let Some(unsigned) = kind::alg_none(value) {
-            let answer = self.replay(&unsigned).await?;
+        if let Some(unsigned) = kind::alg_none(&kind::unwrap_value(&base.value)) {
+            let copy = Copy {
+                value: unsigned,
+                companions: base.companions.clone(),
+            };
+            let answer = self.replay(&copy).await?;
             if Self::continues(first, &answer) {
                 self.find(
                     CHECK,
@@ -617,7 +671,7 @@ impl Audit<'_> {
         let browser = self.browser()?;
         let url = self.counter_url.clone();
         let one = self.visit(&browser, &url).await?;
-        let Some(old) = self.jar_value(&browser) else {
+        let Some(old) = self.copy_of(&browser) else {
             return Ok(());
         };
         self.visit(&browser, &url).await?;
@@ -850,7 +904,10 @@ impl Audit<'_> {
         let before = self.findings.len();
         let sample = self.session_values.first().cloned().unwrap_or_default();
         let invented = invent_like(&sample);
-        let browser = self.browser_holding(&invented)?;
+        let browser = self.browser_holding(&Copy {
+            value: invented.clone(),
+            companions: Vec::new(),
+        })?;
         let url = self.counter_url.clone();
         let one = self.visit(&browser, &url).await?;
         let two = self.visit(&browser, &url).await?;
@@ -942,7 +999,22 @@ impl Audit<'_> {
                 );
                 "the same id before and after login".to_owned()
             }
-            (Some(_), Some(_)) => "a new id after login".to_owned(),
+            (Some(_), Some(_)) => {
+                // A planted id is dropped at login: adopting it risks only what a session
+                // holds before login.
+                if let Some(adopted) = self
+                    .findings
+                    .iter_mut()
+                    .find(|f| f.id == "session-fixation-adopted")
+                {
+                    adopted.severity = Severity::Medium;
+                    adopted.detail.push_str(
+                        " Login gives a new id, so a planted id never becomes a logged-in \
+                         session: what is at risk is what the session holds before login.",
+                    );
+                }
+                "a new id after login".to_owned()
+            }
             (None, Some(_)) => "a session first made at login".to_owned(),
             (_, None) => "no session cookie after login".to_owned(),
         };
@@ -973,11 +1045,7 @@ impl Audit<'_> {
         }
         self.visit(&browser, &url).await?;
         let live = self.visit(&browser, &url).await?;
-        let Some(cookie) = browser
-            .cookies()
-            .into_iter()
-            .find(|c| c.name == self.cookie_name)
-        else {
+        let Some(copy) = self.copy_of(&browser) else {
             self.check(
                 CHECK,
                 NAME,
@@ -992,14 +1060,10 @@ impl Audit<'_> {
                 && (c.is_removal(OffsetDateTime::now_utc()) || c.value.is_empty())
         });
         // The old cookie, replayed by another browser.
-        let replay = self.browser()?;
-        replay
-            .put_cookie(&cookie)
-            .map_err(|e| AuditError::Options(e.to_string()))?;
-        let again = self.visit(&replay, &url).await?;
+        let again = self.replay(&copy).await?;
         let replaced = self
             .session_cookie(&again)
-            .is_some_and(|c| c.value != cookie.value);
+            .is_some_and(|c| c.value != copy.value);
         let client_side = self.kind.kind.client_side();
         // A session kept in the cookie answers a replay with a new value (its data changed):
         // whether the old state went on is what tells.
@@ -1132,7 +1196,12 @@ impl Audit<'_> {
                 Severity::Medium,
                 format!("{lost} of {sent} concurrent updates lost"),
                 format!(
-                    "{ROUNDS} rounds of {burst} requests at once on one session: the count went from {first} to {last} where {expected} was due."
+                    "{ROUNDS} rounds of {burst} requests at once on one session: the count went from {first} to {last} where {expected} was due.{}",
+                    if self.kind.kind.client_side() {
+                        " Each request carried the same cookie and each answer set its own: the copy the browser kept last wins, and a lock on the server cannot help (there is no session there to lock)."
+                    } else {
+                        ""
+                    }
                 ),
                 vec![evidence("before the burst", &start), evidence("after the burst", &end)],
             );
@@ -1325,7 +1394,12 @@ impl Audit<'_> {
             );
         }
         let summary = format!(
-            "the id {} in URLs and pages; responses setting it {}",
+            "the {} {} in URLs and pages; responses setting it {}",
+            if self.kind.kind.client_side() {
+                "cookie's value"
+            } else {
+                "id"
+            },
             if leaked.is_some() {
                 "shows"
             } else {
@@ -1391,6 +1465,17 @@ fn entropy_summary(analysis: &entropy::Analysis) -> String {
             .collect();
         format!("; FIPS 140-2 blocks passed: {}", passed.join(", "))
     };
+    if !analysis.whole_bits() {
+        // The bit-level tests do not apply (uneven bits by construction): say what was judged.
+        return format!(
+            "about {:.0} bits of effective entropy ({} of {} character positions evenly spread and \
+             independent at {})",
+            analysis.entropy_bits(),
+            analysis.uniform_characters,
+            analysis.length,
+            analysis.alpha
+        );
+    }
     format!(
         "about {:.0} bits of effective entropy ({} of {} bit positions pass at {}; {} constant){fips}",
         analysis.entropy_bits(),
@@ -1577,6 +1662,26 @@ mod tests {
         assert_eq!(invented.len(), signed.len());
         assert!(inner_id(&invented).is_some());
         assert_ne!(invented, signed);
+    }
+
+    /// Django's ids (32 characters of a-z0-9, not a whole number of bits each) are summed up by
+    /// the character tests that judged them, never as "0 of 192 bit positions pass" beside a
+    /// pass.
+    #[test]
+    fn the_summary_says_what_judged_the_ids() {
+        let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyz0123456789".chars().collect();
+        let django: Vec<String> = (0..400)
+            .map(|_| {
+                (0..32)
+                    .map(|_| alphabet[rand::random_range(0..alphabet.len())])
+                    .collect()
+            })
+            .collect();
+        let analysis = entropy::analyse(&django, entropy::DEFAULT_ALPHA, 0);
+        let summary = entropy_summary(&analysis);
+        assert!(summary.contains("character positions"), "{summary}");
+        assert!(!summary.contains("bit positions"), "{summary}");
+        assert!(analysis.entropy_bits() > 150.0, "{summary}");
     }
 
     /// The counter's number is the last one in the page.

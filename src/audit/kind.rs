@@ -463,22 +463,30 @@ pub fn percent_decode(value: &str) -> String {
 /// when the kind has no signature the audit can find.
 pub fn tampered(value: &str, kind: &SessionKind) -> Option<String> {
     let (start, end) = kind.signature?;
-    let mut chars: Vec<char> = value.get(start..end)?.chars().collect();
-    // Change a character in the middle: the last ones of base64 may carry padding bits only.
-    let at = chars.iter().position(|c| *c != '=')? + chars.len() / 3;
-    let at = at.min(chars.len() - 1);
+    let signature = value.get(start..end).filter(|s| !s.is_empty())?;
+    Some(format!(
+        "{}{}{}",
+        &value[..start],
+        altered(signature),
+        &value[end..]
+    ))
+}
+
+/// `text` with one character a third of the way in changed (not at the end: the last
+/// characters of base64 may carry padding bits only).
+pub fn altered(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return "A".to_owned();
+    }
+    let at = chars.len() / 3;
     chars[at] = match chars[at] {
         'A' => 'B',
         'a' => 'b',
         '0' => '1',
         _ => 'A',
     };
-    Some(format!(
-        "{}{}{}",
-        &value[..start],
-        chars.into_iter().collect::<String>(),
-        &value[end..]
-    ))
+    chars.into_iter().collect()
 }
 
 /// A JWT made from `token` with `alg: none` and no signature.

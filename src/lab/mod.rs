@@ -391,13 +391,9 @@ impl Lab {
 
     /// What the first instance's store holds now, listed in full (oldest first): for checks
     /// and scripts that compare the lab's view with the store. Costs as much as the store.
-    pub fn store_listing(&self) -> Option<Result<Vec<SessionRow>, String>> {
+    pub fn store_listing(&self) -> Option<Result<Vec<SessionRow>, crate::server::StoreCallError>> {
         let inspector = self.core.inspector()?;
-        Some(
-            self.runtime
-                .block_on(inspector.sessions())
-                .map_err(|e| e.to_string()),
-        )
+        Some(self.runtime.block_on(inspector.sessions()))
     }
 
     /// How many events wait to be applied (store changes wait, coalesced, in the feeds).

@@ -9,7 +9,10 @@ use std::{
     sync::{Arc, Weak},
 };
 
-use tower_sessions::session::{Id, Record};
+use tower_sessions::{
+    session::{Id, Record},
+    session_store,
+};
 
 /// How many independently locked parts the lock table has.
 const SHARDS: usize = 16;
@@ -182,7 +185,7 @@ pub const LEASE_LOST: &str = "this request's hold on the session lapsed";
 pub trait SharedLease: Send + Sync + 'static {
     /// Extends the lease `token` holds on `id`: `Ok(false)` if it no longer holds it, an error
     /// if the store could not be asked.
-    async fn renew(&self, id: &Id, token: &str) -> Result<bool, String>;
+    async fn renew(&self, id: &Id, token: &str) -> Result<bool, session_store::Error>;
     /// Gives back the lease `token` holds on `id` (only if it still does).
     async fn release(&self, id: &Id, token: &str);
 }
@@ -543,11 +546,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl SharedLease for Recorder {
-        async fn renew(&self, _: &Id, _: &str) -> Result<bool, String> {
+        async fn renew(&self, _: &Id, _: &str) -> Result<bool, session_store::Error> {
             let mut renewals = self.renewals.lock();
             *renewals += 1;
             if *renewals <= self.failing {
-                Err("database is locked".into())
+                Err(session_store::Error::Backend("database is locked".into()))
             } else {
                 Ok(true)
             }

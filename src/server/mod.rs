@@ -46,8 +46,8 @@ pub use redis::RedisSessions;
 pub use routes::{MAX_USER_CHARS, app};
 pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
 pub use session::{
-    DATA_TEXT_MAX, DataText, DeleteReason, FoldHasher, MAX_SESSION_BYTES, SessionData, SessionId,
-    SessionRow, from_unix_millis, now_millis, unix_millis,
+    DATA_TEXT_MAX, DataText, DeleteReason, FoldHasher, MAX_SESSION_BYTES, NotASessionId,
+    SessionData, SessionId, SessionRow, from_unix_millis, now_millis, unix_millis,
 };
 pub use site::{
     ACCOUNTS, ATTACKER_HOST, ATTACKER_HOSTS, AttackerPage, DEFAULT_PAGE, LoginRefused,
@@ -57,6 +57,9 @@ pub use sqlite::SqliteSessions;
 pub use store::DEFAULT_MAX_SESSIONS;
 pub use store::{InspectableStore, ListSessions, StoreChange, StoreKind};
 pub use tls::{LabTls, TlsSetupError};
+/// What a session store call answered when it failed (tower-sessions' error), for the layers
+/// above that may not name tower-sessions.
+pub use tower_sessions::session_store::Error as StoreCallError;
 
 /// Which store the embedded server keeps its sessions in. Its `Display` and `Debug` never show
 /// a Redis password.

@@ -393,7 +393,7 @@ impl RedisSessions {
 
 #[async_trait]
 impl SharedLease for RedisSessions {
-    async fn renew(&self, id: &Id, token: &str) -> Result<bool, String> {
+    async fn renew(&self, id: &Id, token: &str) -> Result<bool, session_store::Error> {
         let renewed: i64 = self
             .client
             .eval(
@@ -402,7 +402,7 @@ impl SharedLease for RedisSessions {
                 vec![token.to_owned(), LOCK_LEASE_MS.to_string()],
             )
             .await
-            .map_err(|e| format!("Redis: {e}"))?;
+            .map_err(redis_error)?;
         Ok(renewed == 1)
     }
 

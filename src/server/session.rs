@@ -86,13 +86,18 @@ impl fmt::Display for SessionId {
     }
 }
 
-impl std::str::FromStr for SessionId {
-    type Err = String;
+/// Text that is not a session id (tower-sessions' base64url of 128 bits).
+#[derive(Debug, thiserror::Error)]
+#[error("“{0}” is not a session id")]
+pub struct NotASessionId(pub String);
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl std::str::FromStr for SessionId {
+    type Err = NotASessionId;
+
+    fn from_str(text: &str) -> Result<Self, NotASessionId> {
         text.parse::<Id>()
             .map(Self::from)
-            .map_err(|_| format!("“{text}” is not a session id"))
+            .map_err(|_| NotASessionId(text.to_owned()))
     }
 }
 

@@ -188,7 +188,7 @@ fn session_row((id, data, expires, created, updated): Row) -> session_store::Res
     Ok(SessionRow {
         id: id
             .parse()
-            .map_err(|e: String| session_store::Error::Decode(e))?,
+            .map_err(|e: super::NotASessionId| session_store::Error::Decode(e.to_string()))?,
         data: DataText::from_json(&data),
         expires_at: from_unix_millis(expires),
         created_at: Some(from_unix_millis(created)),
@@ -455,7 +455,7 @@ impl ListSessions for SqliteSessions {
 
 #[async_trait]
 impl SharedLease for SqliteSessions {
-    async fn renew(&self, id: &Id, token: &str) -> Result<bool, String> {
+    async fn renew(&self, id: &Id, token: &str) -> Result<bool, session_store::Error> {
         let renewed = sqlx::query(&format!(
             "update {TABLE} set lease_until = ? where id = ? and lease = ?"
         ))
@@ -464,7 +464,7 @@ impl SharedLease for SqliteSessions {
         .bind(token)
         .execute(&self.writer)
         .await
-        .map_err(|e| format!("SQLite: {e}"))?;
+        .map_err(sql_error)?;
         Ok(renewed.rows_affected() == 1)
     }
 

@@ -190,6 +190,16 @@ pub struct SessionLabApp {
 impl SessionLabApp {
     /// An app over a started lab; `ctx` is woken whenever the lab has news.
     pub fn new(ctx: &egui::Context, lab: Lab, offset: UtcOffset) -> Self {
+        // The arrows the interface writes (→, ↔) are not in egui's proportional font, only in
+        // its Hack: Hack goes last in the proportional family, so they never wait for (or
+        // depend on) the system's fonts, which arrive a few frames in or not at all.
+        let mut fonts = egui::FontDefinitions::default();
+        fonts
+            .families
+            .entry(egui::FontFamily::Proportional)
+            .or_default()
+            .push("Hack".to_owned());
+        ctx.set_fonts(fonts);
         let waker_ctx = ctx.clone();
         let repaint: crate::lab::Waker = Arc::new(move || waker_ctx.request_repaint());
         lab.set_waker(repaint.clone());

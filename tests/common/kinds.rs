@@ -261,49 +261,64 @@ fn php_session(
     response
 }
 
-/// PHP's built-in server running the usual counter, login and logout pages.
-pub async fn php_like() -> SocketAddr {
+/// PHP's built-in server running the usual counter, login and logout pages; with `regenerate`
+/// the login page calls `session_regenerate_id(true)`, as PHP's manual recommends.
+pub async fn php_like(regenerate: bool) -> SocketAddr {
     let php = Arc::new(Php::default());
-    let app =
-        Router::new()
-            .route(
-                "/",
-                get(
-                    |State(php): State<Arc<Php>>, headers: HeaderMap| async move {
-                        php_session(&php, &headers, |session| {
-                            let views =
-                                session.get("views").and_then(Value::as_u64).unwrap_or(0) + 1;
-                            session.insert("views".into(), views.into());
-                            format!("Number of views {views}")
-                        })
-                    },
-                ),
-            )
-            .route(
-                "/login",
-                get(
-                    |State(php): State<Arc<Php>>,
-                     headers: HeaderMap,
-                     Query(login): Query<Login>| async move {
-                        php_session(&php, &headers, |session| {
+    let app = Router::new()
+        .route(
+            "/",
+            get(
+                |State(php): State<Arc<Php>>, headers: HeaderMap| async move {
+                    php_session(&php, &headers, |session| {
+                        let views = session.get("views").and_then(Value::as_u64).unwrap_or(0) + 1;
+                        session.insert("views".into(), views.into());
+                        format!("Number of views {views}")
+                    })
+                },
+            ),
+        )
+        .route(
+            "/login",
+            get(
+                move |State(php): State<Arc<Php>>,
+                      headers: HeaderMap,
+                      Query(login): Query<Login>| async move {
+                    if !regenerate {
+                        return php_session(&php, &headers, |session| {
                             session.insert("user".into(), login.user.clone().into());
                             format!("Logged in as {}", login.user)
-                        })
-                    },
-                ),
-            )
-            .route(
-                "/logout",
-                get(
-                    |State(php): State<Arc<Php>>, headers: HeaderMap| async move {
-                        // session_destroy() and an expired cookie.
-                        if let Some(id) = cookie(&headers, "PHPSESSID") {
-                            php.sessions.lock().unwrap().remove(&id);
-                        }
-                        with_cookie("Logged out".into(), &format!("PHPSESSID={CLEARED}"))
-                    },
-                ),
-            )
-            .with_state(php);
+                        });
+                    }
+                    // session_regenerate_id(true): the data moves to a new id; the old
+                    // one is gone.
+                    let old = cookie(&headers, "PHPSESSID").unwrap_or_default();
+                    let id = php_id();
+                    {
+                        let mut sessions = php.sessions.lock().unwrap();
+                        let mut session = sessions.remove(&old).unwrap_or_default();
+                        session.insert("user".into(), login.user.clone().into());
+                        sessions.insert(id.clone(), session);
+                    }
+                    with_cookie(
+                        format!("Logged in as {}", login.user),
+                        &format!("PHPSESSID={id}; path=/"),
+                    )
+                },
+            ),
+        )
+        .route(
+            "/logout",
+            get(
+                |State(php): State<Arc<Php>>, headers: HeaderMap| async move {
+                    // session_destroy() and an expired cookie.
+                    if let Some(id) = cookie(&headers, "PHPSESSID") {
+                        php.sessions.lock().unwrap().remove(&id);
+                    }
+                    with_cookie("Logged out".into(), &format!("PHPSESSID={CLEARED}"))
+                },
+            ),
+        )
+        .with_state(php);
     serve(app).await
 }
