@@ -13,7 +13,7 @@ use super::{
     Route, SCHEMA, Severity,
     advice::advice,
     entropy,
-    kind::{self, Kind, SessionKind},
+    kind::{self, Kind, SessionKind, inner_id},
 };
 
 /// The user agent of the audit's browsers.
@@ -1571,35 +1571,6 @@ fn excerpt(text: &str, max: usize) -> String {
 /// The count a counter page shows ("Number of views 12" → 12), as a number to subtract from.
 fn last_number(body: &str) -> Option<i64> {
     crate::browser::views_shown(body).and_then(|n| i64::try_from(n).ok())
-}
-
-/// The id inside a signed cookie value, and the format it was recognised as.
-pub(super) fn inner_id(value: &str) -> Option<(String, &'static str)> {
-    let decoded = kind::percent_decode(value);
-    if let Some(rest) = decoded.strip_prefix("s:")
-        && let Some((id, signature)) = rest.rsplit_once('.')
-        && !id.is_empty()
-        && !signature.is_empty()
-    {
-        return Some((
-            id.to_owned(),
-            "express-session's signed value s:ID.SIGNATURE",
-        ));
-    }
-    // The cookie crate's signed value (tower-sessions): 44 characters of base64 HMAC-SHA256,
-    // then the value.
-    let (signature, id) = (decoded.get(..44)?, decoded.get(44..)?);
-    (signature.ends_with('=')
-        && signature[..43]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
-        && !id.is_empty())
-    .then(|| {
-        (
-            id.to_owned(),
-            "a signed value: base64 HMAC-SHA256, then the id (the cookie crate's, as tower-sessions writes it)",
-        )
-    })
 }
 
 /// A value shaped like `sample` that no server issued: the id part made up from the same

@@ -351,11 +351,44 @@ fn rails(value: &str) -> Option<SessionKind> {
     }
 }
 
+/// The id in express-session's `s:ID.SIGNATURE` (already percent-decoded).
+fn express_id(value: &str) -> Option<&str> {
+    let (id, signature) = value.strip_prefix("s:")?.rsplit_once('.')?;
+    (!id.is_empty() && !signature.is_empty()).then_some(id)
+}
+
+/// What follows the cookie crate's 44-character base64 HMAC-SHA256 tag (as tower-sessions
+/// and the lab write a signed value), if `value` starts with one.
+fn after_cookie_crate_tag(value: &str) -> Option<&str> {
+    let (tag, rest) = (value.get(..44)?, value.get(44..)?);
+    let tag_ok = tag.ends_with('=')
+        && tag[..43]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    (tag_ok && !rest.is_empty()).then_some(rest)
+}
+
+/// The id inside a signed cookie value (percent-encoded or not), and the format it was
+/// recognised as: what the id-strength test takes from each value.
+pub(super) fn inner_id(value: &str) -> Option<(String, &'static str)> {
+    let decoded = percent_decode(value);
+    if let Some(id) = express_id(&decoded) {
+        return Some((
+            id.to_owned(),
+            "express-session's signed value s:ID.SIGNATURE",
+        ));
+    }
+    after_cookie_crate_tag(&decoded).map(|id| {
+        (
+            id.to_owned(),
+            "a signed value: base64 HMAC-SHA256, then the id (the cookie crate's, as tower-sessions writes it)",
+        )
+    })
+}
+
 /// express-session's `s:ID.SIGNATURE`.
 fn express_signed_id(value: &str) -> Option<SessionKind> {
-    let rest = value.strip_prefix("s:")?;
-    let (id, signature) = rest.rsplit_once('.')?;
-    (!id.is_empty() && !signature.is_empty()).then(|| {
+    express_id(value).map(|_| {
         SessionKind::server_id(
             "express-session's signed value s:ID.SIGNATURE",
             "the value is s:, an id, a dot and a signature",
@@ -366,14 +399,7 @@ fn express_signed_id(value: &str) -> Option<SessionKind> {
 /// The cookie crate's signed value (as tower-sessions and the lab write it): 44 characters of
 /// base64 HMAC-SHA256, then the value — an id, or base64url JSON data.
 fn cookie_crate_signed(value: &str) -> Option<SessionKind> {
-    let (tag, rest) = (value.get(..44)?, value.get(44..)?);
-    let tag_ok = tag.ends_with('=')
-        && tag[..43]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    if !tag_ok || rest.is_empty() {
-        return None;
-    }
+    let rest = after_cookie_crate_tag(value)?;
     match base64_any(rest).as_deref().and_then(json_object) {
         Some(data) => {
             let mut kind = SessionKind::new(
