@@ -22,6 +22,10 @@ pub struct JarCookie {
     pub cookie: CookieRow,
     /// The embedded server's session id this cookie carries, if any.
     pub session_id: Option<SessionId>,
+    /// Session data anyone holding the cookie can read (signed is not encrypted), as the
+    /// audit decodes it — any server's: ours kept in the cookie, Flask's, a JWT's. Decoded
+    /// once, when the jar changes, not every frame.
+    pub readable: Option<crate::audit::SessionKind>,
 }
 
 /// A simulated browser's stable id (names can change; ids do not).

@@ -828,8 +828,10 @@ impl Core {
             .flat_map(|s| [s.addr().ip().to_string(), "localhost".to_owned()])
             .chain(LAB_HOSTS.iter().map(|h| (*h).to_owned()))
             .collect();
-        browser
-            .cookies()
+        let cookies = browser.cookies();
+        // cookie-session signs into a `NAME.sig` cookie beside the data.
+        let siblings: Vec<String> = cookies.iter().map(|c| c.name.clone()).collect();
+        cookies
             .into_iter()
             .map(|cookie| {
                 let session_id = match &first {
@@ -838,7 +840,13 @@ impl Core {
                         .session_id_of_cookie(&cookie.name, &cookie.value),
                     _ => None,
                 };
-                JarCookie { cookie, session_id }
+                let readable = crate::audit::decode_cookie(&cookie.name, &cookie.value, &siblings)
+                    .filter(|kind| kind.data.is_some());
+                JarCookie {
+                    cookie,
+                    session_id,
+                    readable,
+                }
             })
             .collect()
     }

@@ -954,7 +954,11 @@ fn cookie_table_ui(
         })
         .body(|body| {
             body.rows(row_height, browser.cookies.len(), |mut row| {
-                let JarCookie { cookie, session_id } = &browser.cookies[row.index()];
+                let JarCookie {
+                    cookie,
+                    session_id,
+                    readable,
+                } = &browser.cookies[row.index()];
                 let who = format!("{} of {}", cookie.name, browser.name);
                 row.col(|ui| {
                     ui.menu_button("…", |ui| {
@@ -1013,14 +1017,9 @@ fn cookie_table_ui(
                     if let Some(id) = session_id {
                         hover = format!("Session {id}\n{hover}");
                     }
-                    // Data anyone holding the cookie can read (signed is not encrypted): shown
-                    // beside the value, as the audit decodes it.
-                    let siblings: Vec<String> =
-                        browser.cookies.iter().map(|c| c.cookie.name.clone()).collect();
-                    let readable = crate::audit::decode_cookie(&cookie.name, &cookie.value, &siblings)
-                        .filter(|kind| kind.data.is_some());
+                    // Data anyone holding the cookie can read: shown beside the value.
                     let mut shown = short(&cookie.value);
-                    if let Some(kind) = &readable {
+                    if let Some(kind) = readable {
                         let data = kind.data.as_deref().unwrap_or_default();
                         let head: String = data.chars().take(40).collect();
                         let more = if head.len() < data.len() { "…" } else { "" };
