@@ -239,6 +239,12 @@ impl SessionCookie {
         }
     }
 
+    /// Whether the cookie carries the session's data itself (the session kept in the cookie)
+    /// rather than an id.
+    pub(crate) fn keeps_data(&self) -> bool {
+        self.data_in_cookie
+    }
+
     /// Finds the session cookie among the request's cookies and opens it. As with a cookie jar,
     /// the last cookie of the name counts; `Cookie` headers that are not UTF-8 are skipped.
     pub(crate) fn open_request(&self, headers: &HeaderMap) -> Opened {

@@ -30,7 +30,7 @@ use tower_sessions::{Expiry, Session, SessionStore};
 use crate::clock::LabClock;
 
 use super::{
-    config::{KeptIn, SecureRequests, ServerConfig},
+    config::{SecureRequests, ServerConfig},
     cookie::{Opened, Outcome, SessionCookie},
     in_cookie::OneRecord,
     inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
@@ -75,8 +75,6 @@ struct LayerState<St> {
     /// Cookieless: the id comes in the `sid` query parameter and goes out in the page's links
     /// and redirects, never in a cookie.
     id_in_url: bool,
-    /// The session's data is kept in the cookie itself, not in the store.
-    data_in_cookie: bool,
 }
 
 impl<St: SessionStore> SessionLayer<St> {
@@ -106,7 +104,6 @@ impl<St: SessionStore> SessionLayer<St> {
                     .secure
                     .then_some(config.settings.secure_requests),
                 id_in_url: config.settings.id_in_url,
-                data_in_cookie: config.settings.kept_in == KeptIn::Cookie,
             }),
         }
     }
@@ -266,7 +263,7 @@ impl<St: SessionStore> LayerState<St> {
                 .and_then(|v| v.to_str().ok());
             rule.secure(tls, proto)
         });
-        if self.data_in_cookie {
+        if self.cookie.keeps_data() {
             return self
                 .serve_in_cookie(inner, request, opened, expiry, cookie_allowed)
                 .await;
