@@ -133,6 +133,22 @@ pub async fn run(
     })
 }
 
+/// A value the server never issued, sent to see whether it is taken as the session.
+struct Forgery {
+    /// The finding if it is.
+    id: &'static str,
+    /// The finding's title.
+    title: &'static str,
+    /// What was done, for the detail ("… (it answered “…”)").
+    done: &'static str,
+    /// What follows in the detail (what acceptance means), or nothing.
+    then: &'static str,
+    /// The evidence's caption.
+    what: &'static str,
+    /// Its name in the check's summary ("… accepted" / "… refused").
+    called: &'static str,
+}
+
 /// A copy of what a browser held of the session, to send again from another browser.
 struct Copy {
     /// The session cookie's value.
@@ -490,26 +506,19 @@ impl Audit<'_> {
         };
         // Unsigned data: change it and see whether the server believes it.
         if found.kind == Kind::PlainData
-            && let Some(forgery) = kind::forged(&value)
+            && let Some(changed) = kind::forged(&value)
         {
-            let answer = self.replay(&with_value(forgery)).await?;
-            if Self::continues(first, &answer) {
-                self.find(
-                    CHECK,
-                    "client-data-unsigned",
-                    Severity::High,
-                    "Anyone can change the session's data: nothing signs it",
-                    format!(
-                        "The audit changed the data in the cookie and the server took it as the \
-                         session (it answered “{}”).",
-                        excerpt(&answer.body, 60)
-                    ),
-                    vec![evidence("the changed data, sent back", &answer)],
-                );
-                seen.push("changed data accepted".to_owned());
-            } else {
-                seen.push("changed data refused".to_owned());
-            }
+            let probe = Forgery {
+                id: "client-data-unsigned",
+                title: "Anyone can change the session's data: nothing signs it",
+                done: "The audit changed the data in the cookie and the server took it as the \
+                       session",
+                then: "",
+                what: "the changed data, sent back",
+                called: "changed data",
+            };
+            self.try_forgery(first, &with_value(changed), &probe, &mut seen)
+                .await?;
         }
         // A changed signature: in the value, or in the cookie beside it that carries it.
         let tampered = match kind::tampered(&value, &found) {
@@ -521,24 +530,17 @@ impl Audit<'_> {
             }),
         };
         if let Some(tampered) = tampered {
-            let answer = self.replay(&tampered).await?;
-            if Self::continues(first, &answer) {
-                self.find(
-                    CHECK,
-                    "client-signature-unchecked",
-                    Severity::High,
-                    "The server accepts the session with a changed signature",
-                    format!(
-                        "One character of the cookie's signature was changed; the server still \
-                         took it as the session (it answered “{}”).",
-                        excerpt(&answer.body, 60)
-                    ),
-                    vec![evidence("the changed signature, sent back", &answer)],
-                );
-                seen.push("a changed signature accepted".to_owned());
-            } else {
-                seen.push("a changed signature refused".to_owned());
-            }
+            let probe = Forgery {
+                id: "client-signature-unchecked",
+                title: "The server accepts the session with a changed signature",
+                done: "One character of the cookie's signature was changed; the server still \
+                       took it as the session",
+                then: "",
+                what: "the changed signature, sent back",
+                called: "a changed signature",
+            };
+            self.try_forgery(first, &tampered, &probe, &mut seen)
+                .await?;
         }
         if found.kind == Kind::Jwt {
             self.jwt_claims(first, &found, &base, &mut seen).await?;
@@ -596,24 +598,16 @@ impl Audit<'_> {
                 value: unsigned,
                 companions: base.companions.clone(),
             };
-            let answer = self.replay(&copy).await?;
-            if Self::continues(first, &answer) {
-                self.find(
-                    CHECK,
-                    "jwt-alg-none",
-                    Severity::High,
-                    "The server accepts a JWT with alg: none",
-                    format!(
-                        "The token with its header changed to alg: none and no signature still \
-                         opened the session (it answered “{}”): anyone can write any claims.",
-                        excerpt(&answer.body, 60)
-                    ),
-                    vec![evidence("the alg: none token, sent", &answer)],
-                );
-                seen.push("alg: none accepted".to_owned());
-            } else {
-                seen.push("alg: none refused".to_owned());
-            }
+            let probe = Forgery {
+                id: "jwt-alg-none",
+                title: "The server accepts a JWT with alg: none",
+                done: "The token with its header changed to alg: none and no signature still \
+                       opened the session",
+                then: ": anyone can write any claims",
+                what: "the alg: none token, sent",
+                called: "alg: none",
+            };
+            self.try_forgery(first, &copy, &probe, seen).await?;
         }
         let start = found
             .issued_at
@@ -662,6 +656,37 @@ impl Audit<'_> {
                     }
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Sends `copy` (a value the server never issued) from a fresh browser: if the server takes
+    /// it as the session, that is `probe`'s finding (high). `seen` says which it was.
+    async fn try_forgery(
+        &mut self,
+        first: &FirstContact,
+        copy: &Copy,
+        probe: &Forgery,
+        seen: &mut Vec<String>,
+    ) -> Result<(), AuditError> {
+        let answer = self.replay(copy).await?;
+        if Self::continues(first, &answer) {
+            self.find(
+                "client-side-session",
+                probe.id,
+                Severity::High,
+                probe.title,
+                format!(
+                    "{} (it answered “{}”){}.",
+                    probe.done,
+                    excerpt(&answer.body, 60),
+                    probe.then
+                ),
+                vec![evidence(probe.what, &answer)],
+            );
+            seen.push(format!("{} accepted", probe.called));
+        } else {
+            seen.push(format!("{} refused", probe.called));
         }
         Ok(())
     }
