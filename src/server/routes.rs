@@ -450,10 +450,6 @@ async fn exists(session: &Session) -> Result<bool, session::Error> {
 /// `weak` (the `Set-Cookie` that clears it), only clears the cookie and leaves the session in
 /// the store, as a logout of `res.clearCookie()` alone does.
 async fn logout(session: Session, weak: Option<String>, in_cookie: bool) -> Response {
-    let had_session = match exists(&session).await {
-        Ok(exists) => exists,
-        Err(err) => return store_unavailable(err),
-    };
     if in_cookie {
         // The session is the cookie: emptied, the layer clears the cookie; a copy lives on.
         if let Err(err) = session.flush().await {
@@ -466,6 +462,10 @@ async fn logout(session: Session, weak: Option<String>, in_cookie: bool) -> Resp
         )
         .into_response();
     }
+    let had_session = match exists(&session).await {
+        Ok(exists) => exists,
+        Err(err) => return store_unavailable(err),
+    };
     if let Some(clear) = weak {
         let mut page = Html(
             "Logged out: the cookie was cleared, but the session stays in the store \
