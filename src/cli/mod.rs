@@ -39,21 +39,34 @@ pub fn parse() -> (Cli, GivenFlags) {
     (cli, given)
 }
 
-/// Log lines to stderr, `RUST_LOG` overriding the default: an audit (and a scenario's attack)
-/// replays dead and made-up cookies on purpose, so there only errors are shown.
+/// Log lines to stderr, `RUST_LOG` (a list of `target=level`, e.g. `warn,session_lab=debug`)
+/// overriding the default: an audit (and a scenario's attack) replays dead and made-up cookies
+/// on purpose, so there only errors are shown. A `RUST_LOG` that does not parse is said, not
+/// silently dropped.
 pub fn init_tracing(mode: Option<&Mode>) {
+    use tracing_subscriber::{filter::Targets, prelude::*};
     let default_filter = if matches!(mode, Some(Mode::Audit(_) | Mode::Scenario(_))) {
         "error"
     } else {
         "warn,session_lab=info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
+    let default: Targets = default_filter.parse().expect("the default filter parses");
+    let (filter, unreadable) = match std::env::var("RUST_LOG") {
+        Ok(given) if !given.trim().is_empty() => match given.parse::<Targets>() {
+            Ok(filter) => (filter, None),
+            Err(err) => (default, Some((given, err))),
+        },
+        _ => (default, None),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
+    if let Some((given, err)) = unreadable {
+        tracing::warn!(
+            "RUST_LOG={given:?} is not a list of target=level ({err}); using {default_filter:?}"
+        );
+    }
 }
 
 /// The window (the default subcommand).
