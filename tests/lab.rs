@@ -6,7 +6,9 @@ use common::{
     WAIT, id, lab, raw_get, session_of, stored_views, visit, visit_url, wait_for_sessions,
 };
 use session_lab::{
-    lab::{Command, LogLevel, LogSource, Logged, Maker},
+    audit::{AuditError, BadRoute},
+    browser::BrowserError,
+    lab::{AuditFailed, AuditRequest, Command, LogLevel, LogSource, Logged, Maker},
     server::SessionId,
 };
 
@@ -184,6 +186,48 @@ fn busy_port_is_reported() {
     );
     assert!(state.log.iter().any(|l| l.level == LogLevel::Warning
         && matches!(&l.what, Logged::ServerStarted(info) if info.fallback_from.is_some())));
+}
+
+/// An audit from the window that cannot run says why, as a variant the tab and the log read:
+/// a login route that puts a form body on a GET stops before any request; a target nothing listens on stops at
+/// the first request, as the browser's error. Neither leaves a run behind.
+#[test]
+fn an_audit_that_cannot_run_says_why() {
+    let (lab, mut state) = lab();
+    let request = |url: &str, login: &str| AuditRequest {
+        url: url.to_owned(),
+        login: login.to_owned(),
+        logout: String::new(),
+        counter: String::new(),
+        samples: 100,
+    };
+    let url = lab.server_url().expect("the server runs");
+    lab.send(Command::RunAudit(request(&url, "GET /login user=ann")));
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.audit.error.is_some()));
+    assert_eq!(
+        state.audit.error,
+        Some(AuditFailed::Route(BadRoute::BodyOnGet(
+            "GET /login user=ann".to_owned()
+        )))
+    );
+    // A port that was free a moment ago: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    lab.send(Command::RunAudit(request(&format!("http://{closed}/"), "")));
+    assert!(lab.wait_until(&mut state, WAIT, |s| matches!(
+        &s.audit.error,
+        Some(AuditFailed::Audit(error)) if matches!(**error, AuditError::Browser(BrowserError::Connect { .. }))
+    )), "{:?}", state.audit.error);
+    assert!(state.audit.runs.is_empty());
+    assert!(state.log.iter().any(|l| l.level == LogLevel::Error
+        && matches!(
+            &l.what,
+            Logged::Audit {
+                outcome: Err(AuditFailed::Route(_)),
+                ..
+            }
+        )));
 }
 
 /// A load sends the visits from new browsers and ends with a timed report; every load browser

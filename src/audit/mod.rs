@@ -83,8 +83,19 @@ pub struct Route {
     pub body: Option<String>,
 }
 
+/// A login or logout route that cannot be sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadRoute {
+    /// `GET /path body`: a body after the path of a GET.
+    #[error("“{0}”: only a POST takes a form body")]
+    BodyOnGet(String),
+    /// `POST` alone, or nothing.
+    #[error("“{0}” names no path")]
+    NoPath(String),
+}
+
 impl FromStr for Route {
-    type Err = String;
+    type Err = BadRoute;
 
     /// `/login?user={user}`, `GET /logout`, or `POST /login user={user}&password=x`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -96,11 +107,11 @@ impl FromStr for Route {
         };
         let (path, body) = match rest.split_once(char::is_whitespace) {
             Some((path, body)) if method == "POST" => (path, Some(body.trim().to_owned())),
-            Some(_) => return Err(format!("“{text}”: only a POST takes a form body")),
+            Some(_) => return Err(BadRoute::BodyOnGet(text.to_owned())),
             None => (rest, (method == "POST").then(String::new)),
         };
         if path.is_empty() {
-            return Err(format!("“{text}” names no path"));
+            return Err(BadRoute::NoPath(text.to_owned()));
         }
         Ok(Self {
             method,

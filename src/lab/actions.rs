@@ -14,9 +14,10 @@ use crate::{
 };
 
 use super::{
-    AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
-    Command, Core, Event, JarEdit, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES, Problem, SettingChange,
-    USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX, saved::SavedBrowser, server_info, sessions::Maker,
+    AuditFailed, AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove,
+    ClockMoved, Command, Core, Event, JarEdit, LoadFailed, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES,
+    Problem, SettingChange, USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX, saved::SavedBrowser,
+    server_info, sessions::Maker,
 };
 
 /// Carries out a command that needs no network.
@@ -602,12 +603,12 @@ pub(super) async fn set_instances(core: &Arc<Core>, count: usize) {
 /// https with the lab's authority) but keep every cookie, as a client does.
 pub(super) async fn audit(core: &Core, request: AuditRequest) {
     let outcome = async {
-        let route = |text: &str| -> Result<Option<crate::audit::Route>, String> {
+        let route = |text: &str| -> Result<Option<crate::audit::Route>, AuditFailed> {
             let text = text.trim();
             if text.is_empty() {
                 Ok(None)
             } else {
-                text.parse().map(Some)
+                Ok(Some(text.parse()?))
             }
         };
         let mut options = crate::audit::AuditOptions::new(request.url.trim());
@@ -638,7 +639,7 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         })
         .await
         .map(Arc::new)
-        .map_err(|e| e.to_string())
+        .map_err(|e| AuditFailed::Audit(Arc::new(e)))
     }
     .await;
     // The sessions the probes were given on the embedded server are the audit's: tagged so,
@@ -662,9 +663,8 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
 
 pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     let Some(first) = core.first() else {
-        core.outbox.send(Event::LoadFinished(Err(
-            "the embedded server is not running".to_owned(),
-        )));
+        core.outbox
+            .send(Event::LoadFinished(Err(LoadFailed::NoServer)));
         return;
     };
     let plan = super::load::LoadPlan {
@@ -685,7 +685,8 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     let browsers = match super::load::browsers(&plan) {
         Ok(browsers) => browsers,
         Err(err) => {
-            core.outbox.send(Event::LoadFinished(Err(err.to_string())));
+            core.outbox
+                .send(Event::LoadFinished(Err(LoadFailed::Browser(Arc::new(err)))));
             return;
         }
     };
@@ -706,8 +707,9 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         by: Maker::Load,
         sessions: held,
     });
-    core.outbox
-        .send(Event::LoadFinished(result.map_err(|e| e.to_string())));
+    core.outbox.send(Event::LoadFinished(
+        result.map_err(|e| LoadFailed::Browser(Arc::new(e))),
+    ));
 }
 
 /// The browser's session on the embedded server and its views count, read from the store.

@@ -633,7 +633,7 @@ pub enum Event {
         /// What was asked.
         request: AuditRequest,
         /// The scorecard, or why there is none.
-        outcome: Result<Arc<crate::audit::AuditReport>, String>,
+        outcome: Result<Arc<crate::audit::AuditReport>, AuditFailed>,
     },
     /// A client outside the lab (a real browser, curl) was served.
     External(Arc<Served>),
@@ -683,7 +683,7 @@ pub enum Event {
         sessions: Vec<SessionId>,
     },
     /// A load finished (or could not run).
-    LoadFinished(Result<LoadReport, String>),
+    LoadFinished(Result<LoadReport, LoadFailed>),
     /// Something the lab could not do.
     Problem {
         /// About which browser, if one.
@@ -726,4 +726,49 @@ pub struct AuditRequest {
     pub counter: String,
     /// How many fresh ids to test.
     pub samples: usize,
+}
+
+/// Why a load from the window could not run (cloned into the log and the header, so the
+/// browser's error is shared, not copied).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum LoadFailed {
+    /// No embedded server to send it to.
+    #[error("the embedded server is not running")]
+    NoServer,
+    /// Its browsers could not be made, or the server could not be reached.
+    #[error(transparent)]
+    Browser(Arc<crate::browser::BrowserError>),
+}
+
+/// Why an audit from the Audit tab could not run.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AuditFailed {
+    /// The login or logout route typed in the tab.
+    #[error(transparent)]
+    Route(#[from] crate::audit::BadRoute),
+    /// The audit itself stopped (the target unreachable, no session cookie).
+    #[error(transparent)]
+    Audit(Arc<crate::audit::AuditError>),
+}
+
+/// The same failure: the same variant with the same words (the errors inside are shared, not
+/// comparable themselves).
+impl PartialEq for LoadFailed {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::NoServer, Self::NoServer) => true,
+            (Self::Browser(a), Self::Browser(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for AuditFailed {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Route(a), Self::Route(b)) => a == b,
+            (Self::Audit(a), Self::Audit(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
 }

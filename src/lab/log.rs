@@ -206,13 +206,13 @@ pub enum Logged {
         concurrency: usize,
     },
     /// A load finished.
-    LoadFinished(Result<LoadReport, String>),
+    LoadFinished(Result<LoadReport, super::event::LoadFailed>),
     /// An audit finished: the target, and its findings counted (or why it could not run).
     Audit {
         /// The target.
         target: String,
-        /// "0 high, 1 medium, 2 low, 1 info", or the error.
-        outcome: Result<String, String>,
+        /// "0 high, 1 medium, 2 low, 1 info", or why it could not run.
+        outcome: Result<String, super::event::AuditFailed>,
     },
     /// Something the lab could not do.
     Problem(Problem),
@@ -268,9 +268,9 @@ impl Logged {
             Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
             Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
             Self::VisitFailed { url, error } => url.len() + error.len(),
-            Self::LoadFinished(Err(error)) => error.len(),
+            Self::LoadFinished(Err(_)) => 256,
             Self::Audit { target, outcome } => {
-                target.len() + outcome.as_ref().map_or_else(String::len, String::len)
+                target.len() + outcome.as_ref().map_or(256, String::len)
             }
             _ => 0,
         }

@@ -35,8 +35,8 @@ use std::{
 use tokio::{runtime::Runtime, task::JoinHandle};
 
 pub use event::{
-    AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved, Command, Event,
-    Hop, JarCookie, JarEdit, Problem, ServerInfo, SettingChange, Views,
+    AuditFailed, AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
+    Command, Event, Hop, JarCookie, JarEdit, LoadFailed, Problem, ServerInfo, SettingChange, Views,
 };
 pub use log::{ExchangeLine, LogLevel, LogSource, Logged};
 pub use sessions::{Maker, SessionSort, SessionTable, SessionView, SortColumn};
@@ -44,7 +44,7 @@ pub use state::{
     AuditRun, AuditState, BrowserState, ExchangeRecord, InstanceState, LabState, LoadStatus,
     LogEntry, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES, Referee,
 };
-pub use text::served_line;
+pub use text::{failure_text, served_line};
 
 use crate::{
     browser::{Browser, Exchange, LAB_HOSTS, LabTarget, RequestFrom, is_lab_host},

@@ -261,7 +261,7 @@ pub struct AuditState {
     /// Finished audits, the newest last.
     pub runs: VecDeque<AuditRun>,
     /// Why the last audit could not run.
-    pub error: Option<String>,
+    pub error: Option<super::AuditFailed>,
     /// Audits started since the lab began (numbers the runs).
     pub started: usize,
 }
@@ -298,7 +298,7 @@ pub struct LoadStatus {
     /// Visits in all.
     pub total: usize,
     /// The outcome, once finished.
-    pub outcome: Option<Result<LoadReport, String>>,
+    pub outcome: Option<Result<LoadReport, super::LoadFailed>>,
 }
 
 impl LabState {
@@ -680,7 +680,6 @@ impl LabState {
                         });
                     }
                     Err(error) => {
-                        let error = cut_text(&error, LOG_TEXT_MAX);
                         self.log_lab(Logged::Audit {
                             target,
                             outcome: Err(error.clone()),
@@ -690,7 +689,6 @@ impl LabState {
                 }
             }
             Event::LoadFinished(outcome) => {
-                let outcome = outcome.map_err(|e| cut_text(&e, LOG_TEXT_MAX));
                 self.log_lab(Logged::LoadFinished(outcome.clone()));
                 let (done, total) = self.load.as_ref().map_or((0, 0), |l| (l.done, l.total));
                 self.load = Some(LoadStatus {

@@ -370,7 +370,7 @@ pub fn logged_text(what: &Logged) -> String {
             "Load: {visits} visits from {browsers} new browser(s), {concurrency} at a time…"
         ),
         Logged::LoadFinished(Ok(report)) => format!("Load finished: {}", report.summary()),
-        Logged::LoadFinished(Err(error)) => format!("Load failed: {error}"),
+        Logged::LoadFinished(Err(error)) => format!("Load failed: {}", failure_text(error)),
         Logged::Audit {
             target,
             outcome: Ok(counts),
@@ -378,7 +378,7 @@ pub fn logged_text(what: &Logged) -> String {
         Logged::Audit {
             target,
             outcome: Err(error),
-        } => format!("Audit of {target} could not run: {error}"),
+        } => format!("Audit of {target} could not run: {}", failure_text(error)),
         Logged::Problem(problem) => problem_text(problem),
     }
 }
@@ -661,6 +661,12 @@ fn clock_text(moved: &ClockMoved) -> String {
              it ran ahead keep the dates they got{dropped}"
         ),
     }
+}
+
+/// Why something could not run, as the log and the panels write it: an error's words, cut to
+/// the log's bound (a target's reply can make them long).
+pub fn failure_text(error: &dyn std::fmt::Display) -> String {
+    cut_text(&error.to_string(), super::log::LOG_TEXT_MAX)
 }
 
 #[cfg(test)]

@@ -158,7 +158,10 @@ pub fn audit_ui(
     if let Some(error) = &state.audit.error {
         ui.colored_label(
             theme::bad(ui.visuals().dark_mode),
-            format!("The audit could not run: {error}"),
+            format!(
+                "The audit could not run: {}",
+                crate::lab::failure_text(error)
+            ),
         );
     }
     ui.separator();
