@@ -153,18 +153,27 @@ fn browsers_are_managed() {
     assert_eq!(visit(&lab, &mut state, "Chrome"), "Number of views 1");
 }
 
-/// A visit that fails (nothing listens there) shows the error; the lab keeps working.
+/// A visit that fails (nothing listens there, or not an http address) shows why, as the
+/// browser's own error, in the panel and the log; the lab keeps working.
 #[test]
 fn failed_visit_is_reported_and_the_lab_goes_on() {
     let (lab, mut state) = lab();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let body = visit_url(&lab, &mut state, "A", &url);
-    assert!(body.starts_with("error: could not connect"), "{body}");
-    assert!(state.log.iter().any(|l| l.level == LogLevel::Error));
-    let bad = visit_url(&lab, &mut state, "A", "ftp://example.com");
-    assert!(bad.contains("not an http:// or https:// address"), "{bad}");
+    let last_error = |state: &session_lab::lab::LabState| {
+        state
+            .browser(id(state, "A"))
+            .and_then(|b| b.last_error.clone())
+    };
+    visit_url(&lab, &mut state, "A", &url);
+    let error = last_error(&state).expect("the visit failed");
+    assert!(matches!(&*error, BrowserError::Connect { .. }), "{error}");
+    assert!(state.log.iter().any(|l| l.level == LogLevel::Error
+        && matches!(&l.what, Logged::VisitFailed { error: logged, .. } if *logged == error)));
+    visit_url(&lab, &mut state, "A", "ftp://example.com");
+    let error = last_error(&state).expect("the visit failed");
+    assert!(matches!(&*error, BrowserError::BadUrl(_)), "{error}");
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
 }
 

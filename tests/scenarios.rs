@@ -308,3 +308,30 @@ fn cookie_tossing_checks_and_the_prefix_refuses_the_tossed_cookie() {
         state.browser_named("Attacker").unwrap().session()
     );
 }
+
+/// A step that cannot be played says why as a variant: copying a cookie from a browser that
+/// holds none stops at that step, numbered, with `NoSessionCookie`, and the lab is unharmed.
+#[test]
+fn a_step_that_cannot_be_played_says_why() {
+    use session_lab::scenario::play::{PlayError, StepError};
+    let scenario = built_in("two-sessions");
+    let mut player = Player::open(&scenario, false).expect("the scenario opens");
+    let first = scenario.browsers[0].clone();
+    let second = scenario.browsers[1].clone();
+    let copy = Step::CopyCookie {
+        from: first.clone(),
+        to: second,
+    };
+    let err = player.play_all(&[copy]).expect_err("no cookie to copy");
+    assert!(
+        matches!(&err, PlayError::Step(StepError::Step { number: 1, why, .. })
+            if **why == StepError::NoSessionCookie(first.clone())),
+        "{err}"
+    );
+    let visit = Step::Visit {
+        browser: first,
+        url: "/".to_owned(),
+        from: None,
+    };
+    player.play_all(&[visit]).expect("the lab goes on");
+}

@@ -16,8 +16,8 @@ use crate::{
 use super::{
     AuditFailed, AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove,
     ClockMoved, Command, Core, Event, JarEdit, LoadFailed, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES,
-    Problem, SettingChange, USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX, saved::SavedBrowser,
-    server_info, sessions::Maker,
+    Problem, SettingChange, Shared, USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX,
+    saved::SavedBrowser, server_info, sessions::Maker,
 };
 
 /// Carries out a command that needs no network.
@@ -214,7 +214,7 @@ fn new_browser(
         Err(err) => {
             drop(browsers);
             core.outbox
-                .problem(None, Problem::BrowserFailed(err.to_string()));
+                .problem(None, Problem::BrowserFailed(Shared::new(err)));
             return None;
         }
     };
@@ -531,13 +531,13 @@ pub(super) async fn restart_server(core: &Arc<Core>, store: Option<StoreChoice>)
     let choice = store.unwrap_or_else(|| first.store_choice());
     if let Err(err) = first.restart_with(choice.clone()).await {
         core.outbox
-            .problem(None, Problem::RestartFailed(err.to_string()));
+            .problem(None, Problem::RestartFailed(Shared::new(err)));
         return;
     }
     for extra in &servers[1..] {
         if let Err(err) = extra.restart_with(choice.clone()).await {
             core.outbox
-                .problem(None, Problem::InstanceRestartFailed(err.to_string()));
+                .problem(None, Problem::InstanceRestartFailed(Shared::new(err)));
         }
     }
     let sessions_after = first.session_count().await.unwrap_or(0);
@@ -584,7 +584,7 @@ pub(super) async fn set_instances(core: &Arc<Core>, count: usize) {
                     None,
                     Problem::InstanceFailed {
                         number: running + 1,
-                        error: err.to_string(),
+                        error: Shared::new(err),
                     },
                 );
                 break;
@@ -639,7 +639,7 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         })
         .await
         .map(Arc::new)
-        .map_err(|e| AuditFailed::Audit(Arc::new(e)))
+        .map_err(|e| AuditFailed::Audit(Shared::new(e)))
     }
     .await;
     // The sessions the probes were given on the embedded server are the audit's: tagged so,
@@ -686,7 +686,9 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         Ok(browsers) => browsers,
         Err(err) => {
             core.outbox
-                .send(Event::LoadFinished(Err(LoadFailed::Browser(Arc::new(err)))));
+                .send(Event::LoadFinished(Err(LoadFailed::Browser(Shared::new(
+                    err,
+                )))));
             return;
         }
     };
@@ -708,7 +710,7 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         sessions: held,
     });
     core.outbox.send(Event::LoadFinished(
-        result.map_err(|e| LoadFailed::Browser(Arc::new(e))),
+        result.map_err(|e| LoadFailed::Browser(Shared::new(e))),
     ));
 }
 

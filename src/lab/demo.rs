@@ -33,7 +33,7 @@ pub enum DemoError {
         /// Which browser.
         browser: String,
         /// Why.
-        error: String,
+        error: super::Shared<crate::browser::BrowserError>,
     },
 }
 

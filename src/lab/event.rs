@@ -443,7 +443,7 @@ pub enum Problem {
         max: usize,
     },
     /// A browser could not be made.
-    BrowserFailed(String),
+    BrowserFailed(Shared<crate::browser::BrowserError>),
     /// The cookie to edit, copy or delete is no longer in the jar.
     CookieGone {
         /// Its name.
@@ -458,15 +458,15 @@ pub enum Problem {
     /// The fixed expiry time is already past.
     ExpiryInPast,
     /// The server could not restart on the chosen store, and keeps the one it has.
-    RestartFailed(String),
+    RestartFailed(Shared<crate::server::ServerError>),
     /// An additional instance did not restart.
-    InstanceRestartFailed(String),
+    InstanceRestartFailed(Shared<crate::server::ServerError>),
     /// An additional instance could not start.
     InstanceFailed {
         /// Its number, counted from 1.
         number: usize,
         /// Why.
-        error: String,
+        error: Shared<crate::server::ServerError>,
     },
 }
 
@@ -589,8 +589,8 @@ pub enum Event {
         browser: BrowserId,
         /// To where.
         url: String,
-        /// Why, in words.
-        error: String,
+        /// Why.
+        error: Shared<crate::browser::BrowserError>,
     },
     /// A browser's jar, after a change.
     Cookies {
@@ -618,7 +618,7 @@ pub enum Event {
         changes: Vec<SessionChange>,
     },
     /// The session store stopped answering (it is marked down until a listing succeeds).
-    StoreDown(String),
+    StoreDown(Shared<crate::server::StoreCallError>),
     /// The session store answers again.
     StoreBack,
     /// The memory store holds its limit of sessions (new visitors get a 503 page), or no
@@ -728,47 +728,69 @@ pub struct AuditRequest {
     pub samples: usize,
 }
 
-/// Why a load from the window could not run (cloned into the log and the header, so the
-/// browser's error is shared, not copied).
-#[derive(Clone, Debug, thiserror::Error)]
+/// Why a load from the window could not run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LoadFailed {
     /// No embedded server to send it to.
     #[error("the embedded server is not running")]
     NoServer,
     /// Its browsers could not be made, or the server could not be reached.
     #[error(transparent)]
-    Browser(Arc<crate::browser::BrowserError>),
+    Browser(Shared<crate::browser::BrowserError>),
 }
 
 /// Why an audit from the Audit tab could not run.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum AuditFailed {
     /// The login or logout route typed in the tab.
     #[error(transparent)]
     Route(#[from] crate::audit::BadRoute),
     /// The audit itself stopped (the target unreachable, no session cookie).
     #[error(transparent)]
-    Audit(Arc<crate::audit::AuditError>),
+    Audit(Shared<crate::audit::AuditError>),
 }
 
-/// The same failure: the same variant with the same words (the errors inside are shared, not
-/// comparable themselves).
-impl PartialEq for LoadFailed {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::NoServer, Self::NoServer) => true,
-            (Self::Browser(a), Self::Browser(b)) => a.to_string() == b.to_string(),
-            _ => false,
-        }
+/// An error as the events, the state and the log carry it: shared, since errors are rarely
+/// `Clone`; its words are its own `Display` (`failure_text` cuts them for the log); two are
+/// equal when they say the same.
+#[derive(Debug)]
+pub struct Shared<E>(pub Arc<E>);
+
+impl<E> Shared<E> {
+    /// Shares `error`.
+    pub fn new(error: E) -> Self {
+        Self(Arc::new(error))
     }
 }
 
-impl PartialEq for AuditFailed {
+impl<E> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<E> std::ops::Deref for Shared<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Shared<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Shared<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl<E: std::fmt::Display> PartialEq for Shared<E> {
     fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Route(a), Self::Route(b)) => a == b,
-            (Self::Audit(a), Self::Audit(b)) => a.to_string() == b.to_string(),
-            _ => false,
-        }
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
 }

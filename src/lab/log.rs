@@ -160,7 +160,7 @@ pub enum Logged {
         store: StoreChoice,
     },
     /// The store stopped answering.
-    StoreDown(String),
+    StoreDown(super::Shared<crate::server::StoreCallError>),
     /// The store answers again.
     StoreBack,
     /// The memory store became full, or has room again.
@@ -194,7 +194,7 @@ pub enum Logged {
         /// Where to.
         url: String,
         /// Why.
-        error: String,
+        error: super::Shared<crate::browser::BrowserError>,
     },
     /// A load began.
     LoadStarted {
@@ -263,11 +263,11 @@ impl Logged {
             Self::External(served) => served.weight(),
             Self::ServerStarted(info) => std::mem::size_of::<ServerInfo>() + info.url.len(),
             Self::ServerFailed(_) => 256,
-            Self::StoreDown(text) => text.len(),
+            Self::StoreDown(_) => 256,
             Self::SettingsApplied { changes, .. } => changes.len() * 64,
             Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
             Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
-            Self::VisitFailed { url, error } => url.len() + error.len(),
+            Self::VisitFailed { url, .. } => url.len() + 256,
             Self::LoadFinished(Err(_)) => 256,
             Self::Audit { target, outcome } => {
                 target.len() + outcome.as_ref().map_or(256, String::len)

@@ -36,7 +36,8 @@ use tokio::{runtime::Runtime, task::JoinHandle};
 
 pub use event::{
     AuditFailed, AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
-    Command, Event, Hop, JarCookie, JarEdit, LoadFailed, Problem, ServerInfo, SettingChange, Views,
+    Command, Event, Hop, JarCookie, JarEdit, LoadFailed, Problem, ServerInfo, SettingChange,
+    Shared, Views,
 };
 pub use log::{ExchangeLine, LogLevel, LogSource, Logged};
 pub use sessions::{Maker, SessionSort, SessionTable, SessionView, SortColumn};
@@ -757,7 +758,7 @@ impl Core {
                 Err(err) => self.outbox.send(Event::VisitFailed {
                     browser: id,
                     url,
-                    error: err.to_string(),
+                    error: Shared::new(err),
                 }),
             }
         }

@@ -59,7 +59,7 @@ pub struct BrowserState {
     /// The last finished exchange (the page shown).
     pub last: Option<Exchange>,
     /// The last visit's error, if it failed.
-    pub last_error: Option<String>,
+    pub last_error: Option<super::Shared<crate::browser::BrowserError>>,
     /// The jar's cookies.
     pub cookies: Vec<JarCookie>,
     /// What the last burst did to this browser's counter.
@@ -199,7 +199,7 @@ pub struct LabState {
     /// Why the embedded server is not running, if it failed.
     pub server_error: Option<Arc<crate::server::ServerError>>,
     /// Why the session store is not answering, while it is not.
-    pub store_down: Option<String>,
+    pub store_down: Option<super::Shared<crate::server::StoreCallError>>,
     /// The memory store holds its limit of sessions: new visitors get a 503 page.
     pub store_full: bool,
     /// The browsers, in the order they were added.
@@ -455,7 +455,7 @@ impl LabState {
                 }
             }
             Event::StoreDown(message) => {
-                self.log_lab(Logged::StoreDown(cut_text(&message, LOG_TEXT_MAX)));
+                self.log_lab(Logged::StoreDown(message.clone()));
                 self.store_down = Some(message);
             }
             Event::StoreBack => {
@@ -582,7 +582,7 @@ impl LabState {
                     browser,
                     Logged::VisitFailed {
                         url: cut_text(&url, LOG_TEXT_MAX),
-                        error: cut_text(&error, LOG_TEXT_MAX),
+                        error: error.clone(),
                     },
                 );
                 if let Some(browser) = self.browser_mut(browser) {

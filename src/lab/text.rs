@@ -321,7 +321,10 @@ pub fn logged_text(what: &Logged) -> String {
                 urls.join(", ")
             ),
         },
-        Logged::StoreDown(message) => format!("The session store is not answering: {message}"),
+        Logged::StoreDown(error) => format!(
+            "The session store is not answering: {}",
+            failure_text(error)
+        ),
         Logged::StoreBack => "The session store answers again".to_owned(),
         Logged::ProxyStarted(url) => format!(
             "A TLS-terminating proxy listens at {url}: https to the browsers, plain http to the \
@@ -361,7 +364,7 @@ pub fn logged_text(what: &Logged) -> String {
                 )
             }
         }
-        Logged::VisitFailed { url, error } => format!("GET {url} failed: {error}"),
+        Logged::VisitFailed { url, error } => format!("GET {url} failed: {}", failure_text(error)),
         Logged::LoadStarted {
             visits,
             browsers,
@@ -603,7 +606,7 @@ fn problem_text(problem: &Problem) -> String {
         Problem::TooManyBrowsers { max } => {
             format!("There are already {max} browsers; remove one to add another")
         }
-        Problem::BrowserFailed(error) => error.clone(),
+        Problem::BrowserFailed(error) => failure_text(error),
         Problem::CookieGone { name } => format!("Cookie “{name}” is no longer in the jar"),
         Problem::JarEditFailed(error) => error.to_string(),
         Problem::HistoryUnreadable(why) => format!("its saved history cannot be read: {why}"),
@@ -612,11 +615,16 @@ fn problem_text(problem: &Problem) -> String {
         }
         Problem::ExpiryInPast => "The expiry time is already past; choose a later one".to_owned(),
         Problem::RestartFailed(error) => {
-            format!("Restart failed, the server keeps its current store: {error}")
+            format!(
+                "Restart failed, the server keeps its current store: {}",
+                failure_text(error)
+            )
         }
-        Problem::InstanceRestartFailed(error) => format!("An instance did not restart: {error}"),
+        Problem::InstanceRestartFailed(error) => {
+            format!("An instance did not restart: {}", failure_text(error))
+        }
         Problem::InstanceFailed { number, error } => {
-            format!("Could not start instance {number}: {error}")
+            format!("Could not start instance {number}: {}", failure_text(error))
         }
     }
 }

@@ -79,7 +79,7 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
                 // Said once per outage, not at every retry.
                 if !down {
                     down = true;
-                    outbox.send(Event::StoreDown(err.to_string()));
+                    outbox.send(Event::StoreDown(super::Shared::new(err)));
                 }
                 // What the reader has may be stale by the time the store answers again; the
                 // retry comes with the next relisting, not at once.

@@ -621,28 +621,46 @@ pub fn request_from(label: &str) -> Option<crate::browser::RequestFrom> {
         .find(|from| from.label().eq_ignore_ascii_case(label.trim()))
 }
 
+/// Why a scenario's settings cannot be applied.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SettingsChangeError {
+    /// A name that is no setting.
+    #[error("no setting is called “{name}” (there are: {})", known.join(", "))]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The settings there are.
+        known: Vec<String>,
+    },
+    /// A value the setting cannot take.
+    #[error("{0}")]
+    Value(crate::lab::Shared<serde_json::Error>),
+}
+
 /// `base` with the fields `changes` names set to its values (the names and values of the
 /// saved lab's settings).
 pub fn with_changes(
     base: &ServerSettings,
     changes: &toml::Table,
-) -> Result<ServerSettings, String> {
-    let mut value = serde_json::to_value(base).map_err(|e| e.to_string())?;
-    let fields = value.as_object_mut().ok_or("settings are not a table")?;
+) -> Result<ServerSettings, SettingsChangeError> {
+    let value_error = |e| SettingsChangeError::Value(crate::lab::Shared::new(e));
+    let mut value = serde_json::to_value(base).map_err(value_error)?;
+    let serde_json::Value::Object(fields) = &mut value else {
+        unreachable!("ServerSettings is a struct: it serialises to a table")
+    };
     for (name, new) in changes {
         if !fields.contains_key(name) {
-            let known: Vec<&str> = fields.keys().map(String::as_str).collect();
-            return Err(format!(
-                "no setting is called “{name}” (there are: {})",
-                known.join(", ")
-            ));
+            return Err(SettingsChangeError::Unknown {
+                name: name.clone(),
+                known: fields.keys().cloned().collect(),
+            });
         }
         fields.insert(
             name.clone(),
-            serde_json::to_value(new).map_err(|e| e.to_string())?,
+            serde_json::to_value(new).map_err(value_error)?,
         );
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    serde_json::from_value(value).map_err(value_error)
 }
 
 #[cfg(test)]
@@ -676,7 +694,8 @@ mod tests {
         assert!(err.contains("surprise"), "{err}");
     }
 
-    /// Settings change by name, typed as the saved lab types them.
+    /// Settings change by name, typed as the saved lab types them; a value that does not fit
+    /// and a name that is no setting are refused, each as its own variant.
     #[test]
     fn settings_change_by_name() {
         let changes: toml::Table = toml::from_str(
@@ -692,6 +711,15 @@ mod tests {
             crate::server::ExpiryPolicy::OnInactivity { secs: 300 }
         );
         let wrong: toml::Table = toml::from_str("store_latency_ms = \"slow\"").unwrap();
-        assert!(with_changes(&ServerSettings::default(), &wrong).is_err());
+        assert!(matches!(
+            with_changes(&ServerSettings::default(), &wrong),
+            Err(SettingsChangeError::Value(_))
+        ));
+        let unknown: toml::Table = toml::from_str("latency = 5").unwrap();
+        assert!(matches!(
+            with_changes(&ServerSettings::default(), &unknown),
+            Err(SettingsChangeError::Unknown { name, known })
+                if name == "latency" && known.iter().any(|k| k == "store_latency_ms")
+        ));
     }
 }

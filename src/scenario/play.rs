@@ -37,13 +37,66 @@ const QUIET: Duration = Duration::from_millis(300);
 pub enum PlayError {
     /// The lab did not start.
     #[error("the lab did not start: {0}")]
-    Start(String),
+    Lab(crate::lab::Shared<crate::lab::LabError>),
+    /// Its server did not start (`None`: did not say why within the step's time).
+    #[error("the lab's server did not start: {}", .0.as_ref().map_or_else(|| "it did not come up".to_owned(), ToString::to_string))]
+    Server(Option<Arc<crate::server::ServerError>>),
     /// A step (or opening the scenario) did not finish, or could not be played.
-    #[error("{0}")]
-    Step(String),
+    #[error(transparent)]
+    Step(StepError),
     /// An expectation of the solution did not hold.
     #[error("{0}")]
     Unmet(String),
+}
+
+/// Why a step of a scenario (or of opening it) could not be played.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// The lab's server is not running.
+    #[error("the server is not running")]
+    ServerNotRunning,
+    /// The step names a browser the lab does not have.
+    #[error("there is no browser {0}")]
+    NoBrowser(String),
+    /// The step goes through the TLS proxy, which is not running.
+    #[error("the lab's TLS proxy is not running")]
+    NoTlsProxy,
+    /// The step needs a browser's session cookie, and it has none.
+    #[error("{0} holds no session cookie")]
+    NoSessionCookie(String),
+    /// The step needs a browser's session, and it has none.
+    #[error("{0} holds no session")]
+    NoSession(String),
+    /// A visit from a place the browser panel does not offer.
+    #[error("no request comes from “{0}”")]
+    UnknownRequestFrom(String),
+    /// An expectation played as a step.
+    #[error("an expectation sends no command")]
+    ExpectationSendsNoCommand,
+    /// The step shares a page, and the browser has none open.
+    #[error("{0} has no page open")]
+    NoPageOpen(String),
+    /// The step's settings cannot be applied.
+    #[error(transparent)]
+    Settings(#[from] super::SettingsChangeError),
+    /// A step of the scenario, numbered from 1, could not be played.
+    #[error("step {number} ({step}): {why}")]
+    Step {
+        /// Its number.
+        number: usize,
+        /// What it does, in words.
+        step: String,
+        /// Why not.
+        why: Box<StepError>,
+    },
+    /// The lab did not show the step done in time.
+    #[error("{what} did not finish within {secs} s")]
+    TimedOut {
+        /// What was under way.
+        what: String,
+        /// How long it was given.
+        secs: u64,
+    },
 }
 
 /// One thing a script does: a step of the scenario, or part of opening it.
@@ -72,14 +125,14 @@ type Done = Box<dyn Fn(&LabState) -> bool + Send>;
 type Instead = Box<dyn Fn(&LabState) -> String + Send>;
 
 /// Where a script stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
     /// A command is under way.
     Working,
     /// Everything was played.
     Done,
     /// It could not go on.
-    Failed(String),
+    Failed(StepError),
     /// An expectation did not hold: what was expected and what the lab shows.
     Unmet(String),
 }
@@ -172,11 +225,10 @@ impl Script {
                             ));
                         }
                     } else if waiting.since.elapsed() > STEP_TIMEOUT {
-                        return Progress::Failed(format!(
-                            "{} did not finish within {} s",
-                            waiting.what,
-                            STEP_TIMEOUT.as_secs()
-                        ));
+                        return Progress::Failed(StepError::TimedOut {
+                            what: waiting.what.clone(),
+                            secs: STEP_TIMEOUT.as_secs(),
+                        });
                     }
                     return Progress::Working;
                 }
@@ -211,12 +263,12 @@ impl Script {
 
     /// The command an action sends and how to tell it done; `None` when there is nothing to
     /// send (already so, or done here).
-    fn start(&self, action: Action, state: &mut LabState) -> Result<Option<Started>, String> {
+    fn start(&self, action: Action, state: &mut LabState) -> Result<Option<Started>, StepError> {
         let url = state
             .server
             .as_ref()
             .map(|s| s.url.clone())
-            .ok_or("the server is not running")?;
+            .ok_or(StepError::ServerNotRunning)?;
         Ok(match action {
             Action::Browsers(names) => {
                 let browsers = names
@@ -303,8 +355,12 @@ impl Script {
                 if let Some((done, instead)) = expectation(&step, state) {
                     return Ok(Some(Started::Expect(done, instead, what)));
                 }
-                let (command, done) = step_command(&step, state, &url)
-                    .map_err(|why| format!("step {number} ({}): {why}", step_text(&step)))?;
+                let (command, done) =
+                    step_command(&step, state, &url).map_err(|why| StepError::Step {
+                        number,
+                        step: step_text(&step),
+                        why: Box::new(why),
+                    })?;
                 Some(Started::Command(command, done, what))
             }
         })
@@ -395,19 +451,17 @@ fn expectation(step: &Step, state: &LabState) -> Option<(Done, Instead)> {
 }
 
 /// The command that plays `step` in the lab `state` shows, and how to tell it done.
-fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Done), String> {
+fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Done), StepError> {
     let id = |name: &str| {
         state
             .browser_named(name)
             .map(|b| b.id)
-            .ok_or_else(|| format!("there is no browser {name}"))
+            .ok_or_else(|| StepError::NoBrowser(name.to_owned()))
     };
     let proxy = state.proxy_url.clone();
-    let absolute = |path: &str| -> Result<String, String> {
+    let absolute = |path: &str| -> Result<String, StepError> {
         if let Some(rest) = path.strip_prefix("{proxy}") {
-            let proxy = proxy
-                .as_deref()
-                .ok_or("the lab's TLS proxy is not running")?;
+            let proxy = proxy.as_deref().ok_or(StepError::NoTlsProxy)?;
             return Ok(format!("{}{rest}", proxy.trim_end_matches('/')));
         }
         Ok(if path.contains("://") {
@@ -421,7 +475,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             .browser_named(name)
             .and_then(|b| b.cookies.iter().find(|c| c.session_id.is_some()))
             .map(|c| c.cookie.clone())
-            .ok_or_else(|| format!("{name} holds no session cookie"))
+            .ok_or_else(|| StepError::NoSessionCookie(name.to_owned()))
     };
     // A browser's requests are done: none in flight, and one told of in the log since.
     let browsed = |id: BrowserId| -> Done {
@@ -441,7 +495,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                     browser: id,
                     url,
                     from: super::request_from(label)
-                        .ok_or_else(|| format!("no request comes from “{label}”"))?,
+                        .ok_or_else(|| StepError::UnknownRequestFrom(label.clone()))?,
                 },
                 None => Command::Visit { browser: id, url },
             };
@@ -452,7 +506,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 .server
                 .as_ref()
                 .map(|s| s.settings.clone())
-                .ok_or("the server is not running")?;
+                .ok_or(StepError::ServerNotRunning)?;
             let wanted = super::with_changes(&current, settings)?;
             let target = wanted.clone();
             (
@@ -463,7 +517,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             )
         }
         Step::ExpectPage { .. } | Step::ExpectCookie { .. } | Step::ExpectStore { .. } => {
-            return Err("an expectation sends no command".to_owned());
+            return Err(StepError::ExpectationSendsNoCommand);
         }
         Step::Submit { browser, url, form } => {
             let id = id(browser)?;
@@ -558,7 +612,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 let session = state
                     .browser_named(name)
                     .and_then(|b| b.session())
-                    .ok_or_else(|| format!("{name} holds no session"))?;
+                    .ok_or_else(|| StepError::NoSession(name.to_owned()))?;
                 let text = match kind {
                     "next" => crate::server::next_guess(session).to_string(),
                     "cookie" => session_cookie(name)?.value,
@@ -586,7 +640,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 .browser_named(from)
                 .and_then(|b| b.last.as_ref())
                 .map(|page| page.url.clone())
-                .ok_or_else(|| format!("{from} has no page open"))?;
+                .ok_or_else(|| StepError::NoPageOpen(from.clone()))?;
             let to = id(to)?;
             (
                 Command::Visit {
@@ -636,13 +690,10 @@ impl Player {
             store: StoreChoice::default(),
             instances: 1,
         })
-        .map_err(|e| PlayError::Start(e.to_string()))?;
+        .map_err(|e| PlayError::Lab(crate::lab::Shared::new(e)))?;
         let mut state = LabState::default();
         if !lab.wait_until(&mut state, STEP_TIMEOUT, |s| s.server.is_some()) {
-            return Err(PlayError::Start(state.server_error.as_ref().map_or_else(
-                || "the server did not come up".to_owned(),
-                ToString::to_string,
-            )));
+            return Err(PlayError::Server(state.server_error.clone()));
         }
         let scenario = Arc::new(scenario.clone());
         let mut player = Self {

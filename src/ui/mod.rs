@@ -343,8 +343,12 @@ impl SessionLabApp {
         match script.advance(&mut self.state, &mut |command| lab.send(command)) {
             Progress::Working => {}
             Progress::Done => self.opening = None,
-            Progress::Failed(why) | Progress::Unmet(why) => {
-                self.scenarios.error = Some(why);
+            Progress::Failed(why) => {
+                self.scenarios.error = Some(crate::lab::failure_text(&why));
+                self.opening = None;
+            }
+            Progress::Unmet(what) => {
+                self.scenarios.error = Some(what);
                 self.opening = None;
             }
         }
