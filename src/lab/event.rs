@@ -751,21 +751,39 @@ pub enum AuditFailed {
 }
 
 /// An error as the events, the state and the log carry it: shared, since errors are rarely
-/// `Clone`; its words are its own `Display` (`failure_text` cuts them for the log); two are
-/// equal when they say the same.
+/// `Clone`, with its words (its `Display`, cut to the log's bound) written once, here, so a
+/// panel or a log line that shows it every frame formats nothing; two are equal when they say
+/// the same.
 #[derive(Debug)]
-pub struct Shared<E>(pub Arc<E>);
+pub struct Shared<E> {
+    error: Arc<E>,
+    words: Arc<str>,
+}
+
+impl<E: std::fmt::Display> Shared<E> {
+    /// Shares `error`, its words written now.
+    pub fn new(error: E) -> Self {
+        let words = crate::server::cut_text(&error.to_string(), super::log::LOG_TEXT_MAX);
+        Self {
+            error: Arc::new(error),
+            words: words.into(),
+        }
+    }
+}
 
 impl<E> Shared<E> {
-    /// Shares `error`.
-    pub fn new(error: E) -> Self {
-        Self(Arc::new(error))
+    /// What it says, as the log and the panels show it.
+    pub fn words(&self) -> &str {
+        &self.words
     }
 }
 
 impl<E> Clone for Shared<E> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            error: self.error.clone(),
+            words: self.words.clone(),
+        }
     }
 }
 
@@ -773,24 +791,24 @@ impl<E> std::ops::Deref for Shared<E> {
     type Target = E;
 
     fn deref(&self) -> &E {
-        &self.0
+        &self.error
     }
 }
 
-impl<E: std::fmt::Display> std::fmt::Display for Shared<E> {
+impl<E> std::fmt::Display for Shared<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        f.write_str(&self.words)
     }
 }
 
 impl<E: std::error::Error> std::error::Error for Shared<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.error.source()
     }
 }
 
-impl<E: std::fmt::Display> PartialEq for Shared<E> {
+impl<E> PartialEq for Shared<E> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+        self.words == other.words
     }
 }

@@ -263,11 +263,11 @@ impl Logged {
             Self::External(served) => served.weight(),
             Self::ServerStarted(info) => std::mem::size_of::<ServerInfo>() + info.url.len(),
             Self::ServerFailed(_) => 256,
-            Self::StoreDown(_) => 256,
+            Self::StoreDown(error) => error.words().len(),
             Self::SettingsApplied { changes, .. } => changes.len() * 64,
             Self::Instances { urls, .. } => urls.iter().map(String::len).sum(),
             Self::Jar(JarEdit::Edited { value, .. }) => value.len() + 64,
-            Self::VisitFailed { url, .. } => url.len() + 256,
+            Self::VisitFailed { url, error } => url.len() + error.words().len(),
             Self::LoadFinished(Err(_)) => 256,
             Self::Audit { target, outcome } => {
                 target.len() + outcome.as_ref().map_or(256, String::len)

@@ -321,10 +321,7 @@ pub fn logged_text(what: &Logged) -> String {
                 urls.join(", ")
             ),
         },
-        Logged::StoreDown(error) => format!(
-            "The session store is not answering: {}",
-            failure_text(error)
-        ),
+        Logged::StoreDown(error) => format!("The session store is not answering: {error}"),
         Logged::StoreBack => "The session store answers again".to_owned(),
         Logged::ProxyStarted(url) => format!(
             "A TLS-terminating proxy listens at {url}: https to the browsers, plain http to the \
@@ -364,7 +361,7 @@ pub fn logged_text(what: &Logged) -> String {
                 )
             }
         }
-        Logged::VisitFailed { url, error } => format!("GET {url} failed: {}", failure_text(error)),
+        Logged::VisitFailed { url, error } => format!("GET {url} failed: {error}"),
         Logged::LoadStarted {
             visits,
             browsers,
@@ -606,7 +603,7 @@ fn problem_text(problem: &Problem) -> String {
         Problem::TooManyBrowsers { max } => {
             format!("There are already {max} browsers; remove one to add another")
         }
-        Problem::BrowserFailed(error) => failure_text(error),
+        Problem::BrowserFailed(error) => error.words().to_owned(),
         Problem::CookieGone { name } => format!("Cookie “{name}” is no longer in the jar"),
         Problem::JarEditFailed(error) => error.to_string(),
         Problem::HistoryUnreadable(why) => format!("its saved history cannot be read: {why}"),
@@ -615,16 +612,11 @@ fn problem_text(problem: &Problem) -> String {
         }
         Problem::ExpiryInPast => "The expiry time is already past; choose a later one".to_owned(),
         Problem::RestartFailed(error) => {
-            format!(
-                "Restart failed, the server keeps its current store: {}",
-                failure_text(error)
-            )
+            format!("Restart failed, the server keeps its current store: {error}")
         }
-        Problem::InstanceRestartFailed(error) => {
-            format!("An instance did not restart: {}", failure_text(error))
-        }
+        Problem::InstanceRestartFailed(error) => format!("An instance did not restart: {error}"),
         Problem::InstanceFailed { number, error } => {
-            format!("Could not start instance {number}: {}", failure_text(error))
+            format!("Could not start instance {number}: {error}")
         }
     }
 }
@@ -671,8 +663,9 @@ fn clock_text(moved: &ClockMoved) -> String {
     }
 }
 
-/// Why something could not run, as the log and the panels write it: an error's words, cut to
-/// the log's bound (a target's reply can make them long).
+/// Why a load, an audit or a scenario's step could not run, as the log and the panels write
+/// it: the error's words, cut to the log's bound (a route typed in the Audit tab can be long;
+/// a [`Shared`](super::Shared) error inside is cut already).
 pub fn failure_text(error: &dyn std::fmt::Display) -> String {
     cut_text(&error.to_string(), super::log::LOG_TEXT_MAX)
 }

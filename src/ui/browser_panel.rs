@@ -577,7 +577,7 @@ fn switch_ui(
 fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize>) {
     let dark = ui.visuals().dark_mode;
     if let Some(error) = &browser.last_error {
-        ui.colored_label(theme::bad(dark), crate::lab::failure_text(error));
+        ui.colored_label(theme::bad(dark), error.words());
         ui.label(
             RichText::new("Check the address, or that a server runs there, and Visit again.")
                 .weak()

@@ -82,7 +82,7 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
                     theme::bad(dark),
                     format!("{} store down", server.store_kind),
                 )
-                .on_hover_text(crate::lab::failure_text(down));
+                .on_hover_text(down.words());
             } else if state.store_full {
                 theme::dot(ui, theme::warn(dark));
                 ui.colored_label(
