@@ -38,9 +38,12 @@ pub enum PlayError {
     /// The lab did not start.
     #[error("the lab did not start: {0}")]
     Lab(crate::lab::Shared<crate::lab::LabError>),
-    /// Its server did not start (`None`: did not say why within the step's time).
-    #[error("the lab's server did not start: {}", .0.as_ref().map_or_else(|| "it did not come up".to_owned(), ToString::to_string))]
-    Server(Option<Arc<crate::server::ServerError>>),
+    /// Its server did not start.
+    #[error("the lab's server did not start: {0}")]
+    Server(Arc<crate::server::ServerError>),
+    /// Its server did not come up within a step's time, and did not say why.
+    #[error("the lab's server did not come up")]
+    ServerSilent,
     /// A step (or opening the scenario) did not finish, or could not be played.
     #[error(transparent)]
     Step(StepError),
@@ -693,7 +696,10 @@ impl Player {
         .map_err(|e| PlayError::Lab(crate::lab::Shared::new(e)))?;
         let mut state = LabState::default();
         if !lab.wait_until(&mut state, STEP_TIMEOUT, |s| s.server.is_some()) {
-            return Err(PlayError::Server(state.server_error.clone()));
+            return Err(state
+                .server_error
+                .clone()
+                .map_or(PlayError::ServerSilent, PlayError::Server));
         }
         let scenario = Arc::new(scenario.clone());
         let mut player = Self {
