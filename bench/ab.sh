@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick A/B of HTTP servers: each started pinned to cpu 0 (its port appended to its command),
 # wrk pinned to cpu 1, the servers taking turns within each round so a slow minute hits all
-# alike. Prints requests/s and p99 per server, round and scenario. For comparing two builds
+# alike. Prints requests/s, p99 and the server's CPU per request (steadier than requests/s on a
+# shared machine) per server, round and scenario. For comparing two builds
 # while working (copy the old binary away first); bench/run.sh is the full benchmark.
 #
 # Usage: bash bench/ab.sh DURATION ROUNDS NAME=COMMAND...
@@ -25,6 +26,8 @@ for spec in "$@"; do
   PIDS+=($!) NAMES+=("${spec%%=*}") PORTS+=("$port")
 done
 sleep 1
+# The server's CPU time so far (user + system, in clock ticks), from /proc.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 cookie_of() { curl -s -D - -o /dev/null "$1" | awk -F': ' 'tolower($1) == "set-cookie" { split($2, a, ";"); print a[1]; exit }'; }
 for i in "${!NAMES[@]}"; do
   url="http://127.0.0.1:${PORTS[$i]}/"
@@ -37,6 +40,7 @@ for scenario in ${SCENARIOS:-returning rotation new}; do
     line="$scenario r$round:"
     for i in "${!NAMES[@]}"; do
       url="http://127.0.0.1:${PORTS[$i]}/"
+      ticks_before=$(cpu_ticks "${PIDS[$i]}")
       case $scenario in
         returning) out=$(taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency -H "Cookie: $(cat "$WORK/$i.cookie")" "$url") ;;
         rotation) out=$(taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency -s bench/rotate.lua "$url" "$WORK/$i.cookies") ;;
@@ -44,7 +48,10 @@ for scenario in ${SCENARIOS:-returning rotation new}; do
       esac
       rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
       p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-      line="$line ${NAMES[$i]}=$rps (p99 $p99)"
+      requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+      cpu=$(awk -v t="$(($(cpu_ticks "${PIDS[$i]}") - ticks_before))" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / (n > 0 ? n : 1) }')
+      line="$line ${NAMES[$i]}=$rps (p99 $p99, ${cpu} µs CPU/req)"
     done
     echo "$line"
   done
