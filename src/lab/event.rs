@@ -750,6 +750,11 @@ pub enum AuditFailed {
     Audit(Shared<crate::audit::AuditError>),
 }
 
+/// The most bytes of any one text the log keeps (a URL, a cookie value, an error's words):
+/// here, beside the events whose texts are cut to it, so the log uses the events and not the
+/// other way round.
+pub const LOG_TEXT_MAX: usize = 256;
+
 /// An error as the events, the state and the log carry it: shared, since errors are rarely
 /// `Clone`, with its words (its `Display`, cut to the log's bound) written once, here, so a
 /// panel or a log line that shows it every frame formats nothing; two are equal when they say
@@ -763,7 +768,7 @@ pub struct Shared<E> {
 impl<E: std::fmt::Display> Shared<E> {
     /// Shares `error`, its words written now.
     pub fn new(error: E) -> Self {
-        let words = crate::server::cut_text(&error.to_string(), super::log::LOG_TEXT_MAX);
+        let words = crate::server::cut_text(&error.to_string(), LOG_TEXT_MAX);
         Self {
             error: Arc::new(error),
             words: words.into(),

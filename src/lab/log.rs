@@ -18,8 +18,7 @@ use super::{
     load::LoadReport,
 };
 
-/// The most bytes of any one text the log keeps (a URL, a cookie value, an error).
-pub const LOG_TEXT_MAX: usize = 256;
+pub use super::event::LOG_TEXT_MAX;
 
 /// Who a log line is about.
 #[derive(Clone, Debug, PartialEq)]
