@@ -417,6 +417,36 @@ fn burst_on_a_slow_store_loses_updates_only_without_the_lock() {
     }
 }
 
+/// With the session kept in the cookie, a burst keeps one answer: every request leaves with
+/// the cookie of the burst's start, each answer sets its own, and the jar keeps the last — so
+/// all but one increment are lost, every time, the per-session lock on or off, and the store
+/// stays empty. The outcome reads the counter from the cookie and says why.
+#[test]
+fn burst_on_a_session_kept_in_the_cookie_keeps_one_answer() {
+    let (lab, mut state) = lab();
+    apply(&lab, &mut state, |c| {
+        c.kept_in = session_lab::server::KeptIn::Cookie;
+    });
+    visit(&lab, &mut state, "A");
+    for (round, lock) in [(1, true), (2, false), (3, true)] {
+        apply(&lab, &mut state, |c| c.lock_per_session = lock);
+        let outcome = burst(&lab, &mut state, "A", 20);
+        let (before, after) = (outcome.before.unwrap(), outcome.after.unwrap());
+        assert_eq!((before.session, after.session), (None, None), "no id");
+        assert_eq!((before.views, after.views), (round, round + 1));
+        assert_eq!(outcome.lost(), Some(19), "{outcome:?}");
+        let line = common::last_line_of(&state, "A").unwrap();
+        assert_eq!(line.level, LogLevel::Warning, "{}", line.text());
+        assert!(
+            line.text()
+                .contains("every request carried the same cookie"),
+            "{}",
+            line.text()
+        );
+    }
+    assert_eq!(state.sessions.len(), 0, "the store keeps nothing");
+}
+
 /// A graceful rotation loses no session: the old secret still opens each browser's cookie,
 /// the server says which key did and seals the cookie anew with the new secret, and from then
 /// on the new one opens it.

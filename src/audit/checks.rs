@@ -1175,13 +1175,19 @@ impl Audit<'_> {
             return Ok(());
         };
         // Two rounds: the first also opens the connections, so the second's requests leave
-        // at once, as a busy page's do.
+        // at once, as a busy page's do. Each round's requests carry the cookies of its start,
+        // as a page's fetches fired in one turn of its script do.
         let mut failed = 0;
         for round in 0..ROUNDS {
+            let cookies = Arc::new(browser.cookies_at_start(&url, VisitOptions::default())?);
             let mut tasks = JoinSet::new();
             for _ in 0..burst {
-                let (browser, url) = (browser.clone(), url.clone());
-                tasks.spawn(async move { browser.visit(&url, VisitOptions::default()).await });
+                let (browser, url, cookies) = (browser.clone(), url.clone(), cookies.clone());
+                tasks.spawn(async move {
+                    browser
+                        .visit_carrying(&url, VisitOptions::default(), &cookies)
+                        .await
+                });
             }
             while let Some(done) = tasks.join_next().await {
                 if !matches!(done, Ok(Ok(_))) {

@@ -154,6 +154,14 @@ impl JarError {
     }
 }
 
+/// The cookies one request carries, read from the jar at one moment
+/// ([`Browser::cookies_at_start`]): the `Cookie` header and the cookies left out, and why.
+#[derive(Clone, Debug, Default)]
+pub struct CookiesAtStart {
+    header: Option<String>,
+    not_sent: Vec<NotSent>,
+}
+
 /// One request and its response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exchange {
@@ -336,7 +344,44 @@ impl Browser {
         url: &str,
         options: VisitOptions,
     ) -> Result<Vec<Exchange>, BrowserError> {
-        self.navigate(url, None, options).await
+        self.navigate(url, None, options, None).await
+    }
+
+    /// The cookies a `GET url` made now would carry, read from the jar once: what each
+    /// request of a burst carries when a page fires them all in one turn of its script. They
+    /// all leave before any is answered, so none carries what another's answer sets — which
+    /// is how a session kept in the cookie loses concurrent updates in a real browser.
+    pub fn cookies_at_start(
+        &self,
+        url: &str,
+        options: VisitOptions,
+    ) -> Result<CookiesAtStart, BrowserError> {
+        let url = parse_http_url(url)?;
+        let context = RequestContext {
+            from: options.from,
+            frame: options.frame,
+            unsafe_method: false,
+        };
+        let (header, not_sent) = self.jar().request_cookies(
+            &url,
+            self.cookies_enabled(),
+            context,
+            self.clock.now(),
+            self.rules,
+        );
+        Ok(CookiesAtStart { header, not_sent })
+    }
+
+    /// [`Browser::visit`], its first request carrying `cookies` (read earlier by
+    /// [`Browser::cookies_at_start`]) instead of the jar's cookies of this moment; the
+    /// redirects it follows read the jar as usual, and the cookies the answers set are stored.
+    pub async fn visit_carrying(
+        &self,
+        url: &str,
+        options: VisitOptions,
+        cookies: &CookiesAtStart,
+    ) -> Result<Vec<Exchange>, BrowserError> {
+        self.navigate(url, None, options, Some(cookies)).await
     }
 
     /// Submits a form: `POST url` with `body` (`application/x-www-form-urlencoded`), then
@@ -347,7 +392,7 @@ impl Browser {
         body: &str,
         options: VisitOptions,
     ) -> Result<Vec<Exchange>, BrowserError> {
-        self.navigate(url, Some(body), options).await
+        self.navigate(url, Some(body), options, None).await
     }
 
     async fn navigate(
@@ -355,6 +400,7 @@ impl Browser {
         url: &str,
         form: Option<&str>,
         options: VisitOptions,
+        mut carrying: Option<&CookiesAtStart>,
     ) -> Result<Vec<Exchange>, BrowserError> {
         let mut next = parse_http_url(url)?;
         let mut form = form.map(str::to_owned);
@@ -365,7 +411,9 @@ impl Browser {
         };
         let mut hops = Vec::new();
         loop {
-            let exchange = self.exchange(&next, form.as_deref(), context).await?;
+            let exchange = self
+                .exchange(&next, form.as_deref(), context, carrying.take())
+                .await?;
             let location = if (300..400).contains(&exchange.status) {
                 exchange.header_values("location").next().map(str::to_owned)
             } else {
@@ -465,14 +513,18 @@ impl Browser {
         url: &Url,
         form: Option<&str>,
         context: RequestContext,
+        carrying: Option<&CookiesAtStart>,
     ) -> Result<Exchange, BrowserError> {
-        let (cookie_header, not_sent) = self.jar().request_cookies(
-            url,
-            self.cookies_enabled(),
-            context,
-            self.clock.now(),
-            self.rules,
-        );
+        let (cookie_header, not_sent) = match carrying {
+            Some(cookies) => (cookies.header.clone(), cookies.not_sent.clone()),
+            None => self.jar().request_cookies(
+                url,
+                self.cookies_enabled(),
+                context,
+                self.clock.now(),
+                self.rules,
+            ),
+        };
         let mut request = match form {
             None => self.client.get(url.clone()),
             Some(body) => self

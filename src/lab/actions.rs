@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::{
-    browser::{Browser, CookieKey, CookieRow, RequestFrom},
+    browser::{Browser, CookieKey, CookieRow, RequestFrom, VisitOptions},
     server::{
         ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
         ServerSettings, SessionId, StoreChoice,
@@ -493,11 +493,21 @@ pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: u
         .filter(|_| core.is_ours(&url))
         .map(|inspector| inspector.config().settings.lock_per_session);
     let before = session_views(core, &slot.browser).await;
+    // A page fires its requests in one turn of its script: all carry the jar as it was then
+    // (a URL the browser cannot visit is left to each visit to report).
+    let options = VisitOptions {
+        from: slot.from,
+        frame: None,
+    };
+    let cookies = slot
+        .browser
+        .cookies_at_start(&url, options)
+        .ok()
+        .map(Arc::new);
     let mut visits = JoinSet::new();
     for _ in 0..count {
-        let core = core.clone();
-        let url = url.clone();
-        visits.spawn(async move { core.visit(id, url).await });
+        let (core, url, cookies) = (core.clone(), url.clone(), cookies.clone());
+        visits.spawn(async move { core.visit_carrying(id, url, cookies).await });
     }
     while visits.join_next().await.is_some() {}
     let after = session_views(core, &slot.browser).await;
@@ -714,17 +724,25 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     ));
 }
 
-/// The browser's session on the embedded server and its views count, read from the store.
+/// The browser's session on the embedded server and its views count, read from the store,
+/// or from the cookie itself when the session is kept there.
 async fn session_views(core: &Core, browser: &Browser) -> Option<Views> {
     let inspector = core.inspector()?;
-    let session = core
-        .jar_cookies(browser)
-        .into_iter()
-        .find_map(|c| c.session_id)?;
-    let row = inspector.session(session).await.ok()??;
+    let cookies = core.jar_cookies(browser);
+    if let Some(session) = cookies.iter().find_map(|c| c.session_id) {
+        let row = inspector.session(session).await.ok()??;
+        return Some(Views {
+            session: Some(session),
+            views: row.data.views()?,
+        });
+    }
+    // The session kept in the cookie: its counter travels in the browser's cookie.
+    let views = cookies
+        .iter()
+        .find_map(|c| inspector.views_in_cookie(&c.cookie.name, &c.cookie.value))?;
     Some(Views {
-        session,
-        views: row.data.views()?,
+        session: None,
+        views,
     })
 }
 

@@ -223,8 +223,8 @@ pub struct Hop {
 /// A session's views count at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Views {
-    /// Which session.
-    pub session: SessionId,
+    /// Which session; `None` when the session is kept in the cookie itself (it has no id).
+    pub session: Option<SessionId>,
     /// Its `views` counter.
     pub views: u64,
 }

@@ -161,6 +161,10 @@ struct Navigation {
     form: Option<String>,
     /// Where the request comes from; `None`: wherever the browser's own choice says.
     from: Option<RequestFrom>,
+    /// The cookies the request carries when they were read before it left (a burst's
+    /// requests all carry the jar as it was at the burst's start); `None`: the jar's, as the
+    /// request leaves.
+    cookies: Option<Arc<crate::browser::CookiesAtStart>>,
 }
 
 /// What a browser does after loading `page` (an HTML page of one of the lab's hosts): its
@@ -184,6 +188,7 @@ fn follow_ups(page: &Exchange, click_first_link: bool) -> Vec<Navigation> {
             url: image.to_string(),
             form: None,
             from: Some(RequestFrom::Embed(on)),
+            cookies: None,
         })
         .collect();
     if parts.submits_itself
@@ -193,6 +198,7 @@ fn follow_ups(page: &Exchange, click_first_link: bool) -> Vec<Navigation> {
             url: form.target().to_string(),
             form: form.post.then(|| form.encoded()),
             from: Some(RequestFrom::Link(on)),
+            cookies: None,
         });
     }
     if click_first_link && let Some(link) = parts.links.first() {
@@ -200,6 +206,7 @@ fn follow_ups(page: &Exchange, click_first_link: bool) -> Vec<Navigation> {
             url: link.to_string(),
             form: None,
             from: Some(RequestFrom::Link(on)),
+            cookies: None,
         });
     }
     next
@@ -417,6 +424,7 @@ impl Lab {
                         url,
                         form: None,
                         from: Some(from),
+                        cookies: None,
                     };
                     core.navigate(browser, navigation, false).await;
                 });
@@ -432,6 +440,7 @@ impl Lab {
                         url,
                         form: Some(form),
                         from: Some(from),
+                        cookies: None,
                     };
                     core.navigate(browser, navigation, false).await;
                 });
@@ -447,6 +456,7 @@ impl Lab {
                         form: None,
                         // A link in a mail: no page of any site starts it.
                         from: Some(RequestFrom::AddressBar),
+                        cookies: None,
                     };
                     core.navigate(browser, navigation, true).await;
                 });
@@ -684,12 +694,23 @@ impl Core {
     }
 
     async fn visit(&self, id: BrowserId, url: String) {
+        self.visit_carrying(id, url, None).await;
+    }
+
+    /// [`Core::visit`], carrying `cookies` read before it left, when given.
+    async fn visit_carrying(
+        &self,
+        id: BrowserId,
+        url: String,
+        cookies: Option<Arc<crate::browser::CookiesAtStart>>,
+    ) {
         self.navigate(
             id,
             Navigation {
                 url,
                 form: None,
                 from: None,
+                cookies,
             },
             false,
         )
@@ -720,9 +741,10 @@ impl Core {
             } else {
                 navigation.url
             };
-            let result = match &navigation.form {
-                Some(body) => slot.browser.submit(&url, body, options).await,
-                None => slot.browser.visit(&url, options).await,
+            let result = match (&navigation.form, &navigation.cookies) {
+                (Some(body), _) => slot.browser.submit(&url, body, options).await,
+                (None, Some(cookies)) => slot.browser.visit_carrying(&url, options, cookies).await,
+                (None, None) => slot.browser.visit(&url, options).await,
             };
             // The jar was updated as the responses arrived; say so first, so whoever sees the
             // finished visit also sees the cookies it set.

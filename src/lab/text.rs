@@ -418,12 +418,20 @@ pub fn burst_line(outcome: &BurstOutcome) -> String {
 /// What a burst did, in full: the log's line and the short line's tooltip.
 pub fn burst_text(outcome: &BurstOutcome) -> String {
     let count = outcome.sent;
+    let in_cookie = outcome.before.is_some_and(|views| views.session.is_none());
     let mode = match outcome.safe {
+        _ if in_cookie => " with the session kept in the cookie",
         Some(true) => " on the safe server (one request at a time per session)",
         Some(false) => " on the naive server (no per-session lock)",
         None => "",
     };
     match (outcome.before, outcome.after, outcome.lost()) {
+        (Some(before), Some(after), Some(lost)) if in_cookie && lost > 0 => format!(
+            "Burst of {count} parallel visits{mode}: views {} → {}, {lost} of {count} increments \
+             lost — every request carried the same cookie, each answer set its own, and the \
+             browser kept the last (no lock on the server can help: it keeps nothing to lock)",
+            before.views, after.views
+        ),
         (Some(before), Some(after), Some(0)) => format!(
             "Burst of {count} parallel visits{mode}: views {} → {}, all {count} counted",
             before.views, after.views

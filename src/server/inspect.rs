@@ -364,6 +364,19 @@ impl Inspector {
         self.cookie().open_sent(value).id().map(SessionId::from)
     }
 
+    /// The `views` counter a session cookie carries, if it is this server's session cookie
+    /// holding the session's data itself (the session kept in the cookie) and it opens with
+    /// this server's secret — encrypted ones too: the lab sees what its server sees.
+    pub fn views_in_cookie(&self, name: &str, value: &str) -> Option<u64> {
+        if name != self.config().settings.cookie_name {
+            return None;
+        }
+        match self.cookie().open_sent(value) {
+            super::cookie::Opened::Data { data, .. } => data.get("views")?.as_u64(),
+            _ => None,
+        }
+    }
+
     /// Checks a session cookie's value the way the session layer will.
     pub fn verify(&self, value: &str) -> CookieVerdict {
         self.cookie().open_sent(value).verdict()
