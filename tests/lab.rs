@@ -135,6 +135,50 @@ fn log_tells_the_story() {
     assert!(lines[1].contains("views 1→2"), "{}", lines[1]);
 }
 
+/// With the session kept in the cookie the log tells that story instead of "no session": a
+/// first visit seals a new session into the cookie, a second brings the data and takes it
+/// back changed, logout clears the cookie — and the store keeps nothing each time.
+#[test]
+fn log_tells_the_story_of_a_session_kept_in_the_cookie() {
+    let (lab, mut state) = lab();
+    common::apply(&lab, &mut state, |s| {
+        s.kept_in = session_lab::server::KeptIn::Cookie;
+    });
+    let lines_before = state.logged;
+    visit(&lab, &mut state, "A");
+    visit(&lab, &mut state, "A");
+    let server_url = lab.server_url().unwrap();
+    visit_url(&lab, &mut state, "A", &format!("{server_url}logout"));
+    let lines: Vec<String> = state
+        .log_since(lines_before)
+        .filter(|l| matches!(l.source, LogSource::Browser { .. }))
+        .map(|l| l.text())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[0]
+            .ends_with("a new session, its data sealed into the cookie; the store keeps nothing"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with(
+            "the session's data came in the cookie (1 value) and went back in it, changed; \
+             the store keeps nothing"
+        ),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with(
+            "the session's data came in the cookie (1 value); the cookie cleared (the session \
+             emptied); the store keeps nothing"
+        ),
+        "{}",
+        lines[2]
+    );
+}
+
 /// Browsers can be added, renamed and removed; names and colours stay distinct, 16 fit.
 #[test]
 fn browsers_are_managed() {

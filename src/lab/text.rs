@@ -4,7 +4,7 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::browser::RequestFrom;
 use crate::server::{
-    CookieVerdict, DataText, ExpiryPolicy, RejectReason, SecretSource, Served, SessionId,
+    CookieVerdict, DataText, ExpiryPolicy, InCookie, RejectReason, SecretSource, Served, SessionId,
     StoreChoice, StoreStory, cut_text,
 };
 
@@ -168,13 +168,7 @@ pub fn story_text(served: &Served) -> String {
         _ => String::new(),
     };
     let story = match &served.story {
-        StoreStory::Untouched => match served.cookie {
-            CookieVerdict::Data { values } => format!(
-                "the session's data came in the cookie ({values} value{}); the store keeps nothing",
-                if values == 1 { "" } else { "s" }
-            ),
-            _ => "no session".to_owned(),
-        },
+        StoreStory::Untouched => in_cookie_text(served),
         StoreStory::Created { id, data } => {
             format!("session {} created {}", short_id(*id), data_text(data))
         }
@@ -192,6 +186,28 @@ pub fn story_text(served: &Served) -> String {
         StoreStory::Deleted { id } => format!("session {} deleted", short_id(*id)),
     };
     format!("{rejected}{story}")
+}
+
+/// What a request did to a session kept in the cookie (the store untouched), in words.
+fn in_cookie_text(served: &Served) -> String {
+    let came = match served.cookie {
+        CookieVerdict::Data { values } => Some(format!(
+            "the session's data came in the cookie ({values} value{})",
+            if values == 1 { "" } else { "s" }
+        )),
+        _ => None,
+    };
+    let text = match (came, served.in_cookie) {
+        (None, Some(InCookie::Sealed)) => "a new session, its data sealed into the cookie".into(),
+        (Some(came), Some(InCookie::Sealed)) => format!("{came} and went back in it, changed"),
+        (Some(came), Some(InCookie::Cleared)) => {
+            format!("{came}; the cookie cleared (the session emptied)")
+        }
+        (Some(came), _) => came,
+        (None, Some(InCookie::Cleared)) => "the cookie cleared".into(),
+        (None, _) => return "no session".to_owned(),
+    };
+    format!("{text}; the store keeps nothing")
 }
 
 /// `views 2→3`, one entry per changed key; data too long to compare says so.

@@ -209,6 +209,20 @@ pub struct Served {
     pub status: u16,
     /// What the request did to the store.
     pub story: StoreStory,
+    /// What the response did to the session's data, when the session is kept in the cookie
+    /// (the store is never touched then); `None` for a session kept in the store.
+    pub in_cookie: Option<InCookie>,
+}
+
+/// What a response did to a session kept in the cookie itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InCookie {
+    /// The session's data, changed, sealed into the cookie the response set.
+    Sealed,
+    /// The cookie cleared: the session was emptied (logout).
+    Cleared,
+    /// The cookie left as it was.
+    Kept,
 }
 
 impl Served {

@@ -33,7 +33,7 @@ use super::{
     config::{SecureRequests, ServerConfig},
     cookie::{Opened, Outcome, SessionCookie},
     in_cookie::OneRecord,
-    inspect::{Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
+    inspect::{InCookie, Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text},
     locks::{Held, LEASE_LOST, Lease, SessionLocks},
     session::{STORE_FULL, TOO_LARGE},
     store::REQUEST_CHANGES,
@@ -382,9 +382,16 @@ impl<St: SessionStore> LayerState<St> {
         } else {
             Outcome::Keep
         };
+        let told = match outcome {
+            Outcome::SetData(..) if cookie_allowed => InCookie::Sealed,
+            Outcome::Remove if cookie_allowed => InCookie::Cleared,
+            _ => InCookie::Kept,
+        };
         if cookie_allowed && let Some(value) = self.cookie.set_cookie(outcome, &Opened::Absent) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
+        // For the record `traced` files (the store's changes cannot tell it).
+        response.extensions_mut().insert(told);
         response
     }
 
@@ -424,6 +431,7 @@ impl<St: SessionStore> LayerState<St> {
             cookie,
             status: response.status().as_u16(),
             story: StoreStory::from_changes(changes),
+            in_cookie: response.extensions().get::<InCookie>().copied(),
         });
         response
     }
