@@ -260,6 +260,42 @@ fn sessions_filter_and_sort_like_a_user_expects() {
     assert_eq!(first, b, "B visited last, so its session is newest");
 }
 
+/// On the small screen the layout is made for (1280×720), with the longest status there is
+/// (the session kept in the cookie: "signed cookie “id” holding the data"), the header's
+/// status ends before its buttons begin: no item is squeezed to a "…" under the Lab button.
+#[test]
+fn the_header_status_stays_clear_of_its_buttons_at_1280() {
+    let mut harness = harness();
+    harness.set_size(egui::vec2(1280.0, 720.0));
+    let mut settings = server_settings(&harness).clone();
+    settings.kept_in = session_lab::server::KeptIn::Cookie;
+    harness.state().send(Command::ApplySettings(settings));
+    step_until(&mut harness, "the cookie holds the data", |s| {
+        s.server
+            .as_ref()
+            .is_some_and(|s| s.settings.kept_in == session_lab::server::KeptIn::Cookie)
+    });
+    harness.run_steps(3);
+    let buttons_start = harness.get_by_label("Lab").rect().min.x;
+    let status = harness.get_by_label("signed cookie “id” holding the data");
+    assert!(
+        status.rect().max.x <= buttons_start,
+        "the status ({:?}) runs under the Lab button (from x = {buttons_start})",
+        status.rect()
+    );
+    // The counts come last: shown whole or cut within the room, or left out — never under.
+    let requests = harness.state().state().requests_served;
+    for count in ["0 sessions".to_owned(), format!("{requests} requests")] {
+        for item in harness.query_all_by_label(&count) {
+            assert!(
+                item.rect().max.x <= buttons_start,
+                "“{count}” ({:?}) runs under the Lab button (from x = {buttons_start})",
+                item.rect()
+            );
+        }
+    }
+}
+
 /// Browser panels out of view are not laid out (sixteen browsers cost what the visible few
 /// do), and come back as the user scrolls to them: the fifth browser's Visit button appears
 /// after scrolling right and works.

@@ -421,7 +421,15 @@ fn sites_ui(
         {
             visit_from_button(browser, draft, url.to_string(), commands);
         }
-        ui.separator();
+    });
+    from_ui(ui, browser, commands);
+}
+
+/// Where the browser's requests start: its own row, so the label never parts from its choice
+/// when the host row wraps.
+fn from_ui(ui: &mut egui::Ui, browser: &BrowserState, commands: &mut Vec<UiCommand>) {
+    let name = &browser.name;
+    ui.horizontal(|ui| {
         ui.label(RichText::new("From").weak());
         let mut from = browser.from;
         egui::ComboBox::from_id_salt(("from", browser.id))
@@ -533,7 +541,9 @@ fn switches_ui(
                 format!("Safe server {name}"),
                 "On: the server runs one request at a time per session, so a burst counts \
                  every visit. Off: the naive server (like express-session) loses increments \
-                 when requests of one session overlap. Applies to the whole server.",
+                 when requests of one session overlap. Applies to the whole server. A session \
+                 kept in the cookie has nothing on the server to lock: a burst loses all but \
+                 one increment either way.",
             )
         {
             let mut settings = config.clone();

@@ -75,6 +75,9 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
                             .join("\n"),
                     );
             }
+            if !room(ui) {
+                return;
+            }
             ui.label("·");
             if let Some(down) = &state.store_down {
                 theme::dot(ui, theme::bad(dark));
@@ -107,6 +110,9 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
                      see it). Server settings → Store latency.",
                     );
             }
+            if !room(ui) {
+                return;
+            }
             ui.label("·");
             let config = &server.settings;
             ui.label(format!(
@@ -137,14 +143,27 @@ fn status_ui(ui: &mut egui::Ui, state: &LabState, dark: bool) {
             ui.label("starting…");
         }
     }
+    if !room(ui) {
+        return;
+    }
     ui.label("·");
     ui.label(plural(state.sessions.len(), "session", "sessions"));
+    if !room(ui) {
+        return;
+    }
     ui.label("·");
     ui.label(plural(
         state.requests_served as usize,
         "request",
         "requests",
     ));
+}
+
+/// Whether the status has room for one more item: on a small screen it ends where the room
+/// does, rather than squeezing an item to a "…" that runs under the buttons (the sessions'
+/// count and the store stay in the sessions table's heading, the cookie in Server settings).
+fn room(ui: &egui::Ui) -> bool {
+    ui.available_width() >= 48.0
 }
 
 /// The window-wide buttons, right to left; returns what the user asked for.
