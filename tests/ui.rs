@@ -1601,6 +1601,14 @@ fn sessions_kept_in_the_cookie_by_clicking() {
     click_and_wait(&mut harness, "Visit B", "B", 1);
     harness.get_by_label("Server sessions (0)");
     shows(&harness, r#"→ {"views":2}"#);
+    // The value gives way to the data, so A's cookie table keeps within its panel.
+    let panel_edge = harness.get_by_label("Visit A").rect().max.x;
+    let size_column = harness.query_all_by_label("Size").next().unwrap().rect();
+    assert!(
+        size_column.max.x <= panel_edge,
+        "A's cookie table runs past its panel: Size at {size_column:?}, the panel's edge at x = \
+         {panel_edge}"
+    );
     harness.get_by_label("Actions for cookie id of A").click();
     harness.run_steps(3);
     harness.get_by_label("Copy cookie id of A to B").click();

@@ -1030,10 +1030,13 @@ fn cookie_table_ui(
                     // Data anyone holding the cookie can read: shown beside the value.
                     let mut shown = short(&cookie.value);
                     if let Some(kind) = readable {
+                        // The data is the news here: the value gives way to it (a few
+                        // characters, whole on hover), so the table keeps to the panel.
                         let data = kind.data.as_deref().unwrap_or_default();
                         let head: String = data.chars().take(40).collect();
                         let more = if head.len() < data.len() { "…" } else { "" };
-                        shown = format!("{shown} → {head}{more}");
+                        let value: String = cookie.value.chars().take(4).collect();
+                        shown = format!("{value}… → {head}{more}");
                         hover = format!(
                             "Readable by anyone who holds it: {data}\n{}\n\n{hover}",
                             kind.summary()
