@@ -64,6 +64,14 @@ fn logout_replay_checks() {
     checks("logout-replay");
 }
 
+/// A session kept in the cookie outlives logout — the server destroys sessions, but it holds
+/// nothing to destroy — so a copy taken before still shows alice; kept in the store, the copy
+/// names nothing.
+#[test]
+fn logout_in_cookie_checks() {
+    checks("logout-in-cookie");
+}
+
 /// A cookie without Secure goes out over plain http to the lab's name; with Secure it stays
 /// home.
 #[test]

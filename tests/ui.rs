@@ -1600,6 +1600,7 @@ fn sessions_kept_in_the_cookie_by_clicking() {
     click_and_wait(&mut harness, "Visit A", "A", 2);
     click_and_wait(&mut harness, "Visit B", "B", 1);
     harness.get_by_label("Server sessions (0)");
+    shows(&harness, "each session is kept in its browser's cookie");
     shows(&harness, r#"→ {"views":2}"#);
     // The value gives way to the data, so A's cookie table keeps within its panel.
     let panel_edge = harness.get_by_label("Visit A").rect().max.x;

@@ -44,6 +44,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/logout-replay.toml"),
     ),
     (
+        "logout-in-cookie.toml",
+        include_str!("../../scenarios/logout-in-cookie.toml"),
+    ),
+    (
         "session-fixation.toml",
         include_str!("../../scenarios/session-fixation.toml"),
     ),

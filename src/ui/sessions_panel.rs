@@ -144,6 +144,21 @@ fn table_ui(
         );
         return (None, None);
     }
+    let in_cookie = state
+        .server
+        .as_ref()
+        .is_some_and(|s| s.settings.kept_in == crate::server::KeptIn::Cookie);
+    if state.sessions.is_empty() && in_cookie {
+        ui.label(
+            RichText::new(
+                "None, and none to come: each session is kept in its browser's cookie (Server \
+                 settings → Session kept in), so the store holds nothing — read the data in the \
+                 browsers' cookie tables",
+            )
+            .weak(),
+        );
+        return (None, None);
+    }
     if state.sessions.is_empty() {
         ui.label(RichText::new("No sessions yet — click Visit in a browser, or open the server in your own browser").weak());
         return (None, None);
