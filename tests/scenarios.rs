@@ -72,6 +72,46 @@ fn logout_in_cookie_checks() {
     checks("logout-in-cookie");
 }
 
+/// An older copy of a cookie that holds the count, put back, brings the older count back;
+/// kept in the store, every copy names the one current count.
+#[test]
+fn rollback_in_cookie_checks() {
+    checks("rollback-in-cookie");
+}
+
+/// Starting over is no rollback: clearing the Reader's cookies and counting up again (1, 2
+/// after 3) leaves the scenario open — the judge's count starts again at a fresh session.
+#[test]
+fn a_fresh_session_is_no_rollback() {
+    let scenario = built_in("rollback-in-cookie");
+    let mut player = Player::open(&scenario, false).unwrap();
+    let visit = || Step::Visit {
+        browser: "Reader".into(),
+        url: "/".into(),
+        from: None,
+    };
+    player
+        .play_all(&[
+            visit(),
+            visit(),
+            Step::ExpectPage {
+                browser: "Reader".into(),
+                says: "Number of views 3".into(),
+            },
+            Step::ClearCookies {
+                browser: "Reader".into(),
+            },
+            visit(),
+            visit(),
+            Step::ExpectPage {
+                browser: "Reader".into(),
+                says: "Number of views 2".into(),
+            },
+        ])
+        .unwrap();
+    assert_eq!(player.settle(), Verdict::Open { met: 0, of: 1 });
+}
+
 /// A cookie without Secure goes out over plain http to the lab's name; with Secure it stays
 /// home.
 #[test]

@@ -1,8 +1,8 @@
 //! Judging a scenario from what the lab saw: every event the lab applies passes the judge
-//! (`LabState::apply`), which notes the shortcuts the scenario forbids and the sessions its
-//! browsers held, and after each event checks the scenario's conditions against the state.
-//! Solved is latched the moment every condition holds; a forbidden shortcut spoils the run
-//! until it is reset.
+//! (`LabState::apply`), which notes the shortcuts the scenario forbids, the sessions its
+//! browsers held and the counts their pages showed, and after each event checks the
+//! scenario's conditions against the state. Solved is latched the moment every condition
+//! holds; a forbidden shortcut spoils the run until it is reset.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -31,6 +31,15 @@ pub enum Verdict {
     Spoiled(String),
 }
 
+/// What a browser's counter pages showed (`RolledBack`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Counted {
+    /// The highest count since the browser's last fresh session (a count of 1).
+    top: u64,
+    /// The latest count.
+    latest: u64,
+}
+
 /// One scenario run's judge.
 #[derive(Clone, Debug)]
 pub struct Judge {
@@ -49,6 +58,9 @@ pub struct Judge {
     rotated: bool,
     /// Browsers (by name) that loaded a page since the last rotation.
     after_rotation: BTreeSet<String>,
+    /// The counts each browser's counter pages showed: the highest since its last fresh
+    /// session, and the latest.
+    counts: BTreeMap<String, Counted>,
     /// Which conditions hold now.
     met: Vec<bool>,
     verdict: Verdict,
@@ -92,6 +104,7 @@ impl Judge {
             forged: BTreeSet::new(),
             rotated: false,
             after_rotation: BTreeSet::new(),
+            counts: BTreeMap::new(),
             met: vec![false; of],
             verdict: Verdict::Open { met: 0, of },
         };
@@ -231,6 +244,20 @@ impl Judge {
                     .or(shortcut);
             }
         }
+        // The counter's page (the seed's `/`): a count of 1 is a fresh session, and starts over.
+        if let Some(page) = hops.last().map(|hop| &hop.exchange)
+            && page.status == 200
+            && url::Url::parse(&page.url).is_ok_and(|url| url.path() == "/")
+            && let Some(views) = crate::browser::views_shown(&page.body)
+        {
+            let counted = self.counts.entry(name.clone()).or_default();
+            counted.top = if views <= 1 {
+                views
+            } else {
+                counted.top.max(views)
+            };
+            counted.latest = views;
+        }
         if self.rotated && !hops.is_empty() {
             self.after_rotation.insert(name);
         }
@@ -350,6 +377,10 @@ impl Judge {
                     .iter()
                     .any(|(id, views)| held.contains(id) && views >= views_at_least)
             }),
+            Condition::RolledBack { browser } => self
+                .counts
+                .get(browser)
+                .is_some_and(|counted| counted.latest < counted.top),
         }
     }
 }
@@ -394,5 +425,9 @@ pub fn condition_text(condition: &Condition) -> String {
         } => {
             format!("a session of {browser}'s with at least {views_at_least} views ends by expiry")
         }
+        Condition::RolledBack { browser } => format!(
+            "{browser}'s counter goes back: a page shows fewer views than one before it, with no \
+             fresh session between"
+        ),
     }
 }

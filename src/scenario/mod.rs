@@ -48,6 +48,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/logout-in-cookie.toml"),
     ),
     (
+        "rollback-in-cookie.toml",
+        include_str!("../../scenarios/rollback-in-cookie.toml"),
+    ),
+    (
         "session-fixation.toml",
         include_str!("../../scenarios/session-fixation.toml"),
     ),
@@ -242,6 +246,13 @@ pub enum Condition {
         browser: String,
         /// The fewest views it had.
         views_at_least: u64,
+    },
+    /// The browser's counter went back: its latest counter page shows fewer views than one it
+    /// showed before, with no fresh session (a count of 1) in between — an older copy of the
+    /// session's state, replayed, brought the older state back.
+    RolledBack {
+        /// Which browser.
+        browser: String,
     },
 }
 
@@ -449,7 +460,8 @@ impl Condition {
             | Self::SentInClear { browser }
             | Self::Forged { browser, .. }
             | Self::AfterRotation { browser, .. }
-            | Self::Expired { browser, .. } => vec![browser],
+            | Self::Expired { browser, .. }
+            | Self::RolledBack { browser } => vec![browser],
             Self::SameSession { browsers } | Self::DifferentSessions { browsers } => {
                 browsers.iter().map(String::as_str).collect()
             }
