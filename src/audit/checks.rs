@@ -1175,8 +1175,8 @@ impl Audit<'_> {
             return Ok(());
         };
         // Two rounds: the first also opens the connections, so the second's requests leave
-        // at once, as a busy page's do. Each round's requests carry the cookies of its start,
-        // as a page's fetches fired in one turn of its script do.
+        // at once, as a busy page's do. Each round's requests carry the cookies of its start
+        // (see `Browser::cookies_at_start`), so the answer does not hang on the scheduler.
         let mut failed = 0;
         for round in 0..ROUNDS {
             let cookies = Arc::new(browser.cookies_at_start(&url, VisitOptions::default())?);

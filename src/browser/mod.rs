@@ -347,10 +347,13 @@ impl Browser {
         self.navigate(url, None, options, None).await
     }
 
-    /// The cookies a `GET url` made now would carry, read from the jar once: what each
-    /// request of a burst carries when a page fires them all in one turn of its script. They
-    /// all leave before any is answered, so none carries what another's answer sets — which
-    /// is how a session kept in the cookie loses concurrent updates in a real browser.
+    /// The cookies a `GET url` made now would carry, read from the jar once: what every
+    /// request of a burst carries, so that none carries what another's answer set. Chromium
+    /// reads the jar as each request starts, so when a page fires many fetches at once, those
+    /// that start after an answer may carry a newer copy (`bench/tools/chromium-burst.sh`: 20
+    /// fetches counted once in some runs and up to five times in others). The lab sends the
+    /// case where all leave before the first answer, so a burst on a session kept in the
+    /// cookie always counts once.
     pub fn cookies_at_start(
         &self,
         url: &str,

@@ -493,8 +493,9 @@ pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: u
         .filter(|_| core.is_ours(&url))
         .map(|inspector| inspector.config().settings.lock_per_session);
     let before = session_views(core, &slot.browser).await;
-    // A page fires its requests in one turn of its script: all carry the jar as it was then
-    // (a URL the browser cannot visit is left to each visit to report).
+    // All the burst's requests carry the jar as it was at its start, as a page's fetches do
+    // when all start before the first answer (see `Browser::cookies_at_start`); a URL the
+    // browser cannot visit is left to each visit to report.
     let options = VisitOptions {
         from: slot.from,
         frame: None,
