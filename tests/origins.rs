@@ -131,7 +131,7 @@ fn a_secure_cookie_is_stored_over_https_and_not_sent_over_http() {
     // The map is right on the lab's names: the session is A's, not "external", and the
     // embedded server is not called a foreign one.
     let session = held
-        .session_id
+        .session_id()
         .expect("the cookie is tied to the embedded server's session");
     let holders: Vec<&str> = state
         .holders(session)

@@ -8,8 +8,8 @@ use tokio::task::JoinSet;
 use crate::{
     browser::{Browser, CookieKey, CookieRow, RequestFrom, VisitOptions},
     server::{
-        ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource, ServerConfig,
-        ServerSettings, SessionId, StoreChoice,
+        CookieSession, ExpiryPolicy, RetiredSecret, RunningServer, Secret, SecretSource,
+        ServerConfig, ServerSettings, SessionId, StoreChoice,
     },
 };
 
@@ -660,7 +660,11 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         let sessions: Vec<SessionId> = report
             .issued
             .iter()
-            .filter_map(|value| inspector.session_id_of_cookie(&report.cookie_name, value))
+            .filter_map(|value| {
+                inspector
+                    .session_of_cookie(&report.cookie_name, value)?
+                    .id()
+            })
             .collect();
         if !sessions.is_empty() {
             core.outbox.send(Event::MadeSessions {
@@ -713,7 +717,7 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         .filter_map(|browser| {
             core.jar_cookies(browser)
                 .into_iter()
-                .find_map(|c| c.session_id)
+                .find_map(|c| c.session_id())
         })
         .collect();
     core.outbox.send(Event::MadeSessions {
@@ -729,22 +733,20 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
 /// or from the cookie itself when the session is kept there.
 async fn session_views(core: &Core, browser: &Browser) -> Option<Views> {
     let inspector = core.inspector()?;
-    let cookies = core.jar_cookies(browser);
-    if let Some(session) = cookies.iter().find_map(|c| c.session_id) {
-        let row = inspector.session(session).await.ok()??;
-        return Some(Views {
-            session: Some(session),
-            views: row.data.views()?,
-        });
+    match core.jar_cookies(browser).iter().find_map(|c| c.session)? {
+        CookieSession::Id(session) => {
+            let row = inspector.session(session).await.ok()??;
+            Some(Views {
+                session: Some(session),
+                views: row.data.views()?,
+            })
+        }
+        // The session kept in the cookie: its counter travels in the browser's cookie.
+        CookieSession::Data { views } => Some(Views {
+            session: None,
+            views: views?,
+        }),
     }
-    // The session kept in the cookie: its counter travels in the browser's cookie.
-    let views = cookies
-        .iter()
-        .find_map(|c| inspector.views_in_cookie(&c.cookie.name, &c.cookie.value))?;
-    Some(Views {
-        session: None,
-        views,
-    })
 }
 
 /// A, B, …, Z, then A2, B2, …: the first name no browser has.

@@ -157,7 +157,7 @@ fn state_is_settled(state: &LabState) -> bool {
     state.browsers.iter().all(|b| {
         b.cookies
             .iter()
-            .filter_map(|c| c.session_id)
+            .filter_map(|c| c.session_id())
             .all(|id| state.sessions.contains(id))
     })
 }

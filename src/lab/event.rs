@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::{
     browser::{CookieKey, CookieRow, Exchange, RequestFrom},
     server::{
-        CookieProtection, ExpiryPolicy, KeptIn, SameSitePolicy, SecretSource, Served,
-        ServerSettings, SessionChange, SessionId, StoreChoice,
+        CookieProtection, CookieSession, ExpiryPolicy, KeptIn, SameSitePolicy, SecretSource,
+        Served, ServerSettings, SessionChange, SessionId, StoreChoice,
     },
 };
 
@@ -20,12 +20,20 @@ use super::{load::LoadReport, sessions::Maker};
 pub struct JarCookie {
     /// The cookie itself.
     pub cookie: CookieRow,
-    /// The embedded server's session id this cookie carries, if any.
-    pub session_id: Option<SessionId>,
+    /// The embedded server's session this cookie is, if any: the id it names, or the session's
+    /// data itself (kept in the cookie).
+    pub session: Option<CookieSession>,
     /// Session data anyone holding the cookie can read (signed is not encrypted), as the
     /// audit decodes it — any server's: ours kept in the cookie, Flask's, a JWT's. Decoded
     /// once, when the jar changes, not every frame.
     pub readable: Option<crate::audit::SessionKind>,
+}
+
+impl JarCookie {
+    /// The embedded server's session id this cookie names, if any.
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.session.and_then(CookieSession::id)
+    }
 }
 
 /// A simulated browser's stable id (names can change; ids do not).

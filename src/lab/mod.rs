@@ -857,17 +857,17 @@ impl Core {
         cookies
             .into_iter()
             .map(|cookie| {
-                let session_id = match &first {
+                let session = match &first {
                     Some(server) if names.iter().any(|h| cookie.domain_matches(h)) => server
                         .inspector()
-                        .session_id_of_cookie(&cookie.name, &cookie.value),
+                        .session_of_cookie(&cookie.name, &cookie.value),
                     _ => None,
                 };
                 let readable = crate::audit::decode_cookie(&cookie.name, &cookie.value, &siblings)
                     .filter(|kind| kind.data.is_some());
                 JarCookie {
                     cookie,
-                    session_id,
+                    session,
                     readable,
                 }
             })

@@ -80,12 +80,12 @@ impl BrowserState {
     pub fn holds(&self, session_id: SessionId) -> bool {
         self.cookies
             .iter()
-            .any(|c| c.session_id == Some(session_id))
+            .any(|c| c.session_id() == Some(session_id))
     }
 
     /// The embedded server's session this browser's jar carries, if any.
     pub fn session(&self) -> Option<SessionId> {
-        self.cookies.iter().find_map(|c| c.session_id)
+        self.cookies.iter().find_map(JarCookie::session_id)
     }
 }
 
@@ -793,7 +793,7 @@ impl LabState {
         let jars = Holders::new(self.browsers.iter().map(|b| {
             (
                 b.name.as_str(),
-                b.cookies.iter().filter_map(|c| c.session_id).collect(),
+                b.cookies.iter().filter_map(JarCookie::session_id).collect(),
             )
         }));
         let changed = self.holders.replace_jars(jars);

@@ -473,24 +473,11 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             format!("{}{}", url.trim_end_matches('/'), path)
         })
     };
-    // The cookie that names the browser's session; a session kept in the cookie has no id, so
-    // there it is the cookie that carries the server's cookie name.
-    let in_cookie = state
-        .server
-        .as_ref()
-        .filter(|server| server.settings.kept_in == crate::server::KeptIn::Cookie)
-        .map(|server| server.settings.cookie_name.clone());
+    // The cookie that is the browser's session: it names one, or holds its data.
     let session_cookie = |name: &str| {
-        let browser = state.browser_named(name);
-        browser
-            .and_then(|b| b.cookies.iter().find(|c| c.session_id.is_some()))
-            .or_else(|| {
-                let cookie_name = in_cookie.as_deref()?;
-                browser?
-                    .cookies
-                    .iter()
-                    .find(|c| c.cookie.name == cookie_name)
-            })
+        state
+            .browser_named(name)
+            .and_then(|b| b.cookies.iter().find(|c| c.session.is_some()))
             .map(|c| c.cookie.clone())
             .ok_or_else(|| StepError::NoSessionCookie(name.to_owned()))
     };

@@ -16,7 +16,7 @@ use tower_sessions::session_store;
 
 use super::{
     config::ServerConfig,
-    cookie::{CookieVerdict, SessionCookie},
+    cookie::{CookieVerdict, Opened, SessionCookie},
     feed::ChangeFeed,
     session::{DataText, SessionId, SessionRow},
     store::{InspectableStore, ListSessions, StoreChange, StoreKind},
@@ -214,6 +214,29 @@ pub struct Served {
     pub in_cookie: Option<InCookie>,
 }
 
+/// What the server makes of its session cookie as a browser stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieSession {
+    /// It names this session; the data is in the store.
+    Id(SessionId),
+    /// It is the session: the data itself, kept in the cookie, with its `views` count if it
+    /// has one.
+    Data {
+        /// The `views` counter the data holds.
+        views: Option<u64>,
+    },
+}
+
+impl CookieSession {
+    /// The session id, for a session kept in the store.
+    pub fn id(self) -> Option<SessionId> {
+        match self {
+            Self::Id(id) => Some(id),
+            Self::Data { .. } => None,
+        }
+    }
+}
+
 /// What a response did to a session kept in the cookie itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InCookie {
@@ -369,24 +392,18 @@ impl Inspector {
         (recent.records.len(), recent.bytes)
     }
 
-    /// The session id a cookie (as a browser stores it) stands for, if it is this server's
-    /// session cookie and it verifies with this server's secret.
-    pub fn session_id_of_cookie(&self, name: &str, value: &str) -> Option<SessionId> {
-        if name != self.config().settings.cookie_name {
-            return None;
-        }
-        self.cookie().open_sent(value).id().map(SessionId::from)
-    }
-
-    /// The `views` counter a session cookie carries, if it is this server's session cookie
-    /// holding the session's data itself (the session kept in the cookie) and it opens with
-    /// this server's secret — encrypted ones too: the lab sees what its server sees.
-    pub fn views_in_cookie(&self, name: &str, value: &str) -> Option<u64> {
+    /// The session a cookie (as a browser stores it) is, if it is this server's session
+    /// cookie and it opens with this server's secret — an encrypted one too: the lab sees what
+    /// its server sees.
+    pub fn session_of_cookie(&self, name: &str, value: &str) -> Option<CookieSession> {
         if name != self.config().settings.cookie_name {
             return None;
         }
         match self.cookie().open_sent(value) {
-            super::cookie::Opened::Data { data, .. } => data.get("views")?.as_u64(),
+            Opened::Session { id, .. } => Some(CookieSession::Id(id.into())),
+            Opened::Data { data, .. } => Some(CookieSession::Data {
+                views: data.get("views").and_then(serde_json::Value::as_u64),
+            }),
             _ => None,
         }
     }

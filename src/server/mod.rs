@@ -37,7 +37,9 @@ pub use config::{
 };
 pub use cookie::{CookieVerdict, RejectReason};
 pub use feed::{ChangeFeed, FeedBatch, FeedWaker, MAX_PENDING, SessionChange};
-pub use inspect::{InCookie, Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text};
+pub use inspect::{
+    CookieSession, InCookie, Inspector, PATH_MAX, Served, StoreStory, USER_AGENT_MAX, cut_text,
+};
 pub use layer::{REQUEST_ID_HEADER, SessionLayer};
 pub use locks::SessionLocks;
 pub use memory::MemoryStore;

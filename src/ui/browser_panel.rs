@@ -964,11 +964,11 @@ fn cookie_table_ui(
         })
         .body(|body| {
             body.rows(row_height, browser.cookies.len(), |mut row| {
+                let held = &browser.cookies[row.index()];
                 let JarCookie {
-                    cookie,
-                    session_id,
-                    readable,
-                } = &browser.cookies[row.index()];
+                    cookie, readable, ..
+                } = held;
+                let session_id = held.session_id();
                 let who = format!("{} of {}", cookie.name, browser.name);
                 row.col(|ui| {
                     ui.menu_button("…", |ui| {
