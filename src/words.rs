@@ -6,8 +6,12 @@
 /// Shortens a session id or cookie value for tables and the log: the first eight characters
 /// and an ellipsis.
 pub fn short(text: &str) -> String {
-    const KEEP: usize = 8;
-    match text.char_indices().nth(KEEP) {
+    short_to(text, 8)
+}
+
+/// The first `keep` characters of `text`, and "…" when there were more.
+pub fn short_to(text: &str, keep: usize) -> String {
+    match text.char_indices().nth(keep) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }

@@ -365,14 +365,19 @@ impl Browser {
             frame: options.frame,
             unsafe_method: false,
         };
+        Ok(self.cookies_for(&url, context))
+    }
+
+    /// The cookies a request to `url` in `context` carries now, and those it leaves out.
+    fn cookies_for(&self, url: &Url, context: RequestContext) -> CookiesAtStart {
         let (header, not_sent) = self.jar().request_cookies(
-            &url,
+            url,
             self.cookies_enabled(),
             context,
             self.clock.now(),
             self.rules,
         );
-        Ok(CookiesAtStart { header, not_sent })
+        CookiesAtStart { header, not_sent }
     }
 
     /// [`Browser::visit`], its first request carrying `cookies` (read earlier by
@@ -518,16 +523,10 @@ impl Browser {
         context: RequestContext,
         carrying: Option<&CookiesAtStart>,
     ) -> Result<Exchange, BrowserError> {
-        let (cookie_header, not_sent) = match carrying {
-            Some(cookies) => (cookies.header.clone(), cookies.not_sent.clone()),
-            None => self.jar().request_cookies(
-                url,
-                self.cookies_enabled(),
-                context,
-                self.clock.now(),
-                self.rules,
-            ),
-        };
+        let CookiesAtStart {
+            header: cookie_header,
+            not_sent,
+        } = carrying.map_or_else(|| self.cookies_for(url, context), Clone::clone);
         let mut request = match form {
             None => self.client.get(url.clone()),
             Some(body) => self

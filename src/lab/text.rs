@@ -8,7 +8,7 @@ use crate::server::{
     StoreChoice, StoreStory, cut_text,
 };
 
-pub use crate::words::{count, duration_text, short};
+pub use crate::words::{count, duration_text, short, short_to};
 
 use super::{
     event::{BrowserSwitch, BurstOutcome, ClockMoved, JarEdit, Problem, SettingChange},

@@ -9,7 +9,7 @@ use crate::{
     browser::{CookieKey, RequestFrom},
     lab::{
         BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
-        text::{clock_time, short, short_cookie_header, time_left},
+        text::{clock_time, short, short_cookie_header, short_to, time_left},
     },
     server::ServerSettings,
 };
@@ -1033,10 +1033,11 @@ fn cookie_table_ui(
                         // The data is the news here: the value gives way to it (a few
                         // characters, whole on hover), so the table keeps to the panel.
                         let data = kind.data.as_deref().unwrap_or_default();
-                        let head: String = data.chars().take(40).collect();
-                        let more = if head.len() < data.len() { "…" } else { "" };
-                        let value: String = cookie.value.chars().take(4).collect();
-                        shown = format!("{value}… → {head}{more}");
+                        shown = format!(
+                            "{} → {}",
+                            short_to(&cookie.value, 4),
+                            short_to(data, 40)
+                        );
                         hover = format!(
                             "Readable by anyone who holds it: {data}\n{}\n\n{hover}",
                             kind.summary()
