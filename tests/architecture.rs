@@ -1,28 +1,121 @@
-//! ARCHITECTURE.md's import rules, checked: only `server/` knows axum and tower-sessions, only
-//! `browser/` knows reqwest and cookie_store, only `ui/` knows egui; `main.rs` wires and may
-//! name the window's crate nowhere else. A `use` or a path that breaks a rule fails here, with
-//! the file and line.
+//! The walls the crate graph cannot draw by itself, checked: what each crate may depend on
+//! (ARCHITECTURE.md's invariants, read from the manifests), the layers inside the core crate,
+//! and no circle between the files of one folder. What the compiler already enforces — a
+//! crate cannot use one above it, the headless build names no window crate — is not
+//! repeated here.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
 
-/// Each external crate and the only places under `src/` that may name it.
-const RULES: &[(&str, &[&str])] = &[
-    ("axum", &["server/"]),
-    ("tower_sessions", &["server/"]),
-    ("tower", &["server/"]),
-    // browser/ names only hyper::Error, to say why a response could not be read.
-    ("hyper", &["server/", "browser/"]),
-    ("sqlx", &["server/"]),
-    ("fred", &["server/"]),
-    ("reqwest", &["browser/"]),
-    ("psl", &["browser/"]),
-    ("rustls_platform_verifier", &["browser/"]),
-    ("cookie", &["browser/"]),
-    ("egui", &["ui/"]),
-    ("eframe", &["ui/"]),
-    ("egui_extras", &["ui/"]),
-    ("egui_plot", &["ui/"]),
-];
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The names of a manifest's `[dependencies]` (normal ones: what a user of the crate builds).
+fn dependencies(manifest: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Each crate's normal dependencies keep to its layer: the jar needs only time, url and psl
+/// (serde optional); the base knows no other crate of the lab; only the server knows axum,
+/// tower-sessions and the stores; only the core knows reqwest; only the app knows egui.
+#[test]
+fn each_crate_depends_only_on_what_its_layer_owns() {
+    let crate_deps =
+        |name: &str| dependencies(&root().join("crates").join(name).join("Cargo.toml"));
+    let jar = crate_deps("jar");
+    let allowed: BTreeSet<String> = ["time", "url", "psl", "serde"].map(String::from).into();
+    assert!(
+        jar.is_subset(&allowed),
+        "the jar depends on {:?} beyond time, url, psl and serde",
+        jar.difference(&allowed).collect::<Vec<_>>()
+    );
+
+    let window = [
+        "eframe",
+        "egui",
+        "egui_extras",
+        "egui_plot",
+        "winit",
+        "egui_kittest",
+    ];
+    let server_side = [
+        "axum",
+        "tower-sessions",
+        "sqlx",
+        "fred",
+        "tokio-rustls",
+        "rcgen",
+    ];
+    let lab = |n: &str| n.starts_with("session-lab");
+    let base = crate_deps("base");
+    assert!(
+        !base.iter().any(|d| lab(d)),
+        "the base is the bottom: {base:?}"
+    );
+    let server = crate_deps("server");
+    let server_breaks: Vec<_> = server
+        .iter()
+        .filter(|d| {
+            (lab(d) && *d != "session-lab-base") || *d == "reqwest" || window.contains(&d.as_str())
+        })
+        .collect();
+    assert!(
+        server_breaks.is_empty(),
+        "the server knows no browser, no core and no window: {server_breaks:?}"
+    );
+    let core = crate_deps("core");
+    let core_breaks: Vec<_> = core
+        .iter()
+        .filter(|d| server_side.contains(&d.as_str()) || window.contains(&d.as_str()))
+        .collect();
+    assert!(
+        core_breaks.is_empty(),
+        "the core reaches the server's and the window's crates only through them: {core_breaks:?}"
+    );
+    let app = dependencies(&root().join("Cargo.toml"));
+    let app_breaks: Vec<_> = app
+        .iter()
+        .filter(|d| server_side.contains(&d.as_str()) || *d == "reqwest")
+        .collect();
+    assert!(
+        app_breaks.is_empty(),
+        "the app reaches the server and the browsers through the core: {app_breaks:?}"
+    );
+}
+
+/// The window's crates are optional in the app (the default `window` feature), so a headless
+/// build leaves them out.
+#[test]
+fn the_window_is_a_feature() {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let deps = table["dependencies"].as_table().unwrap();
+    for name in [
+        "eframe",
+        "egui",
+        "egui_extras",
+        "egui_plot",
+        "winit",
+        "image",
+    ] {
+        let optional = deps[name]
+            .as_table()
+            .and_then(|t| t.get("optional"))
+            .and_then(|o| o.as_bool());
+        assert_eq!(optional, Some(true), "{name} must be optional");
+    }
+    let default = table["features"]["default"].as_array().unwrap();
+    assert!(default.iter().any(|f| f.as_str() == Some("window")));
+}
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -35,147 +128,20 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The modules a directory declares (`mod cookie;`): their names are local paths there, not
-/// crates.
-fn local_modules(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let stem = path.file_stem()?.to_str()?.to_owned();
-            (stem != "mod").then_some(stem)
-        })
-        .collect()
-}
-
-/// The crate names a line of code names at the root of a path (`axum::`, `use reqwest`),
-/// skipping comments, strings and paths inside other paths (`tower_sessions::cookie::`).
-fn roots_named(line: &str) -> Vec<&str> {
-    let code = line.split("//").next().unwrap_or("");
-    let bytes = code.as_bytes();
-    let mut names = Vec::new();
-    let mut in_string = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'"' {
-            in_string = !in_string;
-            i += 1;
-            continue;
-        }
-        if in_string || !(c.is_ascii_alphabetic() || c == b'_') {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-            i += 1;
-        }
-        let word = &code[start..i];
-        let preceded_by_path = start >= 2 && &bytes[start - 2..start] == b"::";
-        let preceded_by_dot = start >= 1 && bytes[start - 1] == b'.';
-        let followed_by_path = code[i..].starts_with("::");
-        let used = code[..start].trim_end().ends_with("use") && !followed_by_path;
-        if !preceded_by_path && !preceded_by_dot && (followed_by_path || used) {
-            names.push(word);
-        }
-    }
-    names
-}
-
-/// No file under `src/` names a crate outside the module that owns it.
-#[test]
-fn modules_import_only_what_they_own() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    assert!(files.len() > 20, "the scan found the sources");
-    let mut broken = Vec::new();
-    for file in &files {
-        let relative = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        let locals = local_modules(file.parent().unwrap());
-        let text = std::fs::read_to_string(file).unwrap();
-        let mut in_use_block = false;
-        for (number, line) in text.lines().enumerate() {
-            let trimmed = line.trim_start();
-            // Inside `use super::{…}` / `use crate::{…}` every name is local.
-            if trimmed.starts_with("use super::") || trimmed.starts_with("use crate::") {
-                in_use_block = !trimmed.ends_with(';');
-                continue;
-            }
-            if in_use_block {
-                in_use_block = !trimmed.ends_with(';');
-                continue;
-            }
-            for name in roots_named(line) {
-                if locals.iter().any(|m| m == name) {
-                    continue;
-                }
-                let Some((_, allowed)) = RULES.iter().find(|(krate, _)| *krate == name) else {
-                    continue;
-                };
-                // main.rs starts the window through `ui::run`; it may not name egui itself.
-                if !allowed.iter().any(|dir| relative.starts_with(dir)) {
-                    broken.push(format!(
-                        "src/{relative}:{}: {name} — {}",
-                        number + 1,
-                        line.trim()
-                    ));
-                }
-            }
-        }
-    }
-    assert!(
-        broken.is_empty(),
-        "imports that break ARCHITECTURE.md's rules:\n{}",
-        broken.join("\n")
-    );
-}
-
-/// The checker catches what it should (so the test above can fail).
-#[test]
-fn the_checker_sees_imports_and_paths() {
-    assert_eq!(roots_named("use axum::Router;"), ["axum"]);
-    assert_eq!(
-        roots_named("    let r = reqwest::Client::new();"),
-        ["reqwest"]
-    );
-    assert_eq!(roots_named("use egui;"), ["egui"]);
-    assert!(roots_named("use tower_sessions::cookie::Key;") == ["tower_sessions"]);
-    assert!(roots_named("// axum::Router in a comment").is_empty());
-    assert!(roots_named(r#"let s = "axum::Router";"#).is_empty());
-    assert!(roots_named("self.cookie::x").is_empty());
-}
-
-/// The crate's modules from the bottom up: a module may use its own layer's files and the
-/// layers below it, never one above (ARCHITECTURE.md, "Layers").
-const LAYERS: &[&[&str]] = &[
-    &["words", "clock", "files"],
-    &["browser"],
-    &["server", "transfer"],
-    &["audit"],
-    &["lab"],
-    &["scenario"],
-    &["ui"],
-    &["cli"],
-];
-
-fn layer_of(module: &str) -> Option<usize> {
-    LAYERS.iter().position(|layer| layer.contains(&module))
-}
-
-/// A file's code without its `#[cfg(test)] mod tests` (tests may reach anywhere) and without
-/// comment lines.
+/// A file's code without its test modules (tests may reach anywhere: every `#[cfg(...test...)]`
+/// item from that line on is cut) and without comment lines.
 fn code_of(text: &str) -> String {
-    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut code = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(") && trimmed.contains("test") {
+            break;
+        }
+        if !trimmed.starts_with("//") {
+            code.push(line);
+        }
+    }
+    code.join("\n")
 }
 
 /// The first names of the paths after each `prefix` (`crate::lab::x` → `lab`; `crate::{lab::x,
@@ -219,15 +185,15 @@ fn names_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
     names
 }
 
-/// Every module of `src/` (a file or a folder) with the source of each of its files.
-fn modules() -> Vec<(String, Vec<(String, String)>)> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// Every module of a crate's `src/` (a file or a folder) with the code of each of its files.
+fn modules(src: &Path) -> Vec<(String, Vec<(String, String)>)> {
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    rust_files(src, &mut files);
+    files.sort();
     let mut modules: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for file in files {
         let relative = file
-            .strip_prefix(&src)
+            .strip_prefix(src)
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
@@ -249,32 +215,75 @@ fn modules() -> Vec<(String, Vec<(String, String)>)> {
     modules
 }
 
-/// No module uses one in a layer above its own, and every module has a layer.
-#[test]
-fn layers_are_used_from_above_only() {
-    let modules = modules();
+/// The core's modules from the bottom up (one crate, so the compiler cannot keep these): a
+/// module may use its own layer and the ones below, never one above.
+const CORE_LAYERS: &[&[&str]] = &[
+    &["browser"],
+    &["transfer", "audit"],
+    &["lab"],
+    &["scenario"],
+];
+
+/// The app's modules from the bottom up.
+const APP_LAYERS: &[&[&str]] = &[&["scene"], &["ui"], &["cli"]];
+
+fn layer_of(layers: &[&[&str]], module: &str) -> Option<usize> {
+    layers.iter().position(|layer| layer.contains(&module))
+}
+
+/// Uses of a module in a layer above the user's own, as `file: module uses name` lines.
+fn upward_uses(src: &Path, layers: &[&[&str]]) -> Vec<String> {
     let mut broken = Vec::new();
-    for (module, files) in &modules {
-        let own = layer_of(module).unwrap_or_else(|| panic!("{module} is in no layer"));
-        for (file, code) in files {
+    for (module, files) in modules(src) {
+        let own = layer_of(layers, &module).unwrap_or_else(|| panic!("{module} is in no layer"));
+        for (file, code) in &files {
             for name in names_after(code, "crate::") {
-                let Some(theirs) = layer_of(name) else {
-                    continue;
-                };
-                if theirs > own {
-                    broken.push(format!(
-                        "src/{file}: {module} uses {name}, a layer above it"
-                    ));
+                if layer_of(layers, name).is_some_and(|theirs| theirs > own) {
+                    broken.push(format!("{file}: {module} uses {name}, a layer above it"));
                 }
             }
         }
     }
     broken.sort();
     broken.dedup();
+    broken
+}
+
+/// In the core and the app, no module uses one in a layer above its own, and every module has
+/// a layer.
+#[test]
+fn layers_are_used_from_above_only() {
+    let mut broken = upward_uses(&root().join("crates/core/src"), CORE_LAYERS);
+    broken.extend(upward_uses(&root().join("src"), APP_LAYERS));
     assert!(
         broken.is_empty(),
         "imports against the layers:\n{}",
         broken.join("\n")
+    );
+}
+
+/// Only the core's `browser/` names the HTTP client's crates; the rest of the core asks a
+/// browser.
+#[test]
+fn only_the_browser_names_the_http_client() {
+    let mut broken = Vec::new();
+    for (module, files) in modules(&root().join("crates/core/src")) {
+        if module == "browser" {
+            continue;
+        }
+        for (file, code) in &files {
+            for client in ["reqwest", "hyper", "rustls", "rustls_platform_verifier"] {
+                if !names_after(code, &format!("{client}::")).is_empty()
+                    || code.contains(&format!("use {client}"))
+                {
+                    broken.push(format!("{file}: {client}"));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "the HTTP client named outside browser/: {broken:?}"
     );
 }
 
@@ -283,57 +292,25 @@ fn layers_are_used_from_above_only() {
 #[test]
 fn files_in_a_folder_use_each_other_without_circles() {
     let mut circles = Vec::new();
-    for (module, files) in modules() {
-        let siblings: Vec<(String, &String)> = files
+    let srcs = [
+        "src",
+        "crates/base/src",
+        "crates/jar/src",
+        "crates/server/src",
+        "crates/core/src",
+    ];
+    for src in srcs {
+        let src = root().join(src);
+        let mut folders = modules(&src);
+        // A crate's own files form a folder too (the crate root's siblings).
+        let top: Vec<(String, String)> = folders
             .iter()
-            .filter(|(path, _)| path.matches('/').count() == 1 && !path.ends_with("/mod.rs"))
-            .map(|(path, code)| {
-                let stem = path.rsplit('/').next().unwrap().trim_end_matches(".rs");
-                (stem.to_owned(), code)
-            })
+            .filter(|(_, files)| files.len() == 1 && !files[0].0.contains('/'))
+            .map(|(m, files)| (format!("{m}/{m}.rs"), files[0].1.clone()))
             .collect();
-        let uses = |code: &str| -> Vec<String> {
-            let mut names = names_after(code, "super::");
-            names.extend(names_after(code, &format!("crate::{module}::")));
-            names
-                .into_iter()
-                .filter(|n| siblings.iter().any(|(s, _)| s == n))
-                .map(str::to_owned)
-                .collect()
-        };
-        let graph: Vec<(String, Vec<String>)> = siblings
-            .iter()
-            .map(|(stem, code)| (stem.clone(), uses(code)))
-            .collect();
-        // Depth-first search for a path back to where it started.
-        fn back_to<'a>(
-            graph: &'a [(String, Vec<String>)],
-            start: &str,
-            at: &'a str,
-            path: &mut Vec<&'a str>,
-        ) -> bool {
-            let Some((_, next)) = graph.iter().find(|(n, _)| n == at) else {
-                return false;
-            };
-            for n in next {
-                if n == start {
-                    return true;
-                }
-                if !path.contains(&n.as_str()) {
-                    path.push(n);
-                    if back_to(graph, start, n, path) {
-                        return true;
-                    }
-                    path.pop();
-                }
-            }
-            false
-        }
-        for (stem, _) in &graph {
-            let mut path = vec![stem.as_str()];
-            if back_to(&graph, stem, stem, &mut path) {
-                circles.push(format!("{module}/: {} → {stem}", path.join(" → ")));
-            }
+        folders.push((String::new(), top));
+        for (module, files) in folders {
+            circles.extend(circles_in(&module, &files));
         }
     }
     assert!(
@@ -343,9 +320,71 @@ fn files_in_a_folder_use_each_other_without_circles() {
     );
 }
 
-/// The layer and circle checkers read what they should.
+/// The circles among one folder's files (`module` empty for a crate's top-level files).
+fn circles_in(module: &str, files: &[(String, String)]) -> Vec<String> {
+    let siblings: Vec<(String, &String)> = files
+        .iter()
+        .filter(|(path, _)| path.matches('/').count() == 1 && !path.ends_with("/mod.rs"))
+        .map(|(path, code)| {
+            let stem = path.rsplit('/').next().unwrap().trim_end_matches(".rs");
+            (stem.to_owned(), code)
+        })
+        .collect();
+    let uses = |code: &str| -> Vec<String> {
+        let mut names = names_after(code, "super::");
+        let within = if module.is_empty() {
+            "crate::".to_owned()
+        } else {
+            format!("crate::{module}::")
+        };
+        names.extend(names_after(code, &within));
+        names
+            .into_iter()
+            .filter(|n| siblings.iter().any(|(s, _)| s == n))
+            .map(str::to_owned)
+            .collect()
+    };
+    let graph: Vec<(String, Vec<String>)> = siblings
+        .iter()
+        .map(|(stem, code)| (stem.clone(), uses(code)))
+        .collect();
+    // Depth-first search for a path back to where it started.
+    fn back_to<'a>(
+        graph: &'a [(String, Vec<String>)],
+        start: &str,
+        at: &'a str,
+        path: &mut Vec<&'a str>,
+    ) -> bool {
+        let Some((_, next)) = graph.iter().find(|(n, _)| n == at) else {
+            return false;
+        };
+        for n in next {
+            if n == start {
+                return true;
+            }
+            if !path.contains(&n.as_str()) {
+                path.push(n);
+                if back_to(graph, start, n, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let mut circles = Vec::new();
+    for (stem, _) in &graph {
+        let mut path = vec![stem.as_str()];
+        if back_to(&graph, stem, stem, &mut path) {
+            circles.push(format!("{module}/: {} → {stem}", path.join(" → ")));
+        }
+    }
+    circles
+}
+
+/// The checkers read what they should, so the tests above can fail.
 #[test]
-fn the_layer_checker_reads_paths_and_groups() {
+fn the_checkers_read_paths_groups_and_circles() {
     assert_eq!(names_after("use crate::lab::text;", "crate::"), ["lab"]);
     assert_eq!(
         names_after("use crate::{\n    lab::{a, b},\n    server,\n};", "crate::"),
@@ -357,6 +396,16 @@ fn the_layer_checker_reads_paths_and_groups() {
         names_after("use super::{feed::X, store};", "super::"),
         ["feed", "store"]
     );
-    assert_eq!(layer_of("browser"), Some(1));
+    assert_eq!(layer_of(CORE_LAYERS, "lab"), Some(2));
     assert!(code_of("a\n// crate::ui\nb").lines().count() == 2);
+    // Test modules are cut, whatever their cfg says.
+    assert_eq!(
+        code_of("a\n#[cfg(all(test, unix))]\nmod t { crate::ui }"),
+        "a"
+    );
+    let files = [
+        ("x/a.rs".to_owned(), "use super::b::X;".to_owned()),
+        ("x/b.rs".to_owned(), "use crate::x::a::Y;".to_owned()),
+    ];
+    assert_eq!(circles_in("x", &files), ["x/: a → b → a", "x/: b → a → b"]);
 }

@@ -11,7 +11,6 @@ use crate::{
         CookieProtection, DEFAULT_MAX_SESSIONS, KeptIn, RunningServer, Secret, SecretSource,
         ServerConfig, StoreChoice, default_secret_path, kept_secret,
     },
-    ui,
 };
 
 /// Session Lab: see how HTTP sessions work.
@@ -230,7 +229,7 @@ pub struct WindowArgs {
     /// The scene `--screenshot` plays: the seed's lesson, or the lifecycle tour (login,
     /// hijack, tampering, timeline).
     #[arg(long, value_enum, default_value = "seed", requires = "screenshot")]
-    pub scene: ui::Scene,
+    pub scene: crate::scene::Scene,
     /// The window's size in logical pixels, e.g. 1280x720 (by default the size it had when
     /// last closed).
     #[arg(long, value_name = "WxH", value_parser = parse_window_size)]

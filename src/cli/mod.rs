@@ -12,10 +12,7 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 
 pub use args::{AuditArgs, Cli, LoadArgs, Mode, ScenarioMode, ServerArgs, WindowArgs};
 
-use crate::{
-    lab::{self, Lab, LabState, saved::GivenFlags},
-    ui,
-};
+use crate::lab::{self, Lab, LabState, saved::GivenFlags};
 
 /// The command line, and which server flags were typed (a kept lab's settings give way to
 /// them); a mistake in it ends the process with clap's message.
@@ -70,7 +67,9 @@ pub fn init_tracing(mode: Option<&Mode>) {
 }
 
 /// The window (the default subcommand).
+#[cfg(feature = "window")]
 pub fn gui(server: &ServerArgs, window: WindowArgs, given: GivenFlags) -> anyhow::Result<()> {
+    use crate::ui;
     ui::run(
         server.lab_config()?,
         ui::WindowOptions {
@@ -84,6 +83,15 @@ pub fn gui(server: &ServerArgs, window: WindowArgs, given: GivenFlags) -> anyhow
                 .map(crate::scenario::Scenario::find)
                 .transpose()?,
         },
+    )
+}
+
+/// The window, in a build without it: says so, and what this build can do instead.
+#[cfg(not(feature = "window"))]
+pub fn gui(_server: &ServerArgs, _window: WindowArgs, _given: GivenFlags) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this session-lab was built without its window (the `window` feature); it can still \
+         `serve`, `demo`, `load`, `audit` and check a `scenario` (see --help)"
     )
 }
 

@@ -435,7 +435,7 @@ fn from_ui(ui: &mut egui::Ui, browser: &BrowserState, commands: &mut Vec<UiComma
         egui::ComboBox::from_id_salt(("from", browser.id))
             .selected_text(from.label())
             .show_ui(ui, |ui| {
-                for choice in RequestFrom::CHOICES {
+                for choice in crate::browser::FROM_CHOICES {
                     ui.selectable_value(&mut from, choice, choice.label())
                         .on_hover_text(from_help(choice));
                 }

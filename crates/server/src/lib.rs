@@ -29,6 +29,8 @@ use std::{io, net::SocketAddr, sync::Arc};
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+use session_lab_base::{clock, data_dir, files, words};
+
 use crate::clock::LabClock;
 
 pub use config::{

@@ -177,7 +177,7 @@ fn follow_ups(page: &Exchange, click_first_link: bool) -> Vec<Navigation> {
     let html = page
         .header_values("content-type")
         .any(|value| value.to_ascii_lowercase().contains("text/html"));
-    let Some(on) = crate::browser::Page::of(&url).filter(|_| html && page.status < 300) else {
+    let Some(on) = crate::browser::lab_page(&url).filter(|_| html && page.status < 300) else {
         return Vec::new();
     };
     let parts = crate::browser::read_page(&page.body, &url);
@@ -434,7 +434,7 @@ impl Lab {
                     let from = url::Url::parse(&url)
                         .ok()
                         .as_ref()
-                        .and_then(crate::browser::Page::of)
+                        .and_then(crate::browser::lab_page)
                         .map_or(RequestFrom::AddressBar, RequestFrom::Link);
                     let navigation = Navigation {
                         url,

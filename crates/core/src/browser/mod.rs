@@ -3,9 +3,7 @@
 //! left in the jar and why, what came back, how long it took.
 
 mod html;
-mod jar;
-mod set_cookie;
-mod site;
+mod resolve;
 
 use parking_lot::{Mutex, MutexGuard};
 use std::{
@@ -21,17 +19,15 @@ use time::OffsetDateTime;
 use url::Url;
 
 pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page, views_shown};
-pub use jar::{
-    Blocked, BlockedReason, CookieKey, CookieRow, Jar, NotSent, NotSentReason, Prefix,
-    RequestContext, Rules, VisitOptions,
+pub use resolve::{FROM_CHOICES, LabTarget, lab_page};
+pub use session_lab_base::hosts::{
+    API_HOST, APP_HOST, LAB_HOSTS, OTHER_SITE_HOST, SANDBOX_HOST, is_lab_host,
 };
-pub use set_cookie::{
-    MAX_ATTRIBUTE_VALUE_BYTES, MAX_LIFETIME, MAX_NAME_VALUE_BYTES, ParseRefusal, SameSite,
-    SetCookie, parse_cookie_date,
-};
-pub use site::{
-    API_HOST, APP_HOST, LAB_HOSTS, LabTarget, OTHER_SITE_HOST, Page, RequestFrom, SANDBOX_HOST,
-    is_lab_host, is_public_suffix, is_secure_context, registrable_domain, site,
+pub use session_lab_jar::{
+    Blocked, BlockedReason, CookieKey, CookieRow, Jar, MAX_ATTRIBUTE_VALUE_BYTES, MAX_LIFETIME,
+    MAX_NAME_VALUE_BYTES, NotSent, NotSentReason, Page, ParseRefusal, Prefix, RequestContext,
+    RequestFrom, Rules, SameSite, SetCookie, VisitOptions, is_public_suffix, is_secure_context,
+    parse_cookie_date, registrable_domain, site,
 };
 
 use crate::clock::LabClock;
@@ -279,7 +275,7 @@ impl Browser {
         authority: Option<&[u8]>,
     ) -> Result<Self, BrowserError> {
         let client =
-            reqwest::Client::builder().dns_resolver(Arc::new(site::LabResolver { target }));
+            reqwest::Client::builder().dns_resolver(Arc::new(resolve::LabResolver { target }));
         Self::build(user_agent, trusting_too(client, authority)?, clock)
     }
 

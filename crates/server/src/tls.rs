@@ -335,7 +335,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::server::limits::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES};
+    use crate::limits::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES};
 
     /// A client that connects and says nothing, and one that starts a TLS handshake and stops,
     /// are both closed once their time is up (on a paused clock: no real waiting).

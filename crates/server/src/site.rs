@@ -21,11 +21,11 @@ use tower_sessions::session::Id;
 use super::SessionId;
 
 /// The host the attacker's page is served on: another site altogether.
-pub const ATTACKER_HOST: &str = crate::browser::OTHER_SITE_HOST;
+pub const ATTACKER_HOST: &str = session_lab_base::hosts::OTHER_SITE_HOST;
 
 /// Every host the attacker's page is served on: another site, and a sibling subdomain of the
 /// app whose pages anyone may write (same site, so its cookies can reach the app).
-pub const ATTACKER_HOSTS: [&str; 2] = [ATTACKER_HOST, crate::browser::SANDBOX_HOST];
+pub const ATTACKER_HOSTS: [&str; 2] = [ATTACKER_HOST, session_lab_base::hosts::SANDBOX_HOST];
 
 /// The attacker's page: its HTML and, if any, a `Set-Cookie` it answers with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

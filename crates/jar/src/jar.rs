@@ -13,8 +13,8 @@ use std::{collections::HashMap, fmt};
 use time::OffsetDateTime;
 use url::{Host, Url};
 
-use super::set_cookie::{ParseRefusal, SameSite, SetCookie};
-use super::site::{
+use crate::set_cookie::{ParseRefusal, SameSite, SetCookie};
+use crate::site::{
     Page, RequestFrom, is_public_suffix, is_secure_context, registrable_domain, site,
 };
 
@@ -363,7 +363,8 @@ pub struct CookieKey {
 
 /// One cookie in a browser's jar, with every attribute the jar keeps (saved with a lab as it
 /// is, the expiry as Unix seconds).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CookieRow {
     /// The cookie's name (empty for a nameless cookie).
     pub name: String,
@@ -376,7 +377,7 @@ pub struct CookieRow {
     /// The path prefix it is sent for.
     pub path: String,
     /// When it expires; `None` for a browser-session cookie.
-    #[serde(with = "time::serde::timestamp::option")]
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::timestamp::option"))]
     pub expires: Option<OffsetDateTime>,
     /// Hidden from page scripts.
     pub http_only: bool,
@@ -385,7 +386,7 @@ pub struct CookieRow {
     /// The `SameSite` attribute, if set.
     pub same_site: Option<String>,
     /// For a `Partitioned` (CHIPS) cookie, the top-level site it is kept under.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub partition: Option<String>,
 }
 
@@ -988,7 +989,7 @@ fn cookie_domain(
 }
 
 /// RFC 6265bis §5.1.3: `host` is `domain`, or ends with `.domain` (and is a name, not an IP).
-pub(super) fn domain_matches(host: &str, domain: &str) -> bool {
+pub(crate) fn domain_matches(host: &str, domain: &str) -> bool {
     if host.eq_ignore_ascii_case(domain) {
         return true;
     }
@@ -1009,7 +1010,7 @@ fn default_path(url: &Url) -> String {
 
 /// RFC 6265bis §5.1.4: the request path is the cookie's path, or under it at a `/`. Paths are
 /// compared as written (`%6F` is not `o`: WPT `path/match-percent-encoded`).
-pub(super) fn path_matches(request_path: &str, cookie_path: &str) -> bool {
+pub(crate) fn path_matches(request_path: &str, cookie_path: &str) -> bool {
     request_path == cookie_path
         || (request_path.starts_with(cookie_path)
             && (cookie_path.ends_with('/')
@@ -1060,8 +1061,11 @@ fn name_of_line(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::site::{APP_HOST, OTHER_SITE_HOST, Page};
     use super::*;
+    use crate::site::Page;
+
+    const APP_HOST: &str = "app.lab.test";
+    const OTHER_SITE_HOST: &str = "other-site.test";
 
     const OTHER: Page = Page::http(OTHER_SITE_HOST);
 

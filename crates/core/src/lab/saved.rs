@@ -97,7 +97,7 @@ impl SavedBrowser {
     /// Where its requests come from, read back from the menu's words (the address bar if
     /// unknown).
     pub fn request_from(&self) -> RequestFrom {
-        RequestFrom::CHOICES
+        crate::browser::FROM_CHOICES
             .into_iter()
             .find(|from| from.label() == self.from)
             .unwrap_or_default()

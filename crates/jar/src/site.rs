@@ -1,33 +1,10 @@
 //! Where a request comes from, as a browser judges it for `SameSite` (the page that made it,
 //! and whether it is a top-level navigation or a subresource), sites by the public suffix list,
-//! secure contexts, and the lab's own host names, which the simulated browsers resolve to the
-//! embedded server.
-
-use std::{net::SocketAddr, sync::Arc};
+//! and secure contexts.
 
 use url::{Host, Url};
 
-/// The app's host: plain http, not a secure context, so `Secure` cookies are refused here.
-pub const APP_HOST: &str = "app.lab.test";
-/// A sibling subdomain of the app: a `Domain=lab.test` cookie reaches it, a host-only one not.
-pub const API_HOST: &str = "api.lab.test";
-/// Another site altogether, for cross-site requests.
-pub const OTHER_SITE_HOST: &str = "other-site.test";
-/// A sibling subdomain whose pages anyone may write (as user-content hosts once were): same
-/// site as the app, so a `Domain=lab.test` cookie set here reaches the app (cookie tossing).
-pub const SANDBOX_HOST: &str = "sandbox.lab.test";
-
-/// The names the simulated browsers resolve to the embedded server (the `.test` top-level
-/// domain is reserved, so they can never mean a real host). Nothing else on the machine knows
-/// them.
-pub const LAB_HOSTS: [&str; 4] = [APP_HOST, API_HOST, OTHER_SITE_HOST, SANDBOX_HOST];
-
-/// Whether `host` is one of the lab's names.
-pub fn is_lab_host(host: &str) -> bool {
-    LAB_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host))
-}
-
-/// A page a request can start from: a host of the lab (or a test's), over http or https.
+/// A page a request can start from: a host, over http or https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Page {
     /// The page's host.
@@ -46,16 +23,6 @@ impl Page {
     /// A page served over https.
     pub const fn https(host: &'static str) -> Self {
         Self { host, https: true }
-    }
-
-    /// The page `url` is on, when its host is one of the lab's names.
-    pub fn of(url: &Url) -> Option<Self> {
-        let host = url.host_str()?;
-        let host = LAB_HOSTS.iter().find(|h| h.eq_ignore_ascii_case(host))?;
-        Some(Self {
-            host,
-            https: url.scheme() == "https",
-        })
     }
 
     /// The page's address (its root).
@@ -89,14 +56,6 @@ pub enum RequestFrom {
 }
 
 impl RequestFrom {
-    /// The choices a browser panel offers, the address bar first.
-    pub const CHOICES: [Self; 4] = [
-        Self::AddressBar,
-        Self::Link(Page::http(OTHER_SITE_HOST)),
-        Self::Embed(Page::http(OTHER_SITE_HOST)),
-        Self::Embed(Page::http(APP_HOST)),
-    ];
-
     /// A short label: "Address bar", "Link on other-site.test", "Image on app.lab.test".
     pub fn label(self) -> String {
         match self {
@@ -201,42 +160,12 @@ pub fn is_secure_context(url: &Url) -> bool {
         }
 }
 
-/// Where the lab's names point: asked at every connection, so a server that restarts on
-/// another port is found there.
-pub type LabTarget = Arc<dyn Fn() -> Option<SocketAddr> + Send + Sync>;
-
-/// Resolves the lab's names to the embedded server, and every other name as the system does.
-pub(super) struct LabResolver {
-    pub(super) target: LabTarget,
-}
-
-impl reqwest::dns::Resolve for LabResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        if is_lab_host(&host) {
-            let target = (self.target)();
-            return Box::pin(async move {
-                let addr = target.ok_or_else(|| {
-                    format!(
-                        "{host} is the lab's name for the embedded server, which is not running"
-                    )
-                })?;
-                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(addr));
-                Ok(addrs)
-            });
-        }
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const APP_HOST: &str = "app.lab.test";
+    const OTHER_SITE_HOST: &str = "other-site.test";
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()

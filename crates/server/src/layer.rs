@@ -595,7 +595,7 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-    use crate::server::{
+    use crate::{
         InspectableStore, MAX_SESSION_BYTES, MemoryStore, ServerConfig, config::Secret,
         store::ListSessions as _,
     };

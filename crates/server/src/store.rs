@@ -508,7 +508,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::server::MemoryStore;
+    use crate::MemoryStore;
 
     fn record(millis_left: i64) -> Record {
         Record {

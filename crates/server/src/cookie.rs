@@ -462,7 +462,7 @@ fn decode_data(plain: &str) -> Option<Data> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::Secret;
+    use crate::Secret;
 
     fn cookie(protection: CookieProtection) -> SessionCookie {
         let mut config = ServerConfig::with_secret(Secret::from_phrase("keyboard cat"));
@@ -565,7 +565,7 @@ mod tests {
         let pair = new_pair(&old, id);
         let value = pair.split_once('=').unwrap().1.to_owned();
         let mut config = ServerConfig::with_secret(Secret::from_phrase("the new one"));
-        let retired = crate::server::RetiredSecret {
+        let retired = crate::RetiredSecret {
             secret: Secret::from_phrase("keyboard cat"),
             until: OffsetDateTime::now_utc() + time::Duration::minutes(5),
         };
@@ -583,7 +583,7 @@ mod tests {
                 .needs_resealing()
         );
 
-        config.retired = vec![crate::server::RetiredSecret {
+        config.retired = vec![crate::RetiredSecret {
             until: OffsetDateTime::now_utc() - time::Duration::seconds(1),
             ..retired
         }];

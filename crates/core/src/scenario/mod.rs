@@ -21,75 +21,75 @@ use crate::server::ServerSettings;
 const BUILT_IN: &[(&str, &str)] = &[
     (
         "two-sessions.toml",
-        include_str!("../../scenarios/two-sessions.toml"),
+        include_str!("../../../../scenarios/two-sessions.toml"),
     ),
     (
         "hijack-copied-cookie.toml",
-        include_str!("../../scenarios/hijack-copied-cookie.toml"),
+        include_str!("../../../../scenarios/hijack-copied-cookie.toml"),
     ),
     (
         "tamper-plain-cookie.toml",
-        include_str!("../../scenarios/tamper-plain-cookie.toml"),
+        include_str!("../../../../scenarios/tamper-plain-cookie.toml"),
     ),
     (
         "lost-updates.toml",
-        include_str!("../../scenarios/lost-updates.toml"),
+        include_str!("../../../../scenarios/lost-updates.toml"),
     ),
     (
         "idle-timeout.toml",
-        include_str!("../../scenarios/idle-timeout.toml"),
+        include_str!("../../../../scenarios/idle-timeout.toml"),
     ),
     (
         "logout-replay.toml",
-        include_str!("../../scenarios/logout-replay.toml"),
+        include_str!("../../../../scenarios/logout-replay.toml"),
     ),
     (
         "logout-in-cookie.toml",
-        include_str!("../../scenarios/logout-in-cookie.toml"),
+        include_str!("../../../../scenarios/logout-in-cookie.toml"),
     ),
     (
         "rollback-in-cookie.toml",
-        include_str!("../../scenarios/rollback-in-cookie.toml"),
+        include_str!("../../../../scenarios/rollback-in-cookie.toml"),
     ),
     (
         "session-fixation.toml",
-        include_str!("../../scenarios/session-fixation.toml"),
+        include_str!("../../../../scenarios/session-fixation.toml"),
     ),
     (
         "secure-over-http.toml",
-        include_str!("../../scenarios/secure-over-http.toml"),
+        include_str!("../../../../scenarios/secure-over-http.toml"),
     ),
     (
         "csrf-link.toml",
-        include_str!("../../scenarios/csrf-link.toml"),
+        include_str!("../../../../scenarios/csrf-link.toml"),
     ),
     (
         "csrf-form.toml",
-        include_str!("../../scenarios/csrf-form.toml"),
+        include_str!("../../../../scenarios/csrf-form.toml"),
     ),
     (
         "weak-ids.toml",
-        include_str!("../../scenarios/weak-ids.toml"),
+        include_str!("../../../../scenarios/weak-ids.toml"),
     ),
     (
         "secret-rotation.toml",
-        include_str!("../../scenarios/secret-rotation.toml"),
+        include_str!("../../../../scenarios/secret-rotation.toml"),
     ),
     (
         "logout-others.toml",
-        include_str!("../../scenarios/logout-others.toml"),
+        include_str!("../../../../scenarios/logout-others.toml"),
     ),
     (
         "cookie-tossing.toml",
-        include_str!("../../scenarios/cookie-tossing.toml"),
+        include_str!("../../../../scenarios/cookie-tossing.toml"),
     ),
     (
         "secure-behind-proxy.toml",
-        include_str!("../../scenarios/secure-behind-proxy.toml"),
+        include_str!("../../../../scenarios/secure-behind-proxy.toml"),
     ),
     (
         "id-in-url.toml",
-        include_str!("../../scenarios/id-in-url.toml"),
+        include_str!("../../../../scenarios/id-in-url.toml"),
     ),
 ];
 
@@ -595,7 +595,7 @@ impl Scenario {
             } = step
                 && request_from(from).is_none()
             {
-                let known: Vec<String> = crate::browser::RequestFrom::CHOICES
+                let known: Vec<String> = crate::browser::FROM_CHOICES
                     .iter()
                     .map(|c| format!("“{}”", c.label()))
                     .collect();
@@ -632,7 +632,7 @@ impl Scenario {
 /// Where a request comes from, read from the browser panel's words ("Link on
 /// other-site.test").
 pub fn request_from(label: &str) -> Option<crate::browser::RequestFrom> {
-    crate::browser::RequestFrom::CHOICES
+    crate::browser::FROM_CHOICES
         .into_iter()
         .find(|from| from.label().eq_ignore_ascii_case(label.trim()))
 }

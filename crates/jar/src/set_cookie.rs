@@ -20,7 +20,8 @@ pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 1024;
 pub const MAX_LIFETIME: time::Duration = time::Duration::days(400);
 
 /// A `SameSite` attribute as written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SameSite {
     /// Sent on same-site requests only.
     Strict,
@@ -56,25 +57,44 @@ impl fmt::Display for SameSite {
 }
 
 /// Why a `Set-Cookie` line is no cookie at all (before any rule of the jar).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseRefusal {
     /// A control character other than a tab (RFC 6265bis §5.6 step 1; Chrome rejects such a
     /// line rather than cutting it).
-    #[error("the line contains a control character (byte 0x{byte:02x})")]
     ControlCharacter {
         /// The first such byte.
         byte: u8,
     },
     /// Neither a name nor a value (`Set-Cookie: =` or an empty line).
-    #[error("it has neither a name nor a value")]
     Empty,
     /// Name and value together are over the limit.
-    #[error("name+value is {bytes} bytes, over {MAX_NAME_VALUE_BYTES}")]
     TooLarge {
         /// The name's and value's bytes together.
         bytes: usize,
     },
 }
+
+impl fmt::Display for ParseRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ControlCharacter { byte } => {
+                write!(
+                    f,
+                    "the line contains a control character (byte 0x{byte:02x})"
+                )
+            }
+            Self::Empty => f.write_str("it has neither a name nor a value"),
+            Self::TooLarge { bytes } => {
+                write!(
+                    f,
+                    "name+value is {bytes} bytes, over {MAX_NAME_VALUE_BYTES}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseRefusal {}
 
 /// A `Set-Cookie` header's cookie and attributes, as a browser reads them (nothing applied
 /// yet): for each attribute the last valid occurrence, as RFC 6265bis §5.7 takes "the last
