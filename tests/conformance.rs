@@ -526,7 +526,7 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
 }
 
 /// Every public case passes, but those that depend on the HTTP transport (which the jar's own
-/// parser refuses as well); the pass count per group is printed for the README.
+/// parser refuses as well); the pass count per group is printed for docs/fidelity.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_passes_the_public_cookie_suites() {
     let Some(dir) = corpus() else {

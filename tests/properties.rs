@@ -2,7 +2,7 @@
 //! header, a `cookies.txt`, a Playwright `storageState`, a JSON cookie list, a HAR log and a
 //! saved lab, and a session cookie the audit decodes, never panic whatever they hold, and what the lab writes reads back as it was.
 //! (The server's opening of signed and private cookie values has its own properties in
-//! `src/server/cookie.rs`; `fuzz/` runs the same parsers under a coverage-guided fuzzer.)
+//! `crates/server/src/cookie.rs`; `fuzz/` runs the same parsers under a coverage-guided fuzzer.)
 
 use std::time::Duration;
 

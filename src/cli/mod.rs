@@ -1,7 +1,8 @@
 //! The subcommands, one function each: `main` parses the command line and calls one of them.
 //!
-//! A process runs one subcommand on one tokio runtime: the lab's (the window, `demo`) or the
-//! one [`runtime`] makes (`serve`, `audit`, `load`).
+//! A subcommand runs on the lab's tokio runtime (the window, `demo`; `scenario check` makes a
+//! lab, and so a runtime, per scenario) or on the one [`runtime`] makes (`serve`, `audit`,
+//! `load`).
 
 mod args;
 
