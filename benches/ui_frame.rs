@@ -20,8 +20,9 @@ use std::{
 };
 
 use egui_kittest::Harness;
+use session_lab::lab::RequestCommand;
 use session_lab::{
-    lab::{Command, Lab, LabConfig, LabState, SessionSort, SortColumn},
+    lab::{Lab, LabConfig, LabState, SessionSort, SortColumn},
     server::{Secret, ServerConfig},
     ui::SessionLabApp,
 };
@@ -234,10 +235,13 @@ fn main() {
         .map(|b| b.id)
         .collect();
     for id in ids {
-        harness.state_mut().send(Command::Visit {
-            browser: id,
-            url: url.clone(),
-        });
+        harness.state_mut().send(
+            RequestCommand::Visit {
+                browser: id,
+                url: url.clone(),
+            }
+            .into(),
+        );
     }
     step_until(&mut harness, |s| {
         s.sessions.len() == BROWSERS

@@ -49,6 +49,20 @@ fn demo_prints_the_expected_table() {
     assert_eq!(table[0][1].len(), 22, "a whole session id: {stdout}");
 }
 
+/// SIGINT's bit in the signal masks of `/proc/PID/status`.
+const SIGINT_BIT: u64 = 1 << (2 - 1);
+
+/// A signal mask (`SigCgt:` caught, `ShdPnd:` pending for the process, `SigPnd:` for its main
+/// thread) of process `pid`, from `/proc/PID/status`.
+fn signal_bits(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reads /proc");
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
+    u64::from_str_radix(hex.trim(), 16).expect("a hex mask")
+}
+
 /// `serve` prints its URL, answers real HTTP, and stops cleanly on Ctrl-C (SIGINT) — also
 /// when the press comes while it is printing a request line (here: blocked on a full stdout
 /// pipe, the moment a listener made afresh each loop turn misses the press for good).
@@ -96,12 +110,27 @@ fn serve_answers_and_stops_on_ctrl_c() {
         get(&long);
     }
 
+    assert!(
+        signal_bits(child.id(), "SigCgt:") & SIGINT_BIT != 0,
+        "serve catches SIGINT"
+    );
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    std::thread::sleep(Duration::from_millis(300)); // the press lands before the pipe drains
+    // The press lands before the pipe drains: wait until the signal no longer pends, i.e. the
+    // process's handler has taken it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (signal_bits(child.id(), "ShdPnd:") | signal_bits(child.id(), "SigPnd:")) & SIGINT_BIT
+        != 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGINT still pends after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let reader = std::thread::spawn(move || {
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();

@@ -70,11 +70,17 @@ async fn no_lost_updates_under_64_way_concurrency() {
     );
 }
 
-/// While one session is flooded with 200 concurrent requests, another session is served too,
-/// and both counters come out exact.
+/// While one session's requests queue on its lock, another session's request does not wait
+/// behind them: with every store call taking 100 ms, A's 20 requests take turns for about 4 s,
+/// yet B's answers within 1.5 s while most of A's are still queued, and both counters come
+/// out exact. If requests of different sessions took turns, B's would wait behind A's queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_sessions_do_not_wait() {
-    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), config())
+    const FLOOD: usize = 20;
+    const LATENCY_MS: u64 = 100;
+    let mut config = config();
+    config.settings.store_latency_ms = LATENCY_MS;
+    let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), config)
         .await
         .unwrap();
     let a = common::raw_get(server.addr(), "/", b"")
@@ -85,19 +91,56 @@ async fn other_sessions_do_not_wait() {
         .await
         .set_cookie_pair()
         .unwrap();
-    // Many requests of A in flight at once; B's single request must still answer.
+    let a_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut flood = tokio::task::JoinSet::new();
-    for _ in 0..200 {
+    for _ in 0..FLOOD {
         let header = format!("Cookie: {a}\r\n");
-        let addr = server.addr();
-        flood.spawn(async move { common::raw_get(addr, "/", header.as_bytes()).await });
+        let (addr, a_done) = (server.addr(), a_done.clone());
+        flood.spawn(async move {
+            let response = common::raw_get(addr, "/", header.as_bytes()).await;
+            a_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            response
+        });
     }
-    let b_response =
-        common::raw_get(server.addr(), "/", format!("Cookie: {b}\r\n").as_bytes()).await;
+    // The first of A's requests to finish held A's lock for a load and a save; by then the
+    // others have long been sent, and wait for the lock one after another.
+    flood.join_next().await.unwrap().unwrap();
+    let waiting = FLOOD - a_done.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        waiting >= FLOOD / 2,
+        "A's requests were meant to queue, but only {waiting} of {FLOOD} still wait"
+    );
+    assert_eq!(server.locks().in_use(), 1, "A's lock is held, B's is not");
+
+    let started = Instant::now();
+    let b_response = tokio::time::timeout(
+        Duration::from_millis(1500),
+        common::raw_get(server.addr(), "/", format!("Cookie: {b}\r\n").as_bytes()),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "B's request waited over 1.5 s while A's {} queued requests took turns",
+            FLOOD - a_done.load(std::sync::atomic::Ordering::SeqCst)
+        )
+    });
+    let b_took = started.elapsed();
+    let a_still_waiting = FLOOD - a_done.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(b_response.body, "Number of views 2");
-    while flood.join_next().await.is_some() {}
+    assert!(
+        a_still_waiting > 0,
+        "B answered in {b_took:?} only once A's flood was over: it waited behind it"
+    );
+
+    while let Some(result) = flood.join_next().await {
+        result.unwrap();
+    }
     let a_last = common::raw_get(server.addr(), "/", format!("Cookie: {a}\r\n").as_bytes()).await;
-    assert_eq!(a_last.body, "Number of views 202");
+    assert_eq!(
+        a_last.body,
+        format!("Number of views {}", FLOOD + 2),
+        "every increment of A counted"
+    );
 }
 
 /// Sessions that expire are deleted continuously: the store empties by itself.

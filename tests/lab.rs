@@ -5,10 +5,11 @@ mod common;
 use common::{
     WAIT, id, lab, raw_get, session_of, stored_views, visit, visit_url, wait_for_sessions,
 };
+use session_lab::lab::{BrowserCommand, RequestCommand};
 use session_lab::{
     audit::{AuditError, BadRoute},
     browser::BrowserError,
-    lab::{AuditFailed, AuditRequest, Command, LogLevel, LogSource, Logged, Maker},
+    lab::{AuditFailed, AuditRequest, LogLevel, LogSource, Logged, Maker},
     server::SessionId,
 };
 
@@ -46,7 +47,7 @@ fn clearing_cookies_starts_a_new_session() {
     visit(&lab, &mut state, "B");
     visit(&lab, &mut state, "B");
     let old = session_of(&state, "B").unwrap();
-    lab.send(Command::ClearCookies(id(&state, "B")));
+    lab.send(BrowserCommand::ClearCookies(id(&state, "B")));
     assert!(lab.wait_until(&mut state, WAIT, |s| {
         s.browser_named("B").unwrap().cookies.is_empty()
     }));
@@ -66,7 +67,7 @@ fn clearing_cookies_starts_a_new_session() {
 #[test]
 fn inspector_lists_sessions_and_holders() {
     let (lab, mut state) = lab();
-    lab.send(Command::AddBrowser { private: false });
+    lab.send(BrowserCommand::AddBrowser { private: false });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "C");
@@ -184,14 +185,20 @@ fn log_tells_the_story_of_a_session_kept_in_the_cookie() {
 fn browsers_are_managed() {
     let (lab, mut state) = lab();
     for _ in 0..14 {
-        lab.send(Command::AddBrowser { private: false });
+        lab.send(BrowserCommand::AddBrowser { private: false });
     }
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 16));
-    let mut colours: Vec<usize> = state.browsers.iter().map(|b| b.colour).collect();
-    colours.dedup();
-    assert_eq!(colours.len(), 16, "distinct colours");
-    lab.send(Command::RenameBrowser(id(&state, "C"), "Chrome".into()));
-    lab.send(Command::RemoveBrowser(id(&state, "B")));
+    let colours: std::collections::BTreeSet<usize> =
+        state.browsers.iter().map(|b| b.colour).collect();
+    assert_eq!(colours.len(), 16, "distinct colours: {colours:?}");
+    let names: std::collections::BTreeSet<&str> =
+        state.browsers.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names.len(), 16, "distinct names: {names:?}");
+    lab.send(BrowserCommand::RenameBrowser(
+        id(&state, "C"),
+        "Chrome".into(),
+    ));
+    lab.send(BrowserCommand::RemoveBrowser(id(&state, "B")));
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 15
         && s.browser_named("Chrome").is_some()));
     assert_eq!(visit(&lab, &mut state, "Chrome"), "Number of views 1");
@@ -255,7 +262,10 @@ fn an_audit_that_cannot_run_says_why() {
         samples: 100,
     };
     let url = lab.server_url().expect("the server runs");
-    lab.send(Command::RunAudit(request(&url, "GET /login user=ann")));
+    lab.send(RequestCommand::RunAudit(request(
+        &url,
+        "GET /login user=ann",
+    )));
     assert!(lab.wait_until(&mut state, WAIT, |s| s.audit.error.is_some()));
     assert_eq!(
         state.audit.error,
@@ -267,7 +277,10 @@ fn an_audit_that_cannot_run_says_why() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    lab.send(Command::RunAudit(request(&format!("http://{closed}/"), "")));
+    lab.send(RequestCommand::RunAudit(request(
+        &format!("http://{closed}/"),
+        "",
+    )));
     assert!(lab.wait_until(&mut state, WAIT, |s| matches!(
         &s.audit.error,
         Some(AuditFailed::Audit(error)) if matches!(**error, AuditError::Browser(BrowserError::Connect { .. }))
@@ -288,7 +301,7 @@ fn an_audit_that_cannot_run_says_why() {
 #[test]
 fn load_reports_speed_and_creates_sessions() {
     let (lab, mut state) = lab();
-    lab.send(Command::Load {
+    lab.send(RequestCommand::Load {
         visits: 300,
         browsers: 10,
     });
@@ -338,7 +351,7 @@ fn a_full_store_is_shown_and_the_others_go_on() {
     visit(&lab, &mut state, "B");
     assert!(lab.wait_until(&mut state, WAIT, |s| s.store_full));
     assert!(state.log.iter().any(|l| l.what == Logged::StoreFull(true)));
-    lab.send(Command::AddBrowser { private: false });
+    lab.send(BrowserCommand::AddBrowser { private: false });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
     let refused = visit(&lab, &mut state, "C");
     assert!(refused.starts_with("No new session"), "{refused}");

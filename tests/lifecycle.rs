@@ -8,9 +8,10 @@ use std::sync::Arc;
 use common::{
     WAIT, apply, burst, id, lab, session_of, stored_views, time_passes, visit, visit_url,
 };
+use session_lab::lab::{BrowserCommand, ServerCommand};
 use session_lab::{
     browser::NotSentReason,
-    lab::{Command, Lab, LabState, LogLevel, Logged, SettingChange},
+    lab::{Lab, LabState, LogLevel, Logged, SettingChange},
     server::{CookieVerdict, ExpiryPolicy, RejectReason, Served, StoreStory},
 };
 
@@ -63,7 +64,7 @@ fn hijacked_cookie_shares_the_counter() {
     let (lab, mut state) = lab();
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "A");
-    lab.send(Command::CopyCookie {
+    lab.send(BrowserCommand::CopyCookie {
         from: id(&state, "A"),
         to: id(&state, "B"),
         cookie: session_cookie(&state, "A"),
@@ -155,7 +156,7 @@ fn tampered_cookie_is_rejected() {
         .clone();
     // A value no Cookie header can carry is refused, and the problem says why; the cookie
     // stays as it was.
-    lab.send(Command::EditCookie {
+    lab.send(BrowserCommand::EditCookie {
         browser: id(&state, "A"),
         cookie: key.clone(),
         value: "a;b".to_owned(),
@@ -172,7 +173,7 @@ fn tampered_cookie_is_rejected() {
     let mut forged = value.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    lab.send(Command::EditCookie {
+    lab.send(BrowserCommand::EditCookie {
         browser: id(&state, "A"),
         cookie: key,
         value: forged,
@@ -202,7 +203,7 @@ fn secret_rotation_rejects_old_cookies() {
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "B");
     let old_fingerprint = state.server.as_ref().unwrap().secret_fingerprint.clone();
-    lab.send(Command::RotateSecret { grace_secs: None });
+    lab.send(ServerCommand::RotateSecret { grace_secs: None });
     assert!(lab.wait_until(&mut state, WAIT, |s| {
         s.server.as_ref().unwrap().secret_fingerprint != old_fingerprint
     }));
@@ -298,7 +299,7 @@ fn a_browser_session_lasts_two_weeks_on_the_server() {
 #[test]
 fn cookies_off_means_a_new_session_every_time() {
     let (lab, mut state) = lab();
-    lab.send(Command::SetCookiesEnabled {
+    lab.send(BrowserCommand::SetCookiesEnabled {
         browser: id(&state, "A"),
         enabled: false,
     });
@@ -365,25 +366,52 @@ fn renaming_the_cookie_starts_new_sessions() {
     assert_eq!(names, ["id", "sid"]);
 }
 
-/// Restarting a normal browser drops its session cookie; a private one forgets everything.
+/// Restarting a normal browser drops its session cookies and keeps its persistent ones; a
+/// private one forgets everything. A holds both kinds: the server's cookie `id` as a
+/// browser-session cookie (no expiry, the default policy), then — renamed `sid`, with an idle
+/// timeout — a persistent one. After the restart only `sid` is left, and its session goes on.
 #[test]
 fn restart_drops_session_cookies() {
     let (lab, mut state) = lab();
-    lab.send(Command::AddBrowser { private: true });
+    lab.send(BrowserCommand::AddBrowser { private: true });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
     assert!(state.browser_named("C").unwrap().private);
+    // (name, whether it has an expiry) of each cookie `browser` holds.
+    let cookies = |state: &LabState, browser: &str| -> Vec<(String, bool)> {
+        state
+            .browser_named(browser)
+            .unwrap()
+            .cookies
+            .iter()
+            .map(|c| (c.cookie.name.clone(), c.cookie.expires.is_some()))
+            .collect()
+    };
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+    assert_eq!(
+        cookies(&state, "A"),
+        [("id".to_owned(), false)],
+        "a session cookie"
+    );
     apply(&lab, &mut state, |c| {
-        c.expiry = ExpiryPolicy::OnInactivity { secs: 600 }
+        c.cookie_name = "sid".into();
+        c.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
     });
-    visit(&lab, &mut state, "A");
-    visit(&lab, &mut state, "C");
-    lab.send(Command::RestartBrowser(id(&state, "A")));
-    lab.send(Command::RestartBrowser(id(&state, "C")));
+    assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
+    assert_eq!(visit(&lab, &mut state, "C"), "Number of views 1");
+    assert_eq!(
+        cookies(&state, "A"),
+        [("id".to_owned(), false), ("sid".to_owned(), true)],
+        "a session cookie and a persistent one"
+    );
+    assert_eq!(cookies(&state, "C"), [("sid".to_owned(), true)]);
+    lab.send(BrowserCommand::RestartBrowser(id(&state, "A")));
+    lab.send(BrowserCommand::RestartBrowser(id(&state, "C")));
+    wait_cookies(&lab, &mut state, "A", 1);
     wait_cookies(&lab, &mut state, "C", 0);
     assert_eq!(
-        state.browser_named("A").unwrap().cookies.len(),
-        1,
-        "a persistent cookie survives"
+        cookies(&state, "A"),
+        [("sid".to_owned(), true)],
+        "the session cookie goes, the persistent one stays"
     );
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 2");
     assert_eq!(visit(&lab, &mut state, "C"), "Number of views 1");
@@ -456,7 +484,7 @@ fn graceful_rotation_keeps_every_session() {
     visit(&lab, &mut state, "A");
     visit(&lab, &mut state, "B");
     let old = state.server.as_ref().unwrap().secret_fingerprint.clone();
-    lab.send(Command::RotateSecret {
+    lab.send(ServerCommand::RotateSecret {
         grace_secs: Some(600),
     });
     assert!(lab.wait_until(&mut state, WAIT, |s| {

@@ -5,18 +5,19 @@
 mod common;
 
 use common::{WAIT, apply, id, lab, visit_url};
+use session_lab::lab::BrowserCommand;
 use session_lab::{
     browser::{
         API_HOST, APP_HOST, BlockedReason, Exchange, NotSentReason, OTHER_SITE_HOST, Page,
         RequestFrom,
     },
-    lab::{Command, Lab, LabState, LogSource},
+    lab::{Lab, LabState, LogSource},
     server::SameSitePolicy,
 };
 
 fn from(lab: &Lab, state: &mut LabState, name: &str, from: RequestFrom) {
     let browser = id(state, name);
-    lab.send(Command::SetRequestFrom { browser, from });
+    lab.send(BrowserCommand::SetRequestFrom { browser, from });
     assert!(lab.wait_until(state, WAIT, |s| s.browser(browser).unwrap().from == from));
 }
 
@@ -24,7 +25,7 @@ fn from(lab: &Lab, state: &mut LabState, name: &str, from: RequestFrom) {
 fn clear(lab: &Lab, state: &mut LabState, name: &str) {
     let browser = id(state, name);
     let lines = state.logged;
-    lab.send(Command::ClearCookies(browser));
+    lab.send(BrowserCommand::ClearCookies(browser));
     assert!(
         lab.wait_until(state, WAIT, |s| s.log_since(lines).any(
             |l| matches!(&l.source, LogSource::Browser { id, .. } if *id == browser)

@@ -10,6 +10,7 @@ use std::{
 };
 
 use common::{WAIT, lab, lab_on, raw_get, visit_url};
+use session_lab::bounded::Weigh;
 use session_lab::{
     lab::{
         LabState, Logged,

@@ -6,9 +6,10 @@
 mod common;
 
 use common::{WAIT, apply, browse, id, lab, session_of, visit_url};
+use session_lab::lab::{BrowserCommand, RequestCommand, ServerCommand};
 use session_lab::{
     browser::NotSentReason,
-    lab::{Command, Lab, LabState},
+    lab::{Lab, LabState},
     server::{AttackerPage, counted_id},
 };
 
@@ -22,11 +23,12 @@ fn submit(lab: &Lab, state: &mut LabState, name: &str, url: &str, form: &str) ->
         lab,
         state,
         name,
-        Command::Submit {
+        RequestCommand::Submit {
             browser,
             url: url.to_owned(),
             form: form.to_owned(),
-        },
+        }
+        .into(),
     )
 }
 
@@ -117,7 +119,7 @@ fn a_lured_browser_acts_on_the_attackers_page_with_samesite_applied() {
         html: page.to_owned(),
         set_cookie: String::new(),
     };
-    lab.send(Command::SetAttackerPage(attacker.clone()));
+    lab.send(ServerCommand::SetAttackerPage(attacker.clone()));
     assert!(
         lab.wait_until(&mut state, WAIT, |s| s.attacker_page.as_ref()
             == Some(&attacker))
@@ -142,10 +144,11 @@ fn a_lured_browser_acts_on_the_attackers_page_with_samesite_applied() {
         &lab,
         &mut state,
         "A",
-        Command::Lure {
+        RequestCommand::Lure {
             browser: a,
             host: "other-site.test".to_owned(),
-        },
+        }
+        .into(),
     );
     assert_eq!(last, "The e-mail address of alice is now link@evil.test.");
     let made: Vec<_> = state
@@ -212,7 +215,7 @@ fn counted_ids_follow_each_other() {
 #[test]
 fn logout_others_ends_only_the_users_other_sessions() {
     let (lab, mut state) = lab();
-    lab.send(Command::AddBrowser { private: false });
+    lab.send(BrowserCommand::AddBrowser { private: false });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browsers.len() == 3));
     let third = state.browsers[2].name.clone();
     submit(

@@ -10,11 +10,17 @@ use std::{
 };
 
 use common::{RedisServer, WAIT, burst, id, lab_on, session_of, visit, visit_url};
+use session_lab::lab::{BrowserCommand, ServerCommand};
+use session_lab::server::{ListSessions, SessionId, SqliteSessions};
 use session_lab::{
-    lab::{Command, Lab, LabConfig, LabState, Logged},
+    lab::{Lab, LabConfig, LabState, Logged},
     server::{
         ExpiryPolicy, Secret, ServerConfig, ServerError, StoreChoice, StoreError, UnknownStore,
     },
+};
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
 };
 
 /// A database file of its own for each SQLite test, removed when the test ends.
@@ -65,7 +71,7 @@ fn url(lab: &Lab, path: &str) -> String {
 /// Restarts the server on its store; returns how many sessions it had before and after.
 fn restart(lab: &Lab, state: &mut LabState) -> (usize, usize) {
     let lines = state.logged;
-    lab.send(Command::RestartServer(None));
+    lab.send(ServerCommand::RestartServer(None));
     let restarted = |s: &LabState| {
         s.log_since(lines).find_map(|l| match l.what {
             Logged::ServerRestarted {
@@ -127,20 +133,26 @@ macro_rules! store_suite {
             /// machine's clock says so, and the lab shows it as expired meanwhile.
             #[test]
             fn expiry_ends_the_session() {
-                let Some((_db, store)) = ($make) else { return };
+                let Some((keep, store)) = ($make) else { return };
                 let shared = !matches!(store, StoreChoice::Memory);
                 let mut config = config();
                 config.settings.expiry = ExpiryPolicy::OnInactivity { secs: 600 };
                 let (lab, mut state) = lab_on(store, config);
                 visit(&lab, &mut state, "A");
                 assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.len() == 1));
+                let session = session_of(&state, "A").unwrap();
                 common::time_passes(&lab, &mut state, time::Duration::minutes(11));
                 if shared {
-                    std::thread::sleep(Duration::from_millis(300));
-                    lab.pump(&mut state);
-                    let now = time::OffsetDateTime::now_utc() + state.clock_ahead;
-                    let session = state.sessions.iter().next().expect("still in the store");
-                    assert!(session.expires_at() <= now, "shown as expired");
+                    shared_store_keeps(&keep, &lab, &mut state, session);
+                    assert!(
+                        lab.wait_until(&mut state, WAIT, |s| {
+                            let now = time::OffsetDateTime::now_utc() + s.clock_ahead;
+                            s.sessions
+                                .iter()
+                                .any(|row| row.id == session && row.expires_at() <= now)
+                        }),
+                        "still in the store, shown as expired"
+                    );
                 } else {
                     assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.is_empty()));
                 }
@@ -158,6 +170,72 @@ macro_rules! store_suite {
             }
         }
     };
+}
+
+/// After the lab's clock moved past `session`'s expiry, a store other processes share still
+/// holds it: it expires by the machine's clock. Shown without sleeping. SQLite: an
+/// already-expired session is planted in the file and the server restarted, so its sweep runs
+/// at once, with the lab's clock moved; once the planted one is gone a sweep has been over the
+/// file, and `session` must still be in it. Redis expires keys itself, by the machine's clock:
+/// the key is still there with (at most) its ten minutes to live.
+fn shared_store_keeps(keep: &Keep, lab: &Lab, state: &mut LabState, session: SessionId) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    match keep {
+        Keep::Db(db) => {
+            let (file, planted) = runtime.block_on(plant_expired(&db.0));
+            restart(lab, state);
+            runtime.block_on(until_swept(&file, planted));
+            let kept = runtime
+                .block_on(ListSessions::get(&file, &session.into()))
+                .unwrap();
+            assert!(kept.is_some(), "the sweep left the session in the file");
+        }
+        Keep::Redis(redis) => {
+            let reply = runtime.block_on(redis_command(
+                redis.port(),
+                &format!("PTTL session-lab:session:{session}"),
+            ));
+            let left: i64 = reply
+                .trim()
+                .trim_start_matches(':')
+                .parse()
+                .unwrap_or_else(|_| panic!("PTTL answers a number: {reply:?}"));
+            assert!(
+                (1..=600_000).contains(&left),
+                "the key stays, with at most ten minutes to live: {left} ms"
+            );
+        }
+        Keep::Nothing => unreachable!("the memory store is not shared"),
+    }
+}
+
+/// Writes a session that expired a minute ago by the machine's clock straight into the SQLite
+/// file at `path` (as another process may leave one); returns a handle on the file and how
+/// many rows it holds with it. Any sweep that runs from now on deletes it, in the one statement
+/// that also decides on every other session in the file.
+async fn plant_expired(path: &std::path::Path) -> (SqliteSessions, usize) {
+    let file = SqliteSessions::open(path.to_owned()).await.unwrap();
+    let planted = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+    };
+    SessionStore::save(&file, &planted).await.unwrap();
+    let rows = ListSessions::count(&file).await.unwrap();
+    (file, rows)
+}
+
+/// Waits until a sweep has deleted the session [`plant_expired`] planted (the file holds fewer
+/// than `planted` rows): a sweep has run since, and what it left, it left on purpose.
+async fn until_swept(file: &SqliteSessions, planted: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while ListSessions::count(file).await.unwrap() >= planted {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sweep deleted the expired session planted in the file"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// What a suite run keeps alive while it runs (a database file, a redis-server).
@@ -268,13 +346,13 @@ fn store_choice_parses() {
 
 /// Starts `count` instances and waits until the lab knows them all.
 fn instances(lab: &Lab, state: &mut LabState, count: usize) {
-    lab.send(Command::SetInstances(count));
+    lab.send(ServerCommand::SetInstances(count));
     assert!(lab.wait_until(state, WAIT, |s| s.instances.len() == count
         && s.instances.iter().all(|i| !i.url.is_empty())));
 }
 
 fn spread(lab: &Lab, state: &mut LabState, name: &str) {
-    lab.send(Command::SetSpread {
+    lab.send(BrowserCommand::SetSpread {
         browser: id(state, name),
         spread: true,
     });
@@ -544,13 +622,22 @@ fn a_moved_clock_leaves_a_shared_sqlite_store_alone() {
         let start = |config| serve_on(config, StoreChoice::Sqlite(db.0.clone()));
         let moved = config();
         let clock = moved.clock.clone();
-        let (one, other) = (start(moved).await.unwrap(), start(config()).await.unwrap());
+        let (one, mut other) = (start(moved).await.unwrap(), start(config()).await.unwrap());
         let first = common::raw_get(other.addr(), "/", b"").await;
         let cookie = format!("Cookie: {}\r\n", first.set_cookie_pair().unwrap());
+        // The other process goes (its sweep with it): from here only the moved server sweeps.
+        other.stop().await.unwrap();
         clock.advance(time::Duration::days(1));
-        // The moved server's sweep wakes on the move; give it time to do its worst.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The moved server's sweep would wake on the move, and it runs whenever the server
+        // opens its store: restarted, it sweeps at once. A session already expired by the
+        // machine's clock, planted after the move, is gone once such a sweep has run.
+        let (file, planted) = plant_expired(&db.0).await;
+        one.restart_with(StoreChoice::Sqlite(db.0.clone()))
+            .await
+            .unwrap();
+        until_swept(&file, planted).await;
         assert_eq!(one.session_count().await.unwrap(), 1, "the session stays");
+        let other = start(config()).await.unwrap();
         let again = common::raw_get(other.addr(), "/", cookie.as_bytes()).await;
         assert_eq!(again.body, "Number of views 2");
     });

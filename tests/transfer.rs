@@ -5,8 +5,9 @@
 mod common;
 
 use common::{WAIT, id, lab, session_of, visit};
+use session_lab::lab::BrowserCommand;
 use session_lab::{
-    lab::{Command, LogEntry, Logged},
+    lab::{LogEntry, Logged},
     transfer::{self, parse_cookies},
 };
 
@@ -21,7 +22,7 @@ fn import(
     let read = parse_cookies(text, time::OffsetDateTime::now_utc()).unwrap();
     assert!(read.problems.is_empty(), "{:?}", read.problems);
     let before = state.logged;
-    lab.send(Command::ImportCookies {
+    lab.send(BrowserCommand::ImportCookies {
         browser: id(state, name),
         cookies: read.cookies,
         format: read.format.to_owned(),
@@ -53,7 +54,7 @@ fn an_exported_jar_continues_the_session_in_another_browser() {
     assert_eq!(session_of(&state, "A"), session_of(&state, "B"));
 
     // The same through Playwright's format, into a third browser.
-    lab.send(Command::AddBrowser { private: false });
+    lab.send(BrowserCommand::AddBrowser { private: false });
     assert!(lab.wait_until(&mut state, WAIT, |s| s.browser_named("C").is_some()));
     import(&lab, &mut state, "C", &export.storage_state);
     assert_eq!(visit(&lab, &mut state, "C"), "Number of views 4");
@@ -76,7 +77,7 @@ fn an_import_is_all_or_nothing() {
     bad.name = "bad".to_owned();
     bad.expires = Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1));
     let logged = state.logged;
-    lab.send(Command::ImportCookies {
+    lab.send(BrowserCommand::ImportCookies {
         browser: id(&state, "A"),
         cookies: vec![read.cookies[0].clone(), bad],
         format: read.format.to_owned(),

@@ -8,11 +8,12 @@ use std::{
 };
 
 use egui_kittest::{Harness, kittest::Queryable};
+use session_lab::lab::{BrowserCommand, RequestCommand, ServerCommand};
 use session_lab::{
     lab::{
-        Command, Lab, LabConfig, LabState, LogSource, Logged, Maker,
+        Lab, LabConfig, LabState, LogSource, Logged, Maker,
         saved::{self, Loaded},
-        text::short,
+        text::{short, time_left_changes_in},
     },
     scenario::judge::Judge,
     server::{Secret, ServerConfig, ServerSettings, StoreKind},
@@ -208,8 +209,11 @@ fn logout_from_the_route_buttons() {
     );
 }
 
-/// An idle window asks for no immediate repaint: once the visits are answered, `run()` (which
-/// steps until nothing asks to repaint now) settles within its few steps.
+/// An idle window asks for no repaint but at a visible countdown's next change: once the
+/// visits are answered, `run()` (which steps until nothing asks to repaint now) settles within
+/// its few steps, and the repaint the idle window then asks for is the one at which the
+/// session row's countdown ("13d 23h") next changes — not sooner, as a window that re-armed a
+/// short `request_repaint_after` every frame would, and not never.
 #[test]
 fn idle_window_does_not_repaint() {
     let mut harness = harness();
@@ -219,6 +223,50 @@ fn idle_window_does_not_repaint() {
     });
     let steps = harness.run();
     assert!(steps <= 4, "settled in {steps} steps");
+    // When the text of the countdowns the window shows next changes, seen at `now`.
+    let next_change = |state: &LabState, now: time::OffsetDateTime| {
+        let cookies = state
+            .browsers
+            .iter()
+            .flat_map(|b| b.cookies.iter().filter_map(|c| c.cookie.expires));
+        let sessions = state.sessions.iter().map(|row| row.expires_at());
+        cookies
+            .chain(sessions)
+            .filter_map(|at| time_left_changes_in(now, at))
+            .min()
+    };
+    // One more idle frame, timed, away from a countdown's tick (up to a minute apart), so
+    // the frame and the test agree on when the next one is.
+    let deadline = Instant::now() + common::WAIT;
+    let (delay, next, frame_took) = loop {
+        let before = harness.state().state().now();
+        let started = Instant::now();
+        harness.step();
+        let frame_took = started.elapsed();
+        let delay = harness
+            .output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .expect("the root viewport")
+            .repaint_delay;
+        let next =
+            next_change(harness.state().state(), before).expect("the session row counts down");
+        if next > Duration::from_secs(2) {
+            break (delay, next, frame_took);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no frame away from a countdown tick"
+        );
+        std::thread::sleep(next + Duration::from_millis(10));
+    };
+    let slack = frame_took + Duration::from_millis(50);
+    assert!(
+        delay + slack >= next && delay <= next + slack,
+        "the idle window asks to repaint in {delay:?}; its countdown next changes in {next:?} \
+         (repaints asked for by: {:?})",
+        harness.ctx.repaint_causes()
+    );
 }
 
 /// The sessions table filters as the user types and sorts by a clicked header: typing a
@@ -269,7 +317,9 @@ fn the_header_status_stays_clear_of_its_buttons_at_1280() {
     harness.set_size(egui::vec2(1280.0, 720.0));
     let mut settings = server_settings(&harness).clone();
     settings.kept_in = session_lab::server::KeptIn::Cookie;
-    harness.state().send(Command::ApplySettings(settings));
+    harness
+        .state()
+        .send(ServerCommand::ApplySettings(settings).into());
     step_until(&mut harness, "the cookie holds the data", |s| {
         s.server
             .as_ref()
@@ -1099,7 +1149,9 @@ fn the_lab_is_kept_between_launches() {
         // C's panel is out of view at this width: its visit is sent as the click would.
         let c = harness.state().state().browser_named("C").unwrap().id;
         let url = server(&harness).url.clone();
-        harness.state().send(Command::Visit { browser: c, url });
+        harness
+            .state()
+            .send(RequestCommand::Visit { browser: c, url }.into());
         step_until(&mut harness, "C holds a cookie", |s| {
             s.browser_named("C").is_some_and(|c| c.cookies.len() == 1)
         });
@@ -1110,11 +1162,14 @@ fn the_lab_is_kept_between_launches() {
         );
         harness
             .state()
-            .send(Command::RenameBrowser(a, "Alice".into()));
-        harness.state().send(Command::SetCookiesEnabled {
-            browser: b,
-            enabled: false,
-        });
+            .send(BrowserCommand::RenameBrowser(a, "Alice".into()).into());
+        harness.state().send(
+            BrowserCommand::SetCookiesEnabled {
+                browser: b,
+                enabled: false,
+            }
+            .into(),
+        );
         step_until(&mut harness, "the rename and the switch", |s| {
             s.browser_named("Alice").is_some()
                 && s.browser_named("B").is_some_and(|b| !b.cookies_enabled)

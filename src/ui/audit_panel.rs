@@ -7,10 +7,11 @@ use time::UtcOffset;
 
 use crate::{
     audit::{CheckStatus, Finding, Severity},
-    lab::{AuditRequest, AuditRun, Command, LabState, text::clock_time},
+    lab::{AuditRequest, AuditRun, LabState, text::clock_time},
 };
 
 use super::{UiCommand, theme};
+use crate::lab::RequestCommand;
 
 /// What the user has typed in the Audit tab.
 #[derive(Clone, Debug)]
@@ -133,13 +134,13 @@ pub fn audit_ui(
             )
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::RunAudit(AuditRequest {
+            command = Some(UiCommand::Lab(RequestCommand::RunAudit(AuditRequest {
                 url: draft.url.clone(),
                 login: draft.login.clone(),
                 logout: draft.logout.clone(),
                 counter: draft.counter.clone(),
                 samples: draft.samples,
-            })));
+            }).into()));
             draft.shown = None;
         }
         if let Some(progress) = &state.audit.running {

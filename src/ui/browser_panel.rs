@@ -2,19 +2,22 @@
 //! response (with the cookies that stayed home), and its cookie jar with per-cookie actions.
 
 use egui::{Color32, RichText};
-use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::{
     browser::{CookieKey, RequestFrom},
     lab::{
-        BrowserId, BrowserState, Command, ExchangeRecord, JarCookie, MAX_BURST,
-        text::{clock_time, short, short_cookie_header, short_to, time_left},
+        BrowserId, BrowserState, Command, ExchangeRecord, MAX_BURST,
+        text::{clock_time, short_cookie_header},
     },
     server::ServerSettings,
 };
 
 use super::{UiCommand, theme};
+
+mod jar;
+use crate::lab::{BrowserCommand, RequestCommand, ServerCommand};
+use jar::jar_ui;
 
 /// The width of one browser panel: wide enough for the address bar and a readable table.
 pub const PANEL_WIDTH: f32 = 540.0;
@@ -66,6 +69,8 @@ pub struct BrowserDraft {
     pub notice: Option<String>,
     /// The forms on the page shown, with what the user typed in them.
     pub forms: Option<FormsDraft>,
+    /// The address field parsed, with where its buttons lead (remade when the text changes).
+    address: crate::browser::Address,
 }
 
 /// The forms of one page, as the user fills them in.
@@ -88,6 +93,7 @@ impl BrowserDraft {
             import: None,
             notice: None,
             forms: None,
+            address: crate::browser::Address::default(),
         }
     }
 }
@@ -144,14 +150,12 @@ pub fn browser_ui(
                 title_ui(ui, browser, draft, colour, &mut commands);
                 ui.add_space(4.0);
                 address_ui(ui, browser, draft, &mut commands);
+                let (server_url, proxy_url) = (context.server_url, context.proxy_url);
+                if !draft.address.is_for(&draft.url, server_url, proxy_url) {
+                    draft.address = crate::browser::Address::new(&draft.url, server_url, proxy_url);
+                }
                 routes_ui(ui, browser, draft, &mut commands);
-                sites_ui(
-                    ui,
-                    browser,
-                    draft,
-                    (context.server_url, context.proxy_url),
-                    &mut commands,
-                );
+                sites_ui(ui, browser, draft, &mut commands);
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 burst_outcome_ui(ui, browser);
                 ui.separator();
@@ -191,7 +195,7 @@ fn title_ui(
                 .clicked()
                 || entered
             {
-                commands.push(lab(Command::RenameBrowser(browser.id, new_name.clone())));
+                commands.push(lab(BrowserCommand::RenameBrowser(browser.id, new_name.clone()).into()));
                 draft.rename = None;
             } else if ui
                 .button("Cancel")
@@ -214,7 +218,7 @@ fn title_ui(
                 .on_hover_text("Remove this browser and its cookie jar")
                 .clicked()
             {
-                commands.push(lab(Command::RemoveBrowser(browser.id)));
+                commands.push(lab(BrowserCommand::RemoveBrowser(browser.id).into()));
             }
             let restart_help = if browser.private {
                 "Close and reopen: a private browser forgets every cookie"
@@ -227,7 +231,7 @@ fn title_ui(
                 .on_hover_text(restart_help)
                 .clicked()
             {
-                commands.push(lab(Command::RestartBrowser(browser.id)));
+                commands.push(lab(BrowserCommand::RestartBrowser(browser.id).into()));
             }
             if draft.rename.is_none()
                 && ui
@@ -270,18 +274,13 @@ fn address_ui(
             )
             .clicked();
         if clicked || entered {
-            commands.push(lab(Command::Visit {
+            commands.push(lab(RequestCommand::Visit {
                 browser: browser.id,
                 url: draft.url.clone(),
-            }));
+            }
+            .into()));
         }
     });
-}
-
-/// The address's origin with `path` instead, for the route buttons.
-fn route_url(address: &str, path: &str) -> Option<String> {
-    let base = crate::browser::parse_http_url(address).ok()?;
-    base.join(path).ok().map(|u| u.to_string())
 }
 
 fn routes_ui(
@@ -298,7 +297,7 @@ fn routes_ui(
             } else {
                 path.to_owned()
             };
-            let target = route_url(&draft.url, &path);
+            let target = draft.address.route(&path);
             if ui
                 .add_enabled(target.is_some(), egui::Button::new(label).small())
                 .accessible_name(format!("{label} {}", browser.name))
@@ -313,43 +312,23 @@ fn routes_ui(
     });
 }
 
-/// `address` with its host changed to `host` (the lab's names without a port: they lead to
-/// the embedded server), or to the server's own address.
-fn with_host(address: &str, host: &str, server_url: Option<&str>) -> Option<String> {
-    let mut url = crate::browser::parse_http_url(address).ok()?;
-    if crate::browser::is_lab_host(host) {
-        url.set_host(Some(host)).ok()?;
-        url.set_port(None).ok()?;
-    } else {
-        let server = url::Url::parse(server_url?).ok()?;
-        url.set_host(server.host_str()).ok()?;
-        url.set_port(server.port()).ok()?;
-    }
-    Some(url.to_string())
-}
-
 /// The host buttons (the embedded server under its own address and under the lab's names) and
 /// where requests come from: each origin lesson is one click.
 fn sites_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
-    (server_url, proxy_url): (Option<&str>, Option<&str>),
     commands: &mut Vec<UiCommand>,
 ) {
     let name = &browser.name;
-    let current_host = crate::browser::parse_http_url(&draft.url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned));
-    let server_host = server_url
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_owned));
+    let address = draft.address.clone();
+    let current_host = address.host();
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Host").weak())
             .on_hover_text("The same embedded server under other names: the simulated browsers resolve *.lab.test to it (and other-site.test, where it serves the attacker's page of the Other site tab)");
         let hosts = [
             (
-                server_host.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
+                address.server_host().unwrap_or("127.0.0.1").to_owned(),
                 "The server's own address: loopback is a secure context, so Secure cookies work over http",
             ),
             (
@@ -362,8 +341,8 @@ fn sites_ui(
             ),
         ];
         for (host, help) in hosts {
-            let target = with_host(&draft.url, &host, server_url);
-            let selected = current_host.as_deref() == Some(host.as_str());
+            let target = address.with_host(&host);
+            let selected = current_host == Some(host.as_str());
             if ui
                 .add_enabled(
                     target.is_some(),
@@ -378,11 +357,8 @@ fn sites_ui(
                 visit_from_button(browser, draft, url, commands);
             }
         }
-        let https = draft.url.trim_start().starts_with("https://");
-        let target = crate::browser::parse_http_url(&draft.url).ok().and_then(|mut url| {
-            url.set_scheme(if https { "http" } else { "https" }).ok()?;
-            Some(url.to_string())
-        });
+        let https = address.is_https();
+        let target = address.other_scheme();
         if ui
             .add_enabled(target.is_some(), egui::Button::selectable(https, "https"))
             .accessible_name(format!("https {name}"))
@@ -397,17 +373,8 @@ fn sites_ui(
             visit_from_button(browser, draft, url, commands);
         }
         // The same path through the lab's TLS-terminating proxy.
-        let proxied = proxy_url.and_then(|proxy| {
-            let path = crate::browser::parse_http_url(&draft.url).ok()?;
-            let mut url = url::Url::parse(proxy).ok()?;
-            url.set_path(path.path());
-            url.set_query(path.query());
-            Some(url)
-        });
-        let via_proxy = proxy_url
-            .and_then(|p| url::Url::parse(p).ok())
-            .zip(crate::browser::parse_http_url(&draft.url).ok())
-            .is_some_and(|(proxy, here)| proxy.port() == here.port() && here.scheme() == "https");
+        let proxied = address.via_proxy();
+        let via_proxy = address.is_via_proxy();
         if ui
             .add_enabled(proxied.is_some(), egui::Button::selectable(via_proxy, "proxy"))
             .accessible_name(format!("Proxy {name}"))
@@ -419,7 +386,7 @@ fn sites_ui(
             .clicked()
             && let Some(url) = proxied
         {
-            visit_from_button(browser, draft, url.to_string(), commands);
+            visit_from_button(browser, draft, url, commands);
         }
     });
     from_ui(ui, browser, commands);
@@ -448,10 +415,11 @@ fn from_ui(ui: &mut egui::Ui, browser: &BrowserState, commands: &mut Vec<UiComma
                  gets only SameSite=None cookies)",
             );
         if from != browser.from {
-            commands.push(lab(Command::SetRequestFrom {
+            commands.push(lab(BrowserCommand::SetRequestFrom {
                 browser: browser.id,
                 from,
-            }));
+            }
+            .into()));
         }
     });
 }
@@ -498,10 +466,10 @@ fn switches_ui(
             format!("Cookies on {name}"),
             "Off: this browser neither sends nor stores cookies, so every visit is a new session",
         ) {
-            commands.push(lab(Command::SetCookiesEnabled {
+            commands.push(lab(BrowserCommand::SetCookiesEnabled {
                 browser: browser.id,
                 enabled,
-            }));
+            }.into()));
         }
         ui.separator();
         ui.add(egui::DragValue::new(&mut draft.burst).range(2..=MAX_BURST).suffix(" at once"))
@@ -513,11 +481,11 @@ fn switches_ui(
             .on_hover_text("Send that many visits at once with this browser's cookie: do all the increments count?")
             .clicked()
         {
-            commands.push(lab(Command::Burst {
+            commands.push(lab(RequestCommand::Burst {
                 browser: browser.id,
                 url: draft.url.clone(),
                 count: draft.burst,
-            }));
+            }.into()));
         }
         if context_instances > 1
             && let Some(spread) = switch_ui(
@@ -528,10 +496,10 @@ fn switches_ui(
                 "Send each visit to the next server instance in turn (round-robin)",
             )
         {
-            commands.push(lab(Command::SetSpread {
+            commands.push(lab(BrowserCommand::SetSpread {
                 browser: browser.id,
                 spread,
-            }));
+            }.into()));
         }
         if let Some(config) = server
             && let Some(safe) = switch_ui(
@@ -548,7 +516,7 @@ fn switches_ui(
         {
             let mut settings = config.clone();
             settings.lock_per_session = safe;
-            commands.push(lab(Command::ApplySettings(settings)));
+            commands.push(lab(ServerCommand::ApplySettings(settings).into()));
         }
     });
 }
@@ -684,14 +652,10 @@ fn forms_ui(
     };
     let key = (page.url.clone(), page.sent_at);
     if draft.forms.as_ref().is_none_or(|f| f.page != key) {
-        let forms = if page.body.contains("<form") {
-            url::Url::parse(&page.url)
-                .map(|url| crate::browser::read_page(&page.body, &url).forms)
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        draft.forms = Some(FormsDraft { page: key, forms });
+        draft.forms = Some(FormsDraft {
+            page: key,
+            forms: browser.forms.clone(),
+        });
     }
     let Some(forms) = draft.forms.as_mut() else {
         return;
@@ -712,18 +676,18 @@ fn forms_ui(
                 .clicked()
             {
                 let command = if form.post {
-                    Command::Submit {
+                    RequestCommand::Submit {
                         browser: browser.id,
                         url: form.action.to_string(),
                         form: form.encoded(),
                     }
                 } else {
-                    Command::Visit {
+                    RequestCommand::Visit {
                         browser: browser.id,
                         url: form.target().to_string(),
                     }
                 };
-                commands.push(lab(command));
+                commands.push(lab(command.into()));
             }
         });
     }
@@ -737,10 +701,11 @@ fn visit_from_button(
     commands: &mut Vec<UiCommand>,
 ) {
     draft.url.clone_from(&url);
-    commands.push(lab(Command::Visit {
+    commands.push(lab(RequestCommand::Visit {
         browser: browser.id,
         url,
-    }));
+    }
+    .into()));
 }
 
 /// The browser's latest exchanges, newest first; hover one for its headers and body, click
@@ -796,347 +761,4 @@ fn history_ui(
                 });
             }
         });
-}
-
-fn jar_ui(
-    ui: &mut egui::Ui,
-    browser: &BrowserState,
-    draft: &mut BrowserDraft,
-    context: &PanelContext<'_>,
-    commands: &mut Vec<UiCommand>,
-) {
-    let dark = ui.visuals().dark_mode;
-    ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("Cookies ({})", browser.cookies.len())).strong())
-            .on_hover_text("What this browser's cookie jar holds, for every site it visited");
-        if !browser.cookies_enabled {
-            ui.colored_label(theme::warn(dark), "cookies off");
-        }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui
-                .add_enabled(
-                    !browser.cookies.is_empty(),
-                    egui::Button::new("Clear").small(),
-                )
-                .accessible_name(format!("Clear cookies {}", browser.name))
-                .on_hover_text("Empty the jar: the next visit arrives without a session cookie")
-                .clicked()
-            {
-                commands.push(lab(Command::ClearCookies(browser.id)));
-            }
-            if ui
-                .selectable_label(draft.import.is_some(), "Import")
-                .accessible_name(format!("Import cookies {}", browser.name))
-                .on_hover_text(
-                    "Bring cookies in: a cookies.txt (curl, Python, browser extensions), a \
-                     Playwright storageState file, or a JSON list of cookies (Puppeteer, \
-                     Cookie-Editor)",
-                )
-                .clicked()
-            {
-                draft.import = match draft.import {
-                    Some(_) => None,
-                    None => Some(Default::default()),
-                };
-            }
-            super::transfer_ui::export_menu(ui, browser, commands);
-        });
-    });
-    if let Some(notice) = &draft.notice {
-        ui.label(RichText::new(notice).small().weak());
-    }
-    if let Some(import) = &mut draft.import
-        && super::transfer_ui::import_ui(ui, browser, import, context.now, commands)
-    {
-        draft.import = None;
-    }
-    if let Some((key, value)) = &mut draft.edit {
-        let mut done = false;
-        ui.horizontal(|ui| {
-            ui.label(format!("Edit “{}”:", key.name));
-            let field = ui
-                .add(
-                    egui::TextEdit::singleline(value)
-                        .font(egui::TextStyle::Monospace)
-                        .desired_width(PANEL_WIDTH - 200.0),
-                )
-                .accessible_name(format!(
-                    "New value of cookie {} of {}",
-                    key.name, browser.name
-                ));
-            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui
-                .button("Save")
-                .accessible_name(format!("Save cookie {} of {}", key.name, browser.name))
-                .clicked()
-                || entered
-            {
-                commands.push(lab(Command::EditCookie {
-                    browser: browser.id,
-                    cookie: key.clone(),
-                    value: value.clone(),
-                }));
-                done = true;
-            }
-            if ui
-                .button("Cancel")
-                .accessible_name(format!(
-                    "Cancel editing cookie {} of {}",
-                    key.name, browser.name
-                ))
-                .clicked()
-            {
-                done = true;
-            }
-        });
-        if done {
-            draft.edit = None;
-        }
-    }
-    if browser.cookies.is_empty() {
-        ui.label(RichText::new("No cookies yet — click Visit").weak());
-        return;
-    }
-    egui::ScrollArea::horizontal()
-        .id_salt(("jar", browser.id))
-        .show(ui, |ui| {
-            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-            cookie_table_ui(ui, browser, draft, context, commands);
-        });
-}
-
-/// Column titles and what each attribute means.
-const COOKIE_COLUMNS: [(&str, &str); 8] = [
-    (
-        "",
-        "Edit (tamper), copy to another browser (hijack), or delete this cookie.",
-    ),
-    (
-        "Name",
-        "The cookie's name; the session cookie is the server's cookie name.",
-    ),
-    (
-        "Value",
-        "The value the server set. A signed session cookie carries the id plus a signature. Click to copy.",
-    ),
-    (
-        "Domain",
-        "Where the cookie is sent. Host-only: exactly this host (no Domain attribute); .domain: that domain and its subdomains.",
-    ),
-    ("Path", "Sent only for request paths under this prefix."),
-    (
-        "Expires",
-        "Time left until the browser drops it (hover for the clock time). “Session”: no Max-Age/Expires, so it lives until the browser closes.",
-    ),
-    (
-        "Attributes",
-        "HttpOnly: hidden from page scripts (document.cookie). Secure: sent over https only (and to localhost / 127.0.0.1). SameSite: Strict, Lax (links from other sites) or None (every request); unset acts as Lax.",
-    ),
-    (
-        "Size",
-        "Bytes of name plus value; browsers cap a cookie at about 4096.",
-    ),
-];
-
-fn cookie_table_ui(
-    ui: &mut egui::Ui,
-    browser: &BrowserState,
-    draft: &mut BrowserDraft,
-    context: &PanelContext<'_>,
-    commands: &mut Vec<UiCommand>,
-) {
-    let PanelContext {
-        peers, now, offset, ..
-    } = *context;
-    let dark = ui.visuals().dark_mode;
-    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 8.0;
-    TableBuilder::new(ui)
-        .id_salt(("cookies", browser.id))
-        .striped(true)
-        .vscroll(false)
-        .columns(Column::auto().at_least(24.0), COOKIE_COLUMNS.len())
-        .header(row_height, |mut header| {
-            for (title, help) in COOKIE_COLUMNS {
-                header.col(|ui| {
-                    ui.label(RichText::new(title).strong()).on_hover_text(help);
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(row_height, browser.cookies.len(), |mut row| {
-                let held = &browser.cookies[row.index()];
-                let JarCookie {
-                    cookie, readable, ..
-                } = held;
-                let session_id = held.session_id();
-                let who = format!("{} of {}", cookie.name, browser.name);
-                row.col(|ui| {
-                    ui.menu_button("…", |ui| {
-                        if ui
-                            .button("Edit value (tamper)")
-                            .accessible_name(format!("Edit cookie {who}"))
-                            .on_hover_text("Change the value and see what the server makes of it")
-                            .clicked()
-                        {
-                            draft.edit = Some((cookie.key(), cookie.value.clone()));
-                            ui.close();
-                        }
-                        for (peer, peer_name) in peers {
-                            if ui
-                                .button(format!("Copy to browser {peer_name} (hijack)"))
-                                .accessible_name(format!("Copy cookie {who} to {peer_name}"))
-                                .on_hover_text("That browser then presents this session")
-                                .clicked()
-                            {
-                                commands.push(lab(Command::CopyCookie {
-                                    from: browser.id,
-                                    to: *peer,
-                                    cookie: cookie.key(),
-                                }));
-                                ui.close();
-                            }
-                        }
-                        if ui
-                            .button("Delete")
-                            .accessible_name(format!("Delete cookie {who}"))
-                            .clicked()
-                        {
-                            commands.push(lab(Command::DeleteCookie {
-                                browser: browser.id,
-                                cookie: cookie.key(),
-                            }));
-                            ui.close();
-                        }
-                    })
-                    .response
-                    .accessible_name(format!("Actions for cookie {who}"))
-                    .on_hover_text("Edit (tamper), copy to another browser (hijack), or delete");
-                });
-                row.col(|ui| {
-                    if cookie.name.is_empty() {
-                        ui.label(RichText::new("(no name)").weak().italics())
-                            .on_hover_text(
-                                "A nameless cookie (a Set-Cookie without '='): browsers keep it and send its value alone",
-                            );
-                    } else {
-                        ui.monospace(&cookie.name);
-                    }
-                });
-                row.col(|ui| {
-                    let mut hover = format!("{}\n\nClick to copy.", cookie.value);
-                    if let Some(id) = session_id {
-                        hover = format!("Session {id}\n{hover}");
-                    }
-                    // Data anyone holding the cookie can read: shown beside the value.
-                    let mut shown = short(&cookie.value);
-                    if let Some(kind) = readable {
-                        // The data is the news here: the value gives way to it (a few
-                        // characters, whole on hover), so the table keeps to the panel.
-                        let data = kind.data.as_deref().unwrap_or_default();
-                        shown = format!(
-                            "{} → {}",
-                            short_to(&cookie.value, 4),
-                            short_to(data, 40)
-                        );
-                        hover = format!(
-                            "Readable by anyone who holds it: {data}\n{}\n\n{hover}",
-                            kind.summary()
-                        );
-                    }
-                    let value = ui
-                        .add(
-                            egui::Label::new(RichText::new(shown).monospace())
-                                .sense(egui::Sense::click()),
-                        )
-                        .on_hover_text(hover);
-                    if value.clicked() {
-                        ui.ctx().copy_text(cookie.value.clone());
-                    }
-                });
-                row.col(|ui| {
-                    if cookie.host_only {
-                        ui.monospace(&cookie.domain).on_hover_text(
-                            "Host-only (no Domain attribute): sent to exactly this host, not its subdomains",
-                        );
-                    } else {
-                        ui.monospace(format!(".{}", cookie.domain)).on_hover_text(format!(
-                            "Domain={}: sent to this domain and every subdomain",
-                            cookie.domain
-                        ));
-                    }
-                });
-                row.col(|ui| {
-                    ui.monospace(&cookie.path);
-                });
-                row.col(|ui| {
-                    match cookie.expires {
-                        Some(at) => {
-                            let left = time_left(now, at);
-                            let hover = format!("Expires {} ({at})", clock_time(at, offset));
-                            if at - now < time::Duration::minutes(1) {
-                                ui.colored_label(theme::warn(dark), left).on_hover_text(hover);
-                            } else {
-                                ui.label(left).on_hover_text(hover);
-                            }
-                        }
-                        None => {
-                            ui.label("Session")
-                                .on_hover_text("No Max-Age or Expires: dropped when the browser closes");
-                        }
-                    };
-                });
-                row.col(|ui| {
-                    ui.label(attributes_text(cookie))
-                        .on_hover_text(attributes_help(cookie));
-                });
-                row.col(|ui| {
-                    ui.label(format!("{} B", cookie.size()));
-                });
-            });
-        });
-}
-
-/// A cookie's flags as a Set-Cookie header would carry them: "HttpOnly · Secure · Lax".
-fn attributes_text(cookie: &crate::browser::CookieRow) -> String {
-    let mut parts = Vec::new();
-    if cookie.http_only {
-        parts.push("HttpOnly".to_owned());
-    }
-    if cookie.secure {
-        parts.push("Secure".to_owned());
-    }
-    parts.push(match cookie.same_site.as_deref() {
-        Some(value) => value.to_owned(),
-        None => "(Lax)".to_owned(),
-    });
-    if cookie.partition.is_some() {
-        parts.push("Partitioned".to_owned());
-    }
-    parts.join(" · ")
-}
-
-fn attributes_help(cookie: &crate::browser::CookieRow) -> String {
-    let scripts = if cookie.http_only {
-        "HttpOnly: page scripts cannot read it (document.cookie)"
-    } else {
-        "Not HttpOnly: page scripts can read it"
-    };
-    let secure = if cookie.secure {
-        "Secure: sent over https (and to localhost) only"
-    } else {
-        "Not Secure: sent over plain http too"
-    };
-    let same_site = match cookie.same_site.as_deref() {
-        Some("Strict") => "SameSite=Strict: never sent with a request another site started",
-        Some("Lax") => "SameSite=Lax: sent with links from other sites, not their images or forms",
-        Some("None") => "SameSite=None: sent with every request, from any site",
-        _ => "No SameSite: browsers treat it as Lax",
-    };
-    let partition = match &cookie.partition {
-        Some(site) => format!(
-            "\nPartitioned (CHIPS): kept for pages under {site} only; under another top-level site this browser has no such cookie"
-        ),
-        None => String::new(),
-    };
-    format!("{scripts}\n{secure}\n{same_site}{partition}")
 }

@@ -2,9 +2,10 @@
 
 use egui::RichText;
 
-use crate::lab::{ClockMove, Command, LabState, MAX_BROWSERS};
+use crate::lab::{ClockMove, LabState, MAX_BROWSERS};
 
 use super::{UiCommand, theme};
+use crate::lab::{BrowserCommand, RequestCommand, ServerCommand};
 
 /// The load the user is setting up: how many visits, from how many new browsers.
 #[derive(Clone, Copy, Debug)]
@@ -185,20 +186,21 @@ fn buttons_ui(
             ))
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::RestartServer(Some(
-                crate::server::StoreChoice::Sqlite(
+            command = Some(UiCommand::Lab(
+                ServerCommand::RestartServer(Some(crate::server::StoreChoice::Sqlite(
                     crate::server::StoreChoice::default_sqlite_path(),
-                ),
-            ))));
+                )))
+                .into(),
+            ));
         }
         if ui
             .button("Start on memory")
             .on_hover_text("Start the session server on the memory store: nothing else needed")
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::RestartServer(Some(
-                crate::server::StoreChoice::Memory,
-            ))));
+            command = Some(UiCommand::Lab(
+                ServerCommand::RestartServer(Some(crate::server::StoreChoice::Memory)).into(),
+            ));
         }
     }
     if let Some(server) = &state.server
@@ -219,7 +221,9 @@ fn buttons_ui(
         .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
         .clicked()
     {
-        command = Some(UiCommand::Lab(Command::AddBrowser { private: true }));
+        command = Some(UiCommand::Lab(
+            BrowserCommand::AddBrowser { private: true }.into(),
+        ));
     }
     if ui
         .add_enabled(room, egui::Button::new("+ Browser"))
@@ -227,7 +231,9 @@ fn buttons_ui(
         .on_disabled_hover_text(format!("At most {MAX_BROWSERS} browsers"))
         .clicked()
     {
-        command = Some(UiCommand::Lab(Command::AddBrowser { private: false }));
+        command = Some(UiCommand::Lab(
+            BrowserCommand::AddBrowser { private: false }.into(),
+        ));
     }
     if let Some(started) = load_ui(ui, state, load) {
         command = Some(started);
@@ -251,7 +257,9 @@ fn buttons_ui(
             ))
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::MoveClock(ClockMove::ToRealTime)));
+            command = Some(UiCommand::Lab(
+                ServerCommand::MoveClock(ClockMove::ToRealTime).into(),
+            ));
         }
     }
     command
@@ -288,10 +296,13 @@ fn load_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut LoadDraft) -> Option
                 .accessible_name("Load browsers");
             });
             if ui.button("Start load").clicked() {
-                command = Some(UiCommand::Lab(Command::Load {
-                    visits: draft.visits,
-                    browsers: draft.browsers,
-                }));
+                command = Some(UiCommand::Lab(
+                    RequestCommand::Load {
+                        visits: draft.visits,
+                        browsers: draft.browsers,
+                    }
+                    .into(),
+                ));
                 ui.close();
             }
         })

@@ -12,6 +12,7 @@ use crate::lab::{
 };
 
 use super::{UiCommand, theme};
+use crate::lab::{BrowserCommand, ServerCommand};
 
 /// What the Lab menu's dialog is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,9 +105,9 @@ impl LabKeeper {
             })
             .collect();
         self.awaiting = Some(state.restores + 1);
-        let mut commands = vec![Command::RestoreBrowsers(lab.browsers)];
+        let mut commands = vec![BrowserCommand::RestoreBrowsers(lab.browsers).into()];
         if apply_settings && lab.settings != server.settings {
-            commands.push(Command::ApplySettings(lab.settings));
+            commands.push(ServerCommand::ApplySettings(lab.settings).into());
         }
         commands
     }

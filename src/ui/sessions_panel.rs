@@ -9,11 +9,12 @@ use egui_extras::{Column, TableBuilder};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::lab::{
-    ClockMove, Command, LabState, SessionSort, SortColumn,
+    ClockMove, LabState, SessionSort, SortColumn,
     text::{clock_time, count, data_text, short_id, time_left, time_left_changes_in},
 };
 
 use super::{UiCommand, theme};
+use crate::lab::ServerCommand;
 
 /// The filter text being typed (kept by the app between frames).
 #[derive(Clone, Debug, Default)]
@@ -95,7 +96,9 @@ fn clock_ui(ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
             .on_hover_text(format!("As if {} passed at once", &label[1..]))
             .clicked()
         {
-            commands.push(UiCommand::Lab(Command::MoveClock(ClockMove::Ahead(by))));
+            commands.push(UiCommand::Lab(
+                ServerCommand::MoveClock(ClockMove::Ahead(by)).into(),
+            ));
         }
     }
 }

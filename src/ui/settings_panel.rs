@@ -6,7 +6,7 @@ use egui::RichText;
 use time::OffsetDateTime;
 
 use crate::{
-    lab::{Command, LabState},
+    lab::LabState,
     server::{
         CookieProtection, ExpiryPolicy, KeptIn, SameSitePolicy, SecureRequests, ServerSettings,
         StoreChoice,
@@ -14,6 +14,7 @@ use crate::{
 };
 
 use super::UiCommand;
+use crate::lab::ServerCommand;
 
 /// Which kind of expiry is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,7 +332,7 @@ pub fn settings_ui(
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui.button("Apply").accessible_name("Apply settings").clicked() {
-                command = Some(UiCommand::Lab(Command::ApplySettings(draft.to_settings(now))));
+                command = Some(UiCommand::Lab(ServerCommand::ApplySettings(draft.to_settings(now)).into()));
             }
             if ui
                 .button("Reset")
@@ -371,7 +372,7 @@ pub fn settings_ui(
                 StoreKind::Sqlite => StoreChoice::Sqlite(draft.sqlite_path.trim().into()),
                 StoreKind::Redis => StoreChoice::Redis(draft.redis_url.trim().to_owned()),
             };
-            command = Some(UiCommand::Lab(Command::RestartServer(Some(store))));
+            command = Some(UiCommand::Lab(ServerCommand::RestartServer(Some(store)).into()));
         }
         ui.add_space(12.0);
         ui.separator();
@@ -388,7 +389,7 @@ pub fn settings_ui(
                 .on_hover_text("Start or stop instances; tick Spread in a browser to visit them in turn")
                 .clicked()
             {
-                command = Some(UiCommand::Lab(Command::SetInstances(draft.instances)));
+                command = Some(UiCommand::Lab(ServerCommand::SetInstances(draft.instances).into()));
             }
         });
         ui.label(
@@ -429,9 +430,9 @@ pub fn settings_ui(
                 )
                 .clicked()
             {
-                command = Some(UiCommand::Lab(Command::RotateSecret {
+                command = Some(UiCommand::Lab(ServerCommand::RotateSecret {
                     grace_secs: Some(draft.grace_minutes * 60),
-                }));
+                }.into()));
             }
             ui.add(
                 egui::DragValue::new(&mut draft.grace_minutes)
@@ -445,7 +446,7 @@ pub fn settings_ui(
             .on_hover_text("A new random secret, and no grace: every cookie signed with the old one is rejected, so every browser starts a new session")
             .clicked()
         {
-            command = Some(UiCommand::Lab(Command::RotateSecret { grace_secs: None }));
+            command = Some(UiCommand::Lab(ServerCommand::RotateSecret { grace_secs: None }.into()));
         }
     });
     command

@@ -6,11 +6,12 @@
 use egui::RichText;
 
 use crate::{
-    lab::{Command, LabState},
+    lab::LabState,
     server::{ACCOUNTS, ATTACKER_HOSTS, AttackerPage},
 };
 
 use super::UiCommand;
+use crate::lab::{RequestCommand, ServerCommand};
 
 /// What the tab keeps between frames: the page being written (`None`: the one served).
 #[derive(Default)]
@@ -66,7 +67,9 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
             .on_hover_text("Serve this page from now on")
             .clicked()
         {
-            commands.push(UiCommand::Lab(Command::SetAttackerPage(page.clone())));
+            commands.push(UiCommand::Lab(
+                ServerCommand::SetAttackerPage(page.clone()).into(),
+            ));
             draft.page = None;
         }
         if ui
@@ -98,13 +101,18 @@ pub fn site_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut SiteDraft) -> Ve
                     .clicked()
                 {
                     if page != *served {
-                        commands.push(UiCommand::Lab(Command::SetAttackerPage(page.clone())));
+                        commands.push(UiCommand::Lab(
+                            ServerCommand::SetAttackerPage(page.clone()).into(),
+                        ));
                         draft.page = None;
                     }
-                    commands.push(UiCommand::Lab(Command::Lure {
-                        browser: browser.id,
-                        host: host.to_owned(),
-                    }));
+                    commands.push(UiCommand::Lab(
+                        RequestCommand::Lure {
+                            browser: browser.id,
+                            host: host.to_owned(),
+                        }
+                        .into(),
+                    ));
                 }
             }
         }

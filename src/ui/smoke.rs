@@ -1,6 +1,6 @@
 //! Scripted runs behind `--screenshot`: the window plays a scene (clicks the lab would get
 //! from a user), saves a screenshot of itself and closes. CI uses the seed scene to prove a
-//! real window works; the README's pictures come from these scenes too.
+//! real window works; the pictures in the README and docs/ come from these scenes too.
 
 use parking_lot::Mutex;
 use std::{
@@ -16,6 +16,7 @@ use crate::{
 };
 
 use super::BottomTab;
+use crate::lab::{BrowserCommand, RequestCommand, ServerCommand};
 pub use crate::scene::Scene;
 
 /// How long a whole scene may take before the app gives up with an error.
@@ -251,9 +252,9 @@ impl SmokeScript {
         }
         if let Some(step) = self.steps.pop_front() {
             let named = |name: &str| state.browser_named(name);
-            let (command, waiting) = match &step {
+            let (command, waiting): (Command, Waiting) = match &step {
                 Step::AddBrowser => (
-                    Command::AddBrowser { private: false },
+                    BrowserCommand::AddBrowser { private: false }.into(),
                     Waiting::Browsers(state.browsers.len() + 1),
                 ),
                 Step::Visit(name, path) => {
@@ -262,10 +263,11 @@ impl SmokeScript {
                         return SmokeStep::Continue;
                     };
                     (
-                        Command::Visit {
+                        RequestCommand::Visit {
                             browser: browser.id,
                             url: format!("{}{}", server.url, path.trim_start_matches('/')),
-                        },
+                        }
+                        .into(),
                         Waiting::after_exchanges_of(state, browser.id),
                     )
                 }
@@ -277,11 +279,12 @@ impl SmokeScript {
                         return SmokeStep::Finish(Err("nothing to hijack".into()));
                     };
                     (
-                        Command::CopyCookie {
+                        BrowserCommand::CopyCookie {
                             from: from.id,
                             to: to.id,
                             cookie: cookie.cookie.key(),
-                        },
+                        }
+                        .into(),
                         Waiting::Log(state.logged),
                     )
                 }
@@ -295,11 +298,12 @@ impl SmokeScript {
                     let mut value = cookie.cookie.value.clone();
                     value.insert(0, 'X');
                     (
-                        Command::EditCookie {
+                        BrowserCommand::EditCookie {
                             browser,
                             cookie: cookie.cookie.key(),
                             value,
-                        },
+                        }
+                        .into(),
                         Waiting::Log(state.logged),
                     )
                 }
@@ -313,10 +317,11 @@ impl SmokeScript {
                 }
                 Step::Hint => return SmokeStep::Hint,
                 Step::WritePage(html) => (
-                    Command::SetAttackerPage(crate::server::AttackerPage {
+                    ServerCommand::SetAttackerPage(crate::server::AttackerPage {
                         html: (*html).to_owned(),
                         set_cookie: String::new(),
-                    }),
+                    })
+                    .into(),
                     Waiting::Log(state.logged),
                 ),
                 Step::Lure(name) => {
@@ -324,10 +329,11 @@ impl SmokeScript {
                         return SmokeStep::Finish(Err("a scripted browser is missing".into()));
                     };
                     (
-                        Command::Lure {
+                        RequestCommand::Lure {
                             browser: browser.id,
                             host: crate::server::ATTACKER_HOST.to_owned(),
-                        },
+                        }
+                        .into(),
                         Waiting::after_exchanges_of(state, browser.id),
                     )
                 }
@@ -340,43 +346,48 @@ impl SmokeScript {
                         return SmokeStep::Finish(Err("a scripted browser is missing".into()));
                     };
                     (
-                        Command::Burst {
+                        RequestCommand::Burst {
                             browser: browser.id,
                             url: server.url.clone(),
                             count: 20,
-                        },
+                        }
+                        .into(),
                         Waiting::Burst(browser.id),
                     )
                 }
                 Step::Audit => (
-                    Command::RunAudit(AuditRequest {
+                    RequestCommand::RunAudit(AuditRequest {
                         url: server.url.clone(),
                         login: "/login?user={user}".to_owned(),
                         logout: "/logout".to_owned(),
                         counter: String::new(),
                         samples: 1000,
-                    }),
+                    })
+                    .into(),
                     Waiting::Audits(state.audit.runs.len() + 1),
                 ),
                 Step::Secure => (
-                    Command::ApplySettings(ServerSettings {
+                    ServerCommand::ApplySettings(ServerSettings {
                         secure: true,
                         ..server.settings.clone()
-                    }),
+                    })
+                    .into(),
                     Waiting::Log(state.logged),
                 ),
-                Step::Instances(count) => {
-                    (Command::SetInstances(*count), Waiting::Instances(*count))
-                }
+                Step::Instances(count) => (
+                    ServerCommand::SetInstances(*count).into(),
+                    Waiting::Instances(*count),
+                ),
                 Step::Spread(name) => {
                     let Some(browser) = named(name) else {
                         return SmokeStep::Finish(Err("a scripted browser is missing".into()));
                     };
                     (
-                        Command::SetSpread {
+                        BrowserCommand::SetSpread {
                             browser: browser.id,
                             spread: true,
-                        },
+                        }
+                        .into(),
                         Waiting::Log(state.logged),
                     )
                 }

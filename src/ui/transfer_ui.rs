@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use egui::RichText;
 
 use crate::{
-    lab::{BrowserId, BrowserState, Command, LabState, export::BrowserExport},
+    lab::{BrowserId, BrowserState, LabState, export::BrowserExport},
     transfer::{ImportError, Imported, parse_cookies},
 };
 
 use super::{UiCommand, theme};
+use crate::lab::BrowserCommand;
 
 /// Which export the user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,11 +244,14 @@ pub fn import_ui(
                 .clicked()
                 && let Some(read) = ready
             {
-                commands.push(UiCommand::Lab(Command::ImportCookies {
-                    browser: browser.id,
-                    cookies: read.cookies,
-                    format: read.format.to_owned(),
-                }));
+                commands.push(UiCommand::Lab(
+                    BrowserCommand::ImportCookies {
+                        browser: browser.id,
+                        cookies: read.cookies,
+                        format: read.format.to_owned(),
+                    }
+                    .into(),
+                ));
                 close = true;
             }
             if ui

@@ -9,6 +9,7 @@ pub mod weak;
 
 use std::time::Duration;
 
+use session_lab::lab::{RequestCommand, ServerCommand};
 use session_lab::{
     lab::{
         BrowserId, BurstOutcome, ClockMove, Command, Lab, LabConfig, LabState, LogEntry, LogSource,
@@ -66,10 +67,11 @@ pub fn visit_url(lab: &Lab, state: &mut LabState, name: &str, url: &str) -> Stri
         lab,
         state,
         name,
-        Command::Visit {
+        RequestCommand::Visit {
             browser: id,
             url: url.to_owned(),
-        },
+        }
+        .into(),
     )
 }
 
@@ -183,7 +185,7 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str, extra_headers: &[u8
 pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> BurstOutcome {
     let browser = id(state, name);
     let before = state.browser(browser).unwrap().last_burst.clone();
-    lab.send(Command::Burst {
+    lab.send(RequestCommand::Burst {
         browser,
         url: lab.server_url().expect("server runs"),
         count,
@@ -289,7 +291,7 @@ impl Drop for RedisServer {
 /// said so (the server's sweep and the jars follow by themselves).
 pub fn time_passes(lab: &Lab, state: &mut LabState, by: time::Duration) {
     let lines = state.logged;
-    lab.send(Command::MoveClock(ClockMove::Ahead(by)));
+    lab.send(ServerCommand::MoveClock(ClockMove::Ahead(by)));
     assert!(
         lab.wait_until(state, WAIT, |s| s
             .log_since(lines)
@@ -339,7 +341,7 @@ pub fn apply(
     let mut settings = state.server.as_ref().unwrap().settings.clone();
     change(&mut settings);
     let lines = state.logged;
-    lab.send(Command::ApplySettings(settings));
+    lab.send(ServerCommand::ApplySettings(settings));
     assert!(
         lab.wait_until(state, WAIT, |s| s
             .log_since(lines)

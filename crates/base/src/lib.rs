@@ -2,12 +2,14 @@
 //!
 //! # Layout
 //!
+//! - [`bounded`]: a queue kept within a count and a byte budget (the log, the timeline).
 //! - [`hosts`]: the lab's host names (the app, its sibling, another site, the sandbox).
 //! - [`clock`]: the lab's clock, which the user can move ahead; expiry on both sides reads it.
 //! - [`words`]: words every layer writes alike (a value shortened, a count, a duration).
 //! - [`files`]: the files the lab keeps, private to the user (0700 folders, 0600 files).
 //! - [`data_dir`]: where those files live.
 
+pub mod bounded;
 pub mod clock;
 pub mod files;
 pub mod hosts;

@@ -1,15 +1,13 @@
 //! The inspector: the server's window onto its store and its traffic, read by the lab.
 
 use parking_lot::{Mutex, RwLock};
-use std::{
-    collections::VecDeque,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use async_trait::async_trait;
+use session_lab_base::bounded::{Bounded, Weigh};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tower_sessions::session_store;
@@ -248,9 +246,9 @@ pub enum InCookie {
     Kept,
 }
 
-impl Served {
+impl Weigh for Served {
     /// Roughly how many bytes the record holds, for byte budgets.
-    pub fn weight(&self) -> usize {
+    fn weight(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.method.len()
             + self.path.len()
@@ -259,12 +257,8 @@ impl Served {
     }
 }
 
-/// The remembered requests and the bytes they hold.
-#[derive(Default)]
-struct Recent {
-    records: VecDeque<Arc<Served>>,
-    bytes: usize,
-}
+/// The remembered requests, within their count and byte budgets.
+type Recent = Bounded<Arc<Served>, RECENT_SERVED, RECENT_BYTES>;
 
 /// The server's window onto its store and traffic. Cheap to clone.
 #[derive(Clone)]
@@ -378,18 +372,13 @@ impl Inspector {
     /// The record of request `number`, if it is recent enough to be remembered.
     pub fn served_request(&self, number: u64) -> Option<Arc<Served>> {
         let recent = self.inner.recent.lock();
-        recent
-            .records
-            .iter()
-            .rev()
-            .find(|s| s.number == number)
-            .cloned()
+        recent.iter().rev().find(|s| s.number == number).cloned()
     }
 
     /// How many requests are remembered and the bytes they hold.
     pub fn recent_size(&self) -> (usize, usize) {
         let recent = self.inner.recent.lock();
-        (recent.records.len(), recent.bytes)
+        (recent.len(), recent.bytes())
     }
 
     /// The session a cookie (as a browser stores it) is, if it is this server's session
@@ -421,17 +410,7 @@ impl Inspector {
     /// Remembers a served request (within the count and byte budgets) and tells subscribers.
     pub(crate) fn record(&self, served: Served) {
         let served = Arc::new(served);
-        {
-            let mut recent = self.inner.recent.lock();
-            recent.bytes += served.weight();
-            recent.records.push_back(served.clone());
-            while recent.records.len() > RECENT_SERVED || recent.bytes > RECENT_BYTES {
-                let Some(old) = recent.records.pop_front() else {
-                    break;
-                };
-                recent.bytes -= old.weight();
-            }
-        }
+        self.inner.recent.lock().push(served.clone());
         // Nobody listening (serve mode) is fine.
         let _ = self.inner.served.send(served);
     }

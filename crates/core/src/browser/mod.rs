@@ -1,7 +1,8 @@
-//! One simulated browser: an HTTP client (reqwest) with its own cookie jar (cookie_store) that
-//! can be listed, edited and cleared, and a record of each exchange: what was sent, what was
+//! One simulated browser: an HTTP client (reqwest) with its own cookie jar (`session-lab-jar`)
+//! that can be listed, edited and cleared, and a record of each exchange: what was sent, what was
 //! left in the jar and why, what came back, how long it took.
 
+mod address;
 mod html;
 mod resolve;
 
@@ -18,6 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use time::OffsetDateTime;
 use url::Url;
 
+pub use address::Address;
 pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page, views_shown};
 pub use resolve::{FROM_CHOICES, LabTarget, lab_page};
 pub use session_lab_base::hosts::{

@@ -14,22 +14,22 @@ use crate::{
 };
 
 use super::{
-    AuditFailed, AuditRequest, BrowserId, BrowserSlot, BrowserSwitch, BurstOutcome, ClockMove,
-    ClockMoved, Command, Core, Event, JarEdit, LoadFailed, MAX_BROWSERS, MAX_BURST, MAX_INSTANCES,
-    Problem, SettingChange, Shared, USER_AGENT_PREFIX, Views, log::LOG_TEXT_MAX,
-    saved::SavedBrowser, server_info, sessions::Maker,
+    AuditFailed, AuditRequest, BrowserCommand, BrowserEvent, BrowserId, BrowserSlot, BrowserSwitch,
+    BurstOutcome, ClockMove, ClockMoved, Core, JarEdit, LoadFailed, MAX_BROWSERS, MAX_BURST,
+    MAX_INSTANCES, Problem, RunEvent, ServerEvent, SettingChange, Shared, USER_AGENT_PREFIX, Views,
+    log::LOG_TEXT_MAX, saved::SavedBrowser, server_info, sessions::Maker,
 };
 
-/// Carries out a command that needs no network.
-pub(super) fn apply(core: &Core, command: Command) {
+/// Carries out a browser command: none needs the network.
+pub(super) fn change_browser(core: &Core, command: BrowserCommand) {
     match command {
-        Command::AddBrowser { private } => add_browser(core, private),
-        Command::RemoveBrowser(id) => {
+        BrowserCommand::AddBrowser { private } => add_browser(core, private),
+        BrowserCommand::RemoveBrowser(id) => {
             if core.lock_browsers().remove(&id).is_some() {
-                core.outbox.send(Event::BrowserRemoved(id));
+                core.outbox.send(BrowserEvent::BrowserRemoved(id));
             }
         }
-        Command::RenameBrowser(id, name) => {
+        BrowserCommand::RenameBrowser(id, name) => {
             let name = name.trim().to_owned();
             if name.is_empty() {
                 return;
@@ -42,22 +42,22 @@ pub(super) fn apply(core: &Core, command: Command) {
                 None => false,
             };
             if renamed {
-                core.outbox.send(Event::BrowserRenamed { id, name });
+                core.outbox.send(BrowserEvent::BrowserRenamed { id, name });
             }
         }
-        Command::ClearCookies(id) => with_browser(core, id, |browser| {
+        BrowserCommand::ClearCookies(id) => with_browser(core, id, |browser| {
             Ok(JarEdit::Cleared {
                 count: browser.clear_cookies(),
             })
         }),
-        Command::DeleteCookie { browser, cookie } => with_browser(core, browser, |b| {
+        BrowserCommand::DeleteCookie { browser, cookie } => with_browser(core, browser, |b| {
             if b.delete_cookie(&cookie) {
                 Ok(JarEdit::Deleted(cookie))
             } else {
                 Err(Problem::CookieGone { name: cookie.name })
             }
         }),
-        Command::EditCookie {
+        BrowserCommand::EditCookie {
             browser,
             cookie,
             value,
@@ -69,74 +69,58 @@ pub(super) fn apply(core: &Core, command: Command) {
                 value: crate::server::cut_text(&value, LOG_TEXT_MAX),
             })
         }),
-        Command::CopyCookie { from, to, cookie } => copy_cookie(core, from, to, cookie),
-        Command::ImportCookies {
+        BrowserCommand::CopyCookie { from, to, cookie } => copy_cookie(core, from, to, cookie),
+        BrowserCommand::ImportCookies {
             browser,
             cookies,
             format,
         } => import_cookies(core, browser, &cookies, format),
-        Command::RestoreBrowsers(saved) => restore_browsers(core, saved),
-        Command::SetCookiesEnabled { browser, enabled } => {
+        BrowserCommand::RestoreBrowsers(saved) => restore_browsers(core, saved),
+        BrowserCommand::SetCookiesEnabled { browser, enabled } => {
             set_option(core, browser, BrowserSwitch::Cookies(enabled), |slot| {
                 slot.browser.set_cookies_enabled(enabled);
             });
         }
-        Command::SetRequestFrom { browser, from } => {
+        BrowserCommand::SetRequestFrom { browser, from } => {
             set_option(core, browser, BrowserSwitch::From(from), |slot| {
                 slot.from = from;
             });
         }
-        Command::SetSpread { browser, spread } => {
+        BrowserCommand::SetSpread { browser, spread } => {
             set_option(core, browser, BrowserSwitch::Spread(spread), |slot| {
                 slot.spread = spread;
             });
         }
-        Command::RestartBrowser(id) => {
+        BrowserCommand::RestartBrowser(id) => {
             let Some(slot) = core.slot(id) else {
                 return;
             };
             let dropped = slot.browser.restart(slot.private);
             core.send_cookies(id, &slot.browser);
-            core.outbox.send(Event::BrowserRestarted {
+            core.outbox.send(BrowserEvent::BrowserRestarted {
                 browser: id,
                 private: slot.private,
                 dropped,
             });
         }
-        Command::ApplySettings(settings) => apply_settings(core, settings),
-        Command::RotateSecret { grace_secs } => rotate_secret(core, grace_secs),
-        Command::MoveClock(how) => move_clock(core, how),
-        Command::SetAttackerPage(html) => change_site(core, |site| site.set_page(&html)),
-        Command::ResetSite => change_site(core, crate::server::Site::reset),
-        Command::Visit { .. }
-        | Command::Submit { .. }
-        | Command::VisitFrom { .. }
-        | Command::Lure { .. }
-        | Command::Burst { .. }
-        | Command::Load { .. }
-        | Command::RestartServer(_)
-        | Command::RunAudit(_)
-        | Command::SetInstances(_) => {
-            tracing::error!("network commands are spawned by Lab::send");
-        }
     }
 }
 
 /// Changes the lab's site (accounts, the attacker's page) and says what it holds now.
-fn change_site(core: &Core, change: impl FnOnce(&crate::server::Site)) {
+pub(super) fn change_site(core: &Core, change: impl FnOnce(&crate::server::Site)) {
     let Some(inspector) = core.inspector() else {
         return;
     };
     let site = inspector.config().site.clone();
     change(&site);
-    core.outbox.send(Event::SiteChanged {
+    core.outbox.send(ServerEvent::SiteChanged {
         page: site.page(),
         emails: site.emails(),
     });
 }
 
 /// Moves the clock; the store's sweep wakes by itself, the browsers drop what expired.
-fn move_clock(core: &Core, how: ClockMove) {
+pub(super) fn move_clock(core: &Core, how: ClockMove) {
     let by = match how {
         ClockMove::Ahead(by) => {
             core.clock.advance(by);
@@ -160,7 +144,7 @@ fn move_clock(core: &Core, how: ClockMove) {
             core.send_cookies(id, &browser);
         }
     }
-    core.outbox.send(Event::ClockMoved(ClockMoved {
+    core.outbox.send(ServerEvent::ClockMoved(ClockMoved {
         by,
         ahead: core.clock.ahead(),
         cookies_dropped,
@@ -232,7 +216,7 @@ fn new_browser(
         },
     );
     drop(browsers);
-    core.outbox.send(Event::BrowserAdded {
+    core.outbox.send(BrowserEvent::BrowserAdded {
         id,
         name,
         colour,
@@ -247,7 +231,7 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
     let ids: Vec<BrowserId> = core.lock_browsers().keys().copied().collect();
     for id in ids {
         if core.lock_browsers().remove(&id).is_some() {
-            core.outbox.send(Event::BrowserRemoved(id));
+            core.outbox.send(BrowserEvent::BrowserRemoved(id));
         }
     }
     let now = core.clock.now();
@@ -260,9 +244,9 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
             continue;
         };
         if !saved.cookies_enabled {
-            apply(
+            change_browser(
                 core,
-                Command::SetCookiesEnabled {
+                BrowserCommand::SetCookiesEnabled {
                     browser: id,
                     enabled: false,
                 },
@@ -270,12 +254,12 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
         }
         let from = saved.request_from();
         if from != RequestFrom::AddressBar {
-            apply(core, Command::SetRequestFrom { browser: id, from });
+            change_browser(core, BrowserCommand::SetRequestFrom { browser: id, from });
         }
         if saved.spread {
-            apply(
+            change_browser(
                 core,
-                Command::SetSpread {
+                BrowserCommand::SetSpread {
                     browser: id,
                     spread: true,
                 },
@@ -289,7 +273,7 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
         core.send_cookies(id, &browser);
         if let Some(history) = &saved.history {
             match crate::transfer::exchanges_from_har(history) {
-                Ok(exchanges) => core.outbox.send(Event::HistoryRestored {
+                Ok(exchanges) => core.outbox.send(BrowserEvent::HistoryRestored {
                     browser: id,
                     exchanges,
                 }),
@@ -299,7 +283,7 @@ fn restore_browsers(core: &Core, saved: Vec<SavedBrowser>) {
             }
         }
     }
-    core.outbox.send(Event::BrowsersRestored);
+    core.outbox.send(BrowserEvent::BrowsersRestored);
 }
 
 /// Runs a jar edit, then reports the jar and the outcome.
@@ -314,7 +298,9 @@ fn with_browser(
     let outcome = edit(&slot.browser);
     core.send_cookies(id, &slot.browser);
     match outcome {
-        Ok(edit) => core.outbox.send(Event::JarEdited { browser: id, edit }),
+        Ok(edit) => core
+            .outbox
+            .send(BrowserEvent::JarEdited { browser: id, edit }),
         Err(problem) => core.outbox.problem(Some(id), problem),
     }
 }
@@ -331,7 +317,7 @@ fn set_option(
             return;
         };
         change(slot);
-        Event::BrowserOptions {
+        BrowserEvent::BrowserOptions {
             browser: id,
             cookies_enabled: slot.browser.cookies_enabled(),
             from: slot.from,
@@ -359,7 +345,7 @@ fn copy_cookie(core: &Core, from: BrowserId, to: BrowserId, key: CookieKey) {
     match target.browser.put_cookie(&row) {
         Ok(()) => {
             core.send_cookies(to, &target.browser);
-            core.outbox.send(Event::JarEdited {
+            core.outbox.send(BrowserEvent::JarEdited {
                 browser: to,
                 edit: JarEdit::Copied {
                     cookie: key,
@@ -378,7 +364,7 @@ fn import_cookies(core: &Core, id: BrowserId, cookies: &[CookieRow], format: Str
     match slot.browser.import_cookies(cookies) {
         Ok(()) => {
             core.send_cookies(id, &slot.browser);
-            core.outbox.send(Event::JarEdited {
+            core.outbox.send(BrowserEvent::JarEdited {
                 browser: id,
                 edit: JarEdit::Imported {
                     count: cookies.len(),
@@ -390,7 +376,7 @@ fn import_cookies(core: &Core, id: BrowserId, cookies: &[CookieRow], format: Str
     }
 }
 
-fn apply_settings(core: &Core, settings: ServerSettings) {
+pub(super) fn apply_settings(core: &Core, settings: ServerSettings) {
     let Some(first) = core.first() else {
         core.outbox.problem(None, Problem::ServerNotRunning);
         return;
@@ -413,7 +399,7 @@ fn apply_settings(core: &Core, settings: ServerSettings) {
     for server in core.servers() {
         server.reconfigure(config.clone());
     }
-    core.outbox.send(Event::SettingsApplied {
+    core.outbox.send(ServerEvent::SettingsApplied {
         info: server_info(&first),
         old_cookies_still_valid: !changes.iter().any(SettingChange::breaks_cookies),
         changes,
@@ -429,7 +415,7 @@ fn check_expiry(expiry: ExpiryPolicy, now: time::OffsetDateTime) -> Result<(), P
     }
 }
 
-fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
+pub(super) fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
     let Some(first) = core.first() else {
         core.outbox.problem(None, Problem::ServerNotRunning);
         return;
@@ -461,7 +447,7 @@ fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
     for server in core.servers() {
         server.reconfigure(config.clone());
     }
-    core.outbox.send(Event::SecretRotated {
+    core.outbox.send(ServerEvent::SecretRotated {
         info: server_info(&first),
         old,
         new,
@@ -512,7 +498,7 @@ pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: u
     }
     while visits.join_next().await.is_some() {}
     let after = session_views(core, &slot.browser).await;
-    core.outbox.send(Event::BurstFinished(BurstOutcome {
+    core.outbox.send(BrowserEvent::BurstFinished(BurstOutcome {
         browser: id,
         sent: count,
         before,
@@ -530,11 +516,12 @@ pub(super) async fn restart_server(core: &Arc<Core>, store: Option<StoreChoice>)
         let choice = store.unwrap_or_default();
         match RunningServer::start_with(bind, config, choice).await {
             Ok(server) => {
-                core.outbox.send(Event::ServerStarted(server_info(&server)));
+                core.outbox
+                    .send(ServerEvent::ServerStarted(server_info(&server)));
                 core.add_instance(Arc::new(server));
                 refresh_all_jars(core);
             }
-            Err(err) => core.outbox.send(Event::ServerFailed(Arc::new(err))),
+            Err(err) => core.outbox.send(ServerEvent::ServerFailed(Arc::new(err))),
         }
         return;
     };
@@ -552,7 +539,7 @@ pub(super) async fn restart_server(core: &Arc<Core>, store: Option<StoreChoice>)
         }
     }
     let sessions_after = first.session_count().await.unwrap_or(0);
-    core.outbox.send(Event::ServerRestarted {
+    core.outbox.send(ServerEvent::ServerRestarted {
         info: server_info(first),
         sessions_before,
         sessions_after,
@@ -603,7 +590,7 @@ pub(super) async fn set_instances(core: &Arc<Core>, count: usize) {
         }
     }
     let urls: Vec<String> = core.servers().iter().map(|s| s.url()).collect();
-    core.outbox.send(Event::InstancesChanged {
+    core.outbox.send(ServerEvent::InstancesChanged {
         urls,
         store: choice,
     });
@@ -646,7 +633,7 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         });
         let outbox = core.outbox.clone();
         crate::audit::run(options, move |progress| {
-            outbox.send(Event::AuditProgress(progress));
+            outbox.send(RunEvent::AuditProgress(progress));
         })
         .await
         .map(Arc::new)
@@ -667,19 +654,20 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
             })
             .collect();
         if !sessions.is_empty() {
-            core.outbox.send(Event::MadeSessions {
+            core.outbox.send(RunEvent::MadeSessions {
                 by: Maker::Audit,
                 sessions,
             });
         }
     }
-    core.outbox.send(Event::AuditFinished { request, outcome });
+    core.outbox
+        .send(RunEvent::AuditFinished { request, outcome });
 }
 
 pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
     let Some(first) = core.first() else {
         core.outbox
-            .send(Event::LoadFinished(Err(LoadFailed::NoServer)));
+            .send(RunEvent::LoadFinished(Err(LoadFailed::NoServer)));
         return;
     };
     let plan = super::load::LoadPlan {
@@ -690,7 +678,7 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         cookies: true,
         lab: Some(core.tag.clone()),
     };
-    core.outbox.send(Event::LoadStarted {
+    core.outbox.send(RunEvent::LoadStarted {
         visits: plan.visits,
         browsers: plan.browsers,
         concurrency: plan.concurrency,
@@ -701,14 +689,14 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
         Ok(browsers) => browsers,
         Err(err) => {
             core.outbox
-                .send(Event::LoadFinished(Err(LoadFailed::Browser(Shared::new(
-                    err,
-                )))));
+                .send(RunEvent::LoadFinished(Err(LoadFailed::Browser(
+                    Shared::new(err),
+                ))));
             return;
         }
     };
     let result = super::load::run_with(&plan, &browsers, move |done| {
-        outbox.send(Event::LoadProgress { done, total });
+        outbox.send(RunEvent::LoadProgress { done, total });
     })
     .await;
     // The sessions the load's browsers hold are the load's: tagged so, not "external".
@@ -720,11 +708,11 @@ pub(super) async fn load(core: &Core, visits: usize, browsers: usize) {
                 .find_map(|c| c.session_id())
         })
         .collect();
-    core.outbox.send(Event::MadeSessions {
+    core.outbox.send(RunEvent::MadeSessions {
         by: Maker::Load,
         sessions: held,
     });
-    core.outbox.send(Event::LoadFinished(
+    core.outbox.send(RunEvent::LoadFinished(
         result.map_err(|e| LoadFailed::Browser(Shared::new(e))),
     ));
 }

@@ -3,7 +3,8 @@
 
 use std::{fmt, time::Duration};
 
-use super::{BrowserId, Command, Lab, LabState, LogSource, text::short};
+use super::RequestCommand;
+use super::{BrowserId, Lab, LabState, LogSource, text::short};
 
 /// How long one visit of the demo may take.
 const VISIT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -128,7 +129,7 @@ fn visit_and_wait(
     url: &str,
 ) -> Result<(), DemoError> {
     let before = state.browser(id).and_then(|b| b.last.clone());
-    lab.send(Command::Visit {
+    lab.send(RequestCommand::Visit {
         browser: id,
         url: url.to_owned(),
     });

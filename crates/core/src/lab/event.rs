@@ -1,5 +1,5 @@
-//! What the lab's users ask for ([`Command`]) and what the lab answers ([`Event`]): both plain
-//! data. Events say what happened in fields (`sent`, `before`, `after`, `safe`); `text.rs` turns
+//! What the lab answers ([`Event`]): plain data, in three kinds, each applied by one
+//! exhaustive match in `LabState`'s reducer. Events say what happened in fields (`sent`, `before`, `after`, `safe`); `text.rs` turns
 //! them into words, and tests assert on the fields.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use crate::{
     },
 };
 
-use super::{load::LoadReport, sessions::Maker};
+use super::{AuditRequest, load::LoadReport, sessions::Maker};
 
 /// A cookie in a browser's jar, and the server session it stands for (if it is a valid
 /// session cookie of the embedded server).
@@ -39,159 +39,6 @@ impl JarCookie {
 /// A simulated browser's stable id (names can change; ids do not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BrowserId(pub u32);
-
-/// What the lab's users ask for.
-#[derive(Clone, Debug)]
-#[must_use]
-pub enum Command {
-    /// Add a browser with the next free name and colour; a private one forgets everything
-    /// when it is closed (restarted).
-    AddBrowser {
-        /// A private (incognito) browser.
-        private: bool,
-    },
-    /// Remove a browser and drop its jar.
-    RemoveBrowser(BrowserId),
-    /// Give a browser another name.
-    RenameBrowser(BrowserId, String),
-    /// `GET url` from a browser, following redirects.
-    Visit {
-        /// Which browser.
-        browser: BrowserId,
-        /// The address typed.
-        url: String,
-    },
-    /// `GET url` from a browser, as if from `from` (a link or an image on some site's page),
-    /// whatever the browser's own choice is.
-    VisitFrom {
-        /// Which browser.
-        browser: BrowserId,
-        /// The address.
-        url: String,
-        /// Where the request comes from.
-        from: RequestFrom,
-    },
-    /// Submit a form from a browser: `POST url` with `form` (`application/x-www-form-urlencoded`),
-    /// from a page of the same site.
-    Submit {
-        /// Which browser.
-        browser: BrowserId,
-        /// Where the form goes.
-        url: String,
-        /// The form, encoded (`user=alice&password=wonderland`).
-        form: String,
-    },
-    /// Lure a browser to the attacker's page (a link in a mail): it opens the page on `host`
-    /// (`other-site.test` or `sandbox.lab.test`), loads its images, submits a form its script
-    /// submits and clicks its first link.
-    Lure {
-        /// Which browser.
-        browser: BrowserId,
-        /// One of the hosts the attacker's page is served on.
-        host: String,
-    },
-    /// Serve this as the attacker's page on `other-site.test` and `sandbox.lab.test`.
-    SetAttackerPage(crate::server::AttackerPage),
-    /// The accounts and the attacker's page as a new lab has them.
-    ResetSite,
-    /// `count` parallel visits from one browser, then a summary of what they did to its
-    /// session's counter.
-    Burst {
-        /// Which browser.
-        browser: BrowserId,
-        /// The address.
-        url: String,
-        /// How many visits at once.
-        count: usize,
-    },
-    /// Empty a browser's jar.
-    ClearCookies(BrowserId),
-    /// Delete one cookie from a jar.
-    DeleteCookie {
-        /// Whose jar.
-        browser: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-    },
-    /// Change a cookie's value (tampering).
-    EditCookie {
-        /// Whose jar.
-        browser: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-        /// The new value.
-        value: String,
-    },
-    /// Put cookies read from a file into a browser's jar, all or none.
-    ImportCookies {
-        /// Whose jar.
-        browser: BrowserId,
-        /// The cookies.
-        cookies: Vec<CookieRow>,
-        /// The file's format, for the log.
-        format: String,
-    },
-    /// Replace every browser with these (a saved lab, or the seed's two browsers).
-    RestoreBrowsers(Vec<super::saved::SavedBrowser>),
-    /// Copy a cookie into another browser's jar (hijacking a session).
-    CopyCookie {
-        /// Whose jar it comes from.
-        from: BrowserId,
-        /// Whose jar it goes to.
-        to: BrowserId,
-        /// Which cookie.
-        cookie: CookieKey,
-    },
-    /// Turn a browser's cookies on or off.
-    SetCookiesEnabled {
-        /// Which browser.
-        browser: BrowserId,
-        /// On or off.
-        enabled: bool,
-    },
-    /// Where a browser's requests come from: the address bar, or a link or an image on some
-    /// site's page.
-    SetRequestFrom {
-        /// Which browser.
-        browser: BrowserId,
-        /// Where from.
-        from: RequestFrom,
-    },
-    /// Close and reopen a browser: session cookies go (everything, if private).
-    RestartBrowser(BrowserId),
-    /// Apply new cookie settings to the embedded server (its secret is kept).
-    ApplySettings(ServerSettings),
-    /// Give the embedded server a new random secret. With a grace, the old one still opens
-    /// cookies for that long (and each is sealed anew with the new one as it comes back);
-    /// without, every old cookie is rejected at once.
-    RotateSecret {
-        /// Seconds the old secret is still accepted; `None` for none.
-        grace_secs: Option<u64>,
-    },
-    /// Restart the embedded server, on the same store or another: a memory store comes back
-    /// empty, a SQLite store keeps its sessions.
-    RestartServer(Option<StoreChoice>),
-    /// Run this many server instances (1 to 4) with the same store configuration.
-    SetInstances(usize),
-    /// Move the lab's clock (the server's expiry and the browsers' jars follow at once).
-    MoveClock(ClockMove),
-    /// Audit a server's sessions (the embedded one or any URL) with fresh probes.
-    RunAudit(AuditRequest),
-    /// Spread a browser's visits to the embedded server over the instances, round-robin.
-    SetSpread {
-        /// Which browser.
-        browser: BrowserId,
-        /// Spread or not.
-        spread: bool,
-    },
-    /// Send `visits` visits from `browsers` new browsers to the embedded server, timed.
-    Load {
-        /// How many visits.
-        visits: usize,
-        /// How many new browsers share them.
-        browsers: usize,
-    },
-}
 
 /// What the embedded server is, for the header and the settings panel. It carries the secret's
 /// fingerprint, never the secret.
@@ -478,9 +325,26 @@ pub enum Problem {
     },
 }
 
-/// What happened, for [`LabState::apply`](super::LabState::apply).
+/// What happened, for [`LabState::apply`](super::LabState::apply): one of three kinds, each
+/// matched whole by the state's reducer, so a new event cannot be left unhandled.
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "as large as the flat enum it replaced (server events carry the server's settings); \
+              events pass one at a time through a channel, so a Box per server event buys nothing"
+)]
 pub enum Event {
+    /// The embedded server, its store and settings, the proxy, the site or the clock.
+    Server(ServerEvent),
+    /// A browser, its visits and its jar.
+    Browser(BrowserEvent),
+    /// A load or an audit under way.
+    Run(RunEvent),
+}
+
+/// What happened to the embedded server, its store and settings, the proxy, the attacker's site or the clock.
+#[derive(Clone, Debug)]
+pub enum ServerEvent {
     /// The embedded server is listening.
     ServerStarted(ServerInfo),
     /// The embedded server could not start.
@@ -521,6 +385,63 @@ pub enum Event {
         /// The store configuration they share.
         store: StoreChoice,
     },
+    /// The attacker's page changed (or the accounts were reset): what `other-site.test` serves
+    /// now, and every account's e-mail.
+    SiteChanged {
+        /// The page.
+        page: crate::server::AttackerPage,
+        /// Each account's user and e-mail address.
+        emails: Vec<(String, String)>,
+    },
+    /// The TLS-terminating proxy in front of the server listens (https to the browsers, plain
+    /// http to the server).
+    ProxyStarted {
+        /// Its address under the app's name.
+        url: String,
+    },
+    /// Changes to one instance's store, as the store announced them.
+    SessionChanges {
+        /// Which instance (0 is the first).
+        instance: usize,
+        /// The view of that instance's store is stale: drop it first.
+        reset: bool,
+        /// The changes, at most one per session.
+        changes: Vec<SessionChange>,
+    },
+    /// The session store stopped answering (it is marked down until a listing succeeds).
+    StoreDown(Shared<crate::server::StoreCallError>),
+    /// The session store answers again.
+    StoreBack,
+    /// The memory store holds its limit of sessions (new visitors get a 503 page), or no
+    /// longer does.
+    StoreFull(bool),
+    /// The lab's clock moved.
+    ClockMoved(ClockMoved),
+    /// A client outside the lab (a real browser, curl) was served.
+    External(Arc<Served>),
+    /// Requests that came too fast to log one by one.
+    RequestsSkipped {
+        /// How many.
+        count: u64,
+    },
+    /// An instance has answered this many requests in all.
+    RequestsServed {
+        /// Which instance.
+        instance: usize,
+        /// How many.
+        count: u64,
+    },
+}
+
+impl From<ServerEvent> for Event {
+    fn from(event: ServerEvent) -> Self {
+        Self::Server(event)
+    }
+}
+
+/// What happened to a browser: added, changed, a visit, its jar, or a problem it met.
+#[derive(Clone, Debug)]
+pub enum BrowserEvent {
     /// A browser was added.
     BrowserAdded {
         /// Its id.
@@ -563,20 +484,6 @@ pub enum Event {
         /// How many cookies were dropped.
         dropped: usize,
     },
-    /// The attacker's page changed (or the accounts were reset): what `other-site.test` serves
-    /// now, and every account's e-mail.
-    SiteChanged {
-        /// The page.
-        page: crate::server::AttackerPage,
-        /// Each account's user and e-mail address.
-        emails: Vec<(String, String)>,
-    },
-    /// The TLS-terminating proxy in front of the server listens (https to the browsers, plain
-    /// http to the server).
-    ProxyStarted {
-        /// Its address under the app's name.
-        url: String,
-    },
     /// A visit was sent.
     VisitStarted {
         /// From which browser.
@@ -607,7 +514,7 @@ pub enum Event {
         /// Every cookie in it.
         cookies: Vec<JarCookie>,
     },
-    /// A jar was edited by hand (the jar itself follows as [`Event::Cookies`]).
+    /// A jar was edited by hand (the jar itself follows as [`BrowserEvent::Cookies`]).
     JarEdited {
         /// Whose jar.
         browser: BrowserId,
@@ -616,24 +523,34 @@ pub enum Event {
     },
     /// A burst finished.
     BurstFinished(BurstOutcome),
-    /// Changes to one instance's store, as the store announced them.
-    SessionChanges {
-        /// Which instance (0 is the first).
-        instance: usize,
-        /// The view of that instance's store is stale: drop it first.
-        reset: bool,
-        /// The changes, at most one per session.
-        changes: Vec<SessionChange>,
+    /// Every browser of a restore (`BrowserCommand::RestoreBrowsers`) is in place, jars and histories
+    /// included.
+    BrowsersRestored,
+    /// A restored browser's history (from a saved lab), oldest first.
+    HistoryRestored {
+        /// Whose.
+        browser: BrowserId,
+        /// The exchanges.
+        exchanges: Vec<Exchange>,
     },
-    /// The session store stopped answering (it is marked down until a listing succeeds).
-    StoreDown(Shared<crate::server::StoreCallError>),
-    /// The session store answers again.
-    StoreBack,
-    /// The memory store holds its limit of sessions (new visitors get a 503 page), or no
-    /// longer does.
-    StoreFull(bool),
-    /// The lab's clock moved.
-    ClockMoved(ClockMoved),
+    /// Something the lab could not do.
+    Problem {
+        /// About which browser, if one.
+        browser: Option<BrowserId>,
+        /// What went wrong.
+        problem: Problem,
+    },
+}
+
+impl From<BrowserEvent> for Event {
+    fn from(event: BrowserEvent) -> Self {
+        Self::Browser(event)
+    }
+}
+
+/// How a load or an audit is going.
+#[derive(Clone, Debug)]
+pub enum RunEvent {
     /// An audit has come this far.
     AuditProgress(crate::audit::Progress),
     /// An audit finished (or could not run).
@@ -642,20 +559,6 @@ pub enum Event {
         request: AuditRequest,
         /// The scorecard, or why there is none.
         outcome: Result<Arc<crate::audit::AuditReport>, AuditFailed>,
-    },
-    /// A client outside the lab (a real browser, curl) was served.
-    External(Arc<Served>),
-    /// Requests that came too fast to log one by one.
-    RequestsSkipped {
-        /// How many.
-        count: u64,
-    },
-    /// An instance has answered this many requests in all.
-    RequestsServed {
-        /// Which instance.
-        instance: usize,
-        /// How many.
-        count: u64,
     },
     /// A load began.
     LoadStarted {
@@ -673,16 +576,6 @@ pub enum Event {
         /// Visits in all.
         total: usize,
     },
-    /// Every browser of a restore (`Command::RestoreBrowsers`) is in place, jars and histories
-    /// included.
-    BrowsersRestored,
-    /// A restored browser's history (from a saved lab), oldest first.
-    HistoryRestored {
-        /// Whose.
-        browser: BrowserId,
-        /// The exchanges.
-        exchanges: Vec<Exchange>,
-    },
     /// The sessions a load's browsers hold, or an audit's probes were given (they made them).
     MadeSessions {
         /// The load or the audit.
@@ -692,22 +585,12 @@ pub enum Event {
     },
     /// A load finished (or could not run).
     LoadFinished(Result<LoadReport, LoadFailed>),
-    /// Something the lab could not do.
-    Problem {
-        /// About which browser, if one.
-        browser: Option<BrowserId>,
-        /// What went wrong.
-        problem: Problem,
-    },
 }
 
-/// How to move the lab's clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClockMove {
-    /// Ahead by this much (as if that much time passed at once).
-    Ahead(time::Duration),
-    /// Back to real time.
-    ToRealTime,
+impl From<RunEvent> for Event {
+    fn from(event: RunEvent) -> Self {
+        Self::Run(event)
+    }
 }
 
 /// The lab's clock moved.
@@ -719,21 +602,6 @@ pub struct ClockMoved {
     pub ahead: time::Duration,
     /// How many cookies the browsers dropped because they expired.
     pub cookies_dropped: usize,
-}
-
-/// An audit the window asks for: the target and the routes it may use, as typed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRequest {
-    /// The target.
-    pub url: String,
-    /// A route that logs in (`{user}` for the user), if any.
-    pub login: String,
-    /// A route that logs out, if any.
-    pub logout: String,
-    /// A route that counts, if not the target itself.
-    pub counter: String,
-    /// How many fresh ids to test.
-    pub samples: usize,
 }
 
 /// Why a load from the window could not run.

@@ -8,6 +8,7 @@ use crate::{
     server::{CookieVerdict, Served, StoreChoice, cut_text},
 };
 
+use session_lab_base::bounded::Weigh;
 use time::OffsetDateTime;
 
 use super::{

@@ -9,6 +9,7 @@
 //! fast a client outside writes the store.
 
 mod actions;
+mod command;
 pub mod demo;
 mod event;
 pub mod export;
@@ -34,9 +35,12 @@ use std::{
 
 use tokio::{runtime::Runtime, task::JoinHandle};
 
+pub use command::{
+    AuditRequest, BrowserCommand, ClockMove, Command, RequestCommand, ServerCommand,
+};
 pub use event::{
-    AuditFailed, AuditRequest, BrowserId, BrowserSwitch, BurstOutcome, ClockMove, ClockMoved,
-    Command, Event, Hop, JarCookie, JarEdit, LoadFailed, Problem, ServerInfo, SettingChange,
+    AuditFailed, BrowserEvent, BrowserId, BrowserSwitch, BurstOutcome, ClockMoved, Event, Hop,
+    JarCookie, JarEdit, LoadFailed, Problem, RunEvent, ServerEvent, ServerInfo, SettingChange,
     Shared, Views,
 };
 pub use log::{ExchangeLine, LogLevel, LogSource, Logged};
@@ -73,7 +77,7 @@ pub const MAX_INSTANCES: usize = 4;
 /// at 60 frames a second this still applies several hundred thousand changes a second.
 pub const PUMP_BUDGET: Duration = Duration::from_micros(1500);
 
-/// How many store changes go into one [`Event::SessionChanges`] (about 0.1 ms of work).
+/// How many store changes go into one [`ServerEvent::SessionChanges`] (about 0.1 ms of work).
 const CHANGES_PER_EVENT: usize = 256;
 
 /// How to start a lab.
@@ -250,9 +254,9 @@ struct Outbox {
 }
 
 impl Outbox {
-    fn send(&self, event: Event) {
+    fn send(&self, event: impl Into<Event>) {
         // The reader is gone only when the lab is being dropped.
-        if self.tx.send(event).is_ok() {
+        if self.tx.send(event.into()).is_ok() {
             self.backlog.fetch_add(1, Ordering::Relaxed);
         }
         self.wake();
@@ -267,7 +271,7 @@ impl Outbox {
     }
 
     fn problem(&self, browser: Option<BrowserId>, problem: Problem) {
-        self.send(Event::Problem { browser, problem });
+        self.send(BrowserEvent::Problem { browser, problem });
     }
 }
 
@@ -282,7 +286,7 @@ pub enum LabError {
 impl Lab {
     /// Starts the runtime, the embedded server and the first browsers.
     ///
-    /// A server that cannot start is reported as [`Event::ServerFailed`]; the lab still runs,
+    /// A server that cannot start is reported as [`ServerEvent::ServerFailed`]; the lab still runs,
     /// so its browsers can visit other servers.
     pub fn start(config: LabConfig) -> Result<Self, LabError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -338,7 +342,7 @@ impl Lab {
             });
             match runtime.block_on(crate::server::TlsProxy::start(&tls, backend)) {
                 Ok(proxy) => {
-                    core.outbox.send(Event::ProxyStarted {
+                    core.outbox.send(ServerEvent::ProxyStarted {
                         url: format!(
                             "https://{}:{}/",
                             crate::browser::APP_HOST,
@@ -359,11 +363,12 @@ impl Lab {
                 if let Some(wanted) = server.fallback_from() {
                     tracing::warn!(%wanted, actual = %server.addr(), "port taken; using a free one");
                 }
-                core.outbox.send(Event::ServerStarted(server_info(&server)));
+                core.outbox
+                    .send(ServerEvent::ServerStarted(server_info(&server)));
                 let _guard = runtime.enter();
                 core.add_instance(Arc::new(server));
             }
-            Err(err) => core.outbox.send(Event::ServerFailed(Arc::new(err))),
+            Err(err) => core.outbox.send(ServerEvent::ServerFailed(Arc::new(err))),
         }
         let lab = Self {
             core,
@@ -372,10 +377,10 @@ impl Lab {
             runtime,
         };
         for _ in 0..config.browsers {
-            lab.send(Command::AddBrowser { private: false });
+            lab.send(BrowserCommand::AddBrowser { private: false });
         }
         if config.instances > 1 {
-            lab.send(Command::SetInstances(config.instances));
+            lab.send(ServerCommand::SetInstances(config.instances));
         }
         Ok(lab)
     }
@@ -410,15 +415,24 @@ impl Lab {
     }
 
     /// Carries out a command; anything slow runs in the background and answers with events.
-    pub fn send(&self, command: Command) {
+    pub fn send(&self, command: impl Into<Command>) {
+        match command.into() {
+            Command::Browser(command) => actions::change_browser(&self.core, command),
+            Command::Request(command) => self.request(command),
+            Command::Server(command) => self.server(command),
+        }
+    }
+
+    /// Sends requests, in the background.
+    fn request(&self, command: RequestCommand) {
         let core = self.core.clone();
         match command {
-            Command::Visit { browser, url } => {
+            RequestCommand::Visit { browser, url } => {
                 self.runtime.spawn(async move {
                     core.visit(browser, url).await;
                 });
             }
-            Command::VisitFrom { browser, url, from } => {
+            RequestCommand::VisitFrom { browser, url, from } => {
                 self.runtime.spawn(async move {
                     let navigation = Navigation {
                         url,
@@ -429,7 +443,7 @@ impl Lab {
                     core.navigate(browser, navigation, false).await;
                 });
             }
-            Command::Submit { browser, url, form } => {
+            RequestCommand::Submit { browser, url, form } => {
                 self.runtime.spawn(async move {
                     let from = url::Url::parse(&url)
                         .ok()
@@ -445,7 +459,7 @@ impl Lab {
                     core.navigate(browser, navigation, false).await;
                 });
             }
-            Command::Lure { browser, host } => {
+            RequestCommand::Lure { browser, host } => {
                 let host = crate::server::ATTACKER_HOSTS
                     .into_iter()
                     .find(|h| h.eq_ignore_ascii_case(&host))
@@ -461,7 +475,7 @@ impl Lab {
                     core.navigate(browser, navigation, true).await;
                 });
             }
-            Command::Burst {
+            RequestCommand::Burst {
                 browser,
                 url,
                 count,
@@ -470,28 +484,41 @@ impl Lab {
                     actions::burst(&core, browser, url, count).await;
                 });
             }
-            Command::SetInstances(count) => {
-                self.runtime.spawn(async move {
-                    actions::set_instances(&core, count).await;
-                });
-            }
-            Command::RestartServer(store) => {
-                self.runtime.spawn(async move {
-                    actions::restart_server(&core, store).await;
-                });
-            }
-            Command::Load { visits, browsers } => {
+            RequestCommand::Load { visits, browsers } => {
                 self.runtime.spawn(async move {
                     actions::load(&core, visits, browsers).await;
                 });
             }
-            Command::RunAudit(request) => {
+            RequestCommand::RunAudit(request) => {
                 self.runtime.spawn(async move {
                     actions::audit(&core, request).await;
                 });
             }
-            // Everything else is quick and touches no network.
-            other => actions::apply(&core, other),
+        }
+    }
+
+    /// Changes the server, its site or the clock: a restart and new instances in the
+    /// background, the rest at once.
+    fn server(&self, command: ServerCommand) {
+        let core = self.core.clone();
+        match command {
+            ServerCommand::SetInstances(count) => {
+                self.runtime.spawn(async move {
+                    actions::set_instances(&core, count).await;
+                });
+            }
+            ServerCommand::RestartServer(store) => {
+                self.runtime.spawn(async move {
+                    actions::restart_server(&core, store).await;
+                });
+            }
+            ServerCommand::ApplySettings(settings) => actions::apply_settings(&core, settings),
+            ServerCommand::RotateSecret { grace_secs } => actions::rotate_secret(&core, grace_secs),
+            ServerCommand::MoveClock(how) => actions::move_clock(&core, how),
+            ServerCommand::SetAttackerPage(page) => {
+                actions::change_site(&core, |site| site.set_page(&page));
+            }
+            ServerCommand::ResetSite => actions::change_site(&core, crate::server::Site::reset),
         }
     }
 
@@ -527,13 +554,13 @@ impl Lab {
         for (n, (_, inspector)) in instances.iter().enumerate() {
             let count = inspector.requests_served();
             if state.instances.get(n).is_some_and(|i| i.requests != count) {
-                state.apply(Event::RequestsServed { instance: n, count });
+                state.apply(ServerEvent::RequestsServed { instance: n, count });
             }
         }
         if let Some((_, first)) = instances.first() {
             let full = first.store_is_full();
             if full != state.store_full {
-                state.apply(Event::StoreFull(full));
+                state.apply(ServerEvent::StoreFull(full));
             }
         }
         let mut taken = self.taken.lock();
@@ -561,7 +588,7 @@ impl Lab {
                     rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
                 let reset = std::mem::take(&mut rest.reset);
                 let finished = changes.len() < CHANGES_PER_EVENT;
-                state.apply(Event::SessionChanges {
+                state.apply(ServerEvent::SessionChanges {
                     instance: n,
                     reset,
                     changes,
@@ -724,7 +751,7 @@ impl Core {
         let Some(slot) = self.slot(id) else {
             return;
         };
-        self.outbox.send(Event::VisitStarted {
+        self.outbox.send(BrowserEvent::VisitStarted {
             browser: id,
             url: first.url.clone(),
         });
@@ -758,7 +785,7 @@ impl Core {
                     .map(|page| follow_ups(page, click_first_link))
                     .unwrap_or_default();
                 for navigation in &next {
-                    self.outbox.send(Event::VisitStarted {
+                    self.outbox.send(BrowserEvent::VisitStarted {
                         browser: id,
                         url: navigation.url.clone(),
                     });
@@ -775,9 +802,10 @@ impl Core {
                             exchange,
                         })
                         .collect();
-                    self.outbox.send(Event::VisitFinished { browser: id, hops });
+                    self.outbox
+                        .send(BrowserEvent::VisitFinished { browser: id, hops });
                 }
-                Err(err) => self.outbox.send(Event::VisitFailed {
+                Err(err) => self.outbox.send(BrowserEvent::VisitFailed {
                     browser: id,
                     url,
                     error: Shared::new(err),
@@ -787,7 +815,7 @@ impl Core {
     }
 
     fn send_cookies(&self, id: BrowserId, browser: &Browser) {
-        self.outbox.send(Event::Cookies {
+        self.outbox.send(BrowserEvent::Cookies {
             browser: id,
             cookies: self.jar_cookies(browser),
         });

@@ -4,6 +4,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
+use session_lab_base::bounded::{Bounded, Weigh};
 use time::OffsetDateTime;
 
 use crate::{
@@ -12,7 +13,11 @@ use crate::{
 };
 
 use super::{
-    event::{AuditRequest, BrowserId, BurstOutcome, Event, Hop, JarCookie, ServerInfo},
+    AuditRequest,
+    event::{
+        BrowserEvent, BrowserId, BurstOutcome, Event, Hop, JarCookie, RunEvent, ServerEvent,
+        ServerInfo,
+    },
     load::LoadReport,
     log::{ExchangeLine, LOG_TEXT_MAX, LogLevel, LogSource, Logged},
     sessions::{Holders, Maker, SessionSort, SessionTable},
@@ -58,6 +63,8 @@ pub struct BrowserState {
     pub in_flight: usize,
     /// The last finished exchange (the page shown).
     pub last: Option<Exchange>,
+    /// The forms on the page shown, read once when it arrived.
+    pub forms: Vec<crate::browser::PageForm>,
     /// The last visit's error, if it failed.
     pub last_error: Option<super::Shared<crate::browser::BrowserError>>,
     /// The jar's cookies.
@@ -67,6 +74,12 @@ pub struct BrowserState {
 }
 
 impl BrowserState {
+    /// Shows `page`: it becomes the page shown, and its forms are read now, once.
+    fn show(&mut self, page: Option<Exchange>) {
+        self.forms = page.as_ref().map(page_forms).unwrap_or_default();
+        self.last = page;
+    }
+
     /// "Browser A" (or "Private browser C").
     pub fn title(&self) -> String {
         if self.private {
@@ -117,10 +130,17 @@ impl ExchangeRecord {
             None
         }
     }
+}
 
-    /// Roughly how many bytes the record holds.
+impl Weigh for ExchangeRecord {
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>() + exchange_weight(&self.exchange) + self.name.len()
+    }
+}
+
+impl Weigh for LogEntry {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + self.what.heap_bytes()
     }
 }
 
@@ -211,13 +231,9 @@ pub struct LabState {
     /// Requests the server instances have answered.
     pub requests_served: u64,
     /// The latest exchanges of every browser, in the order they finished.
-    pub exchanges: VecDeque<ExchangeRecord>,
-    /// Bytes the exchanges hold.
-    exchange_bytes: usize,
+    pub exchanges: Bounded<ExchangeRecord, MAX_EXCHANGES, MAX_EXCHANGE_BYTES>,
     /// The latest lines of the event log, oldest first.
-    pub log: VecDeque<LogEntry>,
-    /// Bytes the log holds.
-    log_bytes: usize,
+    pub log: Bounded<LogEntry, MAX_LOG_LINES, MAX_LOG_BYTES>,
     /// Lines written to the log since the start (including those dropped since).
     pub logged: u64,
     /// Events applied since the start (anything may have changed when it moves).
@@ -304,7 +320,8 @@ pub struct LoadStatus {
 impl LabState {
     /// Applies one event. Cost: proportional to the event, never to the store. A scenario's
     /// judge sees the event before and the state after.
-    pub fn apply(&mut self, event: Event) {
+    pub fn apply(&mut self, event: impl Into<Event>) {
+        let event = event.into();
         let Some(mut judge) = self.judge.take() else {
             self.apply_event(event);
             return;
@@ -323,53 +340,20 @@ impl LabState {
     fn apply_event(&mut self, event: Event) {
         self.applied += 1;
         match event {
-            Event::ProxyStarted { .. }
-            | Event::SiteChanged { .. }
-            | Event::ServerStarted(_)
-            | Event::ServerFailed(_)
-            | Event::SettingsApplied { .. }
-            | Event::SecretRotated { .. }
-            | Event::ServerRestarted { .. }
-            | Event::InstancesChanged { .. }
-            | Event::SessionChanges { .. }
-            | Event::StoreDown(_)
-            | Event::StoreBack
-            | Event::ClockMoved(_)
-            | Event::StoreFull(_)
-            | Event::External(_)
-            | Event::RequestsSkipped { .. }
-            | Event::RequestsServed { .. } => self.apply_server_event(event),
-            Event::BrowsersRestored
-            | Event::BrowserAdded { .. }
-            | Event::HistoryRestored { .. }
-            | Event::BrowserRemoved(_)
-            | Event::BrowserRenamed { .. }
-            | Event::BrowserOptions { .. }
-            | Event::BrowserRestarted { .. }
-            | Event::VisitStarted { .. }
-            | Event::VisitFinished { .. }
-            | Event::VisitFailed { .. }
-            | Event::Cookies { .. }
-            | Event::JarEdited { .. }
-            | Event::BurstFinished(_)
-            | Event::Problem { .. } => self.apply_browser_event(event),
-            Event::LoadStarted { .. }
-            | Event::LoadProgress { .. }
-            | Event::MadeSessions { .. }
-            | Event::AuditProgress(_)
-            | Event::AuditFinished { .. }
-            | Event::LoadFinished(_) => self.apply_run_event(event),
+            Event::Server(event) => self.apply_server_event(event),
+            Event::Browser(event) => self.apply_browser_event(event),
+            Event::Run(event) => self.apply_run_event(event),
         }
     }
 
     /// The server, its store and settings, the proxy and the attacker's site, the clock.
-    fn apply_server_event(&mut self, event: Event) {
+    fn apply_server_event(&mut self, event: ServerEvent) {
         match event {
-            Event::ProxyStarted { url } => {
+            ServerEvent::ProxyStarted { url } => {
                 self.log_lab(Logged::ProxyStarted(url.clone()));
                 self.proxy_url = Some(url);
             }
-            Event::SiteChanged { page, emails } => {
+            ServerEvent::SiteChanged { page, emails } => {
                 self.log_lab(Logged::SiteChanged {
                     page_bytes: page.html.len(),
                     set_cookie: crate::server::cut_text(&page.set_cookie, LOG_TEXT_MAX),
@@ -378,7 +362,7 @@ impl LabState {
                 self.emails = emails;
                 self.site_changes += 1;
             }
-            Event::ServerStarted(info) => {
+            ServerEvent::ServerStarted(info) => {
                 self.log_lab(Logged::ServerStarted(Box::new(info.clone())));
                 if self.instances.is_empty() {
                     self.instances.push(InstanceState {
@@ -389,11 +373,11 @@ impl LabState {
                 self.server = Some(info);
                 self.server_error = None;
             }
-            Event::ServerFailed(message) => {
+            ServerEvent::ServerFailed(message) => {
                 self.log_lab(Logged::ServerFailed(message.clone()));
                 self.server_error = Some(message);
             }
-            Event::SettingsApplied {
+            ServerEvent::SettingsApplied {
                 info,
                 changes,
                 old_cookies_still_valid,
@@ -404,7 +388,7 @@ impl LabState {
                 });
                 self.server = Some(info);
             }
-            Event::SecretRotated {
+            ServerEvent::SecretRotated {
                 info,
                 old,
                 new,
@@ -417,7 +401,7 @@ impl LabState {
                 });
                 self.server = Some(info);
             }
-            Event::ServerRestarted {
+            ServerEvent::ServerRestarted {
                 info,
                 sessions_before,
                 sessions_after,
@@ -430,7 +414,7 @@ impl LabState {
                 self.server = Some(info);
                 self.server_restarts += 1;
             }
-            Event::InstancesChanged { urls, store } => {
+            ServerEvent::InstancesChanged { urls, store } => {
                 for gone in urls.len()..self.instances.len() {
                     self.sessions.forget_instance(gone);
                 }
@@ -442,7 +426,7 @@ impl LabState {
                 self.requests_served = self.instances.iter().map(|i| i.requests).sum();
                 self.log_lab(Logged::Instances { urls, store });
             }
-            Event::SessionChanges {
+            ServerEvent::SessionChanges {
                 instance,
                 reset,
                 changes,
@@ -454,41 +438,40 @@ impl LabState {
                     self.sessions.apply(instance, change, &self.holders);
                 }
             }
-            Event::StoreDown(message) => {
+            ServerEvent::StoreDown(message) => {
                 self.log_lab(Logged::StoreDown(message.clone()));
                 self.store_down = Some(message);
             }
-            Event::StoreBack => {
+            ServerEvent::StoreBack => {
                 self.store_down = None;
                 self.log_lab(Logged::StoreBack);
             }
-            Event::ClockMoved(moved) => {
+            ServerEvent::ClockMoved(moved) => {
                 self.clock_ahead = moved.ahead;
                 self.log_lab(Logged::Clock(moved));
             }
-            Event::StoreFull(full) => {
+            ServerEvent::StoreFull(full) => {
                 self.store_full = full;
                 self.log_lab(Logged::StoreFull(full));
             }
-            Event::External(served) => {
+            ServerEvent::External(served) => {
                 self.push_log_at(served.at, LogSource::External, Logged::External(served));
             }
-            Event::RequestsSkipped { count } => self.log_lab(Logged::Skipped { count }),
-            Event::RequestsServed { instance, count } => {
+            ServerEvent::RequestsSkipped { count } => self.log_lab(Logged::Skipped { count }),
+            ServerEvent::RequestsServed { instance, count } => {
                 if let Some(state) = self.instances.get_mut(instance) {
                     state.requests = state.requests.max(count);
                 }
                 self.requests_served = self.instances.iter().map(|i| i.requests).sum();
             }
-            other => unreachable!("not a server event: {other:?}"),
         }
     }
 
     /// The browsers: added, changed, visiting; their jars, bursts and problems.
-    fn apply_browser_event(&mut self, event: Event) {
+    fn apply_browser_event(&mut self, event: BrowserEvent) {
         match event {
-            Event::BrowsersRestored => self.restores += 1,
-            Event::BrowserAdded {
+            BrowserEvent::BrowsersRestored => self.restores += 1,
+            BrowserEvent::BrowserAdded {
                 id,
                 name,
                 colour,
@@ -503,15 +486,16 @@ impl LabState {
                 spread: false,
                 in_flight: 0,
                 last: None,
+                forms: Vec::new(),
                 last_error: None,
                 cookies: Vec::new(),
                 last_burst: None,
             }),
-            Event::HistoryRestored { browser, exchanges } => {
+            BrowserEvent::HistoryRestored { browser, exchanges } => {
                 let Some(state) = self.browser_mut(browser) else {
                     return;
                 };
-                state.last = exchanges.last().cloned();
+                state.show(exchanges.last().cloned());
                 let (name, colour) = (state.name.clone(), state.colour);
                 for exchange in exchanges {
                     self.push_exchange(ExchangeRecord {
@@ -524,17 +508,17 @@ impl LabState {
                     });
                 }
             }
-            Event::BrowserRemoved(id) => {
+            BrowserEvent::BrowserRemoved(id) => {
                 self.browsers.retain(|b| b.id != id);
                 self.update_holders();
             }
-            Event::BrowserRenamed { id, name } => {
+            BrowserEvent::BrowserRenamed { id, name } => {
                 if let Some(browser) = self.browser_mut(id) {
                     browser.name = name;
                 }
                 self.update_holders();
             }
-            Event::BrowserOptions {
+            BrowserEvent::BrowserOptions {
                 browser,
                 cookies_enabled,
                 from,
@@ -548,23 +532,23 @@ impl LabState {
                 }
                 self.log_browser(browser, Logged::Switch(flipped));
             }
-            Event::BrowserRestarted {
+            BrowserEvent::BrowserRestarted {
                 browser,
                 private,
                 dropped,
             } => self.log_browser(browser, Logged::BrowserRestarted { private, dropped }),
-            Event::VisitStarted { browser, .. } => {
+            BrowserEvent::VisitStarted { browser, .. } => {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.in_flight += 1;
                 }
             }
-            Event::VisitFinished { browser, hops } => {
+            BrowserEvent::VisitFinished { browser, hops } => {
                 let count = hops.len();
                 for (n, hop) in hops.into_iter().enumerate() {
                     if n + 1 == count
                         && let Some(state) = self.browser_mut(browser)
                     {
-                        state.last = Some(hop.exchange.clone());
+                        state.show(Some(hop.exchange.clone()));
                         state.last_error = None;
                     }
                     self.record(browser, hop);
@@ -573,7 +557,7 @@ impl LabState {
                     state.in_flight = state.in_flight.saturating_sub(1);
                 }
             }
-            Event::VisitFailed {
+            BrowserEvent::VisitFailed {
                 browser,
                 url,
                 error,
@@ -590,35 +574,36 @@ impl LabState {
                     browser.last_error = Some(error);
                 }
             }
-            Event::Cookies { browser, cookies } => {
+            BrowserEvent::Cookies { browser, cookies } => {
                 if let Some(browser) = self.browser_mut(browser) {
                     browser.cookies = cookies;
                 }
                 self.update_holders();
             }
-            Event::JarEdited { browser, edit } => self.log_browser(browser, Logged::Jar(edit)),
-            Event::BurstFinished(outcome) => {
+            BrowserEvent::JarEdited { browser, edit } => {
+                self.log_browser(browser, Logged::Jar(edit))
+            }
+            BrowserEvent::BurstFinished(outcome) => {
                 let browser = outcome.browser;
                 if let Some(state) = self.browser_mut(browser) {
                     state.last_burst = Some(outcome.clone());
                 }
                 self.log_browser(browser, Logged::Burst(outcome));
             }
-            Event::Problem { browser, problem } => {
+            BrowserEvent::Problem { browser, problem } => {
                 let what = Logged::Problem(problem);
                 match browser {
                     Some(browser) => self.log_browser(browser, what),
                     None => self.log_lab(what),
                 }
             }
-            other => unreachable!("not a browser event: {other:?}"),
         }
     }
 
     /// Loads and audits under way and done.
-    fn apply_run_event(&mut self, event: Event) {
+    fn apply_run_event(&mut self, event: RunEvent) {
         match event {
-            Event::LoadStarted {
+            RunEvent::LoadStarted {
                 visits,
                 browsers,
                 concurrency,
@@ -634,25 +619,25 @@ impl LabState {
                     concurrency,
                 });
             }
-            Event::LoadProgress { done, total } => {
+            RunEvent::LoadProgress { done, total } => {
                 self.load = Some(LoadStatus {
                     done,
                     total,
                     outcome: None,
                 });
             }
-            Event::MadeSessions { by, sessions } => {
+            RunEvent::MadeSessions { by, sessions } => {
                 self.holders.add_made(by, &sessions, MAX_MADE_SESSIONS);
                 self.sessions.refilter(&sessions, &self.holders);
             }
-            Event::AuditProgress(progress) => {
+            RunEvent::AuditProgress(progress) => {
                 if self.audit.running.is_none() {
                     self.audit.started += 1;
                     self.audit.error = None;
                 }
                 self.audit.running = Some(progress);
             }
-            Event::AuditFinished { request, outcome } => {
+            RunEvent::AuditFinished { request, outcome } => {
                 if self.audit.running.take().is_none() {
                     self.audit.started += 1;
                 }
@@ -688,7 +673,7 @@ impl LabState {
                     }
                 }
             }
-            Event::LoadFinished(outcome) => {
+            RunEvent::LoadFinished(outcome) => {
                 self.log_lab(Logged::LoadFinished(outcome.clone()));
                 let (done, total) = self.load.as_ref().map_or((0, 0), |l| (l.done, l.total));
                 self.load = Some(LoadStatus {
@@ -697,7 +682,6 @@ impl LabState {
                     outcome: Some(outcome),
                 });
             }
-            other => unreachable!("not a run event: {other:?}"),
         }
     }
 
@@ -835,14 +819,7 @@ impl LabState {
         if record.exchange.body.len() > HISTORY_BODY_MAX {
             record.exchange.body = cut_text(&record.exchange.body, HISTORY_BODY_MAX);
         }
-        self.exchange_bytes += record.weight();
-        self.exchanges.push_back(record);
-        while self.exchanges.len() > MAX_EXCHANGES || self.exchange_bytes > MAX_EXCHANGE_BYTES {
-            let Some(old) = self.exchanges.pop_front() else {
-                break;
-            };
-            self.exchange_bytes -= old.weight();
-        }
+        self.exchanges.push(record);
     }
 
     fn browser_mut(&mut self, id: BrowserId) -> Option<&mut BrowserState> {
@@ -878,15 +855,8 @@ impl LabState {
             level: what.level(),
             what,
         };
-        self.log_bytes += std::mem::size_of::<LogEntry>() + entry.what.heap_bytes();
-        self.log.push_back(entry);
+        self.log.push(entry);
         self.logged += 1;
-        while self.log.len() > MAX_LOG_LINES || self.log_bytes > MAX_LOG_BYTES {
-            let Some(old) = self.log.pop_front() else {
-                break;
-            };
-            self.log_bytes -= std::mem::size_of::<LogEntry>() + old.what.heap_bytes();
-        }
     }
 
     /// The log lines written after the first `before` lines ever written (pass an earlier
@@ -898,8 +868,18 @@ impl LabState {
 
     /// Bytes the log and the timeline hold, for budgets and tests.
     pub fn retained_bytes(&self) -> (usize, usize) {
-        (self.log_bytes, self.exchange_bytes)
+        (self.log.bytes(), self.exchanges.bytes())
     }
+}
+
+/// The forms on a page (none unless its body has one).
+fn page_forms(page: &Exchange) -> Vec<crate::browser::PageForm> {
+    if !page.body.contains("<form") {
+        return Vec::new();
+    }
+    url::Url::parse(&page.url)
+        .map(|url| crate::browser::read_page(&page.body, &url).forms)
+        .unwrap_or_default()
 }
 
 /// Whether two URLs name the same server (scheme, host and port).

@@ -13,7 +13,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::server::{DeleteReason, Inspector, Served, SessionChange, SessionRow, unix_millis};
 
-use super::{Event, Outbox, USER_AGENT_PREFIX, sessions::IdMap};
+use super::ServerEvent;
+use super::{Outbox, USER_AGENT_PREFIX, sessions::IdMap};
 
 /// The shortest time between two listings of a store other processes write.
 const SHARED_RELIST_MIN: Duration = Duration::from_secs(2);
@@ -64,7 +65,7 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
             Ok(rows) => {
                 if down {
                     down = false;
-                    outbox.send(Event::StoreBack);
+                    outbox.send(ServerEvent::StoreBack);
                 }
                 let found = if shared {
                     diff(&mut seen, rows)
@@ -79,7 +80,7 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
                 // Said once per outage, not at every retry.
                 if !down {
                     down = true;
-                    outbox.send(Event::StoreDown(super::Shared::new(err)));
+                    outbox.send(ServerEvent::StoreDown(super::Shared::new(err)));
                 }
                 // What the reader has may be stale by the time the store answers again; the
                 // retry comes with the next relisting, not at once.
@@ -135,8 +136,8 @@ pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outb
         let record = tokio::select! {
             record = served.recv() => record,
             () = sleep_until(summary_due) => {
-                outbox.send(Event::RequestsSkipped { count: skipped });
-                outbox.send(Event::RequestsServed {
+                outbox.send(ServerEvent::RequestsSkipped { count: skipped });
+                outbox.send(ServerEvent::RequestsServed {
                     instance,
                     count: inspector.requests_served(),
                 });
@@ -154,7 +155,7 @@ pub(super) async fn requests(instance: usize, inspector: Inspector, outbox: Outb
                 refilled = now;
                 if tokens >= 1.0 {
                     tokens -= 1.0;
-                    outbox.send(Event::External(record));
+                    outbox.send(ServerEvent::External(record));
                 } else {
                     skipped += 1;
                 }

@@ -11,7 +11,7 @@ use std::{
 
 use super::{Condition, Scenario, Shortcut};
 use crate::{
-    lab::{Event, JarEdit, LabState, Referee},
+    lab::{BrowserEvent, Event, JarEdit, LabState, Referee, ServerEvent},
     server::{DeleteReason, SessionChange, SessionId},
 };
 
@@ -140,10 +140,10 @@ impl Judge {
     /// expired (while its row, with its views, is still in the state).
     pub fn before(&mut self, event: &Event, state: &LabState) {
         let shortcut = match event {
-            Event::JarEdited {
+            Event::Browser(BrowserEvent::JarEdited {
                 browser,
                 edit: JarEdit::Copied { .. },
-            } => {
+            }) => {
                 let into = state
                     .browser(*browser)
                     .map(|b| Shortcut::CopyCookieTo(b.name.clone()));
@@ -156,21 +156,21 @@ impl Judge {
                     Some(Shortcut::CopyCookie)
                 }
             }
-            Event::JarEdited {
+            Event::Browser(BrowserEvent::JarEdited {
                 edit: JarEdit::Imported { .. },
                 ..
-            } => Some(Shortcut::ImportCookies),
-            Event::SettingsApplied { .. } => Some(Shortcut::ChangeSettings),
-            Event::SecretRotated { .. } => {
+            }) => Some(Shortcut::ImportCookies),
+            Event::Server(ServerEvent::SettingsApplied { .. }) => Some(Shortcut::ChangeSettings),
+            Event::Server(ServerEvent::SecretRotated { .. }) => {
                 self.rotated = true;
                 self.after_rotation.clear();
                 None
             }
-            Event::VisitFinished { browser, hops } => {
+            Event::Browser(BrowserEvent::VisitFinished { browser, hops }) => {
                 let name = state.browser(*browser).map(|b| b.name.clone());
                 name.and_then(|name| self.saw_visit(name, hops))
             }
-            Event::SessionChanges { changes, .. } => {
+            Event::Server(ServerEvent::SessionChanges { changes, .. }) => {
                 for change in changes {
                     if let SessionChange::Removed {
                         id,

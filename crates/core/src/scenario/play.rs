@@ -9,6 +9,7 @@ use super::{
     judge::{Judge, Verdict},
     placeholders,
 };
+use crate::lab::{BrowserCommand, RequestCommand, ServerCommand};
 use crate::{
     lab::{
         BrowserId, ClockMove, Command, Lab, LabConfig, LabState, LogSource, saved::SavedBrowser,
@@ -291,7 +292,7 @@ impl Script {
                     .collect();
                 let restores = state.restores;
                 Some(Started::Command(
-                    Command::RestoreBrowsers(browsers),
+                    BrowserCommand::RestoreBrowsers(browsers).into(),
                     Box::new(move |s: &LabState| {
                         s.restores > restores
                             && s.browsers.len() == names.len()
@@ -310,7 +311,7 @@ impl Script {
                 }
                 let wanted = settings.clone();
                 Some(Started::Command(
-                    Command::ApplySettings(*settings),
+                    ServerCommand::ApplySettings(*settings).into(),
                     Box::new(move |s: &LabState| {
                         s.server.as_ref().is_some_and(|s| s.settings == *wanted)
                     }),
@@ -320,7 +321,7 @@ impl Script {
             Action::FreshStore => {
                 let restarts = state.server_restarts;
                 Some(Started::Command(
-                    Command::RestartServer(Some(StoreChoice::default())),
+                    ServerCommand::RestartServer(Some(StoreChoice::default())).into(),
                     Box::new(move |s: &LabState| {
                         s.server_restarts > restarts && s.sessions.is_empty()
                     }),
@@ -332,7 +333,7 @@ impl Script {
                     return Ok(None);
                 }
                 Some(Started::Command(
-                    Command::MoveClock(ClockMove::ToRealTime),
+                    ServerCommand::MoveClock(ClockMove::ToRealTime).into(),
                     Box::new(|s: &LabState| s.clock_ahead.is_zero()),
                     "setting the clock to real time".to_owned(),
                 ))
@@ -340,7 +341,7 @@ impl Script {
             Action::FreshSite => {
                 let changes = state.site_changes;
                 Some(Started::Command(
-                    Command::ResetSite,
+                    ServerCommand::ResetSite.into(),
                     Box::new(move |s: &LabState| s.site_changes > changes),
                     "resetting the accounts and the attacker's page".to_owned(),
                 ))
@@ -495,15 +496,15 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let id = id(browser)?;
             let url = absolute(url)?;
             let command = match from {
-                Some(label) => Command::VisitFrom {
+                Some(label) => RequestCommand::VisitFrom {
                     browser: id,
                     url,
                     from: super::request_from(label)
                         .ok_or_else(|| StepError::UnknownRequestFrom(label.clone()))?,
                 },
-                None => Command::Visit { browser: id, url },
+                None => RequestCommand::Visit { browser: id, url },
             };
-            (command, browsed(id))
+            (command.into(), browsed(id))
         }
         Step::ChangeSettings { settings } => {
             let current = state
@@ -514,7 +515,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let wanted = super::with_changes(&current, settings)?;
             let target = wanted.clone();
             (
-                Command::ApplySettings(wanted),
+                ServerCommand::ApplySettings(wanted).into(),
                 Box::new(move |s: &LabState| {
                     s.server.as_ref().is_some_and(|s| s.settings == target)
                 }),
@@ -526,11 +527,12 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
         Step::Submit { browser, url, form } => {
             let id = id(browser)?;
             (
-                Command::Submit {
+                RequestCommand::Submit {
                     browser: id,
                     url: absolute(url)?,
                     form: form.clone(),
-                },
+                }
+                .into(),
                 browsed(id),
             )
         }
@@ -538,10 +540,11 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let id = id(browser)?;
             let host = host.as_deref().unwrap_or(crate::server::ATTACKER_HOST);
             (
-                Command::Lure {
+                RequestCommand::Lure {
                     browser: id,
                     host: host.to_owned(),
-                },
+                }
+                .into(),
                 browsed(id),
             )
         }
@@ -560,16 +563,17 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             };
             let wanted = page.clone();
             (
-                Command::SetAttackerPage(page),
+                ServerCommand::SetAttackerPage(page).into(),
                 Box::new(move |s: &LabState| s.attacker_page.as_ref() == Some(&wanted)),
             )
         }
         Step::RotateSecret { grace_minutes } => {
             let before = state.server.as_ref().map(|s| s.secret_fingerprint.clone());
             (
-                Command::RotateSecret {
+                ServerCommand::RotateSecret {
                     grace_secs: (*grace_minutes > 0).then(|| grace_minutes * 60),
-                },
+                }
+                .into(),
                 Box::new(move |s: &LabState| {
                     s.server.as_ref().map(|s| s.secret_fingerprint.clone()) != before
                 }),
@@ -583,11 +587,12 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let id = id(browser)?;
             let before = state.browser(id).and_then(|b| b.last_burst.clone());
             (
-                Command::Burst {
+                RequestCommand::Burst {
                     browser: id,
                     url: absolute(url)?,
                     count: *count,
-                },
+                }
+                .into(),
                 Box::new(move |s: &LabState| {
                     s.browser(id).is_some_and(|b| {
                         b.in_flight == 0 && b.last_burst.is_some() && b.last_burst != before
@@ -599,11 +604,12 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let cookie = session_cookie(from)?;
             let (from, to) = (id(from)?, id(to)?);
             (
-                Command::CopyCookie {
+                BrowserCommand::CopyCookie {
                     from,
                     to,
                     cookie: cookie.key(),
-                },
+                }
+                .into(),
                 Box::new(move |s: &LabState| {
                     s.browser(to)
                         .is_some_and(|b| b.cookies.iter().any(|c| c.cookie.value == cookie.value))
@@ -628,11 +634,12 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let id = id(browser)?;
             let value = new.clone();
             (
-                Command::EditCookie {
+                BrowserCommand::EditCookie {
                     browser: id,
                     cookie,
                     value: new,
-                },
+                }
+                .into(),
                 Box::new(move |s: &LabState| {
                     s.browser(id)
                         .is_some_and(|b| b.cookies.iter().any(|c| c.cookie.value == value))
@@ -647,17 +654,18 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 .ok_or_else(|| StepError::NoPageOpen(from.clone()))?;
             let to = id(to)?;
             (
-                Command::Visit {
+                RequestCommand::Visit {
                     browser: to,
                     url: address,
-                },
+                }
+                .into(),
                 browsed(to),
             )
         }
         Step::ClearCookies { browser } => {
             let id = id(browser)?;
             (
-                Command::ClearCookies(id),
+                BrowserCommand::ClearCookies(id).into(),
                 Box::new(move |s: &LabState| s.browser(id).is_some_and(|b| b.cookies.is_empty())),
             )
         }
@@ -665,7 +673,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let by = time::Duration::minutes(*minutes);
             let target = state.clock_ahead + by;
             (
-                Command::MoveClock(ClockMove::Ahead(by)),
+                ServerCommand::MoveClock(ClockMove::Ahead(by)).into(),
                 Box::new(move |s: &LabState| {
                     s.clock_ahead >= target
                         // The sweep has run: no session the lab's clock calls expired is left.
