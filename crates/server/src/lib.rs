@@ -13,6 +13,7 @@ mod layer;
 pub mod limits;
 mod locks;
 mod memory;
+mod places;
 mod proxy;
 mod redis;
 mod routes;

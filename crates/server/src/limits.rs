@@ -4,16 +4,23 @@
 
 use std::time::Duration;
 
-/// How long a new connection may take to send its first byte (nginx's `client_header_timeout`,
-/// 60 s): a client that connects and says nothing is closed then, not held for good.
-pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a new connection may take to send its first byte (Apache's `mod_reqtimeout`,
+/// `header=20`): a client that connects and says nothing is closed then, not held for good.
+/// With every place taken it goes sooner, to make room (`places.rs`).
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long a TLS handshake may take once it started (nginx's `ssl_handshake_timeout`, 60 s).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a request head may take to arrive whole, however steadily it drips (Node's
-/// `headersTimeout`, 60 s; nginx's `client_header_timeout`, 60 s).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request head may take to arrive whole, however steadily it drips (Apache's
+/// `mod_reqtimeout`, `header=20-40`: 20 s, which Apache extends to 40 only for a client
+/// sending at least 500 bytes a second; Node's `headersTimeout` and nginx's
+/// `client_header_timeout` are 60 s). A head is a few hundred bytes sent at once; 20 s is
+/// generous to any honest client and keeps a stalled one's place for a third of the time. It
+/// is also how long a keep-alive connection may wait for its next request (hyper's timer
+/// starts as the connection waits for a head; Apache's `KeepAliveTimeout` is 5 s); browsers
+/// open a new connection when an idle one was closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long a connection may go without sending a byte before it is closed: a request left
 /// half-sent, or a keep-alive connection left idle (nginx's `keepalive_timeout`, 75 s, and
@@ -29,9 +36,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// cookies still fits, and far below hyper's default of about 400 KiB).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// How many connections are served at once; further ones wait in the kernel's queue until one
-/// closes, and those already open are served as usual (nginx's default `worker_connections`,
-/// 512). Never more than half the process's open-file limit (see [`connection_places`]).
+/// How many connections are served at once (nginx's default `worker_connections`, 512). With
+/// every place taken, the connection waiting longest for a request head is closed to make
+/// room, as nginx closes idle keep-alive connections when it runs out; with every one
+/// mid-request, newcomers wait in the kernel's queue. Never more than half the process's
+/// open-file limit (see [`connection_places`]).
 pub const MAX_CONNECTIONS: usize = 512;
 
 /// How long the listener waits before accepting again after an error such as "too many open

@@ -43,9 +43,17 @@ where
         };
         let service = service.clone();
         let transport = Transport { tls: io.is_tls() };
+        let place = io.place();
         let service = tower::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(transport);
-            within_time(service.clone(), request.map(Body::new), REQUEST_TIMEOUT)
+            // Mid-request, the connection is not one to close for a newcomer.
+            let busy = place.busy();
+            let answer = within_time(service.clone(), request.map(Body::new), REQUEST_TIMEOUT);
+            async move {
+                let answer = answer.await;
+                drop(busy);
+                answer
+            }
         });
         let connection = builder
             .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))

@@ -17,15 +17,18 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    sync::mpsc,
     time::{Instant, Sleep},
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_util::either::Either;
 
-use super::limits::{
-    ACCEPT_ERROR_PAUSE, FIRST_BYTE_TIMEOUT, IDLE_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT,
-    connection_places,
+use super::{
+    limits::{
+        ACCEPT_ERROR_PAUSE, FIRST_BYTE_TIMEOUT, IDLE_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT,
+        connection_places,
+    },
+    places::{Place, Places},
 };
 
 /// The first byte of a TLS connection (a handshake record).
@@ -116,7 +119,8 @@ impl LabTls {
 type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
 /// A connection being served: closed when the client sends nothing for
-/// [`IDLE_READ_TIMEOUT`], and holding one of the listener's places until it closes.
+/// [`IDLE_READ_TIMEOUT`], or when its place is wanted for a newcomer while it waits for a
+/// request head (see `places.rs`); it holds one of the listener's places until it closes.
 pub struct Connection {
     stream: Stream,
     /// Fires at the idle deadline as it was when last armed; reads only move `last_read`, and
@@ -124,17 +128,22 @@ pub struct Connection {
     /// per read).
     idle: Pin<Box<Sleep>>,
     last_read: Instant,
-    _place: OwnedSemaphorePermit,
+    place: Arc<Place>,
 }
 
 impl Connection {
-    fn new(stream: Stream, place: OwnedSemaphorePermit) -> Self {
+    fn new(stream: Stream, place: Arc<Place>) -> Self {
         Self {
             stream,
             idle: Box::pin(tokio::time::sleep(IDLE_READ_TIMEOUT)),
             last_read: Instant::now(),
-            _place: place,
+            place,
         }
+    }
+
+    /// Its place: serving a request marks it busy (see [`Place::busy`]).
+    pub(crate) fn place(&self) -> Arc<Place> {
+        self.place.clone()
     }
 
     /// Whether the connection is TLS (https).
@@ -165,6 +174,10 @@ impl AsyncRead for Connection {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending if self.place.shed().poll_fired(cx) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed while waiting for a request, to make room for a new connection",
+            ))),
             Poll::Pending => loop {
                 match self.idle.as_mut().poll(cx) {
                     Poll::Ready(()) => {
@@ -222,9 +235,11 @@ impl AsyncWrite for Connection {
 pub struct Listener {
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
-    places: Arc<Semaphore>,
+    places: Arc<Places>,
     ready_tx: mpsc::Sender<(Connection, SocketAddr)>,
     ready_rx: mpsc::Receiver<(Connection, SocketAddr)>,
+    /// A connection accepted that waits for a place.
+    pending: Option<(TcpStream, SocketAddr)>,
 }
 
 impl Listener {
@@ -240,9 +255,10 @@ impl Listener {
         Self {
             tcp,
             tls: tls.map(LabTls::acceptor),
-            places: Arc::new(Semaphore::new(places)),
+            places: Places::new(places),
             ready_tx,
             ready_rx,
+            pending: None,
         }
     }
 
@@ -276,35 +292,45 @@ impl Listener {
         }
     }
 
-    /// The next connection to serve: waits for a place, then for a client.
+    /// The next connection to serve: a client, then a place for it — with every place taken,
+    /// the connection waiting longest for a request head makes room (see `places.rs`).
     pub async fn accept(&mut self) -> (Connection, SocketAddr) {
         loop {
-            // A place first: with every place taken, new connections wait in the kernel's
-            // queue (the open ones are served meanwhile, and the sorted ones still arrive).
-            let place = tokio::select! {
-                place = self.places.clone().acquire_owned() => match place {
-                    Ok(place) => place,
-                    Err(_) => std::future::pending().await,
+            let (stream, addr) = match self.pending.take() {
+                Some(pending) => pending,
+                None => tokio::select! {
+                    accepted = self.tcp.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(err) => {
+                            accept_failed(err).await;
+                            continue;
+                        }
+                    },
+                    Some(ready) = self.ready_rx.recv() => return ready,
                 },
-                Some(ready) = self.ready_rx.recv() => return ready,
             };
-            tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, addr)) => {
-                        let Some(tls) = self.tls.clone() else {
-                            return (Connection::new(Either::Left(stream), place), addr);
-                        };
-                        let ready = self.ready_tx.clone();
-                        tokio::spawn(async move {
-                            if let Some(stream) = Self::sort(stream, tls).await {
-                                let _ = ready.send((Connection::new(stream, place), addr)).await;
-                            }
-                        });
-                    }
-                    Err(err) => accept_failed(err).await,
-                },
-                Some(ready) = self.ready_rx.recv() => return ready,
-            }
+            // Sorted connections hold places already: serve them while this one waits.
+            let place = tokio::select! {
+                place = self.places.take() => place,
+                Some(ready) = self.ready_rx.recv() => {
+                    self.pending = Some((stream, addr));
+                    return ready;
+                }
+            };
+            let Some(tls) = self.tls.clone() else {
+                return (Connection::new(Either::Left(stream), place), addr);
+            };
+            let ready = self.ready_tx.clone();
+            tokio::spawn(async move {
+                let shed = place.shed().clone();
+                let sorted = tokio::select! {
+                    sorted = Self::sort(stream, tls) => sorted,
+                    () = shed.fired() => None,
+                };
+                if let Some(stream) = sorted {
+                    let _ = ready.send((Connection::new(stream, place), addr)).await;
+                }
+            });
         }
     }
 }
@@ -379,8 +405,8 @@ mod tests {
         addr
     }
 
-    /// A request head left half-sent is closed once the client has been silent for the idle
-    /// timeout, so such connections cannot pile up.
+    /// A request head left half-sent is closed once the header-read timeout is over (before
+    /// the idle timeout), so such connections cannot pile up.
     #[tokio::test(start_paused = true)]
     async fn a_half_sent_request_is_closed() {
         let addr = serve_ok(MAX_CONNECTIONS).await;
@@ -390,7 +416,11 @@ mod tests {
         let mut buf = [0u8; 256];
         let read = tokio::time::timeout(2 * IDLE_READ_TIMEOUT, half.read(&mut buf)).await;
         let read = read.expect("closed in time").unwrap_or(0);
-        assert!(started.elapsed() >= IDLE_READ_TIMEOUT);
+        let took = started.elapsed();
+        assert!(
+            took >= HEADER_READ_TIMEOUT && took < IDLE_READ_TIMEOUT,
+            "{took:?}"
+        );
         // hyper may answer the broken head with a 408 or just close: either way it is over.
         assert!(
             read == 0 || buf.starts_with(b"HTTP/1.1 4"),
@@ -399,36 +429,121 @@ mod tests {
         );
     }
 
-    /// With every place taken, a new connection waits (it is not served, not dropped) and is
-    /// served as soon as a place frees.
+    /// Sends a whole request on a new connection and reads the answer, within `limit`.
+    async fn ask(addr: SocketAddr, path: &str, limit: Duration) -> Option<Vec<u8>> {
+        let mut client = TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        client.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        tokio::time::timeout(limit, client.read_to_end(&mut answer))
+            .await
+            .ok()?
+            .ok()?;
+        Some(answer)
+    }
+
+    /// With every place held by a connection that sent half a head, a new client is served at
+    /// once: the stalest stalled connection is closed to make room, and each newcomer pushes
+    /// out the next (on a paused clock).
     #[tokio::test(start_paused = true)]
-    async fn connections_beyond_the_cap_wait_for_a_place() {
+    async fn stalled_connections_make_room_for_a_newcomer() {
         let addr = serve_ok(2).await;
-        let mut holders = Vec::new();
+        let mut stalled = Vec::new();
         for _ in 0..2 {
             let mut held = TcpStream::connect(addr).await.unwrap();
             held.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-            holders.push(held);
+            stalled.push(held);
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::task::yield_now().await;
-        let mut third = TcpStream::connect(addr).await.unwrap();
-        third
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answer = ask(addr, "/", Duration::from_secs(1))
             .await
-            .unwrap();
-        let mut buf = Vec::new();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf)).await;
-        assert!(waited.is_err(), "served while both places were taken");
-        drop(holders.pop());
-        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf))
-            .await
-            .expect("served once a place freed")
-            .unwrap();
+            .expect("served at once");
         assert!(
-            buf.starts_with(b"HTTP/1.1 200"),
+            answer.starts_with(b"HTTP/1.1 200"),
             "{}",
-            String::from_utf8_lossy(&buf)
+            String::from_utf8_lossy(&answer)
+        );
+        // The first stalled connection (the stalest) was the one closed.
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(1), stalled[0].read(&mut buf))
+            .await
+            .expect("closed");
+        assert_eq!(read.unwrap_or(0), 0);
+    }
+
+    /// An army of stalled connections, twice the places and renewed as they are closed, keeps
+    /// no honest client out: asked every second, each is answered within a second.
+    #[tokio::test(start_paused = true)]
+    async fn an_army_of_stalled_connections_keeps_no_one_out() {
+        const PLACES: usize = 8;
+        let addr = serve_ok(PLACES).await;
+        let army = tokio::spawn(async move {
+            let mut held: Vec<TcpStream> = Vec::new();
+            loop {
+                // Those the server closed are replaced.
+                held.retain(|s| {
+                    let mut buf = [0u8; 1];
+                    matches!(s.try_read(&mut buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                });
+                while held.len() < 2 * PLACES {
+                    let Ok(mut s) = TcpStream::connect(addr).await else {
+                        break;
+                    };
+                    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost:").await;
+                    held.push(s);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for second in 0..20 {
+            let answer = ask(addr, "/", Duration::from_secs(1))
+                .await
+                .unwrap_or_else(|| panic!("no answer at second {second}"));
+            assert!(answer.starts_with(b"HTTP/1.1 200"), "second {second}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        army.abort();
+    }
+
+    /// With every place mid-request, a newcomer is not let in by closing one (requests are
+    /// never cut): it waits, and is served when a request ends.
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_are_never_cut_for_a_newcomer() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener = Listener::with_places(tcp, None, 1);
+        let app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    "slow"
+                }),
+            )
+            .route("/", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(super::super::serve::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
+        let slow = tokio::spawn(ask(addr, "/slow", Duration::from_secs(30)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = tokio::time::Instant::now();
+        let quick = ask(addr, "/", Duration::from_secs(30))
+            .await
+            .expect("served");
+        assert!(quick.starts_with(b"HTTP/1.1 200"));
+        assert!(
+            started.elapsed() >= Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        let slow = slow.await.unwrap().expect("the slow request finished");
+        assert!(
+            slow.ends_with(b"slow"),
+            "{}",
+            String::from_utf8_lossy(&slow)
         );
     }
 
@@ -488,13 +603,13 @@ mod tests {
         assert!(answer.starts_with(b"HTTP/1.1 200"));
     }
 
-    /// A keep-alive connection that asks again every 40 s stays open past the idle timeout:
-    /// each request moves its deadline (on a paused clock).
+    /// A keep-alive connection that asks again every 15 s stays open past the idle and the
+    /// header-read timeouts: each request moves its deadline (on a paused clock).
     #[tokio::test(start_paused = true)]
     async fn a_connection_in_use_is_kept() {
         let addr = serve_ok(MAX_CONNECTIONS).await;
         let mut client = TcpStream::connect(addr).await.unwrap();
-        for round in 0..4 {
+        for round in 0..6 {
             client
                 .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                 .await
@@ -505,7 +620,7 @@ mod tests {
                 .expect("answered")
                 .unwrap();
             assert!(buf[..read].starts_with(b"HTTP/1.1 200"), "round {round}");
-            tokio::time::sleep(IDLE_READ_TIMEOUT * 2 / 3).await;
+            tokio::time::sleep(HEADER_READ_TIMEOUT * 3 / 4).await;
         }
     }
 }
