@@ -10,7 +10,21 @@ use session_lab::cli::{self, Mode};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            // An error can quote what a server or a file said: shown, not obeyed.
+            eprintln!(
+                "Error: {}",
+                session_lab::words::visible(&format!("{error:#}"))
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
     let (cli, given) = cli::parse();
     cli::init_tracing(cli.mode.as_ref());
     let server = &cli.server;

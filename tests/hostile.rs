@@ -94,6 +94,10 @@ async fn a_redirect_loop_ends_with_a_clear_error() {
         matches!(error, BrowserError::TooManyRedirects { .. }),
         "{error}"
     );
+    assert!(
+        error.to_string().contains("redirected more than 10 times"),
+        "{error}"
+    );
 }
 
 /// A Max-Age of 2^63 lives 400 days (no overflow, no panic); bytes that are not UTF-8 are
@@ -234,6 +238,12 @@ async fn a_head_that_never_ends_is_refused() {
 async fn a_response_cut_mid_head_says_so() {
     let error = visit_error(cut_mid_head).await;
     assert!(matches!(error, BrowserError::Incomplete { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("closed the connection before its response was whole"),
+        "{error}"
+    );
 }
 
 /// A chunk size that is not a number is broken HTTP, and the visit says so.

@@ -6,6 +6,7 @@
 
 mod args;
 
+use session_lab_base::words::{json_visible, visible};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -108,9 +109,9 @@ pub fn scenario(mode: ScenarioMode) -> anyhow::Result<()> {
         ScenarioMode::List { json } => {
             let all = Scenario::built_in();
             if json {
-                println!("{}", report::list_json(&all));
+                println!("{}", json_visible(&report::list_json(&all)));
             } else {
-                print!("{}", report::list_text(&all));
+                print!("{}", visible(&report::list_text(&all)));
             }
             Ok(())
         }
@@ -129,11 +130,11 @@ pub fn scenario(mode: ScenarioMode) -> anyhow::Result<()> {
             };
             let reports = report::check_all(&chosen, |r| {
                 if !json {
-                    println!("{}", report::check_line(r));
+                    println!("{}", visible(&report::check_line(r)));
                 }
             });
             if json {
-                println!("{}", report::check_json(&reports));
+                println!("{}", json_visible(&report::check_json(&reports)));
             }
             let failed = reports.iter().filter(|r| !r.passed()).count();
             anyhow::ensure!(
@@ -221,9 +222,12 @@ pub fn demo(
                 .context("the session server is not running")?
         }
     };
-    println!("Session Lab demo against {url}: browser A visits three times, browser B once.\n");
+    println!(
+        "Session Lab demo against {}: browser A visits three times, browser B once.\n",
+        visible(&url)
+    );
     let report = lab::demo::run(&lab, &mut state, &url)?;
-    print!("{report}");
+    print!("{}", visible(&report.to_string()));
     if let Some(dir) = export {
         let folders = lab::export::write_all(&state, dir)
             .with_context(|| format!("could not write the exports to {}", dir.display()))?;
@@ -268,7 +272,7 @@ pub fn audit(args: &ServerArgs, audit: &AuditArgs) -> anyhow::Result<ExitCode> {
         options.samples = audit.samples;
         options.burst = audit.burst;
         options.show_secrets = audit.show_secrets;
-        eprintln!("Auditing {} …", options.url);
+        eprintln!("Auditing {} …", visible(&options.url));
         // Progress on a terminal only, rewritten in place; a log file gets none.
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let shown = parking_lot::Mutex::new(String::new());
@@ -295,11 +299,11 @@ pub fn audit(args: &ServerArgs, audit: &AuditArgs) -> anyhow::Result<ExitCode> {
         report.map_err(anyhow::Error::from)
     })?;
     if audit.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", json_visible(&serde_json::to_string_pretty(&report)?));
     } else if audit.markdown {
-        print!("{}", audit::markdown(&report));
+        print!("{}", visible(&audit::markdown(&report)));
     } else {
-        print!("{}", audit::text(&report));
+        print!("{}", visible(&audit::text(&report)));
     }
     if let Some(threshold) = audit.fail_on {
         let failing = report.at_least(threshold);
@@ -396,7 +400,7 @@ async fn print_requests(
         tokio::select! {
             () = &mut stop => break,
             record = served.recv() => match record {
-                Ok(record) => println!("{}", lab::served_line(&record)),
+                Ok(record) => println!("{}", visible(&lab::served_line(&record))),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     println!("… {n} requests not shown");
                 }

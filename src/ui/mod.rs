@@ -1,5 +1,9 @@
 //! The egui views: one panel per file, no networking. The app reads [`LabState`] each frame
 //! and sends [`Command`]s; results arrive as events that wake it with `request_repaint`.
+//!
+//! Why one file of about 850 lines: it is the app's frame — the layout of the panels, the
+//! commands they return carried out in one place, and what is kept between launches; each
+//! panel's drawing is in its own file.
 
 mod audit_panel;
 mod browser_panel;

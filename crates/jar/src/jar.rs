@@ -7,6 +7,11 @@
 //! The jar is the lab's own rather than `cookie_store`'s: RFC 6265bis keys a cookie by name,
 //! domain, host-only flag and path and orders the `Cookie` header by creation time, and
 //! `cookie_store` keeps neither the flag apart nor any creation time.
+//!
+//! Why one file of about a thousand lines: storing (§5.7) and sending (§5.8) share the jar's
+//! private index, its eviction and its clock; split, each half would reach into the other's
+//! internals. The parsing (`set_cookie.rs`) and the site rules (`site.rs`) stand apart, and the
+//! tests are in `jar/tests.rs`.
 
 use std::{collections::HashMap, fmt};
 

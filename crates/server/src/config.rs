@@ -274,6 +274,39 @@ pub struct ServerSettings {
     pub store_latency_ms: u64,
 }
 
+/// The most store latency the lab simulates, in milliseconds: more and its requests would
+/// outlast their own time limits.
+pub const MAX_STORE_LATENCY_MS: u64 = 100;
+
+/// The longest inactivity timeout: about ten years, in seconds (more overflows the dates the
+/// sessions' expiry is computed in).
+pub const MAX_INACTIVITY_SECS: i64 = 10 * 365 * 24 * 3600;
+
+impl ServerSettings {
+    /// What in these settings is outside what the lab can run, in words (`None`: nothing):
+    /// the limits every way of setting them shares — the settings panel, a saved lab, a
+    /// scenario file.
+    pub fn out_of_bounds(&self) -> Option<String> {
+        if self.store_latency_ms > MAX_STORE_LATENCY_MS {
+            return Some(format!(
+                "a store latency of {} ms is over the {MAX_STORE_LATENCY_MS} ms the lab simulates",
+                self.store_latency_ms
+            ));
+        }
+        if self.max_sessions == 0 {
+            return Some("a session limit of 0 would refuse every visitor".to_owned());
+        }
+        if let ExpiryPolicy::OnInactivity { secs } = self.expiry
+            && !(1..=MAX_INACTIVITY_SECS).contains(&secs)
+        {
+            return Some(format!(
+                "an inactivity timeout of {secs} s is outside 1 to {MAX_INACTIVITY_SECS} s"
+            ));
+        }
+        None
+    }
+}
+
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {

@@ -20,6 +20,9 @@ use super::{
     log::LOG_TEXT_MAX, saved::SavedBrowser, server_info, sessions::Maker,
 };
 
+/// The longest an old secret is kept accepted: a hundred years.
+const MAX_GRACE_SECS: i64 = 100 * 365 * 24 * 3600;
+
 /// Carries out a browser command: none needs the network.
 pub(super) fn change_browser(core: &Core, command: BrowserCommand) {
     match command {
@@ -385,6 +388,10 @@ pub(super) fn apply_settings(core: &Core, settings: ServerSettings) {
         core.outbox.problem(None, problem);
         return;
     }
+    if let Some(why) = settings.out_of_bounds() {
+        core.outbox.problem(None, Problem::SettingsOutOfBounds(why));
+        return;
+    }
     let old = first.inspector().config();
     let changes = SettingChange::between(&old.settings, &settings);
     let config = ServerConfig {
@@ -423,9 +430,12 @@ pub(super) fn rotate_secret(core: &Core, grace_secs: Option<u64>) {
     let mut config = (*first.inspector().config()).clone();
     let old = config.secret.fingerprint();
     let now = core.clock.now();
-    let old_accepted_until = grace_secs
-        .filter(|secs| *secs > 0)
-        .map(|secs| now + time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)));
+    // However long the grace asked for, it ends within a century (an old secret kept for ever
+    // is no rotation), and the sum cannot overflow.
+    let old_accepted_until = grace_secs.filter(|secs| *secs > 0).map(|secs| {
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX).min(MAX_GRACE_SECS);
+        now.saturating_add(time::Duration::seconds(secs))
+    });
     match old_accepted_until {
         // Graceful: the old secret still opens cookies for a while (newest first).
         Some(until) => {

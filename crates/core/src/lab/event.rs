@@ -310,6 +310,8 @@ pub enum Problem {
     HistoryUnreadable(crate::transfer::HarError),
     /// The inactivity timeout must be positive.
     TimeoutNotPositive,
+    /// The settings are outside what the lab can run (and say how).
+    SettingsOutOfBounds(String),
     /// The fixed expiry time is already past.
     ExpiryInPast,
     /// The server could not restart on the chosen store, and keeps the one it has.

@@ -39,6 +39,44 @@ pub enum LabFileError {
     /// This format, but something in it does not fit (the parser's words).
     #[error("it cannot be read: {0}")]
     Broken(String),
+    /// More values than a lab holds: read, it would take many times its size in memory.
+    #[error(
+        "it holds about {values} JSON values, more than the {MAX_LAB_VALUES} a lab can hold \
+         (read, it would take many times its size in memory)"
+    )]
+    TooManyValues {
+        /// About how many it holds.
+        values: usize,
+    },
+}
+
+/// The most JSON values a lab file may hold. Each becomes a node in memory of 32 to 80 bytes
+/// whatever its size on disk (`{}` is two bytes), so the bound is on values, not only on
+/// bytes: a million keeps a read lab under about 100 MB. A lab at its limits — 16 browsers,
+/// each with its whole history — holds well under a tenth of it.
+pub const MAX_LAB_VALUES: usize = 1_000_000;
+
+/// About how many JSON values `text` holds (every object, array and element: the opening
+/// brackets and the commas and colons between), counted in one pass without building any.
+fn json_values(text: &str) -> usize {
+    let (mut count, mut in_string, mut escaped) = (1usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' | b',' | b':' => count += 1,
+            _ => {}
+        }
+    }
+    count
 }
 
 /// The format this version writes; a file of another format is set aside.
@@ -141,6 +179,10 @@ impl SavedLab {
             Some(FORMAT) => {}
             Some(other) => return Err(LabFileError::OtherFormat(other)),
             None => return Err(LabFileError::NoFormat),
+        }
+        let values = json_values(text);
+        if values > MAX_LAB_VALUES {
+            return Err(LabFileError::TooManyValues { values });
         }
         serde_json::from_str(text).map_err(|e| LabFileError::Broken(e.to_string()))
     }

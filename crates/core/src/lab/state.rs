@@ -1,6 +1,10 @@
 //! The lab's state as its users see it: browsers, jars, sessions, the server, the timeline and
 //! the event log. Pure data, changed only by applying [`Event`]s, so the UI and the tests read
 //! the same thing. The log and the timeline are bounded in lines and in bytes.
+//!
+//! Why one file of about 900 lines: it is the reducer — one exhaustive match per kind of
+//! [`Event`] over one struct; the data it keeps in parts lives elsewhere (`sessions/`, `log.rs`,
+//! `base::bounded`).
 
 use std::{collections::VecDeque, sync::Arc};
 

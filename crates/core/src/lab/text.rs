@@ -635,6 +635,7 @@ fn problem_text(problem: &Problem) -> String {
             "The inactivity timeout must be at least one second".to_owned()
         }
         Problem::ExpiryInPast => "The expiry time is already past; choose a later one".to_owned(),
+        Problem::SettingsOutOfBounds(why) => format!("These settings cannot run: {why}"),
         Problem::RestartFailed(error) => {
             format!("Restart failed, the server keeps its current store: {error}")
         }

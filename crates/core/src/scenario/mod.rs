@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use self::play::step_text;
+
 use crate::server::ServerSettings;
 
 /// The built-in scenarios, as files, in the order the list shows them.
@@ -147,7 +149,7 @@ pub struct Scenario {
     /// Server settings that differ from the lab's defaults (the names of
     /// [`ServerSettings`]' fields).
     #[serde(default)]
-    pub settings: toml::Table,
+    pub settings: SettingsChange,
     /// Steps played when the scenario opens (the victim's visits before the learner arrives).
     #[serde(default)]
     pub setup: Vec<Step>,
@@ -171,7 +173,7 @@ pub struct Fix {
     /// What it is and why it works, in a sentence or two.
     pub explain: String,
     /// The settings that make it (names of [`ServerSettings`]' fields).
-    pub settings: toml::Table,
+    pub settings: SettingsChange,
     /// The same in express-session's and tower-sessions' words.
     pub in_express: String,
     /// The same in tower-sessions' words.
@@ -381,7 +383,7 @@ pub enum Step {
     /// does.
     ChangeSettings {
         /// The settings and their new values.
-        settings: toml::Table,
+        settings: SettingsChange,
     },
     /// Expect the browser's latest page to contain `says` (the play stops if it does not).
     ExpectPage {
@@ -527,14 +529,13 @@ impl Scenario {
 
     /// The server settings the scenario starts with.
     pub fn start_settings(&self) -> ServerSettings {
-        with_changes(&ServerSettings::default(), &self.settings)
-            .expect("checked when the scenario was read")
+        self.settings.apply(&ServerSettings::default())
     }
 
     /// The settings with the fix applied, if there is one.
     pub fn fixed_settings(&self) -> Option<ServerSettings> {
         let fix = self.fix.as_ref()?;
-        Some(with_changes(&self.start_settings(), &fix.settings).expect("checked when read"))
+        Some(fix.settings.apply(&self.start_settings()))
     }
 
     /// That the file holds together: browsers named where they are used, at least one
@@ -589,7 +590,14 @@ impl Scenario {
                 )));
             }
         }
-        for step in self.setup.iter().chain(&self.solution) {
+        for (n, step) in self.setup.iter().chain(&self.solution).enumerate() {
+            let which = if n < self.setup.len() {
+                format!("setup step {}", n + 1)
+            } else {
+                format!("solution step {}", n - self.setup.len() + 1)
+            };
+            step.stays_in_bounds()
+                .map_err(|why| invalid(format!("{which} ({}): {why}", step_text(step))))?;
             if let Step::Visit {
                 from: Some(from), ..
             } = step
@@ -604,10 +612,6 @@ impl Scenario {
                     known.join(", ")
                 )));
             }
-            if let Step::ChangeSettings { settings } = step {
-                with_changes(&ServerSettings::default(), settings)
-                    .map_err(|e| invalid(format!("change_settings: {e}")))?;
-            }
             if let Step::Lure {
                 host: Some(host), ..
             } = step
@@ -619,14 +623,115 @@ impl Scenario {
                 )));
             }
         }
-        with_changes(&ServerSettings::default(), &self.settings)
-            .map_err(|e| invalid(format!("settings: {e}")))?;
-        if let Some(fix) = &self.fix {
-            with_changes(&ServerSettings::default(), &fix.settings)
-                .map_err(|e| invalid(format!("fix.settings: {e}")))?;
-        }
         Ok(())
     }
+}
+
+/// The most a scenario moves the clock at once: ten years, in minutes.
+pub const MAX_CLOCK_MINUTES: i64 = 10 * 365 * 24 * 60;
+
+/// The longest a scenario keeps an old secret accepted: a year, in minutes.
+pub const MAX_GRACE_MINUTES: u64 = 365 * 24 * 60;
+
+impl Step {
+    /// That the step stays inside the lab and its numbers within what the lab can do: every
+    /// address it sends a browser to, and every one the attacker's page it writes links,
+    /// loads or submits to, is one of the lab's own (see [`confined`]).
+    fn stays_in_bounds(&self) -> Result<(), String> {
+        match self {
+            Self::Visit { url, .. } | Self::Burst { url, .. } | Self::Submit { url, .. } => {
+                confined(url)?;
+            }
+            Self::WritePage { html, .. } => {
+                let base = url::Url::parse(&format!("http://{}/", crate::server::ATTACKER_HOST))
+                    .map_err(|e| e.to_string())?;
+                let page = crate::browser::read_page(html, &base);
+                let forms = page.forms.iter().map(|f| &f.action);
+                for target in page.images.iter().chain(&page.links).chain(forms) {
+                    confined_url(target)
+                        .map_err(|why| format!("the page points at {target}: {why}"))?;
+                }
+            }
+            _ => {}
+        }
+        match self {
+            Self::Burst { count, .. } if !(1..=crate::lab::MAX_BURST).contains(count) => {
+                Err(format!(
+                    "a burst sends 1 to {} visits, not {count}",
+                    crate::lab::MAX_BURST
+                ))
+            }
+            Self::MoveClock { minutes } if !(1..=MAX_CLOCK_MINUTES).contains(minutes) => Err(
+                format!("the clock moves ahead 1 to {MAX_CLOCK_MINUTES} minutes, not {minutes}"),
+            ),
+            Self::RotateSecret { grace_minutes } if *grace_minutes > MAX_GRACE_MINUTES => {
+                Err(format!(
+                    "an old secret is kept at most {MAX_GRACE_MINUTES} minutes, not {grace_minutes}"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `url`, as a scenario names it, stays inside the lab: a path on the lab's server
+/// (`/whoami`), on its TLS proxy (`{proxy}/login`), or an http(s) address on one of the lab's
+/// names (`https://app.lab.test/`). Anything else — another host, an IP address, a port of
+/// its own (the lab's names resolve to loopback, so a port would reach any local service) —
+/// would let a file from a stranger send the lab's browsers, with their cookies, into the
+/// user's own network.
+pub fn confined(url: &str) -> Result<(), String> {
+    let (rest, base) = match url.strip_prefix("{proxy}") {
+        Some(rest) => (rest, "https://proxy.lab.invalid:1/"),
+        None if !url.contains("://") => (url, "http://server.lab.invalid:1/"),
+        None => {
+            let parsed = url::Url::parse(url).map_err(|e| format!("“{url}” is no address: {e}"))?;
+            return confined_url(&parsed);
+        }
+    };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return Err(format!("“{url}” must be a path that starts with /"));
+    }
+    let base = url::Url::parse(base).map_err(|e| e.to_string())?;
+    let joined = base
+        .join(rest)
+        .map_err(|e| format!("“{url}” is no path: {e}"))?;
+    if joined.origin() != base.origin() {
+        return Err(format!(
+            "“{url}” leaves the lab's server (for {})",
+            joined.origin().ascii_serialization()
+        ));
+    }
+    Ok(())
+}
+
+/// [`confined`] for an address already read: http or https, one of the lab's names, no port
+/// and no user.
+fn confined_url(url: &url::Url) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{url} is not http or https"));
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return Err(format!(
+            "{url} names a host by address; a scenario may only use the lab's names ({})",
+            crate::browser::LAB_HOSTS.join(", ")
+        ));
+    };
+    if !crate::browser::is_lab_host(host) {
+        return Err(format!(
+            "{host} is not one of the lab's names ({})",
+            crate::browser::LAB_HOSTS.join(", ")
+        ));
+    }
+    if url.port().is_some() {
+        return Err(format!(
+            "{url} names a port; the lab's names lead to its server without one"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{url} carries a user name"));
+    }
+    Ok(())
 }
 
 /// Where a request comes from, read from the browser panel's words ("Link on
@@ -651,6 +756,69 @@ pub enum SettingsChangeError {
     /// A value the setting cannot take.
     #[error("{0}")]
     Value(crate::lab::Shared<serde_json::Error>),
+    /// Values outside what the lab can run.
+    #[error("{0}")]
+    OutOfBounds(String),
+}
+
+/// Server settings to change, by the names and values of [`ServerSettings`]' fields (as a
+/// saved lab writes them): read once, when the scenario file is, and every name and value
+/// checked then, so applying it cannot fail.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(try_from = "toml::Table", into = "toml::Table")]
+pub struct SettingsChange(toml::Table);
+
+impl SettingsChange {
+    /// The changes `table` names, if each is a setting, its value fits it, and the settings
+    /// stay within the limits every other way of setting them has.
+    pub fn new(table: toml::Table) -> Result<Self, SettingsChangeError> {
+        let changed = with_changes(&ServerSettings::default(), &table)?;
+        if let Some(why) = changed.out_of_bounds() {
+            return Err(SettingsChangeError::OutOfBounds(why));
+        }
+        Ok(Self(table))
+    }
+
+    /// `base` with these changes.
+    pub fn apply(&self, base: &ServerSettings) -> ServerSettings {
+        // Every name is a field and every value fits it (checked in `new`), and the rest is
+        // `base` as it serialises, which reads back (tests/properties.rs): this cannot fail.
+        // Were it ever to, the settings stay as they were, and the play that waits for them
+        // says so.
+        with_changes(base, &self.0).unwrap_or_else(|error| {
+            tracing::error!(%error, "a checked settings change did not apply");
+            base.clone()
+        })
+    }
+
+    /// Each setting's name and new value.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &toml::Value)> {
+        self.0.iter()
+    }
+}
+
+impl TryFrom<toml::Table> for SettingsChange {
+    type Error = SettingsChangeError;
+
+    fn try_from(table: toml::Table) -> Result<Self, Self::Error> {
+        Self::new(table)
+    }
+}
+
+impl From<SettingsChange> for toml::Table {
+    fn from(change: SettingsChange) -> Self {
+        change.0
+    }
+}
+
+impl std::str::FromStr for SettingsChange {
+    type Err = String;
+
+    /// Reads `name = value` lines, as a scenario file holds them.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        Self::new(table).map_err(|e| e.to_string())
+    }
 }
 
 /// `base` with the fields `changes` names set to its values (the names and values of the

@@ -1,6 +1,10 @@
 //! Playing a scenario on a headless lab, as a learner would click it: `session-lab scenario
 //! check` plays each reference solution three ways (as written: solved; without the attack:
 //! not solved; with the fix applied: not solved), and the tests do the same.
+//!
+//! Why one file of about 900 lines: a step's command, what it waits for and how it is told
+//! (`step_command`, `expectation`, `step_text`) are three matches over the same `Step`, kept
+//! side by side so a new step is added in one place.
 
 use std::{sync::Arc, time::Duration};
 
@@ -512,7 +516,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
                 .as_ref()
                 .map(|s| s.settings.clone())
                 .ok_or(StepError::ServerNotRunning)?;
-            let wanted = super::with_changes(&current, settings)?;
+            let wanted = settings.apply(&current);
             let target = wanted.clone();
             (
                 ServerCommand::ApplySettings(wanted).into(),
@@ -571,7 +575,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             let before = state.server.as_ref().map(|s| s.secret_fingerprint.clone());
             (
                 ServerCommand::RotateSecret {
-                    grace_secs: (*grace_minutes > 0).then(|| grace_minutes * 60),
+                    grace_secs: (*grace_minutes > 0).then(|| grace_minutes.saturating_mul(60)),
                 }
                 .into(),
                 Box::new(move |s: &LabState| {
@@ -670,7 +674,7 @@ fn step_command(step: &Step, state: &LabState, url: &str) -> Result<(Command, Do
             )
         }
         Step::MoveClock { minutes } => {
-            let by = time::Duration::minutes(*minutes);
+            let by = time::Duration::minutes((*minutes).clamp(0, super::MAX_CLOCK_MINUTES));
             let target = state.clock_ahead + by;
             (
                 ServerCommand::MoveClock(ClockMove::Ahead(by)).into(),
@@ -834,17 +838,34 @@ pub fn step_text(step: &Step) -> String {
     }
 }
 
+/// Why one part of `scenario check` failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum CheckFailure {
+    /// The reference solution did not solve it.
+    #[error("the solution left it {}", verdict_text(.0))]
+    NotSolved(Verdict),
+    /// Doing nothing (the setup alone) solved it.
+    #[error("solved without doing anything")]
+    SolvedByNothing,
+    /// With the fix applied, the solution still solved it.
+    #[error("the fix does not stop the solution")]
+    FixDoesNotStop,
+    /// The play could not go on (the lab, a step, an expectation of the solution).
+    #[error("{0}")]
+    Play(Arc<PlayError>),
+}
+
 /// What `scenario check` found for one scenario.
 #[derive(Clone, Debug)]
 pub struct CheckReport {
     /// The scenario's id.
     pub id: String,
     /// The reference solution solves it.
-    pub solution_solves: Result<(), String>,
+    pub solution_solves: Result<(), CheckFailure>,
     /// Without the solution (setup only), it is not solved.
-    pub nothing_does_not: Result<(), String>,
+    pub nothing_does_not: Result<(), CheckFailure>,
     /// With the fix applied, the solution no longer solves it (`None`: no fix, a lesson).
-    pub fix_prevents: Option<Result<(), String>>,
+    pub fix_prevents: Option<Result<(), CheckFailure>>,
 }
 
 impl CheckReport {
@@ -861,35 +882,32 @@ impl CheckReport {
 pub fn check(scenario: &Scenario) -> CheckReport {
     // An expectation the attack does not meet (with the fix applied) ends that play: the
     // verdict is whatever the lab judged by then.
-    let play = |fixed: bool, steps: &[Step]| -> Result<Verdict, String> {
-        let mut player = Player::open(scenario, fixed).map_err(|e| e.to_string())?;
+    let play = |fixed: bool, steps: &[Step]| -> Result<Verdict, CheckFailure> {
+        let failed = |e| CheckFailure::Play(Arc::new(e));
+        let mut player = Player::open(scenario, fixed).map_err(failed)?;
         match player.play_all(steps) {
             Ok(()) => {}
             Err(PlayError::Unmet(why)) if fixed => {
                 tracing::debug!(%why, "an expectation is not met with the fix applied");
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(failed(e)),
         }
         Ok(player.settle())
     };
-    let solution_solves = match play(false, &scenario.solution) {
-        Ok(Verdict::Solved) => Ok(()),
-        Ok(other) => Err(format!("the solution left it {}", verdict_text(&other))),
-        Err(e) => Err(e),
-    };
-    let nothing_does_not = match play(false, &[]) {
-        Ok(Verdict::Solved) => Err("solved without doing anything".to_owned()),
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    };
-    let fix_prevents = scenario
-        .fix
-        .as_ref()
-        .map(|_| match play(true, &scenario.solution) {
-            Ok(Verdict::Solved) => Err("the fix does not stop the solution".to_owned()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        });
+    let solution_solves = play(false, &scenario.solution).and_then(|verdict| match verdict {
+        Verdict::Solved => Ok(()),
+        other => Err(CheckFailure::NotSolved(other)),
+    });
+    let nothing_does_not = play(false, &[]).and_then(|verdict| match verdict {
+        Verdict::Solved => Err(CheckFailure::SolvedByNothing),
+        _ => Ok(()),
+    });
+    let fix_prevents = scenario.fix.as_ref().map(|_| {
+        play(true, &scenario.solution).and_then(|verdict| match verdict {
+            Verdict::Solved => Err(CheckFailure::FixDoesNotStop),
+            _ => Ok(()),
+        })
+    });
     CheckReport {
         id: scenario.id.clone(),
         solution_solves,

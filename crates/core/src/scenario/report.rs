@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{
     Scenario,
-    play::{CheckReport, check},
+    play::{CheckFailure, CheckReport, check},
 };
 
 /// The list: one line per scenario (level, id, WSTG tests, title), its goal below it.
@@ -58,7 +58,7 @@ pub fn check_all(scenarios: &[Scenario], mut print: impl FnMut(&CheckReport)) ->
 
 /// One scenario's check on one line: `ok` or `FAILED`, and what each part found.
 pub fn check_line(report: &CheckReport) -> String {
-    let part = |r: &Result<(), String>, ok: &str| match r {
+    let part = |r: &Result<(), CheckFailure>, ok: &str| match r {
         Ok(()) => ok.to_owned(),
         Err(why) => format!("✗ {why}"),
     };
@@ -78,9 +78,9 @@ pub fn check_line(report: &CheckReport) -> String {
 /// The reports as JSON: `{passed, scenarios: [{id, passed, solution, nothing, fix}]}`, each
 /// part `"ok"`, the reason it failed, or `null` for a scenario without a fix.
 pub fn check_json(reports: &[CheckReport]) -> String {
-    let part = |r: &Result<(), String>| match r {
+    let part = |r: &Result<(), CheckFailure>| match r {
         Ok(()) => json!("ok"),
-        Err(why) => json!(why),
+        Err(why) => json!(why.to_string()),
     };
     let scenarios: Vec<serde_json::Value> = reports
         .iter()
