@@ -68,13 +68,15 @@ fn signal_bits(pid: u32, field: &str) -> u64 {
 /// pipe, the moment a listener made afresh each loop turn misses the press for good).
 #[test]
 fn serve_answers_and_stops_on_ctrl_c() {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0"])
-        .env("SESSION_LAB_SECRET", "a secret that must never be printed")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let mut child = Serving::new(
+        Command::new(BIN)
+            .args(["serve", "--port", "0"])
+            .env("SESSION_LAB_SECRET", "a secret that must never be printed")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -226,9 +228,48 @@ fn data_home(name: &str) -> std::path::PathBuf {
     common::temp_dir(&format!("cli-{name}"))
 }
 
+/// A `serve` process, killed (and reaped) when dropped: a test that fails midway leaves no
+/// server running behind it (one would keep its ports, its files and every descriptor it
+/// inherited, such as a lock the test run was started under).
+struct Serving(Option<std::process::Child>);
+
+impl Serving {
+    fn new(child: std::process::Child) -> Self {
+        Self(Some(child))
+    }
+
+    /// The process itself, no longer killed on drop (to wait for its output).
+    fn into_child(mut self) -> std::process::Child {
+        self.0.take().expect("the process")
+    }
+}
+
+impl std::ops::Deref for Serving {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("the process")
+    }
+}
+
+impl std::ops::DerefMut for Serving {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the process")
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            // Already gone when the test killed it itself.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `serve` with these arguments, no secret given and `home` as the data directory; returns
 /// the process, its address and the banner's secret line.
-fn serve(args: &[&str], home: &std::path::Path) -> (std::process::Child, String, String) {
+fn serve(args: &[&str], home: &std::path::Path) -> (Serving, String, String) {
     serve_with(args, home, &[])
 }
 
@@ -237,7 +278,7 @@ fn serve_with(
     args: &[&str],
     home: &std::path::Path,
     env: &[(&str, &std::path::Path)],
-) -> (std::process::Child, String, String) {
+) -> (Serving, String, String) {
     serve_from(Command::new(BIN), args, home, env)
 }
 
@@ -247,18 +288,20 @@ fn serve_from(
     args: &[&str],
     home: &std::path::Path,
     env: &[(&str, &std::path::Path)],
-) -> (std::process::Child, String, String) {
-    let mut child = command
-        .arg("serve")
-        .args(["--port", "0"])
-        .args(args)
-        .env_remove("SESSION_LAB_SECRET")
-        .env("XDG_DATA_HOME", home)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+) -> (Serving, String, String) {
+    let mut child = Serving::new(
+        command
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .env_remove("SESSION_LAB_SECRET")
+            .env("XDG_DATA_HOME", home)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let (mut addr, mut secret) = (String::new(), String::new());
     while addr.is_empty() || secret.is_empty() {
@@ -420,13 +463,16 @@ fn burst_across(a: &str, b: &str) -> String {
 }
 
 /// Two `serve` processes on one SQLite file lose no update of a session they share: each
-/// request holds the session's lock in the file, which both processes honour.
+/// request holds the session's lock in the file, which both processes honour. Store calls take
+/// 5 ms, so that without the lock the requests would overlap and lose updates (as
+/// `a_naive_server_with_store_latency_loses_updates` shows).
 #[test]
 fn two_processes_on_one_sqlite_file_lose_no_update() {
     let home = data_home("sqlite-race");
     let store = format!("sqlite:{}", home.join("race.db").display());
-    let (mut one, a, _) = serve(&["--store", &store], &home);
-    let (mut two, b, _) = serve(&["--store", &store], &home);
+    let args = ["--store", &store, "--store-latency", "5"];
+    let (mut one, a, _) = serve(&args, &home);
+    let (mut two, b, _) = serve(&args, &home);
     assert_eq!(
         burst_across(&a, &b),
         "Number of views 66",
@@ -439,15 +485,17 @@ fn two_processes_on_one_sqlite_file_lose_no_update() {
     let _ = std::fs::remove_dir_all(home);
 }
 
-/// The same with two `serve` processes on one Redis.
+/// The same with two `serve` processes on one Redis (store calls slowed the same way).
 #[test]
 fn two_processes_on_one_redis_lose_no_update() {
     let Some(redis) = common::RedisServer::start() else {
         return;
     };
     let home = data_home("redis-race");
-    let (mut one, a, _) = serve(&["--store", &redis.url()], &home);
-    let (mut two, b, _) = serve(&["--store", &redis.url()], &home);
+    let url = redis.url();
+    let args = ["--store", &url, "--store-latency", "5"];
+    let (mut one, a, _) = serve(&args, &home);
+    let (mut two, b, _) = serve(&args, &home);
     assert_eq!(
         burst_across(&a, &b),
         "Number of views 66",
@@ -562,7 +610,7 @@ fn rediss_with_a_password_works_and_stays_secret() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    let (true, Ok(mut redis)) = (made, redis) else {
+    let (true, Ok(redis)) = (made, redis) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but openssl or redis-server is missing (.ci/run installs both)"
@@ -570,6 +618,7 @@ fn rediss_with_a_password_works_and_stays_secret() {
         eprintln!("NOTE: the rediss:// test was not run: it needs openssl and redis-server");
         return;
     };
+    let mut redis = Serving::new(redis);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "redis-server listens");
@@ -577,15 +626,17 @@ fn rediss_with_a_password_works_and_stays_secret() {
     }
     let url = format!("rediss://:hunter2@localhost:{port}");
     let ca = home.join("ca.crt");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--store", &url])
-        .env_remove("SESSION_LAB_SECRET")
-        .env("XDG_DATA_HOME", &home)
-        .env("SSL_CERT_FILE", &ca)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Serving::new(
+        Command::new(BIN)
+            .args(["serve", "--port", "0", "--store", &url])
+            .env_remove("SESSION_LAB_SECRET")
+            .env("XDG_DATA_HOME", &home)
+            .env("SSL_CERT_FILE", &ca)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     while !banner.contains("Open it in a browser") {
@@ -609,7 +660,7 @@ fn rediss_with_a_password_works_and_stays_secret() {
     assert_eq!(body, "Number of views 1");
     assert_eq!(get(&addr, Some(&cookie.unwrap())).0, "Number of views 2");
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = child.into_child().wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hunter2"));
 
     // A wrong password is a clear error that does not show the password either.

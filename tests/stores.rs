@@ -50,6 +50,16 @@ fn config() -> ServerConfig {
     ServerConfig::with_secret(Secret::from_phrase("store suite"))
 }
 
+/// [`config`] with every store call taking 5 ms, as across a network: a request's load and
+/// its save lie far enough apart that concurrent requests of one session overlap, so a burst
+/// loses updates unless the per-session lock holds (with `lock_per_session` off it does lose
+/// them: `lifecycle.rs`, `burst_on_a_slow_store_loses_updates_only_without_the_lock`).
+fn slow_config() -> ServerConfig {
+    let mut config = config();
+    config.settings.store_latency_ms = 5;
+    config
+}
+
 /// A server on a free port of 127.0.0.1 with `config`, on `store` (as a process of its own
 /// would be, but in this one).
 async fn serve_on(
@@ -159,11 +169,12 @@ macro_rules! store_suite {
                 assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
             }
 
-            /// Concurrent visits on one session lose nothing, whatever the store.
+            /// Concurrent visits on one session lose nothing, whatever the store (each store
+            /// call slowed, so that without the lock they would).
             #[test]
             fn bursts_lose_nothing() {
                 let Some((_db, store)) = ($make) else { return };
-                let (lab, mut state) = lab_on(store, config());
+                let (lab, mut state) = lab_on(store, slow_config());
                 visit(&lab, &mut state, "A");
                 let outcome = burst(&lab, &mut state, "A", 25);
                 assert_eq!(outcome.lost(), Some(0), "{outcome:?}");
@@ -407,7 +418,7 @@ fn sqlite_instances_share_one_session() {
 #[test]
 fn sqlite_instances_lose_no_updates() {
     let db = TempDb::new();
-    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), config());
+    let (lab, mut state) = lab_on(StoreChoice::Sqlite(db.0.clone()), slow_config());
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
@@ -444,7 +455,7 @@ fn redis_instances_share_one_session_and_lose_nothing() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let (lab, mut state) = lab_on(StoreChoice::Redis(redis.url()), config());
+    let (lab, mut state) = lab_on(StoreChoice::Redis(redis.url()), slow_config());
     instances(&lab, &mut state, 2);
     visit(&lab, &mut state, "A");
     spread(&lab, &mut state, "A");
@@ -534,7 +545,7 @@ fn redis_servers_in_separate_processes_lose_nothing() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let start = || serve_on(config(), StoreChoice::Redis(redis.url()));
+        let start = || serve_on(slow_config(), StoreChoice::Redis(redis.url()));
         let (one, two) = (start().await.unwrap(), start().await.unwrap());
         let first = common::raw_get(one.addr(), "/", b"").await;
         let cookie = first.set_cookie_pair().unwrap();
