@@ -4,6 +4,7 @@
 
 mod address;
 mod html;
+mod provider;
 mod resolve;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -15,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -306,10 +307,13 @@ impl Browser {
         // https elsewhere (the user's own server) verifies with the platform's roots through
         // rustls, on ring (the one provider compiled in).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // Cookies are applied here rather than by reqwest's cookie provider, so that what an
-        // exchange says was sent is exactly what was sent, and redirects are followed by hand
-        // so that each hop shows its own cookies.
+        // The jar is reqwest's cookie provider: reqwest asks it as each request leaves and
+        // hands it each response's Set-Cookies, and what it did is read back from the
+        // exchange's scope (`provider.rs`), so what an exchange says was sent is what was
+        // sent. Redirects are followed by hand so that each hop shows its own cookies.
+        let jar = Arc::new(Mutex::new(Jar::default()));
         let client = client
+            .cookie_provider(Arc::new(provider::Provider(jar.clone())))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
             .http1_max_headers(MAX_RESPONSE_HEADERS)
@@ -317,7 +321,7 @@ impl Browser {
             .map_err(|e| BrowserError::Client(e.to_string()))?;
         Ok(Self {
             client,
-            jar: Arc::new(Mutex::new(Jar::default())),
+            jar,
             cookies_enabled: Arc::new(AtomicBool::new(true)),
             user_agent: user_agent.to_owned(),
             clock,
@@ -521,11 +525,7 @@ impl Browser {
         context: RequestContext,
         carrying: Option<&CookiesAtStart>,
     ) -> Result<Exchange, BrowserError> {
-        let CookiesAtStart {
-            header: cookie_header,
-            not_sent,
-        } = carrying.map_or_else(|| self.cookies_for(url, context), Clone::clone);
-        let mut request = match form {
+        let request = match form {
             None => self.client.get(url.clone()),
             Some(body) => self
                 .client
@@ -534,40 +534,47 @@ impl Browser {
                 .body(body.to_owned()),
         }
         .header(header::USER_AGENT, &self.user_agent);
-        if let Some(cookies) = &cookie_header {
-            // From bytes: a UTF-8 cookie is obs-text to HTTP, which `from_str` would refuse.
-            let value =
-                HeaderValue::from_bytes(cookies.as_bytes()).map_err(|e| BrowserError::Http {
-                    url: url.to_string(),
-                    message: format!("the Cookie header cannot be sent: {e}"),
-                })?;
-            request = request.header(header::COOKIE, value);
-        }
         let request = request.build().map_err(|e| request_error(url, &e))?;
-        let request_headers = header_pairs(request.headers());
+        let mut request_headers = header_pairs(request.headers());
         let sent_at = self.clock.now();
         let started = Instant::now();
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| request_error(url, &e))?;
+        let exchange = provider::Exchange {
+            context,
+            enabled: self.cookies_enabled(),
+            clock: self.clock.clone(),
+            rules: self.rules,
+            carrying: carrying.cloned(),
+            sent: CookiesAtStart::default(),
+            unsendable: None,
+            blocked: Vec::new(),
+        };
+        // Made inside the scope: reqwest asks the jar as `execute` builds its request.
+        let (response, cookies) = exchange
+            .scope(async { self.client.execute(request).await })
+            .await;
+        let response = response.map_err(|e| request_error(url, &e))?;
+        if let Some(why) = cookies.unsendable {
+            return Err(BrowserError::Http {
+                url: url.to_string(),
+                message: format!("the Cookie header cannot be sent: {why}"),
+            });
+        }
+        let provider::Exchange {
+            sent:
+                CookiesAtStart {
+                    header: cookie_header,
+                    not_sent,
+                },
+            blocked,
+            ..
+        } = cookies;
+        // reqwest added the Cookie header last, as it left.
+        if let Some(value) = &cookie_header {
+            request_headers.push((header::COOKIE.as_str().to_owned(), value.clone()));
+        }
         let status = response.status();
         let http_version = format!("{:?}", response.version());
         let response_headers = header_pairs(response.headers());
-        let set_cookies = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(HeaderValue::as_bytes);
-        let blocked = self.jar().store_response(
-            set_cookies,
-            url,
-            self.cookies_enabled(),
-            context,
-            self.clock.now(),
-            self.rules,
-        );
         let (bytes, cut) = read_body(response)
             .await
             .map_err(|e| request_error(url, &e))?;
