@@ -25,19 +25,34 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 }
 
 /// Each crate's normal dependencies keep to its layer: the jar needs only time, url and psl
-/// (serde optional); the base knows no other crate of the lab; only the server knows axum,
-/// tower-sessions and the stores; only the core knows reqwest; only the app knows egui.
+/// (serde, and reqwest with tokio for its provider, optional); the base knows no other crate of
+/// the lab; only the server knows axum, tower-sessions and the stores; only the core and the
+/// jar's optional provider know reqwest; only the app knows egui.
 #[test]
 fn each_crate_depends_only_on_what_its_layer_owns() {
     let crate_deps =
         |name: &str| dependencies(&root().join("crates").join(name).join("Cargo.toml"));
     let jar = crate_deps("jar");
-    let allowed: BTreeSet<String> = ["time", "url", "psl", "serde"].map(String::from).into();
+    let allowed: BTreeSet<String> = ["time", "url", "psl", "serde", "reqwest", "tokio"]
+        .map(String::from)
+        .into();
     assert!(
         jar.is_subset(&allowed),
-        "the jar depends on {:?} beyond time, url, psl and serde",
+        "the jar depends on {:?} beyond time, url, psl, serde, reqwest and tokio",
         jar.difference(&allowed).collect::<Vec<_>>()
     );
+    let jar_manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root().join("crates/jar/Cargo.toml")).unwrap())
+            .unwrap();
+    for feature_only in ["serde", "reqwest", "tokio"] {
+        let optional = jar_manifest["dependencies"]
+            .get(feature_only)
+            .is_none_or(|d| d.get("optional").and_then(toml::Value::as_bool) == Some(true));
+        assert!(
+            optional,
+            "the jar needs {feature_only} only behind a feature"
+        );
+    }
 
     let window = [
         "eframe",

@@ -3,8 +3,10 @@
 //! name, value, encoding and size cases, and WPT's Domain and Path redirect, name-prefix and
 //! SameSite cases transcribed as steps — read where they lie, `../shared/cookie-conformance`
 //! (third-party data: the project keeps no copy). Every case goes over real HTTP (or https,
-//! with a certificate for the suites' host names) through `session_lab::browser::Browser`, as
-//! a visit goes. Without the corpus the test fails under CI and says so loudly elsewhere.
+//! with a certificate for the suites' host names) twice: through `session_lab::browser::Browser`,
+//! as a visit goes, and through a plain `reqwest::Client` whose cookie provider is the jar crate
+//! alone (`session_lab_jar::CookieJar`, redirects followed by reqwest), as any reqwest user
+//! gets it. Without the corpus the test fails under CI and says so loudly elsewhere.
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::{
     collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use common::canned::{Canned, CannedServer};
@@ -21,6 +24,7 @@ use session_lab::{
     clock::LabClock,
     server::LabTls,
 };
+use session_lab_jar::{CookieJar, Exchange, RequestContext};
 use url::Url;
 
 /// Where the corpus lies, beside the project.
@@ -99,9 +103,71 @@ fn cookie_names(header: &str) -> impl Iterator<Item = &str> {
         .filter_map(|pair| pair.split('=').next())
 }
 
+/// What sends the cases: the lab's browser, or a plain reqwest client with the jar crate as
+/// its cookie provider.
+enum Via {
+    Lab(Browser),
+    Reqwest {
+        client: reqwest::Client,
+        jar: Arc<CookieJar>,
+    },
+}
+
+impl Via {
+    fn clear_cookies(&self) {
+        match self {
+            Self::Lab(browser) => {
+                browser.clear_cookies();
+            }
+            Self::Reqwest { jar, .. } => {
+                jar.lock().clear();
+            }
+        }
+    }
+
+    /// `GET url` (or a form's `POST` of `form`) made from `options`, redirects followed; the
+    /// `Cookie` header the last hop carried.
+    async fn send(
+        &self,
+        url: &str,
+        form: Option<&str>,
+        options: VisitOptions,
+    ) -> Result<Option<String>, String> {
+        match self {
+            Self::Lab(browser) => {
+                let hops = match form {
+                    Some(form) => browser.submit(url, form, options).await,
+                    None => browser.visit(url, options).await,
+                }
+                .map_err(|e| e.to_string())?;
+                Ok(hops.last().and_then(|h| h.cookie_header.clone()))
+            }
+            Self::Reqwest { client, .. } => {
+                let request = match form {
+                    Some(form) => client
+                        .post(url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.to_owned()),
+                    None => client.get(url),
+                };
+                let context = RequestContext {
+                    from: options.from,
+                    frame: options.frame,
+                    unsafe_method: form.is_some(),
+                };
+                let (answer, trace) = Exchange::new(context)
+                    .run(async { request.send().await?.bytes().await })
+                    .await;
+                answer.map_err(|e| format!("{e:?}"))?;
+                Ok(trace.sent.header)
+            }
+        }
+    }
+}
+
 struct Run {
     server: CannedServer,
-    browser: Browser,
+    browser: Via,
     tally: BTreeMap<String, [usize; 4]>,
     failures: Vec<String>,
 }
@@ -152,20 +218,18 @@ impl Run {
             location: redirect_to,
         };
         let first = self.with_case(first, canned);
-        let hops = self
+        let header = self
             .browser
-            .visit(&first, VisitOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(second) = second {
-            let hops = self
-                .browser
-                .visit(&self.local(second), VisitOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(hops.last().and_then(|h| h.cookie_header.clone()));
+            .send(&first, None, VisitOptions::default())
+            .await?;
+        match second {
+            Some(second) => {
+                self.browser
+                    .send(&self.local(second), None, VisitOptions::default())
+                    .await
+            }
+            None => Ok(header),
         }
-        Ok(hops.last().and_then(|h| h.cookie_header.clone()))
     }
 
     fn judge(
@@ -423,7 +487,7 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
             },
         );
         run.browser
-            .visit(&set_at, VisitOptions::default())
+            .send(&set_at, None, VisitOptions::default())
             .await
             .unwrap();
         let page = Url::parse(case["page_origin"].as_str().unwrap()).unwrap();
@@ -467,25 +531,16 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
             }
         }
         let options = VisitOptions { from, frame };
-        let hops = if context.starts_with("top-level-post") {
-            run.browser.submit(&url, "x=1", options).await
-        } else {
-            run.browser.visit(&url, options).await
-        };
+        let form = context.starts_with("top-level-post").then_some("x=1");
+        let sent = run.browser.send(&url, form, options).await;
         let group = format!("wpt samesite {context}");
-        let hops = match hops {
-            Ok(hops) => hops,
+        let header = match sent {
+            Ok(header) => header.unwrap_or_default(),
             Err(error) => {
-                run.record(&group, name, Outcome::Fail, error.to_string());
+                run.record(&group, name, Outcome::Fail, error);
                 continue;
             }
         };
-        let header = hops
-            .last()
-            .unwrap()
-            .cookie_header
-            .clone()
-            .unwrap_or_default();
         let sent: Vec<&str> = cookie_names(&header).collect();
         let wrong: Vec<&str> = expected
             .iter()
@@ -526,7 +581,8 @@ async fn wpt_same_site(run: &mut Run, dir: &Path) {
 }
 
 /// Every public case passes, but those that depend on the HTTP transport (which the jar's own
-/// parser refuses as well); the pass count per group is printed for docs/fidelity.md.
+/// parser refuses as well), through the lab's browser and through a plain reqwest client with
+/// the jar crate as its provider; the pass count per group is printed for docs/fidelity.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_passes_the_public_cookie_suites() {
     let Some(dir) = corpus() else {
@@ -538,7 +594,6 @@ async fn the_browser_passes_the_public_cookie_suites() {
         .filter(|h| !h.ends_with('.'))
         .collect();
     let tls = LabTls::generate(&names).unwrap();
-    let server = CannedServer::start(tls.acceptor()).await;
     let hosts: Vec<(&str, SocketAddr)> = HOSTS
         .iter()
         .map(|h| (*h, "127.0.0.1:0".parse().unwrap()))
@@ -550,32 +605,82 @@ async fn the_browser_passes_the_public_cookie_suites() {
         LabClock::default(),
     )
     .unwrap();
+    let lab = suites(Via::Lab(browser), &tls, &dir).await;
+
+    let jar = Arc::new(CookieJar::new());
+    let client = hosts
+        .iter()
+        .fold(reqwest::Client::builder(), |client, (host, addr)| {
+            client.resolve(host, *addr)
+        })
+        .cookie_provider(jar.clone())
+        .tls_backend_preconfigured(trusting(tls.authority_der()))
+        .build()
+        .unwrap();
+    let plain = suites(Via::Reqwest { client, jar }, &tls, &dir).await;
+
+    for (via, (totals, failures)) in [("the lab's browser", &lab), ("reqwest + jar", &plain)] {
+        assert!(
+            failures.is_empty(),
+            "{via}: {} of {} cases disagree with the suites:\n{}",
+            failures.len(),
+            totals.iter().sum::<usize>(),
+            failures.join("\n")
+        );
+        let ran: usize = totals.iter().sum();
+        assert!(ran >= 600, "{via}: only {ran} cases ran");
+    }
+}
+
+/// A TLS client configuration that trusts only `authority` (DER), the suites' certificate.
+fn trusting(authority: &[u8]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(authority.to_vec()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// Runs every suite through `via`; prints the table and returns the totals per outcome and
+/// the failures.
+async fn suites(via: Via, tls: &LabTls, dir: &Path) -> ([usize; 4], Vec<String>) {
+    let label = match via {
+        Via::Lab(_) => "the lab's browser",
+        Via::Reqwest { .. } => "a plain reqwest::Client with session_lab_jar::CookieJar",
+    };
+    let server = CannedServer::start(tls.acceptor()).await;
     let mut run = Run {
         server,
-        browser,
+        browser: via,
         tally: BTreeMap::new(),
         failures: Vec::new(),
     };
-    http_state(&mut run, &dir).await;
-    wpt_json(&mut run, &dir).await;
+    http_state(&mut run, dir).await;
+    wpt_json(&mut run, dir).await;
     wpt_redirects(
         &mut run,
-        &dir,
+        dir,
         "wpt-steps/domain-redirect.json",
         "wpt domain redirect",
     )
     .await;
     wpt_redirects(
         &mut run,
-        &dir,
+        dir,
         "wpt-steps/path-redirect.json",
         "wpt path redirect",
     )
     .await;
-    wpt_prefixes(&mut run, &dir).await;
-    wpt_same_site(&mut run, &dir).await;
+    wpt_prefixes(&mut run, dir).await;
+    wpt_same_site(&mut run, dir).await;
 
     let mut totals = [0usize; 4];
+    println!("\nThrough {label}:\n");
     println!("| group | pass | fail | transport | Chrome departs |\n|---|---|---|---|---|");
     for (group, counts) in &run.tally {
         println!(
@@ -590,15 +695,7 @@ async fn the_browser_passes_the_public_cookie_suites() {
         "| **all** | **{}** | **{}** | **{}** | **{}** |",
         totals[0], totals[1], totals[2], totals[3]
     );
-    assert!(
-        run.failures.is_empty(),
-        "{} of {} cases disagree with the suites:\n{}",
-        run.failures.len(),
-        totals.iter().sum::<usize>(),
-        run.failures.join("\n")
-    );
-    let ran: usize = totals.iter().sum();
-    assert!(ran >= 600, "only {ran} cases ran");
+    (totals, run.failures)
 }
 
 /// Fetch's redirect rules: 307 and 308 repeat the POST with its body; 301, 302 and 303 turn it

@@ -4,19 +4,18 @@
 
 mod address;
 mod html;
-mod provider;
 mod resolve;
 
-use parking_lot::{Mutex, MutexGuard};
 use std::{
     sync::{
-        Arc,
+        Arc, MutexGuard,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use reqwest::header::{self, HeaderMap};
+use session_lab_jar::provider;
 use time::OffsetDateTime;
 use url::Url;
 
@@ -155,11 +154,7 @@ impl JarError {
 
 /// The cookies one request carries, read from the jar at one moment
 /// ([`Browser::cookies_at_start`]): the `Cookie` header and the cookies left out, and why.
-#[derive(Clone, Debug, Default)]
-pub struct CookiesAtStart {
-    header: Option<String>,
-    not_sent: Vec<NotSent>,
-}
+pub type CookiesAtStart = provider::Sent;
 
 /// One request and its response.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,7 +230,7 @@ impl Exchange {
 #[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
-    jar: Arc<Mutex<Jar>>,
+    jar: Arc<provider::CookieJar>,
     cookies_enabled: Arc<AtomicBool>,
     user_agent: String,
     /// The jar's time: the lab's clock, which may run ahead of the machine's.
@@ -309,11 +304,12 @@ impl Browser {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // The jar is reqwest's cookie provider: reqwest asks it as each request leaves and
         // hands it each response's Set-Cookies, and what it did is read back from the
-        // exchange's scope (`provider.rs`), so what an exchange says was sent is what was
-        // sent. Redirects are followed by hand so that each hop shows its own cookies.
-        let jar = Arc::new(Mutex::new(Jar::default()));
+        // exchange's scope (`session_lab_jar::provider`), so what an exchange says was sent is
+        // what was sent. A request outside a scope is a bug the jar catches in tests.
+        // Redirects are followed by hand so that each hop shows its own cookies.
+        let jar = Arc::new(provider::CookieJar::new().requiring_exchange());
         let client = client
-            .cookie_provider(Arc::new(provider::Provider(jar.clone())))
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
             .http1_max_headers(MAX_RESPONSE_HEADERS)
@@ -538,28 +534,26 @@ impl Browser {
         let mut request_headers = header_pairs(request.headers());
         let sent_at = self.clock.now();
         let started = Instant::now();
-        let exchange = provider::Exchange {
-            context,
-            enabled: self.cookies_enabled(),
-            clock: self.clock.clone(),
-            rules: self.rules,
-            carrying: carrying.cloned(),
-            sent: CookiesAtStart::default(),
-            unsendable: None,
-            blocked: Vec::new(),
-        };
+        let clock = self.clock.clone();
+        let mut exchange = provider::Exchange::new(context)
+            .cookies_on(self.cookies_enabled())
+            .rules(self.rules)
+            .clock(move || clock.now());
+        if let Some(cookies) = carrying {
+            exchange = exchange.carrying(cookies.clone());
+        }
         // Made inside the scope: reqwest asks the jar as `execute` builds its request.
-        let (response, cookies) = exchange
-            .scope(async { self.client.execute(request).await })
+        let (response, trace) = exchange
+            .run(async { self.client.execute(request).await })
             .await;
         let response = response.map_err(|e| request_error(url, &e))?;
-        if let Some(why) = cookies.unsendable {
+        if let Some(why) = trace.unsendable {
             return Err(BrowserError::Http {
                 url: url.to_string(),
                 message: format!("the Cookie header cannot be sent: {why}"),
             });
         }
-        let provider::Exchange {
+        let provider::Trace {
             sent:
                 CookiesAtStart {
                     header: cookie_header,
@@ -567,7 +561,7 @@ impl Browser {
                 },
             blocked,
             ..
-        } = cookies;
+        } = trace;
         // reqwest added the Cookie header last, as it left.
         if let Some(value) = &cookie_header {
             request_headers.push((header::COOKIE.as_str().to_owned(), value.clone()));
@@ -599,7 +593,6 @@ impl Browser {
     }
 
     fn jar(&self) -> MutexGuard<'_, Jar> {
-        // A panic elsewhere while holding the jar leaves it usable: cookies are plain data.
         self.jar.lock()
     }
 }
