@@ -81,7 +81,32 @@ async fn an_endless_body_is_cut_at_the_cap() {
     assert!(body.len() < 300 * 1024);
 }
 
-/// A redirect loop ends at the browser's limit with an error that says so.
+/// A `Set-Cookie` line with a byte HTTP does not allow (DEL) and one without.
+fn a_line_with_del(mut stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: bad=1\x7f2\r\nSet-Cookie: good=1\r\n\
+                  Content-Length: 2\r\n\r\nok",
+            )
+            .await;
+    })
+}
+
+/// A `Set-Cookie` line with a DEL byte loses that line only, as in Chromium: the page loads
+/// and the other line's cookie is kept.
+#[tokio::test]
+async fn a_line_with_a_forbidden_byte_is_dropped_and_the_visit_goes_on() {
+    let url = server(a_line_with_del).await;
+    let browser = Browser::new("hostile").unwrap();
+    let hops = browser.visit(&url, VisitOptions::default()).await.unwrap();
+    assert_eq!(hops[0].body, "ok");
+    let names: Vec<String> = browser.cookies().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["good"]);
+}
+
+/// A redirect loop ends at the browser's limit with an error that says so, and keeps the
+/// requests it made.
 #[tokio::test]
 async fn a_redirect_loop_ends_with_a_clear_error() {
     let url = server(redirect_loop).await;
@@ -91,13 +116,15 @@ async fn a_redirect_loop_ends_with_a_clear_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, BrowserError::TooManyRedirects { .. }),
+        matches!(error.cause(), BrowserError::TooManyRedirects { .. }),
         "{error}"
     );
     assert!(
         error.to_string().contains("redirected more than 10 times"),
         "{error}"
     );
+    let mut error = error;
+    assert_eq!(error.take_hops().len(), 11, "{error}");
 }
 
 /// A Max-Age of 2^63 lives 400 days (no overflow, no panic); bytes that are not UTF-8 are
@@ -250,7 +277,15 @@ async fn a_response_cut_mid_head_says_so() {
 #[tokio::test]
 async fn broken_chunking_is_not_http() {
     let error = visit_error(broken_chunks).await;
-    assert!(matches!(error, BrowserError::NotHttp { .. }), "{error}");
+    // The head came (its cookies would be stored), then the body broke: the request is kept.
+    assert!(
+        matches!(error.cause(), BrowserError::NotHttp { .. }),
+        "{error}"
+    );
+    assert!(
+        matches!(&error, BrowserError::Partway { at: 1, hops, .. } if hops.len() == 1),
+        "{error}"
+    );
     assert!(error.to_string().contains("chunk"), "{error}");
 }
 

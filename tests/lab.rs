@@ -228,6 +228,55 @@ fn failed_visit_is_reported_and_the_lab_goes_on() {
     assert_eq!(visit(&lab, &mut state, "A"), "Number of views 1");
 }
 
+/// A visit that fails partway (a redirect to where nothing listens) keeps its trace: the
+/// request that was made, with the cookie it set, is in the log and the history, the jar holds
+/// the cookie, and the error says which request of the visit failed.
+#[test]
+fn a_visit_that_fails_partway_keeps_the_requests_it_made() {
+    let (lab, mut state) = lab();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let start = format!("http://{}/start", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0; 4096];
+            let _ = stream.read(&mut head);
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nSet-Cookie: trail=1\r\nLocation: {dead}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    visit_url(&lab, &mut state, "A", &start);
+    let a = state.browser(id(&state, "A")).unwrap();
+    let error = a.last_error.clone().expect("the visit failed");
+    assert!(
+        matches!(error.cause(), BrowserError::Connect { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("at request 2"), "{error}");
+    assert!(
+        a.cookies.iter().any(|c| c.cookie.name == "trail"),
+        "the first hop's cookie is in the jar"
+    );
+    let made = state
+        .exchanges
+        .iter()
+        .find(|r| r.exchange.url == start)
+        .expect("the first request is in the history");
+    assert_eq!(made.exchange.status, 302);
+    assert!(made.exchange.set_cookies().any(|c| c == "trail=1"));
+    assert!(state.log.iter().any(
+        |l| matches!(&l.what, Logged::Exchange(line) if line.path == "/start" && line.status == 302)
+    ));
+    assert!(state.log.iter().any(|l| l.level == LogLevel::Error
+        && matches!(&l.what, Logged::VisitFailed { error: logged, .. } if *logged == error)));
+}
+
 /// A busy port is not fatal: the lab's server takes a free one and the log says so.
 #[test]
 fn busy_port_is_reported() {

@@ -40,11 +40,8 @@ tokio::task_local! {
 /// use session_lab_jar::CookieJar;
 ///
 /// let jar = Arc::new(CookieJar::new());
-/// let client = reqwest::Client::builder()
-///     .cookie_provider(jar.clone())
-///     .build()
-///     .unwrap();
-/// # drop(client);
+/// let builder = reqwest::Client::builder().cookie_provider(jar.clone());
+/// # drop(builder);
 /// assert!(jar.lock().rows().is_empty());
 /// ```
 pub struct CookieJar {
@@ -133,11 +130,16 @@ impl reqwest::cookie::CookieStore for CookieJar {
                 Sent { header, not_sent }
             });
             // From bytes: a UTF-8 cookie is obs-text to HTTP, which `from_str` would refuse.
+            let mut sent = sent;
             let value = sent.header.as_ref().and_then(|header| {
                 HeaderValue::from_bytes(header.as_bytes())
                     .map_err(|e| scope.trace.unsendable = Some(e.to_string()))
                     .ok()
             });
+            if value.is_none() {
+                // What the trace says went is what went.
+                sent.header = None;
+            }
             scope.trace.sent = sent;
             value
         })

@@ -56,14 +56,21 @@ async fn server() -> String {
     format!("http://{addr}")
 }
 
+/// A client with `jar` as its cookie provider. (Within the workspace reqwest is built with
+/// rustls and no crypto provider, which must then be installed first.)
+fn client(jar: &Arc<CookieJar>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_plain_client_keeps_cookies_as_a_browser_does() {
     let base = server().await;
     let jar = Arc::new(CookieJar::new());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
+    let client = client(&jar);
 
     // No scope: a top-level navigation now. The __Host- cookie is refused over http.
     client.get(format!("{base}/login")).send().await.unwrap();
@@ -81,10 +88,7 @@ async fn a_plain_client_keeps_cookies_as_a_browser_does() {
 async fn an_exchange_gives_the_context_and_tells_what_the_jar_did() {
     let base = server().await;
     let jar = Arc::new(CookieJar::new());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
+    let client = client(&jar);
 
     let (_, login) = Exchange::default()
         .run(client.get(format!("{base}/login")).send())

@@ -121,6 +121,52 @@ pub enum BrowserError {
     /// The HTTP client could not be built.
     #[error("could not start the browser's HTTP client: {0}")]
     Client(String),
+    /// A visit failed after it had made some requests (a redirect to a dead server, a body
+    /// cut short): those hops happened, their cookies were stored or refused, and they are
+    /// kept here so that the failure loses no trace.
+    #[error(
+        "{cause} (at request {at} of the visit; what it had received by then is kept, the cookies set included)"
+    )]
+    Partway {
+        /// Which request of the visit failed, from 1.
+        at: usize,
+        /// The requests made, in order; the last may be the failing one itself, when its
+        /// answer's head arrived (and its cookies were stored) before it failed.
+        hops: Vec<Exchange>,
+        /// Why the visit stopped.
+        cause: Box<BrowserError>,
+    },
+}
+
+impl BrowserError {
+    /// What went wrong, leaving out where in a visit it went wrong.
+    pub fn cause(&self) -> &BrowserError {
+        match self {
+            Self::Partway { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
+
+    /// Takes the requests a visit made before it failed (none, for most errors).
+    pub fn take_hops(&mut self) -> Vec<Exchange> {
+        match self {
+            Self::Partway { hops, .. } => std::mem::take(hops),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `cause`, at request `at` of a visit that made `hops` before it.
+    fn partway(hops: Vec<Exchange>, at: usize, cause: BrowserError) -> Self {
+        if hops.is_empty() {
+            cause
+        } else {
+            Self::Partway {
+                at,
+                hops,
+                cause: Box::new(cause),
+            }
+        }
+    }
 }
 
 /// Why a cookie could not be put in a jar by hand.
@@ -313,6 +359,9 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(VISIT_TIMEOUT)
             .http1_max_headers(MAX_RESPONSE_HEADERS)
+            // A header line with a byte HTTP does not allow (a DEL in a Set-Cookie) is dropped
+            // and the page still loads, as in Chromium, instead of failing the whole visit.
+            .http1_ignore_invalid_headers_in_responses(true)
             .build()
             .map_err(|e| BrowserError::Client(e.to_string()))?;
         Ok(Self {
@@ -417,9 +466,17 @@ impl Browser {
         };
         let mut hops = Vec::new();
         loop {
-            let exchange = self
+            let exchange = match self
                 .exchange(&next, form.as_deref(), context, carrying.take())
-                .await?;
+                .await
+            {
+                Ok(exchange) => exchange,
+                Err((made, cause)) => {
+                    let at = hops.len() + 1;
+                    hops.extend(made);
+                    return Err(BrowserError::partway(hops, at, cause));
+                }
+            };
             let location = if (300..400).contains(&exchange.status) {
                 exchange.header_values("location").next().map(str::to_owned)
             } else {
@@ -431,9 +488,11 @@ impl Browser {
                 return Ok(hops);
             };
             if hops.len() > MAX_REDIRECTS {
-                return Err(BrowserError::TooManyRedirects {
+                let at = hops.len();
+                let cause = BrowserError::TooManyRedirects {
                     url: url.to_owned(),
-                });
+                };
+                return Err(BrowserError::partway(hops, at, cause));
             }
             // Fetch's redirect rules: 307 and 308 keep the method and body; 301, 302 and 303
             // turn a POST into a GET.
@@ -443,11 +502,21 @@ impl Browser {
             context.unsafe_method = form.is_some();
             // Each hop is judged by where the request started and where it lands, not by the
             // hops between (Chrome; see `RequestContext`).
-            next = next
+            next = match next
                 .join(&location)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or(BrowserError::BadUrl(location))?;
+            {
+                Some(next) => next,
+                None => {
+                    let at = hops.len() + 1;
+                    return Err(BrowserError::partway(
+                        hops,
+                        at,
+                        BrowserError::BadUrl(location),
+                    ));
+                }
+            };
         }
     }
 
@@ -513,14 +582,15 @@ impl Browser {
         self.jar().close(private, self.clock.now())
     }
 
-    /// One request and its response.
+    /// One request and its response. A failure after the response's head arrived (its
+    /// cookies stored) comes with the exchange as far as it got.
     async fn exchange(
         &self,
         url: &Url,
         form: Option<&str>,
         context: RequestContext,
         carrying: Option<&CookiesAtStart>,
-    ) -> Result<Exchange, BrowserError> {
+    ) -> Result<Exchange, (Option<Exchange>, BrowserError)> {
         let request = match form {
             None => self.client.get(url.clone()),
             Some(body) => self
@@ -530,7 +600,9 @@ impl Browser {
                 .body(body.to_owned()),
         }
         .header(header::USER_AGENT, &self.user_agent);
-        let request = request.build().map_err(|e| request_error(url, &e))?;
+        let request = request
+            .build()
+            .map_err(|e| (None, request_error(url, &e)))?;
         let mut request_headers = header_pairs(request.headers());
         let sent_at = self.clock.now();
         let started = Instant::now();
@@ -546,13 +618,7 @@ impl Browser {
         let (response, trace) = exchange
             .run(async { self.client.execute(request).await })
             .await;
-        let response = response.map_err(|e| request_error(url, &e))?;
-        if let Some(why) = trace.unsendable {
-            return Err(BrowserError::Http {
-                url: url.to_string(),
-                message: format!("the Cookie header cannot be sent: {why}"),
-            });
-        }
+        let response = response.map_err(|e| (None, request_error(url, &e)))?;
         let provider::Trace {
             sent:
                 CookiesAtStart {
@@ -560,36 +626,44 @@ impl Browser {
                     not_sent,
                 },
             blocked,
-            ..
+            unsendable,
         } = trace;
         // reqwest added the Cookie header last, as it left.
         if let Some(value) = &cookie_header {
             request_headers.push((header::COOKIE.as_str().to_owned(), value.clone()));
         }
         let status = response.status();
-        let http_version = format!("{:?}", response.version());
-        let response_headers = header_pairs(response.headers());
-        let (bytes, cut) = read_body(response)
-            .await
-            .map_err(|e| request_error(url, &e))?;
-        let latency = started.elapsed();
-        Ok(Exchange {
+        let mut exchange = Exchange {
             sent_at,
             method: if form.is_some() { "POST" } else { "GET" }.to_owned(),
             url: url.to_string(),
             cookie_header,
             request_headers,
             request_body: form.map(str::to_owned),
-            http_version,
+            http_version: format!("{:?}", response.version()),
             not_sent,
             from: context.from,
             blocked,
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
-            response_headers,
-            body: body_text(&bytes, cut),
-            latency,
-        })
+            response_headers: header_pairs(response.headers()),
+            body: String::new(),
+            latency: Duration::ZERO,
+        };
+        let body = read_body(response).await;
+        exchange.latency = started.elapsed();
+        match body {
+            Ok((bytes, cut)) => exchange.body = body_text(&bytes, cut),
+            Err(e) => return Err((Some(exchange), request_error(url, &e))),
+        }
+        if let Some(why) = unsendable {
+            let error = BrowserError::Http {
+                url: url.to_string(),
+                message: format!("the Cookie header cannot be sent: {why}"),
+            };
+            return Err((Some(exchange), error));
+        }
+        Ok(exchange)
     }
 
     fn jar(&self) -> MutexGuard<'_, Jar> {

@@ -506,6 +506,9 @@ pub enum BrowserEvent {
         browser: BrowserId,
         /// To where.
         url: String,
+        /// The requests it made before it failed (a redirect to a dead server): they happened
+        /// and their cookies were stored, so they are shown like any other.
+        hops: Vec<Hop>,
         /// Why.
         error: Shared<crate::browser::BrowserError>,
     },

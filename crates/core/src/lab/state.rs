@@ -564,8 +564,17 @@ impl LabState {
             BrowserEvent::VisitFailed {
                 browser,
                 url,
+                hops,
                 error,
             } => {
+                // The requests made before the failure happened: shown, kept in the history
+                // and the timeline, the last one's page on screen.
+                if let (Some(last), Some(state)) = (hops.last(), self.browser_mut(browser)) {
+                    state.show(Some(last.exchange.clone()));
+                }
+                for hop in hops {
+                    self.record(browser, hop);
+                }
                 self.log_browser(
                     browser,
                     Logged::VisitFailed {

@@ -136,22 +136,25 @@ impl Core {
                 }
                 queue.extend(next);
             }
+            let hops = |exchanges: Vec<Exchange>| -> Vec<Hop> {
+                exchanges
+                    .into_iter()
+                    .map(|exchange| Hop {
+                        served: self.served_record(&exchange),
+                        instance: self.instance_of(&exchange.url).map(|(n, _)| n),
+                        exchange,
+                    })
+                    .collect()
+            };
             match result {
-                Ok(exchanges) => {
-                    let hops = exchanges
-                        .into_iter()
-                        .map(|exchange| Hop {
-                            served: self.served_record(&exchange),
-                            instance: self.instance_of(&exchange.url).map(|(n, _)| n),
-                            exchange,
-                        })
-                        .collect();
-                    self.outbox
-                        .send(BrowserEvent::VisitFinished { browser: id, hops });
-                }
-                Err(err) => self.outbox.send(BrowserEvent::VisitFailed {
+                Ok(exchanges) => self.outbox.send(BrowserEvent::VisitFinished {
+                    browser: id,
+                    hops: hops(exchanges),
+                }),
+                Err(mut err) => self.outbox.send(BrowserEvent::VisitFailed {
                     browser: id,
                     url,
+                    hops: hops(err.take_hops()),
                     error: Shared::new(err),
                 }),
             }
