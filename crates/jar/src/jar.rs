@@ -443,8 +443,9 @@ impl CookieRow {
     }
 }
 
-/// A cookie as the jar holds it: the row and the order it was created in (a replaced cookie
-/// keeps its original creation, RFC 6265bis §5.7 step 22).
+/// A cookie as the jar holds it: the row and the order it was created in (a cookie replaced
+/// with the same value keeps its original creation, RFC 6265bis §5.7 step 22; with another
+/// value it is created anew, as in Chrome).
 #[derive(Clone, Debug)]
 struct Stored {
     row: CookieRow,
@@ -585,7 +586,8 @@ impl Jar {
         })
     }
 
-    /// Puts `row` in the jar, replacing the cookie with its key (which keeps its creation);
+    /// Puts `row` in the jar, replacing the cookie with its key (which keeps its creation when
+    /// the value is the same);
     /// an expired row only removes. Then keeps the jar within Chrome's limits.
     fn insert(&mut self, row: CookieRow, now: OffsetDateTime) {
         let key = row.key();
@@ -597,7 +599,17 @@ impl Jar {
             self.next_expiry = Some(self.next_expiry.map_or(at, |next| next.min(at)));
         }
         let (created, created_at, site) = match self.cookies.get(&key) {
-            Some(old) => (old.created, old.created_at, old.site.clone()),
+            // The same value keeps its place in the `Cookie` header (RFC 6265bis §5.7 step
+            // 22); a new value is a new cookie there, at the end (Chrome's
+            // `CookieMonster::MaybeDeleteEquivalentCookieAndUpdateStatus` inherits the creation
+            // date only when the value is unchanged).
+            Some(old) if old.row.value == row.value => {
+                (old.created, old.created_at, old.site.clone())
+            }
+            Some(old) => {
+                self.next_created += 1;
+                (self.next_created, now, old.site.clone())
+            }
             None => {
                 self.next_created += 1;
                 let site = site_of_domain(&row.domain).to_owned();

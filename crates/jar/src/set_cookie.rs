@@ -148,6 +148,12 @@ impl SetCookie {
             Some((name, value)) => (trim_wsp(name), trim_wsp(value)),
             None => ("", trim_wsp(pair)),
         };
+        // Chrome departs from the RFC: a tab left inside the name or the value (after the
+        // whitespace around them is trimmed) refuses the cookie (`ParsedCookie::IsValidToken`
+        // and `IsValidCookieValue` allow no control character, HTAB included).
+        if name.contains('\t') || value.contains('\t') {
+            return Err(ParseRefusal::ControlCharacter { byte: b'\t' });
+        }
         if name.is_empty() && value.is_empty() {
             return Err(ParseRefusal::Empty);
         }
@@ -379,14 +385,18 @@ mod tests {
         assert_eq!(SetCookie::read(" = "), Err(ParseRefusal::Empty));
     }
 
-    /// Control characters other than a tab refuse the whole line.
+    /// Control characters other than a tab refuse the whole line; a tab refuses it inside the
+    /// name or the value (Chrome), and is whitespace around them.
     #[test]
     fn control_characters_refuse_the_line() {
         assert_eq!(
             SetCookie::read("a=b\x01c"),
             Err(ParseRefusal::ControlCharacter { byte: 1 })
         );
-        assert_eq!(read("a=b\tc").value, "b\tc");
+        let tab = Err(ParseRefusal::ControlCharacter { byte: b'\t' });
+        assert_eq!(SetCookie::read("a=b\tc"), tab);
+        assert_eq!(SetCookie::read("a\tb=c"), tab);
+        assert_eq!(read("\ta=b\t; Path=/").value, "b");
     }
 
     /// Name+value over 4,096 bytes is refused; an attribute value over 1,024 is ignored.

@@ -387,8 +387,9 @@ fn closing_drops_session_cookies() {
     assert!(rows(&jar).is_empty());
 }
 
-/// Cookies go longest path first, then in the order they were created — and a replaced
-/// cookie keeps its place (RFC 6265bis §5.8.3), the same every time.
+/// Cookies go longest path first, then in the order they were created — and a cookie set
+/// again with the same value keeps its place (RFC 6265bis §5.8.3), while a new value moves it
+/// to the end, as in Chrome — the same every time.
 #[test]
 fn cookie_header_order_is_path_then_creation() {
     let at = "http://127.0.0.1:3000/a/b/c";
@@ -396,8 +397,10 @@ fn cookie_header_order_is_path_then_creation() {
     for _ in 0..20 {
         assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; z=1; y=1"));
     }
+    assert!(store(&mut jar, &["z=1; Path=/"], at, BAR).is_empty());
+    assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; z=1; y=1"));
     assert!(store(&mut jar, &["z=2; Path=/"], at, BAR).is_empty());
-    assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; z=2; y=1"));
+    assert_eq!(header(&jar, at, BAR).as_deref(), Some("x=1; y=1; z=2"));
     // Two cookies of one name on different paths: the deeper one first.
     let jar = jar_with(&["id=root; Path=/", "id=deep; Path=/a"], at);
     assert_eq!(header(&jar, at, BAR).as_deref(), Some("id=deep; id=root"));
