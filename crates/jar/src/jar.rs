@@ -239,8 +239,6 @@ pub enum BlockedReason {
     CookiesOff,
     /// The line is no cookie at all.
     Malformed(ParseRefusal),
-    /// The header's bytes are not UTF-8 (Chrome keeps cookies as UTF-8 text).
-    NotUtf8,
     /// `Secure` from a page that is not a secure context: browsers let only https (and
     /// localhost) set a `Secure` cookie.
     SecureFromInsecure,
@@ -297,7 +295,6 @@ impl fmt::Display for BlockedReason {
         match self {
             Self::CookiesOff => f.write_str("cookies are off in this browser"),
             Self::Malformed(why) => write!(f, "not a cookie: {why}"),
-            Self::NotUtf8 => f.write_str("not a cookie: the header is not UTF-8"),
             Self::SecureFromInsecure => f.write_str(
                 "Secure, but set over plain http (only https and localhost may set Secure cookies)",
             ),
@@ -525,10 +522,9 @@ impl Jar {
                 name: name_of_line(&String::from_utf8_lossy(bytes)),
                 reason,
             };
-            let Ok(header) = std::str::from_utf8(bytes) else {
-                blocked.push(refuse(BlockedReason::NotUtf8));
-                continue;
-            };
+            // Bytes that are not UTF-8 are kept as they came, as Chrome keeps them (`raw`).
+            let header = crate::raw::text_of_bytes(bytes);
+            let header = header.as_ref();
             if !enabled {
                 blocked.push(refuse(BlockedReason::CookiesOff));
                 continue;
@@ -964,6 +960,11 @@ fn cookie_domain(
         domain: written.clone(),
     };
     let stripped = attribute.strip_prefix('.').unwrap_or(attribute);
+    // Chrome: a `Domain` of a lone dot canonicalises to no host at all, and refuses the
+    // cookie (`cookie_util::GetCookieDomainWithString`), where the RFC would ignore it.
+    if attribute == "." {
+        return Err(invalid());
+    }
     let is_ip = matches!(url.host(), Some(Host::Ipv4(_) | Host::Ipv6(_)));
     if stripped.is_empty() || (is_ip && stripped.eq_ignore_ascii_case(&host)) {
         return Ok((host, true));

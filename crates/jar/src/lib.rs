@@ -8,6 +8,7 @@
 //! - [`site`]: sites by the public suffix list, secure contexts, and where a request comes
 //!   from (the page and frame that decide which `SameSite` cookies go along).
 //!
+//! - [`raw`]: bytes that are not UTF-8, kept as they came (as Chrome keeps them).
 //! - [`provider`] (feature `reqwest`): the jar as reqwest's cookie provider, and the scope
 //!   that tells it each request's context and hands back what it did.
 //!
@@ -19,6 +20,7 @@
 pub mod jar;
 #[cfg(feature = "reqwest")]
 pub mod provider;
+pub mod raw;
 pub mod set_cookie;
 pub mod site;
 

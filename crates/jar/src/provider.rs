@@ -129,10 +129,11 @@ impl reqwest::cookie::CookieStore for CookieJar {
                 );
                 Sent { header, not_sent }
             });
-            // From bytes: a UTF-8 cookie is obs-text to HTTP, which `from_str` would refuse.
+            // From bytes: a UTF-8 cookie is obs-text to HTTP, which `from_str` would refuse;
+            // bytes that came as no UTF-8 go back as they came.
             let mut sent = sent;
             let value = sent.header.as_ref().and_then(|header| {
-                HeaderValue::from_bytes(header.as_bytes())
+                HeaderValue::from_bytes(&crate::raw::bytes_of_text(header))
                     .map_err(|e| scope.trace.unsendable = Some(e.to_string()))
                     .ok()
             });

@@ -67,6 +67,9 @@ pub enum ParseRefusal {
     },
     /// Neither a name nor a value (`Set-Cookie: =` or an empty line).
     Empty,
+    /// No name, and a value holding '=' (`Set-Cookie: =a=b`): it would read back as the
+    /// cookie named `a`.
+    NamelessWithEquals,
     /// Name and value together are over the limit.
     TooLarge {
         /// The name's and value's bytes together.
@@ -84,6 +87,9 @@ impl fmt::Display for ParseRefusal {
                 )
             }
             Self::Empty => f.write_str("it has neither a name nor a value"),
+            Self::NamelessWithEquals => {
+                f.write_str("it has no name and its value holds “=” (it would read as a name)")
+            }
             Self::TooLarge { bytes } => {
                 write!(
                     f,
@@ -97,8 +103,7 @@ impl fmt::Display for ParseRefusal {
 impl std::error::Error for ParseRefusal {}
 
 /// A `Set-Cookie` header's cookie and attributes, as a browser reads them (nothing applied
-/// yet): for each attribute the last valid occurrence, as RFC 6265bis §5.7 takes "the last
-/// attribute in the list".
+/// yet): for each attribute its last occurrence, as Chrome reads them (valid or not).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetCookie {
     /// The name (may be empty: `Set-Cookie: foo` is a nameless cookie whose value is `foo`).
@@ -115,11 +120,12 @@ pub struct SetCookie {
     pub partitioned: bool,
     /// `Path`, if the last `Path` given starts with `/` (otherwise the default path applies).
     pub path: Option<String>,
-    /// `Domain`, if given and not empty (as written, leading dot and all).
+    /// `Domain`, if the last one given is not empty (as written, leading dot and all).
     pub domain: Option<String>,
-    /// `Max-Age` in seconds, if given and a number (saturated at the ends of `i64`).
+    /// `Max-Age` in seconds, if the last one given is a number (saturated at the ends of
+    /// `i64`).
     pub max_age: Option<i64>,
-    /// `Expires`, if given and a date the cookie-date algorithm reads.
+    /// `Expires`, if the last one given is a date the cookie-date algorithm reads.
     pub expires: Option<OffsetDateTime>,
 }
 
@@ -157,7 +163,12 @@ impl SetCookie {
         if name.is_empty() && value.is_empty() {
             return Err(ParseRefusal::Empty);
         }
-        let bytes = name.len() + value.len();
+        // Chrome: a nameless cookie whose value holds '=' would read back as a named one
+        // (`CanonicalCookie::Create`'s "=a=b" check), so it is refused.
+        if name.is_empty() && value.contains('=') {
+            return Err(ParseRefusal::NamelessWithEquals);
+        }
+        let bytes = crate::raw::wire_len(name) + crate::raw::wire_len(value);
         if bytes > MAX_NAME_VALUE_BYTES {
             return Err(ParseRefusal::TooLarge { bytes });
         }
@@ -178,7 +189,7 @@ impl SetCookie {
                 Some((key, value)) => (trim_wsp(key), trim_wsp(value)),
                 None => (trim_wsp(av), ""),
             };
-            if value.len() > MAX_ATTRIBUTE_VALUE_BYTES {
+            if crate::raw::wire_len(value) > MAX_ATTRIBUTE_VALUE_BYTES {
                 continue;
             }
             cookie.apply_attribute(key, value);
@@ -189,18 +200,13 @@ impl SetCookie {
     /// One `cookie-av` (RFC 6265bis §5.6.1–§5.6.7); unknown names are ignored.
     fn apply_attribute(&mut self, key: &str, value: &str) {
         match key.to_ascii_lowercase().as_str() {
-            "expires" => {
-                if let Some(at) = parse_cookie_date(value) {
-                    self.expires = Some(at);
-                }
-            }
-            "max-age" => {
-                if let Some(secs) = parse_max_age(value) {
-                    self.max_age = Some(secs);
-                }
-            }
-            // An empty Domain is ignored, so an earlier one stands (WPT domain.sub.html).
-            "domain" if !value.is_empty() => self.domain = Some(value.to_owned()),
+            // Chrome keeps the last occurrence of each attribute, whatever its value
+            // (`ParsedCookie` remembers one index per attribute), then reads it: a last
+            // `Expires`, `Max-Age` or `Domain` that is empty or no date or number undoes an
+            // earlier valid one (the RFC would keep the earlier one).
+            "expires" => self.expires = parse_cookie_date(value),
+            "max-age" => self.max_age = parse_max_age(value),
+            "domain" => self.domain = (!value.is_empty()).then(|| value.to_owned()),
             // The last Path wins even when it is not a path: then the default path applies.
             "path" => self.path = value.starts_with('/').then(|| value.to_owned()),
             "secure" => self.secure = true,
@@ -272,7 +278,7 @@ fn parse_max_age(value: &str) -> Option<i64> {
 
 /// The cookie-date algorithm of RFC 6265bis §5.1.1: tokens split by delimiters, the first
 /// time, day, month and year found; years 70–99 are 19xx and 0–69 20xx; an impossible date
-/// (31 February, hour 24, a year before 1601) is no date.
+/// (31 February, hour 24) is no date, and a year before 1601 is 1 January 1601, as in Chrome.
 pub fn parse_cookie_date(text: &str) -> Option<OffsetDateTime> {
     let is_delimiter = |c: char| matches!(c, '\t' | ' '..='/' | ';'..='@' | '['..='`' | '{'..='~');
     let mut time_of_day: Option<(u8, u8, u8)> = None;
@@ -311,10 +317,22 @@ pub fn parse_cookie_date(text: &str) -> Option<OffsetDateTime> {
     } else if (0..=69).contains(&year) {
         year += 2000;
     }
-    if year < 1601 || hour > 23 || minute > 59 || second > 59 {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let date = Date::from_calendar_date(year, month?, day?).ok()?;
+    // Chrome saturates a year before 1601 (the start of its clock) to that start
+    // (`SaturatedTimeFromUTCExploded`): a date long past, so the cookie is already expired.
+    let (month, day) = (month?, day?);
+    if year < 1601 {
+        return Some(
+            PrimitiveDateTime::new(
+                Date::from_calendar_date(1601, Month::January, 1).ok()?,
+                Time::MIDNIGHT,
+            )
+            .assume_utc(),
+        );
+    }
+    let date = Date::from_calendar_date(year, month, day).ok()?;
     let time = Time::from_hms(hour, minute, second).ok()?;
     Some(PrimitiveDateTime::new(date, time).assume_utc())
 }
@@ -415,18 +433,42 @@ mod tests {
         assert!(read(&path).path.is_some());
     }
 
-    /// Repeated attributes: the last one wins, an empty Domain is skipped, a Path that is not
-    /// a path puts the default back, and an unknown SameSite replaces a known one.
+    /// Repeated attributes: the last one wins even when it is empty or invalid (Chrome): an
+    /// empty Domain makes the cookie host-only, a Path that is not a path puts the default
+    /// back, an unknown SameSite replaces a known one, and a Max-Age or Expires that is no
+    /// number or date undoes an earlier one.
     #[test]
     fn last_attribute_wins() {
         let c = read(
             "a=b; Path=/x; Path=/y; Domain=one.test; Domain=; SameSite=Strict; SameSite=bogus; Secure=no; HTTPONLY",
         );
         assert_eq!(c.path.as_deref(), Some("/y"));
-        assert_eq!(c.domain.as_deref(), Some("one.test"));
+        assert_eq!(c.domain, None);
         assert_eq!(c.same_site, None);
         assert!(c.secure && c.http_only);
         assert_eq!(read("a=b; Path=/x; Path=rel").path, None);
+        assert_eq!(
+            read("a=b; Domain=.; Domain=one.test").domain.as_deref(),
+            Some("one.test")
+        );
+        assert_eq!(read("a=b; Max-Age=-1; Max-Age=abc").max_age, None);
+        assert_eq!(read("a=b; Max-Age=-1; Max-Age=").max_age, None);
+        let c = read("a=b; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=garbage");
+        assert_eq!(c.expires, None);
+        assert!(!c.is_removal(OffsetDateTime::now_utc()), "a session cookie");
+    }
+
+    /// A nameless cookie whose value holds '=' is refused (Chrome): it would read as a name.
+    #[test]
+    fn nameless_with_equals_is_refused() {
+        for line in ["=a=b", "  =a=b", "==x"] {
+            assert_eq!(
+                SetCookie::read(line),
+                Err(ParseRefusal::NamelessWithEquals),
+                "{line}"
+            );
+        }
+        assert_eq!(read("=ab").value, "ab");
     }
 
     /// Any Max-Age, however absurd, reads without overflow and lives at most 400 days.
@@ -461,7 +503,11 @@ mod tests {
         assert_eq!(date("21 oct 2015 7:28:0"), expected);
         assert_eq!(date("Wed, 31 Feb 2015 07:28:00 GMT"), None);
         assert_eq!(date("Wed, 21 Oct 2015 24:00:00 GMT"), None);
-        assert_eq!(date("Wed, 21 Oct 1600 07:28:00 GMT"), None);
+        // Before 1601: the start of Chrome's clock, long past.
+        let start = Some(-11_644_473_600); // 1601-01-01 00:00:00 UTC
+        assert_eq!(date("Wed, 21 Oct 1600 07:28:00 GMT"), start);
+        assert_eq!(date("Mon, 01 Jan 1000 00:00:00 GMT"), start);
+        assert_eq!(date("Mon, 01 Jan 1601 00:00:00 GMT"), start);
         assert_eq!(date("Wed, 21 Oct 2015"), None);
         assert_eq!(date(""), None);
     }
