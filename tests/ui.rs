@@ -25,6 +25,113 @@ fn harness() -> Harness<'static, SessionLabApp> {
     harness_keeping(None, Loaded::default())
 }
 
+/// A window of `size`, with the seed's lab.
+fn harness_sized(size: [f32; 2]) -> Harness<'static, SessionLabApp> {
+    let lab = Lab::start(LabConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
+        browsers: 2,
+        store: Default::default(),
+        instances: 1,
+    })
+    .expect("lab starts");
+    let mut harness = Harness::builder()
+        .with_size(size)
+        .build_eframe(move |cc| SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC));
+    step_until(&mut harness, "the browsers appear", |s| {
+        s.browsers.len() >= 2 && s.server.is_some()
+    });
+    harness
+}
+
+/// The rectangle of the widget labelled `label`, checked to lie inside the window.
+fn on_screen(
+    harness: &Harness<'static, SessionLabApp>,
+    label: &str,
+    window: egui::Rect,
+) -> egui::Rect {
+    let rect = harness.get_by_label(label).rect();
+    assert!(
+        rect.height() > 4.0 && window.contains_rect(rect),
+        "{label} is at {rect:?}, not inside the window {window:?}"
+    );
+    rect
+}
+
+/// At 1280×720, after a burst before any session (20 sessions) and a full audit (about a
+/// thousand more), every part keeps its share: the browsers' buttons, the sessions table's
+/// header and the bottom tabs are inside the window and apart, and the tabs have at least a
+/// third of the height; the divider above the sessions can be dragged, and a new browser is
+/// scrolled into view.
+#[test]
+fn the_layout_holds_at_1280_by_720_whatever_the_lab_holds() {
+    let mut harness = harness_sized([1280.0, 720.0]);
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 720.0));
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the burst ends", |s| {
+        s.browser_named("A").unwrap().last_burst.is_some()
+    });
+    harness.get_by_label("Audit").click();
+    harness.run_steps(2);
+    harness.get_by_label("Run audit").click();
+    step_until(&mut harness, "the audit finishes", |s| {
+        s.audit.runs.len() == 1 && s.audit.running.is_none() && s.sessions.len() > 500
+    });
+    harness.run_steps(3);
+
+    let visit = on_screen(&harness, "Visit A", window);
+    let sessions = harness
+        .query_by_label_contains("Server sessions (")
+        .expect("the sessions table's header")
+        .rect();
+    assert!(window.contains_rect(sessions), "{sessions:?}");
+    assert!(visit.max.y < sessions.min.y, "browsers above the sessions");
+    for tab in ["Event log", "Timeline", "Scenarios", "Audit", "Other site"] {
+        let rect = harness
+            .query_all_by_label(tab)
+            .map(|node| node.rect())
+            .find(|rect| rect.min.y > sessions.max.y)
+            .unwrap_or_else(|| panic!("the {tab} tab below the sessions"));
+        assert!(window.contains_rect(rect), "{tab} at {rect:?}");
+        // The tabs' panel begins at two thirds of the window at most (its margin inside).
+        assert!(
+            rect.min.y <= 720.0 * 2.0 / 3.0 + 10.0,
+            "the bottom tabs keep a third of the window: {tab} at {rect:?}"
+        );
+    }
+
+    // Drag the divider above the sessions table 80 px up: the table follows.
+    let divider = sessions.min.y - 6.0;
+    let start = egui::pos2(900.0, divider);
+    let end = egui::pos2(900.0, divider - 80.0);
+    harness.hover_at(start);
+    harness.run_steps(2);
+    harness.drag_at(start);
+    harness.run_steps(2);
+    harness.hover_at(end);
+    harness.run_steps(2);
+    harness.drop_at(end);
+    harness.run_steps(3);
+    let moved = harness
+        .query_by_label_contains("Server sessions (")
+        .unwrap()
+        .rect();
+    assert!(
+        moved.min.y < sessions.min.y - 40.0,
+        "the divider moved the table up: {sessions:?} → {moved:?}"
+    );
+    on_screen(&harness, "Visit A", window);
+
+    // A new browser lands in view.
+    for _ in 0..3 {
+        harness.get_by_label("+ Browser").click();
+        harness.run_steps(3);
+    }
+    step_until(&mut harness, "five browsers", |s| s.browsers.len() == 5);
+    harness.run_steps(5);
+    on_screen(&harness, "Visit E", window);
+}
+
 /// A window that keeps its lab in `path` (as the real one does between launches), restoring
 /// what `loaded` found there.
 fn harness_keeping(path: Option<PathBuf>, loaded: Loaded) -> Harness<'static, SessionLabApp> {
@@ -152,6 +259,7 @@ fn add_browser_and_clear_cookies() {
 
     click_and_wait(&mut harness, "Visit B", "B", 1);
     click_and_wait(&mut harness, "Visit B", "B", 2);
+    bring_into_view(&mut harness, "Clear cookies B");
     harness.get_by_label("Clear cookies B").click();
     step_until(&mut harness, "B's jar is empty", |s| {
         s.browser_named("B").unwrap().cookies.is_empty()
@@ -357,22 +465,25 @@ fn panels_out_of_view_come_back_when_scrolled_to() {
         harness.run_steps(2);
     }
     step_until(&mut harness, "five browsers", |s| s.browsers.len() == 5);
+    harness.run_steps(3);
+    // The newest browser was scrolled into view; the first is out of it, so not laid out.
+    harness.get_by_label("Visit E");
     assert!(
-        harness.query_by_label("Visit E").is_none(),
-        "browser E is out of view, so it is not laid out"
+        harness.query_by_label("Visit A").is_none(),
+        "browser A is out of view, so it is not laid out"
     );
-    // Scroll the browsers' area to the right with the wheel, the pointer over a panel.
-    harness.get_by_label("Visit B").hover();
+    // Scroll the browsers' area back to the left with the wheel, the pointer over a panel.
+    harness.get_by_label("Visit E").hover();
     for _ in 0..20 {
         if harness
-            .query_by_label("Visit E")
-            .is_some_and(|node| node.rect().max.x < 1400.0)
+            .query_by_label("Visit A")
+            .is_some_and(|node| node.rect().min.x >= 0.0)
         {
             break;
         }
         harness.event(egui::Event::MouseWheel {
             unit: egui::MouseWheelUnit::Point,
-            delta: egui::vec2(-200.0, 0.0),
+            delta: egui::vec2(200.0, 0.0),
             phase: egui::TouchPhase::Move,
             source: egui::MouseWheelSource::Unknown,
             modifiers: egui::Modifiers::default(),
@@ -380,12 +491,12 @@ fn panels_out_of_view_come_back_when_scrolled_to() {
         harness.run_steps(2);
     }
     assert!(
-        harness.query_by_label("Visit A").is_none(),
-        "browser A, scrolled out of view, is no longer laid out"
+        harness.query_by_label("Visit E").is_none(),
+        "browser E, scrolled out of view, is no longer laid out"
     );
-    harness.get_by_label("Visit E").click();
-    step_until(&mut harness, "E's visit answered", |s| {
-        s.browser_named("E")
+    harness.get_by_label("Visit A").click();
+    step_until(&mut harness, "A's visit answered", |s| {
+        s.browser_named("A")
             .and_then(|b| b.last.as_ref())
             .is_some_and(|e| e.body == "Number of views 1")
     });
@@ -480,9 +591,51 @@ fn click_apply(harness: &mut Harness<'static, SessionLabApp>) {
 }
 
 /// Clicks `label` and waits until browser `name` has finished a visit that began after it.
+/// Scrolls the widget labelled `label` into view when it is not (as a user scrolls to a
+/// browser panel), and waits until it stands still (a scroll animates over a few frames).
+fn bring_into_view(harness: &mut Harness<'static, SessionLabApp>, label: &str) {
+    settle(
+        harness,
+        |h| h.get_by_label(label).rect(),
+        |h| h.get_by_label(label).scroll_to_me(),
+    );
+}
+
+/// [`bring_into_view`] for the widget whose label contains `text`.
+fn bring_into_view_containing(harness: &mut Harness<'static, SessionLabApp>, text: &str) {
+    settle(
+        harness,
+        |h| h.get_by_label_contains(text).rect(),
+        |h| h.get_by_label_contains(text).scroll_to_me(),
+    );
+}
+
+fn settle(
+    harness: &mut Harness<'static, SessionLabApp>,
+    rect: impl Fn(&Harness<'static, SessionLabApp>) -> egui::Rect,
+    scroll: impl Fn(&Harness<'static, SessionLabApp>),
+) {
+    let window = harness.ctx.content_rect();
+    let mut scrolled = false;
+    let mut last = None;
+    for _ in 0..100 {
+        let now = rect(harness);
+        if last == Some(now) && window.contains_rect(now) {
+            return;
+        }
+        if !scrolled && !window.contains_rect(now) {
+            scroll(harness);
+            scrolled = true;
+        }
+        last = Some(now);
+        harness.step();
+    }
+}
+
 fn click_visit(harness: &mut Harness<'static, SessionLabApp>, label: &str, name: &str) -> String {
     let lines = harness.state().state().logged;
     let id = harness.state().state().browser_named(name).unwrap().id;
+    bring_into_view(harness, label);
     harness.get_by_label(label).click();
     step_until(harness, &format!("{label} is answered"), |s| {
         s.browser(id).is_some_and(|b| b.in_flight == 0)
@@ -1371,6 +1524,7 @@ fn a_dropped_cookies_txt_is_previewed() {
 fn open_scenario(harness: &mut Harness<'static, SessionLabApp>, title: &str) {
     harness.get_by_label("Scenarios").click();
     harness.run_steps(2);
+    bring_into_view_containing(harness, title);
     harness.get_by_label_contains(title).click();
     step_until(harness, "the scenario is set up", |s| s.judge.is_some());
     shows(harness, "Goal:");

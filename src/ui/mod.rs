@@ -85,6 +85,13 @@ impl BottomTab {
 }
 
 /// Where the chosen bottom tab is kept across launches (eframe's storage).
+/// The least height the browsers keep (an address bar, the buttons and a few lines of the page).
+const BROWSERS_MIN_HEIGHT: f32 = 150.0;
+/// The least height the sessions table keeps (its header row and three rows).
+const SESSIONS_MIN_HEIGHT: f32 = 110.0;
+/// The sessions table's height until the user drags its divider.
+const SESSIONS_DEFAULT_HEIGHT: f32 = 200.0;
+
 const BOTTOM_TAB_KEY: &str = "bottom_tab";
 
 /// The window's title.
@@ -184,6 +191,8 @@ pub struct SessionLabApp {
     last_frame: Option<Instant>,
     /// The largest browser panel drawn last frame: the place a panel out of view keeps.
     panel_size: Option<egui::Vec2>,
+    /// How many browsers the last frame drew: one more is scrolled into view.
+    browsers_seen: usize,
     /// Where each frame's CPU time is written, when `SESSION_LAB_FRAME_LOG` names a file (for
     /// benchmarks of the real window).
     frame_log: Option<std::io::BufWriter<std::fs::File>>,
@@ -229,6 +238,7 @@ impl SessionLabApp {
             pump_cost: Duration::ZERO,
             last_frame: None,
             panel_size: None,
+            browsers_seen: 0,
             frame_log: None,
             keeper,
             repaint,
@@ -616,12 +626,26 @@ impl eframe::App for SessionLabApp {
                     commands.extend(settings_panel::settings_ui(ui, &self.state, draft, now));
                 });
         }
-        // The browsers take the height their panels need (scrolling only past most of the
-        // window), the sessions the height their rows need, and the log the rest: on a small
-        // screen each browser's response and cookie jar stay in view.
-        let screen_height = ui.max_rect().height();
+        // The window's height is shared so that each part keeps a usable share at 1280×720
+        // whatever the lab holds: the bottom tabs at least a third of the window, the sessions
+        // table a few rows, the browsers the rest they need. Each part scrolls inside its
+        // share, and the dividers between them can be dragged (egui keeps the sizes with the
+        // window's memory, so they are remembered between launches).
+        let window_height = ctx.content_rect().height();
+        let bottom_min = window_height / 3.0;
+        let room = ui.available_height();
+        let browsers_max = (room - bottom_min - SESSIONS_MIN_HEIGHT).max(BROWSERS_MIN_HEIGHT);
+        // A new browser (the last one) is scrolled into view.
+        let newcomer = (self.state.browsers.len() > self.browsers_seen)
+            .then(|| self.state.browsers.last().map(|b| b.id))
+            .flatten()
+            .filter(|_| self.browsers_seen > 0);
+        self.browsers_seen = self.state.browsers.len();
         egui::Panel::top("browsers")
-            .resizable(false)
+            .resizable(true)
+            .min_size(BROWSERS_MIN_HEIGHT)
+            .max_size(browsers_max)
+            .default_size(browsers_max)
             .show(ui, |ui| {
                 if self.state.browsers.is_empty() {
                     ui.label("No browsers — click “+ Browser” to add one.");
@@ -636,14 +660,11 @@ impl eframe::App for SessionLabApp {
                 let drafts = &mut self.drafts;
                 let state = &self.state;
                 let offset = self.offset;
-                // As tall as the tallest panel (measured last frame), up to most of the window.
-                let tallest = panel_size.map_or(300.0, |size| size.y);
                 egui::ScrollArea::both()
                     .id_salt("browsers")
-                    .auto_shrink([false, true])
-                    .min_scrolled_height(tallest.min(screen_height * 0.6))
-                    .max_height(screen_height * 0.6)
+                    .auto_shrink([false, false])
                     .show_viewport(ui, |ui, viewport| {
+                        let origin = ui.min_rect().min;
                         ui.horizontal_top(|ui| {
                             // Only the panels in view are laid out; the others keep their place
                             // (their size as last drawn), so sixteen browsers cost what two or three
@@ -656,6 +677,13 @@ impl eframe::App for SessionLabApp {
                                     continue;
                                 };
                                 let size = panel_size.unwrap_or(egui::vec2(600.0, 300.0));
+                                if newcomer == Some(browser.id) {
+                                    let place = egui::Rect::from_min_size(
+                                        origin + egui::vec2(x, 0.0),
+                                        egui::vec2(size.x, 1.0),
+                                    );
+                                    ui.scroll_to_rect(place, Some(egui::Align::Max));
+                                }
                                 let in_view = x <= viewport.max.x && x + size.x >= viewport.min.x;
                                 x += size.x + gap;
                                 if !in_view {
@@ -705,22 +733,19 @@ impl eframe::App for SessionLabApp {
             });
 
         let mut session_countdown = None;
-        // The sessions table is as tall as its rows, up to a third of the window; the Audit
-        // tab's report needs the room more, so there the table keeps a few rows.
-        let sessions_height = if self.bottom_tab == BottomTab::Audit {
-            screen_height * 0.14
-        } else {
-            screen_height / 3.0
-        };
+        let room = ui.available_height();
+        let sessions_max = (room - bottom_min).max(SESSIONS_MIN_HEIGHT);
         egui::Panel::top("sessions")
-            .resizable(false)
+            .resizable(true)
+            .min_size(SESSIONS_MIN_HEIGHT)
+            .max_size(sessions_max)
+            .default_size(sessions_max.min(SESSIONS_DEFAULT_HEIGHT))
             .show(ui, |ui| {
                 session_countdown = sessions_panel::sessions_ui(
                     ui,
                     &mut self.state,
                     &mut self.sessions,
                     (now, self.offset),
-                    sessions_height,
                     &mut commands,
                 );
             });

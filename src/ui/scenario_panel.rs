@@ -57,169 +57,181 @@ pub fn scenario_ui(
     opening: bool,
 ) -> Option<UiCommand> {
     let mut command = None;
-    // At 1280×720 the tab has a few hundred pixels: the list and the run scroll.
-    egui::ScrollArea::vertical()
-        .id_salt("scenarios")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            command = tab_ui(ui, state, draft, opening);
+    // At 1280×720 the tab has a few hundred pixels: the list and the scenario under way
+    // scroll apart, so picking one far down the list leaves its detail in view.
+    let height = ui.available_height();
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(260.0);
+            egui::ScrollArea::vertical()
+                .id_salt("scenario list")
+                .max_height(height)
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    if let Some(picked) = list_ui(ui, state, draft) {
+                        command = Some(picked);
+                    }
+                });
         });
+        ui.separator();
+        ui.vertical(|ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("scenario detail")
+                .max_height(height)
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    if let Some(next) = detail_ui(ui, state, draft, opening) {
+                        command = Some(next);
+                    }
+                });
+        });
+    });
     command
 }
 
-fn tab_ui(
+/// The scenarios to pick from, by level, and a field to open one's own.
+fn list_ui(ui: &mut egui::Ui, state: &LabState, draft: &mut ScenarioDraft) -> Option<UiCommand> {
+    let mut command = None;
+    ui.label(egui::RichText::new("Your own (a .toml file)").weak());
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut draft.path)
+                .hint_text("path/to/lesson.toml")
+                .desired_width(170.0),
+        )
+        .accessible_name("Scenario file");
+        if ui
+            .add_enabled(!draft.path.trim().is_empty(), egui::Button::new("Open"))
+            .accessible_name("Open scenario file")
+            .on_hover_text(
+                "Read the scenario file (the format is in scenarios/README.md) and open it",
+            )
+            .clicked()
+        {
+            match Scenario::open(std::path::Path::new(draft.path.trim())) {
+                Ok(scenario) => {
+                    let scenario = draft.add(scenario);
+                    command = Some(UiCommand::OpenScenario {
+                        scenario,
+                        fixed: false,
+                    });
+                }
+                Err(err) => draft.error = Some(err.to_string()),
+            }
+        }
+    });
+    ui.add_space(6.0);
+    for level in 1..=3 {
+        let scenarios: Vec<&Arc<Scenario>> = draft
+            .scenarios
+            .iter()
+            .filter(|s| s.level == level)
+            .collect();
+        if scenarios.is_empty() {
+            continue;
+        }
+        ui.strong(format!("Level {level}"));
+        for scenario in scenarios {
+            let current = crate::scenario::judge::Judge::of(state)
+                .is_some_and(|j| j.scenario().id == scenario.id);
+            let solved = if state.solved_scenarios.contains(&scenario.id) {
+                " (solved)"
+            } else {
+                ""
+            };
+            if ui
+                .selectable_label(current, format!("{}{solved}", scenario.title))
+                .on_hover_text(&scenario.goal)
+                .clicked()
+            {
+                command = Some(UiCommand::OpenScenario {
+                    scenario: scenario.clone(),
+                    fixed: false,
+                });
+            }
+        }
+    }
+    command
+}
+
+/// The scenario under way, or what to do when none is.
+fn detail_ui(
     ui: &mut egui::Ui,
     state: &LabState,
     draft: &mut ScenarioDraft,
     opening: bool,
 ) -> Option<UiCommand> {
-    let mut command = None;
-    ui.horizontal_top(|ui| {
-        ui.vertical(|ui| {
-            ui.set_width(260.0);
-            ui.label(egui::RichText::new("Your own (a .toml file)").weak());
-            ui.horizontal(|ui| {
-                ui.add(
-                    egui::TextEdit::singleline(&mut draft.path)
-                        .hint_text("path/to/lesson.toml")
-                        .desired_width(170.0),
-                )
-                .accessible_name("Scenario file");
-                if ui
-                    .add_enabled(!draft.path.trim().is_empty(), egui::Button::new("Open"))
-                    .accessible_name("Open scenario file")
-                    .on_hover_text(
-                        "Read the scenario file (the format is in scenarios/README.md) and open it",
-                    )
-                    .clicked()
-                {
-                    match Scenario::open(std::path::Path::new(draft.path.trim())) {
-                        Ok(scenario) => {
-                            let scenario = draft.add(scenario);
-                            command = Some(UiCommand::OpenScenario {
-                                scenario,
-                                fixed: false,
-                            });
-                        }
-                        Err(err) => draft.error = Some(err.to_string()),
-                    }
-                }
-            });
-            ui.add_space(6.0);
-            for level in 1..=3 {
-                let scenarios: Vec<&Arc<Scenario>> = draft
-                    .scenarios
-                    .iter()
-                    .filter(|s| s.level == level)
-                    .collect();
-                if scenarios.is_empty() {
-                    continue;
-                }
-                ui.strong(format!("Level {level}"));
-                for scenario in scenarios {
-                    let current = crate::scenario::judge::Judge::of(state)
-                        .is_some_and(|j| j.scenario().id == scenario.id);
-                    let solved = if state.solved_scenarios.contains(&scenario.id) {
-                        " (solved)"
-                    } else {
-                        ""
-                    };
-                    if ui
-                        .selectable_label(current, format!("{}{solved}", scenario.title))
-                        .on_hover_text(&scenario.goal)
-                        .clicked()
-                    {
-                        command = Some(UiCommand::OpenScenario {
-                            scenario: scenario.clone(),
-                            fixed: false,
-                        });
-                    }
-                }
-            }
-        });
-        ui.separator();
-        ui.vertical(|ui| {
-            if let Some(error) = &draft.error {
-                let dark = ui.visuals().dark_mode;
-                ui.colored_label(
-                    theme::bad(dark),
-                    format!("Could not open the scenario: {error}"),
-                );
-            }
-            if opening {
-                ui.label("Opening the scenario: fresh browsers, settings and store…");
-                return;
-            }
-            let Some(judge) = crate::scenario::judge::Judge::of(state) else {
-                ui.label(
-                    "Pick a scenario. Each sets the lab up, gives you a goal, and says when you \
-                     have reached it — judged from what really happens, not from a button.",
-                );
-                return;
-            };
-            if let Some(next) = running_ui(ui, judge, draft) {
-                command = Some(next);
-            }
-        });
-    });
-    command
+    if let Some(error) = &draft.error {
+        let dark = ui.visuals().dark_mode;
+        ui.colored_label(
+            theme::bad(dark),
+            format!("Could not open the scenario: {error}"),
+        );
+    }
+    if opening {
+        ui.label("Opening the scenario: fresh browsers, settings and store…");
+        return None;
+    }
+    let Some(judge) = crate::scenario::judge::Judge::of(state) else {
+        ui.label(
+            "Pick a scenario. Each sets the lab up, gives you a goal, and says when you have \
+             reached it — judged from what really happens, not from a button.",
+        );
+        return None;
+    };
+    running_ui(ui, judge, draft)
 }
 
-/// The scenario under way.
+/// The scenario under way: its status, hint, Reset and fix first (in view without scrolling
+/// at 1280×720), then the goal, the conditions, the hints shown and the fix's explanation.
 fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Option<UiCommand> {
     let mut command = None;
     let scenario = judge.scenario();
-    ui.heading(&scenario.title);
-    if !scenario.wstg.is_empty() {
-        ui.small(format!(
-            "{} · from: {}",
-            scenario.wstg.join(", "),
-            scenario.source
-        ));
-    }
-    ui.label(egui::RichText::new(format!("Goal: {}", scenario.goal)).strong());
-    ui.label(format!("You: {}", scenario.you));
     let dark = ui.visuals().dark_mode;
-    ui.horizontal(|ui| {
-        let (text, colour) = match judge.verdict() {
-            Verdict::Solved if judge.fixed() => (
-                "Solved — even with the fix? Tell us: that is a bug in the scenario".to_owned(),
-                theme::bad(dark),
-            ),
-            Verdict::Solved => ("Solved".to_owned(), theme::good(dark)),
-            Verdict::Spoiled(why) => (
-                format!("Not counted: {why}. Reset to try again."),
-                theme::bad(dark),
-            ),
-            open if judge.fixed() => (
-                format!("With the fix applied: {}", verdict_text(open)),
-                theme::good(dark),
-            ),
-            open => (verdict_text(open), ui.visuals().text_color()),
-        };
-        ui.label(
-            egui::RichText::new(format!("Status: {text}"))
-                .color(colour)
-                .strong(),
-        );
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(&scenario.title);
+        if !scenario.wstg.is_empty() {
+            ui.small(format!(
+                "{} · from: {}",
+                scenario.wstg.join(", "),
+                scenario.source
+            ));
+        }
     });
-    for (condition, met) in judge.conditions() {
-        ui.label(format!(
-            "{} {condition}",
-            if met { "Done:" } else { "Not yet:" }
-        ));
-    }
+    let (text, colour) = match judge.verdict() {
+        Verdict::Solved if judge.fixed() => (
+            "Solved — even with the fix? Tell us: that is a bug in the scenario".to_owned(),
+            theme::bad(dark),
+        ),
+        Verdict::Solved => ("Solved".to_owned(), theme::good(dark)),
+        Verdict::Spoiled(why) => (
+            format!("Not counted: {why}. Reset to try again."),
+            theme::bad(dark),
+        ),
+        open if judge.fixed() => (
+            format!("With the fix applied: {}", verdict_text(open)),
+            theme::good(dark),
+        ),
+        open => (verdict_text(open), ui.visuals().text_color()),
+    };
+    ui.label(
+        egui::RichText::new(format!("Status: {text}"))
+            .color(colour)
+            .strong(),
+    );
+    let fix_offered = scenario
+        .fix
+        .as_ref()
+        .filter(|_| matches!(judge.verdict(), Verdict::Solved) || judge.fixed());
     ui.horizontal(|ui| {
-        let left = scenario.hints.len().saturating_sub(draft.hints_shown);
+        let total = scenario.hints.len();
+        let hint_label = if draft.hints_shown < total {
+            format!("Hint ({} of {total})", draft.hints_shown + 1)
+        } else {
+            format!("All {total} hints shown")
+        };
         if ui
-            .add_enabled(
-                left > 0,
-                egui::Button::new(format!(
-                    "Hint ({} of {})",
-                    draft.hints_shown + 1,
-                    scenario.hints.len()
-                )),
-            )
+            .add_enabled(draft.hints_shown < total, egui::Button::new(hint_label))
             .on_hover_text("One hint at a time, from a nudge to nearly the answer")
             .clicked()
         {
@@ -235,22 +247,8 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
                 fixed: judge.fixed(),
             });
         }
-    });
-    for (i, hint) in scenario.hints.iter().take(draft.hints_shown).enumerate() {
-        ui.label(format!("Hint {}: {hint}", i + 1));
-    }
-    if draft.hints_shown > 0 {
-        ui.small(format!("Hints used: {}", draft.hints_shown));
-    }
-    if let Some(fix) = &scenario.fix
-        && (matches!(judge.verdict(), Verdict::Solved) || judge.fixed())
-    {
-        ui.separator();
-        ui.strong("Fix it");
-        ui.label(&fix.explain);
-        ui.small(format!("express-session: {}", fix.in_express));
-        ui.small(format!("tower-sessions: {}", fix.in_tower_sessions));
-        if !judge.fixed()
+        if fix_offered.is_some()
+            && !judge.fixed()
             && ui
                 .button("Apply the fix and try again")
                 .on_hover_text("Starts the scenario over with the fix in the server's settings")
@@ -261,6 +259,27 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
                 fixed: true,
             });
         }
+    });
+    for (i, hint) in scenario.hints.iter().take(draft.hints_shown).enumerate() {
+        ui.label(format!("Hint {}: {hint}", i + 1));
+    }
+    ui.label(egui::RichText::new(format!("Goal: {}", scenario.goal)).strong());
+    ui.label(format!("You: {}", scenario.you));
+    for (condition, met) in judge.conditions() {
+        ui.label(format!(
+            "{} {condition}",
+            if met { "Done:" } else { "Not yet:" }
+        ));
+    }
+    if draft.hints_shown > 0 {
+        ui.small(format!("Hints used: {}", draft.hints_shown));
+    }
+    if let Some(fix) = fix_offered {
+        ui.separator();
+        ui.strong("Fix it");
+        ui.label(&fix.explain);
+        ui.small(format!("express-session: {}", fix.in_express));
+        ui.small(format!("tower-sessions: {}", fix.in_tower_sessions));
     }
     command
 }

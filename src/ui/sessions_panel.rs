@@ -23,14 +23,13 @@ pub struct SessionsDraft {
     pub filter: String,
 }
 
-/// Draws the sessions table, as tall as its rows up to `max_height` (then it scrolls); returns
-/// when the soonest visible countdown changes, so the app can repaint just then.
+/// Draws the sessions table, filling the height it is given (its rows scroll within it);
+/// returns when the soonest visible countdown changes, so the app can repaint just then.
 pub fn sessions_ui(
     ui: &mut egui::Ui,
     state: &mut LabState,
     draft: &mut SessionsDraft,
     (now, offset): (OffsetDateTime, UtcOffset),
-    max_height: f32,
     commands: &mut Vec<UiCommand>,
 ) -> Option<Duration> {
     ui.horizontal(|ui| {
@@ -72,7 +71,7 @@ pub fn sessions_ui(
         clock_ui(ui, commands);
     });
     state.set_session_filter(&draft.filter);
-    let (next_change, new_sort) = table_ui(ui, state, (now, offset), max_height);
+    let (next_change, new_sort) = table_ui(ui, state, (now, offset));
     if let Some(sort) = new_sort {
         state.set_session_sort(sort);
     }
@@ -108,7 +107,6 @@ fn table_ui(
     ui: &mut egui::Ui,
     state: &LabState,
     (now, offset): (OffsetDateTime, UtcOffset),
-    max_height: f32,
 ) -> (Option<Duration>, Option<SessionSort>) {
     let dark = ui.visuals().dark_mode;
     if !state.sessions.filter_text().is_empty() || state.sessions.is_busy() {
@@ -175,13 +173,15 @@ fn table_ui(
     let mut new_sort = None;
     let mut next_change: Option<Duration> = None;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
+    // The rows fill what is left under the header row, and scroll within it.
+    let body_height = (ui.available_height() - row_height - ui.spacing().item_spacing.y).max(0.0);
     TableBuilder::new(ui)
         .id_salt("sessions")
         .striped(true)
         .resizable(true)
-        .auto_shrink([false, true])
-        .min_scrolled_height(max_height.min(200.0))
-        .max_scroll_height(max_height)
+        .auto_shrink([false, false])
+        .min_scrolled_height(body_height)
+        .max_scroll_height(body_height)
         .column(Column::initial(150.0).at_least(90.0).clip(true))
         .column(Column::initial(210.0).at_least(90.0).clip(true))
         .column(Column::initial(260.0).at_least(80.0).clip(true))
