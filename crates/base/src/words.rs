@@ -3,6 +3,8 @@
 //! lowest layer of the crate (it imports nothing of it), so the server, the audit and the lab
 //! all say these alike.
 
+use std::fmt::Write as _;
+
 /// Shortens a session id or cookie value for tables and the log: the first eight characters
 /// and an ellipsis.
 pub fn short(text: &str) -> String {
@@ -68,31 +70,32 @@ fn acts_on_terminal(c: char) -> bool {
 /// the screen, recolour it, plant a hidden link or reverse a line. Newlines and tabs stay.
 /// The one helper every line the command line prints from outside goes through.
 pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(acts_on_terminal) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if acts_on_terminal(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    escaping_terminal_codes(text, |c, out| {
+        let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+    })
 }
 
 /// JSON text (as `serde_json` writes it) safe to print: the characters [`visible`] shows that
 /// JSON leaves raw (C1 controls and bidi characters; JSON escapes C0 itself) written as JSON
 /// escapes (`\u202e`), so the output stays valid JSON and reads back the same.
 pub fn json_visible(json: &str) -> std::borrow::Cow<'_, str> {
-    if !json.chars().any(acts_on_terminal) {
-        return std::borrow::Cow::Borrowed(json);
+    escaping_terminal_codes(json, |c, out| {
+        let _ = write!(out, "\\u{:04x}", u32::from(c));
+    })
+}
+
+/// `text` with every character a terminal would act on written by `escape` instead.
+fn escaping_terminal_codes(
+    text: &str,
+    escape: impl Fn(char, &mut String),
+) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(acts_on_terminal) {
+        return std::borrow::Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
         if acts_on_terminal(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            escape(c, &mut out);
         } else {
             out.push(c);
         }
