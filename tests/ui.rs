@@ -25,16 +25,21 @@ fn harness() -> Harness<'static, SessionLabApp> {
     harness_keeping(None, Loaded::default())
 }
 
-/// A window of `size`, with the seed's lab.
-fn harness_sized(size: [f32; 2]) -> Harness<'static, SessionLabApp> {
-    let lab = Lab::start(LabConfig {
+/// The seed's lab with `browsers` browsers, for a window of the tests.
+fn ui_lab(browsers: usize) -> Lab {
+    Lab::start(LabConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
-        browsers: 2,
+        browsers,
         store: Default::default(),
         instances: 1,
     })
-    .expect("lab starts");
+    .expect("lab starts")
+}
+
+/// A window of `size`, with the seed's lab.
+fn harness_sized(size: [f32; 2]) -> Harness<'static, SessionLabApp> {
+    let lab = ui_lab(2);
     let mut harness = Harness::builder()
         .with_size(size)
         .build_eframe(move |cc| SessionLabApp::new(&cc.egui_ctx, lab, UtcOffset::UTC));
@@ -1087,14 +1092,7 @@ fn the_chosen_tab_is_remembered_across_launches() {
         harness.run_steps(2);
         eframe::App::save(harness.state_mut(), &mut storage);
     }
-    let lab = Lab::start(LabConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        server: ServerConfig::with_secret(Secret::from_phrase("ui tests")),
-        browsers: 1,
-        store: Default::default(),
-        instances: 1,
-    })
-    .expect("lab starts");
+    let lab = ui_lab(1);
     let harness = Harness::builder()
         .with_size([1280.0, 720.0])
         .build_eframe(move |cc| {

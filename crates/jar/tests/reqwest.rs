@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use session_lab_jar::{BlockedReason, CookieJar, Exchange, Page, RequestContext, RequestFrom};
+use session_lab_jar::{
+    BlockedReason, CookieJar, Exchange, Page, RequestContext, RequestFrom, Trace,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -102,24 +104,21 @@ async fn an_exchange_gives_the_context_and_tells_what_the_jar_did() {
         from: RequestFrom::Link(Page::http("other.example")),
         ..RequestContext::default()
     };
-    let (echoed, trace) = Exchange::new(elsewhere)
-        .run(async {
-            client
-                .get(format!("{base}/echo"))
-                .send()
-                .await?
-                .text()
-                .await
-        })
-        .await;
-    assert_eq!(echoed.unwrap(), "");
+    let (echoed, trace) = echo(&client, &base, Exchange::new(elsewhere)).await;
+    assert_eq!(echoed, "");
     assert_eq!(trace.sent.header, None);
     assert_eq!(trace.sent.not_sent.len(), 1);
     assert_eq!(trace.sent.not_sent[0].key.name, "id");
 
     // Cookies off: nothing goes, and the trace names the reason.
-    let (echoed, trace) = Exchange::default()
-        .cookies_on(false)
+    let (echoed, trace) = echo(&client, &base, Exchange::default().cookies_on(false)).await;
+    assert_eq!(echoed, "");
+    assert_eq!(trace.sent.not_sent.len(), 1);
+}
+
+/// `GET /echo` in `exchange`: the Cookie header the server received, and the jar's trace.
+async fn echo(client: &reqwest::Client, base: &str, exchange: Exchange) -> (String, Trace) {
+    let (echoed, trace) = exchange
         .run(async {
             client
                 .get(format!("{base}/echo"))
@@ -129,6 +128,5 @@ async fn an_exchange_gives_the_context_and_tells_what_the_jar_did() {
                 .await
         })
         .await;
-    assert_eq!(echoed.unwrap(), "");
-    assert_eq!(trace.sent.not_sent.len(), 1);
+    (echoed.unwrap(), trace)
 }
