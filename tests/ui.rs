@@ -1125,6 +1125,17 @@ fn an_audit_before_and_after_ticking_secure() {
             .count()
             >= 100
     });
+    // They are hidden from the table until asked for, so the student's own stay in view.
+    assert!(harness.state().state().sessions.hides_made());
+    assert_eq!(
+        harness.query_all_by_label("Audit").count(),
+        1,
+        "only the tab's own label while the Audit's sessions are hidden"
+    );
+    harness.get_by_label("Audit and Load sessions").click();
+    step_until(&mut harness, "the Audit's sessions are shown", |s| {
+        !s.sessions.hides_made() && !s.sessions.is_busy()
+    });
     assert!(
         harness.query_all_by_label("Audit").count() >= 2,
         "the sessions table tags rows “Audit” (besides the tab's own label)"
@@ -1158,6 +1169,34 @@ fn an_audit_before_and_after_ticking_secure() {
         .click();
     harness.run_steps(3);
     shows(&harness, "Fixed: Session cookie “id” without Secure");
+}
+
+/// Reset lab takes the Audit's sessions away with the lab they filled; a session of the
+/// student's own stays in the store.
+#[test]
+fn reset_lab_deletes_the_audits_sessions() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    harness.get_by_label("Audit").click();
+    harness.run_steps(2);
+    harness.get_by_label("Audit ids").set_value_accesskit(100.0);
+    harness.run_steps(2);
+    harness.get_by_label("Run audit").click();
+    step_until(&mut harness, "the audit's sessions are tagged", |s| {
+        s.audit.running.is_none() && s.made_sessions().len() >= 100
+    });
+    let own = harness.state().state().browser_named("A").unwrap().cookies[0]
+        .session_id()
+        .expect("A holds a session");
+    harness.get_by_label("Lab").click();
+    harness.run_steps(2);
+    harness.get_by_label("Reset lab").click();
+    step_until(&mut harness, "the Audit's sessions are gone", |s| {
+        s.made_sessions().is_empty() && s.browsers.len() == 2
+    });
+    let state = harness.state().state();
+    assert_eq!(state.sessions.len(), 1, "the student's own session stays");
+    assert!(state.sessions.contains(own));
 }
 
 /// The Audit tab audits any server: typed in, the deliberately weak test server's worst

@@ -380,9 +380,23 @@ impl SessionLabApp {
                 self.advance_opening();
             }
             UiCommand::ResetLab => {
+                // The sessions the Audit and Load made go with the lab they filled; the
+                // student's own stay, for a saved lab opened again to find them.
+                let made = self.state.made_sessions();
+                let gone = made.len();
+                if gone > 0 {
+                    self.lab
+                        .send(crate::lab::ServerCommand::DeleteSessions(made));
+                }
                 self.keeper.open(SavedLab::seed(&self.default_url));
-                self.keeper.notice =
-                    Some("The lab is back to the seed: browsers A and B, default settings.".into());
+                self.keeper.notice = Some(format!(
+                    "The lab is back to the seed: browsers A and B, default settings{}.",
+                    if gone > 0 {
+                        format!("; the {gone} sessions the Audit and Load made are deleted")
+                    } else {
+                        String::new()
+                    }
+                ));
             }
             UiCommand::SaveLab { path, history } => {
                 let drafts = &self.drafts;

@@ -67,6 +67,20 @@ pub fn sessions_ui(
         {
             draft.filter.clear();
         }
+        if state.holders.has_made() {
+            let mut show = state.sessions.shows_made();
+            if ui
+                .checkbox(&mut show, "Audit and Load sessions")
+                .on_hover_text(
+                    "The sessions the Audit tab's probes and the header's Load made: hidden by \
+                     default so that your browsers' few stay in view; typing audit or load in \
+                     the filter shows them too. Reset lab empties the store.",
+                )
+                .changed()
+            {
+                state.show_made_sessions(show);
+            }
+        }
         ui.separator();
         clock_ui(ui, commands);
     });
@@ -109,13 +123,19 @@ fn table_ui(
     (now, offset): (OffsetDateTime, UtcOffset),
 ) -> (Option<Duration>, Option<SessionSort>) {
     let dark = ui.visuals().dark_mode;
-    if !state.sessions.filter_text().is_empty() || state.sessions.is_busy() {
+    let hiding = state.sessions.hides_made();
+    if !state.sessions.filter_text().is_empty() || hiding || state.sessions.is_busy() {
         ui.horizontal(|ui| {
-            if !state.sessions.filter_text().is_empty() {
+            if !state.sessions.filter_text().is_empty() || hiding {
                 ui.label(format!(
-                    "showing {} of {}",
+                    "showing {} of {}{}",
                     count(state.sessions.shown_len() as u64),
-                    count(state.sessions.len() as u64)
+                    count(state.sessions.len() as u64),
+                    if hiding {
+                        " (the Audit's and Load's hidden)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             if let Some(progress) = state.sessions.filter_progress() {

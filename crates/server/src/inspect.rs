@@ -65,6 +65,8 @@ pub trait InspectStore: Send + Sync + 'static {
     fn feed(&self) -> Arc<ChangeFeed>;
     /// Whether the store holds its limit of sessions.
     fn is_full(&self) -> bool;
+    /// Deletes one session (the change is published like any other).
+    async fn delete(&self, id: SessionId) -> session_store::Result<()>;
 }
 
 #[async_trait]
@@ -91,6 +93,10 @@ impl<S: ListSessions> InspectStore for InspectableStore<S> {
 
     fn is_full(&self) -> bool {
         InspectableStore::is_full(self)
+    }
+
+    async fn delete(&self, id: SessionId) -> session_store::Result<()> {
+        tower_sessions::SessionStore::delete(self, &id.into()).await
     }
 }
 
@@ -335,6 +341,19 @@ impl Inspector {
     /// One session, if the store holds it.
     pub async fn session(&self, id: SessionId) -> session_store::Result<Option<SessionRow>> {
         self.store().get(id).await
+    }
+
+    /// Deletes `ids` from the store (the lab's own tools' sessions, when the lab is reset);
+    /// returns how many it deleted. A store that fails stops the deleting and says why.
+    pub async fn delete_sessions(&self, ids: &[SessionId]) -> session_store::Result<usize> {
+        let store = self.store();
+        for (done, id) in ids.iter().enumerate() {
+            if let Err(e) = store.delete(*id).await {
+                tracing::warn!("deleted {done} of {} sessions, then: {e}", ids.len());
+                return Err(e);
+            }
+        }
+        Ok(ids.len())
     }
 
     /// Every live session, oldest first, read from the store. Costs as much as the store is

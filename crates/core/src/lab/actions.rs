@@ -122,6 +122,17 @@ pub(super) fn change_site(core: &Core, change: impl FnOnce(&crate::server::Site)
     });
 }
 
+/// Deletes `ids` from the store; a failure is shown as the lab's problem, with its reason.
+pub(super) async fn delete_sessions(core: &Core, ids: &[crate::server::SessionId]) {
+    let Some(inspector) = core.inspector() else {
+        return;
+    };
+    if let Err(e) = inspector.delete_sessions(ids).await {
+        core.outbox
+            .problem(None, Problem::DeleteFailed(e.to_string()));
+    }
+}
+
 /// Moves the clock; the store's sweep wakes by itself, the browsers drop what expired.
 pub(super) fn move_clock(core: &Core, how: ClockMove) {
     let by = match how {

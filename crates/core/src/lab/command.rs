@@ -181,6 +181,8 @@ pub enum ServerCommand {
     SetAttackerPage(crate::server::AttackerPage),
     /// The accounts and the attacker's page as a new lab has them.
     ResetSite,
+    /// Deletes these sessions from the store (the Audit's and Load's, when the lab is reset).
+    DeleteSessions(Vec<crate::server::SessionId>),
     /// Apply new cookie settings to the embedded server (its secret is kept).
     ApplySettings(ServerSettings),
     /// Give the embedded server a new random secret. With a grace, the old one still opens

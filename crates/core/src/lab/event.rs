@@ -325,6 +325,8 @@ pub enum Problem {
         /// Why.
         error: Shared<crate::server::ServerError>,
     },
+    /// Sessions could not be deleted from the store (what the store said).
+    DeleteFailed(String),
 }
 
 /// What happened, for [`LabState::apply`](super::LabState::apply): one of three kinds, each

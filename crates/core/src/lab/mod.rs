@@ -463,6 +463,11 @@ impl Lab {
                 actions::change_site(&core, |site| site.set_page(&page));
             }
             ServerCommand::ResetSite => actions::change_site(&core, crate::server::Site::reset),
+            ServerCommand::DeleteSessions(ids) => {
+                self.runtime.spawn(async move {
+                    actions::delete_sessions(&core, &ids).await;
+                });
+            }
         }
     }
 

@@ -736,6 +736,21 @@ impl LabState {
         self.sessions.set_filter(text, &self.holders);
     }
 
+    /// The sessions in the store that the window's Audit and Load made.
+    pub fn made_sessions(&self) -> Vec<SessionId> {
+        self.sessions
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| self.holders.made_by(*id).is_some())
+            .collect()
+    }
+
+    /// Shows or hides the sessions the window's Audit and Load made, when no filter text is
+    /// given (see [`SessionTable::set_show_made`]).
+    pub fn show_made_sessions(&mut self, show: bool) {
+        self.sessions.set_show_made(show, &self.holders);
+    }
+
     /// Goes on building the sessions table's sort and filter until `deadline`; returns whether
     /// work is left (the window calls it every frame).
     pub fn work_on_sessions(&mut self, deadline: std::time::Instant) -> bool {

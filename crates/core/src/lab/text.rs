@@ -643,6 +643,9 @@ fn problem_text(problem: &Problem) -> String {
         Problem::InstanceFailed { number, error } => {
             format!("Could not start instance {number}: {error}")
         }
+        Problem::DeleteFailed(why) => {
+            format!("Could not delete the Audit's and Load's sessions from the store: {why}")
+        }
     }
 }
 

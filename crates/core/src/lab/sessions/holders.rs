@@ -92,6 +92,11 @@ impl Holders {
         }
     }
 
+    /// Whether the window's loads or audits made any session.
+    pub fn has_made(&self) -> bool {
+        !self.made.is_empty()
+    }
+
     /// Which of the window's loads or audits made `session`, if one did.
     pub fn made_by(&self, session: SessionId) -> Option<Maker> {
         self.made.get(&session).copied()

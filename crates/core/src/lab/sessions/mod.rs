@@ -103,7 +103,9 @@ struct Scan {
 #[derive(Clone, Debug)]
 struct ActiveFilter {
     text: String,
-    matcher: Matcher,
+    /// What the text asks for; `None`: no text, and the sessions the window's Audit and Load
+    /// made are hidden (the default view).
+    matcher: Option<Matcher>,
     shown: RankedSet<OrderKey>,
     /// While the pass over the sessions is under way.
     scan: Option<Scan>,
@@ -128,6 +130,9 @@ pub struct SessionTable {
     order: RankedSet<OrderKey>,
     filter: Option<ActiveFilter>,
     sorting: Option<SortJob>,
+    /// Show the sessions the window's Audit and Load made when no filter text is given
+    /// (hidden by default: a thousand probes would bury the student's own few).
+    show_made: bool,
 }
 
 impl Clone for SessionTable {
@@ -140,6 +145,7 @@ impl Clone for SessionTable {
             order: self.order.clone(),
             filter: self.filter.clone(),
             sorting: None,
+            show_made: self.show_made,
         }
     }
 }
@@ -221,6 +227,28 @@ impl SessionTable {
         self.filter.as_ref().map_or("", |f| f.text.as_str())
     }
 
+    /// Whether the sessions the window's Audit and Load made are hidden now (no filter text,
+    /// and some were made).
+    pub fn hides_made(&self) -> bool {
+        self.filter.as_ref().is_some_and(|f| f.matcher.is_none())
+    }
+
+    /// Whether the sessions the window's Audit and Load made are shown without a filter.
+    pub fn shows_made(&self) -> bool {
+        self.show_made
+    }
+
+    /// Shows or hides, when no filter text is given, the sessions the window's Audit and
+    /// Load made.
+    pub fn set_show_made(&mut self, show: bool, holders: &Holders) {
+        if self.show_made != show {
+            self.show_made = show;
+            let text = self.filter_text().to_owned();
+            self.filter = None;
+            self.set_filter(&text, holders);
+        }
+    }
+
     /// How far the filter's pass over the sessions has got (0 to 1), while it is under way.
     pub fn filter_progress(&self) -> Option<f32> {
         let scan = self.filter.as_ref()?.scan.as_ref()?;
@@ -279,20 +307,31 @@ impl SessionTable {
     /// "external"), or text in the data; `id:`, `data:` and `browser:` (or `@`) say which.
     /// On a big store the matches are found a slice at a time by [`Self::work`].
     pub fn set_filter(&mut self, text: &str, holders: &Holders) {
-        if self.filter_text() == text {
+        // Without text, the Audit's and Load's sessions are hidden (unless shown).
+        let hiding = text.trim().is_empty() && !self.show_made && holders.has_made();
+        if self.filter_text() == text && self.hides_made() == hiding {
             return;
         }
-        let Some(matcher) = Matcher::parse(text) else {
+        let matcher = Matcher::parse(text);
+        if matcher.is_none() && !hiding {
             self.filter = None;
             return;
-        };
+        }
         // A narrower filter looks only through the wider one's matches (once they are all
         // found).
-        let within = match self.filter.take() {
-            Some(old) if old.scan.is_none() && matcher.narrows(&old.matcher) => Some(old.shown),
+        let within = match (self.filter.take(), &matcher) {
+            (Some(old), Some(matcher))
+                if old.scan.is_none()
+                    && old
+                        .matcher
+                        .as_ref()
+                        .is_some_and(|wider| matcher.narrows(wider)) =>
+            {
+                Some(old.shown)
+            }
             _ => None,
         };
-        if let Some(name) = matcher.only_held() {
+        if let Some(name) = matcher.as_ref().and_then(Matcher::only_held) {
             let column = self.sort.column;
             let shown = holders
                 .held_by(name)
@@ -398,7 +437,7 @@ impl SessionTable {
             let id = id_of(*key);
             if let Some(row) = self.rows.get(id)
                 && row.key(column, id) == *key
-                && filter.matcher.matches(id, &row.text, holders)
+                && lets_through(filter.matcher.as_ref(), id, &row.text, holders)
             {
                 filter.shown.insert(*key);
             }
@@ -416,6 +455,11 @@ impl SessionTable {
 
     /// Checks the filter again for sessions whose holders changed.
     pub fn refilter(&mut self, ids: &[SessionId], holders: &Holders) {
+        // The first sessions the Audit or Load made start the default view's hiding.
+        if self.filter.is_none() && !self.show_made && holders.has_made() {
+            self.set_filter("", holders);
+            return;
+        }
         let Some(filter) = &mut self.filter else {
             return;
         };
@@ -424,7 +468,7 @@ impl SessionTable {
                 continue;
             };
             let key = row.key(self.sort.column, *id);
-            if filter.matcher.matches(*id, &row.text, holders) {
+            if lets_through(filter.matcher.as_ref(), *id, &row.text, holders) {
                 filter.shown.insert(key);
             } else {
                 filter.shown.remove(&key);
@@ -522,7 +566,7 @@ impl SessionTable {
             if let Some(old_key) = old_key {
                 filter.shown.remove(&old_key);
             }
-            if filter.matcher.matches(id, &row.text, holders) {
+            if lets_through(filter.matcher.as_ref(), id, &row.text, holders) {
                 filter.shown.insert(new_key);
             }
         }
@@ -540,6 +584,15 @@ impl SessionTable {
         if let Some(filter) = &mut self.filter {
             filter.shown.remove(&key);
         }
+    }
+}
+
+/// Whether a filter lets session `id` through: what its text asks for, or, without text, any
+/// session the window's Audit and Load did not make.
+fn lets_through(matcher: Option<&Matcher>, id: SessionId, data: &str, holders: &Holders) -> bool {
+    match matcher {
+        Some(matcher) => matcher.matches(id, data, holders),
+        None => holders.made_by(id).is_none(),
     }
 }
 

@@ -129,6 +129,56 @@ fn filters_the_sessions_a_load_or_an_audit_made() {
     assert_eq!(holders.made_by(id(19)), Some(Maker::Audit));
 }
 
+/// Without filter text the Audit's and Load's sessions are hidden — also when they are tagged
+/// after their rows arrived, and on a table big enough to be filtered a slice at a time; one
+/// switch shows them, and typing "audit" finds them either way.
+#[test]
+fn the_audits_and_loads_sessions_are_hidden_by_default() {
+    let mut table = SessionTable::default();
+    let mut holders = Holders::new([("A", vec![id(0)])]);
+    let shown = |table: &mut SessionTable, holders: &Holders| -> Vec<SessionId> {
+        table.finish(holders);
+        (0..table.shown_len())
+            .map(|i| table.shown_at(i).unwrap().id)
+            .collect()
+    };
+    let n = BUILD_AT_ONCE as i128 + 100;
+    for i in 0..n {
+        table.apply(0, written(i, 1, i as i64), &holders);
+    }
+    table.set_filter("", &holders);
+    assert!(!table.hides_made(), "nothing is hidden before an audit");
+    assert_eq!(table.shown_len(), n as usize);
+
+    // The audit's sessions are tagged after their rows arrived.
+    let made: Vec<SessionId> = (1..n).map(id).collect();
+    holders.add_made(Maker::Audit, &made, 2 * n as usize);
+    table.refilter(&made, &holders);
+    assert!(table.hides_made());
+    assert!(
+        shown(&mut table, &holders) == [id(0)],
+        "only the student's session shows"
+    );
+    // A new audit session arrives while hidden: it stays hidden once tagged.
+    table.apply(0, written(n, 1, n as i64), &holders);
+    holders.add_made(Maker::Audit, &[id(n)], 2 * n as usize);
+    table.refilter(&[id(n)], &holders);
+    assert!(shown(&mut table, &holders) == [id(0)]);
+
+    table.set_show_made(true, &holders);
+    assert!(!table.hides_made());
+    assert_eq!(shown(&mut table, &holders).len(), n as usize + 1);
+    table.set_show_made(false, &holders);
+    table.set_filter("audit", &holders);
+    assert_eq!(
+        shown(&mut table, &holders).len(),
+        n as usize,
+        "the filter finds them while hidden"
+    );
+    table.set_filter("", &holders);
+    assert!(shown(&mut table, &holders) == [id(0)]);
+}
+
 /// The brute-force answer: every row the filter text matches, in the sort's order.
 fn expected(table: &SessionTable, text: &str, holders: &Holders) -> Vec<SessionId> {
     let matcher = Matcher::parse(text);
