@@ -1750,6 +1750,17 @@ fn scenario_csrf_form_by_clicking() {
             .clone()
             .unwrap()
             .body;
+        // The Victim's address bar says where it is now: the form's target, not where it
+        // was before the lure.
+        harness.run_steps(2);
+        let address = harness
+            .get_by_label("Address of browser Victim")
+            .value()
+            .unwrap_or_default();
+        assert!(
+            address.starts_with("https://app.lab.test") && address.ends_with("/account/email"),
+            "{address}"
+        );
         harness.get_by_label("Scenarios").click();
         harness.run_steps(2);
         if fixed {
@@ -1873,4 +1884,163 @@ fn sessions_kept_in_the_cookie_by_clicking() {
     });
     click_and_wait(&mut harness, "Visit B", "B", 3);
     harness.get_by_label("Server sessions (0)");
+}
+
+/// Every control a hint may name (`scenario::labels::WINDOW_LABELS`) is in the window, found
+/// where a student would look for it; a label without a place here fails the test, so the
+/// list cannot name a control the window lost.
+#[test]
+fn every_control_a_hint_may_name_is_in_the_window() {
+    use session_lab::scenario::labels::WINDOW_LABELS;
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    let cookie = harness.state().state().browser_named("A").unwrap().cookies[0]
+        .cookie
+        .name
+        .clone();
+    let who = format!("{cookie} of A");
+    for label in WINDOW_LABELS {
+        // Where the control is, and the name it answers to there.
+        let name = match *label {
+            "Visit" | "Copy" | "Home" | "Login" | "Logout" | "Account" | "Regenerate"
+            | "Whoami" | "Burst" => match *label {
+                "Copy" => "Copy address of browser A".to_owned(),
+                _ => format!("{label} A"),
+            },
+            "Submit" => {
+                harness.get_by_label("Login A").click();
+                step_until(&mut harness, "logged in", |s| {
+                    s.browser_named("A").is_some_and(|a| a.in_flight == 0)
+                });
+                harness.get_by_label("Account A").click();
+                step_until(&mut harness, "the account page", |s| {
+                    s.browser_named("A")
+                        .is_some_and(|a| a.in_flight == 0 && !a.forms.is_empty())
+                });
+                "Submit A".to_owned()
+            }
+            "+ Browser" | "Server settings" | "Scenarios" | "Timeline" | "Other site" => {
+                (*label).to_owned()
+            }
+            "…" => format!("Actions for cookie {who}"),
+            "Copy to browser {browser}" | "Edit value (tamper)" | "Delete" => {
+                bring_into_view(&mut harness, &format!("Actions for cookie {who}"));
+                harness
+                    .get_by_label(&format!("Actions for cookie {who}"))
+                    .click();
+                harness.run_steps(2);
+                let name = match *label {
+                    "Delete" => format!("Delete cookie {who}"),
+                    "Edit value (tamper)" => format!("Edit cookie {who}"),
+                    _ => format!("Copy cookie {who} to B"),
+                };
+                let text = label.replace("{browser}", "B");
+                assert!(
+                    harness.query_by_label(&name).is_some(),
+                    "“{text}” is not in the cookie's menu"
+                );
+                harness.key_press(egui::Key::Escape);
+                harness.run_steps(2);
+                continue;
+            }
+            "Save" => {
+                harness
+                    .get_by_label(&format!("Actions for cookie {who}"))
+                    .click();
+                harness.run_steps(2);
+                harness.get_by_label(&format!("Edit cookie {who}")).click();
+                harness.run_steps(2);
+                format!("Save cookie {who}")
+            }
+            "Clear" => "Clear cookies A".to_owned(),
+            "+1 min" | "+5 min" | "+30 min" | "+1 h" | "+1 day" => format!("Clock {label}"),
+            "Publish" | "Send http://other-site.test/ to" | "Send http://sandbox.lab.test/ to" => {
+                harness.get_by_label("Other site").click();
+                harness.run_steps(2);
+                (*label).to_owned()
+            }
+            "{browser}" => {
+                harness.get_by_label("Other site").click();
+                harness.run_steps(2);
+                "Lure A".to_owned()
+            }
+            "Rotate gracefully" | "Rotate at once" | "Apply" => {
+                if harness.query_by_label("Apply settings").is_none() {
+                    harness.get_by_label("Server settings").click();
+                    harness.run_steps(2);
+                }
+                match *label {
+                    "Apply" => "Apply settings".to_owned(),
+                    _ => (*label).to_owned(),
+                }
+            }
+            other => panic!("no place is known for the label “{other}”: add one to this test"),
+        };
+        assert!(
+            harness.query_by_label(&name).is_some(),
+            "the window has no “{label}” (looked for {name})"
+        );
+    }
+}
+
+/// Ids are one click away, whole, and two of them side by side: a click on a cookie's value
+/// or a session id pins it above the sessions table.
+#[test]
+fn ids_are_pinned_whole_and_compared() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    click_and_wait(&mut harness, "Visit B", "B", 1);
+    step_until(&mut harness, "two sessions are listed", |s| {
+        s.sessions.len() == 2
+    });
+    let state = harness.state().state().clone();
+    let a = state.browser_named("A").unwrap();
+    let cookie = &a.cookies[0].cookie;
+    harness
+        .get_by_label(&format!("{}…", &cookie.value[..8]))
+        .click();
+    harness.run_steps(2);
+    let b_session = state.browser_named("B").unwrap().session().unwrap();
+    harness.get_by_label(&short(&b_session.to_string())).click();
+    harness.run_steps(2);
+    // Whole, each under what it is.
+    harness.get_by_label(&cookie.value);
+    harness.get_by_label(&format!("{} of A:", cookie.name));
+    harness.get_by_label(&b_session.to_string());
+    harness.get_by_label("session id:");
+    // A third pushes the oldest out; × unpins.
+    let a_session = a.session().unwrap();
+    harness.get_by_label(&short(&a_session.to_string())).click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label(&cookie.value).is_none());
+    harness.get_by_label(&a_session.to_string());
+    harness
+        .get_all_by_label("Unpin session id")
+        .next()
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.query_all_by_label("Unpin session id").count(), 1);
+}
+
+/// In a scenario, Login logs a browser in to the account the scenario gives it (the Victim is
+/// alice in session fixation), not under the browser's name; outside one, under its name.
+#[test]
+fn login_in_a_scenario_uses_the_scenarios_account() {
+    let mut harness = harness();
+    open_scenario(&mut harness, "Session fixation");
+    step_until(&mut harness, "the setup is played", LabState::is_idle);
+    // Outside a scenario's accounts, the browser's name is the user (as a URL word).
+    for (browser, user) in [("Victim", "alice"), ("Attacker", "attacker")] {
+        bring_into_view(&mut harness, &format!("Login {browser}"));
+        harness.get_by_label(&format!("Login {browser}")).click();
+        step_until(&mut harness, "logged in", |s| {
+            s.browser_named(browser).is_some_and(|b| {
+                b.in_flight == 0
+                    && b.last
+                        .as_ref()
+                        .is_some_and(|e| e.url.ends_with(&format!("/login?user={user}")))
+            })
+        });
+    }
 }

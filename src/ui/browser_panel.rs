@@ -71,6 +71,8 @@ pub struct BrowserDraft {
     pub forms: Option<FormsDraft>,
     /// The address field parsed, with where its buttons lead (remade when the text changes).
     address: crate::browser::Address,
+    /// The page the address field last followed (its address and when it was requested).
+    followed: Option<(String, OffsetDateTime)>,
 }
 
 /// The forms of one page, as the user fills them in.
@@ -94,7 +96,26 @@ impl BrowserDraft {
             notice: None,
             forms: None,
             address: crate::browser::Address::default(),
+            followed: None,
         }
+    }
+
+    /// The address field follows the browser to `page` when a new page is shown, as a real
+    /// browser's does after a redirect, a form posted from another site or a link: the field
+    /// says where the browser is, not where it was told to go. An image or script a site loads
+    /// is not where the browser is, so it leaves the field alone.
+    pub fn follow(&mut self, page: Option<&crate::browser::Exchange>) {
+        let Some(page) = page else {
+            return;
+        };
+        let key = (page.url.clone(), page.sent_at);
+        if self.followed.as_ref() == Some(&key) {
+            return;
+        }
+        if page.from.is_navigation() {
+            self.url.clone_from(&page.url);
+        }
+        self.followed = Some(key);
     }
 }
 
@@ -122,6 +143,9 @@ pub struct PanelContext<'a> {
     pub server_url: Option<&'a str>,
     /// The TLS-terminating proxy in front of it, if it listens.
     pub proxy_url: Option<&'a str>,
+    /// The account the Login button logs in to (the open scenario's for this browser); by
+    /// default the browser's own name.
+    pub account: Option<&'a str>,
 }
 
 /// Draws one browser; returns what the user asked for.
@@ -154,7 +178,7 @@ pub fn browser_ui(
                 if !draft.address.is_for(&draft.url, server_url, proxy_url) {
                     draft.address = crate::browser::Address::new(&draft.url, server_url, proxy_url);
                 }
-                routes_ui(ui, browser, draft, &mut commands);
+                routes_ui(ui, browser, draft, context.account, &mut commands);
                 sites_ui(ui, browser, draft, &mut commands);
                 switches_ui(ui, browser, draft, (server, instances), &mut commands);
                 burst_outcome_ui(ui, browser);
@@ -253,15 +277,29 @@ fn address_ui(
 ) {
     let name = &browser.name;
     ui.horizontal(|ui| {
-        let visit_width = 64.0;
+        let (visit_width, copy_width) = (56.0, 44.0);
         let field = ui
             .add(
                 egui::TextEdit::singleline(&mut draft.url)
                     .font(egui::TextStyle::Monospace)
-                    .desired_width(ui.available_width() - visit_width - ui.spacing().item_spacing.x)
+                    .desired_width(
+                        ui.available_width()
+                            - visit_width
+                            - copy_width
+                            - 2.0 * ui.spacing().item_spacing.x,
+                    )
                     .hint_text("http://127.0.0.1:3000/"),
             )
             .accessible_name(format!("Address of browser {name}"));
+        if ui
+            .add_sized([copy_width, field.rect.height()], egui::Button::new("Copy"))
+            .accessible_name(format!("Copy address of browser {name}"))
+            .on_hover_text("Copy this address, to paste it into another browser's")
+            .clicked()
+        {
+            ui.ctx().copy_text(draft.url.clone());
+            draft.notice = Some("Copied the address".to_owned());
+        }
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let clicked = ui
             .add_sized(
@@ -287,15 +325,20 @@ fn routes_ui(
     ui: &mut egui::Ui,
     browser: &BrowserState,
     draft: &mut BrowserDraft,
+    account: Option<&str>,
     commands: &mut Vec<UiCommand>,
 ) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Go to").weak());
         for (label, path, help) in ROUTES {
-            let path = if path == "/login" {
-                format!("/login?user={}", url_word(&browser.name))
+            let (path, help) = if path == "/login" {
+                let user = account.unwrap_or(&browser.name);
+                (
+                    format!("/login?user={}", url_word(user)),
+                    format!("Log in as {user}. {help}"),
+                )
             } else {
-                path.to_owned()
+                (path.to_owned(), help.to_owned())
             };
             let target = draft.address.route(&path);
             if ui

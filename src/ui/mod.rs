@@ -41,6 +41,8 @@ use settings_panel::SettingsDraft;
 pub use smoke::Scene;
 use smoke::{SmokeScript, SmokeStep};
 
+use crate::scenario::judge::Judge;
+
 /// The views of the bottom panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BottomTab {
@@ -137,6 +139,13 @@ pub enum UiCommand {
         browser: BrowserId,
         /// Which.
         what: transfer_ui::ExportWhat,
+    },
+    /// Pin a value whole above the sessions table, to read it and compare it with another.
+    Pin {
+        /// What it is ("id of Victim").
+        what: String,
+        /// The value.
+        value: String,
     },
     /// Back to the seed's lab: browsers A and B, fresh, default settings.
     ResetLab,
@@ -379,6 +388,7 @@ impl SessionLabApp {
                 self.opening = Some(crate::scenario::play::Script::opening(scenario, fixed));
                 self.advance_opening();
             }
+            UiCommand::Pin { what, value } => self.sessions.pins.pin(what, value),
             UiCommand::ResetLab => {
                 // The sessions the Audit and Load made go with the lab they filled; the
                 // student's own stay, for a saved lab opened again to find them.
@@ -488,6 +498,7 @@ impl SessionLabApp {
             {
                 draft.url.clone_from(url);
             }
+            draft.follow(browser.last.as_ref());
         }
         let live: Vec<BrowserId> = self.state.browsers.iter().map(|b| b.id).collect();
         self.drafts.retain(|id, _| live.contains(id));
@@ -733,6 +744,9 @@ impl eframe::App for SessionLabApp {
                                                 .as_ref()
                                                 .map(|s| s.url.as_str()),
                                             proxy_url: state.proxy_url.as_deref(),
+                                            account: Judge::of(state).and_then(|judge| {
+                                                judge.scenario().account_of(&browser.name)
+                                            }),
                                         },
                                     )
                                 });

@@ -261,7 +261,7 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
         }
     });
     for (i, hint) in scenario.hints.iter().take(draft.hints_shown).enumerate() {
-        ui.label(format!("Hint {}: {hint}", i + 1));
+        hint_ui(ui, i + 1, hint);
     }
     ui.label(egui::RichText::new(format!("Goal: {}", scenario.goal)).strong());
     ui.label(format!("You: {}", scenario.you));
@@ -282,4 +282,42 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
         ui.small(format!("tower-sessions: {}", fix.in_tower_sessions));
     }
     command
+}
+
+/// One hint: the controls it names in bold, the code it gives with a Copy button beside it.
+fn hint_ui(ui: &mut egui::Ui, number: usize, hint: &str) {
+    use crate::scenario::labels::{Piece, pieces};
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 2.0;
+        let mut prefix = Some(format!("Hint {number}: "));
+        for piece in pieces(hint) {
+            let lead = prefix.take().unwrap_or_default();
+            match piece {
+                Piece::Text(words) => {
+                    ui.label(format!("{lead}{words}"));
+                }
+                Piece::Control(label) => {
+                    if !lead.is_empty() {
+                        ui.label(lead);
+                    }
+                    ui.label(egui::RichText::new(label).strong())
+                        .on_hover_text("A control of the window, by the words it carries");
+                }
+                Piece::Code(code) => {
+                    if !lead.is_empty() {
+                        ui.label(lead);
+                    }
+                    ui.code(code);
+                    if ui
+                        .small_button("Copy")
+                        .accessible_name(format!("Copy the code of hint {number}"))
+                        .on_hover_text("Copy this, to paste it where the hint says")
+                        .clicked()
+                    {
+                        ui.ctx().copy_text(code.to_owned());
+                    }
+                }
+            }
+        }
+    });
 }

@@ -21,6 +21,76 @@ use crate::lab::ServerCommand;
 pub struct SessionsDraft {
     /// What the filter box holds.
     pub filter: String,
+    /// The ids and values pinned whole above the table, to read and compare.
+    pub pins: Pins,
+}
+
+/// At most two ids or cookie values, pinned whole (a click on one in the sessions table or a
+/// jar), one above the other with the characters where they differ marked: ids that differ in
+/// one digit are told apart at a glance.
+#[derive(Clone, Debug, Default)]
+pub struct Pins(Vec<(String, String)>);
+
+impl Pins {
+    /// The most pinned at once; a new one pushes the oldest out.
+    pub const MAX: usize = 2;
+
+    /// Pins `value`, described as `what` ("session id", "id of Victim").
+    pub fn pin(&mut self, what: String, value: String) {
+        self.0.retain(|(_, v)| *v != value);
+        self.0.push((what, value));
+        if self.0.len() > Self::MAX {
+            self.0.remove(0);
+        }
+    }
+}
+
+/// The pinned values, whole, one above the other, each with Copy and ×; where two are pinned,
+/// the characters in which they differ are drawn in the warning colour.
+fn pins_ui(ui: &mut egui::Ui, pins: &mut Pins) {
+    let dark = ui.visuals().dark_mode;
+    let other = |i: usize| pins.0.get(1 - i.min(1)).filter(|_| pins.0.len() == 2);
+    let mut unpin = None;
+    for (i, (what, value)) in pins.0.iter().enumerate() {
+        let mut job = egui::text::LayoutJob::default();
+        let font = egui::TextStyle::Monospace.resolve(ui.style());
+        let compared = other(i).map(|(_, v)| v.chars().collect::<Vec<_>>());
+        for (at, c) in value.chars().enumerate() {
+            let differs = compared.as_ref().is_some_and(|o| o.get(at) != Some(&c));
+            let colour = if differs {
+                theme::warn(dark)
+            } else {
+                ui.visuals().strong_text_color()
+            };
+            job.append(
+                &c.to_string(),
+                0.0,
+                egui::TextFormat::simple(font.clone(), colour),
+            );
+        }
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("{what}:")).weak());
+            ui.add(egui::Label::new(job).wrap());
+            if ui
+                .small_button("Copy")
+                .accessible_name(format!("Copy pinned {what}"))
+                .clicked()
+            {
+                ui.ctx().copy_text(value.clone());
+            }
+            if ui
+                .small_button("×")
+                .accessible_name(format!("Unpin {what}"))
+                .on_hover_text("Unpin")
+                .clicked()
+            {
+                unpin = Some(i);
+            }
+        });
+    }
+    if let Some(i) = unpin {
+        pins.0.remove(i);
+    }
 }
 
 /// Draws the sessions table, filling the height it is given (its rows scroll within it);
@@ -85,7 +155,8 @@ pub fn sessions_ui(
         clock_ui(ui, commands);
     });
     state.set_session_filter(&draft.filter);
-    let (next_change, new_sort) = table_ui(ui, state, (now, offset));
+    pins_ui(ui, &mut draft.pins);
+    let (next_change, new_sort) = table_ui(ui, state, &mut draft.pins, (now, offset));
     if let Some(sort) = new_sort {
         state.set_session_sort(sort);
     }
@@ -100,6 +171,8 @@ fn clock_ui(ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
     );
     for (label, by) in [
         ("+1 min", time::Duration::minutes(1)),
+        ("+5 min", time::Duration::minutes(5)),
+        ("+30 min", time::Duration::minutes(30)),
         ("+1 h", time::Duration::hours(1)),
         ("+1 day", time::Duration::days(1)),
     ] {
@@ -120,6 +193,7 @@ fn clock_ui(ui: &mut egui::Ui, commands: &mut Vec<UiCommand>) {
 fn table_ui(
     ui: &mut egui::Ui,
     state: &LabState,
+    pins: &mut Pins,
     (now, offset): (OffsetDateTime, UtcOffset),
 ) -> (Option<Duration>, Option<SessionSort>) {
     let dark = ui.visuals().dark_mode;
@@ -281,9 +355,10 @@ fn table_ui(
                     let id = session.id.to_string();
                     let label = ui
                         .add(egui::Label::new(RichText::new(short_id(session.id)).monospace()).sense(egui::Sense::click()))
-                        .on_hover_text(format!("{id}\n\nClick to copy."));
+                        .on_hover_text(format!("{id}\n\nClick to copy it and pin it whole above the table (two pinned are compared)."));
                     if label.clicked() {
-                        ui.ctx().copy_text(id);
+                        ui.ctx().copy_text(id.clone());
+                        pins.pin("session id".to_owned(), id);
                     }
                 });
                 row.col(|ui| {

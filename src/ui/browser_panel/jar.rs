@@ -198,9 +198,11 @@ fn cookie_table_ui(
                         }
                         for (peer, peer_name) in peers {
                             if ui
-                                .button(format!("Copy to browser {peer_name} (hijack)"))
+                                .button(format!("Copy to browser {peer_name}"))
                                 .accessible_name(format!("Copy cookie {who} to {peer_name}"))
-                                .on_hover_text("That browser then presents this session")
+                                .on_hover_text(
+                                    "That browser then presents this session: a stolen cookie (hijacking), or one planted in a victim's jar (fixation)",
+                                )
                                 .clicked()
                             {
                                 commands.push(lab(BrowserCommand::CopyCookie {
@@ -238,7 +240,10 @@ fn cookie_table_ui(
                     }
                 });
                 row.col(|ui| {
-                    let mut hover = format!("{}\n\nClick to copy.", cookie.value);
+                    let mut hover = format!(
+                        "{}\n\nClick to copy it and pin it whole above the sessions table (two pinned are compared).",
+                        cookie.value
+                    );
                     if let Some(id) = session_id {
                         hover = format!("Session {id}\n{hover}");
                     }
@@ -266,6 +271,10 @@ fn cookie_table_ui(
                         .on_hover_text(hover);
                     if value.clicked() {
                         ui.ctx().copy_text(cookie.value.clone());
+                        commands.push(UiCommand::Pin {
+                            what: who.clone(),
+                            value: cookie.value.clone(),
+                        });
                     }
                 });
                 row.col(|ui| {

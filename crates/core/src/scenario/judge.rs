@@ -385,10 +385,24 @@ impl Judge {
     }
 }
 
+/// `"user":"alice"` as (`user`, `alice`); `"session":null` as (`session`, `null`).
+fn json_pair(says: &str) -> Option<(&str, &str)> {
+    let (key, value) = says.strip_prefix('"')?.split_once("\":")?;
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    (!key.contains('"') && !value.contains('"')).then_some((key, value))
+}
+
 /// A condition in words, for the scenario's checklist.
 pub fn condition_text(condition: &Condition) -> String {
     match condition {
-        Condition::Page { browser, says } => format!("{browser}'s page says “{says}”"),
+        Condition::Page { browser, says } => match json_pair(says) {
+            // `"user":"alice"` reads as quotes inside quotes: say it as the page shows it.
+            Some((key, value)) => format!("{browser}'s page shows {key}: {value}"),
+            None => format!("{browser}'s page says “{says}”"),
+        },
         Condition::SameSession { browsers } => {
             format!("{} are in one session", browsers.join(" and "))
         }
@@ -429,5 +443,31 @@ pub fn condition_text(condition: &Condition) -> String {
             "{browser}'s counter goes back: a page shows fewer views than one before it, with no \
              fresh session between"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page condition on JSON reads as the page shows it, not as quotes inside quotes.
+    #[test]
+    fn a_checklist_line_reads_without_nested_quotes() {
+        let page = |says: &str| Condition::Page {
+            browser: "Attacker".to_owned(),
+            says: says.to_owned(),
+        };
+        assert_eq!(
+            condition_text(&page(r#""user":"alice""#)),
+            "Attacker's page shows user: alice"
+        );
+        assert_eq!(
+            condition_text(&page(r#""session":null"#)),
+            "Attacker's page shows session: null"
+        );
+        assert_eq!(
+            condition_text(&page("Number of views 4")),
+            "Attacker's page says “Number of views 4”"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! check`, the tests).
 
 pub mod judge;
+pub mod labels;
 pub mod play;
 pub mod report;
 
@@ -146,6 +147,11 @@ pub struct Scenario {
     pub you: String,
     /// The browsers, by name (roles such as *Attacker* and *Victim*), in order.
     pub browsers: Vec<String>,
+    /// Whose account each browser logs in to with its Login button (`{ Victim = "alice" }`);
+    /// a browser not named here, and not the owner of a forbidden `log_in_as`, logs in under
+    /// its own name.
+    #[serde(default)]
+    pub accounts: std::collections::BTreeMap<String, String>,
     /// Server settings that differ from the lab's defaults (the names of
     /// [`ServerSettings`]' fields).
     #[serde(default)]
@@ -484,6 +490,17 @@ pub(crate) fn placeholders(value: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 impl Scenario {
+    /// The account `browser` logs in to with its Login button: the one `accounts` gives it,
+    /// else the account a forbidden `log_in_as` says it owns, else none (its own name).
+    pub fn account_of(&self, browser: &str) -> Option<&str> {
+        self.accounts.get(browser).map(String::as_str).or_else(|| {
+            self.forbidden.iter().find_map(|shortcut| match shortcut {
+                Shortcut::LogInAs { user, owner } if owner == browser => Some(user.as_str()),
+                _ => None,
+            })
+        })
+    }
+
     /// Reads a scenario from the text of its file (`file` names it in errors).
     pub fn read(file: &str, text: &str) -> Result<Self, ScenarioError> {
         let scenario: Self = toml::from_str(text).map_err(|e| ScenarioError::Format {
@@ -572,11 +589,16 @@ impl Scenario {
         if self.hints.is_empty() {
             return Err(invalid("give at least one hint".to_owned()));
         }
+        for (n, hint) in self.hints.iter().enumerate() {
+            labels::check_hint(hint, &self.browsers)
+                .map_err(|why| invalid(format!("hint {}: {why}", n + 1)))?;
+        }
         let named = self
             .setup
             .iter()
             .chain(&self.solution)
             .flat_map(Step::browsers)
+            .chain(self.accounts.keys().map(String::as_str))
             .chain(self.solved.iter().flat_map(Condition::browsers))
             .chain(self.forbidden.iter().filter_map(|shortcut| match shortcut {
                 Shortcut::LogInAs { owner, .. } => Some(owner.as_str()),
@@ -858,6 +880,32 @@ mod tests {
         assert_eq!(all.len(), BUILT_IN.len());
         let ids: BTreeSet<&str> = all.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids.len(), all.len(), "unique ids");
+    }
+
+    /// Login's account: the scenario's `accounts`, else what a forbidden `log_in_as` says a
+    /// browser owns, else none; an account for a browser the scenario lacks is refused, and so
+    /// is a hint naming a control the window does not have.
+    #[test]
+    fn accounts_and_hints_are_checked() {
+        let all = Scenario::built_in();
+        let fixation = all.iter().find(|s| s.id == "session-fixation").unwrap();
+        assert_eq!(fixation.account_of("Victim"), Some("alice"));
+        assert_eq!(fixation.account_of("Attacker"), None);
+        let base = BUILT_IN[0].1;
+        let given = base.replacen("\nhints", "\naccounts = { A = \"bob\" }\nhints", 1);
+        assert_eq!(
+            Scenario::read("x.toml", &given).unwrap().account_of("A"),
+            Some("bob")
+        );
+        let stranger = base.replacen("\nhints", "\naccounts = { Z = \"bob\" }\nhints", 1);
+        let err = Scenario::read("x.toml", &stranger).unwrap_err().to_string();
+        assert!(err.contains("“Z” is not one of"), "{err}");
+        let hint = base.replacen("\"Each browser", "\"Click **Log in**. Each browser", 1);
+        let err = Scenario::read("x.toml", &hint).unwrap_err().to_string();
+        assert!(
+            err.contains("hint 1") && err.contains("**Log in**"),
+            "{err}"
+        );
     }
 
     /// A file that names a browser it does not have, a setting that does not exist or an
