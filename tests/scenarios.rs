@@ -383,3 +383,55 @@ fn a_step_that_cannot_be_played_says_why() {
     };
     player.play_all(&[visit]).expect("the lab goes on");
 }
+
+/// A student's attack, kept as the window keeps it (each command sent, by browser name, its
+/// ids and cookies written as whose they were), replays: on a fresh lab without the fix it
+/// solves the scenario again with that lab's own ids, and with the fix it does not — for
+/// every built-in scenario that has a fix.
+#[test]
+fn a_recorded_attack_replays_and_the_fix_stops_it() {
+    use session_lab::scenario::replay::Attack;
+    let attacks: Vec<Scenario> = Scenario::built_in()
+        .into_iter()
+        .filter(|s| s.fix.is_some())
+        .collect();
+    assert!(
+        attacks.len() >= 10,
+        "{} scenarios with a fix",
+        attacks.len()
+    );
+    std::thread::scope(|scope| {
+        for scenario in &attacks {
+            scope.spawn(move || {
+                let id = &scenario.id;
+                let mut attack = Attack::default();
+                let mut first = Player::open(scenario, false).expect("opens");
+                first
+                    .play_recorded(&scenario.solution, &mut attack)
+                    .unwrap_or_else(|e| panic!("{id}: the solution plays: {e}"));
+                assert_eq!(first.settle(), Verdict::Solved, "{id}: the solution solves");
+                assert!(!attack.steps().is_empty(), "{id}: the attack was kept");
+
+                let mut again = Player::open(scenario, false).expect("opens");
+                again.play_all(attack.steps()).unwrap_or_else(|e| {
+                    panic!("{id}: the replay plays: {e} ({:?})", attack.steps())
+                });
+                assert_eq!(
+                    again.settle(),
+                    Verdict::Solved,
+                    "{id}: the replay solves a fresh lab: {:?}",
+                    attack.steps()
+                );
+
+                let mut fixed = Player::open(scenario, true).expect("opens");
+                // A step the fix makes impossible (no session to copy) is the attack failing.
+                let _ = fixed.play_all(attack.steps());
+                assert_ne!(
+                    fixed.settle(),
+                    Verdict::Solved,
+                    "{id}: the fix stops the replay"
+                );
+            });
+        }
+    });
+}

@@ -1710,86 +1710,122 @@ fn scenario_two_sessions_by_clicking() {
 
 /// CSRF as a scenario, by clicking: the attacker's page is written in the Other site tab and
 /// the Victim lured to it; its self-submitting form changes alice's e-mail under SameSite=None
-/// and the status says Solved; with the fix (Lax) the same clicks find nobody logged in.
+/// and the status says Solved. Applying the fix keeps the page; Replay plays the same clicks
+/// again, finds nobody logged in, and the status says why in a sentence; Reset goes back to
+/// the server without the fix.
 #[test]
 fn scenario_csrf_form_by_clicking() {
     use session_lab::scenario::judge::Verdict;
     let mut harness = harness();
     open_scenario(&mut harness, "forgery by a form");
-    for fixed in [false, true] {
-        harness.get_by_label("Other site").click();
-        harness.run_steps(2);
-        replace_text(
-            &mut harness,
-            "Attacker's page",
-            "<form action=\"https://app.lab.test/account/email\" method=\"post\">\
-             <input name=\"email\" value=\"mallory@other-site.test\"></form>\
-             <script>document.forms[0].submit()</script>",
-        );
-        harness.get_by_label("Publish").click();
-        step_until(&mut harness, "the page is served", |s| {
-            s.attacker_page
-                .as_ref()
-                .is_some_and(|p| p.html.contains("forms[0].submit()"))
-        });
-        harness.get_by_label("Lure Victim").click();
-        step_until(&mut harness, "the victim's browser is done", |s| {
-            s.browser_named("Victim").is_some_and(|v| {
-                v.in_flight == 0
-                    && v.last
-                        .as_ref()
-                        .is_some_and(|e| e.url.ends_with("/account/email"))
-            })
-        });
-        let body = harness
-            .state()
-            .state()
+    harness.get_by_label("Other site").click();
+    harness.run_steps(2);
+    replace_text(
+        &mut harness,
+        "Attacker's page",
+        "<form action=\"https://app.lab.test/account/email\" method=\"post\">\
+         <input name=\"email\" value=\"mallory@other-site.test\"></form>\
+         <script>document.forms[0].submit()</script>",
+    );
+    harness.get_by_label("Publish").click();
+    let published = |s: &LabState| {
+        s.attacker_page
+            .as_ref()
+            .is_some_and(|p| p.html.contains("forms[0].submit()"))
+    };
+    step_until(&mut harness, "the page is served", published);
+    harness.get_by_label("Lure Victim").click();
+    let victim_done = |s: &LabState| {
+        s.browser_named("Victim").is_some_and(|v| {
+            v.in_flight == 0
+                && v.last
+                    .as_ref()
+                    .is_some_and(|e| e.url.ends_with("/account/email"))
+        })
+    };
+    step_until(&mut harness, "the victim's browser is done", victim_done);
+    let body = |harness: &Harness<'static, SessionLabApp>| {
+        let state = harness.state().state();
+        state
             .browser_named("Victim")
             .unwrap()
             .last
             .clone()
             .unwrap()
-            .body;
-        // The Victim's address bar says where it is now: the form's target, not where it
-        // was before the lure.
-        harness.run_steps(2);
-        let address = harness
-            .get_by_label("Address of browser Victim")
-            .value()
-            .unwrap_or_default();
-        assert!(
-            address.starts_with("https://app.lab.test") && address.ends_with("/account/email"),
-            "{address}"
-        );
-        harness.get_by_label("Scenarios").click();
-        harness.run_steps(2);
-        if fixed {
-            assert!(body.starts_with("Not logged in"), "{body}");
-            step_until(&mut harness, "the lab settles", LabState::is_idle);
-            assert!(matches!(verdict(&harness), Verdict::Open { .. }));
-            shows(&harness, "With the fix applied: not solved");
-        } else {
-            assert_eq!(
-                body,
-                "The e-mail address of alice is now mallory@other-site.test."
-            );
-            step_until(&mut harness, "solved", |s| {
-                Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
-            });
-            shows(&harness, "Status: Solved");
-            harness.get_by_label("Apply the fix and try again").click();
-            step_until(&mut harness, "it starts over with the fix", |s| {
-                s.judge.is_some()
-                    && s.server.as_ref().unwrap().settings.same_site
-                        == session_lab::server::SameSitePolicy::Lax
-                    && s.browser_named("Victim").is_some_and(|v| {
-                        v.last
-                            .as_ref()
-                            .is_some_and(|e| e.body.starts_with("Logged in"))
-                    })
-            });
-        }
-    }
+            .body
+    };
+    assert_eq!(
+        body(&harness),
+        "The e-mail address of alice is now mallory@other-site.test."
+    );
+    // The Victim's address bar says where it is now: the form's target, not where it was
+    // before the lure.
+    harness.run_steps(2);
+    let address = harness
+        .get_by_label("Address of browser Victim")
+        .value()
+        .unwrap_or_default();
+    assert!(
+        address.starts_with("https://app.lab.test") && address.ends_with("/account/email"),
+        "{address}"
+    );
+    harness.get_by_label("Scenarios").click();
+    harness.run_steps(2);
+    step_until(&mut harness, "solved", |s| {
+        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
+    });
+    shows(&harness, "Status: Solved");
+
+    harness.get_by_label("Apply the fix and try again").click();
+    step_until(&mut harness, "it starts over with the fix", |s| {
+        s.judge.is_some()
+            && s.server.as_ref().unwrap().settings.same_site
+                == session_lab::server::SameSitePolicy::Lax
+            && s.browser_named("Victim").is_some_and(|v| {
+                v.last
+                    .as_ref()
+                    .is_some_and(|e| e.body.starts_with("Logged in"))
+            })
+    });
+    // The attacker's page is still the one written, and no restart warning was logged.
+    assert!(published(harness.state().state()));
+    assert!(
+        harness
+            .state()
+            .state()
+            .log
+            .iter()
+            .all(|line| !line.text().contains("Server restarted")),
+        "a restart the student asked for is not a warning"
+    );
+    harness.run_steps(2);
+    harness.get_by_label("Replay your attack (2 steps)").click();
+    step_until(&mut harness, "the replay is done", |s| {
+        victim_done(s)
+            && s.browser_named("Victim")
+                .unwrap()
+                .last
+                .as_ref()
+                .unwrap()
+                .body
+                .starts_with("Not logged in")
+    });
+    step_until(&mut harness, "the lab settles", LabState::is_idle);
+    harness.run_steps(3);
+    assert!(matches!(verdict(&harness), Verdict::Open { .. }));
+    shows(
+        &harness,
+        "With the fix applied, your attack (2 steps, replayed) failed: SameSite=Lax",
+    );
+
+    // Reset: the scenario without its fix.
+    harness.get_by_label("Reset").click();
+    step_until(&mut harness, "it starts over without the fix", |s| {
+        s.judge.is_some()
+            && s.server.as_ref().unwrap().settings.same_site
+                == session_lab::server::SameSitePolicy::None
+    });
+    assert!(Judge::of(harness.state().state()).is_some_and(|j| !j.fixed()));
 }
 
 /// A teacher's own scenario, opened from the tab by its path: it joins the list and opens with

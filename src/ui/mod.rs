@@ -140,6 +140,8 @@ pub enum UiCommand {
         /// Which.
         what: transfer_ui::ExportWhat,
     },
+    /// Replay the student's attack on the scenario started over with its fix.
+    ReplayAttack,
     /// Pin a value whole above the sessions table, to read it and compare it with another.
     Pin {
         /// What it is ("id of Victim").
@@ -363,7 +365,11 @@ impl SessionLabApp {
             return;
         };
         let lab = &self.lab;
-        match script.advance(&mut self.state, &mut |command| lab.send(command)) {
+        let progress = script.advance(&mut self.state, &mut |command| lab.send(command));
+        if progress != Progress::Working && std::mem::take(&mut self.scenarios.replaying) {
+            self.scenarios.replayed = Some(self.scenarios.attack.steps().len());
+        }
+        match progress {
             Progress::Working => {}
             Progress::Done => self.opening = None,
             Progress::Failed(why) => {
@@ -379,14 +385,41 @@ impl SessionLabApp {
 
     fn apply(&mut self, ctx: &egui::Context, command: UiCommand) {
         match command {
-            UiCommand::Lab(command) => self.lab.send(command),
+            UiCommand::Lab(command) => {
+                // What the student does in a scenario without its fix is their attack, kept
+                // to be replayed once the fix is applied.
+                if self.opening.is_none()
+                    && Judge::of(&self.state).is_some_and(|judge| !judge.fixed())
+                {
+                    self.scenarios.attack.record(&command, &self.state);
+                }
+                self.lab.send(command);
+            }
             UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
             UiCommand::OpenScenario { scenario, fixed } => {
                 self.state.judge = None;
                 self.scenarios.hints_shown = 0;
                 self.scenarios.error = None;
-                self.opening = Some(crate::scenario::play::Script::opening(scenario, fixed));
+                self.scenarios.replayed = None;
+                let opening = crate::scenario::play::Script::opening(scenario, fixed);
+                self.opening = Some(if fixed {
+                    opening.keeping_site()
+                } else {
+                    self.scenarios.attack.clear();
+                    opening
+                });
                 self.advance_opening();
+            }
+            UiCommand::ReplayAttack => {
+                if let Some(judge) = Judge::of(&self.state) {
+                    self.scenarios.replayed = None;
+                    self.scenarios.replaying = true;
+                    self.opening = Some(crate::scenario::play::Script::steps(
+                        judge.scenario().clone(),
+                        self.scenarios.attack.steps(),
+                    ));
+                    self.advance_opening();
+                }
             }
             UiCommand::Pin { what, value } => self.sessions.pins.pin(what, value),
             UiCommand::ResetLab => {

@@ -25,6 +25,12 @@ pub struct ScenarioDraft {
     pub error: Option<String>,
     /// The path typed to open a scenario file.
     pub path: String,
+    /// What the student did since the scenario opened without its fix, to replay with it.
+    pub attack: crate::scenario::replay::Attack,
+    /// A replay of the attack is under way.
+    pub replaying: bool,
+    /// How many steps the last replay played, once it finished.
+    pub replayed: Option<usize>,
 }
 
 impl ScenarioDraft {
@@ -45,6 +51,9 @@ impl Default for ScenarioDraft {
             hints_shown: 0,
             error: None,
             path: String::new(),
+            attack: crate::scenario::replay::Attack::default(),
+            replaying: false,
+            replayed: None,
         }
     }
 }
@@ -168,6 +177,13 @@ fn detail_ui(
             format!("Could not open the scenario: {error}"),
         );
     }
+    if opening && draft.replaying {
+        ui.label(format!(
+            "Replaying your attack ({} steps) with the fix applied…",
+            draft.attack.steps().len()
+        ));
+        return None;
+    }
     if opening {
         ui.label("Opening the scenario: fresh browsers, settings and store…");
         return None;
@@ -209,7 +225,13 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
             theme::bad(dark),
         ),
         open if judge.fixed() => (
-            format!("With the fix applied: {}", verdict_text(open)),
+            match (draft.replayed, scenario.fix.as_ref()) {
+                (Some(steps), Some(fix)) => format!(
+                    "With the fix applied, your attack ({steps} steps, replayed) failed: {}",
+                    first_sentence(&fix.explain)
+                ),
+                _ => format!("With the fix applied: {}", verdict_text(open)),
+            },
             theme::good(dark),
         ),
         open => (verdict_text(open), ui.visuals().text_color()),
@@ -239,19 +261,38 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
         }
         if ui
             .button("Reset")
-            .on_hover_text("Back to the scenario's start: its browsers, settings, store and clock")
+            .on_hover_text(
+                "Back to the scenario's start, without the fix: its browsers, settings, store \
+                 and clock",
+            )
             .clicked()
         {
             command = Some(UiCommand::OpenScenario {
                 scenario: scenario.clone(),
-                fixed: judge.fixed(),
+                fixed: false,
             });
+        }
+        let steps = draft.attack.steps().len();
+        if judge.fixed()
+            && steps > 0
+            && ui
+                .button(format!("Replay your attack ({steps} steps)"))
+                .on_hover_text(
+                    "Plays again what you did before the fix — the same visits, copies, edits \
+                     and pages, with this lab's ids — to watch it fail",
+                )
+                .clicked()
+        {
+            command = Some(UiCommand::ReplayAttack);
         }
         if fix_offered.is_some()
             && !judge.fixed()
             && ui
                 .button("Apply the fix and try again")
-                .on_hover_text("Starts the scenario over with the fix in the server's settings")
+                .on_hover_text(
+                    "Starts the scenario over with the fix in the server's settings; the \
+                     attacker's page stays as you wrote it, and your attack can be replayed",
+                )
                 .clicked()
         {
             command = Some(UiCommand::OpenScenario {
@@ -320,4 +361,9 @@ fn hint_ui(ui: &mut egui::Ui, number: usize, hint: &str) {
             }
         }
     });
+}
+
+/// The first sentence of `text` (up to its first ". " or ": ", whichever ends one).
+fn first_sentence(text: &str) -> &str {
+    text.find(". ").map_or(text, |end| &text[..=end])
 }

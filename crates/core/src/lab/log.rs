@@ -152,6 +152,11 @@ pub enum Logged {
         /// Sessions after.
         sessions_after: usize,
     },
+    /// A scenario started on a fresh memory store (the restart it asked for).
+    ScenarioStore {
+        /// Sessions in the store before.
+        sessions_before: usize,
+    },
     /// The set of instances changed.
     Instances {
         /// Their URLs.

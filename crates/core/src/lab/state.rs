@@ -257,6 +257,9 @@ pub struct LabState {
     pub judge: Option<Box<dyn Referee>>,
     /// Restarts of the embedded server since the start (a scenario waits for its fresh store).
     pub server_restarts: u64,
+    /// The next restart is one a scenario asked for (its fresh store): logged as news, not as
+    /// a warning that sessions were lost.
+    pub restart_asked_by_scenario: bool,
     /// The guided scenarios solved (without their fix), by id; kept with the lab.
     pub solved_scenarios: std::collections::BTreeSet<String>,
     /// What other-site.test serves (the attacker's page), once the lab said; `None`: the page
@@ -410,11 +413,15 @@ impl LabState {
                 sessions_before,
                 sessions_after,
             } => {
-                self.log_lab(Logged::ServerRestarted {
-                    store: info.store.clone(),
-                    sessions_before,
-                    sessions_after,
-                });
+                if std::mem::take(&mut self.restart_asked_by_scenario) {
+                    self.log_lab(Logged::ScenarioStore { sessions_before });
+                } else {
+                    self.log_lab(Logged::ServerRestarted {
+                        store: info.store.clone(),
+                        sessions_before,
+                        sessions_after,
+                    });
+                }
                 self.server = Some(info);
                 self.server_restarts += 1;
             }

@@ -318,6 +318,10 @@ pub fn logged_text(what: &Logged) -> String {
                  in Redis, so browsers continue where they were"
             ),
         },
+        Logged::ScenarioStore { sessions_before } => format!(
+            "The scenario starts on a fresh memory store (the {sessions_before} session(s) \
+             before it were cleared, as a new server process would)"
+        ),
         Logged::Instances { urls, store } => match (store, urls.len()) {
             (_, 1) => "One server instance".to_owned(),
             (StoreChoice::Memory, n) => format!(

@@ -10,6 +10,7 @@
 pub mod judge;
 pub mod labels;
 pub mod play;
+pub mod replay;
 pub mod report;
 
 use std::collections::BTreeSet;

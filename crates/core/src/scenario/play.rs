@@ -199,6 +199,15 @@ impl Script {
         }
     }
 
+    /// The same opening, but the attacker's page (and the accounts) stay as the student left
+    /// them: applying the fix keeps the attack written, to be tried again.
+    #[must_use]
+    pub fn keeping_site(mut self) -> Self {
+        self.actions
+            .retain(|action| !matches!(action, Action::FreshSite));
+        self
+    }
+
     /// Playing `steps` of `scenario` in the lab as it is.
     pub fn steps(scenario: Arc<Scenario>, steps: &[Step]) -> Self {
         Self {
@@ -324,6 +333,7 @@ impl Script {
             }
             Action::FreshStore => {
                 let restarts = state.server_restarts;
+                state.restart_asked_by_scenario = true;
                 Some(Started::Command(
                     ServerCommand::RestartServer(Some(StoreChoice::default())).into(),
                     Box::new(move |s: &LabState| {
@@ -761,10 +771,40 @@ impl Player {
         self.run(Script::steps(self.scenario.clone(), steps))
     }
 
-    fn run(&mut self, mut script: Script) -> Result<(), PlayError> {
+    /// Plays `steps` as [`Self::play_all`] does, keeping each command sent in `attack`, as the
+    /// window keeps a student's clicks.
+    pub fn play_recorded(
+        &mut self,
+        steps: &[Step],
+        attack: &mut super::replay::Attack,
+    ) -> Result<(), PlayError> {
+        self.run_recording(Script::steps(self.scenario.clone(), steps), Some(attack))
+    }
+
+    fn run(&mut self, script: Script) -> Result<(), PlayError> {
+        self.run_recording(script, None)
+    }
+
+    fn run_recording(
+        &mut self,
+        mut script: Script,
+        mut attack: Option<&mut super::replay::Attack>,
+    ) -> Result<(), PlayError> {
         loop {
             let lab = &self.lab;
-            match script.advance(&mut self.state, &mut |command| lab.send(command)) {
+            let mut sent = Vec::new();
+            let progress = script.advance(&mut self.state, &mut |command| {
+                sent.push(command.clone());
+                lab.send(command);
+            });
+            // The lab's events are taken in only below, so the state is still the one the
+            // commands were sent in.
+            if let Some(attack) = attack.as_deref_mut() {
+                for command in &sent {
+                    attack.record(command, &self.state);
+                }
+            }
+            match progress {
                 Progress::Done => return Ok(()),
                 Progress::Failed(why) => return Err(PlayError::Step(why)),
                 Progress::Unmet(why) => return Err(PlayError::Unmet(why)),
