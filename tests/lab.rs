@@ -60,6 +60,47 @@ fn clearing_cookies_starts_a_new_session() {
         "the old session is held by no browser now"
     );
     assert_eq!(state.holders(new)[0].name, "B");
+    // Held by nobody, yet B's own: the lab saw B's request make it.
+    assert_eq!(
+        state.made_by_browser(old).map(|b| b.name.as_str()),
+        Some("B")
+    );
+}
+
+/// Where the lab's clock is in charge, the views and times follow it: a jump is remembered
+/// (the plot leaves it out), a session made after it is stamped on the lab's clock, and only
+/// a counter page counts as views — not the digits of an id on /whoami.
+#[test]
+fn views_and_times_follow_the_lab_clock() {
+    use session_lab::lab::{ClockMove, ServerCommand};
+    let (lab, mut state) = lab();
+    let url = lab.server_url().unwrap();
+    visit(&lab, &mut state, "A");
+    visit_url(&lab, &mut state, "A", &format!("{url}whoami"));
+    lab.send(ServerCommand::MoveClock(ClockMove::Ahead(
+        time::Duration::hours(1),
+    )));
+    assert!(lab.wait_until(&mut state, WAIT, |s| !s.clock_moves.is_empty()));
+    let (at, by) = state.clock_moves[0];
+    assert_eq!(by, time::Duration::hours(1));
+    assert!((at - state.now()).abs() < time::Duration::seconds(5));
+    // B makes its first session now, an hour ahead of real time.
+    visit(&lab, &mut state, "B");
+    let b = session_of(&state, "B").unwrap();
+    assert!(lab.wait_until(&mut state, WAIT, |s| s.sessions.contains(b)));
+    let created = state
+        .sessions
+        .iter()
+        .find(|row| row.id == b)
+        .and_then(|row| row.created_at())
+        .expect("a creation time");
+    assert!(
+        (created - state.now()).abs() < time::Duration::minutes(1),
+        "created {created}, the lab's clock says {}",
+        state.now()
+    );
+    let views: Vec<Option<u64>> = state.exchanges.iter().map(|r| r.views()).collect();
+    assert_eq!(views, [Some(1), None, Some(1)]);
 }
 
 /// The inspector lists exactly the live sessions, each tagged with the browsers holding it;

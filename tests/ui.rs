@@ -273,7 +273,8 @@ fn add_browser_and_clear_cookies() {
     step_until(&mut harness, "both sessions are listed", |s| {
         s.sessions.len() == 2
     });
-    harness.get_by_label("external");
+    // The old session is held by nobody, yet it is B's own, not someone else's.
+    harness.get_by_label("B's, not held");
 }
 
 /// Hijack by clicking: copy A's session cookie to B through the cookie's Actions menu; B's
@@ -872,7 +873,8 @@ fn rename_private_restart_and_remove() {
         .unwrap()
         .name
         .clone();
-    harness.get_by_label(&format!("Private browser {private}"));
+    harness.get_by_label(&format!("Browser {private} (private)"));
+    harness.get_by_label("PRIVATE");
     click_visit(&mut harness, &format!("Visit {private}"), &private);
     harness
         .get_by_label(&format!("Restart browser {private}"))

@@ -166,6 +166,12 @@ pub fn browser_ui(
     let colour = theme::browser_colour(browser.colour);
     egui::Frame::group(ui.style())
         .stroke(egui::Stroke::new(2.0, colour))
+        // A private window is darker, as browsers draw theirs.
+        .fill(if browser.private {
+            ui.visuals().extreme_bg_color
+        } else {
+            Color32::TRANSPARENT
+        })
         .corner_radius(8)
         .inner_margin(10)
         .show(ui, |ui| {
@@ -184,7 +190,12 @@ pub fn browser_ui(
                 burst_outcome_ui(ui, browser);
                 ui.separator();
                 let answered_by = history.first().and_then(|r| r.instance);
-                response_ui(ui, browser, answered_by.filter(|_| instances > 1));
+                response_ui(
+                    ui,
+                    browser,
+                    answered_by.filter(|_| instances > 1),
+                    &mut commands,
+                );
                 forms_ui(ui, browser, draft, &mut commands);
                 ui.separator();
                 jar_ui(ui, browser, draft, context, &mut commands);
@@ -230,6 +241,20 @@ fn title_ui(
             }
         } else {
             ui.label(RichText::new(browser.title()).strong().color(colour).size(16.0));
+            if browser.private {
+                let dark = ui.visuals().dark_mode;
+                ui.label(
+                    RichText::new("PRIVATE")
+                        .small()
+                        .strong()
+                        .color(if dark { Color32::BLACK } else { Color32::WHITE })
+                        .background_color(ui.visuals().strong_text_color()),
+                )
+                .on_hover_text(
+                    "A private window: its jar is forgotten when it restarts, and a saved lab \
+                     keeps none of its cookies",
+                );
+            }
             if browser.in_flight > 0 {
                 ui.spinner()
                     .on_hover_text(format!("{} request(s) in flight", browser.in_flight));
@@ -595,7 +620,12 @@ fn switch_ui(
         .then_some(value)
 }
 
-fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize>) {
+fn response_ui(
+    ui: &mut egui::Ui,
+    browser: &BrowserState,
+    instance: Option<usize>,
+    commands: &mut Vec<UiCommand>,
+) {
     let dark = ui.visuals().dark_mode;
     if let Some(error) = &browser.last_error {
         ui.colored_label(theme::bad(dark), error.words());
@@ -653,12 +683,31 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
         || "no Cookie header".to_owned(),
         |h| format!("Cookie: {}", short_cookie_header(h)),
     );
-    ui.label(RichText::new(format!("Sent {sent}")).monospace().small())
-        .on_hover_text(exchange.cookie_header.clone().unwrap_or_default());
+    let line = ui
+        .add(
+            egui::Label::new(RichText::new(format!("Sent {sent}")).monospace().size(13.0))
+                .sense(egui::Sense::click()),
+        )
+        .on_hover_text(
+            exchange
+                .cookie_header
+                .as_ref()
+                .map_or_else(String::new, |header| {
+                    format!("{header}\n\nClick to pin it whole above the sessions table.")
+                }),
+        );
+    if line.clicked()
+        && let Some(header) = &exchange.cookie_header
+    {
+        commands.push(UiCommand::Pin {
+            what: format!("Cookie {} sent", browser.name),
+            value: header.clone(),
+        });
+    }
     for held in &exchange.not_sent {
         ui.colored_label(
             theme::warn(dark),
-            RichText::new(format!("Not sent: {} — {}", held.key.name, held.reason)).small(),
+            RichText::new(format!("Not sent: {} — {}", held.key.name, held.reason)),
         )
         .on_hover_text(format!(
             "Cookie “{}” for {}{} stayed in the jar",
@@ -671,8 +720,7 @@ fn response_ui(ui: &mut egui::Ui, browser: &BrowserState, instance: Option<usize
             RichText::new(format!(
                 "Set-Cookie refused: {} — {}",
                 refused.name, refused.reason
-            ))
-            .small(),
+            )),
         )
         .on_hover_text("The browser did not store this cookie, so the next visit will not send it");
     }

@@ -182,6 +182,8 @@ pub struct SessionLabApp {
     default_url: String,
     settings: Option<SettingsDraft>,
     sessions: sessions_panel::SessionsDraft,
+    /// The timeline shows removed browsers' exchanges too.
+    timeline_history: bool,
     load: header::LoadDraft,
     audit: audit_panel::AuditDraft,
     scenarios: scenario_panel::ScenarioDraft,
@@ -236,6 +238,7 @@ impl SessionLabApp {
             default_url: "http://127.0.0.1:3000/".to_owned(),
             settings: None,
             sessions: sessions_panel::SessionsDraft::default(),
+            timeline_history: false,
             load: header::LoadDraft::default(),
             audit: audit_panel::AuditDraft::default(),
             scenarios: scenario_panel::ScenarioDraft::default(),
@@ -820,7 +823,12 @@ impl eframe::App for SessionLabApp {
             match self.bottom_tab {
                 BottomTab::Log => log_panel::log_ui(ui, &self.state, self.offset),
                 BottomTab::Timeline => {
-                    timeline_panel::timeline_ui(ui, &self.state, self.offset);
+                    timeline_panel::timeline_ui(
+                        ui,
+                        &self.state,
+                        self.offset,
+                        &mut self.timeline_history,
+                    );
                 }
                 BottomTab::Plot => plot_panel::plot_ui(ui, &self.state),
                 BottomTab::Audit => {

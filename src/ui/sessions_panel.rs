@@ -341,6 +341,18 @@ fn table_ui(
                         if let Some(maker) = made {
                             ui.label(RichText::new(maker.name()).italics())
                                 .on_hover_text(maker.explain());
+                        } else if let Some(maker) =
+                            state.made_by_browser(session.id).filter(|_| holders.is_empty())
+                        {
+                            theme::dot(ui, theme::browser_colour(maker.colour));
+                            ui.label(RichText::new(format!("{}'s, not held", maker.name)).italics())
+                                .on_hover_text(format!(
+                                    "{}'s request made this session, but its jar does not hold the \
+                                     cookie now: the Set-Cookie was refused (see the page's \
+                                     “Set-Cookie refused” line), or the cookie was replaced, \
+                                     deleted or cleared since.",
+                                    maker.title()
+                                ));
                         } else if holders.is_empty() {
                             ui.label(RichText::new("external").italics())
                                 .on_hover_text("No simulated browser holds this session's cookie: a real browser, curl, a load, or a jar that was cleared.");

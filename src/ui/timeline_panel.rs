@@ -14,18 +14,32 @@ use super::theme;
 /// The height of one exchange (a request arrow and a response arrow).
 const ROW_HEIGHT: f32 = 44.0;
 
-/// Draws the sequence diagram.
-pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
-    if state.exchanges.is_empty() {
+/// Draws the sequence diagram: the browsers that exist (or, with `history`, every browser
+/// that made an exchange still kept, gone ones marked), each lane fitting the width.
+pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset, history: &mut bool) {
+    ui.checkbox(history, "Browsers that are gone too")
+        .on_hover_text(
+            "Also the exchanges of browsers removed since (a scenario's, a load's), in lanes \
+             marked “gone”",
+        );
+    let browsers = lanes_for_browsers(state, *history);
+    let rows: Vec<usize> = state
+        .exchanges
+        .iter()
+        .enumerate()
+        .filter(|(_, record)| browsers.iter().any(|(id, ..)| *id == record.browser))
+        .map(|(index, _)| index)
+        .collect();
+    if rows.is_empty() {
         ui.label(RichText::new("No exchanges yet — every visit will be drawn here as arrows between the browsers and the server.").weak());
         return;
     }
-    let browsers = lanes_for_browsers(state);
-    let servers = lanes_for_servers(state);
+    let servers = lanes_for_servers(state, &rows);
     let lane_count = (browsers.len() + servers.len()).max(2);
     let left = 70.0;
-    let width = ui.available_width().max(600.0);
-    let lane_gap = ((width - left - 40.0) / lane_count as f32).max(110.0);
+    let width = ui.available_width().max(400.0);
+    // Every lane in view, the server's included: the gap shrinks with the lanes.
+    let lane_gap = (width - left - 80.0) / (lane_count - 1) as f32;
     let lane_x = |index: usize| left + 40.0 + lane_gap * index as f32;
 
     // Lane titles.
@@ -67,8 +81,8 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &LabState, offset: UtcOffset) {
         .id_salt("timeline")
         .auto_shrink([false, false])
         .stick_to_bottom(true)
-        .show_rows(ui, ROW_HEIGHT, state.exchanges.len(), |ui, rows| {
-            for record in state.exchanges.range(rows) {
+        .show_rows(ui, ROW_HEIGHT, rows.len(), |ui, shown| {
+            for record in rows[shown].iter().filter_map(|i| state.exchanges.get(*i)) {
                 let browser_lane = browsers
                     .iter()
                     .position(|(id, ..)| *id == record.browser)
@@ -226,32 +240,46 @@ pub(super) fn details_ui(ui: &mut egui::Ui, record: &ExchangeRecord) {
 }
 
 /// Browsers that appear on the timeline, in panel order: (id, name, colour).
-fn lanes_for_browsers(state: &LabState) -> Vec<(crate::lab::BrowserId, String, usize)> {
-    let mut lanes: Vec<(crate::lab::BrowserId, String, usize)> = Vec::new();
-    for record in &state.exchanges {
-        if !lanes.iter().any(|(id, ..)| *id == record.browser) {
-            lanes.push((record.browser, record.name.clone(), record.colour));
+fn lanes_for_browsers(
+    state: &LabState,
+    history: bool,
+) -> Vec<(crate::lab::BrowserId, String, usize)> {
+    // The browsers that exist, in the window's order, by their names now.
+    let mut lanes: Vec<(crate::lab::BrowserId, String, usize)> = state
+        .browsers
+        .iter()
+        .filter(|b| state.exchanges.iter().any(|r| r.browser == b.id))
+        .map(|b| {
+            let name = if b.private {
+                format!("{} (private)", b.name)
+            } else {
+                b.name.clone()
+            };
+            (b.id, name, b.colour)
+        })
+        .collect();
+    if history {
+        for record in &state.exchanges {
+            if !lanes.iter().any(|(id, ..)| *id == record.browser) {
+                lanes.push((
+                    record.browser,
+                    format!("{} (gone)", record.name),
+                    record.colour,
+                ));
+            }
         }
     }
-    let order = |id: &crate::lab::BrowserId| {
-        state
-            .browsers
-            .iter()
-            .position(|b| b.id == *id)
-            .unwrap_or(usize::MAX)
-    };
-    lanes.sort_by_key(|(id, ..)| order(id));
     lanes
 }
 
 /// Server origins on the timeline: the embedded instances first, then others by first use.
-fn lanes_for_servers(state: &LabState) -> Vec<String> {
+fn lanes_for_servers(state: &LabState, rows: &[usize]) -> Vec<String> {
     let mut lanes: Vec<String> = if state.instances.is_empty() {
         state.server.iter().map(|s| s.url.clone()).collect()
     } else {
         state.instances.iter().map(|i| i.url.clone()).collect()
     };
-    for record in &state.exchanges {
+    for record in rows.iter().filter_map(|i| state.exchanges.get(*i)) {
         let origin = origin_of(&record.exchange.url);
         if !lanes.contains(&origin) {
             lanes.push(origin);

@@ -23,7 +23,6 @@ use axum::{
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use time::OffsetDateTime;
 use tower::{Layer, Service};
 use tower_sessions::{Expiry, Session, SessionStore};
 
@@ -400,7 +399,7 @@ impl<St: SessionStore> LayerState<St> {
     where
         S: Service<Request, Response = Response, Error = Infallible>,
     {
-        let at = OffsetDateTime::now_utc();
+        let at = self.clock.now();
         let method = request.method().to_string();
         // Bounded: a 64 KiB URL or a huge header costs the record a few hundred bytes.
         let path = cut_text(

@@ -426,7 +426,9 @@ impl<S: ListSessions> InspectableStore<S> {
         let id = SessionId::from(record.id);
         let data = DataText::of_record(&record.data);
         if listening {
-            let at = OffsetDateTime::now_utc();
+            // The lab's clock: the sessions table's Created and Updated then agree with the
+            // expiry and the countdowns beside them when the clock was moved ahead.
+            let at = self.clock.now();
             self.feed.publish(SessionChange::Written(SessionRow {
                 id,
                 data: data.clone(),

@@ -217,9 +217,48 @@ pub fn views_shown(body: &str) -> Option<u64> {
         .and_then(|digits| digits.parse().ok())
 }
 
+/// The count a counter page shows: its text, tags left out, ends with a number ("Number of
+/// views 12", `<p>Visits: 3</p>`); a page whose last words are not a number shows none.
+pub fn counter_shown(body: &str) -> Option<u64> {
+    let mut text = String::with_capacity(body.len().min(4096));
+    let mut in_tag = false;
+    for c in body.chars().take(64 * 1024) {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.trim_end().trim_end_matches(['.', '!']);
+    let digits = text.len() - text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let before = text[..text.len() - digits].chars().next_back();
+    // "id 0000…1001A" or "v1.2": the digits are part of a word, not a count.
+    if before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-') {
+        return None;
+    }
+    text[text.len() - digits..].parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A counter page's count, and pages that only mention numbers.
+    #[test]
+    fn a_counter_page_ends_with_its_count() {
+        assert_eq!(counter_shown("Number of views 12"), Some(12));
+        assert_eq!(counter_shown("<p>Visits: 3</p>\n"), Some(3));
+        assert_eq!(counter_shown("Number of views 3."), Some(3));
+        assert_eq!(counter_shown(r#"{"id":"000000001001","views":4}"#), None);
+        assert_eq!(counter_shown("Logged in as alice (session 1234abc)"), None);
+        assert_eq!(counter_shown("Account of alice"), None);
+        assert_eq!(counter_shown("version v1.2"), None);
+        assert_eq!(counter_shown("99999999999999999999999"), None);
+    }
 
     /// The seed's page, another counter's markup and a page without a number.
     #[test]

@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use url::Url;
 
 pub use address::Address;
-pub use html::{MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, read_page, views_shown};
+pub use html::{
+    MAX_EACH as MAX_PAGE_PARTS, PageForm, PageParts, counter_shown, read_page, views_shown,
+};
 pub use resolve::{FROM_CHOICES, LabTarget, lab_page};
 pub use session_lab_base::hosts::{
     API_HOST, APP_HOST, LAB_HOSTS, OTHER_SITE_HOST, SANDBOX_HOST, is_lab_host,

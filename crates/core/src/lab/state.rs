@@ -39,6 +39,12 @@ pub const MAX_LOG_BYTES: usize = 1024 * 1024;
 /// The most exchanges the timeline keeps; older ones are dropped first.
 pub const MAX_EXCHANGES: usize = 5000;
 
+/// The most sessions whose making browser the lab remembers (past it, it starts again).
+pub const MAX_MADE_BY: usize = 100_000;
+
+/// The most clock jumps the lab remembers (for the views plot).
+pub const MAX_CLOCK_MOVES: usize = 1000;
+
 /// The most bytes the timeline keeps in all.
 pub const MAX_EXCHANGE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -84,10 +90,10 @@ impl BrowserState {
         self.last = page;
     }
 
-    /// "Browser A" (or "Private browser C").
+    /// "Browser A" (or "Browser C (private)": not the private window of some browser C).
     pub fn title(&self) -> String {
         if self.private {
-            format!("Private browser {}", self.name)
+            format!("Browser {} (private)", self.name)
         } else {
             format!("Browser {}", self.name)
         }
@@ -125,14 +131,17 @@ pub struct ExchangeRecord {
 
 impl ExchangeRecord {
     /// The views count the page showed ("Number of views 3" → 3), if it was a counter page
-    /// that answered with success.
+    /// that answered with success: a page whose words end with the count. A JSON answer (the
+    /// digits of an id on /whoami) or a page that only mentions a number is not a count.
     pub fn views(&self) -> Option<u64> {
         let exchange = &self.exchange;
-        if (200..300).contains(&exchange.status) {
-            crate::browser::views_shown(&exchange.body)
-        } else {
-            None
+        let json = exchange
+            .header_values("content-type")
+            .any(|v| v.to_ascii_lowercase().contains("json"));
+        if !(200..300).contains(&exchange.status) || json {
+            return None;
         }
+        crate::browser::counter_shown(&exchange.body)
     }
 }
 
@@ -250,6 +259,14 @@ pub struct LabState {
     pub instances: Vec<InstanceState>,
     /// How far the lab's clock runs ahead of real time.
     pub clock_ahead: time::Duration,
+    /// The lab clock's jumps, oldest first: when (on the lab's clock, just after) and by how
+    /// much — the views plot draws them as gaps instead of stretching its time axis. The last
+    /// [`MAX_CLOCK_MOVES`] are kept.
+    pub clock_moves: std::collections::VecDeque<(OffsetDateTime, time::Duration)>,
+    /// Which browser's request made each session (created it, or gave it a new id): a
+    /// session no jar holds is still the Victim's own, not someone else's. At most
+    /// [`MAX_MADE_BY`] are remembered.
+    made_by_browser: std::collections::HashMap<SessionId, BrowserId>,
     /// The audits run from the window.
     pub audit: AuditState,
     /// The guided scenario under way, judged as events arrive (`scenario::Judge`; the lab
@@ -458,7 +475,14 @@ impl LabState {
                 self.log_lab(Logged::StoreBack);
             }
             ServerEvent::ClockMoved(moved) => {
+                let by = moved.ahead - self.clock_ahead;
                 self.clock_ahead = moved.ahead;
+                if !by.is_zero() {
+                    if self.clock_moves.len() == MAX_CLOCK_MOVES {
+                        self.clock_moves.pop_front();
+                    }
+                    self.clock_moves.push_back((self.now(), by));
+                }
                 self.log_lab(Logged::Clock(moved));
             }
             ServerEvent::StoreFull(full) => {
@@ -723,6 +747,12 @@ impl LabState {
             .collect()
     }
 
+    /// The browser (still in the lab) whose request made this session, if the lab saw it.
+    pub fn made_by_browser(&self, session_id: SessionId) -> Option<&BrowserState> {
+        let id = self.made_by_browser.get(&session_id)?;
+        self.browser(*id)
+    }
+
     /// Which of the window's loads or audits made this session, if one did.
     pub fn made_by(&self, session_id: SessionId) -> Option<Maker> {
         self.holders.made_by(session_id)
@@ -851,6 +881,19 @@ impl LabState {
     /// Adds an exchange to the timeline (its body cut to [`HISTORY_BODY_MAX`]), dropping the
     /// oldest past the timeline's budget.
     fn push_exchange(&mut self, mut record: ExchangeRecord) {
+        if let Some(served) = &record.served {
+            let made = match served.story {
+                crate::server::StoreStory::Created { id, .. } => Some(id),
+                crate::server::StoreStory::Regenerated { new, .. } => Some(new),
+                _ => None,
+            };
+            if let Some(id) = made {
+                if self.made_by_browser.len() >= MAX_MADE_BY {
+                    self.made_by_browser.clear();
+                }
+                self.made_by_browser.insert(id, record.browser);
+            }
+        }
         if record.exchange.body.len() > HISTORY_BODY_MAX {
             record.exchange.body = cut_text(&record.exchange.body, HISTORY_BODY_MAX);
         }
