@@ -203,6 +203,9 @@ pub fn burst(lab: &Lab, state: &mut LabState, name: &str, count: usize) -> Burst
 pub struct RedisServer {
     child: Option<std::process::Child>,
     port: u16,
+    /// Where it keeps an append-only file (every write synced), when it keeps one: then what
+    /// it held survives a kill and a new start.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
@@ -212,7 +215,11 @@ impl RedisServer {
             .local_addr()
             .ok()?
             .port();
-        let mut server = Self { child: None, port };
+        let mut server = Self {
+            child: None,
+            port,
+            dir: None,
+        };
         if !server.spawn() {
             // In CI a missing redis-server is a failure, never a silent pass.
             assert!(
@@ -236,18 +243,32 @@ impl RedisServer {
         Some(server)
     }
 
+    /// A Redis server that keeps what it holds across a kill: an append-only file in `dir`,
+    /// synced at every write.
+    pub fn start_keeping(dir: &std::path::Path) -> Option<Self> {
+        let mut server = Self::start()?;
+        server.stop();
+        server.dir = Some(dir.to_path_buf());
+        server.spawn().then_some(server)
+    }
+
     pub fn spawn(&mut self) -> bool {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
+        let port = self.port.to_string();
+        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", ""];
+        let dir = self.dir.as_ref().map(|d| d.display().to_string());
+        match &dir {
+            Some(dir) => args.extend([
+                "--dir",
+                dir,
                 "--appendonly",
-                "no",
-            ])
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
+            None => args.extend(["--appendonly", "no"]),
+        }
+        let child = std::process::Command::new("redis-server")
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();

@@ -131,6 +131,10 @@ pub struct ChangeFeed {
     /// The reader's view was dropped (at start, after a store switch, or because it fell
     /// behind): the next listing must publish every session, not only differences.
     full_listing: AtomicBool,
+    /// A request's store call failed, and none has succeeded since (a locked file can fail
+    /// every write while listings still read): what it said.
+    failing: AtomicBool,
+    failure: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ChangeFeed {
@@ -248,6 +252,32 @@ impl ChangeFeed {
             pending.reset = true;
         }
         self.wake();
+    }
+
+    /// A request's store call failed with `message`: the store is down for requests even if
+    /// it can still be listed; the lister is asked to look now.
+    pub fn note_failure(&self, message: String) {
+        *self.failure.lock() = Some(message);
+        self.failing.store(true, Ordering::Release);
+        self.listing_wanted.notify_one();
+    }
+
+    /// A request's store call succeeded: a failure noted before is over (one atomic load when
+    /// nothing failed, so the hot path stays as it was).
+    pub fn note_success(&self) {
+        if self.failing.load(Ordering::Acquire) && self.failing.swap(false, Ordering::AcqRel) {
+            *self.failure.lock() = None;
+            self.listing_wanted.notify_one();
+        }
+    }
+
+    /// What the last failed store call of a request said, if none has succeeded since.
+    pub fn failure(&self) -> Option<String> {
+        if self.failing.load(Ordering::Acquire) {
+            self.failure.lock().clone()
+        } else {
+            None
+        }
     }
 
     /// Asks whoever lists the store for the feed for a listing of every session.

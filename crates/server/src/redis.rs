@@ -333,7 +333,7 @@ impl RedisSessions {
             return Ok(Some(record));
         }
         take_lease(|| async {
-            let answer: Vec<String> = self
+            let answer: Vec<String> = match self
                 .client
                 .eval(
                     LOAD_LEASED,
@@ -346,7 +346,17 @@ impl RedisSessions {
                     ],
                 )
                 .await
-                .map_err(redis_error)?;
+            {
+                Ok(answer) => answer,
+                Err(err) => {
+                    // A slow Redis may still run the script after this request gave up on it,
+                    // taking a lease nobody holds: the next request of the session would wait
+                    // for it to lapse. A release queued behind it gives it back.
+                    let (store, id, token) = (self.clone(), *id, lease.token().to_owned());
+                    tokio::spawn(async move { store.release(&id, &token).await });
+                    return Err(redis_error(err));
+                }
+            };
             Ok(match answer.as_slice() {
                 [taken, data, expires] if taken == "taken" => {
                     lease.taken(*id, std::sync::Arc::new(self.clone()));

@@ -47,6 +47,23 @@ pub struct SqliteSessions {
     /// write lock would take (measured: the returning-browser benchmark 30 % faster).
     writer: SqlitePool,
     path: PathBuf,
+    /// The file opened (device and inode), to notice it removed or replaced underneath.
+    identity: Option<(u64, u64)>,
+}
+
+/// A file's device and inode, where the platform has them.
+fn identity(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
+    let meta = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        Ok(Some((meta.dev(), meta.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(None)
+    }
 }
 
 impl SqliteSessions {
@@ -124,7 +141,38 @@ impl SqliteSessions {
         .execute(&pool)
         .await
         .map_err(|e| describe(&path, &e))?;
-        Ok(Self { pool, writer, path })
+        let identity = identity(&path).map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            pool,
+            writer,
+            path,
+            identity,
+        })
+    }
+
+    /// Whether the file opened is still the one at its path: SQLite goes on writing to a file
+    /// removed (or replaced by another) underneath, and every session written then would be
+    /// lost at the next start — so that is a clear error instead, before a write or a listing.
+    fn file_in_place(&self) -> session_store::Result<()> {
+        let gone = |what: &str| {
+            session_store::Error::Backend(format!(
+                "the SQLite file {} was {what} while the server ran; nothing is written to it \
+                 now (restart the server on the file to go on)",
+                self.path.display()
+            ))
+        };
+        match identity(&self.path) {
+            Ok(now) if now == self.identity => Ok(()),
+            Ok(_) => Err(gone("replaced by another file")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(gone("removed")),
+            Err(e) => Err(session_store::Error::Backend(format!(
+                "the SQLite file {} cannot be read: {e}",
+                self.path.display()
+            ))),
+        }
     }
 
     /// The database file.
@@ -204,6 +252,7 @@ impl SqliteSessions {
     /// Runs an insert of `record` as a row (id, data, expires, created, updated — both times
     /// now); returns how many rows it wrote.
     async fn write(&self, sql: &str, record: &Record) -> session_store::Result<u64> {
+        self.file_in_place()?;
         let now = now();
         let done = sqlx::query(sql)
             .bind(record.id.to_string())
@@ -303,6 +352,7 @@ impl SqliteSessions {
     /// statement, only while the lease is still this request's: a request that lost it
     /// (paused past its lease while another took the session) overwrites nothing and says so.
     async fn save_leased(&self, record: &Record, lease: &Lease) -> session_store::Result<()> {
+        self.file_in_place()?;
         let keep = lease.keeps();
         let now = now();
         let saved: Option<(bool,)> = sqlx::query_as(&format!(
@@ -397,6 +447,7 @@ impl ListSessions for SqliteSessions {
     }
 
     async fn list(&self) -> session_store::Result<Vec<SessionRow>> {
+        self.file_in_place()?;
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "select id, data, expires, created, updated from {TABLE}
              where expires > ? order by created, id"

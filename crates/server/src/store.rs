@@ -447,6 +447,24 @@ impl<S: ListSessions> InspectableStore<S> {
     }
 }
 
+impl<S: ListSessions> InspectableStore<S> {
+    /// Tells the feed how a request's call to the store went: a failure of the store itself
+    /// (not a full store, a lost lease or a record that does not decode) marks it failing,
+    /// a success clears that.
+    fn noted<T>(&self, result: session_store::Result<T>) -> session_store::Result<T> {
+        match &result {
+            Ok(_) => self.feed.note_success(),
+            Err(session_store::Error::Backend(message))
+                if !message.contains(STORE_FULL) && !message.contains(crate::locks::LEASE_LOST) =>
+            {
+                self.feed.note_failure(message.clone());
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
 #[async_trait]
 impl<S: ListSessions> SessionStore for InspectableStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
@@ -461,7 +479,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
             }
             self.limit.held.fetch_add(1, Ordering::Relaxed);
         }
-        self.inner.create(record).await?;
+        self.noted(self.inner.create(record).await)?;
         self.sweep.note(unix_millis(record.expiry_date));
         self.written(record, true);
         Ok(())
@@ -469,7 +487,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.wait_latency().await;
-        self.inner.save(record).await?;
+        self.noted(self.inner.save(record).await)?;
         self.sweep.note(unix_millis(record.expiry_date));
         self.written(record, false);
         Ok(())
@@ -477,7 +495,7 @@ impl<S: ListSessions> SessionStore for InspectableStore<S> {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         self.wait_latency().await;
-        let record = self.inner.load(id).await?;
+        let record = self.noted(self.inner.load(id).await)?;
         // The wrapped store judges expiry by the machine's clock; the lab's may be ahead, and
         // a session due on it is gone (the sweep deletes it).
         let now = self.clock.now();

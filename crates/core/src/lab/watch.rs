@@ -61,7 +61,24 @@ pub(super) async fn listings(inspector: Inspector, outbox: Outbox) {
             }
         }
         let started = Instant::now();
-        match inspector.sessions().await {
+        let listed = inspector.sessions().await;
+        // A store that still lists but fails requests (a file another process holds locked
+        // for writing) is down too.
+        let listed = match (listed, feed.failure()) {
+            (Ok(_), Some(failure)) => {
+                feed.abandon_listing();
+                if !down {
+                    down = true;
+                    outbox.send(ServerEvent::StoreDown(super::Shared::new(
+                        crate::server::StoreCallError::Backend(failure),
+                    )));
+                }
+                relist_after = SHARED_RELIST_MIN;
+                continue;
+            }
+            (listed, _) => listed,
+        };
+        match listed {
             Ok(rows) => {
                 if down {
                     down = false;
