@@ -383,18 +383,23 @@ fn idle_window_does_not_repaint() {
     );
 }
 
+/// A and B visit once each; the lab once both sessions are listed.
+fn a_and_b_visited_once(harness: &mut Harness<'static, SessionLabApp>) -> LabState {
+    click_and_wait(harness, "Visit A", "A", 1);
+    click_and_wait(harness, "Visit B", "B", 1);
+    step_until(harness, "both sessions are listed", |s| {
+        s.sessions.len() == 2
+    });
+    harness.state().state().clone()
+}
+
 /// The sessions table filters as the user types and sorts by a clicked header: typing a
 /// browser's name shows only its session and says "showing 1 of 2"; clicking the "Created"
 /// header (the order in force, oldest first) turns it round, newest first.
 #[test]
 fn sessions_filter_and_sort_like_a_user_expects() {
     let mut harness = harness();
-    click_and_wait(&mut harness, "Visit A", "A", 1);
-    click_and_wait(&mut harness, "Visit B", "B", 1);
-    step_until(&mut harness, "both sessions are listed", |s| {
-        s.sessions.len() == 2
-    });
-    let state = harness.state().state().clone();
+    let state = a_and_b_visited_once(&mut harness);
     let b = state.browser_named("B").unwrap().session().unwrap();
     let a = state.browser_named("A").unwrap().session().unwrap();
 
@@ -2026,12 +2031,7 @@ fn every_control_a_hint_may_name_is_in_the_window() {
 #[test]
 fn ids_are_pinned_whole_and_compared() {
     let mut harness = harness();
-    click_and_wait(&mut harness, "Visit A", "A", 1);
-    click_and_wait(&mut harness, "Visit B", "B", 1);
-    step_until(&mut harness, "two sessions are listed", |s| {
-        s.sessions.len() == 2
-    });
-    let state = harness.state().state().clone();
+    let state = a_and_b_visited_once(&mut harness);
     let a = state.browser_named("A").unwrap();
     let cookie = &a.cookies[0].cookie;
     harness
