@@ -169,6 +169,9 @@ pub enum UiCommand {
     },
 }
 
+/// An "Open in your browser" that failed: the address, and why.
+type BrowserFailure = (String, String);
+
 /// The Session Lab window.
 pub struct SessionLabApp {
     /// Asks for a frame (from any thread): the lab's events and finished lab-file writes.
@@ -184,6 +187,11 @@ pub struct SessionLabApp {
     sessions: sessions_panel::SessionsDraft,
     /// The timeline shows removed browsers' exchanges too.
     timeline_history: bool,
+    /// "Open in your browser" attempts that failed: the address and why.
+    browser_failed: (
+        std::sync::mpsc::Sender<BrowserFailure>,
+        std::sync::mpsc::Receiver<BrowserFailure>,
+    ),
     load: header::LoadDraft,
     audit: audit_panel::AuditDraft,
     scenarios: scenario_panel::ScenarioDraft,
@@ -239,6 +247,7 @@ impl SessionLabApp {
             settings: None,
             sessions: sessions_panel::SessionsDraft::default(),
             timeline_history: false,
+            browser_failed: std::sync::mpsc::channel(),
             load: header::LoadDraft::default(),
             audit: audit_panel::AuditDraft::default(),
             scenarios: scenario_panel::ScenarioDraft::default(),
@@ -398,7 +407,18 @@ impl SessionLabApp {
                 }
                 self.lab.send(command);
             }
-            UiCommand::OpenInBrowser(url) => ctx.open_url(egui::OpenUrl::new_tab(url)),
+            UiCommand::OpenInBrowser(url) => {
+                // A desktop with no browser (or none that starts) is told so, with the address
+                // copied to paste by hand; the attempt runs off the window's thread.
+                let failed = self.browser_failed.0.clone();
+                let ctx = ctx.clone();
+                std::thread::spawn(move || {
+                    if let Err(err) = webbrowser::open(&url) {
+                        let _ = failed.send((url, err.to_string()));
+                        ctx.request_repaint();
+                    }
+                });
+            }
             UiCommand::OpenScenario { scenario, fixed } => {
                 self.state.judge = None;
                 self.scenarios.hints_shown = 0;
@@ -623,6 +643,13 @@ impl eframe::App for SessionLabApp {
                 // Flushed every frame: the benchmark stops the window with a signal.
                 let _ = writeln!(log, "{:.3}", seconds * 1000.0).and_then(|()| log.flush());
             }
+        }
+        while let Ok((url, why)) = self.browser_failed.1.try_recv() {
+            ctx.copy_text(url.clone());
+            self.keeper.notice = Some(format!(
+                "Could not open your browser ({why}). The address {url} is copied: paste it into \
+                 a browser."
+            ));
         }
         let started = Instant::now();
         let interval = self
