@@ -1950,7 +1950,7 @@ fn every_control_a_hint_may_name_is_in_the_window() {
                 "Copy" => "Copy address of browser A".to_owned(),
                 _ => format!("{label} A"),
             },
-            "Submit" => {
+            "Submit" | "Links" => {
                 harness.get_by_label("Login A").click();
                 step_until(&mut harness, "logged in", |s| {
                     s.browser_named("A").is_some_and(|a| a.in_flight == 0)
@@ -1960,7 +1960,10 @@ fn every_control_a_hint_may_name_is_in_the_window() {
                     s.browser_named("A")
                         .is_some_and(|a| a.in_flight == 0 && !a.forms.is_empty())
                 });
-                "Submit A".to_owned()
+                match *label {
+                    "Links" => "Links".to_owned(),
+                    _ => "Submit A".to_owned(),
+                }
             }
             "+ Browser" | "Server settings" | "Scenarios" | "Timeline" | "Other site" => {
                 (*label).to_owned()
@@ -2081,4 +2084,37 @@ fn login_in_a_scenario_uses_the_scenarios_account() {
             })
         });
     }
+}
+
+/// A page's links are one click: ending the other sessions from the account page's link, as
+/// a student would; the checklist does not count the setup's pages as the student's.
+#[test]
+fn a_pages_links_are_followed_by_a_click() {
+    use session_lab::scenario::judge::Verdict;
+    let mut harness = harness();
+    open_scenario(&mut harness, "Ending a user's other sessions");
+    step_until(&mut harness, "the setup is played", LabState::is_idle);
+    harness.run_steps(2);
+    shows(&harness, "Not yet: Attacker's page comes after Victim's");
+    bring_into_view(&mut harness, "Account Victim");
+    harness.get_by_label("Account Victim").click();
+    step_until(&mut harness, "the account page", |s| {
+        s.browser_named("Victim")
+            .is_some_and(|v| !v.links.is_empty() && v.in_flight == 0)
+    });
+    harness.run_steps(2);
+    bring_into_view(&mut harness, "Link /logout-others Victim");
+    harness.get_by_label("Link /logout-others Victim").click();
+    step_until(&mut harness, "the others are logged out", |s| {
+        s.browser_named("Victim").is_some_and(|v| {
+            v.last
+                .as_ref()
+                .is_some_and(|e| e.body.contains("this one stays"))
+        })
+    });
+    bring_into_view(&mut harness, "Whoami Attacker");
+    harness.get_by_label("Whoami Attacker").click();
+    step_until(&mut harness, "solved", |s| {
+        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
+    });
 }

@@ -650,19 +650,24 @@ fn response_ui(
             status_colour,
             RichText::new(format!("{} {}", exchange.status, exchange.reason)).strong(),
         );
-        ui.label(
-            RichText::new(format!(
-                "· {:.1} ms · {} {}",
-                exchange.latency.as_secs_f64() * 1000.0,
-                exchange.method,
-                exchange.url
-            ))
-            .weak(),
-        );
         if let Some(instance) = instance {
             ui.label(RichText::new(format!("· instance {}", instance + 1)).weak())
                 .on_hover_text("Which server instance answered");
         }
+        // Cut to the panel's width (a long address would widen the panel and push the next
+        // browser off the screen); whole on hover, and in the address field.
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!(
+                    "· {:.1} ms · {} {}",
+                    exchange.latency.as_secs_f64() * 1000.0,
+                    exchange.method,
+                    exchange.url
+                ))
+                .weak(),
+            )
+            .truncate(),
+        );
     });
     egui::ScrollArea::vertical()
         .id_salt(("body", browser.id))
@@ -746,6 +751,32 @@ fn forms_ui(
         draft.forms = Some(FormsDraft {
             page: key,
             forms: browser.forms.clone(),
+        });
+    }
+    if !browser.links.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("Links").weak());
+            for link in &browser.links {
+                let mut shown = match link.query() {
+                    Some(query) => format!("{}?{query}", link.path()),
+                    None => link.path().to_owned(),
+                };
+                if shown.chars().count() > 40 {
+                    shown = format!("{}…", shown.chars().take(39).collect::<String>());
+                }
+                if ui
+                    .small_button(&shown)
+                    .accessible_name(format!("Link {shown} {}", browser.name))
+                    .on_hover_text(format!("Follow this link of the page: GET {link}"))
+                    .clicked()
+                {
+                    commands.push(lab(RequestCommand::Visit {
+                        browser: browser.id,
+                        url: link.to_string(),
+                    }
+                    .into()));
+                }
+            }
         });
     }
     let Some(forms) = draft.forms.as_mut() else {

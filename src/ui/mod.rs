@@ -424,6 +424,8 @@ impl SessionLabApp {
                 self.scenarios.hints_shown = 0;
                 self.scenarios.error = None;
                 self.scenarios.replayed = None;
+                // Ids pinned before name sessions the fresh store does not hold.
+                self.sessions.pins = sessions_panel::Pins::default();
                 let opening = crate::scenario::play::Script::opening(scenario, fixed);
                 self.opening = Some(if fixed {
                     opening.keeping_site()
@@ -446,6 +448,7 @@ impl SessionLabApp {
             }
             UiCommand::Pin { what, value } => self.sessions.pins.pin(what, value),
             UiCommand::ResetLab => {
+                self.sessions.pins = sessions_panel::Pins::default();
                 // The sessions the Audit and Load made go with the lab they filled; the
                 // student's own stay, for a saved lab opened again to find them.
                 let made = self.state.made_sessions();

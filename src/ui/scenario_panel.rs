@@ -227,7 +227,8 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
         open if judge.fixed() => (
             match (draft.replayed, scenario.fix.as_ref()) {
                 (Some(steps), Some(fix)) => format!(
-                    "With the fix applied, your attack ({steps} steps, replayed) failed: {}",
+                    "With the fix applied, your attack ({steps} step{}, replayed) failed: {}",
+                    if steps == 1 { "" } else { "s" },
                     first_sentence(&fix.explain)
                 ),
                 _ => format!("With the fix applied: {}", verdict_text(open)),
@@ -276,7 +277,10 @@ fn running_ui(ui: &mut egui::Ui, judge: &Judge, draft: &mut ScenarioDraft) -> Op
         if judge.fixed()
             && steps > 0
             && ui
-                .button(format!("Replay your attack ({steps} steps)"))
+                .button(format!(
+                    "Replay your attack ({steps} step{})",
+                    if steps == 1 { "" } else { "s" }
+                ))
                 .on_hover_text(
                     "Plays again what you did before the fix — the same visits, copies, edits \
                      and pages, with this lab's ids — to watch it fail",

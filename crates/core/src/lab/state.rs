@@ -75,6 +75,9 @@ pub struct BrowserState {
     pub last: Option<Exchange>,
     /// The forms on the page shown, read once when it arrived.
     pub forms: Vec<crate::browser::PageForm>,
+    /// The page's links to its own server, read once when it arrived (the panel follows them
+    /// with a click, as a reader would).
+    pub links: Vec<url::Url>,
     /// The last visit's error, if it failed.
     pub last_error: Option<super::Shared<crate::browser::BrowserError>>,
     /// The jar's cookies.
@@ -86,7 +89,7 @@ pub struct BrowserState {
 impl BrowserState {
     /// Shows `page`: it becomes the page shown, and its forms are read now, once.
     fn show(&mut self, page: Option<Exchange>) {
-        self.forms = page.as_ref().map(page_forms).unwrap_or_default();
+        (self.forms, self.links) = page.as_ref().map(page_forms).unwrap_or_default();
         self.last = page;
     }
 
@@ -522,6 +525,7 @@ impl LabState {
                 in_flight: 0,
                 last: None,
                 forms: Vec::new(),
+                links: Vec::new(),
                 last_error: None,
                 cookies: Vec::new(),
                 last_burst: None,
@@ -951,14 +955,26 @@ impl LabState {
 }
 
 /// The forms on a page (none unless its body has one).
-fn page_forms(page: &Exchange) -> Vec<crate::browser::PageForm> {
-    if !page.body.contains("<form") {
-        return Vec::new();
+/// The forms of a page, and its links to the same server (at most [`MAX_LINKS`], each once).
+fn page_forms(page: &Exchange) -> (Vec<crate::browser::PageForm>, Vec<url::Url>) {
+    if !page.body.contains("<form") && !page.body.contains("<a") {
+        return (Vec::new(), Vec::new());
     }
-    url::Url::parse(&page.url)
-        .map(|url| crate::browser::read_page(&page.body, &url).forms)
-        .unwrap_or_default()
+    let Ok(base) = url::Url::parse(&page.url) else {
+        return (Vec::new(), Vec::new());
+    };
+    let parts = crate::browser::read_page(&page.body, &base);
+    let mut links: Vec<url::Url> = Vec::new();
+    for link in parts.links {
+        if link.origin() == base.origin() && !links.contains(&link) && links.len() < MAX_LINKS {
+            links.push(link);
+        }
+    }
+    (parts.forms, links)
 }
+
+/// The most links of a page the browser panel offers to follow.
+pub const MAX_LINKS: usize = 8;
 
 /// Whether two URLs name the same server (scheme, host and port).
 fn same_server(a: &str, b: &str) -> bool {

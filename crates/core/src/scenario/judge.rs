@@ -64,6 +64,9 @@ pub struct Judge {
     /// Which conditions hold now.
     met: Vec<bool>,
     verdict: Verdict,
+    /// When the run began (after the setup): a page loaded before it is the setup's, not the
+    /// student's.
+    started: time::OffsetDateTime,
 }
 
 impl Referee for Judge {
@@ -107,6 +110,7 @@ impl Judge {
             counts: BTreeMap::new(),
             met: vec![false; of],
             verdict: Verdict::Open { met: 0, of },
+            started: state.now(),
         };
         judge.after(state);
         judge
@@ -351,7 +355,7 @@ impl Judge {
                 .iter()
                 .rev()
                 .find(|r| r.name == *browser || r.name == *than)
-                .is_some_and(|r| r.name == *browser),
+                .is_some_and(|r| r.name == *browser && r.exchange.sent_at >= self.started),
             Condition::Forged { .. } => self
                 .scenario
                 .solved

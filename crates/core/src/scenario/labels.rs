@@ -19,6 +19,7 @@ pub const WINDOW_LABELS: &[&str] = &[
     "Whoami",
     "Burst",
     "Submit",
+    "Links",
     "+ Browser",
     // A cookie's row in a jar: the menu at its start, and what it holds.
     "…",
