@@ -435,3 +435,48 @@ fn a_recorded_attack_replays_and_the_fix_stops_it() {
         }
     });
 }
+
+/// A guessed id is kept as a guess: in weak-ids, an Attacker who got a new session before
+/// typing the id after its first one (the Victim's) is recorded as `{next:Attacker}`, not as
+/// the Victim's id read off the table — so the replay with random ids fails, as the attack
+/// does.
+#[test]
+fn a_guessed_id_replays_as_a_guess() {
+    use session_lab::scenario::replay::Attack;
+    let scenario = built_in("weak-ids");
+    let mut attack = Attack::default();
+    let mut first = Player::open(&scenario, false).expect("opens");
+    let steps = [
+        Step::ClearCookies {
+            browser: "Attacker".to_owned(),
+        },
+        Step::Visit {
+            browser: "Attacker".to_owned(),
+            url: "/".to_owned(),
+            from: None,
+        },
+        // The Victim's id: the one after the Attacker's first session.
+        Step::EditCookie {
+            browser: "Attacker".to_owned(),
+            value: "{session:Victim}".to_owned(),
+        },
+        Step::Visit {
+            browser: "Attacker".to_owned(),
+            url: "/whoami".to_owned(),
+            from: None,
+        },
+    ];
+    first.play_recorded(&steps, &mut attack).expect("plays");
+    assert_eq!(first.settle(), Verdict::Solved);
+    assert!(
+        attack.steps().contains(&Step::EditCookie {
+            browser: "Attacker".to_owned(),
+            value: "{next:Attacker}".to_owned(),
+        }),
+        "{:?}",
+        attack.steps()
+    );
+    let mut fixed = Player::open(&scenario, true).expect("opens");
+    let _ = fixed.play_all(attack.steps());
+    assert_ne!(fixed.settle(), Verdict::Solved);
+}

@@ -434,9 +434,12 @@ pub fn condition_text(condition: &Condition) -> String {
             "a page on another site makes {browser}'s browser send {path}, and the app answers \
              “{says}”"
         ),
-        Condition::AfterRotation { browser, says } => {
-            format!("after a new secret, {browser}'s page still says “{says}”")
-        }
+        Condition::AfterRotation { browser, says } => match json_pair(says) {
+            Some((key, value)) => {
+                format!("after a new secret, {browser}'s page still shows {key}: {value}")
+            }
+            None => format!("after a new secret, {browser}'s page still says “{says}”"),
+        },
         Condition::Expired {
             browser,
             views_at_least,

@@ -155,6 +155,23 @@ fn as_placeholder(value: &str, state: &LabState) -> String {
     {
         return format!("{{next:{}}}", browser.name);
     }
+    // The id after one a browser held before (its earlier session, still in the store): a
+    // guess from what that browser saw, never the other browser's id read off the table.
+    let owner = |id| {
+        state
+            .holders(id)
+            .first()
+            .copied()
+            .or_else(|| state.made_by_browser(id))
+    };
+    if let Some(browser) = state
+        .sessions
+        .iter()
+        .filter(|row| value == crate::server::next_guess(row.id).to_string())
+        .find_map(|row| owner(row.id))
+    {
+        return format!("{{next:{}}}", browser.name);
+    }
     if let Some((browser, _)) = sessions().find(|(_, s)| value == s.to_string()) {
         return format!("{{session:{}}}", browser.name);
     }
