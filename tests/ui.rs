@@ -2118,3 +2118,21 @@ fn a_pages_links_are_followed_by_a_click() {
         Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
     });
 }
+
+/// The burst's size is a menu (a number field looked like a button): 5 chosen, Burst sends 5.
+#[test]
+fn the_burst_size_is_chosen_from_a_menu() {
+    let mut harness = harness();
+    click_and_wait(&mut harness, "Visit A", "A", 1);
+    bring_into_view(&mut harness, "Burst size A");
+    harness.get_by_label("Burst size A").click();
+    harness.run_steps(2);
+    harness.get_by_label("5 at once").click();
+    harness.run_steps(2);
+    harness.get_by_label("Burst A").click();
+    step_until(&mut harness, "the burst is done", |s| {
+        s.browser_named("A")
+            .and_then(|a| a.last_burst.as_ref())
+            .is_some_and(|b| b.sent == 5)
+    });
+}

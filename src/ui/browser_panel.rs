@@ -540,7 +540,17 @@ fn switches_ui(
             }.into()));
         }
         ui.separator();
-        ui.add(egui::DragValue::new(&mut draft.burst).range(2..=MAX_BURST).suffix(" at once"))
+        // A menu, not a number field: the field looked like a button, and a click on Burst
+        // right after editing it only ended the edit.
+        egui::ComboBox::from_id_salt(("burst size", browser.id))
+            .selected_text(format!("{} at once", draft.burst))
+            .width(76.0)
+            .show_ui(ui, |ui| {
+                for count in [2, 5, 10, 20, 50, 100, 200, MAX_BURST] {
+                    ui.selectable_value(&mut draft.burst, count, format!("{count} at once"));
+                }
+            })
+            .response
             .accessible_name(format!("Burst size {name}"))
             .on_hover_text("How many parallel visits a burst sends");
         if ui
