@@ -1574,6 +1574,13 @@ fn open_scenario(harness: &mut Harness<'static, SessionLabApp>, title: &str) {
     shows(harness, "Goal:");
 }
 
+/// Steps until the scenario under way is solved.
+fn until_solved(harness: &mut Harness<'static, SessionLabApp>) {
+    step_until(harness, "solved", |s| {
+        Judge::of(s).is_some_and(|j| *j.verdict() == session_lab::scenario::judge::Verdict::Solved)
+    });
+}
+
 /// The scenario's status as the lab judges it.
 fn verdict(harness: &Harness<'static, SessionLabApp>) -> session_lab::scenario::judge::Verdict {
     Judge::of(harness.state().state())
@@ -1655,9 +1662,7 @@ fn scenario_hijack_by_clicking() {
             shows(&harness, "With the fix applied: not solved");
         } else {
             assert_eq!(body, "Number of views 4");
-            step_until(&mut harness, "solved", |s| {
-                Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
-            });
+            until_solved(&mut harness);
             shows(&harness, "Status: Solved");
             harness.get_by_label("Apply the fix and try again").click();
             step_until(&mut harness, "it starts over with the fix", |s| {
@@ -1683,9 +1688,7 @@ fn scenario_two_sessions_by_clicking() {
     }
     assert!(matches!(verdict(&harness), Verdict::Open { .. }));
     click_and_wait(&mut harness, "Visit B", "B", 1);
-    step_until(&mut harness, "solved", |s| {
-        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
-    });
+    until_solved(&mut harness);
     shows(&harness, "Status: Solved");
     shows(&harness, "Done: A and B each have a session of their own");
     shows(&harness, "Two browsers, two sessions (solved)");
@@ -1778,9 +1781,7 @@ fn scenario_csrf_form_by_clicking() {
     );
     harness.get_by_label("Scenarios").click();
     harness.run_steps(2);
-    step_until(&mut harness, "solved", |s| {
-        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
-    });
+    until_solved(&mut harness);
     shows(&harness, "Status: Solved");
 
     harness.get_by_label("Apply the fix and try again").click();
@@ -2090,7 +2091,6 @@ fn login_in_a_scenario_uses_the_scenarios_account() {
 /// a student would; the checklist does not count the setup's pages as the student's.
 #[test]
 fn a_pages_links_are_followed_by_a_click() {
-    use session_lab::scenario::judge::Verdict;
     let mut harness = harness();
     open_scenario(&mut harness, "Ending a user's other sessions");
     step_until(&mut harness, "the setup is played", LabState::is_idle);
@@ -2114,9 +2114,7 @@ fn a_pages_links_are_followed_by_a_click() {
     });
     bring_into_view(&mut harness, "Whoami Attacker");
     harness.get_by_label("Whoami Attacker").click();
-    step_until(&mut harness, "solved", |s| {
-        Judge::of(s).is_some_and(|j| *j.verdict() == Verdict::Solved)
-    });
+    until_solved(&mut harness);
 }
 
 /// The burst's size is a menu (a number field looked like a button): 5 chosen, Burst sends 5.
