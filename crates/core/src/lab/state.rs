@@ -130,6 +130,9 @@ pub struct ExchangeRecord {
     pub served: Option<Arc<Served>>,
     /// Which server instance answered (0 is the first), if one did.
     pub instance: Option<usize>,
+    /// The views count the page showed, read once when the record was kept (the plot asks
+    /// for it every frame).
+    views: Option<u64>,
 }
 
 impl ExchangeRecord {
@@ -137,6 +140,11 @@ impl ExchangeRecord {
     /// that answered with success: a page whose words end with the count. A JSON answer (the
     /// digits of an id on /whoami) or a page that only mentions a number is not a count.
     pub fn views(&self) -> Option<u64> {
+        self.views
+    }
+
+    /// [`Self::views`], read from the page.
+    fn read_views(&self) -> Option<u64> {
         let exchange = &self.exchange;
         let json = exchange
             .header_values("content-type")
@@ -538,6 +546,7 @@ impl LabState {
                 let (name, colour) = (state.name.clone(), state.colour);
                 for exchange in exchanges {
                     self.push_exchange(ExchangeRecord {
+                        views: None,
                         browser,
                         name: name.clone(),
                         colour,
@@ -872,6 +881,7 @@ impl LabState {
         );
         if let LogSource::Browser { name, colour, .. } = source {
             self.push_exchange(ExchangeRecord {
+                views: None,
                 browser,
                 name,
                 colour,
@@ -901,6 +911,7 @@ impl LabState {
         if record.exchange.body.len() > HISTORY_BODY_MAX {
             record.exchange.body = cut_text(&record.exchange.body, HISTORY_BODY_MAX);
         }
+        record.views = record.read_views();
         self.exchanges.push(record);
     }
 
