@@ -359,6 +359,7 @@ mod tests {
             expires_at: at,
             created_at: created.then_some(at),
             updated_at: Some(at),
+            key: None,
         })
     }
 

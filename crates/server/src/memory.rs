@@ -136,6 +136,7 @@ impl MemoryStore {
             expires_at: from_unix_millis(entry.expires),
             created_at: Some(from_unix_millis(entry.created)),
             updated_at: Some(from_unix_millis(entry.updated)),
+            key: None,
         }
     }
 

@@ -129,6 +129,7 @@ fn row(id: &str, fields: &HashMap<String, String>) -> session_store::Result<Opti
         expires_at: from_unix_millis(expires),
         created_at: field("created").map(from_unix_millis),
         updated_at: field("updated").map(from_unix_millis),
+        key: None,
     }))
 }
 

@@ -289,6 +289,10 @@ pub struct SessionRow {
     pub created_at: Option<OffsetDateTime>,
     /// When the session was last saved, if known.
     pub updated_at: Option<OffsetDateTime>,
+    /// The store's own key for a session of a store the lab only watches (another framework's,
+    /// whose ids are not tower-sessions ids: `id` is then a hash of this); `None` for the lab's
+    /// own stores.
+    pub key: Option<compact_str::CompactString>,
 }
 
 /// Why a session left the store.

@@ -241,6 +241,7 @@ fn session_row((id, data, expires, created, updated): Row) -> session_store::Res
         expires_at: from_unix_millis(expires),
         created_at: Some(from_unix_millis(created)),
         updated_at: Some(from_unix_millis(updated)),
+        key: None,
     })
 }
 

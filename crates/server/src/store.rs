@@ -435,6 +435,7 @@ impl<S: ListSessions> InspectableStore<S> {
                 expires_at: record.expiry_date,
                 created_at: created.then_some(at),
                 updated_at: Some(at),
+                key: None,
             }));
         }
         trace(|| {

@@ -517,6 +517,7 @@ impl SessionTable {
             expires_at,
             created_at,
             updated_at,
+            key: _,
         } = new;
         let column = self.sort.column;
         let expires = unix_millis(expires_at);

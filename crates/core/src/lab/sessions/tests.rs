@@ -15,6 +15,7 @@ fn written(n: i128, views: u64, created_ms: i64) -> SessionChange {
         expires_at: from_unix_millis(10_000_000 - created_ms),
         created_at: Some(from_unix_millis(created_ms)),
         updated_at: Some(from_unix_millis(created_ms + views as i64)),
+        key: None,
     })
 }
 
@@ -279,6 +280,7 @@ fn ids_with_the_same_fold_stay_apart() {
                 data: DataText::from_json(format!(r#"{{"views":{views}}}"#).as_bytes()),
                 expires_at: from_unix_millis(1),
                 created_at: None,
+                key: None,
                 updated_at: None,
             }),
             &holders,

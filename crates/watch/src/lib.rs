@@ -1,0 +1,36 @@
+//! Session Lab's window on other applications' session stores.
+//!
+//! The lab shows its own server's sessions from the inside; this crate shows the sessions of the
+//! user's own application — Express (express-session with connect-redis), axum (tower-sessions'
+//! Redis and SQLx stores), Django (the database backend), PHP (native file sessions) and Flask
+//! (Flask-Session on Redis) — read from the store the application really uses: Redis,
+//! SQLite, PostgreSQL or a folder of session files.
+//!
+//! Read-only, always: Redis is asked only SCAN, GETRANGE, STRLEN, PTTL, DBSIZE and PING; SQLite
+//! is opened read-only; PostgreSQL runs every statement in a read-only transaction; files are
+//! read without a lock. Nothing here can write, delete or reconfigure a store.
+//!
+//! - [`StoreAddress`] parses what the user types (`redis://…`, `sqlite:PATH`, `postgres://…`,
+//!   `dir:PATH`, with `?format=…&prefix=…` when detection needs help).
+//! - [`Format`] knows each framework's record encoding, its cookie, and how a cookie's value
+//!   names a record (express-session's signed `s:` value, Django's key, PHPSESSID, …).
+//! - [`Watch`] follows a store in the background: it lists it (bounded in time and memory),
+//!   publishes what changed since the last listing on a [`ChangeFeed`] (the same feed the lab's
+//!   own stores publish on), and reads chosen sessions again at once when asked.
+
+mod address;
+mod format;
+mod source;
+mod watcher;
+
+pub use address::{BadAddress, StoreAddress, StoreKindName};
+pub use format::{Decoded, Format, key_id, php_unserialize};
+pub use session_lab_server::{ChangeFeed, SessionChange, SessionId, SessionRow};
+pub use source::{RawRecord, WatchError};
+pub use watcher::{Listing, Reader, Watch, WatchStatus, WatchedSession};
+
+/// The most bytes of one record the lab reads (a larger record is shown cut, with its size).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The most sessions one listing takes; a store with more is shown in part, and says so.
+pub const MAX_SESSIONS: usize = 1_000_000;
