@@ -15,7 +15,7 @@
 //! ARCHITECTURE.md draws the map.
 
 pub use session_lab_base::{bounded, clock, data_dir, files, words};
-pub use session_lab_core::{audit, browser, lab, scenario, transfer};
+pub use session_lab_core::{audit, browser, lab, scenario, transfer, watch};
 pub use session_lab_jar as jar;
 pub use session_lab_server as server;
 

@@ -33,7 +33,25 @@ fn run() -> anyhow::Result<ExitCode> {
         Mode::Serve { quiet, record } => cli::serve(server, quiet, record)?,
         Mode::Load(load) => cli::load(server, &load)?,
         Mode::Audit(audit) => return cli::audit(server, &audit),
-        Mode::Demo { url, export } => cli::demo(server, url, export.as_deref())?,
+        Mode::Demo {
+            url,
+            export,
+            watch,
+            json,
+        } => cli::demo(
+            server,
+            cli::DemoOptions {
+                url,
+                export,
+                watch,
+                json,
+            },
+        )?,
+        Mode::Watch {
+            address,
+            once,
+            json,
+        } => return cli::watch::follow(&address, once, json),
         Mode::Scenario(mode) => cli::scenario(mode)?,
     }
     Ok(ExitCode::SUCCESS)

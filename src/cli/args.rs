@@ -54,6 +54,31 @@ pub enum Mode {
         /// history.har into DIR/<browser>/ (for curl, Playwright and DevTools).
         #[arg(long, value_name = "DIR")]
         export: Option<std::path::PathBuf>,
+        /// Watch your app's session store while the browsers visit, and print its sessions
+        /// after the demo with the browser that holds each: redis://HOST:PORT, rediss://…,
+        /// sqlite:PATH, postgres://USER@HOST/DB or dir:PATH (PHP's session files); add
+        /// ?format=express|tower-sessions|django|php|flask (and &prefix=… for Redis) if it is
+        /// not detected. Read-only.
+        #[arg(long, value_name = "STORE")]
+        watch: Option<String>,
+        /// Print one JSON object (the transcript, the browsers, the watched store's sessions).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow an application's session store in the terminal — sessions appearing, changing
+    /// and leaving — until Ctrl-C. Read-only: the store is never written.
+    Watch {
+        /// The store: redis://HOST:PORT[/DB], rediss://…, sqlite:PATH, postgres://USER@HOST/DB
+        /// or dir:PATH, optionally with ?format=express|tower-sessions|django|php|flask and
+        /// &prefix=… (Redis).
+        #[arg(value_name = "STORE")]
+        address: String,
+        /// Print the sessions once and exit.
+        #[arg(long)]
+        once: bool,
+        /// Print JSON: with --once one object, else one object per line (JSON Lines).
+        #[arg(long)]
+        json: bool,
     },
     /// Headless load: many visits from many new browsers, timed (requests/s, p50, p99); with
     /// one browser it also counts the increments lost to concurrency.

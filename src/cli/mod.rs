@@ -5,6 +5,7 @@
 //! `load`).
 
 mod args;
+pub mod watch;
 
 use session_lab_base::words::{json_visible, visible};
 use std::process::ExitCode;
@@ -47,7 +48,8 @@ pub fn init_tracing(mode: Option<&Mode>) {
     let default_filter = if matches!(mode, Some(Mode::Audit(_) | Mode::Scenario(_))) {
         "error"
     } else {
-        "warn,session_lab=info"
+        // fred's own warnings repeat what the lab reports about a Redis in its own words.
+        "warn,session_lab=info,fred=error"
     };
     let default: Targets = default_filter.parse().expect("the default filter parses");
     let (filter, unreadable) = match std::env::var("RUST_LOG") {
@@ -198,12 +200,29 @@ pub fn serve(args: &ServerArgs, quiet: bool, record: bool) -> anyhow::Result<()>
     })
 }
 
-/// `demo`: browsers A and B play the seed's scenario, headless, and the transcript is printed.
-pub fn demo(
-    args: &ServerArgs,
-    url: Option<String>,
-    export: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
+/// What `demo` was asked for.
+#[derive(Debug, Default)]
+pub struct DemoOptions {
+    /// Another server to visit instead of the embedded one.
+    pub url: Option<String>,
+    /// Where to write each browser's exports.
+    pub export: Option<std::path::PathBuf>,
+    /// A store to watch while the browsers visit.
+    pub watch: Option<String>,
+    /// One JSON object instead of text.
+    pub json: bool,
+}
+
+/// `demo`: browsers A and B play the seed's scenario, headless, and the transcript is printed
+/// (with the watched store's sessions and their holders, with `--watch`).
+pub fn demo(args: &ServerArgs, options: DemoOptions) -> anyhow::Result<()> {
+    let DemoOptions {
+        url,
+        export,
+        watch: store,
+        json: json_out,
+    } = options;
+    let export = export.as_deref();
     let mut config = args.lab_config()?;
     if url.is_some() {
         // The embedded server is not the subject; keep it off the usual port.
@@ -222,24 +241,65 @@ pub fn demo(
                 .context("the session server is not running")?
         }
     };
-    println!(
-        "Session Lab demo against {}: browser A visits three times, browser B once.\n",
-        visible(&url)
-    );
+    if let Some(store) = &store {
+        watch::start_in_lab(&lab, &mut state, store)?;
+    }
+    if !json_out {
+        println!(
+            "Session Lab demo against {}: browser A visits three times, browser B once.\n",
+            visible(&url)
+        );
+    }
     let report = lab::demo::run(&lab, &mut state, &url)?;
-    print!("{}", visible(&report.to_string()));
+    if store.is_some() {
+        watch::settle(&lab, &mut state, std::time::Duration::from_secs(5));
+    }
+    if json_out {
+        let browsers: Vec<serde_json::Value> = report
+            .rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "browser": row.browser,
+                    "session": row.session,
+                    "views": row.views,
+                })
+            })
+            .collect();
+        let object = serde_json::json!({
+            "url": url,
+            "transcript": report.transcript,
+            "browsers": browsers,
+            "watched": state.watched.as_ref().map(|w| watch::watched_json(w, &state)),
+        });
+        println!("{}", json_visible(&serde_json::to_string_pretty(&object)?));
+    } else {
+        print!("{}", visible(&report.to_string()));
+        if let Some(watched) = &state.watched {
+            println!();
+            print!("{}", watch::watched_text(watched));
+        }
+    }
     if let Some(dir) = export {
         let folders = lab::export::write_all(&state, dir)
             .with_context(|| format!("could not write the exports to {}", dir.display()))?;
-        println!();
+        if !json_out {
+            println!();
+        }
         for folder in folders {
-            println!(
+            // With --json, stdout is the JSON object alone.
+            let line = format!(
                 "Exported {}: {}, {}, {}",
                 folder.display(),
                 crate::transfer::COOKIES_TXT,
                 crate::transfer::STORAGE_STATE_JSON,
                 crate::transfer::HISTORY_HAR
             );
+            if json_out {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
     }
     Ok(())

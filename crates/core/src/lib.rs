@@ -23,3 +23,5 @@ pub mod transfer;
 // The layers below, under the names the modules above know them by.
 use session_lab_base::{clock, data_dir, files, words};
 use session_lab_server as server;
+/// Other applications' session stores, read-only (`session-lab-watch`).
+pub use session_lab_watch as watch;

@@ -189,6 +189,9 @@ pub struct WatchStatus {
     pub format: Option<Format>,
     /// Why the store cannot be read now, if it cannot.
     pub error: Option<String>,
+    /// The store is empty, so its format is not known yet: said while the watch waits for the
+    /// first session.
+    pub waiting: Option<String>,
     /// Sessions the last listing found.
     pub sessions: usize,
     /// Of them, records the lab could not decode.
@@ -296,7 +299,11 @@ impl Watch {
         let deadline = Instant::now() + timeout;
         loop {
             let status = self.status();
-            if status.format.is_some() || status.error.is_some() || Instant::now() >= deadline {
+            if status.format.is_some()
+                || status.error.is_some()
+                || status.waiting.is_some()
+                || Instant::now() >= deadline
+            {
                 return status;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -341,6 +348,18 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
     let (mut source, format) = loop {
         match Source::open(&address).await {
             Ok(opened) => break opened,
+            Err(e @ WatchError::Empty { .. }) => {
+                {
+                    let mut status = shared.status.lock();
+                    status.waiting = Some(e.to_string());
+                    status.error = None;
+                }
+                // Looked at again soon, and at once after a browser's request.
+                tokio::select! {
+                    () = shared.poke.notified() => {}
+                    () = tokio::time::sleep(MIN_INTERVAL) => {}
+                }
+            }
             Err(e) => {
                 shared.status.lock().error = Some(e.to_string());
                 tokio::time::sleep(RETRY).await;
@@ -351,6 +370,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         let mut status = shared.status.lock();
         status.format = Some(format);
         status.error = None;
+        status.waiting = None;
     }
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut first = true;

@@ -199,6 +199,10 @@ pub enum ServerCommand {
     SetInstances(usize),
     /// Move the lab's clock (the server's expiry and the browsers' jars follow at once).
     MoveClock(ClockMove),
+    /// Watch another application's session store (`redis://…`, `sqlite:PATH`,
+    /// `postgres://…`, `dir:PATH`), read-only, beside the embedded server's; `None` stops
+    /// watching.
+    WatchStore(Option<String>),
 }
 
 impl From<ServerCommand> for Command {

@@ -403,6 +403,20 @@ pub enum ServerEvent {
         /// Its address under the app's name.
         url: String,
     },
+    /// The lab watches this store now (its format is detected in the background), or, with
+    /// `None`, no store any more.
+    Watching(Option<String>),
+    /// A store address that cannot be watched: why.
+    WatchRefused(String),
+    /// What the watched store's reader found out (its format, an error, its count).
+    WatchStatus(crate::watch::WatchStatus),
+    /// Changes to the watched store, as its reader found them.
+    WatchedChanges {
+        /// The view of the watched store is stale: drop it first.
+        reset: bool,
+        /// The changes, at most one per session.
+        changes: Vec<SessionChange>,
+    },
     /// Changes to one instance's store, as the store announced them.
     SessionChanges {
         /// Which instance (0 is the first).

@@ -221,6 +221,13 @@ pub enum Logged {
     },
     /// Something the lab could not do.
     Problem(Problem),
+    /// The watched store: watching began or ended, its format was found, or it failed.
+    Watch {
+        /// What happened, in a sentence.
+        text: String,
+        /// Whether it is a problem (the store cannot be read).
+        problem: bool,
+    },
 }
 
 impl Logged {
@@ -244,7 +251,8 @@ impl Logged {
             | Self::Audit {
                 outcome: Err(_), ..
             }
-            | Self::Problem(_) => LogLevel::Error,
+            | Self::Problem(_)
+            | Self::Watch { problem: true, .. } => LogLevel::Error,
             Self::SettingsApplied { .. }
             | Self::SecretRotated { .. }
             | Self::ServerRestarted { .. }
@@ -277,6 +285,7 @@ impl Logged {
             Self::Audit { target, outcome } => {
                 target.len() + outcome.as_ref().map_or(256, String::len)
             }
+            Self::Watch { text, .. } => text.len(),
             _ => 0,
         }
     }

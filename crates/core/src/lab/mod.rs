@@ -22,6 +22,7 @@ mod state;
 pub mod text;
 mod visit;
 mod watch;
+pub mod watched;
 
 use visit::Navigation;
 
@@ -53,6 +54,7 @@ pub use state::{
     LogEntry, MAX_EXCHANGE_BYTES, MAX_LOG_BYTES, Referee,
 };
 pub use text::{failure_text, served_line};
+pub use watched::WatchedState;
 
 use crate::{
     browser::{Browser, Exchange, LAB_HOSTS, LabTarget, RequestFrom, is_lab_host},
@@ -120,6 +122,11 @@ pub struct Lab {
     /// Store changes taken from a feed and not yet applied, per instance: applied a slice at a
     /// time within the pump's budget.
     taken: Mutex<Vec<Option<Taken>>>,
+    /// The same for the watched store's feed.
+    watch_taken: Mutex<Option<Taken>>,
+    /// `LabState::logged` when the watched store was last asked to read the browsers'
+    /// sessions again.
+    watch_poked: std::sync::atomic::AtomicU64,
     // Declared last so it drops last: tasks above may still hold handles into it.
     runtime: Runtime,
 }
@@ -147,6 +154,8 @@ struct Core {
     outbox: Outbox,
     /// The TLS-terminating proxy in front of the first instance (while the lab has https).
     proxy: Mutex<Option<crate::server::TlsProxy>>,
+    /// The other application's store the lab watches, if any.
+    watch: Mutex<Option<Arc<crate::watch::Watch>>>,
 }
 
 #[derive(Clone)]
@@ -277,6 +286,7 @@ impl Lab {
             next_id: Mutex::new(1),
             outbox,
             proxy: Mutex::default(),
+            watch: Mutex::default(),
         });
         if let Some(tls) = config.server.tls.clone() {
             let instances = core.instances.clone();
@@ -318,6 +328,8 @@ impl Lab {
             core,
             events,
             taken: Mutex::default(),
+            watch_taken: Mutex::default(),
+            watch_poked: std::sync::atomic::AtomicU64::default(),
             runtime,
         };
         for _ in 0..config.browsers {
@@ -468,6 +480,91 @@ impl Lab {
                     actions::delete_sessions(&core, &ids).await;
                 });
             }
+            ServerCommand::WatchStore(address) => self.watch_store(address),
+        }
+    }
+
+    /// Starts watching a store (stopping the one watched before), or stops.
+    fn watch_store(&self, address: Option<String>) {
+        let address = match address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(text) => match crate::watch::StoreAddress::parse(text) {
+                Ok(address) => Some(address),
+                Err(why) => {
+                    self.core
+                        .outbox
+                        .send(ServerEvent::WatchRefused(why.to_string()));
+                    return;
+                }
+            },
+        };
+        let started = address.map(|address| {
+            let _entered = self.runtime.enter();
+            let watch = Arc::new(crate::watch::Watch::start(address));
+            let outbox = self.core.outbox.clone();
+            watch.feed().listen(Arc::new(move || outbox.wake()));
+            watch
+        });
+        let shown = started.as_ref().map(|w| w.address().shown());
+        *self.core.watch.lock() = started;
+        *self.watch_taken.lock() = None;
+        self.core.outbox.send(ServerEvent::Watching(shown));
+    }
+
+    /// The watched store's status and changes, within the pump's deadline; whether more wait.
+    fn pump_watch(&self, state: &mut LabState, deadline: Instant) -> bool {
+        let Some(watch) = self.core.watch.lock().clone() else {
+            return false;
+        };
+        let Some(watched) = &state.watched else {
+            // The event that it began is still on its way.
+            return false;
+        };
+        let status = watch.status();
+        if status != watched.status {
+            state.apply(ServerEvent::WatchStatus(status));
+        }
+        // After the browsers' requests, read the sessions they hold at once (a listing of a
+        // big store may be seconds away).
+        if state.logged != self.watch_poked.load(Ordering::Relaxed)
+            && let Some(watched) = &state.watched
+        {
+            self.watch_poked.store(state.logged, Ordering::Relaxed);
+            let keys: Vec<String> = watched
+                .held_keys(&state.browsers)
+                .into_iter()
+                .flat_map(|(_, keys)| keys)
+                .collect();
+            watch.look_at(keys);
+        }
+        let feed = watch.feed();
+        let mut taken = self.watch_taken.lock();
+        loop {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            if taken.is_none() {
+                let batch = feed.take();
+                if batch.is_empty() {
+                    return false;
+                }
+                *taken = Some(Taken {
+                    reset: batch.reset,
+                    changes: batch.into_changes(),
+                });
+            }
+            let Some(rest) = &mut *taken else {
+                return false;
+            };
+            let changes: Vec<SessionChange> =
+                rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
+            let reset = std::mem::take(&mut rest.reset);
+            let finished = changes.len() < CHANGES_PER_EVENT;
+            state.apply(ServerEvent::WatchedChanges { reset, changes });
+            if finished {
+                *taken = None;
+                return false;
+            }
         }
     }
 
@@ -548,7 +645,8 @@ impl Lab {
             }
             more |= taken[n].is_some();
         }
-        more
+        drop(taken);
+        more | self.pump_watch(state, deadline)
     }
 
     /// Applies events and store changes until `done(state)` holds or `timeout` passes; returns

@@ -252,6 +252,9 @@ pub struct LabState {
     pub sessions: SessionTable,
     /// Who holds which session's cookie (from the jars, and the window's loads' jars).
     pub holders: Holders,
+    /// The store of another application the lab watches (its sessions and who holds them),
+    /// while it watches one.
+    pub watched: Option<super::WatchedState>,
     /// Requests the server instances have answered.
     pub requests_served: u64,
     /// The latest exchanges of every browser, in the order they finished.
@@ -464,6 +467,56 @@ impl LabState {
                 }
                 self.requests_served = self.instances.iter().map(|i| i.requests).sum();
                 self.log_lab(Logged::Instances { urls, store });
+            }
+            ServerEvent::Watching(address) => {
+                let text = match &address {
+                    Some(address) => format!("Watching {address} (read-only): finding its format…"),
+                    None => match self.watched.take() {
+                        Some(watched) => format!("No longer watching {}", watched.address),
+                        None => return,
+                    },
+                };
+                self.watched = address.map(super::WatchedState::new);
+                self.log_lab(Logged::Watch {
+                    text,
+                    problem: false,
+                });
+            }
+            ServerEvent::WatchRefused(why) => self.log_lab(Logged::Watch {
+                text: why,
+                problem: true,
+            }),
+            ServerEvent::WatchStatus(status) => {
+                let Some(watched) = &mut self.watched else {
+                    return;
+                };
+                let before = std::mem::replace(&mut watched.status, status);
+                let now = watched.status.clone();
+                let found_format = before.format.is_none() && now.format.is_some();
+                let new_error = now.error.is_some() && now.error != before.error;
+                let recovered = before.error.is_some() && now.error.is_none();
+                let address = watched.address.clone();
+                if found_format {
+                    watched.update_holders(&self.browsers);
+                }
+                let line = if new_error {
+                    now.error.clone().map(|e| (e, true))
+                } else if found_format {
+                    now.format
+                        .map(|f| (format!("{address}: {} sessions", f.title()), false))
+                } else if recovered {
+                    Some((format!("{address} can be read again"), false))
+                } else {
+                    None
+                };
+                if let Some((text, problem)) = line {
+                    self.log_lab(Logged::Watch { text, problem });
+                }
+            }
+            ServerEvent::WatchedChanges { reset, changes } => {
+                if let Some(watched) = &mut self.watched {
+                    watched.apply(reset, changes);
+                }
             }
             ServerEvent::SessionChanges {
                 instance,
@@ -861,6 +914,9 @@ impl LabState {
         let changed = self.holders.replace_jars(jars);
         if !changed.is_empty() {
             self.sessions.refilter(&changed, &self.holders);
+        }
+        if let Some(watched) = &mut self.watched {
+            watched.update_holders(&self.browsers);
         }
     }
 

@@ -29,8 +29,13 @@ pub fn data_text(data: &DataText) -> String {
     }
 }
 
-/// How long until `at`: "13d 23h", "4h 05m", "2m 09s", "42s", or "expired".
+/// How long until `at`: "13d 23h", "4h 05m", "2m 09s", "42s", "expired", or "never" (the
+/// year 9999: a watched store's session that has no expiry).
 pub fn time_left(now: OffsetDateTime, at: OffsetDateTime) -> String {
+    if at.year() >= 9999 {
+        // A watched store's session without an expiry (a Redis key without a TTL).
+        return "never".to_owned();
+    }
     let left = at - now;
     if left <= Duration::ZERO {
         return "expired".to_owned();
@@ -400,6 +405,7 @@ pub fn logged_text(what: &Logged) -> String {
             outcome: Err(error),
         } => format!("Audit of {target} could not run: {}", failure_text(error)),
         Logged::Problem(problem) => problem_text(problem),
+        Logged::Watch { text, .. } => text.clone(),
     }
 }
 

@@ -58,6 +58,12 @@ pub enum WatchError {
         /// What was found instead.
         found: String,
     },
+    /// It holds no keys yet, so its format cannot be told (it is told from the first session).
+    #[error("{store} holds no keys yet: its format is found from the first session an app writes")]
+    Empty {
+        /// The store, password masked.
+        store: String,
+    },
     /// A query failed.
     #[error("{store}: {reason}")]
     Failed {

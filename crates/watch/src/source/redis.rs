@@ -52,9 +52,9 @@ impl RedisSource {
                 reason: e.details().to_string(),
             })?;
         let failed = |e: Option<Error>| {
-            let reason = e.as_ref().map_or("no answer within 3 s".to_owned(), |e| {
-                e.details().to_string()
-            });
+            let reason = e
+                .as_ref()
+                .map_or("no answer within 3 s".to_owned(), plain_reason);
             let denied = e.as_ref().is_some_and(|e| {
                 *e.kind() == ErrorKind::Auth
                     || ["WRONGPASS", "NOAUTH", "invalid password", "NOPERM"]
@@ -184,7 +184,9 @@ impl RedisSource {
             page.next();
         }
         let found = if looked == 0 {
-            "it holds no keys".to_owned()
+            return Err(WatchError::Empty {
+                store: self.shown.clone(),
+            });
         } else {
             format!(
                 "looked at {looked} keys ({}…), none a session of express-session (sess:), Flask-Session (session:) or tower-sessions",
@@ -333,6 +335,25 @@ impl Drop for RedisSource {
             });
         }
     }
+}
+
+/// What fred said, in words (its IO errors print as a debug struct).
+fn plain_reason(e: &Error) -> String {
+    let details = e.details();
+    for (marker, words) in [
+        (
+            "ConnectionRefused",
+            "connection refused (is Redis running there?)",
+        ),
+        ("TimedOut", "the connection timed out"),
+        ("ConnectionReset", "the connection was reset"),
+        ("NotFound", "no such host"),
+    ] {
+        if details.contains(marker) {
+            return words.to_owned();
+        }
+    }
+    details.to_string()
 }
 
 /// tower-sessions' ids: 22 characters of URL-safe base64.
