@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod apps;
 pub mod canned;
 pub mod json_schema;
 pub mod kinds;

@@ -1,0 +1,331 @@
+//! Watching other applications' session stores: real apps of each framework (tests/apps/) on
+//! their real stores, driven by the lab's browsers while the lab watches the store — which
+//! browser holds which session, what each holds, that a logout's record leaves — and proof
+//! that watching never writes the store.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    RedisServer, WAIT,
+    apps::{App, Postgres, redis_cli, redis_set_long},
+    visit_url,
+};
+use serde_json::Value;
+use session_lab::{
+    lab::{Lab, LabState, ServerCommand},
+    watch::{Format, Reader, StoreAddress, key_id},
+};
+
+/// Starts watching `store` and waits until the lab says it watches it.
+fn watch(lab: &Lab, state: &mut LabState, store: &str) {
+    lab.send(ServerCommand::WatchStore(Some(store.to_owned())));
+    assert!(
+        lab.wait_until(state, WAIT, |s| s.watched.as_ref().is_some_and(|w| {
+            w.status.format.is_some() || w.status.waiting.is_some()
+        })),
+        "the lab watches {store}: {:?}",
+        state.watched.as_ref().map(|w| &w.status)
+    );
+}
+
+/// The session `browser` holds in the watched store: its key and data.
+fn held(state: &LabState, browser: &str) -> Option<(String, Value)> {
+    let watched = state.watched.as_ref()?;
+    let name = browser.to_lowercase();
+    watched.sessions.iter().find_map(|view| {
+        watched.holders.of(view.id).contains(&name).then(|| {
+            (
+                watched.key(view.id).unwrap_or_default().to_owned(),
+                serde_json::from_str(view.data.as_str()).unwrap_or(Value::Null),
+            )
+        })
+    })
+}
+
+/// Waits until each browser holds a session whose `views` is as given.
+fn assert_views(lab: &Lab, state: &mut LabState, expected: &[(&str, i64)]) {
+    let ok = lab.wait_until(state, WAIT, |s| {
+        expected.iter().all(|(browser, views)| {
+            held(s, browser).is_some_and(|(_, data)| data["views"].as_i64() == Some(*views))
+        })
+    });
+    assert!(
+        ok,
+        "the watched store shows {expected:?}; it shows {:?} (status {:?})",
+        expected
+            .iter()
+            .map(|(b, _)| (b, held(state, b)))
+            .collect::<Vec<_>>(),
+        state.watched.as_ref().map(|w| &w.status)
+    );
+}
+
+/// The seed's scenario against `app` while the lab watches `store`: A visits three times, B
+/// once; A's session holds views 3 and B's views 1, each mapped by the framework's own cookie
+/// rule. Then A logs out, and its record leaves the watched table (the store deleted it).
+fn seed_scenario(app: &App, store: &str, format: Format) -> (Lab, LabState) {
+    let (lab, mut state) = common::lab();
+    watch(&lab, &mut state, store);
+    for _ in 0..3 {
+        let body = visit_url(&lab, &mut state, "A", &app.url);
+        assert!(body.contains("Number of views"), "{body}");
+    }
+    visit_url(&lab, &mut state, "B", &app.url);
+    assert_views(&lab, &mut state, &[("A", 3), ("B", 1)]);
+    let watched = state.watched.as_ref().unwrap();
+    assert_eq!(watched.format(), Some(format));
+    let (a_key, _) = held(&state, "A").unwrap();
+    // A's cookie names the record by the framework's rule, not by chance.
+    let a_cookie = state
+        .browser_named("A")
+        .unwrap()
+        .cookies
+        .iter()
+        .find(|c| format.id_from_cookie(&c.cookie.value).as_deref() == Some(a_key.as_str()));
+    assert!(a_cookie.is_some(), "A's cookie names {a_key}");
+    let view = watched.sessions.get(key_id(&a_key)).unwrap();
+    let left = view.expires_at() - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::minutes(10) && left < time::Duration::days(32),
+        "an expiry from the store: {left}"
+    );
+    visit_url(&lab, &mut state, "A", &app.at("logout"));
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| !s
+            .watched
+            .as_ref()
+            .unwrap()
+            .sessions
+            .contains(key_id(&a_key))),
+        "A's record leaves the store at logout"
+    );
+    assert!(held(&state, "B").is_some(), "B's session stays");
+    (lab, state)
+}
+
+/// A second, fresh reader lists the store (as the CLI and the audit do) and finds `sessions`.
+fn list_once(store: &str) -> usize {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut reader = Reader::open(&StoreAddress::parse(store).unwrap())
+            .await
+            .expect("the store opens");
+        let listing = reader.list(Duration::from_secs(10)).await.unwrap();
+        assert!(!listing.cut);
+        listing.sessions.len()
+    })
+}
+
+fn redis_writes(redis: &RedisServer) -> String {
+    redis_cli(redis.port(), &["INFO", "persistence"])
+        .lines()
+        .find(|l| l.starts_with("rdb_changes_since_last_save:"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn express_session_on_redis_with_connect_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(app) = App::start("express-redis", &[("REDIS_URL", redis.url())]) else {
+        return;
+    };
+    let (lab, state) = seed_scenario(&app, &redis.url(), Format::Express);
+    drop(app);
+    // Watching writes nothing: Redis counts every write since its last save.
+    let before = redis_writes(&redis);
+    let keys_before = redis_cli(redis.port(), &["KEYS", "*"]);
+    assert_eq!(list_once(&redis.url()), 1, "B's session is left");
+    let (lab2, mut state2) = common::lab();
+    watch(&lab2, &mut state2, &redis.url());
+    assert!(lab2.wait_until(
+        &mut state2,
+        WAIT,
+        |s| s.watched.as_ref().unwrap().status.listings >= 3
+    ));
+    assert_eq!(redis_writes(&redis), before, "the watch wrote to Redis");
+    assert_eq!(redis_cli(redis.port(), &["KEYS", "*"]), keys_before);
+    drop((lab, state));
+}
+
+#[test]
+fn flask_session_on_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(app) = App::start("flask-redis", &[("REDIS_URL", redis.url())]) else {
+        return;
+    };
+    seed_scenario(&app, &redis.url(), Format::Flask);
+}
+
+#[test]
+fn django_on_sqlite() {
+    let dir = common::temp_dir("django-sqlite");
+    let db = dir.join("db.sqlite3");
+    let Some(app) = App::start("django", &[("DJANGO_SQLITE", db.display().to_string())]) else {
+        return;
+    };
+    let store = format!("sqlite:{}", db.display());
+    seed_scenario(&app, &store, Format::Django);
+    drop(app);
+    // Watching writes nothing: the file's bytes and time are the same after a watch.
+    let stamp = |p: &std::path::Path| {
+        let meta = std::fs::metadata(p).unwrap();
+        (std::fs::read(p).unwrap(), meta.modified().unwrap())
+    };
+    let before = stamp(&db);
+    assert_eq!(list_once(&store), 1);
+    let (lab, mut state) = common::lab();
+    watch(&lab, &mut state, &store);
+    assert!(lab.wait_until(
+        &mut state,
+        WAIT,
+        |s| s.watched.as_ref().unwrap().status.listings >= 3
+    ));
+    drop((lab, state));
+    assert!(stamp(&db) == before, "the watch changed the database file");
+}
+
+#[test]
+fn django_on_postgresql() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let Some(app) = App::start("django", &[("DJANGO_POSTGRES", pg.url.clone())]) else {
+        return;
+    };
+    seed_scenario(&app, &pg.url, Format::Django);
+    drop(app);
+    let table = "SELECT md5(coalesce(string_agg(session_key || session_data || expire_date::text, ',' ORDER BY session_key), '')) FROM django_session";
+    let before = pg.psql(table);
+    assert_eq!(list_once(&pg.url), 1);
+    // The lab's connection is read-only: PostgreSQL itself refuses a write on it.
+    assert_eq!(before, pg.psql(table), "the watch changed django_session");
+}
+
+#[test]
+fn php_native_file_sessions() {
+    let dir = common::temp_dir("php-sessions");
+    let Some(app) = App::start("php", &[("SAVE_PATH", dir.display().to_string())]) else {
+        return;
+    };
+    let store = format!("dir:{}", dir.display());
+    seed_scenario(&app, &store, Format::Php);
+    drop(app);
+    let snapshot = || {
+        let mut files: Vec<(String, Vec<u8>, std::time::SystemTime)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let meta = e.metadata().unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                    meta.modified().unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    assert_eq!(list_once(&store), 1);
+    assert!(snapshot() == before, "the watch changed the session files");
+}
+
+#[test]
+fn undecodable_and_huge_records_are_shown_not_fatal() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let huge = format!(r#"{{"cookie":{{}},"blob":"{}"}}"#, "x".repeat(300_000));
+    redis_cli(
+        redis.port(),
+        &["SET", "sess:good", r#"{"cookie":{},"views":2}"#],
+    );
+    redis_cli(redis.port(), &["SET", "sess:bad", "\u{1b}[2J not json"]);
+    redis_set_long(redis.port(), "sess:huge", huge.as_bytes());
+    redis_cli(redis.port(), &["HSET", "sess:hash", "a", "b"]);
+    let (lab, mut state) = common::lab();
+    watch(&lab, &mut state, &redis.url());
+    assert!(lab.wait_until(
+        &mut state,
+        WAIT,
+        |s| s.watched.as_ref().unwrap().sessions.len() == 3
+    ));
+    let watched = state.watched.as_ref().unwrap();
+    let data = |key: &str| {
+        watched
+            .sessions
+            .get(key_id(key))
+            .unwrap()
+            .data
+            .as_str()
+            .to_owned()
+    };
+    assert_eq!(data("good"), r#"{"views":2}"#);
+    let bad = data("bad");
+    assert!(
+        bad.contains("undecodable") && bad.contains("not express-session JSON"),
+        "{bad}"
+    );
+    let huge_row = watched.sessions.get(key_id("huge")).unwrap();
+    assert!(
+        huge_row.data.as_str().len() < 70_000,
+        "a huge record is read in part"
+    );
+    assert!(
+        huge_row
+            .data
+            .as_str()
+            .contains("the lab reads the first 65536"),
+        "{}",
+        &huge_row.data.as_str()[..200]
+    );
+    assert!(
+        !watched.sessions.contains(key_id("hash")),
+        "a key of another type is skipped"
+    );
+}
+
+#[test]
+fn bad_store_addresses_and_unreachable_stores_are_named() {
+    let (lab, mut state) = common::lab();
+    let lines = state.logged;
+    lab.send(ServerCommand::WatchStore(Some("mysql://x".into())));
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.log_since(lines)
+            .any(|l| l.text().contains("is not a store address"))
+    }));
+    lab.send(ServerCommand::WatchStore(Some(
+        "redis://127.0.0.1:1".into(),
+    )));
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.watched
+            .as_ref()
+            .unwrap()
+            .status
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot reach") && e.contains("connection refused"))
+    }));
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis_cli(redis.port(), &["SET", "unrelated", "1"]);
+    lab.send(ServerCommand::WatchStore(Some(redis.url())));
+    assert!(
+        lab.wait_until(&mut state, WAIT, |s| s.watched.as_ref().is_some_and(|w| w
+            .address
+            == redis.url()
+            && w.status.error.as_deref().is_some_and(|e| e
+                .contains("no sessions of a format the lab knows")
+                && e.contains("unrelated"))))
+    );
+}
