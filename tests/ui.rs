@@ -2134,3 +2134,60 @@ fn the_burst_size_is_chosen_from_a_menu() {
             .is_some_and(|b| b.sent == 5)
     });
 }
+
+/// Watch a store, as a user: type the Redis address of an axum app on tower-sessions' Redis
+/// store into "Store address", click Watch; point browser A at the app and Visit twice, B
+/// once: the table switches to "Your app's sessions (2)", names the framework, and shows each
+/// session's own id with the browser that holds it and what it holds.
+#[test]
+fn watching_your_apps_store_shows_its_sessions_and_their_holders() {
+    use common::axum_app::{AxumApp, AxumStore};
+    let Some(redis) = common::RedisServer::start() else {
+        return;
+    };
+    let app = AxumApp::start(AxumStore::Redis(redis.url()));
+    let mut harness = harness();
+    replace_text(&mut harness, "Store address", &redis.url());
+    harness.get_by_label("Watch").click();
+    step_until(&mut harness, "the lab watches the store", |s| {
+        s.watched
+            .as_ref()
+            .is_some_and(|w| w.status.waiting.is_some() || w.status.format.is_some())
+    });
+    for (name, visits) in [("A", 2), ("B", 1)] {
+        replace_text(
+            &mut harness,
+            &format!("Address of browser {name}"),
+            &app.url,
+        );
+        for _ in 0..visits {
+            let body = click_visit(&mut harness, &format!("Visit {name}"), name);
+            assert!(body.starts_with("Number of views"), "{body}");
+        }
+    }
+    step_until(
+        &mut harness,
+        "both sessions are listed with their holders",
+        |s| {
+            s.watched.as_ref().is_some_and(|w| {
+                w.sessions.len() == 2 && w.sessions.iter().all(|r| w.holders.of(r.id).len() == 1)
+            })
+        },
+    );
+    harness.get_by_label("Your app's sessions (2)");
+    harness.get_by_label_contains("tower-sessions ·");
+    let state = harness.state().state().clone();
+    let watched = state.watched.as_ref().unwrap();
+    for view in watched.sessions.iter() {
+        harness.get_by_label(watched.key(view.id).unwrap());
+    }
+    harness.get_by_label(r#"{"views":2}"#);
+    harness.get_by_label(r#"{"views":1}"#);
+    // The lab's own server is one click away, and back.
+    harness.get_by_label("Lab server").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("Server sessions (");
+    harness.get_by_label("Your app's store").click();
+    harness.run_steps(2);
+    harness.get_by_label("Your app's sessions (2)");
+}

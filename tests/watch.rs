@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{
     RedisServer, WAIT,
     apps::{App, Postgres, redis_cli, redis_set_long},
+    axum_app::{AxumApp, AxumStore},
     visit_url,
 };
 use serde_json::Value;
@@ -65,14 +66,14 @@ fn assert_views(lab: &Lab, state: &mut LabState, expected: &[(&str, i64)]) {
 /// The seed's scenario against `app` while the lab watches `store`: A visits three times, B
 /// once; A's session holds views 3 and B's views 1, each mapped by the framework's own cookie
 /// rule. Then A logs out, and its record leaves the watched table (the store deleted it).
-fn seed_scenario(app: &App, store: &str, format: Format) -> (Lab, LabState) {
+fn seed_scenario(app: &str, store: &str, format: Format) -> (Lab, LabState) {
     let (lab, mut state) = common::lab();
     watch(&lab, &mut state, store);
     for _ in 0..3 {
-        let body = visit_url(&lab, &mut state, "A", &app.url);
+        let body = visit_url(&lab, &mut state, "A", app);
         assert!(body.contains("Number of views"), "{body}");
     }
-    visit_url(&lab, &mut state, "B", &app.url);
+    visit_url(&lab, &mut state, "B", app);
     assert_views(&lab, &mut state, &[("A", 3), ("B", 1)]);
     let watched = state.watched.as_ref().unwrap();
     assert_eq!(watched.format(), Some(format));
@@ -91,7 +92,7 @@ fn seed_scenario(app: &App, store: &str, format: Format) -> (Lab, LabState) {
         left > time::Duration::minutes(10) && left < time::Duration::days(32),
         "an expiry from the store: {left}"
     );
-    visit_url(&lab, &mut state, "A", &app.at("logout"));
+    visit_url(&lab, &mut state, "A", &format!("{app}logout"));
     assert!(
         lab.wait_until(&mut state, WAIT, |s| !s
             .watched
@@ -135,7 +136,7 @@ fn express_session_on_redis_with_connect_redis() {
     let Some(app) = App::start("express-redis", &[("REDIS_URL", redis.url())]) else {
         return;
     };
-    let (lab, state) = seed_scenario(&app, &redis.url(), Format::Express);
+    let (lab, state) = seed_scenario(&app.url, &redis.url(), Format::Express);
     drop(app);
     // Watching writes nothing: Redis counts every write since its last save.
     let before = redis_writes(&redis);
@@ -161,7 +162,7 @@ fn flask_session_on_redis() {
     let Some(app) = App::start("flask-redis", &[("REDIS_URL", redis.url())]) else {
         return;
     };
-    seed_scenario(&app, &redis.url(), Format::Flask);
+    seed_scenario(&app.url, &redis.url(), Format::Flask);
 }
 
 #[test]
@@ -172,7 +173,7 @@ fn django_on_sqlite() {
         return;
     };
     let store = format!("sqlite:{}", db.display());
-    seed_scenario(&app, &store, Format::Django);
+    seed_scenario(&app.url, &store, Format::Django);
     drop(app);
     // Watching writes nothing: the file's bytes and time are the same after a watch.
     let stamp = |p: &std::path::Path| {
@@ -200,7 +201,7 @@ fn django_on_postgresql() {
     let Some(app) = App::start("django", &[("DJANGO_POSTGRES", pg.url.clone())]) else {
         return;
     };
-    seed_scenario(&app, &pg.url, Format::Django);
+    seed_scenario(&app.url, &pg.url, Format::Django);
     drop(app);
     let table = "SELECT md5(coalesce(string_agg(session_key || session_data || expire_date::text, ',' ORDER BY session_key), '')) FROM django_session";
     let before = pg.psql(table);
@@ -216,7 +217,7 @@ fn php_native_file_sessions() {
         return;
     };
     let store = format!("dir:{}", dir.display());
-    seed_scenario(&app, &store, Format::Php);
+    seed_scenario(&app.url, &store, Format::Php);
     drop(app);
     let snapshot = || {
         let mut files: Vec<(String, Vec<u8>, std::time::SystemTime)> = std::fs::read_dir(&dir)
@@ -328,4 +329,34 @@ fn bad_store_addresses_and_unreachable_stores_are_named() {
                 .contains("no sessions of a format the lab knows")
                 && e.contains("unrelated"))))
     );
+}
+
+#[test]
+fn axum_on_tower_sessions_redis_store() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let app = AxumApp::start(AxumStore::Redis(redis.url()));
+    seed_scenario(&app.url, &redis.url(), Format::TowerSessions);
+}
+
+#[test]
+fn axum_on_tower_sessions_sqlx_store_on_sqlite() {
+    let dir = common::temp_dir("axum-sqlite");
+    let db = dir.join("sessions.db");
+    let app = AxumApp::start(AxumStore::Sqlite(db.clone()));
+    seed_scenario(
+        &app.url,
+        &format!("sqlite:{}", db.display()),
+        Format::TowerSessions,
+    );
+}
+
+#[test]
+fn axum_on_tower_sessions_sqlx_store_on_postgresql() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let app = AxumApp::start(AxumStore::Postgres(pg.url.clone()));
+    seed_scenario(&app.url, &pg.url, Format::TowerSessions);
 }

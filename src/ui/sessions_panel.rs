@@ -23,6 +23,12 @@ pub struct SessionsDraft {
     pub filter: String,
     /// The ids and values pinned whole above the table, to read and compare.
     pub pins: Pins,
+    /// What the "Watch a store" field holds.
+    pub watch_address: String,
+    /// The table shows the watched store (else the lab's own server), while one is watched.
+    pub showing_watched: bool,
+    /// The store the table last switched to, so a new watch brings its table forward once.
+    shown_watch: Option<String>,
 }
 
 /// At most two ids or cookie values, pinned whole (a click on one in the sessions table or a
@@ -102,20 +108,37 @@ pub fn sessions_ui(
     (now, offset): (OffsetDateTime, UtcOffset),
     commands: &mut Vec<UiCommand>,
 ) -> Option<Duration> {
+    watch_bar_ui(ui, state, draft, commands);
+    let watched_view = draft.showing_watched && state.watched.is_some();
     ui.horizontal(|ui| {
-        ui.label(
-            RichText::new(format!(
-                "Server sessions ({})",
-                count(state.sessions.len() as u64)
-            ))
-            .strong(),
-        )
-        .on_hover_text(
-            "What the server's session store really holds: one record per session, keyed \
-                 by the id the cookie carries.",
-        );
-        if let Some(server) = &state.server {
-            ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
+        if let Some(watched) = state.watched.as_ref().filter(|_| watched_view) {
+            ui.label(
+                RichText::new(format!(
+                    "Your app's sessions ({})",
+                    count(watched.sessions.len() as u64)
+                ))
+                .strong(),
+            )
+            .on_hover_text(
+                "What your application's own store holds, read-only: one record per session, \
+                 decoded from the framework's format, with the simulated browsers whose cookie \
+                 names it.",
+            );
+        } else {
+            ui.label(
+                RichText::new(format!(
+                    "Server sessions ({})",
+                    count(state.sessions.len() as u64)
+                ))
+                .strong(),
+            )
+            .on_hover_text(
+                "What the server's session store really holds: one record per session, keyed \
+                     by the id the cookie carries.",
+            );
+            if let Some(server) = &state.server {
+                ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
+            }
         }
         ui.separator();
         ui.add(
@@ -137,7 +160,7 @@ pub fn sessions_ui(
         {
             draft.filter.clear();
         }
-        if state.holders.has_made() {
+        if state.holders.has_made() && !watched_view {
             let mut show = state.sessions.shows_made();
             if ui
                 .checkbox(&mut show, "Audit and Load sessions")
@@ -154,13 +177,260 @@ pub fn sessions_ui(
         ui.separator();
         clock_ui(ui, commands);
     });
-    state.set_session_filter(&draft.filter);
+    if watched_view {
+        state.set_watched_filter(&draft.filter);
+    } else {
+        state.set_session_filter(&draft.filter);
+    }
     pins_ui(ui, &mut draft.pins);
-    let (next_change, new_sort) = table_ui(ui, state, &mut draft.pins, (now, offset));
+    let (next_change, new_sort) = if watched_view {
+        watched_table_ui(ui, state, &mut draft.pins, (now, offset))
+    } else {
+        table_ui(ui, state, &mut draft.pins, (now, offset))
+    };
     if let Some(sort) = new_sort {
-        state.set_session_sort(sort);
+        if watched_view {
+            state.set_watched_sort(sort);
+        } else {
+            state.set_session_sort(sort);
+        }
     }
     next_change
+}
+
+/// "Watch a store": the address field, Watch and Stop, what the reader found, and which table
+/// is shown.
+fn watch_bar_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    draft: &mut SessionsDraft,
+    commands: &mut Vec<UiCommand>,
+) {
+    let dark = ui.visuals().dark_mode;
+    // A new watch brings its table forward once; the user may switch back.
+    let watching = state.watched.as_ref().map(|w| w.address.clone());
+    if watching != draft.shown_watch {
+        draft.showing_watched = watching.is_some();
+        draft.shown_watch = watching;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Watch a store").on_hover_text(
+            "Show your own application's sessions beside the browsers that hold them, read \
+             from the store it really uses — read-only, never written: redis://HOST:PORT \
+             (express-session with connect-redis, Flask-Session, tower-sessions), \
+             sqlite:PATH or postgres://USER@HOST/DB (Django, tower-sessions), dir:PATH (PHP's \
+             session files). The framework is detected; add ?format=… (and &prefix=… for \
+             Redis) when it is not.",
+        );
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut draft.watch_address)
+                    .desired_width(260.0)
+                    .hint_text(
+                        "redis://127.0.0.1:6379, sqlite:db.sqlite3, dir:/var/lib/php/sessions",
+                    ),
+            )
+            .accessible_name("Store address");
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let clicked = ui
+            .add_enabled(
+                !draft.watch_address.trim().is_empty(),
+                egui::Button::new("Watch"),
+            )
+            .on_hover_text("Start watching this store (the one watched before is let go)")
+            .clicked();
+        if (clicked || entered) && !draft.watch_address.trim().is_empty() {
+            commands.push(UiCommand::Lab(
+                ServerCommand::WatchStore(Some(draft.watch_address.trim().to_owned())).into(),
+            ));
+        }
+        let Some(watched) = &state.watched else {
+            return;
+        };
+        if ui
+            .small_button("Stop watching")
+            .on_hover_text(format!("Let go of {}", watched.address))
+            .clicked()
+        {
+            commands.push(UiCommand::Lab(ServerCommand::WatchStore(None).into()));
+        }
+        ui.separator();
+        let status = &watched.status;
+        if let Some(error) = &status.error {
+            ui.colored_label(theme::warn(dark), "cannot read it")
+                .on_hover_text(error.as_str());
+            ui.label(RichText::new(error.as_str()).weak())
+                .on_hover_text(error.as_str());
+        } else if let Some(format) = status.format {
+            ui.label(format!("{} · {}", format.title(), watched.address))
+                .on_hover_text(format!(
+                    "Detected from its records. Cookie: {} (each browser's is mapped to its \
+                     record by the framework's rule). {} listings so far{}.",
+                    format.cookie_name(),
+                    status.listings,
+                    status
+                        .last_listing
+                        .map(|d| format!(", the last took {} ms", d.as_millis()))
+                        .unwrap_or_default()
+                ));
+            if let Some(partial) = &status.partial {
+                ui.colored_label(theme::warn(dark), "partial")
+                    .on_hover_text(partial.as_str());
+            }
+            if status.undecodable > 0 {
+                ui.colored_label(
+                    theme::warn(dark),
+                    format!("{} undecodable", status.undecodable),
+                )
+                .on_hover_text(
+                    "Records the lab could not decode: each shows why, and its first bytes",
+                );
+            }
+        } else if let Some(waiting) = &status.waiting {
+            ui.label(RichText::new(waiting.as_str()).weak());
+        } else {
+            ui.spinner();
+            ui.label(RichText::new("opening…").weak());
+        }
+        ui.separator();
+        ui.selectable_value(&mut draft.showing_watched, true, "Your app's store")
+            .on_hover_text("Show the watched store's sessions");
+        ui.selectable_value(&mut draft.showing_watched, false, "Lab server")
+            .on_hover_text("Show the embedded server's sessions");
+    });
+}
+
+/// The watched store's table: holders by the framework's cookie rule, the store's own ids.
+fn watched_table_ui(
+    ui: &mut egui::Ui,
+    state: &LabState,
+    pins: &mut Pins,
+    (now, offset): (OffsetDateTime, UtcOffset),
+) -> (Option<Duration>, Option<SessionSort>) {
+    let Some(watched) = &state.watched else {
+        return (None, None);
+    };
+    let table = &watched.sessions;
+    if !table.filter_text().is_empty() {
+        ui.label(format!(
+            "showing {} of {}",
+            count(table.shown_len() as u64),
+            count(table.len() as u64)
+        ));
+    }
+    if table.is_empty() {
+        let text = match (&watched.status.error, watched.status.format) {
+            (Some(_), _) => "Nothing to show: the store cannot be read (above).",
+            (None, None) => "Nothing yet: the store is being opened, or holds no sessions.",
+            (None, Some(_)) => {
+                "No sessions in the store — point a browser at your app (type its address in a browser's address bar) and Visit."
+            }
+        };
+        ui.label(RichText::new(text).weak());
+        return (None, None);
+    }
+    let sort = table.pending_sort().unwrap_or_else(|| table.sort());
+    let mut new_sort = None;
+    let mut next_change: Option<Duration> = None;
+    let dark = ui.visuals().dark_mode;
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
+    let body_height = (ui.available_height() - row_height - ui.spacing().item_spacing.y).max(0.0);
+    TableBuilder::new(ui)
+        .id_salt("watched sessions")
+        .striped(true)
+        .resizable(true)
+        .auto_shrink([false, false])
+        .min_scrolled_height(body_height)
+        .max_scroll_height(body_height)
+        .column(Column::initial(150.0).at_least(90.0).clip(true))
+        .column(Column::initial(260.0).at_least(90.0).clip(true))
+        .column(Column::initial(260.0).at_least(80.0).clip(true))
+        .column(Column::initial(110.0).at_least(70.0))
+        .column(Column::remainder().at_least(70.0))
+        .header(row_height, |mut header| {
+            for (title, help, column) in [
+                ("Browsers", "Whose jar holds a cookie that names this record, by the framework's own rule; “external” when none does.", None),
+                ("Session id", "The id as the framework keys the record. Click to copy.", None),
+                ("Data", "The record's data, decoded to JSON.", None),
+                ("Expires in", "When the store drops it: its TTL or expiry column (PHP: the file's age against session.gc_maxlifetime's default).", Some(SortColumn::Expires)),
+                ("Changed", "When the lab saw it written (a file's own time for PHP).", Some(SortColumn::Updated)),
+            ] {
+                header.col(|ui| {
+                    let Some(column) = column else {
+                        ui.label(RichText::new(title).strong()).on_hover_text(help);
+                        return;
+                    };
+                    let sorted = sort.column == column;
+                    if ui
+                        .add(egui::Button::new(RichText::new(title).strong()).frame(false))
+                        .on_hover_text(format!("{help} Click to sort."))
+                        .clicked()
+                    {
+                        new_sort = Some(SessionSort {
+                            column,
+                            descending: sorted && !sort.descending,
+                        });
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, table.shown_len(), |mut row| {
+                let Some(session) = table.shown_at(row.index()) else {
+                    return;
+                };
+                row.col(|ui| {
+                    ui.horizontal(|ui| {
+                        let holders = state.watched_holders(session.id);
+                        if holders.is_empty() {
+                            ui.label(RichText::new("external").italics()).on_hover_text(
+                                "No simulated browser holds a cookie naming this record: a real browser, curl, a bot — or a browser that logged out.",
+                            );
+                        }
+                        for holder in holders {
+                            theme::dot(ui, theme::browser_colour(holder.colour));
+                            ui.label(&holder.name).on_hover_text(holder.title());
+                        }
+                    });
+                });
+                row.col(|ui| {
+                    let key = watched.key(session.id).unwrap_or("?").to_owned();
+                    let label = ui
+                        .add(egui::Label::new(RichText::new(&key).monospace()).truncate().sense(egui::Sense::click()))
+                        .on_hover_text(format!("{key}\n\nClick to copy it and pin it above the table."));
+                    if label.clicked() {
+                        ui.ctx().copy_text(key.clone());
+                        pins.pin("session id".to_owned(), key);
+                    }
+                });
+                row.col(|ui| {
+                    let data = data_text(&session.data);
+                    let label = ui.add(egui::Label::new(RichText::new(&data).monospace()).truncate());
+                    if data.contains("\"undecodable\"") {
+                        label.on_hover_text(data);
+                    }
+                });
+                row.col(|ui| {
+                    let expires = session.expires_at();
+                    let left = time_left(now, expires);
+                    let label = if expires.year() < 9999 && expires - now < time::Duration::minutes(1) {
+                        ui.colored_label(theme::warn(dark), left)
+                    } else {
+                        ui.label(left)
+                    };
+                    label.on_hover_text(expires.to_string());
+                    if expires.year() < 9999
+                        && let Some(change) = time_left_changes_in(now, expires)
+                    {
+                        next_change = Some(next_change.map_or(change, |n| n.min(change)));
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(session.updated_at().map_or("—".to_owned(), |at| clock_time(at, offset)));
+                });
+            });
+        });
+    (next_change, new_sort)
 }
 
 /// Buttons that move the lab's clock ahead: expiry without waiting.
@@ -227,7 +497,7 @@ fn table_ui(
         ui.colored_label(
             theme::warn(dark),
             format!(
-                "Browsers are visiting {}: that server's store is not inspectable from here — compare the jars instead.",
+                "Browsers are visiting {}: that server's store is not the lab's — type its store above (Watch a store) to see its sessions beside the browsers, or compare the jars.",
                 foreign.join(", ")
             ),
         );

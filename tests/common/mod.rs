@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 pub mod apps;
+pub mod axum_app;
 pub mod canned;
 pub mod json_schema;
 pub mod kinds;

@@ -829,6 +829,32 @@ impl LabState {
         self.browsers.iter().all(|b| b.in_flight == 0)
     }
 
+    /// The browsers whose jars hold a session of the watched store (by its framework's rule).
+    pub fn watched_holders(&self, session_id: SessionId) -> Vec<&BrowserState> {
+        let Some(watched) = &self.watched else {
+            return Vec::new();
+        };
+        let names = watched.holders.of(session_id);
+        self.browsers
+            .iter()
+            .filter(|b| names.iter().any(|n| b.name.eq_ignore_ascii_case(n)))
+            .collect()
+    }
+
+    /// Sorts the watched store's table.
+    pub fn set_watched_sort(&mut self, sort: SessionSort) {
+        if let Some(w) = &mut self.watched {
+            w.sessions.set_sort(sort, &w.holders);
+        }
+    }
+
+    /// Filters the watched store's table.
+    pub fn set_watched_filter(&mut self, text: &str) {
+        if let Some(w) = &mut self.watched {
+            w.sessions.set_filter(text, &w.holders);
+        }
+    }
+
     /// Sorts the sessions table.
     pub fn set_session_sort(&mut self, sort: SessionSort) {
         self.sessions.set_sort(sort, &self.holders);
@@ -857,11 +883,18 @@ impl LabState {
     /// Goes on building the sessions table's sort and filter until `deadline`; returns whether
     /// work is left (the window calls it every frame).
     pub fn work_on_sessions(&mut self, deadline: std::time::Instant) -> bool {
-        self.sessions.work(&self.holders, deadline)
+        let mut more = self.sessions.work(&self.holders, deadline);
+        if let Some(w) = &mut self.watched {
+            more |= w.sessions.work(&w.holders, deadline);
+        }
+        more
     }
 
     /// Builds the sessions table's sort and filter to the end (for tests and scripts).
     pub fn finish_sessions(&mut self) {
+        if let Some(w) = &mut self.watched {
+            w.sessions.finish(&w.holders);
+        }
         self.sessions.finish(&self.holders);
     }
 

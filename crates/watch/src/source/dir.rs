@@ -100,12 +100,12 @@ impl DirSource {
                 found(record);
             }
             if sessions >= MAX_SESSIONS
-                || (progress.looked_at % 256 == 0 && Instant::now() >= deadline)
+                || (progress.looked_at.is_multiple_of(256) && Instant::now() >= deadline)
             {
                 progress.cut = true;
                 break;
             }
-            if progress.looked_at % 256 == 0 {
+            if progress.looked_at.is_multiple_of(256) {
                 tokio::task::yield_now().await;
             }
         }
