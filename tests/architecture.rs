@@ -26,8 +26,10 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 
 /// Each crate's normal dependencies keep to its layer: the jar needs only time, url and psl
 /// (serde, and reqwest with tokio for its provider, optional); the base knows no other crate of
-/// the lab; only the server knows axum, tower-sessions and the stores; only the core and the
-/// jar's optional provider know reqwest; only the app knows egui.
+/// the lab; only the server knows axum and tower-sessions; only the server and the watch
+/// (which reads other applications' stores) know the store clients; the watch knows no
+/// browser, no core, no window and no web framework; only the core and the jar's optional
+/// provider know reqwest; only the app knows egui.
 #[test]
 fn each_crate_depends_only_on_what_its_layer_owns() {
     let crate_deps =
@@ -86,6 +88,20 @@ fn each_crate_depends_only_on_what_its_layer_owns() {
     assert!(
         server_breaks.is_empty(),
         "the server knows no browser, no core and no window: {server_breaks:?}"
+    );
+    let watch = crate_deps("watch");
+    let watch_breaks: Vec<_> = watch
+        .iter()
+        .filter(|d| {
+            (lab(d) && *d != "session-lab-server")
+                || ["reqwest", "axum", "tower-sessions", "rcgen", "tokio-rustls"]
+                    .contains(&d.as_str())
+                || window.contains(&d.as_str())
+        })
+        .collect();
+    assert!(
+        watch_breaks.is_empty(),
+        "the watch reads stores and knows only the server's types below it: {watch_breaks:?}"
     );
     let core = crate_deps("core");
     let core_breaks: Vec<_> = core
@@ -312,6 +328,7 @@ fn files_in_a_folder_use_each_other_without_circles() {
         "crates/base/src",
         "crates/jar/src",
         "crates/server/src",
+        "crates/watch/src",
         "crates/core/src",
     ];
     for src in srcs {

@@ -548,3 +548,45 @@ async fn an_adopted_id_matters_less_when_login_renews_it() {
     assert_absent(&report, ["session-fixation-login"]);
     assert_eq!(status_of(&report, "login-regenerates"), CheckStatus::Passed);
 }
+
+/// Sessions kept in the cookie whose value carries its own end: Koa's koa-session (`_expire`
+/// inside the signed value) and an Express app keeping a JWT (`exp`) in a cookie that has no
+/// Max-Age or Expires. The audit reads the expiry the value carries instead of reporting a
+/// session without one.
+#[test]
+fn an_expiry_inside_the_cookie_value_is_read_not_reported_missing() {
+    for (app, words) in [
+        ("koa-session", "its value carries its own expiry"),
+        (
+            "express-jwt",
+            "a browser-session cookie whose value carries its own expiry",
+        ),
+    ] {
+        let Some(running) = common::apps::App::start(app, &[]) else {
+            return;
+        };
+        let mut options = AuditOptions::new(&running.url);
+        options.login = Some("/login?user={user}".parse().unwrap());
+        options.logout = Some("/logout".parse().unwrap());
+        options.samples = 100;
+        options.burst = 8;
+        let report = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(audit::run(options, |_| {}))
+            .unwrap();
+        assert!(
+            !ids(&report).contains("expiry-not-visible"),
+            "{app}: {:?}",
+            ids(&report)
+        );
+        let expiry = report.checks.iter().find(|c| c.id == "expiry").unwrap();
+        assert!(expiry.summary.contains(words), "{app}: {}", expiry.summary);
+        if app == "koa-session" {
+            assert!(
+                report.kind.format.contains("koa-session"),
+                "{}",
+                report.kind.format
+            );
+        }
+    }
+}

@@ -360,3 +360,132 @@ fn axum_on_tower_sessions_sqlx_store_on_postgresql() {
     let app = AxumApp::start(AxumStore::Postgres(pg.url.clone()));
     seed_scenario(&app.url, &pg.url, Format::TowerSessions);
 }
+
+/// The audit, with the login and logout routes of the test apps and few samples.
+fn audit(url: &str, logout: &str, watch: Option<&str>) -> session_lab::audit::AuditReport {
+    let mut options = session_lab::audit::AuditOptions::new(url);
+    options.login = Some("/login?user={user}".parse().unwrap());
+    options.logout = Some(logout.parse().unwrap());
+    options.samples = 100;
+    options.burst = 8;
+    options.watch = watch.map(|w| StoreAddress::parse(w).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(session_lab::audit::run(options, |_| {}))
+        .expect("the audit runs")
+}
+
+fn finding_ids(report: &session_lab::audit::AuditReport) -> Vec<&'static str> {
+    report.findings.iter().map(|f| f.id).collect()
+}
+
+fn summary<'a>(report: &'a session_lab::audit::AuditReport, check: &str) -> &'a str {
+    &report
+        .checks
+        .iter()
+        .find(|c| c.id == check)
+        .unwrap()
+        .summary
+}
+
+/// With the store in view the audit proves what it could only infer: the logout deleted the
+/// record, login removed the old one, the record's lifetime — and an Express app with
+/// saveUninitialized: true leaves a record for every anonymous request, found at 1,000 per
+/// 1,000 and gone once the option is false.
+#[test]
+fn the_audit_proves_from_the_store_and_finds_store_growth() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let growing_store = format!("{}/1", redis.url());
+    let Some(growing) = App::start(
+        "express-redis",
+        &[
+            ("REDIS_URL", growing_store.clone()),
+            ("SAVE_UNINITIALIZED", "true".into()),
+        ],
+    ) else {
+        return;
+    };
+    let report = audit(&growing.url, "/logout", Some(&growing_store));
+    let ids = finding_ids(&report);
+    assert!(ids.contains(&"store-grows-anonymous"), "{ids:?}");
+    let growth = report
+        .findings
+        .iter()
+        .find(|f| f.id == "store-grows-anonymous")
+        .unwrap();
+    assert!(
+        growth.title.contains("1000 records per 1,000"),
+        "{}",
+        growth.title
+    );
+    assert!(
+        summary(&report, "logout-invalidates").contains("the store no longer holds its record"),
+        "{}",
+        summary(&report, "logout-invalidates")
+    );
+    let store = summary(&report, "store");
+    assert!(
+        store.contains("login regenerated the id and the store deleted the old record"),
+        "{store}"
+    );
+    assert!(store.contains(r#"{"user":"audit"}"#), "{store}");
+
+    let fixed_store = format!("{}/2", redis.url());
+    let Some(fixed) = App::start("express-redis", &[("REDIS_URL", fixed_store.clone())]) else {
+        return;
+    };
+    let report = audit(&fixed.url, "/logout", Some(&fixed_store));
+    assert!(!finding_ids(&report).contains(&"store-grows-anonymous"));
+    assert!(summary(&report, "store").contains("left no record"));
+}
+
+/// An app whose logout only removes the user: without the store the audit says the session
+/// outlives logout and that whether it is still logged in does not show; with the store it
+/// says exactly what the old cookie opens — an anonymous session whose data goes on.
+#[test]
+fn a_logout_that_only_removes_the_user_is_told_from_a_live_login() {
+    use common::axum_app::Logout;
+    let dir = common::temp_dir("axum-partial-logout");
+    let db = dir.join("sessions.db");
+    let app = AxumApp::start_with(AxumStore::Sqlite(db.clone()), Logout::RemoveUser);
+    let blind = audit(&app.url, "/logout", None);
+    let alive = blind
+        .findings
+        .iter()
+        .find(|f| f.id == "logout-session-alive")
+        .expect("judged alive");
+    assert!(
+        alive.detail.contains("does not show on the page"),
+        "{}",
+        alive.detail
+    );
+    let store = format!("sqlite:{}", db.display());
+    let seeing = audit(&app.url, "/logout", Some(&store));
+    let ids = finding_ids(&seeing);
+    assert!(ids.contains(&"logout-keeps-anonymous-session"), "{ids:?}");
+    assert!(!ids.contains(&"logout-session-alive"), "{ids:?}");
+}
+
+/// The audit's logout POST says its length, as a browser's does (a server that requires it —
+/// WEBrick answers 411 — logs out); a logout route that fails is reported as failing, never
+/// judged as a session that outlives logout.
+#[test]
+fn the_logout_post_says_its_length_and_a_failing_logout_is_not_judged() {
+    use common::axum_app::Logout;
+    let dir = common::temp_dir("axum-logout-length");
+    let strict = AxumApp::start_with(AxumStore::Sqlite(dir.join("a.db")), Logout::NeedsLength);
+    let report = audit(&strict.url, "POST /logout", None);
+    let ids = finding_ids(&report);
+    assert!(!ids.contains(&"logout-route-fails"), "{ids:?}");
+    assert!(!ids.contains(&"logout-session-alive"), "{ids:?}");
+    assert!(summary(&report, "logout-invalidates").contains("deleted"));
+
+    let broken = AxumApp::start_with(AxumStore::Sqlite(dir.join("b.db")), Logout::Broken);
+    let report = audit(&broken.url, "POST /logout", None);
+    let ids = finding_ids(&report);
+    assert!(ids.contains(&"logout-route-fails"), "{ids:?}");
+    assert!(!ids.contains(&"logout-session-alive"), "{ids:?}");
+    assert!(summary(&report, "logout-invalidates").contains("answered 500"));
+}

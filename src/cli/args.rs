@@ -152,6 +152,12 @@ pub struct AuditArgs {
     /// length, `mBAU…(68 bytes)`, so a report can be shared without a live session in it).
     #[arg(long)]
     pub show_secrets: bool,
+    /// Your app's session store (redis://…, sqlite:PATH, postgres://…, dir:PATH), read-only:
+    /// the audit then proves from the store what it could only infer — that logout deleted
+    /// the record, that login removed the old one, the record's lifetime against the
+    /// cookie's, the records anonymous requests leave, what a session holds.
+    #[arg(long, value_name = "STORE")]
+    pub watch: Option<String>,
 }
 
 #[derive(Debug, Args)]

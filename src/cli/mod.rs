@@ -332,6 +332,11 @@ pub fn audit(args: &ServerArgs, audit: &AuditArgs) -> anyhow::Result<ExitCode> {
         options.samples = audit.samples;
         options.burst = audit.burst;
         options.show_secrets = audit.show_secrets;
+        options.watch = audit
+            .watch
+            .as_deref()
+            .map(crate::watch::StoreAddress::parse)
+            .transpose()?;
         eprintln!("Auditing {} …", visible(&options.url));
         // Progress on a terminal only, rewritten in place; a log file gets none.
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());

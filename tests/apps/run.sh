@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Starts one of the integration tests' real web apps, each keeping its sessions in a real
-# store that the test starts and the lab reads: run.sh NAME, NAME one of
+# store that the test starts and the lab reads, or (koa-session, express-jwt) in the cookie
+# itself: run.sh NAME, NAME one of
 #   express-redis  express-session + connect-redis   env PORT, REDIS_URL, [PREFIX (sess:),
 #                                                     SAVE_UNINITIALIZED=true, MAX_AGE_MS]
+#   koa-session    Koa + koa-session (in the cookie)  env PORT, [MAX_AGE (ms, default 86400000,
+#                                                     or `session`)]
+#   express-jwt    Express + a JWT in a cookie        env PORT
 #   flask-redis    Flask + Flask-Session (redis)      env PORT, REDIS_URL, [PREFIX (session:)]
 #   django         Django's database sessions         env PORT, and DJANGO_SQLITE=/path/db.sqlite3
 #                                                     or DJANGO_POSTGRES=postgres://USER@HOST:PORT/DB
@@ -12,7 +16,8 @@
 # `listening on http://127.0.0.1:PORT` once it accepts connections.
 #
 # First installs what NAME needs, never into the repository: into
-# ${XDG_CACHE_HOME:-~/.cache}/session-lab-apps/ (npm ci from express-redis/package-lock.json;
+# ${XDG_CACHE_HOME:-~/.cache}/session-lab-apps/ (a Node app: npm ci from NAME/package-lock.json
+# into session-lab-apps/NAME, redone only when that lock changes, NAME/app.js copied beside it;
 # a venv with requirements.txt, reinstalled only when requirements.txt changes), under a flock
 # so that tests may call it at once. Then execs the app in the foreground (its pid is this
 # script's), with the environment it was given.
@@ -32,6 +37,7 @@ failed() { say "$*"; exit 4; }
 
 case $name in
   express-redis) needvar PORT; needvar REDIS_URL; need node nodejs; need npm npm ;;
+  koa-session | express-jwt) needvar PORT; need node nodejs; need npm npm ;;
   flask-redis | django)
     needvar PORT
     if [ "$name" = flask-redis ]; then needvar REDIS_URL; fi
@@ -41,7 +47,7 @@ case $name in
     need python3 python3
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing 'python3 -m venv' python3-venv ;;
   php) needvar PORT; needvar SAVE_PATH; need php php-cli ;;
-  *) echo "usage: run.sh express-redis|flask-redis|django|php (env: see the script's head)" >&2; exit 2 ;;
+  *) echo "usage: run.sh express-redis|koa-session|express-jwt|flask-redis|django|php (env: see the script's head)" >&2; exit 2 ;;
 esac
 need flock util-linux
 mkdir -p "$cache"
@@ -49,18 +55,18 @@ mkdir -p "$cache"
 # install_deps: what NAME needs, in the cache; called with the lock held.
 install_deps() {
   case $name in
-    express-redis)
-      local dir=$cache/express-redis
+    express-redis | koa-session | express-jwt)
+      local dir=$cache/$name
       mkdir -p "$dir"
-      if [ ! -d "$dir/node_modules" ] || ! cmp -s "$here/express-redis/package-lock.json" "$dir/.installed-lock.json"; then
+      if [ ! -d "$dir/node_modules" ] || ! cmp -s "$here/$name/package-lock.json" "$dir/.installed-lock.json"; then
         rm -f "$dir/.installed-lock.json"
-        cp "$here/express-redis/package.json" "$here/express-redis/package-lock.json" "$dir/"
+        cp "$here/$name/package.json" "$here/$name/package-lock.json" "$dir/"
         (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error) >&2 || failed "npm ci failed in $dir"
-        cp "$here/express-redis/package-lock.json" "$dir/.installed-lock.json"
+        cp "$here/$name/package-lock.json" "$dir/.installed-lock.json"
       fi
       # require() looks beside the app: run a copy of it there (replaced atomically).
-      if ! cmp -s "$here/express-redis/app.js" "$dir/app.js"; then
-        cp "$here/express-redis/app.js" "$dir/.app.js.$$" && mv -f "$dir/.app.js.$$" "$dir/app.js"
+      if ! cmp -s "$here/$name/app.js" "$dir/app.js"; then
+        cp "$here/$name/app.js" "$dir/.app.js.$$" && mv -f "$dir/.app.js.$$" "$dir/app.js"
       fi ;;
     flask-redis | django)
       local venv=$cache/venv
@@ -83,7 +89,7 @@ install_deps() {
 ) 9>"$cache/.lock"
 
 case $name in
-  express-redis) exec node "$cache/express-redis/app.js" ;;
+  express-redis | koa-session | express-jwt) exec node "$cache/$name/app.js" ;;
   flask-redis) exec "$cache/venv/bin/python" "$here/flask-redis/app.py" ;;
   django) exec "$cache/venv/bin/python" "$here/django/app.py" ;;
   php)

@@ -25,14 +25,56 @@ pub struct AxumApp {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// What the app's logout does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Logout {
+    /// `session.flush()`: the record deleted, the cookie removed (as the docs show).
+    Flush,
+    /// Only the `user` key removed: the session, its counter and its cookie go on.
+    RemoveUser,
+    /// Answers 411 Length Required to a POST without a Content-Length (as WEBrick does), and
+    /// flushes otherwise.
+    NeedsLength,
+    /// Answers 500: the logout is broken.
+    Broken,
+}
+
 impl AxumApp {
     pub fn start(store: AxumStore) -> Self {
+        Self::start_with(store, Logout::Flush)
+    }
+
+    pub fn start_with(store: AxumStore, logout_kind: Logout) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let addr: SocketAddr = runtime.block_on(async move {
+            let logout_route = move |session: Session,
+                                     headers: axum::http::HeaderMap,
+                                     method: axum::http::Method| async move {
+                use axum::http::StatusCode;
+                match logout_kind {
+                    Logout::Flush => {}
+                    Logout::RemoveUser => {
+                        let _: Option<String> = session.remove("user").await.unwrap();
+                        return (StatusCode::OK, "Logged out");
+                    }
+                    Logout::NeedsLength => {
+                        if method == axum::http::Method::POST
+                            && !headers.contains_key(axum::http::header::CONTENT_LENGTH)
+                        {
+                            return (StatusCode::LENGTH_REQUIRED, "Length Required");
+                        }
+                    }
+                    Logout::Broken => {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+                    }
+                }
+                session.flush().await.unwrap();
+                (StatusCode::OK, "Logged out")
+            };
             let routes = Router::new()
                 .route("/", get(count))
                 .route("/login", get(login))
-                .route("/logout", get(logout).post(logout));
+                .route("/logout", get(logout_route.clone()).post(logout_route));
             let expiry = Expiry::OnInactivity(Duration::hours(1));
             let app = match store {
                 AxumStore::Redis(url) => {
@@ -99,9 +141,4 @@ async fn login(session: Session, Query(login): Query<Login>) -> String {
     session.cycle_id().await.unwrap();
     session.insert("user", &login.user).await.unwrap();
     format!("Logged in as {}", login.user)
-}
-
-async fn logout(session: Session) -> &'static str {
-    session.flush().await.unwrap();
-    "Logged out"
 }

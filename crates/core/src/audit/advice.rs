@@ -107,6 +107,59 @@ pub(super) fn advice(id: &str) -> Advice {
                   req.session.destroy(…); tower-sessions: session.delete().await (or flush()).",
             references: &["WSTG-SESS-06", "CWE-613"],
         },
+        "logout-keeps-anonymous-session" => Advice {
+            why: "Logout took the user out of the session but kept the session: the old cookie \
+                  still opens it, and whatever else it holds (a cart, preferences, a pending \
+                  form) goes on for whoever has a copy.",
+            fix: "Destroy the session at logout instead of deleting one key. express-session: \
+                  req.session.destroy(…); Django: logout() (flush); tower-sessions: \
+                  session.flush().await; PHP: session_destroy().",
+            references: &["WSTG-SESS-06", "CWE-613"],
+        },
+        "logout-route-fails" => Advice {
+            why: "The logout route answers an error, so a user who logs out stays logged in \
+                  (and the audit cannot judge what a logout would do).",
+            fix: "Make the route answer the request a browser sends: a form POST with its \
+                  Content-Length (WEBrick answers 411 without one), the CSRF token the app \
+                  expects, or give the audit the route as the app serves it (--logout \
+                  \"GET /logout\").",
+            references: &["WSTG-SESS-06"],
+        },
+        "store-grows-anonymous" => Advice {
+            why: "Every request without a cookie writes a new record, so crawlers, bots and \
+                  health checks fill the store (memory, disk, a Redis eviction that drops real \
+                  sessions) with sessions nobody will use.",
+            fix: "Create a session only when there is something to keep. express-session: \
+                  saveUninitialized: false; PHP: start the session only on pages that use \
+                  it; Flask-Session: SESSION_SAVE_EACH_REQUEST with a lazily touched session; \
+                  tower-sessions saves only sessions that were changed.",
+            references: &["CWE-400", "CWE-770"],
+        },
+        "store-ttl-mismatch" => Advice {
+            why: "The store's lifetime and the cookie's disagree: a record that outlives its \
+                  cookie is dead weight (or a copy of the cookie keeps working longer than \
+                  users think); one that dies first logs users out early.",
+            fix: "Derive both from one setting. express-session: cookie.maxAge (connect-redis \
+                  uses it as the TTL); Django: SESSION_COOKIE_AGE; tower-sessions: \
+                  with_expiry(…) sets both.",
+            references: &["WSTG-SESS-07", "CWE-613"],
+        },
+        "store-record-never-expires" => Advice {
+            why: "Records without an expiry stay until something deletes them: abandoned \
+                  sessions pile up, and an old copied cookie keeps opening its session.",
+            fix: "Give records a TTL: connect-redis sets one from cookie.maxAge (or its ttl \
+                  option); Django's clearsessions command removes expired rows; \
+                  tower-sessions' stores expire records by their expiry_date.",
+            references: &["WSTG-SESS-07", "CWE-613"],
+        },
+        "login-old-record-kept" => Advice {
+            why: "Login gave a new id but left the old record: the old cookie (perhaps planted \
+                  or copied before login) still opens the pre-login session until it expires.",
+            fix: "Regenerate by replacing, not copying: express-session's \
+                  req.session.regenerate() destroys the old record; Django's cycle_key() and \
+                  PHP's session_regenerate_id(true) delete it; tower-sessions' cycle_id().",
+            references: &["WSTG-SESS-03", "CWE-384"],
+        },
         "logout-cookie-kept" => Advice {
             why: "The logout response does not clear the cookie, so the browser keeps sending a \
                   dead id (harmless if the session is gone, confusing if it is not).",

@@ -436,7 +436,14 @@ fn base64_json(name: &str, value: &str, siblings: &[String]) -> Option<SessionKi
         let mut kind = if signed {
             SessionKind::new(
                 Kind::SignedData,
-                format!("Express's cookie-session: base64 JSON, signed in the cookie {sig_name}"),
+                if data.contains("\"_expire\"") || data.contains("\"_session\"") {
+                    // koa-session writes its own `_expire` / `_session` beside the data.
+                    format!("Koa's koa-session: base64 JSON, signed in the cookie {sig_name}")
+                } else {
+                    format!(
+                        "Express's cookie-session: base64 JSON, signed in the cookie {sig_name}"
+                    )
+                },
                 format!("the value is base64 JSON, and a {sig_name} cookie is set beside it"),
             )
         } else {

@@ -180,6 +180,11 @@ pub struct AuditOptions {
     /// Whether evidence shows cookie values whole (`--show-secrets`); by default each shows as
     /// its start and length (`mBAU…(68 bytes)`).
     pub show_secrets: bool,
+    /// The target's own session store, read-only (`--watch`): the audit then proves from the
+    /// store what it could only infer from answers (the logout deleted the record, login
+    /// removed the old one, the record's lifetime, anonymous requests' records, what a
+    /// session holds).
+    pub watch: Option<crate::watch::StoreAddress>,
 }
 
 impl AuditOptions {
@@ -196,6 +201,7 @@ impl AuditOptions {
             alpha: entropy::DEFAULT_ALPHA,
             browsers: Arc::new(|| Browser::client(checks::USER_AGENT)),
             show_secrets: false,
+            watch: None,
         }
     }
 }

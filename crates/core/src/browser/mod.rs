@@ -595,10 +595,14 @@ impl Browser {
     ) -> Result<Exchange, (Option<Exchange>, BrowserError)> {
         let request = match form {
             None => self.client.get(url.clone()),
+            // A browser's form POST always says its length, even when it is empty (hyper
+            // leaves an empty body's length out, and servers such as WEBrick answer 411
+            // Length Required).
             Some(body) => self
                 .client
                 .post(url.clone())
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::CONTENT_LENGTH, body.len())
                 .body(body.to_owned()),
         }
         .header(header::USER_AGENT, &self.user_agent);

@@ -636,6 +636,20 @@ pub(super) async fn audit(core: &Core, request: AuditRequest) {
         let counter = request.counter.trim();
         options.counter = (!counter.is_empty()).then(|| counter.to_owned());
         options.samples = request.samples;
+        // An audit of another app reads the store the lab watches (the embedded server's own
+        // sessions are not in it).
+        let ours = url::Url::parse(request.url.trim()).is_ok_and(|url| {
+            crate::browser::lab_page(&url).is_some()
+                || (core.lab_target())().is_some_and(|addr| {
+                    url.port_or_known_default() == Some(addr.port())
+                        && url
+                            .host_str()
+                            .is_some_and(|h| h == "127.0.0.1" || h == "localhost")
+                })
+        });
+        if !ours {
+            options.watch = core.watch.lock().as_ref().map(|w| w.address().clone());
+        }
         let (target, clock) = (core.lab_target(), core.clock.clone());
         let authority = core
             .start

@@ -147,7 +147,19 @@ impl Audit<'_> {
         self.tell("expiry", 0, 1);
         let before = self.findings.len();
         let now = OffsetDateTime::now_utc();
+        let inside = expiry_inside(&self.kind);
         let summary = match first.cookie.lifetime(now) {
+            // The value carries its own end (koa-session's `_expire`, a JWT's `exp`), which the
+            // server checks: the session has an expiry, even if the cookie does not say it.
+            None if inside.is_some() => {
+                let at = inside.unwrap_or(now);
+                format!(
+                    "a browser-session cookie whose value carries its own expiry: {} ({} from now), which the server can check",
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    crate::words::duration_text((at - now).abs())
+                )
+            }
             None => {
                 self.find(
                     CHECK,
@@ -168,17 +180,81 @@ impl Audit<'_> {
                 let again = self.visit(&browser, &url).await?;
                 let renewed = self.session_cookie(&again).is_some();
                 format!(
-                    "the cookie lives {}; {}",
+                    "the cookie lives {}; {}{}",
                     crate::words::duration_text(lifetime),
                     if renewed {
                         "every answer renews it (an idle timeout)"
                     } else {
                         "later answers do not renew it (an absolute timeout from the session's start)"
-                    }
+                    },
+                    inside.map_or(String::new(), |at| format!(
+                        "; its value carries its own expiry ({} from now)",
+                        crate::words::duration_text((at - now).abs())
+                    ))
                 )
             }
         };
         self.close(CHECK, "Session expiry", before, summary);
         Ok(())
+    }
+}
+
+/// The end a session kept in the cookie carries in its own value: a JWT's `exp`, koa-session's
+/// `_expire` (milliseconds), or an `exp`/`expires`/`expires_at` member of its data.
+fn expiry_inside(kind: &SessionKind) -> Option<OffsetDateTime> {
+    if let Some(exp) = kind.expires_at {
+        return OffsetDateTime::from_unix_timestamp(exp).ok();
+    }
+    let data: serde_json::Value = serde_json::from_str(kind.data.as_deref()?).ok()?;
+    let object = data.as_object()?;
+    let from_number = |n: f64, millis: bool| {
+        let secs = if millis { n / 1000.0 } else { n };
+        OffsetDateTime::from_unix_timestamp(secs as i64).ok()
+    };
+    for (key, millis) in [
+        ("_expire", true),
+        ("exp", false),
+        ("expires", false),
+        ("expires_at", false),
+    ] {
+        match object.get(key) {
+            Some(serde_json::Value::Number(n)) => {
+                let n = n.as_f64()?;
+                // Seconds until the year 5138; beyond that they are milliseconds.
+                return from_number(n, millis || n > 1e11);
+            }
+            Some(serde_json::Value::String(text)) => {
+                return OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .ok();
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_with(data: &str) -> SessionKind {
+        let mut kind = SessionKind::server_id("test", "");
+        kind.data = Some(data.to_owned());
+        kind
+    }
+
+    #[test]
+    fn expiries_carried_in_the_value() {
+        let koa = kind_with(r#"{"views":1,"_expire":1796428800000,"_maxAge":86400000}"#);
+        assert_eq!(expiry_inside(&koa).unwrap().unix_timestamp(), 1_796_428_800);
+        let jwt_like = kind_with(r#"{"views":1,"exp":1796428800}"#);
+        assert_eq!(
+            expiry_inside(&jwt_like).unwrap().unix_timestamp(),
+            1_796_428_800
+        );
+        assert_eq!(expiry_inside(&kind_with(r#"{"views":1}"#)), None);
+        let mut jwt = kind_with("{}");
+        jwt.expires_at = Some(1_796_428_800);
+        assert!(expiry_inside(&jwt).is_some());
     }
 }

@@ -336,6 +336,7 @@ fn carries_expiry(data: Option<&str>) -> bool {
             "exp",
             "expires",
             "_expires",
+            "_expire",
             "expiry",
             "expires_at",
             "iat",

@@ -36,6 +36,29 @@ impl Audit<'_> {
             return Ok(());
         };
         let out = self.follow(&browser, &route).await?;
+        if out.status >= 400 {
+            // The logout did not happen: nothing to judge about what it does.
+            self.find(
+                CHECK,
+                "logout-route-fails",
+                Severity::Medium,
+                format!("The logout route answers {}", out.status),
+                format!(
+                    "{route} answered {} {}, so no logout happened and what a logout does to the \
+                     session could not be judged. Users who click it stay logged in.",
+                    out.status,
+                    excerpt(&out.body, 60)
+                ),
+                vec![evidence("the logout", &out)],
+            );
+            self.close(
+                CHECK,
+                NAME,
+                before,
+                format!("the logout route answered {}: not judged", out.status),
+            );
+            return Ok(());
+        }
         let cleared = out.set_cookies().filter_map(SetCookie::parse).any(|c| {
             c.name == self.cookie_name
                 && (c.is_removal(OffsetDateTime::now_utc()) || c.value.is_empty())
@@ -73,18 +96,62 @@ impl Audit<'_> {
                 ],
             );
         } else if alive {
-            self.find(
-                CHECK,
-                "logout-session-alive",
-                Severity::High,
-                "The session outlives logout",
-                format!(
-                    "After {route}, the old cookie, replayed from another browser, still opened the session (it answered “{}” where a stranger gets “{}”).",
-                    excerpt(&again.body, 60),
-                    excerpt(&first.stranger_body, 60)
-                ),
-                vec![evidence("the logout", &out), evidence("the old cookie replayed", &again)],
-            );
+            // What the old cookie still opens: still logged in, or an anonymous session whose
+            // data goes on (an app that only removed the user)? The store says; else the page,
+            // if it shows the user.
+            let logged_in_before = self.options.login.is_some();
+            let record = self.record_of(&copy.value).await;
+            let in_store = record.as_ref().and_then(|r| r.as_ref());
+            let user_in_record = in_store.map(super::store::held_user);
+            let user_on_page = again.body.contains(AUDIT_USER);
+            let still_user = logged_in_before && user_in_record.unwrap_or(user_on_page);
+            let stored = in_store
+                .map(|s| format!(" The store still holds its record, {}.", self.shown_data(s)))
+                .unwrap_or_default();
+            if logged_in_before && user_in_record == Some(false) {
+                self.find(
+                    CHECK,
+                    "logout-keeps-anonymous-session",
+                    Severity::Low,
+                    "Logout removes the user but keeps the session",
+                    format!(
+                        "After {route}, the old cookie, replayed from another browser, still \
+                         opens the same session — no longer logged in, but its data goes on (it \
+                         answered “{}”).{stored}",
+                        excerpt(&again.body, 60),
+                    ),
+                    vec![
+                        evidence("the logout", &out),
+                        evidence("the old cookie replayed", &again),
+                    ],
+                );
+            } else {
+                let whether = if still_user {
+                    format!(" It is still logged in as {AUDIT_USER}.")
+                } else if logged_in_before {
+                    " Whether it is still logged in does not show on the page (--watch STORE \
+                     reads the record)."
+                        .to_owned()
+                } else {
+                    String::new()
+                };
+                self.find(
+                    CHECK,
+                    "logout-session-alive",
+                    Severity::High,
+                    if still_user {
+                        "The session outlives logout, still logged in"
+                    } else {
+                        "The session outlives logout"
+                    },
+                    format!(
+                        "After {route}, the old cookie, replayed from another browser, still opened the session (it answered “{}” where a stranger gets “{}”).{whether}{stored}",
+                        excerpt(&again.body, 60),
+                        excerpt(&first.stranger_body, 60)
+                    ),
+                    vec![evidence("the logout", &out), evidence("the old cookie replayed", &again)],
+                );
+            }
         }
         if !cleared {
             self.find(
@@ -99,9 +166,18 @@ impl Audit<'_> {
                 vec![evidence("the logout", &out)],
             );
         }
+        let proof = if alive || client_side {
+            String::new()
+        } else {
+            match self.record_of(&copy.value).await {
+                Some(None) => " (the store no longer holds its record)".to_owned(),
+                Some(Some(_)) => " (but the store still holds its record)".to_owned(),
+                None => String::new(),
+            }
+        };
         let summary = match (alive, cleared) {
-            (false, true) => "the session is deleted and the cookie cleared".to_owned(),
-            (false, false) => "the session is gone, but the cookie is not cleared".to_owned(),
+            (false, true) => format!("the session is deleted{proof} and the cookie cleared"),
+            (false, false) => format!("the session is gone{proof}, but the cookie is not cleared"),
             (true, _) => "the old cookie still opens the session".to_owned(),
         };
         self.close(CHECK, NAME, before, summary);

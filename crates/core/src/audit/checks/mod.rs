@@ -8,6 +8,7 @@ mod exposure;
 mod in_cookie;
 mod logout;
 mod server_id;
+mod store;
 
 use std::{sync::Arc, time::Instant};
 
@@ -67,8 +68,21 @@ pub async fn run(
         session_values: Vec::new(),
         kind: SessionKind::server_id("a random id", ""),
         progress: &progress,
+        store: None,
+        store_note: None,
     };
     let first = audit.first_contact().await?;
+    if let Some(address) = &options.watch {
+        // Opened once the first visitor has a session, so an empty store has one to tell
+        // its format by.
+        match crate::watch::Reader::open(address).await {
+            Ok(reader) => audit.store = Some(reader),
+            Err(e @ crate::watch::WatchError::Empty { .. }) => {
+                audit.store_note = Some(e.to_string())
+            }
+            Err(e) => return Err(AuditError::Options(format!("--watch: {e}"))),
+        }
+    }
     audit.identify(&first).await?;
     audit.cookie_attributes(&first);
     audit.expiry(&first).await?;
@@ -83,6 +97,7 @@ pub async fn run(
         audit.login().await?;
     }
     audit.logout(&first).await?;
+    audit.store_proofs(&first).await?;
     if client_side {
         audit.client_data(&first).await?;
     }
@@ -151,6 +166,10 @@ struct Audit<'a> {
     /// What the session cookie holds (an id until [`Audit::identify`] says otherwise).
     kind: SessionKind,
     progress: &'a (dyn Fn(Progress) + Send + Sync),
+    /// The target's own store, when the audit was given it (`--watch`).
+    store: Option<crate::watch::Reader>,
+    /// Why the store given is not read (it holds nothing: a session kept in the cookie).
+    store_note: Option<String>,
 }
 
 impl Audit<'_> {
