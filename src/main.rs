@@ -28,6 +28,12 @@ fn run() -> anyhow::Result<ExitCode> {
     let (cli, given) = cli::parse();
     cli::init_tracing(cli.mode.as_ref());
     let server = &cli.server;
+    if matches!(
+        cli.mode,
+        Some(Mode::Demo { .. } | Mode::Watch { .. } | Mode::Audit(_) | Mode::Scenario(_))
+    ) {
+        cli::stop_quietly_at_a_closed_pipe();
+    }
     match cli.mode.unwrap_or(Mode::Gui) {
         Mode::Gui => cli::gui(server, cli.window, given)?,
         Mode::Serve { quiet, record } => cli::serve(server, quiet, record)?,

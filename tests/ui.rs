@@ -2147,6 +2147,8 @@ fn watching_your_apps_store_shows_its_sessions_and_their_holders() {
     };
     let app = AxumApp::start(AxumStore::Redis(redis.url()));
     let mut harness = harness();
+    harness.get_by_label("Your app…").click();
+    harness.run_steps(2);
     replace_text(&mut harness, "Store address", &redis.url());
     harness.get_by_label("Watch").click();
     step_until(&mut harness, "the lab watches the store", |s| {

@@ -70,6 +70,17 @@ pub fn init_tracing(mode: Option<&Mode>) {
     }
 }
 
+/// A command whose output is piped into one that stops reading early (`| head`) ends there,
+/// as other command-line tools do, instead of panicking on the next `println!`. Only for the
+/// commands that print and end: the server's sockets keep their own handling.
+pub fn stop_quietly_at_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default at the start of a command, before
+    // any thread writes to the pipe; SIG_DFL is a valid handler for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The window (the default subcommand).
 #[cfg(feature = "window")]
 pub fn gui(server: &ServerArgs, window: WindowArgs, given: GivenFlags) -> anyhow::Result<()> {

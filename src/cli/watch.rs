@@ -243,7 +243,16 @@ pub fn watched_text(watched: &WatchedState) -> String {
         "{:<8} {:<44} {:>9}  data\n",
         "browser", "session id", "expires"
     ));
-    for view in watched.sessions.ordered() {
+    // The browsers' sessions first, then a few of the rest.
+    let (held, others): (Vec<_>, Vec<_>) = watched
+        .sessions
+        .ordered()
+        .partition(|view| !watched.holders.of(view.id).is_empty());
+    let hidden = others.len().saturating_sub(MAX_UNHELD_SHOWN);
+    for view in held
+        .into_iter()
+        .chain(others.into_iter().take(MAX_UNHELD_SHOWN))
+    {
         let holders = watched.holders.of(view.id);
         let holder = if holders.is_empty() {
             "-".to_owned()
@@ -262,8 +271,16 @@ pub fn watched_text(watched: &WatchedState) -> String {
             visible(&crate::lab::text::data_text(&view.data))
         ));
     }
+    if hidden > 0 {
+        out.push_str(&format!(
+            "… and {hidden} more that no browser of the lab holds (session-lab watch lists them all)\n"
+        ));
+    }
     out
 }
+
+/// How many sessions no browser of the lab holds the text lists after the browsers' own.
+const MAX_UNHELD_SHOWN: usize = 10;
 
 /// Starts watching `store` in the lab and waits for its format (or its failure).
 pub fn start_in_lab(

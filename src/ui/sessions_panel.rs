@@ -29,6 +29,8 @@ pub struct SessionsDraft {
     pub showing_watched: bool,
     /// The store the table last switched to, so a new watch brings its table forward once.
     shown_watch: Option<String>,
+    /// The "Watch a store" row is open (it stays open while a store is watched).
+    pub watch_open: bool,
 }
 
 /// At most two ids or cookie values, pinned whole (a click on one in the sessions table or a
@@ -108,7 +110,9 @@ pub fn sessions_ui(
     (now, offset): (OffsetDateTime, UtcOffset),
     commands: &mut Vec<UiCommand>,
 ) -> Option<Duration> {
-    watch_bar_ui(ui, state, draft, commands);
+    if draft.watch_open || state.watched.is_some() {
+        watch_bar_ui(ui, state, draft, commands);
+    }
     let watched_view = draft.showing_watched && state.watched.is_some();
     ui.horizontal(|ui| {
         if let Some(watched) = state.watched.as_ref().filter(|_| watched_view) {
@@ -139,6 +143,18 @@ pub fn sessions_ui(
             if let Some(server) = &state.server {
                 ui.label(RichText::new(format!("{} store", server.store_kind)).weak());
             }
+        }
+        if state.watched.is_none()
+            && ui
+                .selectable_label(draft.watch_open, "Your app…")
+                .on_hover_text(
+                    "Watch your own application's session store (Redis, SQLite, PostgreSQL, \
+                     PHP's session files) beside the browsers: its sessions, decoded, with the \
+                     browser that holds each",
+                )
+                .clicked()
+        {
+            draft.watch_open = !draft.watch_open;
         }
         ui.separator();
         ui.add(
@@ -332,7 +348,6 @@ fn watched_table_ui(
     let sort = table.pending_sort().unwrap_or_else(|| table.sort());
     let mut new_sort = None;
     let mut next_change: Option<Duration> = None;
-    let dark = ui.visuals().dark_mode;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
     let body_height = (ui.available_height() - row_height - ui.spacing().item_spacing.y).max(0.0);
     TableBuilder::new(ui)
@@ -355,23 +370,7 @@ fn watched_table_ui(
                 ("Expires in", "When the store drops it: its TTL or expiry column (PHP: the file's age against session.gc_maxlifetime's default).", Some(SortColumn::Expires)),
                 ("Changed", "When the lab saw it written (a file's own time for PHP).", Some(SortColumn::Updated)),
             ] {
-                header.col(|ui| {
-                    let Some(column) = column else {
-                        ui.label(RichText::new(title).strong()).on_hover_text(help);
-                        return;
-                    };
-                    let sorted = sort.column == column;
-                    if ui
-                        .add(egui::Button::new(RichText::new(title).strong()).frame(false))
-                        .on_hover_text(format!("{help} Click to sort."))
-                        .clicked()
-                    {
-                        new_sort = Some(SessionSort {
-                            column,
-                            descending: sorted && !sort.descending,
-                        });
-                    }
-                });
+                header.col(|ui| header_cell(ui, (title, help, column), sort, &mut new_sort));
             }
         })
         .body(|body| {
@@ -411,19 +410,7 @@ fn watched_table_ui(
                     }
                 });
                 row.col(|ui| {
-                    let expires = session.expires_at();
-                    let left = time_left(now, expires);
-                    let label = if expires.year() < 9999 && expires - now < time::Duration::minutes(1) {
-                        ui.colored_label(theme::warn(dark), left)
-                    } else {
-                        ui.label(left)
-                    };
-                    label.on_hover_text(expires.to_string());
-                    if expires.year() < 9999
-                        && let Some(change) = time_left_changes_in(now, expires)
-                    {
-                        next_change = Some(next_change.map_or(change, |n| n.min(change)));
-                    }
+                    expires_cell(ui, now, session.expires_at(), &mut next_change);
                 });
                 row.col(|ui| {
                     ui.label(session.updated_at().map_or("—".to_owned(), |at| clock_time(at, offset)));
@@ -561,36 +548,7 @@ fn table_ui(
                 ("Created", "When the session was first saved.", Some(SortColumn::Created)),
                 ("Updated", "When the session was last saved.", Some(SortColumn::Updated)),
             ] {
-                header.col(|ui| {
-                    let Some(column) = column else {
-                        ui.label(RichText::new(title).strong()).on_hover_text(help);
-                        return;
-                    };
-                    let sorted = sort.column == column;
-                    let (order, next) = match (sorted, sort.descending) {
-                        (true, false) => ("sorted oldest first", "newest first"),
-                        (true, true) => ("sorted newest first", "oldest first"),
-                        (false, _) => ("", "oldest first"),
-                    };
-                    let clicked = ui
-                        .horizontal(|ui| {
-                            let clicked = ui
-                                .add(egui::Button::new(RichText::new(title).strong()).frame(false))
-                                .on_hover_text(format!("{help} Click to sort {next}."))
-                                .clicked();
-                            if sorted {
-                                sort_arrow_ui(ui, sort.descending).on_hover_text(order);
-                            }
-                            clicked
-                        })
-                        .inner;
-                    if clicked {
-                        new_sort = Some(SessionSort {
-                            column,
-                            descending: sort.column == column && !sort.descending,
-                        });
-                    }
-                });
+                header.col(|ui| header_cell(ui, (title, help, column), sort, &mut new_sort));
             }
         })
         .body(|body| {
@@ -655,17 +613,7 @@ fn table_ui(
                     }
                 });
                 row.col(|ui| {
-                    let expires = session.expires_at();
-                    let left = time_left(now, expires);
-                    let label = if expires - now < time::Duration::minutes(1) {
-                        ui.colored_label(theme::warn(dark), left)
-                    } else {
-                        ui.label(left)
-                    };
-                    label.on_hover_text(expires.to_string());
-                    if let Some(change) = time_left_changes_in(now, expires) {
-                        next_change = Some(next_change.map_or(change, |n| n.min(change)));
-                    }
+                    expires_cell(ui, now, session.expires_at(), &mut next_change);
                 });
                 row.col(|ui| {
                     ui.label(session.created_at().map_or("—".to_owned(), |at| clock_time(at, offset)));
@@ -676,6 +624,69 @@ fn table_ui(
             });
         });
     (next_change, new_sort)
+}
+
+/// A column's title; a sortable one is a button (with an arrow when sorted) that sets
+/// `new_sort`.
+fn header_cell(
+    ui: &mut egui::Ui,
+    (title, help, column): (&str, &str, Option<SortColumn>),
+    sort: SessionSort,
+    new_sort: &mut Option<SessionSort>,
+) {
+    let Some(column) = column else {
+        ui.label(RichText::new(title).strong()).on_hover_text(help);
+        return;
+    };
+    let sorted = sort.column == column;
+    let (order, next) = match (sorted, sort.descending) {
+        (true, false) => ("sorted oldest first", "newest first"),
+        (true, true) => ("sorted newest first", "oldest first"),
+        (false, _) => ("", "oldest first"),
+    };
+    let clicked = ui
+        .horizontal(|ui| {
+            let clicked = ui
+                .add(egui::Button::new(RichText::new(title).strong()).frame(false))
+                .on_hover_text(format!("{help} Click to sort {next}."))
+                .clicked();
+            if sorted {
+                sort_arrow_ui(ui, sort.descending).on_hover_text(order);
+            }
+            clicked
+        })
+        .inner;
+    if clicked {
+        *new_sort = Some(SessionSort {
+            column,
+            descending: sorted && !sort.descending,
+        });
+    }
+}
+
+/// Time left until `expires` ("never" for a session without an expiry), in the warning colour
+/// in its last minute; notes when the text next changes.
+fn expires_cell(
+    ui: &mut egui::Ui,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+    next_change: &mut Option<Duration>,
+) {
+    let never = expires.year() >= 9999;
+    let left = time_left(now, expires);
+    let label = if !never && expires - now < time::Duration::minutes(1) {
+        ui.colored_label(theme::warn(ui.visuals().dark_mode), left)
+    } else {
+        ui.label(left)
+    };
+    label.on_hover_text(if never {
+        "no expiry".to_owned()
+    } else {
+        expires.to_string()
+    });
+    if !never && let Some(change) = time_left_changes_in(now, expires) {
+        *next_change = Some(next_change.map_or(change, |n| n.min(change)));
+    }
 }
 
 /// A small triangle pointing up (oldest first) or down (newest first), drawn rather than typed

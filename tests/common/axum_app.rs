@@ -74,7 +74,7 @@ impl AxumApp {
             let routes = Router::new()
                 .route("/", get(count))
                 .route("/login", get(login))
-                .route("/logout", get(logout_route.clone()).post(logout_route));
+                .route("/logout", get(logout_route).post(logout_route));
             let expiry = Expiry::OnInactivity(Duration::hours(1));
             let app = match store {
                 AxumStore::Redis(url) => {

@@ -130,9 +130,10 @@ pub(super) fn advice(id: &str) -> Advice {
                   health checks fill the store (memory, disk, a Redis eviction that drops real \
                   sessions) with sessions nobody will use.",
             fix: "Create a session only when there is something to keep. express-session: \
-                  saveUninitialized: false; PHP: start the session only on pages that use \
-                  it; Flask-Session: SESSION_SAVE_EACH_REQUEST with a lazily touched session; \
-                  tower-sessions saves only sessions that were changed.",
+                  saveUninitialized: false; PHP: call session_start() only on pages that \
+                  use the session (it writes a file for every visitor); Flask and Django: do \
+                  not touch the session on pages that do not need it; tower-sessions saves \
+                  only sessions that were changed.",
             references: &["CWE-400", "CWE-770"],
         },
         "store-ttl-mismatch" => Advice {
