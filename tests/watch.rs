@@ -489,3 +489,133 @@ fn the_logout_post_says_its_length_and_a_failing_logout_is_not_judged() {
     assert!(!ids.contains(&"logout-session-alive"), "{ids:?}");
     assert!(summary(&report, "logout-invalidates").contains("answered 500"));
 }
+
+/// A Redis holding far more unrelated keys than sessions: the listing is bounded in time and
+/// says how far it got; a wrong password is named as such.
+#[test]
+fn a_big_foreign_keyspace_is_listed_within_bounds_and_a_wrong_password_is_named() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis_cli(
+        redis.port(),
+        &[
+            "EVAL",
+            "for i = 1, 300000 do redis.call('SET', 'cache:' .. i, 'x') end return 1",
+            "0",
+        ],
+    );
+    for n in 0..3 {
+        redis_cli(
+            redis.port(),
+            &["SET", &format!("sess:s{n}"), r#"{"cookie":{},"views":1}"#],
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let address = StoreAddress::parse(&format!("{}?format=express", redis.url())).unwrap();
+        let mut reader = Reader::open(&address).await.unwrap();
+        let started = std::time::Instant::now();
+        let cut = reader.list(Duration::from_millis(20)).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "bounded in time"
+        );
+        assert!(cut.cut, "a 20 ms listing of 300,003 keys stops early");
+        assert!(
+            cut.looked_at < 300_003 && cut.total == Some(300_003),
+            "{cut:?}"
+        );
+        let whole = reader.list(Duration::from_secs(30)).await.unwrap();
+        assert!(!whole.cut);
+        assert_eq!(whole.sessions.len(), 3, "only the sessions are read");
+
+        redis_cli(redis.port(), &["CONFIG", "SET", "requirepass", "right"]);
+        let wrong =
+            StoreAddress::parse(&format!("redis://:wrong@127.0.0.1:{}", redis.port())).unwrap();
+        let err = Reader::open(&wrong)
+            .await
+            .err()
+            .expect("a wrong password fails");
+        assert!(
+            matches!(err, session_lab::watch::WatchError::Denied { .. }),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("wrong"),
+            "the password is not shown: {err}"
+        );
+        let right = StoreAddress::parse(&format!(
+            "redis://:right@127.0.0.1:{}?format=express",
+            redis.port()
+        ))
+        .unwrap();
+        assert!(Reader::open(&right).await.is_ok());
+    });
+}
+
+/// Where the store's owner turned Redis's keyspace notifications on, the watch follows them
+/// (and says so); it never turns them on itself.
+#[test]
+fn keyspace_notifications_are_followed_when_on_and_never_turned_on() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = format!("{}?format=express", redis.url());
+    let (lab, mut state) = common::lab();
+    watch(&lab, &mut state, &store);
+    assert!(lab.wait_until(
+        &mut state,
+        WAIT,
+        |s| s.watched.as_ref().unwrap().status.listings >= 1
+    ));
+    assert_eq!(state.watched.as_ref().unwrap().status.live, None);
+    assert!(
+        redis_cli(redis.port(), &["CONFIG", "GET", "notify-keyspace-events"])
+            .lines()
+            .nth(1)
+            .is_none_or(|flags| flags.trim().is_empty()),
+        "the watch turned notifications on"
+    );
+    // A session written from outside shows without a listing (a quick pass finds it).
+    redis_cli(
+        redis.port(),
+        &["SET", "sess:quick", r#"{"cookie":{},"views":4}"#],
+    );
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.watched
+            .as_ref()
+            .unwrap()
+            .sessions
+            .contains(key_id("quick"))
+    }));
+
+    redis_cli(
+        redis.port(),
+        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+    );
+    let (lab, mut state) = common::lab();
+    watch(&lab, &mut state, &store);
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.watched.as_ref().unwrap().status.live.is_some()
+    }));
+    redis_cli(
+        redis.port(),
+        &["SET", "sess:told", r#"{"cookie":{},"views":5}"#],
+    );
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        s.watched
+            .as_ref()
+            .unwrap()
+            .sessions
+            .contains(key_id("told"))
+    }));
+    redis_cli(redis.port(), &["DEL", "sess:told"]);
+    assert!(lab.wait_until(&mut state, WAIT, |s| {
+        !s.watched
+            .as_ref()
+            .unwrap()
+            .sessions
+            .contains(key_id("told"))
+    }));
+}

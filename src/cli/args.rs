@@ -273,6 +273,10 @@ pub struct WindowArgs {
     /// format of scenarios/README.md). The kept lab is neither read nor overwritten.
     #[arg(long, value_name = "ID|FILE", conflicts_with = "screenshot")]
     pub scenario: Option<String>,
+    /// Open the window watching your app's session store (redis://…, sqlite:PATH,
+    /// postgres://…, dir:PATH), read-only, as the sessions panel's Watch a store does.
+    #[arg(long, value_name = "STORE")]
+    pub watch: Option<String>,
 }
 
 /// Parses a window size such as `1280x720`.

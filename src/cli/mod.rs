@@ -97,6 +97,13 @@ pub fn gui(server: &ServerArgs, window: WindowArgs, given: GivenFlags) -> anyhow
                 .as_deref()
                 .map(crate::scenario::Scenario::find)
                 .transpose()?,
+            watch: match window.watch {
+                Some(store) => {
+                    crate::watch::StoreAddress::parse(&store)?;
+                    Some(store)
+                }
+                None => None,
+            },
         },
     )
 }

@@ -78,6 +78,7 @@ pub fn follow(store: &str, once: bool, json_out: bool) -> anyhow::Result<ExitCod
                 "sessions": sessions,
                 "partial": status.partial,
                 "error": status.error,
+                "live": status.live,
             });
             let text = if once {
                 serde_json::to_string_pretty(&object)?
@@ -102,7 +103,12 @@ pub fn follow(store: &str, once: bool, json_out: bool) -> anyhow::Result<ExitCod
             return Ok(ExitCode::SUCCESS);
         }
         if !json_out {
-            println!("Following it; Ctrl-C stops.");
+            match &status.live {
+                Some(pattern) => println!(
+                    "Following it (Redis keyspace notifications, {pattern}); Ctrl-C stops."
+                ),
+                None => println!("Following it; Ctrl-C stops."),
+            }
         }
         let mut last_error: Option<String> = None;
         loop {

@@ -924,6 +924,9 @@ pub struct WindowOptions {
     /// Open this scenario once the server runs (the kept lab is then neither read nor
     /// overwritten, as with `fresh`).
     pub scenario: Option<crate::scenario::Scenario>,
+    /// Watch this store (another app's, read-only) from the start: its address as typed
+    /// (checked to parse; a password in it is kept for the connection, never shown).
+    pub watch: Option<String>,
 }
 
 /// The window's size the first time it opens.
@@ -945,6 +948,9 @@ pub fn run(mut config: LabConfig, window: WindowOptions) -> anyhow::Result<()> {
         saved.start(&mut config, window.given);
     }
     let lab = Lab::start(config)?;
+    if let Some(store) = &window.watch {
+        lab.send(crate::lab::ServerCommand::WatchStore(Some(store.clone())));
+    }
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
         .context("the app icon is not a valid PNG")?;
     // A scripted run keeps its state in a file of its own, removed afterwards, so screenshots

@@ -281,13 +281,21 @@ fn watch_bar_ui(
             ui.label(format!("{} · {}", format.title(), watched.address))
                 .on_hover_text(format!(
                     "Detected from its records. Cookie: {} (each browser's is mapped to its \
-                     record by the framework's rule). {} listings so far{}.",
+                     record by the framework's rule). {} listings so far{}. {}",
                     format.cookie_name(),
                     status.listings,
                     status
                         .last_listing
                         .map(|d| format!(", the last took {} ms", d.as_millis()))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    match &status.live {
+                        Some(pattern) => format!(
+                            "Follows the store's keyspace notifications ({pattern}): a change shows at once."
+                        ),
+                        None => "New and removed sessions show within a quick pass over the keys; \
+                                 changed ones at the next listing, and your browsers' at once."
+                            .to_owned(),
+                    }
                 ));
             if let Some(partial) = &status.partial {
                 ui.colored_label(theme::warn(dark), "partial")

@@ -202,6 +202,9 @@ pub struct WatchStatus {
     pub last_listing: Option<Duration>,
     /// The last listing stopped early: how far it got.
     pub partial: Option<String>,
+    /// The store's own change notifications the watch follows (Redis keyspace events its owner
+    /// turned on), if any.
+    pub live: Option<String>,
 }
 
 struct Shared {
@@ -372,40 +375,98 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         status.error = None;
         status.waiting = None;
     }
+    // The store's own notifications, where its owner turned them on: each changed session is
+    // read at once.
+    let told = shared.clone();
+    let live = source
+        .follow_notifications(move |id| {
+            {
+                let mut wanted = told.wanted.lock();
+                if !wanted.contains(&id) && wanted.len() < 1024 {
+                    wanted.push(id);
+                }
+            }
+            told.poke.notify_one();
+        })
+        .await;
+    shared.status.lock().live = live;
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut first = true;
-    let mut interval = Duration::ZERO;
+    let mut next_listing = Instant::now();
+    // Quick passes (ids only) between listings, where the store has them: new and removed
+    // sessions show within one of these, however big the store.
+    let mut quick_every: Option<Duration> = Some(MIN_INTERVAL);
+    let mut next_quick = Instant::now();
     loop {
         let wanted: Vec<String> = std::mem::take(&mut *shared.wanted.lock());
         if !wanted.is_empty() && !first {
-            match source.read(&wanted).await {
-                Ok(records) => {
-                    for (key, record) in records {
-                        match record {
-                            Some(record) => {
-                                publish_if_changed(&shared, &mut seen, record, format, false)
-                            }
-                            None => {
-                                if seen.remove(&key).is_some() {
-                                    shared.feed.publish(SessionChange::Removed {
-                                        id: key_id(&key),
-                                        reason: DeleteReason::Deleted,
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) => shared.status.lock().error = Some(e.to_string()),
-            }
+            read_again(
+                &mut source,
+                &shared,
+                &mut seen,
+                &wanted,
+                format,
+                DeleteReason::Deleted,
+            )
+            .await;
             continue;
         }
+        let mut listing_now = first;
         if !first {
+            let wake = match quick_every {
+                Some(_) => next_listing.min(next_quick),
+                None => next_listing,
+            };
             tokio::select! {
                 () = shared.poke.notified() => continue,
-                () = shared.feed.listing_wanted() => {}
-                () = tokio::time::sleep(interval) => {}
+                () = shared.feed.listing_wanted() => listing_now = true,
+                () = tokio::time::sleep_until(wake.into()) => {}
             }
+        }
+        if !listing_now && Instant::now() < next_listing {
+            let started = Instant::now();
+            match source.ids(started + LISTING_DEADLINE).await {
+                Ok(Some(ids)) => {
+                    let now: std::collections::HashSet<&str> =
+                        ids.iter().map(String::as_str).collect();
+                    let gone: Vec<String> = seen
+                        .keys()
+                        .filter(|k| !now.contains(k.as_str()))
+                        .cloned()
+                        .collect();
+                    for key in gone {
+                        seen.remove(&key);
+                        shared.feed.publish(SessionChange::Removed {
+                            id: key_id(&key),
+                            reason: DeleteReason::Gone,
+                        });
+                    }
+                    let new: Vec<String> = ids
+                        .into_iter()
+                        .filter(|id| !seen.contains_key(id))
+                        .collect();
+                    for chunk in new.chunks(500) {
+                        read_again(
+                            &mut source,
+                            &shared,
+                            &mut seen,
+                            chunk,
+                            format,
+                            DeleteReason::Gone,
+                        )
+                        .await;
+                    }
+                    let took = started.elapsed();
+                    quick_every = Some((took * INTERVAL_FACTOR).clamp(MIN_INTERVAL, MAX_INTERVAL));
+                }
+                Ok(None) => quick_every = None,
+                Err(e) => {
+                    shared.status.lock().error = Some(e.to_string());
+                    quick_every = Some(RETRY);
+                }
+            }
+            next_quick = Instant::now() + quick_every.unwrap_or(MAX_INTERVAL);
+            continue;
         }
         if shared.feed.take_full_listing_wanted() {
             seen.clear();
@@ -444,7 +505,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 .await
         };
         let took = started.elapsed();
-        interval = (took * INTERVAL_FACTOR).clamp(MIN_INTERVAL, MAX_INTERVAL);
+        let mut interval = (took * INTERVAL_FACTOR).clamp(MIN_INTERVAL, MAX_INTERVAL);
         match result {
             Ok(Progress {
                 unchanged: true, ..
@@ -492,8 +553,40 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
             }
         }
         first = false;
+        next_listing = Instant::now() + interval;
+        next_quick = Instant::now() + quick_every.unwrap_or(MAX_INTERVAL);
         let listings = shared.status.lock().listings;
         shared.listed.send_replace(listings);
+    }
+}
+
+/// Reads these sessions again and publishes what changed; one the store no longer holds
+/// leaves, for `reason`.
+async fn read_again(
+    source: &mut Source,
+    shared: &Shared,
+    seen: &mut HashMap<String, Seen>,
+    keys: &[String],
+    format: Format,
+    reason: DeleteReason,
+) {
+    match source.read(keys).await {
+        Ok(records) => {
+            for (key, record) in records {
+                match record {
+                    Some(record) => publish_if_changed(shared, seen, record, format, false),
+                    None => {
+                        if seen.remove(&key).is_some() {
+                            shared.feed.publish(SessionChange::Removed {
+                                id: key_id(&key),
+                                reason,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => shared.status.lock().error = Some(e.to_string()),
     }
 }
 

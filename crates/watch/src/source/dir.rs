@@ -112,6 +112,27 @@ impl DirSource {
         Ok(progress)
     }
 
+    /// The ids of every session file, from the folder's names alone.
+    pub(crate) fn ids(&self, deadline: Instant) -> Result<Option<Vec<String>>, WatchError> {
+        let mut ids = Vec::new();
+        for entry in std::fs::read_dir(&self.path).map_err(|e| self.failed(&e))? {
+            let Ok(entry) = entry else { continue };
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("sess_"))
+            {
+                ids.push(id.to_owned());
+            }
+            if ids.len() >= MAX_SESSIONS
+                || (ids.len().is_multiple_of(1024) && Instant::now() >= deadline)
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ids))
+    }
+
     pub(crate) async fn read(
         &mut self,
         ids: &[String],

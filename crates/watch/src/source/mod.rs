@@ -139,6 +139,32 @@ impl Source {
         }
     }
 
+    /// Every session's id without its record, where the store can list them much more
+    /// cheaply than the records (Redis's keys, a folder's names): the quick pass between two
+    /// listings. `Ok(None)`: not for this store, or cut short by the deadline.
+    pub(crate) async fn ids(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<Vec<String>>, WatchError> {
+        match self {
+            Self::Redis(s) => s.ids(deadline).await,
+            Self::Sql(_) => Ok(None),
+            Self::Dir(s) => s.ids(deadline),
+        }
+    }
+
+    /// Follows the store's own change notifications where it already sends them (Redis's
+    /// keyspace events, if its owner turned them on); what it follows, if anything.
+    pub(crate) async fn follow_notifications(
+        &self,
+        changed: impl Fn(String) + Send + 'static,
+    ) -> Option<String> {
+        match self {
+            Self::Redis(s) => s.follow_notifications(changed).await,
+            Self::Sql(_) | Self::Dir(_) => None,
+        }
+    }
+
     /// Reads these sessions again; `None` for those the store no longer has.
     pub(crate) async fn read(
         &mut self,

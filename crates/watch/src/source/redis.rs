@@ -19,6 +19,9 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// Keys per SCAN page (and per pipeline).
 const PAGE: u32 = 500;
 
+/// Keys per SCAN page of a quick pass, which reads no values: bigger pages, fewer round trips.
+const ID_PAGE: u32 = 5000;
+
 /// How long format detection looks at keys before it gives up.
 const DETECT_FOR: Duration = Duration::from_secs(3);
 
@@ -203,10 +206,19 @@ impl RedisSource {
         &self,
         pattern: String,
     ) -> std::pin::Pin<Box<dyn futures::Stream<Item = Result<ScanResult, Error>> + Send>> {
+        self.scan_by(pattern, PAGE)
+    }
+
+    /// SCAN with `count` keys a page.
+    fn scan_by(
+        &self,
+        pattern: String,
+        count: u32,
+    ) -> std::pin::Pin<Box<dyn futures::Stream<Item = Result<ScanResult, Error>> + Send>> {
         if self.clustered {
-            Box::pin(self.client.scan_cluster(pattern, Some(PAGE), None))
+            Box::pin(self.client.scan_cluster(pattern, Some(count), None))
         } else {
-            Box::pin(self.client.scan(pattern, Some(PAGE), None))
+            Box::pin(self.client.scan(pattern, Some(count), None))
         }
     }
 
@@ -323,6 +335,101 @@ impl RedisSource {
             ));
         }
         Ok(out)
+    }
+}
+
+impl RedisSource {
+    /// Every session key's id (no values): the quick pass between listings that finds new
+    /// and removed sessions. `None` when the deadline cut it short.
+    pub(crate) async fn ids(&self, deadline: Instant) -> Result<Option<Vec<String>>, WatchError> {
+        let mut ids = Vec::new();
+        let mut pages = self.scan_by(self.pattern(), ID_PAGE);
+        while let Some(page) = pages.next().await {
+            let mut page = page.map_err(|e| self.failed(&e))?;
+            ids.extend(
+                page.take_results()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| {
+                        k.as_str()
+                            .map(|k| k.strip_prefix(&self.prefix).unwrap_or(k).to_owned())
+                    }),
+            );
+            if Instant::now() >= deadline || ids.len() >= MAX_SESSIONS {
+                page.cancel();
+                return Ok(None);
+            }
+            page.next();
+        }
+        Ok(Some(ids))
+    }
+
+    /// Follows Redis's keyspace notifications when the server already sends them
+    /// (`notify-keyspace-events` set by its owner: the lab never changes it), calling `changed`
+    /// with the id of every session key written, expired or deleted. Returns what it
+    /// subscribed to, or `None` when notifications are off (or not allowed).
+    pub(crate) async fn follow_notifications(
+        &self,
+        changed: impl Fn(String) + Send + 'static,
+    ) -> Option<String> {
+        let setting: std::collections::HashMap<String, String> = self
+            .client
+            .config_get("notify-keyspace-events")
+            .await
+            .ok()?;
+        let flags = setting.get("notify-keyspace-events")?.clone();
+        let events = flags.contains('A')
+            || flags.contains('g')
+            || flags.contains('$')
+            || flags.contains('x');
+        if !events || self.clustered {
+            return None;
+        }
+        let db = self.client.client_config().database.unwrap_or(0);
+        let pattern = if flags.contains('K') {
+            format!("__keyspace@{db}__:{}*", glob_escape(&self.prefix))
+        } else if flags.contains('E') {
+            format!("__keyevent@{db}__:*")
+        } else {
+            return None;
+        };
+        let subscriber = self.client.clone_new();
+        tokio::time::timeout(TIMEOUT, subscriber.init())
+            .await
+            .ok()?
+            .ok()?;
+        // fred parses keyspace and keyevent messages into events of their own (they never
+        // reach `message_rx`).
+        let mut events = subscriber.keyspace_event_rx();
+        subscriber.psubscribe(pattern.clone()).await.ok()?;
+        let prefix = self.prefix.clone();
+        let tower = self.format == Format::TowerSessions && prefix.is_empty();
+        tokio::spawn(async move {
+            // The subscriber lives as long as this task (which ends with the watch).
+            let _subscriber = subscriber;
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    // Too many at once: the next quick pass and listing catch up.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if event.db != db {
+                    continue;
+                }
+                let Some(key) = event.key.as_str() else {
+                    continue;
+                };
+                let Some(id) = key.strip_prefix(&prefix) else {
+                    continue;
+                };
+                if tower && !is_tower_id(id) {
+                    continue;
+                }
+                changed(id.to_owned());
+            }
+        });
+        Some(pattern)
     }
 }
 
