@@ -275,7 +275,7 @@ fn watch_bar_ui(
         if let Some(error) = &status.error {
             ui.colored_label(theme::warn(dark), "cannot read it")
                 .on_hover_text(error.as_str());
-            ui.label(RichText::new(error.as_str()).weak())
+            ui.add(egui::Label::new(RichText::new(error.as_str()).weak()).truncate())
                 .on_hover_text(error.as_str());
         } else if let Some(format) = status.format {
             ui.label(format!("{} · {}", format.title(), watched.address))
@@ -311,7 +311,8 @@ fn watch_bar_ui(
                 );
             }
         } else if let Some(waiting) = &status.waiting {
-            ui.label(RichText::new(waiting.as_str()).weak());
+            ui.add(egui::Label::new(RichText::new(waiting.as_str()).weak()).truncate())
+                .on_hover_text(waiting.as_str());
         } else {
             ui.spinner();
             ui.label(RichText::new("opening…").weak());
