@@ -253,12 +253,23 @@ fn undecodable_and_huge_records_are_shown_not_fatal() {
     redis_cli(redis.port(), &["SET", "sess:bad", "\u{1b}[2J not json"]);
     redis_set_long(redis.port(), "sess:huge", huge.as_bytes());
     redis_cli(redis.port(), &["HSET", "sess:hash", "a", "b"]);
+    // A TTL past the year 9999 is "never", not a crash.
+    redis_cli(
+        redis.port(),
+        &[
+            "SET",
+            "sess:far",
+            r#"{"cookie":{},"views":1}"#,
+            "PXAT",
+            "9000000000000000",
+        ],
+    );
     let (lab, mut state) = common::lab();
     watch(&lab, &mut state, &redis.url());
     assert!(lab.wait_until(
         &mut state,
         WAIT,
-        |s| s.watched.as_ref().unwrap().sessions.len() == 3
+        |s| s.watched.as_ref().unwrap().sessions.len() == 4
     ));
     let watched = state.watched.as_ref().unwrap();
     let data = |key: &str| {
@@ -618,4 +629,43 @@ fn keyspace_notifications_are_followed_when_on_and_never_turned_on() {
             .sessions
             .contains(key_id("told"))
     }));
+}
+
+/// A session folder from a stranger: a FIFO and a link named like sessions, a file dated in
+/// the year 11,000 — the listing ends, with the sessions it can read.
+#[test]
+fn a_hostile_session_folder_is_listed_without_hanging() {
+    let dir = common::temp_dir("hostile-php");
+    std::fs::write(dir.join("sess_good"), "views|i:2;").unwrap();
+    std::fs::write(dir.join("sess_future"), "views|i:3;").unwrap();
+    let fifo = std::ffi::CString::new(dir.join("sess_fifo").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path and a mode; mkfifo touches nothing else.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("sess_link")).unwrap();
+    let far = std::time::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("sess_future"))
+        .unwrap()
+        .set_modified(far)
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listing = runtime.block_on(async {
+        let address = StoreAddress::parse(&format!("dir:{}", dir.display())).unwrap();
+        let mut reader = Reader::open(&address).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), reader.list(Duration::from_secs(5)))
+            .await
+            .expect("the listing ends")
+            .unwrap()
+    });
+    let mut keys: Vec<&str> = listing.sessions.iter().map(|s| s.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["future", "good"]);
+    let future = listing.sessions.iter().find(|s| s.key == "future").unwrap();
+    // The file system may clamp the time (ext4 stops at 2446); beyond 9000 it is left out.
+    assert!(
+        future.updated.is_none_or(|at| at.year() < 9000),
+        "{:?}",
+        future.updated
+    );
 }

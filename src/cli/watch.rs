@@ -99,6 +99,13 @@ pub fn follow(store: &str, once: bool, json_out: bool) -> anyhow::Result<ExitCod
                 println!("  {}", row_line(row, now));
             }
         }
+        if let Some(error) = &status.error {
+            // A listing that failed is no empty store.
+            eprintln!("! {}", visible(error));
+            if once {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         if once {
             return Ok(ExitCode::SUCCESS);
         }
@@ -126,7 +133,15 @@ pub fn follow(store: &str, once: bool, json_out: bool) -> anyhow::Result<ExitCod
                 last_error = status.error.clone();
             }
             let now = OffsetDateTime::now_utc();
-            for change in watch.feed().take().into_vec() {
+            let batch = watch.feed().take();
+            if batch.reset {
+                // The watch started over (it fell behind): what follows is the whole store.
+                known.clear();
+                if !json_out {
+                    println!("(the store is listed again from the start)");
+                }
+            }
+            for change in batch.into_vec() {
                 let (what, line) = match &change {
                     SessionChange::Written(row) => {
                         let new = known.insert(row.id);

@@ -143,7 +143,7 @@ impl fmt::Display for StoreAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             StoreKindName::Redis(url) | StoreKindName::Postgres(url) => {
-                f.write_str(&session_lab_server::masked_url(url))?
+                f.write_str(&mask_query_password(&session_lab_server::masked_url(url)))?
             }
             StoreKindName::Sqlite(path) => write!(f, "sqlite:{}", path.display())?,
             StoreKindName::Dir(path) => write!(f, "dir:{}", path.display())?,
@@ -160,6 +160,24 @@ impl fmt::Display for StoreAddress {
         }
         Ok(())
     }
+}
+
+/// `?password=…` (and `sslpassword=…`) in a URL's query, masked: PostgreSQL takes a password
+/// there too.
+fn mask_query_password(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", masked.join("&"))
 }
 
 impl fmt::Debug for StoreAddress {
@@ -207,6 +225,9 @@ mod tests {
         assert_eq!(a.format, Some(Format::Express));
         assert_eq!(a.prefix.as_deref(), Some("myapp:"));
         assert!(!a.to_string().contains("pw"), "{a}");
+        let pg = StoreAddress::parse("postgres://u@h/db?password=hunter2&sslmode=disable").unwrap();
+        assert!(!pg.to_string().contains("hunter2"), "{pg}");
+        assert!(pg.to_string().contains("sslmode=disable"), "{pg}");
         assert_eq!(
             StoreAddress::parse("sqlite:/tmp/db.sqlite3").unwrap().kind,
             StoreKindName::Sqlite("/tmp/db.sqlite3".into())

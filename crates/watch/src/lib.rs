@@ -6,9 +6,12 @@
 //! (Flask-Session on Redis) — read from the store the application really uses: Redis,
 //! SQLite, PostgreSQL or a folder of session files.
 //!
-//! Read-only, always: Redis is asked only SCAN, GETRANGE, STRLEN, PTTL, DBSIZE and PING; SQLite
-//! is opened read-only; PostgreSQL runs every statement in a read-only transaction; files are
-//! read without a lock. Nothing here can write, delete or reconfigure a store.
+//! Read-only, always: Redis is asked only SCAN, GETRANGE, STRLEN, PTTL, DBSIZE, PING and
+//! CONFIG GET (plus PSUBSCRIBE where keyspace notifications are already on, and what fred sends
+//! to set up a connection: AUTH/HELLO, SELECT, CLIENT, INFO); SQLite is opened read-only;
+//! PostgreSQL runs every statement in a read-only transaction (checked after connecting: a
+//! pooler that drops the setting is refused); files are read without a lock, a FIFO or a
+//! link. Nothing here can write, delete or reconfigure a store.
 //!
 //! - [`StoreAddress`] parses what the user types (`redis://…`, `sqlite:PATH`, `postgres://…`,
 //!   `dir:PATH`, with `?format=…&prefix=…` when detection needs help).
@@ -31,6 +34,9 @@ pub use watcher::{Listing, Reader, Watch, WatchStatus, WatchedSession};
 
 /// The most bytes of one record the lab reads (a larger record is shown cut, with its size).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The longest session key the lab reads; a longer one is skipped (no framework makes one).
+pub const MAX_KEY_BYTES: usize = 256;
 
 /// The most sessions one listing takes; a store with more is shown in part, and says so.
 pub const MAX_SESSIONS: usize = 1_000_000;

@@ -392,6 +392,9 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
     shared.status.lock().live = live;
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut first = true;
+    // The last listing saw the whole store: a session found later is new (it gets a creation
+    // stamp); after a cut or failed listing, one found later may be old.
+    let mut complete = false;
     let mut next_listing = Instant::now();
     // Quick passes (ids only) between listings, where the store has them: new and removed
     // sessions show within one of these, however big the store.
@@ -405,11 +408,16 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 &shared,
                 &mut seen,
                 &wanted,
-                format,
+                (format, complete),
                 DeleteReason::Deleted,
             )
             .await;
-            continue;
+            // A busy store's notifications must not starve the listings: go on when one is due.
+            let now = Instant::now();
+            let due = now >= next_listing || (quick_every.is_some() && now >= next_quick);
+            if !due {
+                continue;
+            }
         }
         let mut listing_now = first;
         if !first {
@@ -451,10 +459,14 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                             &shared,
                             &mut seen,
                             chunk,
-                            format,
+                            (format, complete),
                             DeleteReason::Gone,
                         )
                         .await;
+                        // The rest waits for the next pass (the browsers' reads go first).
+                        if started.elapsed() >= LISTING_DEADLINE {
+                            break;
+                        }
                     }
                     let took = started.elapsed();
                     quick_every = Some((took * INTERVAL_FACTOR).clamp(MIN_INTERVAL, MAX_INTERVAL));
@@ -470,6 +482,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         }
         if shared.feed.take_full_listing_wanted() {
             seen.clear();
+            source.forget_version();
         }
         let started = Instant::now();
         let mut found: HashMap<String, Seen> = HashMap::with_capacity(seen.len());
@@ -479,7 +492,8 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
             let seen_before = &seen;
             let found = &mut found;
             let undecodable = &mut undecodable;
-            let first_listing = first;
+            // Sessions a listing finds after a cut or failed one may be old: no creation stamp.
+            let first_listing = !complete;
             source
                 .list(started + LISTING_DEADLINE, &mut |record: RawRecord| {
                     let now = Seen::of(&record);
@@ -536,7 +550,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 };
                 status.listings += 1;
                 status.last_listing = Some(took);
-                status.partial = progress.cut.then(|| {
+                let cut = progress.cut.then(|| {
                     format!(
                         "the listing stopped after {:.1} s: {} of {} keys looked at",
                         took.as_secs_f64(),
@@ -546,10 +560,23 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                             .map_or_else(|| "an unknown number of".to_owned(), |t| t.to_string())
                     )
                 });
+                let unreadable = (progress.unreadable > 0).then(|| {
+                    format!(
+                        "{} session files could not be read (another user's, mode 0600)",
+                        progress.unreadable
+                    )
+                });
+                status.partial = match (cut, unreadable) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or(b),
+                };
+                drop(status);
+                complete = !progress.cut;
             }
             Err(e) => {
                 shared.status.lock().error = Some(e.to_string());
                 interval = RETRY;
+                complete = false;
             }
         }
         first = false;
@@ -567,14 +594,14 @@ async fn read_again(
     shared: &Shared,
     seen: &mut HashMap<String, Seen>,
     keys: &[String],
-    format: Format,
+    (format, stamp): (Format, bool),
     reason: DeleteReason,
 ) {
     match source.read(keys).await {
         Ok(records) => {
             for (key, record) in records {
                 match record {
-                    Some(record) => publish_if_changed(shared, seen, record, format, false),
+                    Some(record) => publish_if_changed(shared, seen, record, format, !stamp),
                     None => {
                         if seen.remove(&key).is_some() {
                             shared.feed.publish(SessionChange::Removed {

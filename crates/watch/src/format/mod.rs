@@ -116,7 +116,7 @@ impl Format {
                 // 44-character MAC in front of it.
                 let id = match value.len() {
                     22 => value,
-                    66 => &value[44..],
+                    66 => value.get(44..)?,
                     _ => return None,
                 };
                 id.to_owned()
@@ -208,6 +208,20 @@ fn preview(bytes: &[u8]) -> String {
         out.push('…');
     }
     out
+}
+
+/// A map key that is not a string, as JSON object keys must be: a scalar as its text, anything
+/// else as a placeholder — never the nested value's JSON, which a hostile record could make
+/// double in size at every level.
+pub(crate) fn key_text(key: &Value) -> String {
+    match key {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.chars().take(256).collect(),
+        Value::Array(_) => "(an array as a key)".to_owned(),
+        Value::Object(_) => "(a map as a key)".to_owned(),
+    }
 }
 
 /// A key as a message may quote it: control characters escaped, at most 64 characters.
@@ -302,6 +316,10 @@ mod tests {
             Some(id)
         );
         assert_eq!(Format::TowerSessions.id_from_cookie("short"), None);
+        // 66 bytes whose 45th falls inside a character: no id, no panic.
+        let odd = format!("{}é{}", "a".repeat(43), "a".repeat(21));
+        assert_eq!(odd.len(), 66);
+        assert_eq!(Format::TowerSessions.id_from_cookie(&odd), None);
     }
 
     #[test]

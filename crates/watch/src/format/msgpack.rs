@@ -122,7 +122,7 @@ pub(super) fn json(pack: &Pack) -> Value {
         Pack::Map(entries) => object(entries.iter().map(|(k, v)| {
             let key = match k {
                 Pack::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-                other => json(other).to_string(),
+                other => super::key_text(&json(other)),
             };
             (key, json(v))
         })),

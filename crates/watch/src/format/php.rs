@@ -152,7 +152,7 @@ impl Reader<'_> {
         for _ in 0..n {
             let key = match self.value(depth + 1)? {
                 Value::String(s) => s,
-                other => other.to_string(),
+                other => super::key_text(&other),
             };
             let value = self.value(depth + 1)?;
             out.insert(key, value);
@@ -221,6 +221,17 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+        // Arrays as keys, nested: never serialised into ever longer key strings.
+        let keys = format!("x|{}i:0;{}", "a:1:{".repeat(40), "i:0;}".repeat(40));
+        let started = std::time::Instant::now();
+        let text = unserialize_session(keys.as_bytes())
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        assert!(
+            text.len() < 10_000 && started.elapsed() < std::time::Duration::from_secs(1),
+            "{}",
+            text.len()
+        );
         let deep = format!("x|{}i:1;{}", "a:1:{i:0;".repeat(200), "}".repeat(200));
         let err = unserialize_session(deep.as_bytes()).unwrap_err();
         assert!(err.contains("too deep"), "{err}");

@@ -73,31 +73,23 @@ impl DirSource {
         deadline: Instant,
         found: &mut (dyn FnMut(RawRecord) + Send),
     ) -> Result<Progress, WatchError> {
-        let path = self.path.clone();
-        let entries =
-            tokio::task::spawn_blocking(move || std::fs::read_dir(&path).map(|d| d.count()))
-                .await
-                .map_err(|e| WatchError::Failed {
-                    store: self.shown.clone(),
-                    reason: e.to_string(),
-                })?
-                .map_err(|e| self.failed(&e))?;
-        let mut progress = Progress {
-            total: Some(entries as u64),
-            ..Progress::default()
-        };
+        let mut progress = Progress::default();
         let dir = std::fs::read_dir(&self.path).map_err(|e| self.failed(&e))?;
         let mut sessions = 0;
+        let mut unreadable = 0u64;
         for entry in dir {
             let Ok(entry) = entry else { continue };
             progress.looked_at += 1;
             let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_prefix("sess_")) else {
-                continue;
-            };
-            if let Some(record) = read_file(&entry.path(), id) {
-                sessions += 1;
-                found(record);
+            if let Some(id) = name.to_str().and_then(session_id) {
+                match read_file(&entry.path(), id) {
+                    FileRead::Record(record) => {
+                        sessions += 1;
+                        found(record);
+                    }
+                    FileRead::Unreadable => unreadable += 1,
+                    FileRead::Gone => {}
+                }
             }
             if sessions >= MAX_SESSIONS
                 || (progress.looked_at.is_multiple_of(256) && Instant::now() >= deadline)
@@ -109,23 +101,31 @@ impl DirSource {
                 tokio::task::yield_now().await;
             }
         }
+        if unreadable > 0 && sessions == 0 {
+            return Err(WatchError::Denied {
+                store: self.shown.clone(),
+                reason: format!(
+                    "none of its {unreadable} session files can be read by the lab (PHP writes them \
+                     for its own user, mode 0600): run the lab as that user, or let it read them"
+                ),
+            });
+        }
+        progress.unreadable = unreadable;
         Ok(progress)
     }
 
     /// The ids of every session file, from the folder's names alone.
     pub(crate) fn ids(&self, deadline: Instant) -> Result<Option<Vec<String>>, WatchError> {
         let mut ids = Vec::new();
+        let mut looked_at = 0usize;
         for entry in std::fs::read_dir(&self.path).map_err(|e| self.failed(&e))? {
             let Ok(entry) = entry else { continue };
-            if let Some(id) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix("sess_"))
-            {
+            looked_at += 1;
+            if let Some(id) = entry.file_name().to_str().and_then(session_id) {
                 ids.push(id.to_owned());
             }
             if ids.len() >= MAX_SESSIONS
-                || (ids.len().is_multiple_of(1024) && Instant::now() >= deadline)
+                || (looked_at.is_multiple_of(1024) && Instant::now() >= deadline)
             {
                 return Ok(None);
             }
@@ -141,35 +141,80 @@ impl DirSource {
             .iter()
             .map(|id| {
                 let safe = !id.is_empty()
+                    && id.len() <= 256
                     && id
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b',');
-                let record = safe
-                    .then(|| read_file(&self.path.join(format!("sess_{id}")), id))
-                    .flatten();
+                let record =
+                    match safe.then(|| read_file(&self.path.join(format!("sess_{id}")), id)) {
+                        Some(FileRead::Record(record)) => Some(record),
+                        _ => None,
+                    };
                 (id.clone(), record)
             })
             .collect())
     }
 }
 
-/// One session file, read (at most [`MAX_RECORD_BYTES`]) without a lock; `None` if it is gone.
-fn read_file(path: &Path, id: &str) -> Option<RawRecord> {
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
+/// The session id of a file's name: `sess_` and at most 256 characters PHP could have made.
+fn session_id(name: &str) -> Option<&str> {
+    name.strip_prefix("sess_")
+        .filter(|id| !id.is_empty() && id.len() <= 256)
+}
+
+/// What reading one session file gave.
+enum FileRead {
+    Record(RawRecord),
+    /// Gone since it was listed, or not a regular file (a FIFO, a link, a folder).
+    Gone,
+    /// There, but the lab may not read it.
+    Unreadable,
+}
+
+/// One session file, read (at most [`MAX_RECORD_BYTES`]) without a lock and without following
+/// a link or waiting on a FIFO.
+fn read_file(path: &Path, id: &str) -> FileRead {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return FileRead::Gone;
+    };
     if !meta.is_file() {
-        return None;
+        return FileRead::Gone;
     }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return FileRead::Unreadable,
+        Err(_) => return FileRead::Gone,
+    };
     let mut bytes = Vec::new();
-    file.take(MAX_RECORD_BYTES as u64)
+    if file
+        .take(MAX_RECORD_BYTES as u64)
         .read_to_end(&mut bytes)
-        .ok()?;
-    let updated = meta.modified().ok().map(OffsetDateTime::from);
-    Some(RawRecord {
+        .is_err()
+    {
+        return FileRead::Gone;
+    }
+    let updated = meta.modified().ok().and_then(file_time);
+    FileRead::Record(RawRecord {
         key: id.to_owned(),
         bytes,
-        full_len: meta.len() as usize,
-        expires: updated.map(|at| at + PHP_MAX_LIFETIME),
+        full_len: usize::try_from(meta.len()).unwrap_or(usize::MAX),
+        expires: updated.and_then(|at| at.checked_add(PHP_MAX_LIFETIME)),
         updated,
     })
+}
+
+/// A file's time, if it is one the lab can show (a file may claim any time at all).
+fn file_time(at: std::time::SystemTime) -> Option<OffsetDateTime> {
+    let secs = match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok()?,
+        Err(before) => -i64::try_from(before.duration().as_secs()).ok()?,
+    };
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .filter(|at| (1970..9000).contains(&at.year()))
 }

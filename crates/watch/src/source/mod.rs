@@ -86,6 +86,8 @@ pub(crate) struct Progress {
     /// The store did not change since the last listing (SQLite's `data_version`): nothing was
     /// read.
     pub unchanged: bool,
+    /// Records there but not readable by the lab (session files of another user).
+    pub unreadable: u64,
 }
 
 /// An open store.
@@ -156,12 +158,19 @@ impl Source {
     /// Follows the store's own change notifications where it already sends them (Redis's
     /// keyspace events, if its owner turned them on); what it follows, if anything.
     pub(crate) async fn follow_notifications(
-        &self,
+        &mut self,
         changed: impl Fn(String) + Send + 'static,
     ) -> Option<String> {
         match self {
             Self::Redis(s) => s.follow_notifications(changed).await,
             Self::Sql(_) | Self::Dir(_) => None,
+        }
+    }
+
+    /// The next listing reads every record, changed or not (a reader dropped its view).
+    pub(crate) fn forget_version(&mut self) {
+        if let Self::Sql(s) = self {
+            s.forget_version();
         }
     }
 

@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use time::OffsetDateTime;
 
 use super::{Progress, RawRecord, WatchError};
-use crate::{MAX_RECORD_BYTES, MAX_SESSIONS, format::Format};
+use crate::{MAX_KEY_BYTES, MAX_RECORD_BYTES, MAX_SESSIONS, format::Format};
 
 /// How long connecting or one command may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -31,6 +31,9 @@ pub(crate) struct RedisSource {
     format: Format,
     prefix: String,
     clustered: bool,
+    /// The keyspace subscriber's task and client, while notifications are followed: ended
+    /// with the source.
+    subscription: Option<(tokio::task::JoinHandle<()>, Client)>,
 }
 
 impl RedisSource {
@@ -98,6 +101,7 @@ impl RedisSource {
             format: format.unwrap_or(Format::Express),
             prefix: String::new(),
             clustered,
+            subscription: None,
         };
         let format = match (format, prefix) {
             (Some(format), prefix) => {
@@ -254,6 +258,7 @@ impl RedisSource {
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|k| k.as_str().map(str::to_owned))
+                .filter(|k| k.len() <= self.prefix.len() + MAX_KEY_BYTES)
                 .collect();
             progress.looked_at += keys.len() as u64;
             for (key, record) in self.fetch(&keys).await? {
@@ -329,7 +334,10 @@ impl RedisSource {
                     key: id,
                     bytes,
                     full_len,
-                    expires: (ttl >= 0).then(|| now + time::Duration::milliseconds(ttl)),
+                    // A TTL past the year 9999 is "never".
+                    expires: (ttl >= 0)
+                        .then(|| now.checked_add(time::Duration::milliseconds(ttl)))
+                        .flatten(),
                     updated: None,
                 }),
             ));
@@ -350,6 +358,7 @@ impl RedisSource {
                 page.take_results()
                     .unwrap_or_default()
                     .into_iter()
+                    .filter(|k| k.as_bytes().len() <= self.prefix.len() + MAX_KEY_BYTES)
                     .filter_map(|k| {
                         k.as_str()
                             .map(|k| k.strip_prefix(&self.prefix).unwrap_or(k).to_owned())
@@ -369,7 +378,7 @@ impl RedisSource {
     /// with the id of every session key written, expired or deleted. Returns what it
     /// subscribed to, or `None` when notifications are off (or not allowed).
     pub(crate) async fn follow_notifications(
-        &self,
+        &mut self,
         changed: impl Fn(String) + Send + 'static,
     ) -> Option<String> {
         let setting: std::collections::HashMap<String, String> = self
@@ -394,18 +403,26 @@ impl RedisSource {
             return None;
         };
         let subscriber = self.client.clone_new();
-        tokio::time::timeout(TIMEOUT, subscriber.init())
-            .await
-            .ok()?
-            .ok()?;
         // fred parses keyspace and keyevent messages into events of their own (they never
         // reach `message_rx`).
         let mut events = subscriber.keyspace_event_rx();
-        subscriber.psubscribe(pattern.clone()).await.ok()?;
+        let subscribed = async {
+            tokio::time::timeout(TIMEOUT, subscriber.init())
+                .await
+                .ok()?
+                .ok()?;
+            subscriber.psubscribe(pattern.clone()).await.ok()
+        }
+        .await;
+        if subscribed.is_none() {
+            let _ = subscriber.quit().await;
+            return None;
+        }
+        let kept = subscriber.clone();
         let prefix = self.prefix.clone();
         let tower = self.format == Format::TowerSessions && prefix.is_empty();
-        tokio::spawn(async move {
-            // The subscriber lives as long as this task (which ends with the watch).
+        let task = tokio::spawn(async move {
+            // The subscriber lives as long as this task (which ends with the source).
             let _subscriber = subscriber;
             loop {
                 let event = match events.recv().await {
@@ -429,6 +446,7 @@ impl RedisSource {
                 changed(id.to_owned());
             }
         });
+        self.subscription = Some((task, kept));
         Some(pattern)
     }
 }
@@ -436,9 +454,16 @@ impl RedisSource {
 impl Drop for RedisSource {
     fn drop(&mut self) {
         let client = self.client.clone();
+        let subscription = self.subscription.take().map(|(task, subscriber)| {
+            task.abort();
+            subscriber
+        });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let _ = client.quit().await;
+                if let Some(subscriber) = subscription {
+                    let _ = subscriber.quit().await;
+                }
             });
         }
     }

@@ -13,7 +13,7 @@ use sqlx::{
 use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
 
 use super::{Progress, RawRecord, WatchError};
-use crate::{MAX_RECORD_BYTES, MAX_SESSIONS, format::Format};
+use crate::{MAX_KEY_BYTES, MAX_RECORD_BYTES, MAX_SESSIONS, format::Format};
 
 /// How long connecting, or waiting for a lock, may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -49,8 +49,11 @@ impl SqlSource {
             .read_only(true)
             .create_if_missing(false)
             .busy_timeout(TIMEOUT);
+        // One connection kept for good: `data_version` compares commits seen by one connection.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
             .acquire_timeout(TIMEOUT)
             .connect_with(options)
             .await
@@ -137,6 +140,23 @@ impl SqlSource {
                     }
                 }
             })?;
+        // A pooler that drops the startup option (PgBouncer's ignore_startup_parameters) would
+        // leave the connection writable: refuse it rather than watch with one.
+        let read_only: String = sqlx::query_scalar("SHOW transaction_read_only")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| WatchError::Failed {
+                store: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        if read_only != "on" {
+            return Err(WatchError::Failed {
+                store: shown,
+                reason: "the connection is not read-only (a connection pooler dropped \
+                         default_transaction_read_only?): connect to PostgreSQL directly"
+                    .into(),
+            });
+        }
         let (django, tower): (bool, bool) = sqlx::query_as(
             "SELECT to_regclass('django_session') IS NOT NULL, to_regclass('tower_sessions.session') IS NOT NULL",
         )
@@ -187,10 +207,10 @@ impl SqlSource {
                 "SELECT id, substr(data, 1, 65536), length(data), expiry_date FROM tower_sessions"
             }
             (Pool::Postgres(_), Format::Django) => {
-                "SELECT session_key, convert_to(left(session_data, 65536), 'UTF8'), octet_length(session_data), expire_date FROM django_session"
+                "SELECT session_key, convert_to(left(session_data, 65536), 'UTF8'), octet_length(session_data), extract(epoch from expire_date)::float8 FROM django_session"
             }
             (Pool::Postgres(_), _) => {
-                "SELECT id, substring(data from 1 for 65536), octet_length(data), expiry_date FROM tower_sessions.session"
+                "SELECT id, substring(data from 1 for 65536), octet_length(data), extract(epoch from expiry_date)::float8 FROM tower_sessions.session"
             }
         }
     }
@@ -221,7 +241,10 @@ impl SqlSource {
                     let mut rows = sqlx::query(sql).fetch(pool);
                     while let Some(row) = rows.next().await {
                         progress_ref.looked_at += 1;
-                        found(sqlite_record(&row?, format)?);
+                        // A row the lab cannot read (a key that is not text) is skipped.
+                        if let Ok(record) = sqlite_record(&row?, format) {
+                            found(record);
+                        }
                         if progress_ref.looked_at as usize >= MAX_SESSIONS
                             || Instant::now() >= deadline
                         {
@@ -234,7 +257,9 @@ impl SqlSource {
                     let mut rows = sqlx::query(sql).fetch(pool);
                     while let Some(row) = rows.next().await {
                         progress_ref.looked_at += 1;
-                        found(pg_record(&row?)?);
+                        if let Ok(record) = pg_record(&row?) {
+                            found(record);
+                        }
                         if progress_ref.looked_at as usize >= MAX_SESSIONS
                             || Instant::now() >= deadline
                         {
@@ -255,6 +280,11 @@ impl SqlSource {
             self.data_version = None;
         }
         Ok(progress)
+    }
+
+    /// The next listing reads the store even if it did not change (its reader dropped its view).
+    pub(crate) fn forget_version(&mut self) {
+        self.data_version = None;
     }
 
     pub(crate) async fn read(
@@ -289,6 +319,11 @@ impl SqlSource {
 
 fn sqlite_record(row: &sqlx::sqlite::SqliteRow, format: Format) -> Result<RawRecord, sqlx::Error> {
     let key: String = row.try_get(0)?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(sqlx::Error::Decode(
+            "a session key longer than 256 bytes".into(),
+        ));
+    }
     let bytes: Vec<u8> = row.try_get(1)?;
     let full_len: i64 = row.try_get(2)?;
     let expires = match format {
@@ -313,9 +348,20 @@ fn sqlite_record(row: &sqlx::sqlite::SqliteRow, format: Format) -> Result<RawRec
 
 fn pg_record(row: &sqlx::postgres::PgRow) -> Result<RawRecord, sqlx::Error> {
     let key: String = row.try_get(0)?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(sqlx::Error::Decode(
+            "a session key longer than 256 bytes".into(),
+        ));
+    }
     let bytes: Vec<u8> = row.try_get(1)?;
     let full_len: i32 = row.try_get(2)?;
-    let expires: Option<OffsetDateTime> = row.try_get(3).ok();
+    // Seconds since the epoch (PostgreSQL's `infinity` reads as an infinite float): a time the
+    // lab can show, or none.
+    let expires = row
+        .try_get::<f64, _>(3)
+        .ok()
+        .filter(|secs| secs.is_finite() && secs.abs() < 253_402_300_799.0)
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs as i64).ok());
     Ok(RawRecord {
         key,
         bytes: cut_to_bound(bytes),
@@ -340,8 +386,12 @@ fn django_time(text: &str) -> Option<OffsetDateTime> {
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
     )
     .ok()?;
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let micros: i64 = format!("{fraction:0<6}").get(..6)?.parse().unwrap_or(0);
-    Some(at.assume_utc() + time::Duration::microseconds(micros))
+    at.assume_utc()
+        .checked_add(time::Duration::microseconds(micros))
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ impl Audit<'_> {
             );
             return Ok(());
         };
+        // What the store held before the logout (with a store): whether the user was in it.
+        let before_logout = self.record_of(&copy.value).await;
         let out = self.follow(&browser, &route).await?;
         if out.status >= 400 {
             // The logout did not happen: nothing to judge about what it does.
@@ -44,8 +46,8 @@ impl Audit<'_> {
                 Severity::Medium,
                 format!("The logout route answers {}", out.status),
                 format!(
-                    "{route} answered {} {}, so no logout happened and what a logout does to the \
-                     session could not be judged. Users who click it stay logged in.",
+                    "{route} answered {} {}, so the audit did not judge what a logout does to \
+                     the session. Users who get this answer may still be logged in.",
                     out.status,
                     excerpt(&out.body, 60)
                 ),
@@ -102,7 +104,17 @@ impl Audit<'_> {
             let logged_in_before = self.options.login.is_some();
             let record = self.record_of(&copy.value).await;
             let in_store = record.as_ref().and_then(|r| r.as_ref());
-            let user_in_record = in_store.map(super::store::held_user);
+            // The user counts as removed only if the record named it before the logout and
+            // does not after (an app may keep a user id the audit cannot recognise).
+            let named_before = before_logout
+                .as_ref()
+                .and_then(|r| r.as_ref())
+                .map(super::store::held_user);
+            let user_in_record = match (named_before, in_store.map(super::store::held_user)) {
+                (Some(true), after) => after,
+                (_, Some(true)) => Some(true),
+                _ => None,
+            };
             let user_on_page = again.body.contains(AUDIT_USER);
             let still_user = logged_in_before && user_in_record.unwrap_or(user_on_page);
             let stored = in_store
@@ -166,18 +178,21 @@ impl Audit<'_> {
                 vec![evidence("the logout", &out)],
             );
         }
-        let proof = if alive || client_side {
-            String::new()
+        let ended = if alive || client_side {
+            "the session is deleted"
         } else {
             match self.record_of(&copy.value).await {
-                Some(None) => " (the store no longer holds its record)".to_owned(),
-                Some(Some(_)) => " (but the store still holds its record)".to_owned(),
-                None => String::new(),
+                Some(None) => "the session is deleted (the store no longer holds its record)",
+                Some(Some(_)) => {
+                    "the old cookie no longer opens the session, though the store still holds \
+                     its record"
+                }
+                None => "the session is deleted",
             }
         };
         let summary = match (alive, cleared) {
-            (false, true) => format!("the session is deleted{proof} and the cookie cleared"),
-            (false, false) => format!("the session is gone{proof}, but the cookie is not cleared"),
+            (false, true) => format!("{ended} and the cookie cleared"),
+            (false, false) => format!("{ended}, but the cookie is not cleared"),
             (true, _) => "the old cookie still opens the session".to_owned(),
         };
         self.close(CHECK, NAME, before, summary);

@@ -75,9 +75,24 @@ impl Audit<'_> {
                 format.title()
             )),
             Some(None) => seen.push("the first visitor's record is not in the store".to_owned()),
+            Some(Some(_)) if format == crate::watch::Format::Php => seen.push(
+                "PHP keeps no expiry in the file: it is collected once older than \
+                 session.gc_maxlifetime (not compared with the cookie: the app's setting is not \
+                 visible)"
+                    .to_owned(),
+            ),
             Some(Some(record)) => {
-                let cookie_ends = first.cookie.lifetime(now).map(|l| now + l);
-                match (record.expires, cookie_ends) {
+                let cookie_ends = first
+                    .cookie
+                    .lifetime(now)
+                    .and_then(|l| now.checked_add(l.max(time::Duration::ZERO)));
+                // Only the store's own expiry (a TTL, an expiry column) ends a record.
+                let store_ends = if record.expiry_from_store {
+                    record.expires
+                } else {
+                    None
+                };
+                match (store_ends, cookie_ends) {
                     (None, _) => self.find(
                         CHECK,
                         "store-record-never-expires",
@@ -102,9 +117,8 @@ impl Audit<'_> {
                             Severity::Low,
                             "The store's lifetime and the cookie's differ",
                             format!(
-                                "The record lives until {} ({}), the cookie until {}: the store keeps it {} {longer}.",
+                                "The record lives until {} (the store's own expiry), the cookie until {}: the store keeps it {} {longer}.",
                                 rfc3339(record_ends),
-                                if record.expiry_from_store { "the store's TTL" } else { "the record's own expiry" },
                                 rfc3339(cookie_ends),
                                 crate::words::duration_text(by.abs())
                             ),
@@ -182,6 +196,8 @@ impl Audit<'_> {
             }));
             self.tell("store", n + 1, ANONYMOUS_REQUESTS);
         }
+        values.sort_unstable();
+        values.dedup();
         let mut made = 0usize;
         for value in &values {
             if let Some(Some(_)) = self.record_of(value).await {
@@ -194,7 +210,9 @@ impl Audit<'_> {
                 CHECK,
                 "store-grows-anonymous",
                 Severity::Medium,
-                format!("Every anonymous request leaves a session in the store ({per_thousand} records per 1,000)"),
+                format!(
+                    "Anonymous requests leave sessions in the store ({made} of {ANONYMOUS_REQUESTS}: {per_thousand} records per 1,000)"
+                ),
                 format!(
                     "{ANONYMOUS_REQUESTS} cookieless requests to {PROBE_PATH} (a page that does not use the session) left {made} new records in {store}: a crawler or a bot fills the store at {per_thousand} records per 1,000 requests."
                 ),
