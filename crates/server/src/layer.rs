@@ -198,6 +198,8 @@ impl<St: SessionStore> LayerState<St> {
             (Some(locks), Some(id)) => Some(locks.hold(locks.key(&id)).await),
             _ => None,
         };
+        // The common path's future stays small (it is moved into its box at every request): the
+        // lease path and the traced path are boxed futures of their own.
         let response = if self.leases && id.is_some() {
             // A shared lease the session's previous request here kept for this one (two
             // sessions sharing a lock key take turns, and do not share leases).
@@ -207,7 +209,7 @@ impl<St: SessionStore> LayerState<St> {
                 .filter(|kept| Some(kept.id()) == id);
             let queue = held.as_ref().map(Held::queue);
             let responding = self.respond(inner, request, opened, number);
-            let (response, kept) = Lease::scope_in_turn(kept, queue, responding).await;
+            let (response, kept) = Box::pin(Lease::scope_in_turn(kept, queue, responding)).await;
             match (kept, held.as_mut()) {
                 (Some(kept), Some(held)) if held.queue().others_waiting() => held.hand_over(kept),
                 (Some(kept), _) => kept.release().await,
@@ -229,7 +231,7 @@ impl<St: SessionStore> LayerState<St> {
         S: Service<Request, Response = Response, Error = Infallible>,
     {
         if self.inspector.is_tracing() {
-            let mut response = self.traced(inner, request, opened, number).await;
+            let mut response = Box::pin(self.traced(inner, request, opened, number)).await;
             // The lab finds the record of its own requests by this number.
             response
                 .headers_mut()
@@ -263,8 +265,7 @@ impl<St: SessionStore> LayerState<St> {
             rule.secure(tls, proto)
         });
         if self.cookie.keeps_data() {
-            return self
-                .serve_in_cookie(inner, request, opened, expiry, cookie_allowed)
+            return Box::pin(self.serve_in_cookie(inner, request, opened, expiry, cookie_allowed))
                 .await;
         }
         let session = Session::new(opened.id(), self.store.clone(), Some(expiry));
