@@ -520,6 +520,10 @@ impl Lab {
             // The event that it began is still on its way.
             return false;
         };
+        if watched.address != watch.address().shown() {
+            // A new watch whose start the state has not applied yet: its changes wait for it.
+            return false;
+        }
         let status = watch.status();
         if status != watched.status {
             state.apply(ServerEvent::WatchStatus(status));
