@@ -5,7 +5,6 @@ use axum::{
     Form, Json, Router,
     extract::{Query, Request},
     http::StatusCode,
-    middleware::Next,
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
@@ -67,9 +66,81 @@ pub fn app_sharing<S: SessionStore + Clone>(
             .layer(SessionLayer::new(store, &config, inspector, locks, shared))
     };
     // The attacker's site is another host on the same server, outside the app's sessions.
-    app.layer(axum::middleware::from_fn(move |request, next| {
-        attacker_site(site.clone(), request, next)
-    }))
+    app.layer(AttackerSiteLayer(site))
+}
+
+/// Serves the attacker's host before the app: a plain tower layer, so the app's requests pass
+/// with neither a box nor a clone of the service behind it (axum's `from_fn` makes both, at
+/// every request).
+#[derive(Clone)]
+struct AttackerSiteLayer(Site);
+
+impl<S> tower::Layer<S> for AttackerSiteLayer {
+    type Service = AttackerSite<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AttackerSite {
+            inner,
+            site: self.0.clone(),
+        }
+    }
+}
+
+/// [`AttackerSiteLayer`]'s service.
+#[derive(Clone)]
+struct AttackerSite<S> {
+    inner: S,
+    site: Site,
+}
+
+impl<S> tower::Service<Request> for AttackerSite<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::Either<
+        S::Future,
+        std::future::Ready<Result<Response, std::convert::Infallible>>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match attacker_host(&request) {
+            None => futures::future::Either::Left(self.inner.call(request)),
+            Some(host) => futures::future::Either::Right(std::future::ready(Ok(attacker_page(
+                &self.site,
+                host,
+                request.uri().path(),
+            )))),
+        }
+    }
+}
+
+/// The attacker's host a request is for, if it is for one (read without allocating: every
+/// request of the app asks).
+fn attacker_host(request: &Request) -> Option<&'static str> {
+    let host = match request.uri().host() {
+        Some(host) => host,
+        None => {
+            let host = request
+                .headers()
+                .get(axum::http::header::HOST)?
+                .to_str()
+                .ok()?;
+            host.rsplit_once(':').map_or(host, |(name, _)| name)
+        }
+    };
+    ATTACKER_HOSTS
+        .iter()
+        .find(|attacker| attacker.eq_ignore_ascii_case(host))
+        .copied()
 }
 
 /// The app's routes, before the session layer.
@@ -130,29 +201,9 @@ fn routes<S: SessionStore + Clone>(
         .fallback(not_found)
 }
 
-/// Answers a request for the attacker's host with the attacker's page (only `/`; the rest is
-/// not found); any other host goes on to the app.
-async fn attacker_site(site: Site, request: Request, next: Next) -> Response {
-    let host = request.uri().host().map(str::to_owned).or_else(|| {
-        let host = request
-            .headers()
-            .get(axum::http::header::HOST)?
-            .to_str()
-            .ok()?;
-        Some(
-            host.rsplit_once(':')
-                .map_or(host, |(name, _)| name)
-                .to_owned(),
-        )
-    });
-    let Some(host) = host.and_then(|h| {
-        ATTACKER_HOSTS
-            .iter()
-            .find(|attacker| attacker.eq_ignore_ascii_case(&h))
-    }) else {
-        return next.run(request).await;
-    };
-    if request.uri().path() != "/" {
+/// The attacker's page (only `/`; the rest is not found).
+fn attacker_page(site: &Site, host: &str, path: &str) -> Response {
+    if path != "/" {
         return (
             StatusCode::NOT_FOUND,
             Html(format!("{host} has one page: /")),
