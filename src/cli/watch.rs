@@ -189,7 +189,7 @@ fn row_line(row: &SessionRow, now: OffsetDateTime) -> String {
 fn row_json(row: &SessionRow, now: OffsetDateTime, holders: &[String]) -> Value {
     let data: Value = serde_json::from_str(row.data.as_str())
         .unwrap_or_else(|_| Value::String(row.data.as_str().to_owned()));
-    let never = row.expires_at.year() >= 9999;
+    let never = crate::server::never_expires(row.expires_at);
     json!({
         "id": row.key.as_deref(),
         "holders": holders,

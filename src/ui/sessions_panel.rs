@@ -681,7 +681,7 @@ fn expires_cell(
     expires: OffsetDateTime,
     next_change: &mut Option<Duration>,
 ) {
-    let never = expires.year() >= 9999;
+    let never = crate::server::never_expires(expires);
     let left = time_left(now, expires);
     let label = if !never && expires - now < time::Duration::minutes(1) {
         ui.colored_label(theme::warn(ui.visuals().dark_mode), left)

@@ -51,8 +51,8 @@ pub use redis::RedisSessions;
 pub use routes::{MAX_USER_CHARS, app};
 pub use secret_file::{SecretFileError, default_secret_path, load_or_create as kept_secret};
 pub use session::{
-    DATA_TEXT_MAX, DataText, DeleteReason, FoldHasher, MAX_SESSION_BYTES, NotASessionId,
-    SessionData, SessionId, SessionRow, from_unix_millis, now_millis, unix_millis,
+    DATA_TEXT_MAX, DataText, DeleteReason, FoldHasher, MAX_SESSION_BYTES, NEVER, NotASessionId,
+    SessionData, SessionId, SessionRow, from_unix_millis, never_expires, now_millis, unix_millis,
 };
 pub use site::{
     ACCOUNTS, ATTACKER_HOST, ATTACKER_HOSTS, AttackerPage, DEFAULT_PAGE, LoginRefused,

@@ -295,6 +295,15 @@ pub struct SessionRow {
     pub key: Option<compact_str::CompactString>,
 }
 
+/// The expiry of a session that has none (a watched store's Redis key without a TTL): the
+/// last second of the year 9999. Tell it with [`never_expires`].
+pub const NEVER: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+
+/// Whether `at` is [`NEVER`] (or past it).
+pub fn never_expires(at: OffsetDateTime) -> bool {
+    at >= NEVER
+}
+
 /// Why a session left the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeleteReason {

@@ -41,11 +41,6 @@ const RETRY: Duration = Duration::from_secs(2);
 /// An expiry that moved by less than this is the same (a Redis TTL read a moment later).
 const EXPIRY_SLACK: i64 = 2;
 
-/// A session "without an expiry" in the table: the last second of year 9999.
-pub(crate) fn never() -> OffsetDateTime {
-    time::macros::datetime!(9999-12-31 23:59:59 UTC)
-}
-
 /// One session of a watched store, decoded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WatchedSession {
@@ -91,7 +86,7 @@ impl WatchedSession {
         SessionRow {
             id: key_id(&self.key),
             data: DataText::from_json(self.decoded.json_text().as_bytes()),
-            expires_at: self.expires.unwrap_or_else(never),
+            expires_at: self.expires.unwrap_or(session_lab_server::NEVER),
             created_at: created,
             updated_at: self.updated.or(seen),
             key: Some(self.key.as_str().into()),

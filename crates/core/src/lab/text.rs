@@ -32,7 +32,7 @@ pub fn data_text(data: &DataText) -> String {
 /// How long until `at`: "13d 23h", "4h 05m", "2m 09s", "42s", "expired", or "never" (the
 /// year 9999: a watched store's session that has no expiry).
 pub fn time_left(now: OffsetDateTime, at: OffsetDateTime) -> String {
-    if at.year() >= 9999 {
+    if crate::server::never_expires(at) {
         // A watched store's session without an expiry (a Redis key without a TTL).
         return "never".to_owned();
     }
