@@ -224,10 +224,10 @@ fn watch_bar_ui(
 ) {
     let dark = ui.visuals().dark_mode;
     // A new watch brings its table forward once; the user may switch back.
-    let watching = state.watched.as_ref().map(|w| w.address.clone());
-    if watching != draft.shown_watch {
+    let watching = state.watched.as_ref().map(|w| &w.address);
+    if watching != draft.shown_watch.as_ref() {
         draft.showing_watched = watching.is_some();
-        draft.shown_watch = watching;
+        draft.shown_watch = watching.cloned();
     }
     ui.horizontal(|ui| {
         ui.label("Watch a store").on_hover_text(

@@ -204,10 +204,21 @@ pub struct WatchStatus {
 
 struct Shared {
     feed: Arc<ChangeFeed>,
-    status: Mutex<WatchStatus>,
+    /// What the watch has found: readers see a new version only when something changed.
+    status: tokio::sync::watch::Sender<WatchStatus>,
     wanted: Mutex<Vec<String>>,
     poke: Notify,
-    listed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Changes the status; readers are told only if it really changed.
+    fn set(&self, change: impl FnOnce(&mut WatchStatus)) {
+        self.status.send_if_modified(|status| {
+            let before = status.clone();
+            change(status);
+            *status != before
+        });
+    }
 }
 
 /// A store followed in the background (on the runtime it was started on). Dropping it stops
@@ -216,6 +227,8 @@ pub struct Watch {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
     address: StoreAddress,
+    /// The address as it may be shown, made once.
+    shown: String,
 }
 
 impl std::fmt::Debug for Watch {
@@ -229,21 +242,21 @@ impl std::fmt::Debug for Watch {
 impl Watch {
     /// Starts following the store. Must be called inside a tokio runtime.
     pub fn start(address: StoreAddress) -> Self {
-        let (listed, _) = tokio::sync::watch::channel(0);
+        let (status, _) = tokio::sync::watch::channel(WatchStatus {
+            store: address.shown(),
+            ..WatchStatus::default()
+        });
         let shared = Arc::new(Shared {
             feed: Arc::new(ChangeFeed::default()),
-            status: Mutex::new(WatchStatus {
-                store: address.shown(),
-                ..WatchStatus::default()
-            }),
+            status,
             wanted: Mutex::new(Vec::new()),
             poke: Notify::new(),
-            listed,
         });
         let task = tokio::spawn(follow(address.clone(), shared.clone()));
         Self {
             shared,
             task,
+            shown: address.shown(),
             address,
         }
     }
@@ -253,6 +266,11 @@ impl Watch {
         &self.address
     }
 
+    /// The store as it may be shown (a password masked).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
     /// The feed its changes arrive on (listen to it to receive them).
     pub fn feed(&self) -> Arc<ChangeFeed> {
         self.shared.feed.clone()
@@ -260,12 +278,18 @@ impl Watch {
 
     /// What it has found so far.
     pub fn status(&self) -> WatchStatus {
-        self.shared.status.lock().clone()
+        self.shared.status.borrow().clone()
     }
 
     /// The format, once known.
     pub fn format(&self) -> Option<Format> {
-        self.shared.status.lock().format
+        self.shared.status.borrow().format
+    }
+
+    /// Follows the status: the receiver says when it changed (a version compare, no copy), so
+    /// a reader asking every frame copies it only when there is news.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<WatchStatus> {
+        self.shared.status.subscribe()
     }
 
     /// Reads these sessions again soon (the sessions a browser holds, after its request).
@@ -287,25 +311,18 @@ impl Watch {
     /// Waits until `listings` complete listings have been made, or `timeout` passes; the
     /// status then.
     pub async fn wait_for_listings(&self, listings: u64, timeout: Duration) -> WatchStatus {
-        let mut seen = self.shared.listed.subscribe();
-        let _ = tokio::time::timeout(timeout, seen.wait_for(|n| *n >= listings)).await;
+        let mut status = self.subscribe();
+        let _ = tokio::time::timeout(timeout, status.wait_for(|s| s.listings >= listings)).await;
         self.status()
     }
 
     /// Waits until the store was opened (or failed to), at most `timeout`; the status then.
     pub async fn wait_for_format(&self, timeout: Duration) -> WatchStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let status = self.status();
-            if status.format.is_some()
-                || status.error.is_some()
-                || status.waiting.is_some()
-                || Instant::now() >= deadline
-            {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut status = self.subscribe();
+        let opened =
+            status.wait_for(|s| s.format.is_some() || s.error.is_some() || s.waiting.is_some());
+        let _ = tokio::time::timeout(timeout, opened).await;
+        self.status()
     }
 }
 
@@ -347,11 +364,10 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         match Source::open(&address).await {
             Ok(opened) => break opened,
             Err(e @ WatchError::Empty { .. }) => {
-                {
-                    let mut status = shared.status.lock();
-                    status.waiting = Some(e.to_string());
-                    status.error = None;
-                }
+                shared.set(|s| {
+                    s.waiting = Some(e.to_string());
+                    s.error = None;
+                });
                 // Looked at again soon, and at once after a browser's request.
                 tokio::select! {
                     () = shared.poke.notified() => {}
@@ -359,17 +375,16 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 }
             }
             Err(e) => {
-                shared.status.lock().error = Some(e.to_string());
+                shared.set(|s| s.error = Some(e.to_string()));
                 tokio::time::sleep(RETRY).await;
             }
         }
     };
-    {
-        let mut status = shared.status.lock();
-        status.format = Some(format);
-        status.error = None;
-        status.waiting = None;
-    }
+    shared.set(|s| {
+        s.format = Some(format);
+        s.error = None;
+        s.waiting = None;
+    });
     // The store's own notifications, where its owner turned them on: each changed session is
     // read at once.
     let told = shared.clone();
@@ -384,7 +399,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
             told.poke.notify_one();
         })
         .await;
-    shared.status.lock().live = live;
+    shared.set(|s| s.live = live);
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut first = true;
     // The last listing saw the whole store: a session found later is new (it gets a creation
@@ -468,7 +483,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 }
                 Ok(None) => quick_every = None,
                 Err(e) => {
-                    shared.status.lock().error = Some(e.to_string());
+                    shared.set(|s| s.error = Some(e.to_string()));
                     quick_every = Some(RETRY);
                 }
             }
@@ -519,9 +534,10 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
             Ok(Progress {
                 unchanged: true, ..
             }) => {
-                let mut status = shared.status.lock();
-                status.error = None;
-                status.listings += 1;
+                shared.set(|s| {
+                    s.error = None;
+                    s.listings += 1;
+                });
             }
             Ok(progress) => {
                 if !progress.cut {
@@ -535,16 +551,6 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                 } else {
                     seen.extend(found);
                 }
-                let mut status = shared.status.lock();
-                status.error = None;
-                status.sessions = seen.len();
-                status.undecodable = if first {
-                    undecodable
-                } else {
-                    status.undecodable.max(undecodable)
-                };
-                status.listings += 1;
-                status.last_listing = Some(took);
                 let cut = progress.cut.then(|| {
                     format!(
                         "the listing stopped after {:.1} s: {} of {} keys looked at",
@@ -561,15 +567,27 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
                         progress.unreadable
                     )
                 });
-                status.partial = match (cut, unreadable) {
+                let partial = match (cut, unreadable) {
                     (Some(a), Some(b)) => Some(format!("{a}; {b}")),
                     (a, b) => a.or(b),
                 };
-                drop(status);
+                let sessions = seen.len();
+                shared.set(|s| {
+                    s.error = None;
+                    s.sessions = sessions;
+                    s.undecodable = if first {
+                        undecodable
+                    } else {
+                        s.undecodable.max(undecodable)
+                    };
+                    s.listings += 1;
+                    s.last_listing = Some(took);
+                    s.partial = partial;
+                });
                 complete = !progress.cut;
             }
             Err(e) => {
-                shared.status.lock().error = Some(e.to_string());
+                shared.set(|s| s.error = Some(e.to_string()));
                 interval = RETRY;
                 complete = false;
             }
@@ -577,8 +595,6 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         first = false;
         next_listing = Instant::now() + interval;
         next_quick = Instant::now() + quick_every.unwrap_or(MAX_INTERVAL);
-        let listings = shared.status.lock().listings;
-        shared.listed.send_replace(listings);
     }
 }
 
@@ -608,7 +624,7 @@ async fn read_again(
                 }
             }
         }
-        Err(e) => shared.status.lock().error = Some(e.to_string()),
+        Err(e) => shared.set(|s| s.error = Some(e.to_string())),
     }
 }
 

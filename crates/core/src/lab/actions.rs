@@ -519,6 +519,7 @@ pub(super) async fn burst(core: &Arc<Core>, id: BrowserId, url: String, count: u
     }
     while visits.join_next().await.is_some() {}
     let after = session_views(core, &slot.browser).await;
+    core.watch_after(&slot.browser);
     core.outbox.send(BrowserEvent::BurstFinished(BurstOutcome {
         browser: id,
         sent: count,

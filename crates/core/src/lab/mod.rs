@@ -124,11 +124,44 @@ pub struct Lab {
     taken: Mutex<Vec<Option<Taken>>>,
     /// The same for the watched store's feed.
     watch_taken: Mutex<Option<Taken>>,
-    /// `LabState::logged` when the watched store was last asked to read the browsers'
-    /// sessions again.
-    watch_poked: std::sync::atomic::AtomicU64,
+    /// The watched store's status as it changes (copied only when it did).
+    watch_status: Mutex<Option<tokio::sync::watch::Receiver<crate::watch::WatchStatus>>>,
     // Declared last so it drops last: tasks above may still hold handles into it.
     runtime: Runtime,
+}
+
+/// Applies `feed`'s changes a slice of [`CHANGES_PER_EVENT`] at a time until the feed is empty
+/// or `deadline` passes (then the rest of the batch waits in `taken`); whether time ran out.
+fn drain(
+    feed: &ChangeFeed,
+    taken: &mut Option<Taken>,
+    deadline: Instant,
+    mut apply: impl FnMut(bool, Vec<SessionChange>),
+) -> bool {
+    loop {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        if taken.is_none() {
+            let batch = feed.take();
+            if batch.is_empty() {
+                return false;
+            }
+            *taken = Some(Taken {
+                reset: batch.reset,
+                changes: batch.into_changes(),
+            });
+        }
+        let Some(rest) = taken else {
+            return false;
+        };
+        let changes: Vec<SessionChange> = rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
+        let reset = std::mem::take(&mut rest.reset);
+        if changes.len() < CHANGES_PER_EVENT {
+            *taken = None;
+        }
+        apply(reset, changes);
+    }
 }
 
 /// The rest of one feed batch.
@@ -329,7 +362,7 @@ impl Lab {
             events,
             taken: Mutex::default(),
             watch_taken: Mutex::default(),
-            watch_poked: std::sync::atomic::AtomicU64::default(),
+            watch_status: Mutex::default(),
             runtime,
         };
         for _ in 0..config.browsers {
@@ -505,7 +538,13 @@ impl Lab {
             watch.feed().listen(Arc::new(move || outbox.wake()));
             watch
         });
-        let shown = started.as_ref().map(|w| w.address().shown());
+        let shown = started.as_ref().map(|w| w.shown().to_owned());
+        *self.watch_status.lock() = started.as_ref().map(|watch| {
+            let mut status = watch.subscribe();
+            // What the state holds is the empty status of a new watch: the first is news too.
+            status.mark_changed();
+            status
+        });
         *self.core.watch.lock() = started;
         *self.watch_taken.lock() = None;
         self.core.outbox.send(ServerEvent::Watching(shown));
@@ -520,56 +559,22 @@ impl Lab {
             // The event that it began is still on its way.
             return false;
         };
-        if watched.address != watch.address().shown() {
+        if watched.address != watch.shown() {
             // A new watch whose start the state has not applied yet: its changes wait for it.
             return false;
         }
-        let status = watch.status();
-        if status != watched.status {
+        let mut news = self.watch_status.lock();
+        if let Some(status) = news.as_mut().filter(|s| s.has_changed().unwrap_or(false)) {
+            let status = status.borrow_and_update().clone();
             state.apply(ServerEvent::WatchStatus(status));
         }
-        // After the browsers' requests, read the sessions they hold at once (a listing of a
-        // big store may be seconds away).
-        if state.logged != self.watch_poked.load(Ordering::Relaxed)
-            && let Some(watched) = &state.watched
-        {
-            self.watch_poked.store(state.logged, Ordering::Relaxed);
-            let keys: Vec<String> = watched
-                .held_keys(&state.browsers)
-                .into_iter()
-                .flat_map(|(_, keys)| keys)
-                .collect();
-            watch.look_at(keys);
-        }
-        let feed = watch.feed();
-        let mut taken = self.watch_taken.lock();
-        loop {
-            if Instant::now() >= deadline {
-                return true;
-            }
-            if taken.is_none() {
-                let batch = feed.take();
-                if batch.is_empty() {
-                    return false;
-                }
-                *taken = Some(Taken {
-                    reset: batch.reset,
-                    changes: batch.into_changes(),
-                });
-            }
-            let Some(rest) = &mut *taken else {
-                return false;
-            };
-            let changes: Vec<SessionChange> =
-                rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
-            let reset = std::mem::take(&mut rest.reset);
-            let finished = changes.len() < CHANGES_PER_EVENT;
-            state.apply(ServerEvent::WatchedChanges { reset, changes });
-            if finished {
-                *taken = None;
-                return false;
-            }
-        }
+        drop(news);
+        drain(
+            &watch.feed(),
+            &mut self.watch_taken.lock(),
+            deadline,
+            |reset, changes| state.apply(ServerEvent::WatchedChanges { reset, changes }),
+        )
     }
 
     /// Applies what is ready — events, then store changes — for at most [`PUMP_BUDGET`];
@@ -615,42 +620,20 @@ impl Lab {
         }
         let mut taken = self.taken.lock();
         taken.resize_with(instances.len(), || None);
-        let mut more = false;
         for (n, (feed, _)) in instances.iter().enumerate() {
-            loop {
-                if Instant::now() >= deadline {
-                    return true;
-                }
-                if taken[n].is_none() {
-                    let batch = feed.take();
-                    if batch.is_empty() {
-                        break;
-                    }
-                    taken[n] = Some(Taken {
-                        reset: batch.reset,
-                        changes: batch.into_changes(),
-                    });
-                }
-                let Some(rest) = &mut taken[n] else {
-                    break;
-                };
-                let changes: Vec<SessionChange> =
-                    rest.changes.by_ref().take(CHANGES_PER_EVENT).collect();
-                let reset = std::mem::take(&mut rest.reset);
-                let finished = changes.len() < CHANGES_PER_EVENT;
+            let out_of_time = drain(feed, &mut taken[n], deadline, |reset, changes| {
                 state.apply(ServerEvent::SessionChanges {
                     instance: n,
                     reset,
                     changes,
                 });
-                if finished {
-                    taken[n] = None;
-                }
+            });
+            if out_of_time {
+                return true;
             }
-            more |= taken[n].is_some();
         }
         drop(taken);
-        more | self.pump_watch(state, deadline)
+        self.pump_watch(state, deadline)
     }
 
     /// Applies events and store changes until `done(state)` holds or `timeout` passes; returns

@@ -158,7 +158,25 @@ impl Core {
                     error: Shared::new(err),
                 }),
             }
+            self.watch_after(&slot.browser);
         }
+    }
+
+    /// After a browser's requests, the watched store reads the sessions its cookies name at
+    /// once (a listing of a big store may be seconds away).
+    pub(super) fn watch_after(&self, browser: &Browser) {
+        let Some(watch) = self.watch.lock().clone() else {
+            return;
+        };
+        let Some(format) = watch.format() else {
+            return;
+        };
+        let keys = browser
+            .cookies()
+            .into_iter()
+            .filter_map(|cookie| format.id_from_cookie(&cookie.value))
+            .collect();
+        watch.look_at(keys);
     }
 
     pub(super) fn send_cookies(&self, id: BrowserId, browser: &Browser) {
