@@ -400,6 +400,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         })
         .await;
     shared.set(|s| s.live = live);
+    let shown = address.shown();
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut first = true;
     // The last listing saw the whole store: a session found later is new (it gets a creation
@@ -443,7 +444,7 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
         }
         if !listing_now && Instant::now() < next_listing {
             let started = Instant::now();
-            match source.ids(started + LISTING_DEADLINE).await {
+            match answered(&shown, source.ids(started + LISTING_DEADLINE)).await {
                 Ok(Some(ids)) => {
                     let now: std::collections::HashSet<&str> =
                         ids.iter().map(String::as_str).collect();
@@ -504,29 +505,28 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
             let undecodable = &mut undecodable;
             // Sessions a listing finds after a cut or failed one may be old: no creation stamp.
             let first_listing = !complete;
-            source
-                .list(started + LISTING_DEADLINE, &mut |record: RawRecord| {
-                    let now = Seen::of(&record);
-                    let key = record.key.clone();
-                    let changed = !seen_before.get(&key).is_some_and(|s| s.same_as(now));
-                    if changed {
-                        let session = WatchedSession::of(record, format);
-                        if session.decoded.data.is_err() {
-                            *undecodable += 1;
-                        }
-                        let stamp = (!first_listing).then(OffsetDateTime::now_utc);
-                        let created = if seen_before.contains_key(&key) {
-                            None
-                        } else {
-                            stamp
-                        };
-                        shared
-                            .feed
-                            .publish(SessionChange::Written(session.row(created, stamp)));
+            let mut take = |record: RawRecord| {
+                let now = Seen::of(&record);
+                let key = record.key.clone();
+                let changed = !seen_before.get(&key).is_some_and(|s| s.same_as(now));
+                if changed {
+                    let session = WatchedSession::of(record, format);
+                    if session.decoded.data.is_err() {
+                        *undecodable += 1;
                     }
-                    found.insert(key, now);
-                })
-                .await
+                    let stamp = (!first_listing).then(OffsetDateTime::now_utc);
+                    let created = if seen_before.contains_key(&key) {
+                        None
+                    } else {
+                        stamp
+                    };
+                    shared
+                        .feed
+                        .publish(SessionChange::Written(session.row(created, stamp)));
+                }
+                found.insert(key, now);
+            };
+            answered(&shown, source.list(started + LISTING_DEADLINE, &mut take)).await
         };
         let took = started.elapsed();
         let mut interval = (took * INTERVAL_FACTOR).clamp(MIN_INTERVAL, MAX_INTERVAL);
@@ -598,6 +598,29 @@ async fn follow(address: StoreAddress, shared: Arc<Shared>) {
     }
 }
 
+/// How long past its own deadline a store may take to answer before the watch says it does
+/// not: a store that stops answering (a killed Redis the client keeps reconnecting to) holds
+/// its calls, and would otherwise hold the watch silently.
+const NO_ANSWER: Duration = Duration::from_secs(5);
+
+/// `call`'s result, or "no answer" once it has taken [`LISTING_DEADLINE`] and [`NO_ANSWER`].
+async fn answered<T>(
+    store: &str,
+    call: impl std::future::Future<Output = Result<T, WatchError>>,
+) -> Result<T, WatchError> {
+    tokio::time::timeout(LISTING_DEADLINE + NO_ANSWER, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(WatchError::Unreachable {
+                store: store.to_owned(),
+                reason: format!(
+                    "no answer within {} s",
+                    (LISTING_DEADLINE + NO_ANSWER).as_secs()
+                ),
+            })
+        })
+}
+
 /// Reads these sessions again and publishes what changed; one the store no longer holds
 /// leaves, for `reason`.
 async fn read_again(
@@ -608,7 +631,8 @@ async fn read_again(
     (format, stamp): (Format, bool),
     reason: DeleteReason,
 ) {
-    match source.read(keys).await {
+    let store = shared.status.borrow().store.clone();
+    match answered(&store, source.read(keys)).await {
         Ok(records) => {
             for (key, record) in records {
                 match record {
