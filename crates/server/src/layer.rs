@@ -211,7 +211,7 @@ impl<St: SessionStore> LayerState<St> {
             let responding = self.respond(inner, request, opened, number);
             let (response, kept) = Box::pin(Lease::scope_in_turn(kept, queue, responding)).await;
             match (kept, held.as_mut()) {
-                (Some(kept), Some(held)) if held.queue().others_waiting() => held.hand_over(kept),
+                (Some(kept), Some(held)) if held.others_waiting() => held.hand_over(kept),
                 (Some(kept), _) => kept.release().await,
                 (None, _) => {}
             }

@@ -68,6 +68,12 @@ impl Held {
         *self.guard = Some(kept);
     }
 
+    /// Whether a request other than the holder waits (or is about to) for this lock.
+    pub(super) fn others_waiting(&self) -> bool {
+        // As [`Queue::others_waiting`], without making a queue.
+        Arc::strong_count(tokio::sync::OwnedMutexGuard::mutex(&self.guard)) > 2
+    }
+
     /// Who waits for this lock after its holder.
     pub(super) fn queue(&self) -> Queue {
         Queue(Arc::downgrade(tokio::sync::OwnedMutexGuard::mutex(
@@ -137,6 +143,13 @@ impl SessionLocks {
     /// Waits for the session's lock and holds it.
     pub(super) async fn hold(&self, key: u64) -> Held {
         let slot = self.shard(key).entry(key).or_default().clone();
+        // The common case: nobody else holds it.
+        let slot = match slot.try_lock_owned() {
+            Ok(guard) => return Held { key, guard },
+            // `try_lock_owned` gave its reference up: take another (the holder's keeps the
+            // table's entry alive meanwhile, and if it is gone, a new one is as good).
+            Err(_) => self.shard(key).entry(key).or_default().clone(),
+        };
         let mut waiting = Waiting(Some(Arc::downgrade(&slot)));
         let guard = slot.lock_owned().await;
         waiting.0 = None;
@@ -146,7 +159,7 @@ impl SessionLocks {
     /// Releases a held lock. Idle locks stay for the session's next request (no allocation
     /// per request) until the shard holds too many, then the idle ones are forgotten.
     pub(super) fn release(&self, mut held: Held) {
-        if !held.queue().others_waiting() {
+        if !held.others_waiting() {
             // Its waiter left since the lease was handed over: give the lease back.
             held.take_kept();
         }

@@ -198,6 +198,15 @@ impl Place {
         Busy(self.clone())
     }
 
+    /// Since when the connection has waited for a request head (rounded up to the
+    /// millisecond); `None` while it is mid-request.
+    pub(crate) fn waiting_since(&self) -> Option<Instant> {
+        match self.state.waiting_since.load(Ordering::Acquire) {
+            0 => None,
+            millis => Some(self.places.epoch + std::time::Duration::from_millis(millis)),
+        }
+    }
+
     /// The signal that this connection is to close for another.
     pub(crate) fn shed(&self) -> &Arc<Shed> {
         &self.state.shed

@@ -1,7 +1,14 @@
 //! Serving connections: http/1.1 and h2 through hyper, with the limits of [`super::limits`]
 //! on every connection, and a graceful stop (requests in flight finish, no new ones start).
 
-use std::{convert::Infallible, future::Future, io, pin::pin, time::Duration};
+use std::{
+    convert::Infallible,
+    future::{Future, poll_fn},
+    io,
+    pin::pin,
+    task::Poll,
+    time::Duration,
+};
 
 use axum::{
     body::Body,
@@ -18,7 +25,7 @@ use hyper_util::{
 use tower::{Service, ServiceExt as _};
 
 use super::{
-    limits::{HEADER_READ_TIMEOUT, MAX_HEAD_BYTES, REQUEST_TIMEOUT},
+    limits::{MAX_HEAD_BYTES, REQUEST_TIMEOUT},
     tls::{Listener, Transport},
 };
 
@@ -73,10 +80,11 @@ where
 /// hyper's connection settings with the lab's limits.
 fn builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // No timer for http/1: hyper would arm its header-read timeout (30 s by default) at every
+    // request; the connection keeps [`HEADER_READ_TIMEOUT`] itself (`tls::Connection`).
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(None)
         .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
@@ -94,7 +102,14 @@ async fn within_time<S>(
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    match tokio::time::timeout(limit, service.oneshot(request)).await {
+    let mut answer = pin!(service.oneshot(request));
+    // Most answers are ready at their first poll (a memory store, no session lock to wait
+    // for): they never read the clock or arm a timer. The limit then runs from the first poll
+    // that has to wait, which is microseconds after the request arrived.
+    if let Poll::Ready(answer) = poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
+        return answer;
+    }
+    match tokio::time::timeout(limit, answer).await {
         Ok(answer) => answer,
         Err(_) => Ok((
             StatusCode::REQUEST_TIMEOUT,
@@ -114,14 +129,28 @@ fn in_our_words(err: &(dyn std::error::Error + 'static)) -> String {
             "a request head over {} KiB: answered 431 and closed",
             MAX_HEAD_BYTES / 1024
         ),
-        Some(err) if err.is_timeout() => format!(
-            "a request head took over {} s to arrive: closed",
-            HEADER_READ_TIMEOUT.as_secs()
-        ),
+        // The connection's own limits (`tls::Connection`) say which ran out.
+        Some(err)
+            if let Some(io) = io_cause(err).filter(|io| io.kind() == io::ErrorKind::TimedOut) =>
+        {
+            format!("{io}: closed")
+        }
         Some(err) if err.is_parse() => "a request that is not HTTP: answered 400 and closed".into(),
         Some(err) if err.is_incomplete_message() => "the client left mid-request".into(),
         _ => format!("the connection ended: {err}"),
     }
+}
+
+/// The I/O error behind a connection's end, if one is.
+fn io_cause(err: &hyper::Error) -> Option<&io::Error> {
+    let mut cause = std::error::Error::source(err);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cause = err.source();
+    }
+    None
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ use tokio_util::either::Either;
 
 use super::{
     limits::{
-        ACCEPT_ERROR_PAUSE, FIRST_BYTE_TIMEOUT, IDLE_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT,
-        connection_places,
+        ACCEPT_ERROR_PAUSE, FIRST_BYTE_TIMEOUT, HEADER_READ_TIMEOUT, IDLE_READ_TIMEOUT,
+        TLS_HANDSHAKE_TIMEOUT, connection_places,
     },
     places::{Place, Places},
 };
@@ -119,25 +119,56 @@ impl LabTls {
 type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
 /// A connection being served: closed when the client sends nothing for
-/// [`IDLE_READ_TIMEOUT`], or when its place is wanted for a newcomer while it waits for a
-/// request head (see `places.rs`); it holds one of the listener's places until it closes.
+/// [`IDLE_READ_TIMEOUT`], when a request head takes longer than [`HEADER_READ_TIMEOUT`] to
+/// arrive (a keep-alive connection's wait for its next request included), or when its place is
+/// wanted for a newcomer while it waits for a request head (see `places.rs`); it holds one of
+/// the listener's places until it closes.
+///
+/// The header-read timeout is kept here rather than by hyper's, which arms a timer at every
+/// request (a boxed sleep, a clock read, a timer-wheel entry): here one timer per connection is
+/// moved only when it fires early.
 pub struct Connection {
     stream: Stream,
-    /// Fires at the idle deadline as it was when last armed; reads only move `last_read`, and
-    /// the timer is moved forward when it fires early (one timer operation a minute, not one
-    /// per read).
-    idle: Pin<Box<Sleep>>,
+    /// Fires at the earlier of the idle and the head deadlines as they were when last armed;
+    /// reads only move `last_read`, requests only the place's waiting time, and the timer is
+    /// moved forward when it fires early (a timer operation every 20 s at most, not one per
+    /// read or request).
+    timer: Pin<Box<Sleep>>,
     last_read: Instant,
+    /// When it was handed over to be served (after its TLS handshake): its first request
+    /// head's time runs from here.
+    opened: Instant,
     place: Arc<Place>,
+}
+
+/// Which of a connection's limits ran out.
+enum Over {
+    Idle,
+    Head,
 }
 
 impl Connection {
     fn new(stream: Stream, place: Arc<Place>) -> Self {
+        let now = Instant::now();
         Self {
             stream,
-            idle: Box::pin(tokio::time::sleep(IDLE_READ_TIMEOUT)),
-            last_read: Instant::now(),
+            timer: Box::pin(tokio::time::sleep_until(
+                now + HEADER_READ_TIMEOUT.min(IDLE_READ_TIMEOUT),
+            )),
+            last_read: now,
+            opened: now,
             place,
+        }
+    }
+
+    /// The connection's next deadline, and which limit it is.
+    fn deadline(&self) -> (Instant, Over) {
+        let idle = self.last_read + IDLE_READ_TIMEOUT;
+        match self.place.waiting_since() {
+            Some(since) if since.max(self.opened) + HEADER_READ_TIMEOUT < idle => {
+                (since.max(self.opened) + HEADER_READ_TIMEOUT, Over::Head)
+            }
+            _ => (idle, Over::Idle),
         }
     }
 
@@ -179,17 +210,25 @@ impl AsyncRead for Connection {
                 "closed while waiting for a request, to make room for a new connection",
             ))),
             Poll::Pending => loop {
-                match self.idle.as_mut().poll(cx) {
+                match self.timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        let deadline = self.last_read + IDLE_READ_TIMEOUT;
+                        let (deadline, over) = self.deadline();
                         if deadline > Instant::now() {
-                            // Bytes came since it was armed: wait out the rest.
-                            self.idle.as_mut().reset(deadline);
+                            // Bytes or requests came since it was armed: wait out the rest.
+                            self.timer.as_mut().reset(deadline);
                             continue;
                         }
                         return Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("the client sent nothing for {IDLE_READ_TIMEOUT:?}"),
+                            match over {
+                                Over::Idle => {
+                                    format!("the client sent nothing for {IDLE_READ_TIMEOUT:?}")
+                                }
+                                Over::Head => format!(
+                                    "a request head took over {} s to arrive",
+                                    HEADER_READ_TIMEOUT.as_secs()
+                                ),
+                            },
                         )));
                     }
                     Poll::Pending => return Poll::Pending,
@@ -361,7 +400,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::limits::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES};
+    use crate::limits::{MAX_CONNECTIONS, MAX_HEAD_BYTES};
 
     /// A client that connects and says nothing, and one that starts a TLS handshake and stops,
     /// are both closed once their time is up (on a paused clock: no real waiting).
@@ -574,6 +613,31 @@ mod tests {
         let took = started.elapsed();
         assert!(
             took >= HEADER_READ_TIMEOUT && took < HEADER_READ_TIMEOUT + Duration::from_secs(20),
+            "{took:?}"
+        );
+    }
+
+    /// A keep-alive connection that asks nothing more after its answer is closed once the
+    /// header-read timeout is over (its wait for the next head counts from the answer), before
+    /// the idle timeout would.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_head_timeout() {
+        let addr = serve_ok(MAX_CONNECTIONS).await;
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(HEADER_READ_TIMEOUT / 2).await;
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let read = client.read(&mut buf).await.unwrap();
+        assert!(buf[..read].starts_with(b"HTTP/1.1 200"));
+        let answered = tokio::time::Instant::now();
+        let read = tokio::time::timeout(2 * IDLE_READ_TIMEOUT, client.read(&mut buf)).await;
+        assert_eq!(read.expect("closed in time").unwrap_or(0), 0);
+        let took = answered.elapsed();
+        assert!(
+            took >= HEADER_READ_TIMEOUT && took < HEADER_READ_TIMEOUT + Duration::from_secs(1),
             "{took:?}"
         );
     }
