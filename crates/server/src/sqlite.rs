@@ -6,7 +6,7 @@
 //! built against tower-sessions 0.14, not the 0.15 this server uses. The table keeps creation
 //! and update times too, for the server panel.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use super::{
     StoreError,
@@ -15,7 +15,10 @@ use super::{
     store::{ListSessions, StoreKind},
 };
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{
+    ConnectOptions as _,
+    sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions},
+};
 use tower_sessions::{
     SessionStore,
     session::{Id, Record},
@@ -44,8 +47,11 @@ pub struct SqliteSessions {
     pool: SqlitePool,
     /// Writes, one connection: SQLite writes one at a time anyway, and queued here they wait
     /// their turn without the busy handler's sleeps that connections contending for the file's
-    /// write lock would take (measured: the returning-browser benchmark 30 % faster).
-    writer: SqlitePool,
+    /// write lock would take (measured: the returning-browser benchmark 30 % faster). Held
+    /// by a lock, not in a pool: a pool's connection costs two more round trips to SQLite's
+    /// thread per statement (a ping as it is taken, another as it is given back), and every
+    /// write here is one statement, with no transaction for a dropped request to leave open.
+    writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
     path: PathBuf,
     /// The file opened (device and inode), to notice it removed or replaced underneath.
     identity: Option<(u64, u64)>,
@@ -98,13 +104,12 @@ impl SqliteSessions {
             // append instead of a journal rewrite (the usual setting for a session table).
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| describe(&path, &e))?;
+        let writer = options.connect().await.map_err(|e| describe(&path, &e))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(3)
+            // A connection to a local file does not drop: no ping (a round trip to SQLite's
+            // thread) each time one is taken.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| describe(&path, &e))?;
@@ -147,7 +152,7 @@ impl SqliteSessions {
         })?;
         Ok(Self {
             pool,
-            writer,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
             path,
             identity,
         })
@@ -261,7 +266,7 @@ impl SqliteSessions {
             .bind(unix_millis(record.expiry_date))
             .bind(now)
             .bind(now)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await
             .map_err(sql_error)?;
         Ok(done.rows_affected())
@@ -321,11 +326,11 @@ impl SqliteSessions {
             .bind(&key)
             .bind(now)
             .bind(now)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *self.writer.lock().await)
             .await
             .map_err(sql_error)?;
             if let Some((data, expires)) = taken {
-                lease.taken(*id, std::sync::Arc::new(self.clone()));
+                lease.taken(*id, Arc::new(self.clone()));
                 return record(*id, &data, expires).map(Attempt::Taken);
             }
             // Taken by another: say this request waits for it (the holder then gives it back
@@ -336,7 +341,7 @@ impl SqliteSessions {
             .bind(now + WANTED.as_millis() as i64)
             .bind(&key)
             .bind(now)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await
             .map_err(sql_error)?;
             Ok(if wanting.rows_affected() == 1 {
@@ -373,7 +378,7 @@ impl SqliteSessions {
         .bind(now + SHARED_LEASE.as_millis() as i64)
         .bind(record.id.to_string())
         .bind(lease.token())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer.lock().await)
         .await
         .map_err(sql_error)?;
         lease.saved(record, saved.is_some(), saved.is_some_and(|(kept,)| kept))
@@ -426,7 +431,7 @@ impl SessionStore for SqliteSessions {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query(&format!("delete from {TABLE} where id = ?"))
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await
             .map_err(sql_error)?;
         // The lease went with the row.
@@ -477,7 +482,7 @@ impl ListSessions for SqliteSessions {
             "delete from {TABLE} where expires <= ? returning id"
         ))
         .bind(now)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.lock().await)
         .await
         .map_err(sql_error)?;
         Ok(gone
@@ -514,7 +519,7 @@ impl SharedLease for SqliteSessions {
         .bind(now() + SHARED_LEASE.as_millis() as i64)
         .bind(id.to_string())
         .bind(token)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await
         .map_err(sql_error)?;
         Ok(renewed.rows_affected() == 1)
@@ -526,7 +531,7 @@ impl SharedLease for SqliteSessions {
         ))
         .bind(id.to_string())
         .bind(token)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await;
         if let Err(err) = released {
             tracing::warn!(%err, "could not give a session's lease back; it lapses by itself");
@@ -658,7 +663,7 @@ mod tests {
         // Rows the single writer connection has changed so far.
         let writes = || async {
             let (n,): (i64,) = sqlx::query_as("select total_changes()")
-                .fetch_one(&store.writer)
+                .fetch_one(&mut *store.writer.lock().await)
                 .await
                 .unwrap();
             n
@@ -723,7 +728,7 @@ mod tests {
         .bind(now() + 10_000)
         .bind(br#"{"views":50}"#.as_slice())
         .bind(id.to_string())
-        .execute(&store.writer)
+        .execute(&mut *store.writer.lock().await)
         .await
         .unwrap();
         let mut last = last.await.unwrap();
