@@ -333,7 +333,10 @@ impl RedisSessions {
         if let Some(record) = lease.remembered(id) {
             return Ok(Some(record));
         }
+        let store: std::sync::Arc<dyn SharedLease> = std::sync::Arc::new(self.clone());
         take_lease(|| async {
+            // Given back as the request goes if it goes before the answer (see `claiming`).
+            lease.claiming(*id, store.clone());
             let answer: Vec<String> = match self
                 .client
                 .eval(
@@ -349,18 +352,14 @@ impl RedisSessions {
                 .await
             {
                 Ok(answer) => answer,
-                Err(err) => {
-                    // A slow Redis may still run the script after this request gave up on it,
-                    // taking a lease nobody holds: the next request of the session would wait
-                    // for it to lapse. A release queued behind it gives it back.
-                    let (store, id, token) = (self.clone(), *id, lease.token().to_owned());
-                    tokio::spawn(async move { store.release(&id, &token).await });
-                    return Err(redis_error(err));
-                }
+                // A slow Redis may still run the script after this request gave up on it,
+                // taking a lease nobody holds: the claim stays, and the lease is given back
+                // as the request ends.
+                Err(err) => return Err(redis_error(err)),
             };
             Ok(match answer.as_slice() {
                 [taken, data, expires] if taken == "taken" => {
-                    lease.taken(*id, std::sync::Arc::new(self.clone()));
+                    lease.taken(*id, store.clone());
                     Attempt::Taken(Record {
                         id: *id,
                         data: serde_json::from_str(data)
@@ -368,8 +367,14 @@ impl RedisSessions {
                         expiry_date: from_unix_millis(expires.parse().unwrap_or(0)),
                     })
                 }
-                [busy] if busy == "busy" => Attempt::Busy,
-                _ => Attempt::Missing,
+                [busy] if busy == "busy" => {
+                    lease.given_back(id);
+                    Attempt::Busy
+                }
+                _ => {
+                    lease.given_back(id);
+                    Attempt::Missing
+                }
             })
         })
         .await
