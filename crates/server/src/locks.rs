@@ -431,6 +431,26 @@ impl Lease {
         });
     }
 
+    /// The store could not say whether it took the lease on `id` (an error, a timeout): the
+    /// claim is given back in the background, so the request's answer does not wait on a
+    /// store that is failing (a slow Redis may still take the lease after the request gave
+    /// up; the release is queued behind it).
+    pub fn claim_failed(&self, id: &Id) {
+        let held = {
+            let mut held = self.held.lock();
+            if held.as_ref().is_some_and(|h| h.id == *id) {
+                held.take()
+            } else {
+                None
+            }
+        };
+        if let Some(held) = held {
+            held.stop_renewing();
+            let token = self.token.clone();
+            tokio::spawn(async move { held.store.release(&held.id, &token).await });
+        }
+    }
+
     fn hold(&self, lease: HeldLease) {
         let previous = self.held.lock().replace(lease);
         if let Some(previous) = previous {

@@ -353,9 +353,11 @@ impl RedisSessions {
             {
                 Ok(answer) => answer,
                 // A slow Redis may still run the script after this request gave up on it,
-                // taking a lease nobody holds: the claim stays, and the lease is given back
-                // as the request ends.
-                Err(err) => return Err(redis_error(err)),
+                // taking a lease nobody holds: a release queued behind it gives it back.
+                Err(err) => {
+                    lease.claim_failed(id);
+                    return Err(redis_error(err));
+                }
             };
             Ok(match answer.as_slice() {
                 [taken, data, expires] if taken == "taken" => {

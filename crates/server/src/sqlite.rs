@@ -381,7 +381,10 @@ impl SqliteSessions {
             .bind(now)
             .fetch_optional(&mut *self.writer().await)
             .await
-            .map_err(sql_error)?;
+            .map_err(|err| {
+                lease.claim_failed(id);
+                sql_error(err)
+            })?;
             if let Some((data, expires)) = taken {
                 lease.taken(*id, store.clone());
                 return record(*id, &data, expires).map(Attempt::Taken);
