@@ -51,7 +51,9 @@ for scenario in ${SCENARIOS:-returning rotation new}; do
       requests=$(awk '/requests in/ { print $1 }' <<<"$out")
       cpu=$(awk -v t="$(($(cpu_ticks "${PIDS[$i]}") - ticks_before))" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
         'BEGIN { printf "%.1f", t * 1e6 / hz / (n > 0 ? n : 1) }')
-      line="$line ${NAMES[$i]}=$rps (p99 $p99, ${cpu} µs CPU/req)"
+      # An answer that is not a success (a full store's 503, say) would flatter the numbers.
+      failed=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+      line="$line ${NAMES[$i]}=$rps (p99 $p99, ${cpu} µs CPU/req${failed:+, $failed NOT 2xx/3xx})"
     done
     echo "$line"
   done
